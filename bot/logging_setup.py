@@ -1,0 +1,44 @@
+"""Logging, set up once by the entry point."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+NOISY_LOGGERS = ("discord.gateway", "discord.http", "httpx", "urllib3", "diffusers", "transformers", "PIL", "apscheduler")
+
+# A Discord bot token: three dot-separated base64url parts, the first of about 24 characters.
+_TOKEN_RE = re.compile(r"[\w-]{23,28}\.[\w-]{6,7}\.[\w-]{27,40}")
+
+
+class RedactSecrets(logging.Filter):
+    """Masks anything shaped like a Discord token, and any configured secret, in every record."""
+
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self._secrets = tuple(s for s in secrets if s)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _TOKEN_RE.sub("[redacted]", message)
+        for secret in self._secrets:
+            redacted = redacted.replace(secret, "[redacted]")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
+    """Configure the root logger once; quiet the chatty libraries."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_studio", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler()
+    handler._studio = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.addFilter(RedactSecrets(secrets))
+    root.addHandler(handler)
+    root.setLevel(level)
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
