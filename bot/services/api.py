@@ -1,0 +1,150 @@
+"""What the Discord layer and the CLI may ask of the services, and what they get back.
+
+The services never import discord; the Discord adapter implements `DeliveryPort` to put job
+progress and results in front of users.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+VaryStrength = Literal["subtle", "strong"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks, and where: enough for every policy check."""
+
+    user_id: int
+    guild_id: int | None = None
+    channel_id: int | None = None
+    role_ids: tuple[int, ...] = ()
+    is_moderator: bool = False  # Manage Messages, or Manage Server, in that guild
+    is_manager: bool = False  # Manage Server in that guild
+
+
+@dataclass(frozen=True)
+class GenerateInput:
+    """The /generate options as typed by a user; None means 'the model's default'."""
+
+    prompt: str
+    count: int | None = None
+    model: str | None = None
+    negative: str | None = None
+    aspect: str | None = None
+    seed: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    lora_scale: float | None = None
+
+
+@dataclass(frozen=True)
+class JobTicket:
+    """A job accepted into the queue."""
+
+    job_id: int
+    position: int  # 0 = running or next
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class ResultImage:
+    """One delivered image: its database id, index in the job, file and seed."""
+
+    image_id: int
+    index: int
+    path: Path
+    seed: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A finished job, ready to render: the grid, the images, the parameters shown to users."""
+
+    job_id: int
+    kind: str
+    requester_id: int
+    prompt: str
+    negative_prompt: str
+    model: str
+    loras: tuple[tuple[str, float], ...]
+    seed: int
+    steps: int
+    guidance: float
+    width: int
+    height: int
+    images: tuple[ResultImage, ...]
+    grid_path: Path | None
+    spoiler: bool = False
+    note: str | None = None  # e.g. the output prompt of /vary, shown above the images
+
+
+@dataclass(frozen=True)
+class Progress:
+    job_id: int
+    step: int
+    total: int
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    job_id: int
+    kind: str
+    requester_id: int
+    status: str
+    position: int
+    eta_s: float | None
+    prompt: str
+
+
+@dataclass(frozen=True)
+class QueueView:
+    running: tuple[QueueEntry, ...]
+    waiting: tuple[QueueEntry, ...]
+    mine: tuple[QueueEntry, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One autocomplete entry: `value` is what the command receives."""
+
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model as users see it in /models."""
+
+    name: str
+    display_name: str
+    kind: str  # base | lora
+    family: str
+    vram_gb: float | None
+    quality: int | None
+    speed: int | None
+    default_steps: int | None
+    default_guidance: float | None
+    default_size: tuple[int, int] | None
+    trigger_word: str | None
+    base_model: str | None
+    description: str
+
+
+class DeliveryPort(Protocol):
+    """Implemented by the Discord adapter (and by the CLI) to show a job's life to its requester."""
+
+    async def queued(self, job_id: int, position: int, eta_s: float | None) -> None: ...
+
+    async def progress(self, progress: Progress) -> None: ...
+
+    async def delivered(self, result: JobResult) -> None: ...
+
+    async def failed(self, job_id: int, message: str) -> None: ...
+
+    async def cancelled(self, job_id: int) -> None: ...
