@@ -5,7 +5,16 @@ from __future__ import annotations
 import logging
 import re
 
-NOISY_LOGGERS = ("discord.gateway", "discord.http", "httpx", "urllib3", "diffusers", "transformers", "PIL", "apscheduler")
+NOISY_LOGGERS = (
+    "discord.gateway",
+    "discord.http",
+    "httpx",
+    "urllib3",
+    "diffusers",
+    "transformers",
+    "PIL",
+    "apscheduler",
+)
 
 # A Discord bot token: three dot-separated base64url parts, the first of about 24 characters.
 _TOKEN_RE = re.compile(r"[\w-]{23,28}\.[\w-]{6,7}\.[\w-]{27,40}")

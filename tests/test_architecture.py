@@ -24,7 +24,11 @@ def _imported_roots(path: Path) -> set[str]:
 def _offenders(folder: str, banned: set[str]) -> list[str]:
     files = sorted((ROOT / folder).rglob("*.py"))
     assert files, f"{folder}/ has no Python files: the layout changed"
-    return [f"{p.relative_to(ROOT)} imports {sorted(_imported_roots(p) & banned)}" for p in files if _imported_roots(p) & banned]
+    return [
+        f"{p.relative_to(ROOT)} imports {sorted(_imported_roots(p) & banned)}"
+        for p in files
+        if _imported_roots(p) & banned
+    ]
 
 
 @pytest.mark.parametrize("folder", ["engine", "storage", "bot/services"])

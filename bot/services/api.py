@@ -7,6 +7,7 @@ progress and results in front of users.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -136,15 +137,33 @@ class ModelInfo:
     description: str
 
 
+@dataclass(frozen=True)
+class JobRoute:
+    """Where a job's messages go. Built from the job's row, so it survives a restart."""
+
+    job_id: int
+    requester_id: int
+    guild_id: int | None
+    channel_id: int | None
+    message_id: int | None  # the message that shows the job (status, then result), once known
+    interaction_token: str | None  # valid until token_expires_at (Discord: 15 minutes)
+    token_expires_at: datetime | None
+
+
 class DeliveryPort(Protocol):
-    """Implemented by the Discord adapter (and by the CLI) to show a job's life to its requester."""
+    """Implemented once by the Discord adapter (and by the CLI) to show every job's life to its requester.
 
-    async def queued(self, job_id: int, position: int, eta_s: float | None) -> None: ...
+    One instance serves all jobs: everything it needs is in the route, so jobs recovered after a
+    restart are delivered the same way. A method that returns a message id lets the service remember
+    which message shows the job (buttons and reactions are found through it).
+    """
 
-    async def progress(self, progress: Progress) -> None: ...
+    async def queued(self, route: JobRoute, position: int, eta_s: float | None) -> int | None: ...
 
-    async def delivered(self, result: JobResult) -> None: ...
+    async def progress(self, route: JobRoute, progress: Progress) -> None: ...
 
-    async def failed(self, job_id: int, message: str) -> None: ...
+    async def delivered(self, route: JobRoute, result: JobResult) -> int | None: ...
 
-    async def cancelled(self, job_id: int) -> None: ...
+    async def failed(self, route: JobRoute, message: str) -> None: ...
+
+    async def cancelled(self, route: JobRoute) -> None: ...
