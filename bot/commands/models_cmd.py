@@ -1,0 +1,87 @@
+"""`studio models ...`: list and install models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bot.cli import Context, _run, cli
+from bot.services.api import ModelInfo
+
+
+@cli.group()
+def models() -> None:
+    """The model catalog."""
+
+
+def _line(info: ModelInfo) -> str:
+    if info.kind == "lora":
+        trigger = f", trigger '{info.trigger_word}'" if info.trigger_word else ""
+        return f"{info.name:<24} LoRA  {info.family:<6} on {info.base_model}{trigger}"
+    w, h = info.default_size or (0, 0)
+    return (
+        f"{info.name:<24} base  {info.family:<6} {info.vram_gb or 0:>4.1f} GB  quality {info.quality}/5  "
+        f"speed {info.speed}/5  {w}x{h}, {info.default_steps} steps, guidance {info.default_guidance}"
+    )
+
+
+def print_catalog(obj: Context) -> None:
+    from bot.services.models import ModelService
+    from storage import open_database
+
+    async def go() -> list[ModelInfo]:
+        db = await open_database(obj.settings.db_path)
+        try:
+            return await ModelService(db, obj.settings.default_model).catalog()
+        finally:
+            await db.close()
+
+    for info in _run(go):
+        click.echo(_line(info))
+
+
+@models.command("list")
+@click.pass_obj
+def list_models(obj: Context) -> None:
+    """Base models and trained LoRAs, as the picker shows them."""
+    print_catalog(obj)
+
+
+@models.command("add")
+@click.argument("name")
+@click.argument("source")
+@click.option("--family", type=click.Choice(["sd15", "sdxl"]), required=True)
+@click.option("--display-name")
+@click.pass_obj
+def add_model(obj: Context, name: str, source: str, family: str, display_name: str | None) -> None:
+    """Install a base model: a diffusers folder, a .safetensors file, or a hub id."""
+    from bot.services.model_admin import add_base_model
+
+    record = _run(lambda: add_base_model(obj.settings, name, source, family, display_name))
+    click.echo(f"added base model {record.name} ({record.family}) from {record.source}")
+
+
+@models.command("import-lora")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True)
+@click.option("--base", "base_model", required=True, help="Base model the LoRA was trained on.")
+@click.option("--trigger", "trigger_word")
+@click.pass_obj
+def import_lora(obj: Context, path: Path, name: str, base_model: str, trigger_word: str | None) -> None:
+    """Install a LoRA file (.safetensors, diffusers or kohya format) so it appears in the picker."""
+    from bot.services.model_admin import import_lora as do_import
+
+    record = _run(lambda: do_import(obj.settings, path, name, base_model, trigger_word))
+    click.echo(f"imported LoRA {record.name} on {record.base_model} ({record.family})")
+
+
+@models.command("disable")
+@click.argument("name")
+@click.pass_obj
+def disable(obj: Context, name: str) -> None:
+    """Hide a model from the picker (its files stay)."""
+    from bot.services.model_admin import set_active
+
+    _run(lambda: set_active(obj.settings, name, False))
+    click.echo(f"{name} disabled")

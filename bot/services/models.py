@@ -1,0 +1,128 @@
+"""The model picker: built-in presets plus the base models and LoRAs installed in the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.services.api import ModelChoice, ModelInfo
+from bot.services.errors import NotFound, StudioError
+from engine.catalog import ModelPreset, ModelSpec, all_presets, family_preset
+from engine.types import LoraSpec
+from storage import Database
+from storage.records import ModelRecord
+
+MAX_CHOICES = 25  # Discord's autocomplete limit
+MAX_LABEL = 100
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A user's model choice made concrete: the base to load and the LoRAs to apply."""
+
+    spec: ModelSpec
+    loras: tuple[LoraSpec, ...]
+    chosen: str  # what the user picked (a base or a LoRA name)
+    trigger_word: str | None
+
+
+class ModelService:
+    """Lists and resolves models; the picker puts trained LoRAs first."""
+
+    def __init__(self, db: Database, default_model: str) -> None:
+        self._db = db
+        self.default_model = default_model
+        self._presets = {p.id: p for p in all_presets()}
+
+    async def _installed(self) -> list[ModelRecord]:
+        return await self._db.models.list(kind=None, category="image", active_only=True)
+
+    async def resolve(self, name: str | None, lora_scale: float | None = None) -> ResolvedModel:
+        """Turn a picker value into a base model spec and LoRAs; unknown names get a clear error."""
+        chosen = (name or self.default_model).strip()
+        if chosen in self._presets:
+            return ResolvedModel(ModelSpec.from_preset(self._presets[chosen]), (), chosen, None)
+        record = await self._db.models.get(chosen)
+        if record is None or not record.active:
+            raise NotFound(f"Unknown model {chosen!r}. Pick one from the list, or run /models to see them all.")
+        if record.kind == "base":
+            return ResolvedModel(self._base_spec(record), (), chosen, None)
+        if not record.base_model:
+            raise StudioError(f"LoRA {chosen!r} names no base model; an admin must fix it with `studio models`.")
+        base = await self.resolve(record.base_model)
+        if base.spec.family != record.family:
+            raise StudioError(
+                f"LoRA {chosen!r} was trained for {record.family} but its base {record.base_model!r} is "
+                f"{base.spec.family}; pick a matching base."
+            )
+        scale = 1.0 if lora_scale is None else lora_scale
+        lora = LoraSpec(name=record.name, path=record.source, family=record.family, scale=scale)
+        return ResolvedModel(base.spec, (lora,), chosen, record.trigger_word)
+
+    def _base_spec(self, record: ModelRecord) -> ModelSpec:
+        try:
+            preset = family_preset(record.family)
+        except Exception as exc:  # an unknown family in the database
+            raise StudioError(f"Model {record.name!r} has an unsupported family {record.family!r}.") from exc
+        return ModelSpec(name=record.name, family=record.family, source=record.source, preset=preset)
+
+    async def autocomplete(self, current: str) -> list[ModelChoice]:
+        """At most 25 choices matching what was typed: trained LoRAs (newest first), then base models."""
+        needle = current.strip().lower()
+        installed = await self._installed()
+        loras = sorted((r for r in installed if r.kind == "lora"), key=lambda r: r.created_at, reverse=True)
+        bases = [r for r in installed if r.kind == "base"]
+        choices: list[ModelChoice] = []
+        for record in loras:
+            label = f"🎨 {record.display_name} — LoRA on {record.base_model}"
+            choices.append(ModelChoice(record.name, label[:MAX_LABEL]))
+        for preset in self._presets.values():
+            tag = " (test model)" if preset.is_test_model else ""
+            choices.append(ModelChoice(preset.id, f"{preset.display_name}{tag}"[:MAX_LABEL]))
+        for record in bases:
+            choices.append(ModelChoice(record.name, f"{record.display_name} ({record.family})"[:MAX_LABEL]))
+        if needle:
+            choices = [c for c in choices if needle in c.value.lower() or needle in c.label.lower()]
+        return choices[:MAX_CHOICES]
+
+    async def catalog(self) -> list[ModelInfo]:
+        """Every active model as /models and `studio models list` show it: LoRAs first."""
+        installed = await self._installed()
+        infos = [self._lora_info(r) for r in installed if r.kind == "lora"]
+        infos += [_preset_info(p) for p in self._presets.values()]
+        infos += [_preset_info(family_preset(r.family), r) for r in installed if r.kind == "base"]
+        return infos
+
+    def _lora_info(self, record: ModelRecord) -> ModelInfo:
+        return ModelInfo(
+            name=record.name,
+            display_name=record.display_name,
+            kind="lora",
+            family=record.family,
+            vram_gb=None,
+            quality=None,
+            speed=None,
+            default_steps=None,
+            default_guidance=None,
+            default_size=None,
+            trigger_word=record.trigger_word,
+            base_model=record.base_model,
+            description=str(record.config.get("description", "")) or f"LoRA trained on {record.base_model}",
+        )
+
+
+def _preset_info(preset: ModelPreset, record: ModelRecord | None = None) -> ModelInfo:
+    return ModelInfo(
+        name=record.name if record else preset.id,
+        display_name=record.display_name if record else preset.display_name,
+        kind="base",
+        family=preset.family,
+        vram_gb=preset.vram_gb,
+        quality=preset.quality,
+        speed=preset.speed,
+        default_steps=preset.steps,
+        default_guidance=preset.guidance,
+        default_size=preset.default_size,
+        trigger_word=None,
+        base_model=None,
+        description=(str(record.config.get("description", "")) if record else "") or preset.description,
+    )

@@ -1,0 +1,35 @@
+"""Deleting a user's data on request: rows first, then their files."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from storage import Database
+
+log = logging.getLogger(__name__)
+
+
+def _unlink_all(paths: tuple[Path, ...]) -> int:
+    removed = 0
+    for path in paths:
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("could not delete %s: %s", path, exc)
+    return removed
+
+
+async def delete_user_data(db: Database, user_id: int) -> dict[str, int]:
+    """Remove everything stored about `user_id`; other users' rows stay intact."""
+    report = await db.delete_user_data(user_id)
+    files = await asyncio.to_thread(_unlink_all, tuple(report.image_paths) + tuple(report.training_paths))
+    counts = {name: n for name, n in report.counts.items() if n}
+    if files:
+        counts["files"] = files
+    log.info("deleted data of user %s: %s", user_id, counts)
+    return counts

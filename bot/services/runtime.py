@@ -1,0 +1,127 @@
+"""The engine as the services see it: work functions that run on the GPU thread and write files."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from engine.catalog import ModelSpec
+from engine.types import GenerateRequest, ResolvedParams
+from engine.worker import ExecutionBackend, ThreadBackend, WorkContext
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SavedImage:
+    index: int
+    seed: int
+    path: Path
+    sha256: str
+    size_bytes: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class GenerationOutput:
+    """What a generation job left on disk, with the parameters that made it."""
+
+    params: ResolvedParams
+    images: tuple[SavedImage, ...]
+    grid_path: Path | None
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class ImageInputs:
+    """Files a job reads on the worker thread (PIL work stays off the event loop)."""
+
+    init_image: Path | None = None
+    mask_image: Path | None = None
+
+
+class EngineRuntime:
+    """Owns the execution backend and, on its thread, the pipeline manager."""
+
+    def __init__(
+        self,
+        device: str = "auto",
+        cache_dir: Path | None = None,
+        backend: ExecutionBackend | None = None,
+        manager_factory: Callable[[], object] | None = None,
+    ) -> None:
+        self.backend: ExecutionBackend = backend or ThreadBackend(slots=1)
+        self._device_setting = device
+        self._cache_dir = cache_dir
+        self._manager_factory = manager_factory
+        self._manager: object | None = None
+        self._manager_lock = threading.Lock()
+
+    def manager(self):  # noqa: ANN201 - engine.pipelines.PipelineManager, imported lazily
+        """The pipeline manager, built on first use (on the worker thread: it loads torch)."""
+        with self._manager_lock:
+            if self._manager is None:
+                if self._manager_factory is not None:
+                    self._manager = self._manager_factory()
+                else:
+                    from engine.device import choose_device, choose_dtype
+                    from engine.pipelines import PipelineManager
+
+                    device = choose_device(self._device_setting)
+                    self._manager = PipelineManager(device=device, dtype=choose_dtype(device), cache_dir=self._cache_dir)
+                    log.info("engine ready on %s", device)
+            return self._manager
+
+    def generation_work(
+        self, request: GenerateRequest, spec: ModelSpec, out_dir: Path, inputs: ImageInputs = ImageInputs()
+    ) -> Callable[[WorkContext], GenerationOutput]:
+        """A work function for the backend: generate, then write PNGs with their parameters and a grid."""
+
+        def work(ctx: WorkContext) -> GenerationOutput:
+            from engine.output import a1111_parameters, encode_for_upload, make_grid, save_png
+            from PIL import Image
+
+            req = request
+            if inputs.init_image is not None:
+                with Image.open(inputs.init_image) as img:
+                    req = replace(req, init_image=img.convert("RGB"))
+            if inputs.mask_image is not None:
+                with Image.open(inputs.mask_image) as img:
+                    req = replace(req, mask_image=img.convert("L"))
+            result = self.manager().generate(req, spec, on_progress=ctx.report, should_cancel=ctx.cancelled)
+            p = result.params
+            out_dir.mkdir(parents=True, exist_ok=True)
+            saved = []
+            for generated in result.images:
+                text = a1111_parameters(
+                    prompt=p.prompt,
+                    negative_prompt=p.negative_prompt,
+                    steps=p.steps,
+                    sampler=p.scheduler,
+                    cfg_scale=p.guidance,
+                    seed=generated.seed,
+                    width=p.width,
+                    height=p.height,
+                    model=p.model,
+                    loras=p.loras,
+                    extra={"Denoising strength": p.strength} if p.strength is not None else None,
+                )
+                path = out_dir / f"{generated.index}.png"
+                sha, size = save_png(generated.image, path, text)
+                width, height = generated.image.size
+                saved.append(SavedImage(generated.index, generated.seed, path, sha, size, width, height))
+            grid_path = None
+            if len(result.images) > 1:
+                data, ext = encode_for_upload(make_grid([g.image for g in result.images]))
+                grid_path = out_dir / f"grid.{ext}"
+                grid_path.write_bytes(data)
+            return GenerationOutput(p, tuple(saved), grid_path, result.elapsed_s)
+
+        return work
+
+    async def shutdown(self) -> None:
+        await self.backend.shutdown()

@@ -1,0 +1,89 @@
+"""Settings: defaults, overrides, and one clear line per bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.logging_setup import RedactSecrets, setup_logging
+from bot.settings import SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DISCORD_TOKEN", "STUDIO_DATA_DIR", "STUDIO_DEV_GUILD_ID", "STUDIO_DEFAULT_MODEL", "STUDIO_DEVICE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("STUDIO_LOG_LEVEL", raising=False)
+
+
+def test_defaults_without_env_file() -> None:
+    settings = load_settings(env_file=None)
+    assert settings.data_dir == Path("data")
+    assert settings.default_model == "tiny-sd"
+    assert settings.device == "auto"
+    assert settings.dev_guild_id is None
+    assert settings.db_path == Path("data/studio.db")
+
+
+def test_env_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = tmp_path / ".env"
+    env.write_text("STUDIO_DATA_DIR=/srv/studio\nSTUDIO_DEV_GUILD_ID=123\nSTUDIO_DEVICE=cpu\n", encoding="utf-8")
+    monkeypatch.setenv("STUDIO_DEVICE", "cuda")  # the environment wins over the file
+    settings = load_settings(env_file=env)
+    assert settings.data_dir == Path("/srv/studio")
+    assert settings.dev_guild_id == 123
+    assert settings.device == "cuda"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("STUDIO_DEV_GUILD_ID", "not-a-number"), ("STUDIO_DEVICE", "tpu"), ("STUDIO_LOG_LEVEL", "LOUD")],
+)
+def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings(env_file=None)
+    message = str(info.value)
+    assert message.startswith(f"{name}:")
+    assert "\n" not in message
+
+
+def test_missing_token_is_one_clear_line() -> None:
+    settings = load_settings(env_file=None)
+    with pytest.raises(SettingsError, match="DISCORD_TOKEN is not set"):
+        settings.require_token()
+
+
+def test_token_never_in_repr_or_logs(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    token = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+    monkeypatch.setenv("DISCORD_TOKEN", token)
+    settings = load_settings(env_file=None)
+    assert token not in repr(settings)
+    assert settings.require_token() == token
+    record_filter = RedactSecrets((token,))
+    import logging
+
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "connecting with %s", (token,), None)
+    record_filter.filter(record)
+    assert token not in record.getMessage()
+    assert "[redacted]" in record.getMessage()
+
+
+def test_token_shape_redacted_even_when_unknown() -> None:
+    import logging
+
+    leaked = "OTk5OTk5OTk5OTk5OTk5OTk5.Xy12Ab.zyxwvutsrqponmlkjihgfedcba987654321"
+    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "oops %s", (leaked,), None)
+    RedactSecrets().filter(record)
+    assert leaked not in record.getMessage()
+
+
+def test_setup_logging_is_idempotent() -> None:
+    import logging
+
+    setup_logging("DEBUG")
+    setup_logging("INFO")
+    studio_handlers = [h for h in logging.getLogger().handlers if getattr(h, "_studio", False)]
+    assert len(studio_handlers) == 1
+    assert logging.getLogger("discord.http").level >= logging.WARNING
