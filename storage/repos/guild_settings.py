@@ -22,6 +22,8 @@ def _int(name: str, value: Any, meta: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be a whole number, not {value!r}")
     low, high = meta.get("min"), meta.get("max")
+    if high is None and low is not None and value < low:
+        raise ValueError(f"{name} must be at least {low}, not {value}")
     if (low is not None and value < low) or (high is not None and value > high):
         raise ValueError(f"{name} must be between {low} and {high}, not {value}")
     return value
