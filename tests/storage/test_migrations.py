@@ -18,8 +18,8 @@ def _build_at(path: Path, version: int) -> None:
         if version >= 1:
             now = "2025-01-01T00:00:00.000000+00:00"
             conn.execute(
-                "INSERT INTO jobs (kind, request, requester_id, created_at) VALUES ('generate', '{\"prompt\":\"old\"}', 7, ?)",
-                (now,),
+                "INSERT INTO jobs (kind, request, requester_id, created_at) VALUES ('generate', ?, 7, ?)",
+                ('{"prompt": "old"}', now),
             )
             conn.execute(
                 "INSERT INTO models (name, display_name, kind, family, source, created_at)"

@@ -59,7 +59,13 @@ async def test_image_errors_are_clear(db: Database) -> None:
 async def test_models_round_trip(db: Database) -> None:
     base = await db.models.add("tiny-sd", "Tiny SD", "base", "sd15", "builtin:tiny-sd", config={"steps": 4})
     lora = await db.models.add(
-        "ink-style", "Ink", "lora", "sd15", "/loras/ink.safetensors", base_model="tiny-sd", trigger_word="inkart",
+        "ink-style",
+        "Ink",
+        "lora",
+        "sd15",
+        "/loras/ink.safetensors",
+        base_model="tiny-sd",
+        trigger_word="inkart",
         created_by=5,
     )
     await db.models.add("captioner", "Captioner", "base", "blip", "hub/blip", category="caption")
@@ -183,7 +189,12 @@ async def test_schedules_round_trip(db: Database) -> None:
         await db.schedules.create("daily-cat", 7, 71, "* * * * *", "x", 3)
 
     changed = await db.schedules.update(daily.id, cron="0 10 * * *", enabled=False, params={"count": 2})
-    assert (changed.cron, changed.enabled, changed.params, changed.prompt) == ("0 10 * * *", False, {"count": 2}, "a cat")
+    assert (changed.cron, changed.enabled, changed.params, changed.prompt) == (
+        "0 10 * * *",
+        False,
+        {"count": 2},
+        "a cat",
+    )
     assert await db.schedules.update(daily.id) == changed
     with pytest.raises(ValueError, match="cannot update schedule field"):
         await db.schedules.update(daily.id, created_by=9)
