@@ -1,0 +1,46 @@
+"""Persistence for the studio bot: SQLite through aiosqlite, the only package that holds SQL."""
+
+from storage.db import Database, open_database
+from storage.errors import (
+    DuplicateError,
+    JobStateError,
+    MigrationError,
+    NotFoundError,
+    SchemaTooNewError,
+    StorageError,
+)
+from storage.migrate import latest_version
+from storage.records import (
+    DeletionReport,
+    GuildSettings,
+    ImageRecord,
+    Job,
+    ModelRecord,
+    Reaction,
+    RecoveryReport,
+    Schedule,
+    TrainingItem,
+    TrainingSet,
+)
+
+__all__ = [
+    "Database",
+    "DeletionReport",
+    "DuplicateError",
+    "GuildSettings",
+    "ImageRecord",
+    "Job",
+    "JobStateError",
+    "MigrationError",
+    "ModelRecord",
+    "NotFoundError",
+    "Reaction",
+    "RecoveryReport",
+    "Schedule",
+    "SchemaTooNewError",
+    "StorageError",
+    "TrainingItem",
+    "TrainingSet",
+    "latest_version",
+    "open_database",
+]

@@ -1,0 +1,169 @@
+"""Frozen dataclasses the repositories return. Timestamps are timezone-aware UTC datetimes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+ACTIVE_STATUSES: tuple[str, ...] = ("queued", "running")
+TERMINAL_STATUSES: tuple[str, ...] = ("done", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    status: JobStatus
+    request: dict[str, Any]
+    requester_id: int
+    guild_id: int | None
+    channel_id: int | None
+    message_id: int | None  # the status/result message
+    interaction_token: str | None
+    token_expires_at: datetime | None
+    priority: int
+    attempts: int
+    error: str | None
+    result: dict[str, Any] | None
+    delivered: bool
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    """What `JobRepository.recover_stale` did with the jobs a crash left running."""
+
+    requeued: tuple[int, ...] = ()
+    failed: tuple[int, ...] = ()
+    completed: tuple[int, ...] = ()  # already delivered before the crash
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    id: int
+    job_id: int
+    index: int
+    path: Path
+    sha256: str
+    size_bytes: int
+    width: int
+    height: int
+    seed: int
+    prompt: str
+    negative_prompt: str
+    model: str
+    loras: tuple[tuple[str, float], ...]
+    params: dict[str, Any]
+    channel_id: int | None
+    message_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    id: int
+    name: str
+    display_name: str
+    kind: Literal["base", "lora"]
+    family: str
+    category: str
+    source: str  # a local path or a hub id
+    base_model: str | None  # for a LoRA: the name of its base model
+    trigger_word: str | None
+    config: dict[str, Any]
+    active: bool
+    created_by: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    id: int
+    name: str
+    guild_id: int | None
+    owner_id: int
+    trigger_word: str | None
+    base_model: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TrainingItem:
+    id: int
+    set_id: int
+    image_id: int | None
+    path: Path
+    caption: str | None
+    added_by: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Reaction:
+    message_id: int
+    image_id: int | None
+    user_id: int
+    emoji: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Schedule:
+    id: int
+    name: str
+    guild_id: int | None
+    channel_id: int
+    cron: str
+    prompt: str
+    model: str | None
+    params: dict[str, Any]
+    enabled: bool
+    created_by: int
+    last_run_at: datetime | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DeletionReport:
+    """What `Database.delete_user_data` removed; the caller deletes the listed files from disk."""
+
+    user_id: int
+    counts: Mapping[str, int] = field(default_factory=dict)
+    image_paths: tuple[Path, ...] = ()  # files of the user's generated images
+    training_paths: tuple[Path, ...] = ()  # files of removed training items not already in image_paths
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+NsfwPolicy = Literal["block", "spoiler"]
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    """Per-guild policy. The defaults and bounds below are the only place they are declared.
+
+    `allowed_role_ids` empty means everyone may generate; `daily_quota` 0 means no daily limit;
+    `max_size` bounds the longest side in pixels; `blocked_words` are lower-case.
+    """
+
+    allowed_role_ids: tuple[int, ...] = ()
+    max_count: int = field(default=8, metadata={"min": 1, "max": 8})
+    max_steps: int = field(default=50, metadata={"min": 1, "max": 150})
+    max_size: int = field(default=1024, metadata={"min": 256, "max": 4096})
+    max_concurrent_per_user: int = field(default=2, metadata={"min": 1, "max": 20})
+    daily_quota: int = field(default=100, metadata={"min": 0, "max": 100_000})
+    blocked_words: tuple[str, ...] = field(default=(), metadata={"max_items": 200, "max_len": 100})
+    nsfw_policy: NsfwPolicy = field(default="block", metadata={"choices": ("block", "spoiler")})
+    serve_dms: bool = False

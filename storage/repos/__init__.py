@@ -1,0 +1,1 @@
+"""One repository per table group; each returns frozen records from `storage.records`."""

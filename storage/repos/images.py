@@ -1,0 +1,113 @@
+"""Images produced by jobs, and the Discord messages that show them."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from storage._codec import json_from_db, json_to_db, loras_from_db, loras_to_db, ts_required, ts_to_db
+from storage.records import ImageRecord
+from storage.repos._base import Repository, integrity_error
+
+
+def _image(row: sqlite3.Row) -> ImageRecord:
+    return ImageRecord(
+        id=row["id"],
+        job_id=row["job_id"],
+        index=row["idx"],
+        path=Path(row["path"]),
+        sha256=row["sha256"],
+        size_bytes=row["size_bytes"],
+        width=row["width"],
+        height=row["height"],
+        seed=row["seed"],
+        prompt=row["prompt"],
+        negative_prompt=row["negative_prompt"],
+        model=row["model"],
+        loras=loras_from_db(row["loras"]),
+        params=json_from_db(row["params"]),
+        channel_id=row["channel_id"],
+        message_id=row["message_id"],
+        created_at=ts_required(row["created_at"]),
+    )
+
+
+class ImageRepository(Repository):
+    async def add(
+        self,
+        job_id: int,
+        index: int,
+        path: Path | str,
+        *,
+        sha256: str,
+        size_bytes: int,
+        width: int,
+        height: int,
+        seed: int,
+        prompt: str,
+        model: str,
+        negative_prompt: str = "",
+        loras: Iterable[tuple[str, float]] = (),
+        params: dict[str, Any] | None = None,
+        channel_id: int | None = None,
+        message_id: int | None = None,
+    ) -> ImageRecord:
+        """Record image `index` of a job. Raises DuplicateError for a repeated index, NotFoundError for no job."""
+        try:
+            _, image_id = await self._db.execute(
+                """INSERT INTO images (job_id, idx, path, sha256, size_bytes, width, height, seed, prompt,
+                                       negative_prompt, model, loras, params, channel_id, message_id, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    job_id,
+                    index,
+                    str(path),
+                    sha256,
+                    size_bytes,
+                    width,
+                    height,
+                    seed,
+                    prompt,
+                    negative_prompt,
+                    model,
+                    loras_to_db(loras),
+                    json_to_db(params or {}),
+                    channel_id,
+                    message_id,
+                    ts_to_db(self._db.now()),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise integrity_error(
+                exc, duplicate=f"job {job_id} already has an image {index}", missing=f"job {job_id} does not exist"
+            ) from exc
+        assert image_id is not None
+        record = await self.get(image_id)
+        assert record is not None
+        return record
+
+    async def get(self, image_id: int) -> ImageRecord | None:
+        row = await self._db.fetchone("SELECT * FROM images WHERE id = ?", (image_id,))
+        return None if row is None else _image(row)
+
+    async def for_job(self, job_id: int) -> list[ImageRecord]:
+        rows = await self._db.fetchall("SELECT * FROM images WHERE job_id = ? ORDER BY idx", (job_id,))
+        return [_image(row) for row in rows]
+
+    async def by_message(self, message_id: int) -> list[ImageRecord]:
+        """The images a Discord message shows, in index order."""
+        rows = await self._db.fetchall("SELECT * FROM images WHERE message_id = ? ORDER BY job_id, idx", (message_id,))
+        return [_image(row) for row in rows]
+
+    async def set_message(self, image_ids: Sequence[int], channel_id: int | None, message_id: int | None) -> int:
+        """Attach images to the message that shows them; returns how many rows changed."""
+        changed = 0
+        async with self._db.transaction():
+            for image_id in image_ids:
+                count, _ = await self._db.execute(
+                    "UPDATE images SET channel_id = ?, message_id = ? WHERE id = ?", (channel_id, message_id, image_id)
+                )
+                changed += count
+        return changed

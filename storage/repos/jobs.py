@@ -1,0 +1,234 @@
+"""Jobs: the persistent queue, its fair order, and the job life cycle."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from storage._codec import json_from_db, json_to_db, ts_from_db, ts_required, ts_to_db
+from storage.errors import JobStateError, NotFoundError
+from storage.records import Job, RecoveryReport
+from storage.repos._base import Repository
+
+log = logging.getLogger(__name__)
+
+# Round-robin between users: a user's n-th waiting job (counted in their own priority/age order)
+# goes after every other user's (n-1)-th; priority beats turns, and age breaks ties.
+_FAIR_ORDER = """
+    SELECT * FROM (
+        SELECT jobs.*,
+               ROW_NUMBER() OVER (PARTITION BY requester_id ORDER BY priority DESC, created_at, id) AS turn
+        FROM jobs WHERE status = 'queued'
+    )
+    ORDER BY priority DESC, turn, created_at, id
+"""
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        id=row["id"],
+        kind=row["kind"],
+        status=row["status"],
+        request=json_from_db(row["request"]),
+        requester_id=row["requester_id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        message_id=row["message_id"],
+        interaction_token=row["interaction_token"],
+        token_expires_at=ts_from_db(row["token_expires_at"]),
+        priority=row["priority"],
+        attempts=row["attempts"],
+        error=row["error"],
+        result=json_from_db(row["result"]),
+        delivered=bool(row["delivered"]),
+        created_at=ts_required(row["created_at"]),
+        started_at=ts_from_db(row["started_at"]),
+        finished_at=ts_from_db(row["finished_at"]),
+    )
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+class JobRepository(Repository):
+    async def create(
+        self,
+        kind: str,
+        request: dict[str, Any],
+        requester_id: int,
+        guild_id: int | None = None,
+        channel_id: int | None = None,
+        priority: int = 0,
+        interaction_token: str | None = None,
+        token_expires_at: datetime | None = None,
+    ) -> Job:
+        """Add a queued job."""
+        if not kind:
+            raise ValueError("a job needs a kind")
+        _, job_id = await self._db.execute(
+            """INSERT INTO jobs (kind, status, request, requester_id, guild_id, channel_id, priority,
+                                 interaction_token, token_expires_at, created_at)
+               VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                kind,
+                json_to_db(request),
+                requester_id,
+                guild_id,
+                channel_id,
+                int(priority),
+                interaction_token,
+                ts_to_db(token_expires_at),
+                ts_to_db(self._db.now()),
+            ),
+        )
+        assert job_id is not None
+        return await self._require(job_id)
+
+    async def get(self, job_id: int) -> Job | None:
+        row = await self._db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return None if row is None else _job(row)
+
+    async def _require(self, job_id: int) -> Job:
+        job = await self.get(job_id)
+        if job is None:
+            raise NotFoundError(f"job {job_id} does not exist")
+        return job
+
+    async def fair_queue(self) -> list[Job]:
+        """Queued jobs in the order they should run."""
+        return [_job(row) for row in await self._db.fetchall(_FAIR_ORDER)]
+
+    async def next_fair(self) -> Job | None:
+        row = await self._db.fetchone(_FAIR_ORDER + " LIMIT 1")
+        return None if row is None else _job(row)
+
+    async def position(self, job_id: int) -> int | None:
+        """0-based place in `fair_queue`, or None when the job is not queued."""
+        rows = await self._db.fetchall(f"SELECT id FROM ({_FAIR_ORDER})")  # noqa: S608 - constant SQL
+        for index, row in enumerate(rows):
+            if row["id"] == job_id:
+                return index
+        return None
+
+    async def _transition(self, job_id: int, sql: str, params: tuple[Any, ...], allowed: tuple[str, ...]) -> Job:
+        async with self._db.transaction():
+            changed, _ = await self._db.execute(sql, params)
+            job = await self._require(job_id)
+            if not changed:
+                raise JobStateError(f"job {job_id} is {job.status}; expected {' or '.join(allowed)}")
+        return job
+
+    async def start(self, job_id: int) -> Job:
+        """queued → running; counts an attempt. Raises JobStateError from any other state."""
+        return await self._transition(
+            job_id,
+            """UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = ?, finished_at = NULL
+               WHERE id = ? AND status = 'queued'""",
+            (ts_to_db(self._db.now()), job_id),
+            ("queued",),
+        )
+
+    async def finish(self, job_id: int, result: dict[str, Any]) -> Job:
+        """running → done with its result."""
+        return await self._transition(
+            job_id,
+            """UPDATE jobs SET status = 'done', result = ?, error = NULL, finished_at = ?
+               WHERE id = ? AND status = 'running'""",
+            (json_to_db(result), ts_to_db(self._db.now()), job_id),
+            ("running",),
+        )
+
+    async def fail(self, job_id: int, error: str) -> Job:
+        """queued or running → failed with a reason."""
+        return await self._transition(
+            job_id,
+            """UPDATE jobs SET status = 'failed', error = ?, finished_at = ?
+               WHERE id = ? AND status IN ('queued', 'running')""",
+            (error, ts_to_db(self._db.now()), job_id),
+            ("queued", "running"),
+        )
+
+    async def cancel(self, job_id: int) -> bool:
+        """queued or running → cancelled; False when the job is missing or already over."""
+        changed, _ = await self._db.execute(
+            """UPDATE jobs SET status = 'cancelled', finished_at = ?
+               WHERE id = ? AND status IN ('queued', 'running')""",
+            (ts_to_db(self._db.now()), job_id),
+        )
+        return changed > 0
+
+    async def mark_delivered(self, job_id: int, message_id: int | None = None) -> None:
+        """Record that the result reached the user (so a restart never delivers it twice)."""
+        changed, _ = await self._db.execute(
+            "UPDATE jobs SET delivered = 1, message_id = COALESCE(?, message_id) WHERE id = ?",
+            (message_id, job_id),
+        )
+        if not changed:
+            raise NotFoundError(f"job {job_id} does not exist")
+
+    async def set_message(self, job_id: int, channel_id: int | None, message_id: int | None) -> None:
+        """Remember the status/result message of a job."""
+        changed, _ = await self._db.execute(
+            "UPDATE jobs SET channel_id = ?, message_id = ? WHERE id = ?", (channel_id, message_id, job_id)
+        )
+        if not changed:
+            raise NotFoundError(f"job {job_id} does not exist")
+
+    async def list_running(self) -> list[Job]:
+        rows = await self._db.fetchall("SELECT * FROM jobs WHERE status = 'running' ORDER BY started_at, id")
+        return [_job(row) for row in rows]
+
+    async def count_active(self, requester_id: int, guild_id: int | None = None) -> int:
+        """Queued + running jobs of a user; in one guild, or everywhere when guild_id is None."""
+        sql = "SELECT COUNT(*) FROM jobs WHERE requester_id = ? AND status IN ('queued', 'running')"
+        params: tuple[Any, ...] = (requester_id,)
+        if guild_id is not None:
+            sql += " AND guild_id = ?"
+            params += (guild_id,)
+        row = await self._db.fetchone(sql, params)
+        return int(row[0]) if row else 0
+
+    async def list_for_user(self, user_id: int, limit: int = 20) -> list[Job]:
+        """A user's jobs, newest first."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM jobs WHERE requester_id = ? ORDER BY created_at DESC, id DESC LIMIT ?", (user_id, limit)
+        )
+        return [_job(row) for row in rows]
+
+    async def recover_stale(self, max_attempts: int = 2) -> RecoveryReport:
+        """At start: put jobs a crash left 'running' back in the queue, once.
+
+        A delivered job is marked done; one that already had `max_attempts` attempts fails.
+        """
+        now = ts_to_db(self._db.now())
+        requeued: list[int] = []
+        failed: list[int] = []
+        completed: list[int] = []
+        async with self._db.transaction():
+            rows = await self._db.fetchall("SELECT id, attempts, delivered FROM jobs WHERE status = 'running'")
+            for row in rows:
+                job_id, attempts = row["id"], row["attempts"]
+                if row["delivered"]:
+                    await self._db.execute(
+                        "UPDATE jobs SET status = 'done', finished_at = COALESCE(finished_at, ?) WHERE id = ?",
+                        (now, job_id),
+                    )
+                    completed.append(job_id)
+                elif attempts < max_attempts:
+                    await self._db.execute(
+                        "UPDATE jobs SET status = 'queued', started_at = NULL WHERE id = ?", (job_id,)
+                    )
+                    requeued.append(job_id)
+                else:
+                    reason = f"interrupted {_times(attempts)} by a restart"
+                    await self._db.execute(
+                        "UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
+                        (reason, now, job_id),
+                    )
+                    failed.append(job_id)
+        if rows:
+            log.info("recovered stale jobs: requeued=%s failed=%s completed=%s", requeued, failed, completed)
+        return RecoveryReport(requeued=tuple(requeued), failed=tuple(failed), completed=tuple(completed))

@@ -1,0 +1,143 @@
+"""Recurring generations posted to a channel on a cron schedule."""
+
+from __future__ import annotations
+
+import builtins
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from storage._codec import json_from_db, json_to_db, ts_from_db, ts_required, ts_to_db
+from storage.errors import NotFoundError
+from storage.records import Schedule
+from storage.repos._base import Repository, check_slug, integrity_error
+
+_UPDATABLE = ("name", "channel_id", "cron", "prompt", "model", "params", "enabled")
+
+
+def _schedule(row: sqlite3.Row) -> Schedule:
+    return Schedule(
+        id=row["id"],
+        name=row["name"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        cron=row["cron"],
+        prompt=row["prompt"],
+        model=row["model"],
+        params=json_from_db(row["params"]),
+        enabled=bool(row["enabled"]),
+        created_by=row["created_by"],
+        last_run_at=ts_from_db(row["last_run_at"]),
+        created_at=ts_required(row["created_at"]),
+    )
+
+
+def _to_column(field: str, value: Any) -> Any:
+    if field == "name":
+        return check_slug(value, "schedule")
+    if field == "params":
+        if not isinstance(value, dict):
+            raise ValueError("schedule params must be a dict")
+        return json_to_db(value)
+    if field == "enabled":
+        return int(bool(value))
+    return value
+
+
+class ScheduleRepository(Repository):
+    async def create(
+        self,
+        name: str,
+        guild_id: int | None,
+        channel_id: int,
+        cron: str,
+        prompt: str,
+        created_by: int,
+        *,
+        model: str | None = None,
+        params: dict[str, Any] | None = None,
+        enabled: bool = True,
+    ) -> Schedule:
+        """A new schedule; the name (a slug) is unique per guild. The cron text is validated by the caller."""
+        check_slug(name, "schedule")
+        try:
+            _, schedule_id = await self._db.execute(
+                """INSERT INTO schedules (name, guild_id, channel_id, cron, prompt, model, params, enabled,
+                                          created_by, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    name,
+                    guild_id,
+                    channel_id,
+                    cron,
+                    prompt,
+                    model,
+                    json_to_db(params or {}),
+                    int(enabled),
+                    created_by,
+                    ts_to_db(self._db.now()),
+                ),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise integrity_error(
+                exc, duplicate=f"a schedule named {name!r} already exists here: pick another name", missing=name
+            ) from exc
+        assert schedule_id is not None
+        return await self._require(schedule_id)
+
+    async def get(self, schedule_id: int) -> Schedule | None:
+        row = await self._db.fetchone("SELECT * FROM schedules WHERE id = ?", (schedule_id,))
+        return None if row is None else _schedule(row)
+
+    async def _require(self, schedule_id: int) -> Schedule:
+        schedule = await self.get(schedule_id)
+        if schedule is None:
+            raise NotFoundError(f"schedule {schedule_id} does not exist")
+        return schedule
+
+    async def list(self, guild_id: int | None = None, enabled_only: bool = False) -> builtins.list[Schedule]:
+        """Schedules of one guild, or of all guilds when guild_id is None, by id."""
+        sql = "SELECT * FROM schedules WHERE 1 = 1"
+        params: builtins.list[Any] = []
+        if guild_id is not None:
+            sql += " AND guild_id = ?"
+            params.append(guild_id)
+        if enabled_only:
+            sql += " AND enabled = 1"
+        rows = await self._db.fetchall(sql + " ORDER BY id", params)
+        return [_schedule(row) for row in rows]
+
+    async def update(self, schedule_id: int, **fields: Any) -> Schedule:
+        """Change some of: name, channel_id, cron, prompt, model, params, enabled."""
+        unknown = sorted(set(fields) - set(_UPDATABLE))
+        if unknown:
+            raise ValueError(f"cannot update schedule field(s) {', '.join(unknown)}; allowed: {', '.join(_UPDATABLE)}")
+        if not fields:
+            return await self._require(schedule_id)
+        names = [name for name in _UPDATABLE if name in fields]
+        assignments = ", ".join(f"{name} = ?" for name in names)
+        values = [_to_column(name, fields[name]) for name in names]
+        try:
+            changed, _ = await self._db.execute(
+                f"UPDATE schedules SET {assignments} WHERE id = ?",  # noqa: S608 - column names are whitelisted
+                (*values, schedule_id),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise integrity_error(
+                exc, duplicate=f"a schedule named {fields.get('name')!r} already exists here", missing=""
+            ) from exc
+        if not changed:
+            raise NotFoundError(f"schedule {schedule_id} does not exist")
+        return await self._require(schedule_id)
+
+    async def mark_run(self, schedule_id: int, at: datetime | None = None) -> None:
+        """Record when the schedule last fired (default: now)."""
+        changed, _ = await self._db.execute(
+            "UPDATE schedules SET last_run_at = ? WHERE id = ?", (ts_to_db(at or self._db.now()), schedule_id)
+        )
+        if not changed:
+            raise NotFoundError(f"schedule {schedule_id} does not exist")
+
+    async def delete(self, schedule_id: int) -> bool:
+        changed, _ = await self._db.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,))
+        return changed > 0

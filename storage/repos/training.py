@@ -1,0 +1,126 @@
+"""Training sets (named per guild) and their items: image files with captions."""
+
+from __future__ import annotations
+
+import builtins
+import sqlite3
+from pathlib import Path
+
+from storage._codec import ts_required, ts_to_db
+from storage.errors import DuplicateError, NotFoundError
+from storage.records import TrainingItem, TrainingSet
+from storage.repos._base import Repository, check_slug, integrity_error
+
+
+def _set(row: sqlite3.Row) -> TrainingSet:
+    return TrainingSet(
+        id=row["id"],
+        name=row["name"],
+        guild_id=row["guild_id"],
+        owner_id=row["owner_id"],
+        trigger_word=row["trigger_word"],
+        base_model=row["base_model"],
+        created_at=ts_required(row["created_at"]),
+    )
+
+
+def _item(row: sqlite3.Row) -> TrainingItem:
+    return TrainingItem(
+        id=row["id"],
+        set_id=row["set_id"],
+        image_id=row["image_id"],
+        path=Path(row["path"]),
+        caption=row["caption"],
+        added_by=row["added_by"],
+        created_at=ts_required(row["created_at"]),
+    )
+
+
+class TrainingSetRepository(Repository):
+    async def create(
+        self,
+        name: str,
+        guild_id: int | None,
+        owner_id: int,
+        trigger_word: str | None = None,
+        base_model: str | None = None,
+    ) -> TrainingSet:
+        """A new, empty set; the name (a slug) is unique per guild."""
+        check_slug(name, "training set")
+        try:
+            _, set_id = await self._db.execute(
+                """INSERT INTO training_sets (name, guild_id, owner_id, trigger_word, base_model, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (name, guild_id, owner_id, trigger_word, base_model, ts_to_db(self._db.now())),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise integrity_error(
+                exc, duplicate=f"a training set named {name!r} already exists here: pick another name", missing=name
+            ) from exc
+        assert set_id is not None
+        created = await self.get(set_id)
+        assert created is not None
+        return created
+
+    async def get(self, set_id: int) -> TrainingSet | None:
+        row = await self._db.fetchone("SELECT * FROM training_sets WHERE id = ?", (set_id,))
+        return None if row is None else _set(row)
+
+    async def get_by_name(self, guild_id: int | None, name: str) -> TrainingSet | None:
+        row = await self._db.fetchone(
+            "SELECT * FROM training_sets WHERE IFNULL(guild_id, 0) = IFNULL(?, 0) AND name = ?", (guild_id, name)
+        )
+        return None if row is None else _set(row)
+
+    async def list(self, guild_id: int | None) -> builtins.list[TrainingSet]:
+        """The sets of one guild (None: direct messages), by name."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM training_sets WHERE IFNULL(guild_id, 0) = IFNULL(?, 0) ORDER BY name", (guild_id,)
+        )
+        return [_set(row) for row in rows]
+
+    async def delete(self, set_id: int) -> bool:
+        """Delete a set and its items (the caller removes their files)."""
+        changed, _ = await self._db.execute("DELETE FROM training_sets WHERE id = ?", (set_id,))
+        return changed > 0
+
+    async def add_item(
+        self,
+        set_id: int,
+        path: Path | str,
+        added_by: int,
+        image_id: int | None = None,
+        caption: str | None = None,
+    ) -> TrainingItem | None:
+        """Add an image file to a set; None when that image (or path) is already in the set."""
+        try:
+            changed, item_id = await self._db.execute(
+                """INSERT OR IGNORE INTO training_items (set_id, image_id, path, caption, added_by, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (set_id, image_id, str(path), caption, added_by, ts_to_db(self._db.now())),
+            )
+        except sqlite3.IntegrityError as exc:
+            error = integrity_error(
+                exc, duplicate="", missing=f"training set {set_id} or image {image_id} does not exist"
+            )
+            if isinstance(error, DuplicateError):  # pragma: no cover - OR IGNORE absorbs these
+                return None
+            raise error from exc
+        if not changed or item_id is None:
+            return None
+        row = await self._db.fetchone("SELECT * FROM training_items WHERE id = ?", (item_id,))
+        assert row is not None
+        return _item(row)
+
+    async def remove_item(self, item_id: int) -> bool:
+        changed, _ = await self._db.execute("DELETE FROM training_items WHERE id = ?", (item_id,))
+        return changed > 0
+
+    async def set_caption(self, item_id: int, caption: str | None) -> None:
+        changed, _ = await self._db.execute("UPDATE training_items SET caption = ? WHERE id = ?", (caption, item_id))
+        if not changed:
+            raise NotFoundError(f"training item {item_id} does not exist")
+
+    async def items(self, set_id: int) -> builtins.list[TrainingItem]:
+        rows = await self._db.fetchall("SELECT * FROM training_items WHERE set_id = ? ORDER BY id", (set_id,))
+        return [_item(row) for row in rows]

@@ -1,0 +1,233 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from storage import Database, DuplicateError, NotFoundError
+
+from .conftest import FakeClock, make_image
+
+
+async def _job(db: Database, user: int = 1) -> int:
+    return (await db.jobs.create("generate", {"prompt": "p"}, user)).id
+
+
+# -- images ------------------------------------------------------------------------------------
+
+
+async def test_images_round_trip(db: Database) -> None:
+    job_id = await _job(db)
+    first = await make_image(
+        db,
+        job_id,
+        0,
+        negative_prompt="blurry",
+        loras=[("ink-style", 0.8), ("pixel", 1)],
+        params={"steps": 20, "guidance": 7.5},
+    )
+    second = await make_image(db, job_id, 1)
+    assert first.path == Path(f"/images/{job_id}/0.png")
+    assert first.loras == (("ink-style", 0.8), ("pixel", 1.0))
+    assert first.params == {"steps": 20, "guidance": 7.5}
+    assert (first.index, first.seed, first.negative_prompt) == (0, 42, "blurry")
+    assert second.loras == ()
+    assert await db.images.get(first.id) == first
+    assert await db.images.get(999) is None
+    assert [i.id for i in await db.images.for_job(job_id)] == [first.id, second.id]
+
+    assert await db.images.set_message([second.id, first.id], 10, 20) == 2
+    shown = await db.images.by_message(20)
+    assert [i.index for i in shown] == [0, 1]
+    assert {(i.channel_id, i.message_id) for i in shown} == {(10, 20)}
+    assert await db.images.by_message(21) == []
+
+
+async def test_image_errors_are_clear(db: Database) -> None:
+    job_id = await _job(db)
+    await make_image(db, job_id, 0)
+    with pytest.raises(DuplicateError, match="already has an image 0"):
+        await make_image(db, job_id, 0)
+    with pytest.raises(NotFoundError, match="job 999"):
+        await make_image(db, 999, 0)
+
+
+# -- models ------------------------------------------------------------------------------------
+
+
+async def test_models_round_trip(db: Database) -> None:
+    base = await db.models.add("tiny-sd", "Tiny SD", "base", "sd15", "builtin:tiny-sd", config={"steps": 4})
+    lora = await db.models.add(
+        "ink-style",
+        "Ink",
+        "lora",
+        "sd15",
+        "/loras/ink.safetensors",
+        base_model="tiny-sd",
+        trigger_word="inkart",
+        created_by=5,
+    )
+    await db.models.add("captioner", "Captioner", "base", "blip", "hub/blip", category="caption")
+    assert (base.category, base.config, base.active, base.created_by) == ("image", {"steps": 4}, True, None)
+    assert (lora.base_model, lora.trigger_word, lora.created_by) == ("tiny-sd", "inkart", 5)
+    assert await db.models.get("tiny-sd") == base
+    assert await db.models.get("nope") is None
+    assert [m.name for m in await db.models.list()] == ["tiny-sd", "ink-style"]
+    assert [m.name for m in await db.models.list(kind="lora")] == ["ink-style"]
+    assert [m.name for m in await db.models.list(category="caption")] == ["captioner"]
+    assert len(await db.models.list(category=None)) == 3
+
+    assert await db.models.set_active("ink-style", False) is True
+    assert [m.name for m in await db.models.list()] == ["tiny-sd"]
+    assert [m.name for m in await db.models.list(active_only=False)] == ["tiny-sd", "ink-style"]
+    assert await db.models.set_active("nope", True) is False
+    assert await db.models.delete("ink-style") is True
+    assert await db.models.delete("ink-style") is False
+    assert await db.models.get("ink-style") is None
+
+
+async def test_model_names_must_be_unique_slugs(db: Database) -> None:
+    await db.models.add("tiny-sd", "Tiny SD", "base", "sd15", "x")
+    with pytest.raises(DuplicateError, match="already exists"):
+        await db.models.add("tiny-sd", "Again", "base", "sd15", "y")
+    with pytest.raises(ValueError, match="not a slug"):
+        await db.models.add("Bad Name!", "x", "base", "sd15", "y")
+    with pytest.raises(ValueError, match="'base' or 'lora'"):
+        await db.models.add("fine", "x", "vae", "sd15", "y")
+
+
+# -- training sets -----------------------------------------------------------------------------
+
+
+async def test_training_sets_round_trip(db: Database) -> None:
+    job_id = await _job(db)
+    image = await make_image(db, job_id)
+    made = await db.training_sets.create("my-cat", 7, 1, trigger_word="mycat", base_model="tiny-sd")
+    dm = await db.training_sets.create("my-cat", None, 1)
+    other = await db.training_sets.create("dogs", 7, 2)
+    assert (made.guild_id, made.owner_id, made.trigger_word, made.base_model) == (7, 1, "mycat", "tiny-sd")
+    assert await db.training_sets.get(made.id) == made
+    assert await db.training_sets.get_by_name(7, "my-cat") == made
+    assert await db.training_sets.get_by_name(None, "my-cat") == dm
+    assert await db.training_sets.get_by_name(8, "my-cat") is None
+    assert [s.name for s in await db.training_sets.list(7)] == ["dogs", "my-cat"]
+    assert [s.id for s in await db.training_sets.list(None)] == [dm.id]
+    with pytest.raises(DuplicateError, match="already exists"):
+        await db.training_sets.create("my-cat", 7, 3)
+    with pytest.raises(DuplicateError):
+        await db.training_sets.create("my-cat", None, 3)
+
+    item = await db.training_sets.add_item(made.id, image.path, added_by=1, image_id=image.id, caption="a cat")
+    assert item is not None
+    assert (item.set_id, item.image_id, item.path, item.caption) == (made.id, image.id, image.path, "a cat")
+    assert await db.training_sets.add_item(made.id, "/elsewhere.png", added_by=2, image_id=image.id) is None
+    upload = await db.training_sets.add_item(made.id, "/uploads/u.png", added_by=2)
+    assert await db.training_sets.add_item(made.id, "/uploads/u.png", added_by=2) is None
+    assert await db.training_sets.add_item(other.id, image.path, added_by=2, image_id=image.id) is not None
+    assert [i.id for i in await db.training_sets.items(made.id)] == [item.id, upload.id]
+
+    await db.training_sets.set_caption(upload.id, "an upload")
+    assert (await db.training_sets.items(made.id))[1].caption == "an upload"
+    with pytest.raises(NotFoundError):
+        await db.training_sets.set_caption(999, "x")
+    with pytest.raises(NotFoundError):
+        await db.training_sets.add_item(999, "/x.png", added_by=1)
+
+    assert await db.training_sets.remove_item(upload.id) is True
+    assert await db.training_sets.remove_item(upload.id) is False
+    assert await db.training_sets.delete(made.id) is True
+    assert await db.training_sets.get(made.id) is None
+    assert await db.training_sets.items(made.id) == []
+    assert len(await db.training_sets.items(other.id)) == 1
+    assert await db.training_sets.delete(made.id) is False
+
+
+# -- reactions ---------------------------------------------------------------------------------
+
+
+async def test_reactions_round_trip(db: Database) -> None:
+    job_id = await _job(db)
+    one = await make_image(db, job_id, 0)
+    two = await make_image(db, job_id, 1)
+    assert await db.reactions.add(500, 1, "1️⃣", image_id=one.id) is True
+    assert await db.reactions.add(500, 1, "1️⃣", image_id=one.id) is False  # a replayed event
+    assert await db.reactions.add(500, 2, "1️⃣", image_id=one.id) is True
+    assert await db.reactions.add(500, 2, "2️⃣", image_id=two.id) is True
+    assert await db.reactions.add(500, 3, "🔥") is True
+    assert await db.reactions.add(500, 2, "⭐", image_id=one.id) is True
+
+    on_message = await db.reactions.for_message(500)
+    assert len(on_message) == 5
+    assert {r.emoji for r in on_message} == {"1️⃣", "2️⃣", "🔥", "⭐"}
+    assert all(r.created_at.tzinfo is not None for r in on_message)
+    assert [r.user_id for r in await db.reactions.for_image(two.id)] == [2]
+    assert await db.reactions.users_for_image(one.id) == [1, 2]
+    assert await db.reactions.users_for_image(one.id, "⭐") == [2]
+
+    assert await db.reactions.remove(500, 1, "1️⃣") is True
+    assert await db.reactions.remove(500, 1, "1️⃣") is False
+    assert await db.reactions.users_for_image(one.id) == [2]
+    with pytest.raises(NotFoundError):
+        await db.reactions.add(501, 1, "⭐", image_id=999)
+
+
+# -- schedules ---------------------------------------------------------------------------------
+
+
+async def test_schedules_round_trip(db: Database) -> None:
+    daily = await db.schedules.create("daily-cat", 7, 70, "0 9 * * *", "a cat", 1, model="tiny-sd", params={"count": 4})
+    other = await db.schedules.create("weekly", 8, 80, "0 9 * * 1", "a dog", 2, enabled=False)
+    assert (daily.params, daily.enabled, daily.last_run_at, daily.model) == ({"count": 4}, True, None, "tiny-sd")
+    assert other.model is None
+    assert await db.schedules.get(daily.id) == daily
+    assert await db.schedules.get(999) is None
+    assert [s.id for s in await db.schedules.list()] == [daily.id, other.id]
+    assert [s.id for s in await db.schedules.list(guild_id=8)] == [other.id]
+    assert [s.id for s in await db.schedules.list(enabled_only=True)] == [daily.id]
+    with pytest.raises(DuplicateError):
+        await db.schedules.create("daily-cat", 7, 71, "* * * * *", "x", 3)
+
+    changed = await db.schedules.update(daily.id, cron="0 10 * * *", enabled=False, params={"count": 2})
+    assert (changed.cron, changed.enabled, changed.params, changed.prompt) == (
+        "0 10 * * *",
+        False,
+        {"count": 2},
+        "a cat",
+    )
+    assert await db.schedules.update(daily.id) == changed
+    with pytest.raises(ValueError, match="cannot update schedule field"):
+        await db.schedules.update(daily.id, created_by=9)
+    with pytest.raises(NotFoundError):
+        await db.schedules.update(999, prompt="x")
+
+    at = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+    await db.schedules.mark_run(daily.id, at)
+    assert (await db.schedules.get(daily.id)).last_run_at == at
+    await db.schedules.mark_run(other.id)
+    assert (await db.schedules.get(other.id)).last_run_at is not None
+    with pytest.raises(NotFoundError):
+        await db.schedules.mark_run(999)
+    assert await db.schedules.delete(daily.id) is True
+    assert await db.schedules.delete(daily.id) is False
+
+
+# -- usage -------------------------------------------------------------------------------------
+
+
+async def test_usage_counts_per_user_guild_and_utc_day(db: Database, clock: FakeClock) -> None:
+    # The fake clock starts at 23:59 UTC on 1 March: the next minute is another day.
+    assert await db.usage.images_on(1, 7) == 0
+    assert await db.usage.add(1, 7, 4) == 4
+    assert await db.usage.add(1, 7, 2) == 6
+    assert await db.usage.add(1, None, 3) == 3
+    assert await db.usage.add(2, 7, 1) == 1
+    assert await db.usage.images_on(1, 7) == 6
+    assert await db.usage.images_on(1, 7, date(2025, 3, 1)) == 6
+    assert await db.usage.images_on(1, None) == 3
+    assert await db.usage.add(1, 7, -10) == 0  # a refund never goes below zero
+    assert await db.usage.add(1, 7, 5) == 5
+    clock.advance(minutes=2)
+    assert await db.usage.images_on(1, 7) == 0
+    assert await db.usage.add(1, 7, 1, day=date(2025, 3, 5)) == 1
+    assert await db.usage.images_on(1, 7, date(2025, 3, 1)) == 5
