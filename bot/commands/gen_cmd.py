@@ -60,7 +60,7 @@ async def generate_locally(obj: Context, options: GenerateInput, out: Path | Non
         delivery = CliDelivery()
         services.jobs.set_delivery(delivery)
         await services.jobs.start()
-        ticket = await services.jobs.submit_generate(Caller(user_id=LOCAL_USER), options)
+        ticket = await services.jobs.submit_generate(Caller(user_id=LOCAL_USER, is_local=True), options)
         await services.jobs.wait(ticket.job_id)
         if ticket.job_id in delivery.errors:
             raise StudioError(delivery.errors[ticket.job_id])

@@ -24,6 +24,7 @@ class Caller:
     role_ids: tuple[int, ...] = ()
     is_moderator: bool = False  # Manage Messages, or Manage Server, in that guild
     is_manager: bool = False  # Manage Server in that guild
+    is_local: bool = False  # the CLI on the bot's own machine: not a DM, no guild policy
     # The interaction that asked, when there is one: its token lets delivery edit the reply for 15 minutes.
     interaction_token: str | None = None
     token_expires_at: datetime | None = None

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 VARY_STRENGTH: dict[str, float] = {"subtle": 0.35, "strong": 0.7}
 MAX_SEED = 2**32 - 1
+LOCAL_LIMITS = GuildSettings(max_steps=150, max_size=4096, max_concurrent_per_user=20, daily_quota=0)
 GENERIC_FAILURE = "The engine failed on this job; the error was logged for the admins."
 
 
@@ -246,6 +247,8 @@ class JobService:
         return params
 
     async def _limits(self, caller: Caller) -> GuildSettings:
+        if caller.is_local:  # the machine's owner: only the model's own bounds apply
+            return LOCAL_LIMITS
         if caller.guild_id is None:
             return GuildSettings()
         return await self._db.guild_settings.get(caller.guild_id)

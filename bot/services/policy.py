@@ -48,7 +48,7 @@ def is_nsfw(prompt: str) -> bool:
 def check_access(caller: Caller, limits: PolicyLimits) -> None:
     """Role allowlist and DMs."""
     if caller.guild_id is None:
-        if not limits.serve_dms:
+        if not limits.serve_dms and not caller.is_local:
             raise Refused("This bot does not make images in DMs. Use it in a server channel.")
         return
     if limits.allowed_role_ids and not (set(caller.role_ids) & set(limits.allowed_role_ids)) and not caller.is_manager:

@@ -1,0 +1,91 @@
+"""The `studio` command line: each command, and one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+from safetensors.numpy import save_file
+
+from bot.cli import cli
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    for name in ("DISCORD_TOKEN", "STUDIO_DATA_DIR", "STUDIO_DEFAULT_MODEL", "STUDIO_DEV_GUILD_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, ["--data-dir", str(tmp_path / "data"), *args], catch_exceptions=False)
+
+    return invoke
+
+
+def test_db_upgrade_creates_the_database(run, tmp_path: Path) -> None:
+    result = run("db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert "schema version 2" in result.output
+    assert (tmp_path / "data" / "studio.db").is_file()
+
+
+def test_models_list_shows_presets(run) -> None:
+    result = run("models", "list")
+    assert result.exit_code == 0
+    for name in ("tiny-sd", "tiny-sdxl", "sd15", "sdxl", "sdxl-turbo"):
+        assert name in result.output
+
+
+def test_models_import_lora_then_list(run, tmp_path: Path) -> None:
+    lora = tmp_path / "cat.safetensors"
+    save_file({"unet.x.lora.down.weight": np.zeros((2, 2), dtype=np.float32)}, str(lora))
+    result = run("models", "import-lora", str(lora), "--name", "My Cat", "--base", "tiny-sd", "--trigger", "mycat")
+    assert result.exit_code == 0, result.output
+    listed = run("models", "list").output
+    assert "my-cat" in listed and "trigger 'mycat'" in listed
+    assert run("models", "disable", "my-cat").exit_code == 0
+    assert "my-cat" not in run("models", "list").output
+
+
+def test_generate_writes_images_with_parameters(run, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run("generate", "a small boat", "-n", "2", "-m", "tiny-sd", "--seed", "5", "--steps", "2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    pngs = sorted(out.glob("*_seed*.png"))
+    assert [p.name.split("_seed")[1] for p in pngs] == ["5.png", "6.png"]
+    assert str(pngs[0]) in result.output
+    with Image.open(pngs[1]) as img:
+        assert "Seed: 6" in img.info["parameters"]
+    assert list(out.glob("*_grid.*"))
+
+
+def test_generate_bad_input_is_one_line_and_nonzero(run) -> None:
+    result = run("generate", "a cat", "-m", "no-such-model")
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Unknown model" in lines[0]
+
+
+def test_run_without_token_says_so(run) -> None:
+    result = run("run")
+    assert result.exit_code == 1
+    assert "DISCORD_TOKEN is not set" in result.output
+
+
+def test_bad_setting_stops_with_its_name(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_DEVICE", "tpu")
+    result = run("models", "list")
+    assert result.exit_code == 1
+    assert "STUDIO_DEVICE" in result.output
+
+
+def test_delete_user(run) -> None:
+    assert run("generate", "a cat", "-n", "1", "-m", "tiny-sd", "--steps", "2").exit_code == 0
+    result = run("db", "delete-user", "0", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "jobs: 1" in result.output and "files:" in result.output
