@@ -91,6 +91,8 @@ class ModelSpec:
     family: str
     source: str
     preset: ModelPreset = field(compare=False)
+    # For a single-file checkpoint: a diffusers folder or hub id whose configs describe its layout.
+    config: str | None = None
 
     @classmethod
     def from_preset(cls, preset: ModelPreset) -> ModelSpec:
