@@ -25,7 +25,7 @@ SCHEDULERS: tuple[str, ...] = (
     "heun",
     "dpmpp_2m",
     "dpmpp_2m_karras",
-    "dpmpp_sde",
+    "dpmpp_2m_sde",
     "unipc",
 )
 ASPECTS: tuple[str, ...] = ("1:1", "2:3", "3:2", "16:9", "9:16")

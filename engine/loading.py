@@ -84,7 +84,7 @@ def load_folder(path: Path, family: str, *, dtype: Any = None, name: str | None 
     if not (path / "model_index.json").is_file():
         raise ModelUnavailable(f"Folder '{path}' is not a diffusers model folder: it has no model_index.json.")
     try:
-        return cls.from_pretrained(str(path), torch_dtype=dtype, use_safetensors=True, **_family_kwargs(family))
+        return cls.from_pretrained(str(path), dtype=dtype, use_safetensors=True, **_family_kwargs(family))
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         log.warning("Loading %s from %s failed: %s", name or path.name, path, exc)
         raise ModelUnavailable(
@@ -103,7 +103,7 @@ def load_single_file(
     local_only = hub_offline() or Path(config).is_dir()
     try:
         return cls.from_single_file(
-            str(path), torch_dtype=dtype, config=config, local_files_only=local_only, **_family_kwargs(family)
+            str(path), dtype=dtype, config=config, local_files_only=local_only, **_family_kwargs(family)
         )
     except Exception as exc:  # diffusers raises many kinds here; the user needs one message
         log.warning("Loading single file %s failed: %s", path, exc)
@@ -130,7 +130,7 @@ def load_from_hub(source: str, family: str, *, dtype: Any = None, name: str | No
     """Load a hub id through the local cache; fall back to cache-only when the hub is unreachable."""
     cls = _pipeline_class(family)
     quiet_progress_bars()
-    kwargs = {"torch_dtype": dtype, "use_safetensors": True, **_family_kwargs(family)}
+    kwargs = {"dtype": dtype, "use_safetensors": True, **_family_kwargs(family)}
     name = name or source
     if not hub_offline():
         try:

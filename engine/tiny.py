@@ -99,6 +99,7 @@ def _vae(seed: int) -> Any:
         latent_channels=4,
         norm_num_groups=8,
         sample_size=64,
+        force_upcast=False,  # fp32 on the CPU already; upcasting would only log warnings
     ).eval()
 
 
