@@ -1,0 +1,28 @@
+"""Errors the engine raises: each carries a short, user-safe, one-line message."""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base of every engine failure; `message` is safe to show to a user as is."""
+
+    def __init__(self, message: str) -> None:
+        # One line only: the message ends up in a Discord reply or a CLI error line.
+        self.message = " ".join(str(message).split())
+        super().__init__(self.message)
+
+
+class InvalidRequest(EngineError):
+    """The request asks for something out of range or inconsistent."""
+
+
+class ModelUnavailable(EngineError):
+    """A base model or a LoRA cannot be loaded (missing weights, unsafe format, unsupported family)."""
+
+
+class Cancelled(EngineError):
+    """The job was cancelled between two denoising steps."""
+
+
+class OutOfMemory(EngineError):
+    """The device ran out of memory even for a single image."""

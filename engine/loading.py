@@ -1,0 +1,169 @@
+"""Load a base pipeline from a diffusers folder, a single .safetensors file, a hub id, or a built-in tiny model.
+
+Weights load only from safetensors: pickle checkpoints can run code when they are opened.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from engine.catalog import SUPPORTED_FAMILIES, ModelSpec
+from engine.errors import ModelUnavailable
+from engine.tiny import TINY_MODELS, ensure_tiny_folder
+
+log = logging.getLogger(__name__)
+
+PICKLE_SUFFIXES = frozenset({".ckpt", ".bin", ".pt", ".pth", ".pkl", ".pickle"})
+BUILTIN_PREFIX = "builtin:"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# The configs diffusers uses to lay out a single-file checkpoint of each family.
+_FAMILY_CONFIG = {
+    "sd15": "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
+}
+
+
+def hub_offline() -> bool:
+    """True when the environment forbids the hub (read at call time, unlike huggingface_hub's constant)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def quiet_progress_bars() -> None:
+    """Loading bars of diffusers and transformers would flood the bot's logs."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
+
+
+def _pipeline_class(family: str) -> Any:
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    if family == "sd15":
+        return StableDiffusionPipeline
+    if family == "sdxl":
+        return StableDiffusionXLPipeline
+    raise ModelUnavailable(
+        f"Model family '{family}' is not supported yet. Supported families: {', '.join(SUPPORTED_FAMILIES)}."
+    )
+
+
+def _family_kwargs(family: str) -> dict[str, Any]:
+    # The bot moderates prompts itself; the SD 1.5 checker would need weights we do not ship.
+    if family == "sd15":
+        return {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
+    return {}
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] + ("…" if len(text) > 200 else "")
+
+
+def refuse_pickle(path: Path, what: str = "Model") -> None:
+    """Raise ModelUnavailable for a file that is not safetensors."""
+    suffix = path.suffix.lower()
+    if suffix in PICKLE_SUFFIXES:
+        raise ModelUnavailable(
+            f"{what} file '{path.name}' is a pickle checkpoint ({suffix}), which can run code when loaded: "
+            "only .safetensors files are accepted. Convert it to safetensors, or download the .safetensors version."
+        )
+    if suffix != ".safetensors":
+        raise ModelUnavailable(f"{what} file '{path.name}' is not a .safetensors file: only .safetensors is accepted.")
+
+
+def load_folder(path: Path, family: str, *, dtype: Any = None, name: str | None = None) -> Any:
+    """Load a diffusers folder (model_index.json plus components) of `family`."""
+    cls = _pipeline_class(family)
+    quiet_progress_bars()
+    if not (path / "model_index.json").is_file():
+        raise ModelUnavailable(f"Folder '{path}' is not a diffusers model folder: it has no model_index.json.")
+    try:
+        return cls.from_pretrained(str(path), dtype=dtype, use_safetensors=True, **_family_kwargs(family))
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+        log.warning("Loading %s from %s failed: %s", name or path.name, path, exc)
+        raise ModelUnavailable(
+            f"Model '{name or path.name}' could not be loaded from '{path}' as a {family} model: {_short(exc)}"
+        ) from exc
+
+
+def load_single_file(
+    path: Path, family: str, *, dtype: Any = None, config: str | None = None, name: str | None = None
+) -> Any:
+    """Load a single-file .safetensors checkpoint; `config` is a diffusers folder or hub id describing its layout."""
+    refuse_pickle(path)
+    cls = _pipeline_class(family)
+    quiet_progress_bars()
+    config = config or _FAMILY_CONFIG[family]
+    local_only = hub_offline() or Path(config).is_dir()
+    try:
+        return cls.from_single_file(
+            str(path), dtype=dtype, config=config, local_files_only=local_only, **_family_kwargs(family)
+        )
+    except Exception as exc:  # diffusers raises many kinds here; the user needs one message
+        log.warning("Loading single file %s failed: %s", path, exc)
+        hint = (
+            ""
+            if Path(config).is_dir()
+            else f" It needs the configs of '{config}': run `hf download {config} --include '*.json' '*.txt'` "
+            "on a connected machine, or convert the file to a diffusers folder."
+        )
+        raise ModelUnavailable(
+            f"Model '{name or path.name}' could not be loaded from '{path.name}': {_short(exc)}.{hint}"
+        ) from exc
+
+
+def _missing_weights(name: str, source: str) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"Model '{name}' is not available: the weights of '{source}' are not on this machine and the model hub "
+        f"cannot be reached. On a connected machine run `hf download {source}` and copy the Hugging Face cache "
+        "here, or set this model's source to a local diffusers folder or .safetensors file."
+    )
+
+
+def load_from_hub(source: str, family: str, *, dtype: Any = None, name: str | None = None) -> Any:
+    """Load a hub id through the local cache; fall back to cache-only when the hub is unreachable."""
+    cls = _pipeline_class(family)
+    quiet_progress_bars()
+    kwargs = {"dtype": dtype, "use_safetensors": True, **_family_kwargs(family)}
+    name = name or source
+    if not hub_offline():
+        try:
+            return cls.from_pretrained(source, **kwargs)
+        except Exception as exc:  # network errors come from requests, httpx or the hub client
+            log.warning("Fetching %s from the hub failed (%s); trying the local cache only", source, exc)
+    try:
+        return cls.from_pretrained(source, local_files_only=True, **kwargs)
+    except Exception as exc:  # any failure here means the cache does not hold the weights
+        log.warning("Loading %s from the local cache failed: %s", source, exc)
+        raise _missing_weights(name, source) from exc
+
+
+def load_base_pipeline(spec: ModelSpec, *, cache_dir: Path | str, dtype: Any = None) -> Any:
+    """Load the base (text-to-image) pipeline of `spec` on the CPU, whatever its source."""
+    _pipeline_class(spec.family)  # refuse unsupported families before touching any file
+    source = spec.source.strip()
+    if source.startswith(BUILTIN_PREFIX):
+        builtin = source.removeprefix(BUILTIN_PREFIX)
+        if builtin not in TINY_MODELS:
+            raise ModelUnavailable(f"Unknown built-in model '{builtin}'. Built-in models: {', '.join(TINY_MODELS)}.")
+        folder = ensure_tiny_folder(builtin, Path(cache_dir) / "builtin")
+        return load_folder(folder, spec.family, dtype=dtype, name=spec.name)
+    path = Path(source).expanduser()
+    if path.exists():
+        if path.is_dir():
+            return load_folder(path, spec.family, dtype=dtype, name=spec.name)
+        return load_single_file(path, spec.family, dtype=dtype, config=spec.config, name=spec.name)
+    if path.suffix.lower() in PICKLE_SUFFIXES | {".safetensors"} or not _HUB_ID.match(source):
+        if path.suffix.lower() in PICKLE_SUFFIXES:
+            refuse_pickle(path)
+        raise ModelUnavailable(
+            f"Model '{spec.name}': '{source}' is neither an existing local path nor a hub id (owner/name). "
+            "Check the path, or give a hub id."
+        )
+    return load_from_hub(source, spec.family, dtype=dtype, name=spec.name)

@@ -1,0 +1,165 @@
+"""LoRA adapters: load files as named peft adapters, keep recent ones resident, switch them per request.
+
+Both the diffusers layout (`unet.….lora.down.weight`) and the kohya layout (`lora_unet_…lora_down.weight`
+plus `.alpha`) load through `load_lora_weights`. Files are safetensors only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import InvalidRequest, ModelUnavailable
+from engine.loading import refuse_pickle
+from engine.types import LoraSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LORA_BUDGET_BYTES = 1 << 30
+
+
+def slugify(name: str) -> str:
+    """A safe identifier made of lowercase letters, digits and underscores (peft adapter names become attributes)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return slug[:48] or "lora"
+
+
+def adapter_name(spec: LoraSpec) -> str:
+    """Adapter name for a LoRA file: its slug plus a digest of the file's identity, so a replaced file reloads."""
+    path = Path(spec.path).expanduser().resolve()
+    stat = path.stat()
+    digest = hashlib.sha256(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:8]
+    return f"{slugify(spec.name)}_{digest}"
+
+
+@dataclass
+class _Resident:
+    name: str
+    size: int
+
+
+class LoraCache:
+    """The LoRAs resident in one base pipeline (shared by its img2img and inpaint variants through `from_pipe`)."""
+
+    def __init__(self, pipe: Any, family: str, max_bytes: int = DEFAULT_LORA_BUDGET_BYTES) -> None:
+        self._pipe = pipe
+        self._family = family
+        self._max_bytes = max_bytes
+        self._resident: OrderedDict[str, _Resident] = OrderedDict()
+
+    @property
+    def resident(self) -> tuple[str, ...]:
+        """Adapter names, least recently used first."""
+        return tuple(self._resident)
+
+    @property
+    def resident_bytes(self) -> int:
+        return sum(r.size for r in self._resident.values())
+
+    def _check(self, spec: LoraSpec) -> Path:
+        if spec.family != self._family:
+            raise InvalidRequest(
+                f"LoRA '{spec.name}' was made for {spec.family} models and cannot be used with a {self._family} model."
+            )
+        path = Path(spec.path).expanduser()
+        refuse_pickle(path, what="LoRA")
+        if not path.is_file():
+            raise ModelUnavailable(f"LoRA '{spec.name}' is missing: its file '{path.name}' was not found.")
+        return path
+
+    def _evict_for(self, incoming: int, keep: set[str]) -> None:
+        for name in list(self._resident):
+            if self.resident_bytes + incoming <= self._max_bytes:
+                return
+            if name in keep:
+                continue
+            log.info("Unloading LoRA adapter %s (least recently used)", name)
+            self._pipe.delete_adapters([name])
+            del self._resident[name]
+
+    def _load(self, spec: LoraSpec, path: Path, name: str, keep: set[str]) -> None:
+        size = path.stat().st_size
+        self._evict_for(size, keep)
+        try:
+            self._pipe.load_lora_weights(str(path), adapter_name=name)
+        except Exception as exc:  # diffusers and peft raise many kinds for a malformed or mismatched file
+            log.warning("Loading LoRA %s from %s failed: %s", spec.name, path, exc)
+            # A half-loaded adapter would linger in the modules: remove whatever got registered.
+            if name in self._pipe.get_list_adapters().get("unet", []):
+                self._pipe.delete_adapters([name])
+            raise ModelUnavailable(
+                f"LoRA '{spec.name}' could not be loaded: the file does not fit a {self._family} model or is damaged."
+            ) from exc
+        self._resident[name] = _Resident(name=name, size=size)
+        log.info("Loaded LoRA %s as adapter %s (%d bytes)", spec.name, name, size)
+
+    def activate(self, loras: Sequence[LoraSpec]) -> None:
+        """Make exactly `loras` active at their scales; an empty list turns every adapter off."""
+        paths = [self._check(spec) for spec in loras]
+        names = [adapter_name(spec) for spec in loras]
+        keep = set(names)
+        for spec, path, name in zip(loras, paths, names, strict=True):
+            if name in self._resident:
+                self._resident.move_to_end(name)
+            else:
+                self._load(spec, path, name, keep)
+        if not names:
+            if self._resident:
+                self._pipe.disable_lora()
+            return
+        self._pipe.enable_lora()
+        self._pipe.set_adapters(names, adapter_weights=[float(spec.scale) for spec in loras])
+
+    def clear(self) -> None:
+        if self._resident:
+            self._pipe.delete_adapters(list(self._resident))
+        self._resident.clear()
+
+
+# --- writing LoRA files (training output and tests) ---------------------------------------------------------
+
+
+def _pipeline_class(family: str) -> Any:
+    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
+    return StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
+
+
+def save_lora_diffusers(path: Path | str, family: str, unet_peft_state_dict: Mapping[str, Any]) -> Path:
+    """Write a UNet LoRA (a peft state dict, from `get_peft_model_state_dict`) as a diffusers-format file."""
+    from diffusers.utils import convert_state_dict_to_diffusers
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError("LoRA files are written as .safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    layers = convert_state_dict_to_diffusers(dict(unet_peft_state_dict))
+    _pipeline_class(family).save_lora_weights(
+        str(path.parent), unet_lora_layers=layers, weight_name=path.name, safe_serialization=True
+    )
+    return path
+
+
+def save_lora_kohya(path: Path | str, unet_peft_state_dict: Mapping[str, Any], alpha: float | None = None) -> Path:
+    """Write a UNet LoRA as a kohya-format file (the layout A1111 and ComfyUI read)."""
+    import torch
+    from diffusers.utils import convert_all_state_dict_to_peft, convert_state_dict_to_kohya
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError("LoRA files are written as .safetensors")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The kohya converter expects the diffusers names with their "unet." prefix.
+    prefixed = {f"unet.{k}": v for k, v in unet_peft_state_dict.items()}
+    kohya = convert_state_dict_to_kohya(convert_all_state_dict_to_peft(prefixed))
+    if alpha is not None:
+        kohya = {k: (torch.tensor(float(alpha)) if k.endswith(".alpha") else v) for k, v in kohya.items()}
+    save_file({k: v.detach().contiguous().cpu() for k, v in kohya.items()}, str(path))
+    return path

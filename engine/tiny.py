@@ -1,0 +1,192 @@
+"""Tiny SD 1.5 and SDXL pipelines with random weights, built offline from config under fixed seeds.
+
+They exist so that every code path (txt2img, img2img, inpaint, LoRA) runs on a CPU in seconds with
+no download. Their images are noise. Built once, they are saved as a diffusers folder in safetensors
+and later loaded through the same folder loader as any real model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+TINY_MODELS: dict[str, str] = {"tiny-sd": "sd15", "tiny-sdxl": "sdxl"}
+# Bump when the recipe below changes, so that stale cached folders are rebuilt.
+RECIPE_VERSION = "1"
+_MARKER = ".tiny-recipe"
+_HIDDEN = 32
+_SEED = 1234
+
+
+def _byte_chars() -> list[str]:
+    """The 256 printable stand-ins byte-level BPE uses for bytes (printable Latin-1 maps to itself)."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    extra = 0
+    chars = []
+    for byte in range(256):
+        if byte in keep:
+            chars.append(chr(byte))
+        else:
+            chars.append(chr(256 + extra))
+            extra += 1
+    return chars
+
+
+def write_byte_tokenizer(folder: Path) -> Path:
+    """Write a CLIP tokenizer whose vocabulary is one token per byte-level character (no merges)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    chars = _byte_chars()
+    vocab: dict[str, int] = {}
+    for ch in chars:
+        vocab[ch] = len(vocab)
+    for ch in chars:
+        vocab[ch + "</w>"] = len(vocab)
+    vocab["<|startoftext|>"] = len(vocab)
+    vocab["<|endoftext|>"] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    return folder
+
+
+def _tokenizer(folder: Path) -> Any:
+    from transformers import CLIPTokenizer
+
+    write_byte_tokenizer(folder)
+    # Without model_max_length the pipeline overflows when it pads to the tokenizer's "infinite" length.
+    return CLIPTokenizer.from_pretrained(str(folder), model_max_length=77)
+
+
+def _text_encoder(tokenizer: Any, *, with_projection: bool, seed: int) -> Any:
+    import torch
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    config = CLIPTextConfig(
+        hidden_size=_HIDDEN,
+        intermediate_size=37,
+        num_attention_heads=4,
+        num_hidden_layers=2,
+        max_position_embeddings=77,
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        projection_dim=_HIDDEN,
+    )
+    torch.manual_seed(seed)
+    cls = CLIPTextModelWithProjection if with_projection else CLIPTextModel
+    return cls(config).eval()
+
+
+def _vae(seed: int) -> Any:
+    import torch
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(seed)
+    return AutoencoderKL(
+        block_out_channels=(32, 64),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=64,
+        force_upcast=False,  # fp32 on the CPU already; upcasting would only log warnings
+    ).eval()
+
+
+def _unet(family: str, seed: int) -> Any:
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    common: dict[str, Any] = {
+        "block_out_channels": (32, 64),
+        "layers_per_block": 1,
+        "sample_size": 16,
+        "in_channels": 4,
+        "out_channels": 4,
+        "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
+        "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
+        "norm_num_groups": 8,
+    }
+    if family == "sdxl":
+        common |= {
+            "cross_attention_dim": 2 * _HIDDEN,
+            "attention_head_dim": (2, 4),
+            "use_linear_projection": True,
+            "addition_embed_type": "text_time",
+            "addition_time_embed_dim": 8,
+            # 6 micro-conditioning numbers (sizes, crop, target) plus the pooled text embedding.
+            "projection_class_embeddings_input_dim": 6 * 8 + _HIDDEN,
+        }
+    else:
+        common |= {"cross_attention_dim": _HIDDEN}
+    torch.manual_seed(seed)
+    return UNet2DConditionModel(**common).eval()
+
+
+def build_tiny_pipeline(name: str, work_dir: Path) -> Any:
+    """Build the tiny pipeline `name` in memory; `work_dir` receives the tokenizer files."""
+    from diffusers import (
+        DDIMScheduler,
+        EulerDiscreteScheduler,
+        StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
+    )
+
+    if name not in TINY_MODELS:
+        raise ModelUnavailable(f"Unknown built-in model '{name}'. Built-in models: {', '.join(TINY_MODELS)}.")
+    family = TINY_MODELS[name]
+    sched_kwargs = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "steps_offset": 1}
+    tokenizer = _tokenizer(work_dir / "byte-tokenizer")
+    if family == "sd15":
+        return StableDiffusionPipeline(
+            vae=_vae(_SEED + 1),
+            text_encoder=_text_encoder(tokenizer, with_projection=False, seed=_SEED + 2),
+            tokenizer=tokenizer,
+            unet=_unet(family, _SEED + 3),
+            scheduler=DDIMScheduler(clip_sample=False, set_alpha_to_one=False, **sched_kwargs),
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+    return StableDiffusionXLPipeline(
+        vae=_vae(_SEED + 1),
+        text_encoder=_text_encoder(tokenizer, with_projection=False, seed=_SEED + 2),
+        text_encoder_2=_text_encoder(tokenizer, with_projection=True, seed=_SEED + 4),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=_unet(family, _SEED + 3),
+        scheduler=EulerDiscreteScheduler(**sched_kwargs),
+    )
+
+
+def ensure_tiny_folder(name: str, cache_dir: Path | str) -> Path:
+    """Return the diffusers folder of tiny model `name` under `cache_dir`, building it on first use."""
+    cache_dir = Path(cache_dir)
+    target = cache_dir / name
+    marker = target / _MARKER
+    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == RECIPE_VERSION:
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    log.info("Building built-in test model %s under %s", name, target)
+    # Build in a temporary sibling and swap it in, so that an interrupted build never leaves half a folder.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_dir))
+    try:
+        pipe = build_tiny_pipeline(name, tmp)
+        pipe.save_pretrained(tmp / "model", safe_serialization=True)
+        (tmp / "model" / _MARKER).write_text(RECIPE_VERSION, encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        (tmp / "model").rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
