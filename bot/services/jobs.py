@@ -124,6 +124,7 @@ class JobService:
         self._submit_lock = asyncio.Lock()
         self._avg_job_s = 5.0
         self._closing = False
+        self._started = False  # nothing is dispatched before start() has recovered stale jobs
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -144,6 +145,7 @@ class JobService:
             job = await self._db.jobs.get(job_id)
             if job is not None:
                 await self._safe(self._delivery.failed(route_of(job), job.error or "Interrupted by a restart."))
+        self._started = True
         self._kick()
 
     async def stop(self) -> None:
@@ -396,7 +398,7 @@ class JobService:
             log.error("job service task failed", exc_info=task.exception())
 
     def _kick(self) -> None:
-        if not self._closing:
+        if self._started and not self._closing:
             self._spawn(self._pump())
 
     async def _pump(self) -> None:

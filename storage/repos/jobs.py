@@ -15,11 +15,17 @@ from storage.repos._base import Repository
 log = logging.getLogger(__name__)
 
 # Round-robin between users: a user's n-th waiting job (counted in their own priority/age order)
-# goes after every other user's (n-1)-th; priority beats turns, and age breaks ties.
+# goes after every other user's (n-1)-th; priority beats turns, and age breaks ties. Jobs a user
+# has had started since the oldest waiting job arrived count as turns already taken, so a user who
+# was just served waits behind someone who was not.
 _FAIR_ORDER = """
     SELECT * FROM (
         SELECT jobs.*,
-               ROW_NUMBER() OVER (PARTITION BY requester_id ORDER BY priority DESC, created_at, id) AS turn
+               ROW_NUMBER() OVER (PARTITION BY requester_id ORDER BY priority DESC, created_at, id)
+               + (SELECT COUNT(*) FROM jobs AS served
+                  WHERE served.requester_id = jobs.requester_id AND served.started_at IS NOT NULL
+                    AND served.started_at >= (SELECT MIN(created_at) FROM jobs WHERE status = 'queued'))
+               AS turn
         FROM jobs WHERE status = 'queued'
     )
     ORDER BY priority DESC, turn, created_at, id

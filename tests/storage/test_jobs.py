@@ -53,6 +53,16 @@ async def test_a_flooding_user_does_not_starve_a_later_one(db: Database) -> None
     assert (await db.jobs.next_fair()).id == flood[0]
 
 
+async def test_a_running_job_counts_as_a_turn_taken(db: Database) -> None:
+    flood = await _queue(db, A, 3)
+    await db.jobs.start(flood[0])  # A's first job runs; B arrives afterwards
+    (late,) = await _queue(db, B)
+    assert (await db.jobs.next_fair()).id == late
+    assert [job.id for job in await db.jobs.fair_queue()] == [late, flood[1], flood[2]]
+    await db.jobs.finish(flood[0], {})  # still a turn taken once it is done
+    assert (await db.jobs.next_fair()).id == late
+
+
 async def test_round_robin_between_three_users(db: Database) -> None:
     a = await _queue(db, A, 3)
     b = await _queue(db, B, 2)

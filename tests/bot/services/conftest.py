@@ -9,6 +9,7 @@ import pytest
 
 from bot.services.api import Caller, JobResult, JobRoute, Progress
 from bot.services.container import Services, open_services
+from bot.services.runtime import EngineRuntime
 from bot.settings import load_settings
 
 
@@ -55,9 +56,18 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return load_settings(env_file=None)
 
 
+@pytest.fixture(scope="session")
+def tiny_manager(tmp_path_factory: pytest.TempPathFactory):
+    """One pipeline manager for the whole session: building the tiny models costs more than using them."""
+    from engine.pipelines import PipelineManager
+
+    return PipelineManager(device="cpu", cache_dir=tmp_path_factory.mktemp("models"))
+
+
 @pytest.fixture
-async def services(settings) -> AsyncIterator[Services]:
-    async with open_services(settings) as opened:
+async def services(settings, tiny_manager) -> AsyncIterator[Services]:
+    runtime = EngineRuntime(manager_factory=lambda: tiny_manager)
+    async with open_services(settings, runtime=runtime) as opened:
         yield opened
 
 
