@@ -33,8 +33,8 @@ _CODE_STRENGTH = {v: k for k, v in _STRENGTH_CODE.items()}
 _NUM = r"[1-9][0-9]{0,19}"
 # Regexes for DynamicItem templates: named groups carry the fields.
 TEMPLATES: dict[Action, str] = {
-    "u": rf"{PREFIX}:u:(?P<job_id>{_NUM}):(?P<index>[1-9])",
-    "v": rf"{PREFIX}:v:(?P<job_id>{_NUM}):(?P<index>[1-9]):(?P<strength>[sx])",
+    "u": rf"{PREFIX}:u:(?P<job_id>{_NUM}):(?P<index>[1-8])",
+    "v": rf"{PREFIX}:v:(?P<job_id>{_NUM}):(?P<index>[1-8]):(?P<strength>[sx])",
     **{action: rf"{PREFIX}:{action}:(?P<job_id>{_NUM})" for action in _SIMPLE},
 }
 _COMPILED = {action: re.compile(pattern) for action, pattern in TEMPLATES.items()}
