@@ -669,6 +669,11 @@ class FakeDiscord:
             raise LookupError("the interaction has no original response yet")
         return self.messages[state.original_id]
 
+    @staticmethod
+    def original_id_of(state: InteractionState) -> int:
+        assert state.original_id is not None
+        return state.original_id
+
     def hanging(self) -> list[InteractionState]:
         """Interactions whose "thinking…" message was never replaced or removed."""
         return [
