@@ -300,7 +300,7 @@ async def make_bot(fake: FakeDiscord, services: Services, tmp_path: Path) -> Asy
     bots: list[StudioBot] = []
 
     async def start(**settings_overrides: Any) -> StudioBot:
-        settings = load_settings(env_file=None, data_dir=tmp_path / "data", **settings_overrides)
+        settings = load_settings(env_file=None, STUDIO_DATA_DIR=tmp_path / "data", **settings_overrides)
         bot = StudioBot(settings, services.jobs, services.models, services.guild_settings)
         services.jobs.delivery = bot.delivery  # the real wiring does this in the CLI
         await bot.login("fake-token")

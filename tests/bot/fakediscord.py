@@ -577,6 +577,7 @@ class FakeDiscord:
     def slash(
         self,
         name: str,
+        /,
         *,
         bot: discord.Client | None = None,
         user_id: int = USER_ID,
@@ -593,7 +594,7 @@ class FakeDiscord:
         return self._dispatch(state, bot)
 
     def autocomplete(
-        self, name: str, focused: str, *, bot: discord.Client | None = None, user_id: int = USER_ID, **values: Any
+        self, name: str, focused: str, /, *, bot: discord.Client | None = None, user_id: int = USER_ID, **values: Any
     ) -> InteractionState:
         """Dispatch an autocomplete interaction; `values[focused]` is what the user typed."""
         target = bot or self.bot
@@ -649,9 +650,9 @@ class FakeDiscord:
         state = self._base(5, data, user_id=user_id, permissions=BASIC_PERMISSIONS, roles=(), message=None)
         return self._dispatch(state, bot)
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
+    async def wait_for(self, predicate: Callable[[], Any], within: float = 5.0) -> Any:
         """Poll `predicate` until it returns something truthy."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + within
         while True:
             with contextlib.suppress(LookupError, KeyError, IndexError):
                 value = predicate()
@@ -679,9 +680,7 @@ class FakeDiscord:
         return [
             s
             for s in self.interactions.values()
-            if s.callback_type == 5
-            and s.original_id in self.messages
-            and self.messages[s.original_id]["flags"] & 128
+            if s.callback_type == 5 and s.original_id in self.messages and self.messages[s.original_id]["flags"] & 128
         ]
 
     def channel_messages(self) -> list[dict[str, Any]]:

@@ -24,14 +24,16 @@ async def test_upscale_posts_the_image_alone_with_its_own_v_buttons(fake, servic
     assert "128×128" in posted["content"]
     ids = [c["custom_id"] for row in posted["components"] for c in row["components"]]
     assert ids == ["studio:v:1:3:s", "studio:v:1:3:x"]
-    assert services.jobs.calls[-1][0] == "upscale" and services.jobs.calls[-1][2] == (1, 3)
+    assert services.jobs.calls[-1][0] == "upscale"
+    assert services.jobs.calls[-1][2] == (1, 3)
 
 
 @pytest.mark.parametrize(("custom_id", "strength"), [("studio:v:1:2:s", "subtle"), ("studio:v:1:2:x", "strong")])
 async def test_vary_starts_a_new_job_in_a_new_message(fake, services, result_message, custom_id, strength) -> None:
     click = fake.click(custom_id, message=result_message)
     await fake.wait_for(lambda: "Queued" in fake.original(click)["content"])
-    assert services.jobs.calls[-1][0] == "vary" and services.jobs.calls[-1][2] == (1, 2, strength)
+    assert services.jobs.calls[-1][0] == "vary"
+    assert services.jobs.calls[-1][2] == (1, 2, strength)
     # The new job is delivered on the click's own response.
     await services.jobs.finish(2)
     assert fake.original(click)["embeds"][0]["title"] == "Job #2"
@@ -40,7 +42,8 @@ async def test_vary_starts_a_new_job_in_a_new_message(fake, services, result_mes
 async def test_reroll(fake, services, result_message) -> None:
     click = fake.click("studio:reroll:1", message=result_message)
     await fake.wait_for(lambda: "Queued" in fake.original(click)["content"])
-    assert services.jobs.jobs[2].parent == 1 and services.jobs.jobs[2].kind == "reroll"
+    assert services.jobs.jobs[2].parent == 1
+    assert services.jobs.jobs[2].kind == "reroll"
 
 
 async def test_remix_opens_a_prefilled_modal_and_submits(fake, services, result_message) -> None:
@@ -53,7 +56,8 @@ async def test_remix_opens_a_prefilled_modal_and_submits(fake, services, result_
     assert text_input["value"] == "a cat"
     submit = fake.submit_modal(click, {"Prompt": "a cat in a hat"})
     await fake.wait_for(lambda: "Queued" in fake.original(submit)["content"])
-    assert services.jobs.calls[-1][0] == "remix" and services.jobs.calls[-1][2] == (1, "a cat in a hat")
+    assert services.jobs.calls[-1][0] == "remix"
+    assert services.jobs.calls[-1][2] == (1, "a cat in a hat")
 
 
 async def test_delete_removes_the_job_and_its_message(fake, services, result_message) -> None:
@@ -66,8 +70,10 @@ async def test_delete_by_someone_else_is_refused_privately(fake, services, resul
     click = fake.click("studio:del:1", message=result_message, user_id=USER_ID + 1)
     await fake.wait_for(lambda: click.followups)
     reply = fake.messages[click.followups[0]]
-    assert reply["flags"] & 64 and reply["content"] == "Only the requester or a moderator can delete this."
-    assert 1 in services.jobs.jobs and int(result_message["id"]) not in fake.deleted
+    assert reply["flags"] & 64
+    assert reply["content"] == "Only the requester or a moderator can delete this."
+    assert 1 in services.jobs.jobs
+    assert int(result_message["id"]) not in fake.deleted
     moderator = fake.click("studio:del:1", message=result_message, user_id=USER_ID + 1, permissions=MANAGE_MESSAGES)
     await fake.wait_for(lambda: int(result_message["id"]) in fake.deleted)
     assert moderator.callback_type == 6
@@ -91,5 +97,6 @@ async def test_button_of_a_deleted_job_says_it_is_gone(fake, services, result_me
         click = fake.click(custom_id, message=result_message)
         await fake.wait_for(lambda click=click: click.followups or (click.callback_type == 4))
         reply = fake.messages[click.followups[0]] if click.followups else fake.original(click)
-        assert reply["content"] == "This job no longer exists." and reply["flags"] & 64
+        assert reply["content"] == "This job no longer exists."
+        assert reply["flags"] & 64
     assert fake.hanging() == []

@@ -73,5 +73,5 @@ def test_garbage_refused(garbage: str) -> None:
     ],
 )
 def test_builders_refuse_bad_fields(build) -> None:
-    with pytest.raises(ValueError, match="must be|unknown"):
+    with pytest.raises(ValueError, match=r"must be|unknown"):
         build()

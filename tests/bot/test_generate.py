@@ -30,8 +30,10 @@ async def test_every_option_reaches_the_service(fake, bot, services) -> None:
     assert options == GenerateInput("a red fox", 8, "model-03", "blurry", "16:9", 77, 12, 6.5, 0.7)
     assert (caller.user_id, caller.guild_id, caller.channel_id) == (USER_ID, GUILD_ID, CHANNEL_ID)
     assert caller.role_ids == (11, 22)
-    assert caller.is_moderator and not caller.is_manager
-    assert ix.callback_type == 5 and ix.callback_at - ix.dispatched_at < 3  # deferred in time
+    assert caller.is_moderator
+    assert not caller.is_manager
+    assert ix.callback_type == 5
+    assert ix.callback_at - ix.dispatched_at < 3
     custom_ids = [c["custom_id"] for row in fake.original(ix)["components"] for c in row["components"]]
     assert custom_ids == ["studio:cancel:1"]
 
@@ -41,7 +43,8 @@ async def test_defaults_are_left_to_the_service(fake, bot, services) -> None:
     await fake.wait_for(lambda: services.jobs.calls)
     _, caller, (options,) = services.jobs.calls[0]
     assert options == GenerateInput("just a prompt")
-    assert caller.is_manager and caller.is_moderator
+    assert caller.is_manager
+    assert caller.is_moderator
 
 
 async def test_count_outside_the_choices_never_reaches_the_service(fake, bot, services) -> None:
@@ -49,7 +52,8 @@ async def test_count_outside_the_choices_never_reaches_the_service(fake, bot, se
     await fake.wait_for(lambda: ix.callback_type is not None)
     assert services.jobs.calls == []
     reply = fake.original(ix)
-    assert reply["flags"] & 64 and "not a valid value" in reply["content"]
+    assert reply["flags"] & 64
+    assert "not a valid value" in reply["content"]
 
 
 async def test_autocomplete_caps_at_25_and_narrows(fake, bot, services) -> None:
@@ -74,12 +78,17 @@ async def test_result_replaces_the_response_with_embed_files_and_buttons(fake, b
     embed = message["embeds"][0]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert embed["description"] == "a cat"
-    assert fields["Negative"] == "dogs" and fields["Seed"] == "1234" and fields["Model"] == "tiny-sd"
-    assert fields["LoRAs"] == "style-a ×0.8" and fields["Size"] == "64×64" and fields["Steps"] == "4"
+    assert fields["Negative"] == "dogs"
+    assert fields["Seed"] == "1234"
+    assert fields["Model"] == "tiny-sd"
+    assert fields["LoRAs"] == "style-a ×0.8"
+    assert fields["Size"] == "64×64"
+    assert fields["Steps"] == "4"
     assert embed["image"]["url"] == "attachment://job1_grid.png"
     assert message["content"] == "output prompt: a cat, detailed"
     labels = [[c.get("label") or c["emoji"]["name"] for c in row["components"]] for row in message["components"]]
-    assert labels[0] == ["U1", "U2", "U3", "U4"] and labels[1] == ["V1", "V2", "V3", "V4"]
+    assert labels[0] == ["U1", "U2", "U3", "U4"]
+    assert labels[1] == ["V1", "V2", "V3", "V4"]
     assert labels[-1] == ["🔄", "✏️", "🗑️"]
 
 
@@ -108,7 +117,8 @@ async def test_expired_token_delivers_a_channel_message_that_mentions_the_reques
     assert "step 5 of 5" in fake.original(ix)["content"]  # edited by id through the channel
     message_id = await services.jobs.finish(1)
     posted = fake.messages[message_id]
-    assert posted["_via_channel"] and posted["content"].startswith(f"<@{USER_ID}>")
+    assert posted["_via_channel"]
+    assert posted["content"].startswith(f"<@{USER_ID}>")
     assert posted["_allowed_mentions"] == {"parse": [], "users": [USER_ID]}
     assert len(posted["attachments"]) == 5
     assert int(fake.original_id_of(ix)) in fake.deleted  # the old status message is gone
