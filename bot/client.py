@@ -1,0 +1,106 @@
+"""`StudioBot`: the discord.py client, built around the services it is given."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.delivery import DiscordDelivery
+from bot.services.api import GuildSettingsApi, JobsApi, ModelsApi
+from bot.settings import Settings
+from bot.ui import feedback
+from bot.ui.buttons import DYNAMIC_ITEMS
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.cogs.generate", "bot.cogs.models", "bot.cogs.queue", "bot.cogs.settings")
+
+
+class StudioTree(app_commands.CommandTree):
+    """The command tree whose `on_error` is the one error funnel."""
+
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError, /) -> None:
+        await feedback.report_error(interaction, error)
+
+
+def studio_intents() -> discord.Intents:
+    """Default intents without message content: slash commands, buttons, guilds and reactions only."""
+    intents = discord.Intents.default()
+    intents.message_content = False
+    intents.guilds = True
+    intents.reactions = True
+    return intents
+
+
+class StudioBot(commands.Bot):
+    """Takes its resources in the constructor, loads its cogs in `setup_hook` (advanced_startup.py)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        jobs: JobsApi,
+        models: ModelsApi,
+        guild_settings: GuildSettingsApi,
+        *,
+        delivery: DiscordDelivery | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,  # app commands only; no message content intent
+            intents=studio_intents(),
+            tree_cls=StudioTree,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.settings = settings
+        self.jobs = jobs
+        self.models = models
+        self.guild_settings = guild_settings
+        self.delivery = delivery or DiscordDelivery(self, max_upload_bytes=_upload_limit(settings))
+        self.delivery.bind(self)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def setup_hook(self) -> None:
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        if self.settings.dev_guild_id:
+            guild = discord.Object(id=self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("Synced %d commands to the development guild %s", len(synced), guild.id)
+
+    def create_task(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:
+        """Start a background task; keep a reference until it ends and log its exception."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("Background task %s failed", task.get_name(), exc_info=(type(error), error, error.__traceback__))
+
+    async def on_ready(self) -> None:
+        log.info("Logged in as %s (%s)", self.user, self.user.id if self.user else "?")
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await super().close()
+
+
+def _upload_limit(settings: Settings) -> int:
+    # Discord refuses bot uploads above ~10 MiB whatever the setting says.
+    return min(settings.max_attachment_mb * 1024 * 1024, 10 * 1024 * 1024)

@@ -1,0 +1,89 @@
+"""/generate: parse, defer, one service call; the delivery port shows the rest."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.services.api import GenerateInput
+from bot.ui.caller import caller_from
+from bot.ui.routing import token_expiry
+
+if TYPE_CHECKING:
+    from bot.client import StudioBot
+
+COUNTS = (1, 2, 4, 8)
+ASPECTS = ("1:1", "2:3", "3:2", "16:9", "9:16")
+MAX_PROMPT = 1000
+MAX_SEED = 2**32 - 1
+MAX_AUTOCOMPLETE = 25
+
+
+class GenerateCog(commands.Cog):
+    def __init__(self, bot: StudioBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="generate", description="Generate images from a text prompt")
+    @app_commands.describe(
+        prompt="What to draw",
+        count="How many images (default 4)",
+        model="Which model (default: the server's)",
+        negative="What to avoid",
+        aspect="Image shape",
+        seed="Seed for reproducible results",
+        steps="Denoising steps (default: the model's)",
+        guidance="How closely to follow the prompt (default: the model's)",
+        lora_scale="Strength of the model's LoRA",
+    )
+    @app_commands.choices(
+        count=[app_commands.Choice(name=str(n), value=n) for n in COUNTS],
+        aspect=[app_commands.Choice(name=a, value=a) for a in ASPECTS],
+    )
+    async def generate(
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, MAX_PROMPT],
+        count: app_commands.Choice[int] | None = None,
+        model: app_commands.Range[str, 1, 100] | None = None,
+        negative: app_commands.Range[str, 1, MAX_PROMPT] | None = None,
+        aspect: app_commands.Choice[str] | None = None,
+        seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
+        steps: app_commands.Range[int, 1, 150] | None = None,
+        guidance: app_commands.Range[float, 0.0, 30.0] | None = None,
+        lora_scale: app_commands.Range[float, 0.0, 2.0] | None = None,
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        options = GenerateInput(
+            prompt=prompt,
+            count=count.value if count is not None else None,
+            model=model,
+            negative=negative,
+            aspect=aspect.value if aspect is not None else None,
+            seed=seed,
+            steps=steps,
+            guidance=guidance,
+            lora_scale=lora_scale,
+        )
+        delivery = self.bot.delivery
+        # The contract's submit_generate takes no interaction token: offer it to the delivery port
+        # for this job (see bot/ui/routing.py).
+        with delivery.routes.pending(interaction.token, token_expiry(interaction.created_at)):
+            ticket = await self.bot.jobs.submit_generate(caller_from(interaction), options)
+        await delivery.show_ticket(interaction, ticket)
+
+    @generate.autocomplete("model")
+    async def model_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        choices = await self.bot.models.autocomplete(current)
+        return [
+            app_commands.Choice(name=(c.label or c.value)[:100], value=c.value[:100])
+            for c in choices[:MAX_AUTOCOMPLETE]
+        ]
+
+
+async def setup(bot: StudioBot) -> None:
+    await bot.add_cog(GenerateCog(bot))

@@ -1,0 +1,251 @@
+"""`DiscordDelivery`: the DeliveryPort that shows a job's life in Discord.
+
+While the route's interaction token is valid the job's message is the interaction's original
+response (edited through the interaction webhook); after it expired (or without one) the job gets
+a plain channel message that mentions the requester, edited later by its id. Discord errors are
+logged with the job id and never raised into the services.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.services.api import JobResult, JobRoute, JobTicket, Progress
+from bot.ui import render
+from bot.ui.buttons import result_view, running_view
+from bot.ui.routing import InteractionRoutes, token_expiry
+
+if TYPE_CHECKING:
+    from discord.ext import commands
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 2.0
+# Stop using a token a little before Discord does, so an edit never races its expiry.
+TOKEN_MARGIN = timedelta(seconds=30)
+
+
+class _Stage(IntEnum):
+    QUEUED = 1
+    PROGRESS = 2
+    DONE = 3
+
+
+class DiscordDelivery:
+    """One instance serves every job; all it needs is in the route (plus tokens the adapter knows)."""
+
+    def __init__(
+        self,
+        bot: commands.Bot | None = None,
+        *,
+        routes: InteractionRoutes | None = None,
+        max_upload_bytes: int = render.DEFAULT_UPLOAD_LIMIT,
+        progress_interval_s: float = PROGRESS_INTERVAL_S,
+    ) -> None:
+        self._bot = bot
+        self.routes = routes or InteractionRoutes()
+        self.max_upload_bytes = max_upload_bytes
+        self.progress_interval_s = progress_interval_s
+        self._last_progress: dict[int, float] = {}
+        self._stage: dict[int, _Stage] = {}
+        self._channel_messages: dict[int, int] = {}  # job id → status message we posted in the channel
+
+    def bind(self, bot: commands.Bot) -> None:
+        """Attach the bot (the services may need the port before the bot exists)."""
+        self._bot = bot
+
+    @property
+    def bot(self) -> commands.Bot:
+        if self._bot is None:
+            raise RuntimeError("DiscordDelivery is not bound to a bot yet")
+        return self._bot
+
+    # -- DeliveryPort -------------------------------------------------------------------------
+
+    async def queued(self, route: JobRoute, position: int, eta_s: float | None) -> int | None:
+        if self._stage.get(route.job_id, 0) > _Stage.QUEUED:
+            return None  # a late "queued" must not overwrite progress or a result
+        self._stage[route.job_id] = _Stage.QUEUED
+        return await self._show(route, content=render.queued_text(position, eta_s), view=running_view(route.job_id))
+
+    async def progress(self, route: JobRoute, progress: Progress) -> None:
+        if self._stage.get(route.job_id, 0) >= _Stage.DONE:
+            return
+        now = time.monotonic()
+        final = progress.step >= progress.total
+        last = self._last_progress.get(route.job_id)
+        if not final and last is not None and now - last < self.progress_interval_s:
+            return
+        self._last_progress[route.job_id] = now
+        self._stage[route.job_id] = _Stage.PROGRESS
+        await self._show(route, content=render.progress_text(progress), view=running_view(route.job_id))
+
+    async def delivered(self, route: JobRoute, result: JobResult) -> int | None:
+        self._finish(route.job_id)
+        try:
+            files, plan = await render.result_files(result, self.max_upload_bytes)
+        except OSError:
+            log.exception("Could not read the images of job_id=%s", route.job_id)
+            await self.failed(route, "The images could not be read from disk.")
+            return None
+        embed = render.result_embed(result, grid_attached=plan.grid_included)
+        view = result_view(result)
+        route = self.routes.complete(route)
+        if self._token_valid(route):
+            message_id = await self._edit_original(
+                route, content=render.result_content(result, plan), embed=embed, attachments=files, view=view
+            )
+            if message_id is not None:
+                return message_id
+            files, plan = await render.result_files(result, self.max_upload_bytes)  # the first ones were consumed
+        # Without a token: a new message pings the requester (edits do not), then the status goes.
+        old_id = self._channel_messages.pop(route.job_id, None) or route.message_id
+        message_id = await self._send_channel(
+            route,
+            content=render.result_content(result, plan, mention=route.requester_id),
+            embed=embed,
+            files=files,
+            view=view,
+        )
+        if message_id is not None and old_id is not None and old_id != message_id:
+            await self._delete_channel_message(route, old_id)
+        return message_id
+
+    async def failed(self, route: JobRoute, message: str) -> None:
+        self._finish(route.job_id)
+        await self._show(route, content=render.failed_text(message), view=None)
+
+    async def cancelled(self, route: JobRoute) -> None:
+        self._finish(route.job_id)
+        await self._show(route, content=render.CANCELLED_TEXT, view=None)
+
+    # -- used by the adapter --------------------------------------------------------------------
+
+    async def show_ticket(
+        self, interaction: discord.Interaction, ticket: JobTicket, *, message_id: int | None = None
+    ) -> int | None:
+        """Show a just-accepted job on the interaction's original response, and remember its token."""
+        expires = token_expiry(interaction.created_at)
+        self.routes.remember(ticket.job_id, interaction.token, expires)
+        route = JobRoute(
+            job_id=ticket.job_id,
+            requester_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            message_id=message_id,
+            interaction_token=interaction.token,
+            token_expires_at=expires,
+        )
+        return await self.queued(route, ticket.position, ticket.eta_s)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _finish(self, job_id: int) -> None:
+        self._stage[job_id] = _Stage.DONE
+        self._last_progress.pop(job_id, None)
+
+    @staticmethod
+    def _token_valid(route: JobRoute) -> bool:
+        if not route.interaction_token or route.token_expires_at is None:
+            return False
+        expires = route.token_expires_at
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)  # the services store UTC
+        return datetime.now(UTC) < expires - TOKEN_MARGIN
+
+    async def _show(self, route: JobRoute, *, content: str, view: discord.ui.View | None) -> int | None:
+        """Edit the job's message in place: the interaction response, else the channel message."""
+        route = self.routes.complete(route)
+        if self._token_valid(route):
+            message_id = await self._edit_original(route, content=content, embed=None, attachments=[], view=view)
+            if message_id is not None:
+                return message_id
+        message_id = self._channel_messages.get(route.job_id) or route.message_id
+        if message_id is not None:
+            edited = await self._edit_channel_message(route, message_id, content=content, view=view)
+            if edited:
+                return message_id
+        new_id = await self._send_channel(
+            route, content=f"<@{route.requester_id}> {content}", embed=None, files=[], view=view
+        )
+        if new_id is not None:
+            self._channel_messages[route.job_id] = new_id
+        return new_id
+
+    async def _edit_original(self, route: JobRoute, **fields: Any) -> int | None:
+        application_id = self.bot.application_id
+        if application_id is None:
+            return None
+        webhook = discord.Webhook.partial(application_id, route.interaction_token or "", client=self.bot)
+        try:
+            message = await webhook.edit_message("@original", **fields)  # type: ignore[arg-type]
+        except discord.NotFound:
+            log.info("Interaction token of job_id=%s is gone; using the channel", route.job_id)
+            self.routes.forget(route.job_id)
+            return None
+        except discord.HTTPException as exc:
+            log.warning("Editing the response of job_id=%s failed: %s %s", route.job_id, exc.status, exc.text)
+            return None
+        return message.id
+
+    async def _send_channel(
+        self,
+        route: JobRoute,
+        *,
+        content: str | None,
+        embed: discord.Embed | None,
+        files: list[discord.File],
+        view: discord.ui.View | None,
+    ) -> int | None:
+        if route.channel_id is None:
+            log.warning("job_id=%s has no channel to deliver to", route.job_id)
+            return None
+        channel = self.bot.get_partial_messageable(route.channel_id, guild_id=route.guild_id)
+        kwargs: dict[str, Any] = {
+            "content": content,
+            "allowed_mentions": discord.AllowedMentions(
+                everyone=False, roles=False, replied_user=False, users=[discord.Object(id=route.requester_id)]
+            ),
+        }
+        if embed is not None:
+            kwargs["embed"] = embed
+        if files:
+            kwargs["files"] = files
+        if view is not None:
+            kwargs["view"] = view
+        try:
+            message = await channel.send(**kwargs)
+        except discord.HTTPException as exc:
+            log.warning(
+                "Posting job_id=%s in channel %s failed: %s %s", route.job_id, route.channel_id, exc.status, exc.text
+            )
+            return None
+        return message.id
+
+    async def _edit_channel_message(
+        self, route: JobRoute, message_id: int, *, content: str, view: discord.ui.View | None
+    ) -> bool:
+        if route.channel_id is None:
+            return False
+        channel = self.bot.get_partial_messageable(route.channel_id, guild_id=route.guild_id)
+        try:
+            await channel.get_partial_message(message_id).edit(content=content, embed=None, view=view)
+        except discord.HTTPException as exc:
+            log.warning("Editing message %s of job_id=%s failed: %s %s", message_id, route.job_id, exc.status, exc.text)
+            return False
+        return True
+
+    async def _delete_channel_message(self, route: JobRoute, message_id: int) -> None:
+        if route.channel_id is None:
+            return
+        channel = self.bot.get_partial_messageable(route.channel_id, guild_id=route.guild_id)
+        try:
+            await channel.get_partial_message(message_id).delete()
+        except discord.HTTPException as exc:
+            log.info("Could not remove the status message of job_id=%s: %s", route.job_id, exc.status)

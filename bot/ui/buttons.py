@@ -1,0 +1,295 @@
+"""The buttons under results and status messages, as DynamicItems.
+
+A button's state is its custom_id (see `bot.ui.custom_ids`) plus what the services know, so a click
+works on any bot instance, also after a restart. Every callback answers within 3 s (defer first)
+and ends in the error funnel.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.services.api import JobResult
+from bot.ui import custom_ids, feedback, render
+from bot.ui.caller import caller_from
+from bot.ui.routing import token_expiry
+
+if TYPE_CHECKING:
+    from bot.client import StudioBot
+
+log = logging.getLogger(__name__)
+
+ROW_WIDTH = 5
+MAX_ROWS = 5
+
+
+def _bot(interaction: discord.Interaction) -> StudioBot:
+    return interaction.client  # type: ignore[return-value]
+
+
+async def _submitted(interaction: discord.Interaction, submit: Any) -> None:
+    """Run a service call that creates a job, and show its ticket on this interaction's response."""
+    bot = _bot(interaction)
+    with bot.delivery.routes.pending(interaction.token, token_expiry(interaction.created_at)):
+        ticket = await submit
+    await bot.delivery.show_ticket(interaction, ticket)
+
+
+class _Funnel:
+    """Mixin: every click runs `run` inside the error funnel (DynamicItem errors are only logged otherwise)."""
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await self.run(interaction)
+        except Exception as error:
+            await feedback.report_error(interaction, error, job_item=True)
+
+    async def run(self, interaction: discord.Interaction) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class UpscaleButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["u"]):
+    """U<n>: the image alone, full size, in a new message with its own V buttons."""
+
+    def __init__(self, job_id: int, index: int) -> None:
+        self.job_id, self.index = job_id, index
+        super().__init__(
+            discord.ui.Button(
+                label=f"U{index}", style=discord.ButtonStyle.secondary, custom_id=custom_ids.upscale_id(job_id, index)
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        parsed = custom_ids.parse(match.group(0))
+        return cls(parsed.job_id, parsed.index or 1)
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        jobs = _bot(interaction).jobs
+        image = await jobs.upscale(caller_from(interaction), self.job_id, self.index)
+        spoiler = (await jobs.result(self.job_id)).spoiler
+        file = await render.image_file(image.path, render.image_filename(self.job_id, image, spoiler))
+        await interaction.edit_original_response(
+            content=f"Image {self.index} of job #{self.job_id} ({image.width}×{image.height}, seed {image.seed})",
+            attachments=[file],
+            view=single_image_view(self.job_id, self.index),
+        )
+
+
+class VaryButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["v"]):
+    """V<n> (subtle) and V<n>+ (strong): variations of image n as a new job."""
+
+    def __init__(self, job_id: int, index: int, strength: str) -> None:
+        self.job_id, self.index, self.strength = job_id, index, strength
+        strong = strength == "strong"
+        super().__init__(
+            discord.ui.Button(
+                label=f"V{index}{'+' if strong else ''}",
+                style=discord.ButtonStyle.primary if strong else discord.ButtonStyle.secondary,
+                custom_id=custom_ids.vary_id(job_id, index, "strong" if strong else "subtle"),
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        parsed = custom_ids.parse(match.group(0))
+        return cls(parsed.job_id, parsed.index or 1, parsed.strength or "subtle")
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        jobs = _bot(interaction).jobs
+        strength = "strong" if self.strength == "strong" else "subtle"
+        await _submitted(interaction, jobs.vary(caller_from(interaction), self.job_id, self.index, strength))
+
+
+class RerollButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["reroll"]):
+    """🔄: the same settings with a new seed, as a new job."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(
+            discord.ui.Button(
+                emoji="🔄", style=discord.ButtonStyle.secondary, custom_id=custom_ids.simple_id("reroll", job_id)
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(custom_ids.parse(match.group(0)).job_id)
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        await _submitted(interaction, _bot(interaction).jobs.reroll(caller_from(interaction), self.job_id))
+
+
+class RemixModal(discord.ui.Modal):
+    """Edit the prompt of a job and run it again."""
+
+    def __init__(self, job_id: int, prompt: str) -> None:
+        super().__init__(title=f"Remix job #{job_id}", timeout=600, custom_id=custom_ids.simple_id("remixm", job_id))
+        self.job_id = job_id
+        self.prompt: discord.ui.TextInput = discord.ui.TextInput(
+            label="Prompt", style=discord.TextStyle.paragraph, default=prompt[:1000], max_length=1000, required=True
+        )
+        self.add_item(self.prompt)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        jobs = _bot(interaction).jobs
+        await _submitted(interaction, jobs.remix(caller_from(interaction), self.job_id, self.prompt.value))
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+        await feedback.report_error(interaction, error, job_item=True)
+
+
+class RemixButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["remix"]):
+    """✏️: a modal prefilled with the job's prompt."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(
+            discord.ui.Button(
+                emoji="✏️", style=discord.ButtonStyle.secondary, custom_id=custom_ids.simple_id("remix", job_id)
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(custom_ids.parse(match.group(0)).job_id)
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        # A modal must be the first response, so no defer: remix_prompt is one quick read.
+        prompt = await _bot(interaction).jobs.remix_prompt(self.job_id)
+        await interaction.response.send_modal(RemixModal(self.job_id, prompt))
+
+
+class DeleteButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["del"]):
+    """🗑: delete the job (the service checks who may) and its message."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(
+            discord.ui.Button(
+                emoji="🗑️", style=discord.ButtonStyle.danger, custom_id=custom_ids.simple_id("del", job_id)
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(custom_ids.parse(match.group(0)).job_id)
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        await _bot(interaction).jobs.delete(caller_from(interaction), self.job_id)
+        if interaction.message is not None:
+            await interaction.message.delete()
+
+
+class CancelButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["cancel"]):
+    """✖ on a queued or running job's message; the service reports back through `cancelled`."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(
+            discord.ui.Button(
+                emoji="✖️",
+                label="Cancel",
+                style=discord.ButtonStyle.danger,
+                custom_id=custom_ids.simple_id("cancel", job_id),
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(custom_ids.parse(match.group(0)).job_id)
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        await _bot(interaction).jobs.cancel(caller_from(interaction), self.job_id)
+
+
+class QueueCancelButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["qcancel"]):
+    """Cancel one of the caller's own jobs from the /queue listing."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(
+            discord.ui.Button(
+                label=f"Cancel #{job_id}"[:80],
+                style=discord.ButtonStyle.danger,
+                custom_id=custom_ids.simple_id("qcancel", job_id),
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(custom_ids.parse(match.group(0)).job_id)
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True)
+        await _bot(interaction).jobs.cancel(caller_from(interaction), self.job_id)
+        await interaction.followup.send(f"Cancelled job #{self.job_id}.", ephemeral=True)
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
+    UpscaleButton,
+    VaryButton,
+    RerollButton,
+    RemixButton,
+    DeleteButton,
+    CancelButton,
+    QueueCancelButton,
+)
+
+
+def _rows_of(items: list[discord.ui.Item[Any]], first_row: int, view: discord.ui.View) -> int:
+    """Add `items` in rows of up to five from `first_row`; return the next free row."""
+    for i, item in enumerate(items):
+        item.row = first_row + i // ROW_WIDTH
+        view.add_item(item)
+    return first_row + math.ceil(len(items) / ROW_WIDTH)
+
+
+def result_view(result: JobResult) -> discord.ui.View:
+    """U1…Un, V1…Vn, (V1+…Vn+ when rows allow), then 🔄 ✏️ 🗑 — at most 5 rows of 5."""
+    view = discord.ui.View(timeout=None)
+    indexes = sorted(img.index for img in result.images)[: custom_ids.MAX_INDEX]
+    rows_each = math.ceil(len(indexes) / ROW_WIDTH)
+    with_strong = 3 * rows_each + 1 <= MAX_ROWS
+    row = 0
+    if indexes:
+        row = _rows_of([UpscaleButton(result.job_id, i) for i in indexes], row, view)
+        row = _rows_of([VaryButton(result.job_id, i, "subtle") for i in indexes], row, view)
+        if with_strong:
+            row = _rows_of([VaryButton(result.job_id, i, "strong") for i in indexes], row, view)
+    _rows_of([RerollButton(result.job_id), RemixButton(result.job_id), DeleteButton(result.job_id)], row, view)
+    return view
+
+
+def single_image_view(job_id: int, index: int) -> discord.ui.View:
+    """Under an upscaled image: subtle and strong variations of it."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(VaryButton(job_id, index, "subtle"))
+    view.add_item(VaryButton(job_id, index, "strong"))
+    return view
+
+
+def running_view(job_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(job_id))
+    return view
+
+
+def queue_view(job_ids: list[int]) -> discord.ui.View | None:
+    """One cancel button per own job (at most 25)."""
+    if not job_ids:
+        return None
+    view = discord.ui.View(timeout=None)
+    _rows_of([QueueCancelButton(job_id) for job_id in job_ids[: ROW_WIDTH * MAX_ROWS]], 0, view)
+    return view

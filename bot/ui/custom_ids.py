@@ -1,0 +1,105 @@
+"""The custom_id grammar of every button and modal the bot sends.
+
+A custom_id carries all the state a component needs, so a click works after a restart: the rest
+is loaded from the services. Grammar (ASCII, at most 100 characters, Discord's limit)::
+
+    studio:u:<job_id>:<index>            upscale image <index> (1-based) of job <job_id>
+    studio:v:<job_id>:<index>:<s|x>      vary image <index>; s = subtle, x = strong
+    studio:reroll:<job_id>               same settings, new seed
+    studio:remix:<job_id>                open the remix modal (edit the prompt)
+    studio:remixm:<job_id>               the remix modal itself (its submit)
+    studio:del:<job_id>                  delete the job and its message
+    studio:cancel:<job_id>               cancel a running or waiting job (on its status message)
+    studio:qcancel:<job_id>              cancel one of the caller's jobs from /queue
+
+`<job_id>` and `<index>` are decimal integers without sign or leading zeros.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+MAX_CUSTOM_ID = 100
+PREFIX = "studio"
+MAX_INDEX = 8  # the largest batch a job can have
+
+Action = Literal["u", "v", "reroll", "remix", "remixm", "del", "cancel", "qcancel"]
+_SIMPLE: tuple[Action, ...] = ("reroll", "remix", "remixm", "del", "cancel", "qcancel")
+_STRENGTH_CODE = {"subtle": "s", "strong": "x"}
+_CODE_STRENGTH = {v: k for k, v in _STRENGTH_CODE.items()}
+
+_NUM = r"[1-9][0-9]{0,19}"
+# Regexes for DynamicItem templates: named groups carry the fields.
+TEMPLATES: dict[Action, str] = {
+    "u": rf"{PREFIX}:u:(?P<job_id>{_NUM}):(?P<index>[1-8])",
+    "v": rf"{PREFIX}:v:(?P<job_id>{_NUM}):(?P<index>[1-8]):(?P<strength>[sx])",
+    **{action: rf"{PREFIX}:{action}:(?P<job_id>{_NUM})" for action in _SIMPLE},
+}
+_COMPILED = {action: re.compile(pattern) for action, pattern in TEMPLATES.items()}
+
+
+@dataclass(frozen=True)
+class ParsedId:
+    """A parsed custom_id: the action, the job, and for u/v the image index and strength."""
+
+    action: Action
+    job_id: int
+    index: int | None = None
+    strength: Literal["subtle", "strong"] | None = None
+
+
+def _check_job(job_id: int) -> None:
+    if isinstance(job_id, bool) or not isinstance(job_id, int) or job_id < 1 or len(str(job_id)) > 20:
+        raise ValueError(f"job_id must be a positive integer, got {job_id!r}")
+
+
+def _check_index(index: int) -> None:
+    if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= MAX_INDEX:
+        raise ValueError(f"index must be 1..{MAX_INDEX}, got {index!r}")
+
+
+def _done(custom_id: str) -> str:
+    assert len(custom_id) <= MAX_CUSTOM_ID, custom_id  # the grammar's fields cannot exceed it
+    return custom_id
+
+
+def upscale_id(job_id: int, index: int) -> str:
+    _check_job(job_id)
+    _check_index(index)
+    return _done(f"{PREFIX}:u:{job_id}:{index}")
+
+
+def vary_id(job_id: int, index: int, strength: Literal["subtle", "strong"]) -> str:
+    _check_job(job_id)
+    _check_index(index)
+    if strength not in _STRENGTH_CODE:
+        raise ValueError(f"strength must be subtle or strong, got {strength!r}")
+    return _done(f"{PREFIX}:v:{job_id}:{index}:{_STRENGTH_CODE[strength]}")
+
+
+def simple_id(action: Action, job_id: int) -> str:
+    """reroll, remix, remixm, del, cancel, qcancel."""
+    if action not in _SIMPLE:
+        raise ValueError(f"unknown action {action!r}")
+    _check_job(job_id)
+    return _done(f"{PREFIX}:{action}:{job_id}")
+
+
+def parse(custom_id: str) -> ParsedId:
+    """Parse a custom_id of this grammar; ValueError for anything else."""
+    if not isinstance(custom_id, str) or len(custom_id) > MAX_CUSTOM_ID:
+        raise ValueError("not a studio custom_id")
+    for action, pattern in _COMPILED.items():
+        match = pattern.fullmatch(custom_id)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        return ParsedId(
+            action=action,
+            job_id=int(groups["job_id"]),
+            index=int(groups["index"]) if "index" in groups else None,
+            strength=_CODE_STRENGTH[groups["strength"]] if "strength" in groups else None,  # type: ignore[arg-type]
+        )
+    raise ValueError(f"not a studio custom_id: {custom_id[:40]!r}")

@@ -1,0 +1,158 @@
+"""Turn service results into Discord messages: texts, the result embed, attachments within limits."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import discord
+
+from bot.services.api import JobResult, Progress, ResultImage
+
+MAX_CONTENT = 2000
+MAX_ATTACHMENTS = 10
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord refuses bot uploads above about 10 MiB per message
+GENERIC_ERROR = "Something went wrong, it was logged."
+
+
+def fmt_eta(eta_s: float | None) -> str:
+    """A short human ETA: '≈ 45 s', '≈ 3 min', 'unknown'."""
+    if eta_s is None or eta_s < 0:
+        return "unknown"
+    if eta_s < 60:
+        return f"≈ {max(1, round(eta_s))} s"
+    if eta_s < 3600:
+        return f"≈ {round(eta_s / 60)} min"
+    return f"≈ {eta_s / 3600:.1f} h"
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def queued_text(position: int, eta_s: float | None) -> str:
+    where = "next up" if position <= 0 else f"position {position}"
+    return f"⏳ Queued: {where}, ETA {fmt_eta(eta_s)}"
+
+
+def progress_text(progress: Progress) -> str:
+    return f"🎨 Generating: step {progress.step} of {progress.total}, ETA {fmt_eta(progress.eta_s)}"
+
+
+def failed_text(message: str) -> str:
+    return clip(f"❌ {message}", MAX_CONTENT)
+
+
+CANCELLED_TEXT = "✖ Cancelled"
+
+
+def _spoiled(name: str, spoiler: bool) -> str:
+    return f"SPOILER_{name}" if spoiler and not name.startswith("SPOILER_") else name
+
+
+def grid_filename(result: JobResult) -> str:
+    return _spoiled(f"job{result.job_id}_grid.png", result.spoiler)
+
+
+def image_filename(job_id: int, image: ResultImage, spoiler: bool) -> str:
+    suffix = image.path.suffix or ".png"
+    return _spoiled(f"job{job_id}_{image.index}{suffix}", spoiler)
+
+
+def result_embed(result: JobResult, *, grid_attached: bool) -> discord.Embed:
+    """The parameters a user needs to reproduce the result."""
+    embed = discord.Embed(title=f"Job #{result.job_id}", description=clip(result.prompt, 4000), colour=0x5865F2)
+    if result.negative_prompt:
+        embed.add_field(name="Negative", value=clip(result.negative_prompt, 1024), inline=False)
+    embed.add_field(name="Model", value=clip(result.model, 1024))
+    embed.add_field(name="Seed", value=str(result.seed))
+    embed.add_field(name="Steps", value=str(result.steps))
+    embed.add_field(name="Guidance", value=f"{result.guidance:g}")
+    embed.add_field(name="Size", value=f"{result.width}×{result.height}")
+    if result.loras:
+        loras = ", ".join(f"{name} ×{scale:g}" for name, scale in result.loras)
+        embed.add_field(name="LoRAs", value=clip(loras, 1024), inline=False)
+    if grid_attached and not result.spoiler:
+        # A spoilered grid must not be shown unblurred inside the embed.
+        embed.set_image(url=f"attachment://{grid_filename(result)}")
+    return embed
+
+
+@dataclass(frozen=True)
+class AttachmentPlan:
+    """Which files go with a result: (path, filename) pairs, and whether anything was left out."""
+
+    files: tuple[tuple[Path, str], ...]
+    grid_included: bool
+    dropped: int
+
+
+def plan_attachments(result: JobResult, sizes: dict[Path, int], limit_bytes: int) -> AttachmentPlan:
+    """Grid first, then the individual images while they fit in 10 attachments and `limit_bytes`.
+
+    Individual images are dropped before the grid; a grid too big on its own is replaced by
+    whichever individual images still fit.
+    """
+    candidates: list[tuple[Path, str]] = []
+    grid: tuple[Path, str] | None = None
+    if result.grid_path is not None and len(result.images) != 1:
+        grid = (result.grid_path, grid_filename(result))
+    singles = [(img.path, image_filename(result.job_id, img, result.spoiler)) for img in result.images]
+    total = 0
+    grid_included = False
+    if grid is not None and sizes.get(grid[0], limit_bytes + 1) <= limit_bytes:
+        candidates.append(grid)
+        total += sizes[grid[0]]
+        grid_included = True
+    for path, name in singles:
+        size = sizes.get(path)
+        if size is None or len(candidates) >= MAX_ATTACHMENTS or total + size > limit_bytes:
+            continue
+        candidates.append((path, name))
+        total += size
+    wanted = len(singles) + (1 if grid is not None else 0)
+    return AttachmentPlan(tuple(candidates), grid_included, wanted - len(candidates))
+
+
+def _stat_sizes(paths: list[Path]) -> dict[Path, int]:
+    sizes: dict[Path, int] = {}
+    for path in paths:
+        try:
+            sizes[path] = path.stat().st_size
+        except OSError:
+            continue  # a missing file is simply not attached
+    return sizes
+
+
+def _read_all(pairs: tuple[tuple[Path, str], ...]) -> list[tuple[bytes, str]]:
+    return [(path.read_bytes(), name) for path, name in pairs]
+
+
+async def result_files(result: JobResult, limit_bytes: int) -> tuple[list[discord.File], AttachmentPlan]:
+    """Read the planned files off the event loop and wrap them as discord.File objects."""
+    paths = [img.path for img in result.images]
+    if result.grid_path is not None:
+        paths.append(result.grid_path)
+    sizes = await asyncio.to_thread(_stat_sizes, paths)
+    plan = plan_attachments(result, sizes, limit_bytes)
+    blobs = await asyncio.to_thread(_read_all, plan.files)
+    return [discord.File(io.BytesIO(data), filename=name) for data, name in blobs], plan
+
+
+async def image_file(path: Path, filename: str) -> discord.File:
+    data = await asyncio.to_thread(path.read_bytes)
+    return discord.File(io.BytesIO(data), filename=filename)
+
+
+def result_content(result: JobResult, plan: AttachmentPlan, mention: int | None = None) -> str | None:
+    parts: list[str] = []
+    if mention is not None:
+        parts.append(f"<@{mention}>")
+    if result.note:
+        parts.append(result.note)
+    if plan.dropped:
+        parts.append(f"({plan.dropped} file(s) left out: over Discord's upload limit; use U buttons for full size)")
+    text = "\n".join(parts)
+    return clip(text, MAX_CONTENT) if text else None
