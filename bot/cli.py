@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from bot.settings import Settings, SettingsError, load_settings
 from bot.services.errors import StudioError
+from bot.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ def _run(coro_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
 @click.group()
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Overrides STUDIO_DATA_DIR.")
 @click.option("--env-file", type=click.Path(path_type=Path), default=Path(".env"), show_default=True)
-@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), help="Overrides STUDIO_LOG_LEVEL.")
+@click.option(
+    "--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]), help="Overrides STUDIO_LOG_LEVEL."
+)
 @click.pass_context
 def cli(ctx: click.Context, data_dir: Path | None, env_file: Path, log_level: str | None) -> None:
     """Self-hosted Discord image studio."""

@@ -88,8 +88,10 @@ def _copy_result(result: JobResult, out: Path) -> JobResult:
 
 
 def _print_result(result: JobResult) -> None:
-    click.echo(f"job {result.job_id}: {len(result.images)} image(s), model {result.model}, seed {result.seed}, "
-               f"{result.steps} steps, guidance {result.guidance}, {result.width}x{result.height}")
+    click.echo(
+        f"job {result.job_id}: {len(result.images)} image(s), model {result.model}, seed {result.seed}, "
+        f"{result.steps} steps, guidance {result.guidance}, {result.width}x{result.height}"
+    )
     for image in result.images:
         click.echo(f"  image {image.index + 1} (seed {image.seed}): {image.path}")
     if result.grid_path is not None:
@@ -124,4 +126,6 @@ def demo(obj: Context) -> None:
     print_catalog(obj)
     inp = GenerateInput(prompt="a lighthouse on a cliff at dawn, oil painting", count=4, model="tiny-sd", seed=42)
     _print_result(_run(lambda: generate_locally(obj, inp, None)))
-    click.echo("tiny-sd has random weights: its images are noise. Point STUDIO_DEFAULT_MODEL at sd15 or sdxl for real ones.")
+    click.echo(
+        "tiny-sd has random weights: its images are noise. Point STUDIO_DEFAULT_MODEL at sd15 or sdxl for real ones."
+    )

@@ -226,7 +226,7 @@ class JobService:
         self._kick()
         return JobTicket(job.id, position, eta)
 
-    def _validate(self, draft: Draft, model: ResolvedModel, prompt: str):  # noqa: ANN202 - ResolvedParams
+    def _validate(self, draft: Draft, model: ResolvedModel, prompt: str):
         request = GenerateRequest(
             prompt=prompt,
             model=model.spec.name,
@@ -377,12 +377,12 @@ class JobService:
             raise Refused("This job has not finished yet.")
         return _job_result(job, await self._db.images.for_job(job_id))
 
-    async def wait(self, job_id: int, timeout: float | None = None) -> Job:
+    async def wait(self, job_id: int, limit_s: float | None = None) -> Job:
         """Wait until a job ends (for the CLI and tests); returns its final row."""
         event = self._finished.setdefault(job_id, asyncio.Event())
         job = await self._source_job(job_id)
         if job.active:
-            await asyncio.wait_for(event.wait(), timeout)
+            await asyncio.wait_for(event.wait(), limit_s)
         return await self._source_job(job_id)
 
     # -- dispatching ------------------------------------------------------------------------
@@ -419,7 +419,7 @@ class JobService:
                 self._handles[job.id] = handle
                 self._spawn(self._watch(job, handle))
 
-    async def _work_for(self, job: Job):  # noqa: ANN202 - a work function for the backend
+    async def _work_for(self, job: Job):
         r = job.request
         model = await self._models.resolve(r.get("chosen"), r.get("lora_scale"))
         request = GenerateRequest(
@@ -494,10 +494,15 @@ class JobService:
                     negative_prompt=output.params.negative_prompt,
                     model=r.get("chosen") or output.params.model,
                     loras=tuple(output.params.loras),
-                    params={"steps": output.params.steps, "guidance": output.params.guidance,
-                            "scheduler": output.params.scheduler, "mode": output.params.mode,
-                            "strength": output.params.strength, "base_model": output.params.model,
-                            "grid": str(output.grid_path) if output.grid_path else None},
+                    params={
+                        "steps": output.params.steps,
+                        "guidance": output.params.guidance,
+                        "scheduler": output.params.scheduler,
+                        "mode": output.params.mode,
+                        "strength": output.params.strength,
+                        "base_model": output.params.model,
+                        "grid": str(output.grid_path) if output.grid_path else None,
+                    },
                 )
             )
         result = _job_result(job, records)

@@ -53,7 +53,7 @@ def check_lora_file(path: Path) -> int:
     return len(keys)
 
 
-async def _with_db(settings: Settings):  # noqa: ANN202
+async def _with_db(settings: Settings):
     return await open_database(settings.db_path)
 
 
@@ -62,12 +62,13 @@ async def add_base_model(
 ) -> ModelRecord:
     """Register a base model from a diffusers folder, a single .safetensors file or a hub id."""
     slug = slugify(name)
-    path = Path(source).expanduser()
+    path = Path(source)
     if path.suffix.lower() in PICKLE_SUFFIXES:
         raise StudioError(f"{path.name}: pickle checkpoints can run code when loaded; use a .safetensors file.")
-    exists = await asyncio.to_thread(path.exists)
+    path = await asyncio.to_thread(path.expanduser)
+    exists, is_file = await asyncio.to_thread(lambda: (path.exists(), path.is_file()))
     if exists:
-        if path.is_file() and path.suffix.lower() != ".safetensors":
+        if is_file and path.suffix.lower() != ".safetensors":
             raise StudioError(f"{path.name}: a single-file checkpoint must be .safetensors.")
         source = str(path.resolve())
     elif not HUB_ID.match(source):

@@ -61,7 +61,7 @@ class EngineRuntime:
         self._manager: object | None = None
         self._manager_lock = threading.Lock()
 
-    def manager(self):  # noqa: ANN201 - engine.pipelines.PipelineManager, imported lazily
+    def manager(self):
         """The pipeline manager, built on first use (on the worker thread: it loads torch)."""
         with self._manager_lock:
             if self._manager is None:
@@ -72,7 +72,9 @@ class EngineRuntime:
                     from engine.pipelines import PipelineManager
 
                     device = choose_device(self._device_setting)
-                    self._manager = PipelineManager(device=device, dtype=choose_dtype(device), cache_dir=self._cache_dir)
+                    self._manager = PipelineManager(
+                        device=device, dtype=choose_dtype(device), cache_dir=self._cache_dir
+                    )
                     log.info("engine ready on %s", device)
             return self._manager
 
@@ -82,8 +84,9 @@ class EngineRuntime:
         """A work function for the backend: generate, then write PNGs with their parameters and a grid."""
 
         def work(ctx: WorkContext) -> GenerationOutput:
-            from engine.output import a1111_parameters, encode_for_upload, make_grid, save_png
             from PIL import Image
+
+            from engine.output import a1111_parameters, encode_for_upload, make_grid, save_png
 
             req = request
             if inputs.init_image is not None:

@@ -54,7 +54,9 @@ def test_models_import_lora_then_list(run, tmp_path: Path) -> None:
 
 def test_generate_writes_images_with_parameters(run, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = run("generate", "a small boat", "-n", "2", "-m", "tiny-sd", "--seed", "5", "--steps", "2", "--out", str(out))
+    result = run(
+        "generate", "a small boat", "-n", "2", "-m", "tiny-sd", "--seed", "5", "--steps", "2", "--out", str(out)
+    )
     assert result.exit_code == 0, result.output
     pngs = sorted(out.glob("*_seed*.png"))
     assert [p.name.split("_seed")[1] for p in pngs] == ["5.png", "6.png"]

@@ -17,7 +17,7 @@ FAST = {"steps": 2, "model": "tiny-sd"}
 
 async def _run(services, caller: Caller, **options):
     ticket = await services.jobs.submit_generate(caller, GenerateInput(**{**FAST, **options}))
-    job = await services.jobs.wait(ticket.job_id, timeout=60)
+    job = await services.jobs.wait(ticket.job_id, limit_s=60)
     return ticket, job
 
 
@@ -89,7 +89,7 @@ async def test_guild_policy_refusals(services, delivery) -> None:
         await services.jobs.submit_generate(BOB, GenerateInput(prompt="a cat", count=1, **FAST))
     allowed = dataclasses.replace(BOB, role_ids=(555,))
     ticket = await services.jobs.submit_generate(allowed, GenerateInput(prompt="a cat", count=1, **FAST))
-    assert (await services.jobs.wait(ticket.job_id, timeout=60)).status == "done"
+    assert (await services.jobs.wait(ticket.job_id, limit_s=60)).status == "done"
 
 
 async def test_nsfw_spoiler_policy_marks_results(services, delivery) -> None:
@@ -114,12 +114,14 @@ async def test_concurrent_cap(services, delivery) -> None:
 
 async def test_a_flood_from_one_user_does_not_starve_another(services, delivery) -> None:
     await services.db.guild_settings.update(GUILD, max_concurrent_per_user=10)
-    flood = [await services.jobs.submit_generate(ALICE, GenerateInput(prompt=f"cat {i}", count=1, **FAST)) for i in range(4)]
+    flood = [
+        await services.jobs.submit_generate(ALICE, GenerateInput(prompt=f"cat {i}", count=1, **FAST)) for i in range(4)
+    ]
     bob = await services.jobs.submit_generate(BOB, GenerateInput(prompt="dog", count=1, **FAST))
     assert bob.position == 1  # right after Alice's first, not fifth
     await services.jobs.start()
     for ticket in [*flood, bob]:
-        await services.jobs.wait(ticket.job_id, timeout=120)
+        await services.jobs.wait(ticket.job_id, limit_s=120)
     order = delivery.delivered_order()
     assert order.index(bob.job_id) == 1
 
@@ -133,13 +135,15 @@ async def test_cancel_queued_and_running(services, delivery) -> None:
     assert delivery.kinds(queued.job_id)[-1] == "cancelled"
 
     await services.jobs.start()
-    running = await services.jobs.submit_generate(BOB, GenerateInput(prompt="a dog", count=1, steps=40, model="tiny-sd"))
+    running = await services.jobs.submit_generate(
+        BOB, GenerateInput(prompt="a dog", count=1, steps=40, model="tiny-sd")
+    )
     for _ in range(400):
         if "progress" in delivery.kinds(running.job_id):
             break
         await __import__("asyncio").sleep(0.02)
     await services.jobs.cancel(MOD, running.job_id)  # a moderator may cancel anyone's job
-    job = await services.jobs.wait(running.job_id, timeout=60)
+    job = await services.jobs.wait(running.job_id, limit_s=60)
     assert job.status == "cancelled"
     assert delivery.kinds(running.job_id)[-1] == "cancelled"
     with pytest.raises(Refused, match="already ended"):
@@ -153,15 +157,15 @@ async def test_reroll_remix_vary_upscale_delete(services, delivery) -> None:
     assert await services.jobs.remix_prompt(first.job_id) == "a castle"
 
     reroll = await services.jobs.reroll(BOB, first.job_id)
-    rerolled = await services.jobs.wait(reroll.job_id, timeout=60)
+    rerolled = await services.jobs.wait(reroll.job_id, limit_s=60)
     assert rerolled.request["prompt"] == "a castle" and rerolled.request["seed"] != 100
     assert rerolled.requester_id == BOB.user_id
 
     remix = await services.jobs.remix(ALICE, first.job_id, "a castle in snow")
-    assert (await services.jobs.wait(remix.job_id, timeout=60)).request["prompt"] == "a castle in snow"
+    assert (await services.jobs.wait(remix.job_id, limit_s=60)).request["prompt"] == "a castle in snow"
 
     vary = await services.jobs.vary(ALICE, first.job_id, 1, "strong")
-    varied = await services.jobs.wait(vary.job_id, timeout=60)
+    varied = await services.jobs.wait(vary.job_id, limit_s=60)
     assert varied.status == "done" and varied.kind == "vary"
     assert varied.request["mode"] == "img2img" and varied.request["strength"] == 0.7
     assert delivery.results[vary.job_id].note.startswith("Variation (strong) of image 2")
@@ -197,7 +201,7 @@ async def test_restart_requeues_a_running_job_once_and_delivers_it_once(services
     fresh = RecordingDelivery()
     jobs = JobService(services.db, services.models, services.runtime, settings.images_dir, fresh)
     await jobs.start()
-    job = await jobs.wait(ticket.job_id, timeout=60)
+    job = await jobs.wait(ticket.job_id, limit_s=60)
     assert job.status == "done" and job.attempts == 2
     assert fresh.delivered_order() == [ticket.job_id]
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from safetensors.numpy import save_file
-
-import numpy as np
 
 from bot.services.errors import NotFound, StudioError
 from bot.services.model_admin import add_base_model, check_lora_file, import_lora, slugify
@@ -21,8 +20,14 @@ def _lora_file(path: Path) -> Path:
 async def test_autocomplete_puts_trained_loras_first_and_stays_within_25(services) -> None:
     for i in range(30):
         await services.db.models.add(
-            name=f"style-{i:02d}", display_name=f"Style {i:02d}", kind="lora", family="sd15",
-            source=f"/x/{i}.safetensors", base_model="tiny-sd", trigger_word=f"sty{i}", config={},
+            name=f"style-{i:02d}",
+            display_name=f"Style {i:02d}",
+            kind="lora",
+            family="sd15",
+            source=f"/x/{i}.safetensors",
+            base_model="tiny-sd",
+            trigger_word=f"sty{i}",
+            config={},
         )
     choices = await services.models.autocomplete("")
     assert len(choices) == 25
@@ -36,8 +41,14 @@ async def test_autocomplete_puts_trained_loras_first_and_stays_within_25(service
 
 async def test_catalog_lists_presets_and_loras(services) -> None:
     await services.db.models.add(
-        name="my-cat", display_name="My cat", kind="lora", family="sd15", source="/x.safetensors",
-        base_model="tiny-sd", trigger_word="mycat", config={},
+        name="my-cat",
+        display_name="My cat",
+        kind="lora",
+        family="sd15",
+        source="/x.safetensors",
+        base_model="tiny-sd",
+        trigger_word="mycat",
+        config={},
     )
     infos = await services.models.catalog()
     names = [i.name for i in infos]
@@ -49,8 +60,14 @@ async def test_catalog_lists_presets_and_loras(services) -> None:
 
 async def test_resolve_lora_and_family_mismatch(services) -> None:
     await services.db.models.add(
-        name="xl-style", display_name="XL style", kind="lora", family="sdxl", source="/x.safetensors",
-        base_model="tiny-sd", trigger_word=None, config={},
+        name="xl-style",
+        display_name="XL style",
+        kind="lora",
+        family="sdxl",
+        source="/x.safetensors",
+        base_model="tiny-sd",
+        trigger_word=None,
+        config={},
     )
     with pytest.raises(StudioError, match="trained for sdxl"):
         await services.models.resolve("xl-style")
@@ -92,7 +109,9 @@ async def test_add_base_model(services, settings, tmp_path: Path) -> None:
         await add_base_model(settings, "bad", "not a hub id", "sd15", db=services.db)
 
 
-@pytest.mark.parametrize(("name", "slug"), [("My Cat!", "my-cat"), ("../../etc/passwd", "etc-passwd"), ("Ünï cøde", "n-c-de")])
+@pytest.mark.parametrize(
+    ("name", "slug"), [("My Cat!", "my-cat"), ("../../etc/passwd", "etc-passwd"), ("Ünï cøde", "n-c-de")]
+)
 def test_slugify_makes_safe_names(name: str, slug: str) -> None:
     assert slugify(name) == slug
 
