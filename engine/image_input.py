@@ -106,10 +106,27 @@ def flatten_to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 
         return canvas.convert("RGB")
     if image.mode == "RGB":
         return image.copy()
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        # 16-bit and float greyscale: scale to 8 bits rather than letting convert() clip.
-        return image.point(lambda v: v / 256).convert("L").convert("RGB")
+    if image.mode in WIDE_MODES:
+        return wide_to_l(image).convert("RGB")
     return image.convert("RGB")
+
+
+WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "F")
+
+
+def wide_to_l(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit or float greyscale → 'L', scaled rather than clipped.
+
+    Values above 255 mean a 16-bit range; values of 1.0 or less in a float image mean a 0..1 range.
+    """
+    _low, high = image.getextrema()
+    if high > 255:
+        scale = 255 / 65535
+    elif image.mode == "F" and high <= 1.0:
+        scale = 255.0
+    else:
+        scale = 1.0
+    return image.convert("F").point(lambda v: v * scale).convert("L")
 
 
 def load_image(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:
