@@ -56,7 +56,16 @@ class BlipCaptioner:
     # BLIP continues a text prefix; a longer prefix and beam search give the "detailed" reading.
     detailed_prefix = "a detailed picture of"
 
-    def __init__(self, model, processor, *, device: str | torch.device = "cpu", max_new_tokens: int = 40) -> None:
+    def __init__(
+        self,
+        model,
+        processor,
+        *,
+        device: str | torch.device = "cpu",
+        max_new_tokens: int = 40,
+        detailed_beams: int = 3,
+    ) -> None:
+        self.detailed_beams = detailed_beams
         self.model = model.eval()
         self.processor = processor
         self.device = torch.device(device)
@@ -92,7 +101,7 @@ class BlipCaptioner:
             gen = {"max_new_tokens": min(20, self.max_new_tokens), "num_beams": 1, "do_sample": False}
         else:
             inputs = self.processor(images=image, text=self.detailed_prefix, return_tensors="pt")
-            gen = {"max_new_tokens": self.max_new_tokens, "num_beams": 3, "do_sample": False}
+            gen = {"max_new_tokens": self.max_new_tokens, "num_beams": self.detailed_beams, "do_sample": False}
         inputs = _to_device(inputs, self.device, self.model.dtype)
         output = self.model.generate(**inputs, **gen)
         text = self.processor.batch_decode(output, skip_special_tokens=True)[0]
@@ -212,7 +221,7 @@ def tiny_captioner(seed: int = 0) -> BlipCaptioner:
     )
     torch.manual_seed(seed)
     model = BlipForConditionalGeneration(config)
-    return BlipCaptioner(model, processor, max_new_tokens=16)
+    return BlipCaptioner(model, processor, max_new_tokens=16, detailed_beams=1)
 
 
 def clean_caption(text: str) -> str:
