@@ -1,0 +1,518 @@
+"""Deterministic prompt composer for /vary and /edit: (description, instruction) → prompt + negative.
+
+The description is what the picture shows (a caption or the original prompt); the instruction is what
+the user wants changed, in plain words. Rules are simple word patterns, applied in this order to the
+lower-cased instruction: negatives and times anywhere, then clause by clause style, add, replace,
+put/place, background, make, a bare "X in Y", and a free-text fallback. CLIP lower-cases text anyway,
+so the whole prompt is lower-case.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+MAX_PROMPT_CHARS = 400
+
+STRENGTH = {"style": 0.75, "context": 0.7, "replace": 0.65, "modify": 0.6, "free": 0.6, "add": 0.55, "time": 0.55}
+NEGATIVE_STRENGTH = 0.5
+
+
+@dataclass(frozen=True)
+class ComposedPrompt:
+    """The prompt to render, what to avoid, a suggested img2img strength, and the rules that fired."""
+
+    prompt: str
+    negative_prompt: str
+    strength_hint: float | None
+    rule: str
+
+
+class Rewriter(Protocol):
+    """An optional local instruction-tuned LM that polishes a composed prompt."""
+
+    def rewrite(self, description: str, instruction: str, composed: ComposedPrompt) -> ComposedPrompt: ...
+
+
+class PassThroughRewriter:
+    """The default rewriter: keeps the rule-based result as it is."""
+
+    def rewrite(self, description: str, instruction: str, composed: ComposedPrompt) -> ComposedPrompt:
+        return composed
+
+
+# ---------------------------------------------------------------- vocabulary
+
+# Style words (longest first when matching) → the phrase that goes into the prompt.
+STYLES: dict[str, str] = {
+    "watercolour": "watercolor painting",
+    "watercolor": "watercolor painting",
+    "oil painting": "oil painting",
+    "acrylic": "acrylic painting",
+    "pixel art": "pixel art",
+    "8-bit": "8-bit pixel art",
+    "anime": "anime style",
+    "manga": "manga style",
+    "cyberpunk": "cyberpunk style, neon lights",
+    "steampunk": "steampunk style",
+    "vaporwave": "vaporwave style",
+    "synthwave": "synthwave style",
+    "pencil sketch": "pencil sketch",
+    "pencil drawing": "pencil sketch",
+    "sketch": "pencil sketch",
+    "charcoal": "charcoal drawing",
+    "line art": "line art",
+    "comic book": "comic book style",
+    "comic": "comic book style",
+    "cartoon": "cartoon style",
+    "pixar": "3d animated film style",
+    "3d render": "3d render",
+    "low poly": "low poly 3d render",
+    "claymation": "claymation",
+    "impressionist": "impressionist painting",
+    "impressionism": "impressionist painting",
+    "pop art": "pop art",
+    "art deco": "art deco style",
+    "art nouveau": "art nouveau style",
+    "ukiyo-e": "ukiyo-e woodblock print",
+    "woodblock": "ukiyo-e woodblock print",
+    "stained glass": "stained glass",
+    "mosaic": "mosaic",
+    "origami": "origami paper craft",
+    "film noir": "film noir, black and white",
+    "noir": "film noir, black and white",
+    "black and white": "black and white photograph",
+    "polaroid": "vintage polaroid photo",
+    "vintage photo": "vintage photo",
+    "studio ghibli": "studio ghibli style",
+    "ghibli": "studio ghibli style",
+    "photorealistic": "photorealistic photograph",
+    "oil": "oil painting",
+    "painting": "painting",
+    "drawing": "drawing",
+}
+_STYLE_RE = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(STYLES, key=len, reverse=True)) + r")\b")
+
+# Time, season and weather → the phrase that goes into the prompt (with the light it implies).
+TIMES: dict[str, str] = {
+    "night": "at night, moonlight",
+    "nighttime": "at night, moonlight",
+    "night time": "at night, moonlight",
+    "sunset": "at sunset, golden hour light",
+    "dusk": "at dusk, fading twilight",
+    "sunrise": "at sunrise, soft morning light",
+    "dawn": "at dawn, soft morning light",
+    "noon": "at noon, bright midday sun",
+    "midday": "at noon, bright midday sun",
+    "golden hour": "at golden hour, warm golden light",
+    "morning": "in the morning, soft morning light",
+    "evening": "in the evening, warm evening light",
+    "winter": "in winter, snow, cold light",
+    "spring": "in spring, blossoms, fresh light",
+    "summer": "in summer, bright sunlight",
+    "autumn": "in autumn, falling leaves, warm tones",
+    "fall": "in autumn, falling leaves, warm tones",
+    "rain": "in the rain, wet reflections",
+    "snow": "in the snow, snowfall",
+    "fog": "in thick fog, hazy light",
+    "a storm": "during a storm, dramatic clouds",
+    "storm": "during a storm, dramatic clouds",
+}
+_TIME_WORDS = "|".join(re.escape(k) for k in sorted(TIMES, key=len, reverse=True))
+_TIME_RE = re.compile(
+    rf"\b(?:make\s+it\s+|turn\s+it\s+(?:in)?to\s+|set\s+it\s+)?(?:(?:at|during|in)\s+(?:the\s+)?)?(?P<t>{_TIME_WORDS})"
+    r"(?:\s+time)?\b"
+)
+# In a description only phrases with a preposition count as times ("a winter coat" is not a season).
+_DESC_TIME_RE = re.compile(rf"^(?:at|during|in)\s+(?:the\s+)?(?:{_TIME_WORDS})\b")
+
+_NEGATIVE_RE = re.compile(
+    r"\b(?:without|remove|erase|delete|get\s+rid\s+of|take\s+(?:out|away)|no\s+more|no|"
+    r"(?:don't|dont|do\s+not)(?:\s+(?:show|include|add|draw|put|want|make\s+it))?)"
+    r"\s+(?:the\s+|a\s+|an\s+|any\s+|all\s+(?:the\s+)?)?(?P<x>[^,;.]+?)(?=\s+and\s+|\s+but\s+|[,;.]|$)"
+)
+
+_FILLER_RE = re.compile(
+    r"^(?:(?:please|pls|can you|could you|would you|will you|i want you to|i want|i'd like|i would like|"
+    r"now|then|also|just|and)\s+)+"
+)
+_IMAGE_WORDS_RE = re.compile(r"\b(?:the|this|that)\s+(?:image|picture|photo|pic|scene|drawing)\b")
+_CAPTION_OPENERS = (
+    "a photo of ",
+    "a picture of ",
+    "an image of ",
+    "a close up of ",
+    "a closeup of ",
+    "there is ",
+    "this is ",
+)
+_ARTICLES = ("a ", "an ", "the ", "some ")
+_ATTRIBUTE_MARKERS = ("with", "wearing", "holding", "carrying")
+_PLACE_MARKERS = ("in front of", "next to", "in", "on", "at", "under", "near", "beside", "inside", "behind", "during")
+_SEGMENT_RE = re.compile(r"\s+(?=(?:" + "|".join(_ATTRIBUTE_MARKERS + _PLACE_MARKERS) + r")\s)")
+
+_PRONOUNS = {"it", "him", "her", "them", "he", "she", "they", "this", "that", "everything", "everyone", "subject"}
+_VERBS_ING = {
+    "wear": "wearing", "hold": "holding", "smile": "smiling", "laugh": "laughing", "cry": "crying",
+    "run": "running", "jump": "jumping", "dance": "dancing", "sleep": "sleeping", "sit": "sitting",
+    "stand": "standing", "fly": "flying", "sing": "singing", "swim": "swimming", "wave": "waving",
+    "eat": "eating", "read": "reading", "ride": "riding", "walk": "walking", "play": "playing",
+    "frown": "frowning", "fight": "fighting", "kneel": "kneeling", "carry": "carrying",
+}  # fmt: skip
+_BODY_PARTS = {
+    "hair", "eyes", "eye", "fur", "skin", "beard", "face", "lips", "dress", "shirt", "coat", "jacket", "hat",
+    "shoes", "clothes", "outfit", "wings", "tail", "car", "suit", "nose", "ears",
+}  # fmt: skip
+_IMAGE_WIDE = {
+    "brighter": "bright lighting", "lighter": "bright lighting", "darker": "dark moody lighting",
+    "more colorful": "vibrant colors", "colorful": "vibrant colors", "more colourful": "vibrant colors",
+    "warmer": "warm tones", "cooler": "cool tones", "sharper": "sharp focus", "more detailed": "highly detailed",
+}  # fmt: skip
+_WEARABLES = {
+    "hat", "cap", "crown", "glasses", "sunglasses", "scarf", "necklace", "earrings", "beard", "mustache",
+    "moustache", "wings", "halo", "helmet", "mask", "tie", "cape", "backpack", "collar", "bow", "tiara",
+}  # fmt: skip
+
+
+# ---------------------------------------------------------------- the description, in parts
+
+
+@dataclass
+class _Scene:
+    subject: str
+    attributes: list[str] = field(default_factory=list)  # "with a hat", "wearing ...", "holding ..."
+    places: list[str] = field(default_factory=list)  # "on a sofa", "in a park"
+    times: list[str] = field(default_factory=list)  # "at night, moonlight"
+    extras: list[str] = field(default_factory=list)  # comma parts: "oil painting", "with a rainbow"
+    styles: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        head = " ".join([self.subject, *self.attributes, *self.places])
+        return ", ".join([head, *self.times, *self.extras, *self.styles])
+
+
+def _strip_articles(text: str) -> str:
+    text = text.strip()
+    lowered = text.lower()
+    for opener in _CAPTION_OPENERS:
+        if lowered.startswith(opener):
+            text, lowered = text[len(opener) :], lowered[len(opener) :]
+            break
+    for article in _ARTICLES:
+        if lowered.startswith(article):
+            return text[len(article) :].strip()
+    return text
+
+
+def subject_of(description: str) -> str:
+    """The first noun phrase of a description: leading articles dropped, cut at in/on/with/..., or a comma."""
+    return _parse(description).subject
+
+
+def _parse(description: str) -> _Scene:
+    parts = [p.strip() for p in _normalise(description).split(",") if p.strip()]
+    if not parts:
+        return _Scene(subject="")
+    pieces = _SEGMENT_RE.split(_strip_articles(parts[0]))
+    scene = _Scene(subject=pieces[0].strip())
+    for piece in pieces[1:]:
+        piece = piece.strip()
+        if _DESC_TIME_RE.match(piece):
+            scene.times.append(piece)
+        elif piece.split()[0] in _ATTRIBUTE_MARKERS:
+            scene.attributes.append(piece)
+        else:
+            scene.places.append(piece)
+    for part in parts[1:]:
+        (scene.times if _DESC_TIME_RE.match(part) else scene.extras).append(part)
+    return scene
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.lower().replace("\n", " ").split())
+
+
+def _head_word(phrase: str) -> str:
+    words = re.findall(r"[a-z0-9'-]+", phrase)
+    return words[-1] if words else ""
+
+
+def _same_word(a: str, b: str) -> bool:
+    return bool(a) and bool(b) and (a == b or a.rstrip("s") == b.rstrip("s"))
+
+
+def _mentions(segment: str, word: str) -> bool:
+    return any(_same_word(w, word) for w in re.findall(r"[a-z0-9'-]+", segment))
+
+
+def _refers_to_subject(phrase: str, scene: _Scene) -> bool:
+    words = re.findall(r"[a-z0-9'-]+", phrase)
+    if not words:
+        return False
+    if words[-1] in _PRONOUNS or (len(words) <= 2 and words[0] in _PRONOUNS):
+        return True
+    return _same_word(_head_word(phrase), _head_word(scene.subject))
+
+
+# ---------------------------------------------------------------- rules
+
+
+def compose(description: str, instruction: str, rewriter: Rewriter | None = None) -> ComposedPrompt:
+    """Turn a description and a plain-words instruction into a prompt, a negative prompt and a strength hint."""
+    scene = _parse(description)
+    text = _clean_instruction(instruction)
+    if not text:
+        result = ComposedPrompt(_clean_prompt(description.strip()), "", None, "empty")
+        return rewriter.rewrite(description, instruction, result) if rewriter else result
+
+    rules: list[str] = []
+    negatives: list[str] = []
+
+    # 1. Negatives anywhere: they go to the negative prompt and leave the prompt.
+    def take_negative(match: re.Match[str]) -> str:
+        term = _strip_articles(match.group("x")).strip()
+        if term:
+            negatives.append(term)
+        return " , "
+
+    text = _NEGATIVE_RE.sub(take_negative, text)
+    for term in negatives:
+        _apply_negative(scene, term)
+    if negatives:
+        rules.append("negative")
+
+    # 2. Times, seasons and weather anywhere: they replace the description's own.
+    times: list[str] = []
+
+    def take_time(match: re.Match[str]) -> str:
+        phrase = TIMES[match.group("t")]
+        if phrase not in times:
+            times.append(phrase)
+        return " , "
+
+    text = _TIME_RE.sub(take_time, text)
+    if times:
+        scene.times = times
+        rules.append("time")
+
+    # 3. What is left, clause by clause.
+    for clause in _clauses(text):
+        rule = _apply_clause(scene, clause)
+        if rule not in rules:
+            rules.append(rule)
+
+    hints = [STRENGTH[r] for r in rules if r in STRENGTH] or [NEGATIVE_STRENGTH]
+    result = ComposedPrompt(
+        prompt=_clean_prompt(scene.render()),
+        negative_prompt=_clean_prompt(", ".join(dict.fromkeys(negatives))),
+        strength_hint=max(hints),
+        rule="+".join(rules) or "free",
+    )
+    return rewriter.rewrite(description, instruction, result) if rewriter else result
+
+
+def _clean_instruction(instruction: str) -> str:
+    text = _normalise(instruction).strip(" .!?")
+    text = _FILLER_RE.sub("", text)
+    return _IMAGE_WORDS_RE.sub("it", text).strip(" .!?")
+
+
+def _clauses(text: str) -> list[str]:
+    # "black and white" is one style, not two clauses.
+    protected = text.replace("black and white", "black&white")
+    pieces = re.split(r"\s*(?:[,;]|\band\b|\bthen\b|\bbut\b)\s*", protected)
+    clauses = []
+    for piece in pieces:
+        piece = _FILLER_RE.sub("", piece.replace("black&white", "black and white").strip(" .!?"))
+        if piece and piece not in ("it", "please"):
+            clauses.append(piece)
+    return clauses
+
+
+def _apply_negative(scene: _Scene, term: str) -> None:
+    if _head_word(term) == "background":
+        # Without its background the subject stands alone.
+        scene.places.clear()
+        scene.extras = [e for e in scene.extras if "background" not in e]
+        scene.extras.append("isolated on plain white")
+        return
+    word = _head_word(term)
+    scene.attributes = [a for a in scene.attributes if not _mentions(a, word)]
+    scene.places = [p for p in scene.places if not _mentions(p, word)]
+    scene.extras = [e for e in scene.extras if not _mentions(e, word)]
+
+
+def _apply_clause(scene: _Scene, clause: str) -> str:
+    for rule in (_style_rule, _add_rule, _replace_rule, _put_rule, _background_rule, _make_rule, _in_rule):
+        name = rule(scene, clause)
+        if name:
+            return name
+    scene.extras.append(clause)
+    return "free"
+
+
+def _style_rule(scene: _Scene, clause: str) -> str | None:
+    match = re.search(r"\bin the style of\s+(?P<x>.+)$", clause)
+    if match:
+        phrase = f"in the style of {match.group('x')}"
+    else:
+        found = _STYLE_RE.search(clause)
+        if not found:
+            return None
+        phrase = STYLES[found.group(1)]
+    # A restyle keeps the subject; the picture it starts from carries the composition.
+    scene.places.clear()
+    scene.extras.clear()
+    # Times the instruction asked for carry light words after a comma; the description's own are dropped.
+    scene.times = [t for t in scene.times if "," in t]
+    if phrase not in scene.styles:
+        scene.styles.append(phrase)
+    return "style"
+
+
+def _add_rule(scene: _Scene, clause: str) -> str | None:
+    match = re.match(r"^(?:add|include|give\s+(?:it|him|her|them)|put)\s+(?P<x>.+)$", clause)
+    if not match or (clause.startswith("put") and " on " not in clause and " in " not in clause):
+        return None
+    element = match.group("x").strip()
+    if clause.startswith("put"):
+        target = re.match(r"^(?P<x>.+?)\s+(?:on|onto)\s+(?P<y>.+)$", element)
+        if not target or not _refers_to_subject(target.group("y"), scene):
+            return None  # "put X in Y" that moves the subject: the put rule handles it
+        element = target.group("x")
+    else:
+        element = re.sub(r"\s+(?:to|on)\s+(?:it|him|her|them|the\s+\w+)$", "", element)
+    words = set(re.findall(r"[a-z]+", element))
+    if words & _WEARABLES:
+        scene.attributes.append(f"with {element}")
+    elif element.startswith(("more ", "some ")):
+        scene.extras.append(element)
+    else:
+        scene.extras.append(f"with {element}")
+    return "add"
+
+
+def _replace_rule(scene: _Scene, clause: str) -> str | None:
+    match = re.match(r"^(?:replace|swap|change|turn)\s+(?P<x>.+?)\s+(?:with|for|into|to)\s+(?P<y>.+)$", clause)
+    if not match or _head_word(match.group("x")) == "background":
+        return None
+    old, new = _strip_articles(match.group("x")), _strip_articles(match.group("y"))
+    if _STYLE_RE.search(new):
+        return None
+    if old in _PRONOUNS or _refers_to_subject(old, scene):
+        scene.subject = new
+        return "replace"
+    word = _head_word(old)
+    for bucket in (scene.attributes, scene.places, scene.extras):
+        for i, segment in enumerate(bucket):
+            if _mentions(segment, word):
+                bucket[i] = re.sub(rf"\b{re.escape(old)}\b", new, segment) if old in segment else f"{segment}, {new}"
+                return "replace"
+    scene.extras.append(new)
+    return "replace"
+
+
+def _put_rule(scene: _Scene, clause: str) -> str | None:
+    match = re.match(
+        r"^(?:put|place|move|set|take|send|bring|show|transport|teleport)\s+(?P<x>.+?)\s+"
+        r"(?P<prep>in front of|next to|into|onto|inside|in|on|at|under|to|near)\s+(?P<y>.+)$",
+        clause,
+    )
+    if not match:
+        return None
+    x, y = match.group("x"), match.group("y")
+    if not _refers_to_subject(x, scene):
+        scene.extras.append(f"with {x} {match.group('prep')} {y}")
+        return "add"
+    _set_place(scene, match.group("prep"), y)
+    return "context"
+
+
+def _background_rule(scene: _Scene, clause: str) -> str | None:
+    match = re.match(
+        r"^(?:(?:change|replace|swap|make|set)\s+(?:the\s+|its\s+)?background\s+(?:to|with|into|for)?\s*"
+        r"|(?:the\s+)?background\s*(?:is|:|of|to)?\s*)(?P<y>.+)$",
+        clause,
+    )
+    if not match:
+        return None
+    scene.places.clear()
+    scene.extras = [e for e in scene.extras if "background" not in e]
+    scene.extras.append(f"{_strip_articles(match.group('y'))} background")
+    return "context"
+
+
+def _set_place(scene: _Scene, prep: str, where: str) -> None:
+    prep = {"into": "in", "onto": "on", "to": "at"}.get(prep, prep)
+    scene.places = [f"{prep} {where}"]
+    scene.extras = [e for e in scene.extras if not _looks_like_setting(e)]
+
+
+def _looks_like_setting(part: str) -> bool:
+    return part.split()[0] in _PLACE_MARKERS or part.endswith(("background", "scenery", "landscape"))
+
+
+def _make_rule(scene: _Scene, clause: str) -> str | None:
+    match = re.match(
+        r"^(?:make|turn|let)\s+(?P<who>it|her|him|them|this|that|everything|the\s+[a-z-]+)\s+(?P<x>.+)$", clause
+    )
+    possessive = re.match(r"^make\s+(?:his|her|its|their)\s+(?P<part>[a-z-]+)\s+(?P<x>.+)$", clause)
+    if possessive and possessive.group("part") in _BODY_PARTS:
+        part, value = possessive.group("part"), possessive.group("x")
+        scene.attributes = [a for a in scene.attributes if not _mentions(a, part)]
+        scene.attributes.append(f"with {value} {part}")
+        return "modify"
+    if not match:
+        return None
+    who, change = match.group("who"), match.group("x").strip()
+    change = re.sub(r"^(?:look\s+like|look|into|be|become|seem)\s+", "", change)
+    change = re.sub(r"^(?:more|very)\s+(?=\w+$)", "more ", change)
+    if who in ("it", "this", "that", "everything") and change in _IMAGE_WIDE:
+        # "make it brighter" is about the picture, not the subject.
+        scene.extras.append(_IMAGE_WIDE[change])
+        return "modify"
+    if who.startswith("the ") and not _refers_to_subject(who, scene):
+        scene.extras.append(f"{change} {_strip_articles(who)}")
+        return "modify"
+    scene.subject = _modified_subject(scene.subject, change)
+    return "modify"
+
+
+def _modified_subject(subject: str, change: str) -> str:
+    words = change.split()
+    if words[0] in ("a", "an", "the"):
+        return f"{subject} as {change}"
+    if words[0] in _VERBS_ING:
+        return " ".join([subject, _VERBS_ING[words[0]], *words[1:]])
+    if words[0].endswith("ing") or len(words) > 2:
+        return f"{subject} {change}"
+    return f"{change} {subject}"
+
+
+def _in_rule(scene: _Scene, clause: str) -> str | None:
+    bare = re.match(r"^(?P<prep>in front of|next to|inside|in|on|at|under|near)\s+(?P<y>.+)$", clause)
+    if bare:
+        _set_place(scene, bare.group("prep"), bare.group("y"))
+        return "context"
+    match = re.match(r"^(?P<x>.+?)\s+(?P<prep>in front of|next to|inside|in|on|at|under|near)\s+(?P<y>.+)$", clause)
+    if not match:
+        return None
+    if _refers_to_subject(match.group("x"), scene):
+        _set_place(scene, match.group("prep"), match.group("y"))
+        return "context"
+    scene.extras.append(clause)
+    return "add"
+
+
+def _clean_prompt(text: str) -> str:
+    text = " ".join(text.split())
+    text = re.sub(r"\s+,", ",", text)
+    text = re.sub(r",(?:\s*,)+", ",", text)
+    text = re.sub(r",(?=\S)", ", ", text)
+    text = text.strip(" ,.;:!?")
+    if len(text) > MAX_PROMPT_CHARS:
+        cut = text[:MAX_PROMPT_CHARS]
+        text = cut[: max(cut.rfind(","), cut.rfind(" "))] if " " in cut else cut
+        text = text.strip(" ,.;:!?")
+    return text
