@@ -17,6 +17,10 @@ from engine.tiny import TINY_MODELS, ensure_tiny_folder
 
 STEPS = 2
 
+# Tiny models gain nothing from intra-op threads, and on a shared 2-core machine OpenMP workers that wait on
+# each other make each call several times slower.
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
