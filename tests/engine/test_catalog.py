@@ -31,7 +31,8 @@ def test_presets_cover_the_catalog() -> None:
     assert ids == {"sd15", "sdxl", "sdxl-turbo", "tiny-sd", "tiny-sdxl"}
     assert get_preset("sdxl-turbo").step_range == (1, 4)
     assert get_preset("sdxl-turbo").guidance_range == (0.0, 0.0)
-    assert get_preset("tiny-sd").is_test_model and "noise" in get_preset("tiny-sd").description
+    assert get_preset("tiny-sd").is_test_model
+    assert "noise" in get_preset("tiny-sd").description
     assert not get_preset("sdxl").is_test_model
 
 
@@ -39,7 +40,8 @@ def test_presets_cover_the_catalog() -> None:
 def test_aspect_sizes_fit_the_family(preset) -> None:
     assert set(preset.aspect_sizes) == set(ASPECTS)
     for aspect, (w, h) in preset.aspect_sizes.items():
-        assert w % preset.size_step == 0 and h % preset.size_step == 0, aspect
+        assert w % preset.size_step == 0, aspect
+        assert h % preset.size_step == 0, aspect
         assert w * h <= preset.max_pixels
         resolve(req(model=preset.id, aspect=aspect), ModelSpec.from_preset(preset))
         ratio_w, ratio_h = map(int, aspect.split(":"))
@@ -89,8 +91,11 @@ def test_image_edit_modes_and_size_from_the_image() -> None:
     image = Image.new("RGB", (300, 200))
     mask = Image.new("L", (300, 200), 255)
     img2img = resolve(req(init_image=image), SD)
-    assert img2img.mode == "img2img" and img2img.strength == 0.6
-    assert img2img.width > img2img.height and img2img.width % 8 == 0 and img2img.height % 8 == 0
+    assert img2img.mode == "img2img"
+    assert img2img.strength == 0.6
+    assert img2img.width > img2img.height
+    assert img2img.width % 8 == 0
+    assert img2img.height % 8 == 0
     inpaint = resolve(req(init_image=image, mask_image=mask, strength=0.3), SD)
     assert (inpaint.mode, inpaint.strength) == ("inpaint", 0.3)
 
@@ -160,5 +165,6 @@ def test_installed_model_reuses_family_defaults() -> None:
 
 def test_errors_are_one_line_engine_errors() -> None:
     err = InvalidRequest("two\nlines")
-    assert isinstance(err, EngineError) and str(err) == "two lines"
+    assert isinstance(err, EngineError)
+    assert str(err) == "two lines"
     assert set(SCHEDULERS) >= {"ddim", "euler", "euler_a", "dpmpp_2m"}

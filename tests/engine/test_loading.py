@@ -48,7 +48,7 @@ def test_nonexistent_path_is_explained(tmp_path: Path) -> None:
 
 
 def test_folder_without_model_index_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ModelUnavailable, match="no model_index.json"):
+    with pytest.raises(ModelUnavailable, match=r"no model_index\.json"):
         load_base_pipeline(_spec(str(tmp_path)), cache_dir=tmp_path)
 
 

@@ -28,7 +28,8 @@ def test_every_count_returns_that_many_images_with_consecutive_seeds(manager, sd
     assert [im.seed for im in result.images] == [100 + i for i in range(count)]
     assert [im.index for im in result.images] == list(range(count))
     assert all(im.image.size == (64, 64) for im in result.images)
-    assert result.params.count == count and result.elapsed_s > 0
+    assert result.params.count == count
+    assert result.elapsed_s > 0
     if count > 1:
         assert max_diff(result.images[0].image, result.images[1].image) > 10
 
@@ -55,20 +56,24 @@ def test_img2img_and_inpaint_share_the_base_weights(manager, sd_spec, sdxl_spec,
     spec = sd_spec if model == "tiny-sd" else sdxl_spec
     source = manager.generate(req(model, count=1, seed=1), spec).images[0].image
     img2img = manager.generate(req(model, count=2, seed=5, init_image=source, strength=0.5), spec)
-    assert img2img.params.mode == "img2img" and len(img2img.images) == 2
+    assert img2img.params.mode == "img2img"
+    assert len(img2img.images) == 2
     assert max_diff(img2img.images[0].image, source) > 0
 
     mask = Image.new("L", source.size, 0)
     mask.paste(255, (0, 0, source.size[0] // 2, source.size[1]))  # change the left half only
     inpaint = manager.generate(req(model, count=1, seed=5, init_image=source, mask_image=mask), spec)
-    assert inpaint.params.mode == "inpaint" and inpaint.params.strength == 1.0
+    assert inpaint.params.mode == "inpaint"
+    assert inpaint.params.strength == 1.0
     assert inpaint.images[0].image.size == source.size
 
     base = manager.pipeline(spec)
     for mode in ("img2img", "inpaint"):
         variant = manager.pipeline(spec, mode)
         assert variant is not base
-        assert variant.unet is base.unet and variant.vae is base.vae and variant.text_encoder is base.text_encoder
+        assert variant.unet is base.unet
+        assert variant.vae is base.vae
+        assert variant.text_encoder is base.text_encoder
 
 
 def test_each_request_gets_its_own_scheduler(manager, sd_spec) -> None:
