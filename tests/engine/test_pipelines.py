@@ -157,3 +157,21 @@ def test_base_models_are_kept_in_an_lru(tiny_cache: Path, sd_spec, sdxl_spec) ->
     manager.pipeline(sdxl_spec)
     assert manager.loaded_models == ("tiny-sdxl",)
     assert manager.pipeline(sd_spec) is not first
+
+
+def test_optimized_manager_matches_eager_and_unfuses_for_loras(tiny_cache: Path, manager, sd_spec, lora_files) -> None:
+    from engine.types import LoraSpec
+
+    fast = PipelineManager("cpu", cache_dir=tiny_cache, optimize=True)
+    eager = manager.generate(req(count=2, seed=9), sd_spec)
+    optimized = fast.generate(req(count=2, seed=9), sd_spec)
+    unet = fast.pipeline(sd_spec).unet
+    assert unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    assert any(type(p).__name__.startswith("Fused") for p in unet.attn_processors.values())
+    for a, b in zip(eager.images, optimized.images, strict=True):
+        assert max_diff(a.image, b.image) <= BATCH_TOLERANCE
+    styled = LoraSpec("a", lora_files.a_diffusers, "sd15")
+    with_lora = fast.generate(req(count=1, seed=9, loras=(styled,)), sd_spec)
+    assert not any(type(p).__name__.startswith("Fused") for p in unet.attn_processors.values())
+    reference = manager.generate(req(count=1, seed=9, loras=(styled,)), sd_spec)
+    assert max_diff(with_lora.images[0].image, reference.images[0].image) <= BATCH_TOLERANCE
