@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -87,7 +88,10 @@ class LoraCache:
         size = path.stat().st_size
         self._evict_for(size, keep)
         try:
-            self._pipe.load_lora_weights(str(path), adapter_name=name)
+            with warnings.catch_warnings():
+                # Several named adapters in one model is the point here, not a mistake.
+                warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+                self._pipe.load_lora_weights(str(path), adapter_name=name)
         except Exception as exc:  # diffusers and peft raise many kinds for a malformed or mismatched file
             log.warning("Loading LoRA %s from %s failed: %s", spec.name, path, exc)
             # A half-loaded adapter would linger in the modules: remove whatever got registered.

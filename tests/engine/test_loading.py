@@ -76,3 +76,24 @@ def test_folder_saved_elsewhere_loads_as_a_local_model(tiny_cache: Path, tmp_pat
     for name, tensor in pipe.unet.state_dict().items():
         assert torch.equal(tensor, loaded.unet.state_dict()[name]), name
     assert type(loaded).__name__ == "StableDiffusionXLPipeline"
+
+
+def test_single_file_checkpoint_loads_like_its_folder(tiny_cache: Path, tmp_path: Path) -> None:
+    import numpy as np
+    import torch
+
+    from .ldm_export import save_ldm_checkpoint
+
+    folder = tiny_cache / "builtin" / "tiny-sd"
+    pipe = load_folder(folder, "sd15")
+    checkpoint = save_ldm_checkpoint(pipe, tmp_path / "merge.safetensors")
+    spec = _spec(str(checkpoint), config=str(folder))
+    loaded = load_base_pipeline(spec, cache_dir=tmp_path)
+    for part in ("unet", "vae", "text_encoder"):
+        theirs = getattr(loaded, part).state_dict()
+        for name, tensor in getattr(pipe, part).state_dict().items():
+            assert torch.equal(tensor, theirs[name].reshape(tensor.shape)), f"{part}.{name}"
+    args = {"prompt": "a boat", "num_inference_steps": 2, "height": 64, "width": 64, "output_type": "np"}
+    a = pipe(**args, generator=torch.Generator().manual_seed(0)).images
+    b = loaded(**args, generator=torch.Generator().manual_seed(0)).images
+    assert np.array_equal(a, b)
