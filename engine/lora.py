@@ -81,7 +81,7 @@ class LoraCache:
             if name in keep:
                 continue
             log.info("Unloading LoRA adapter %s (least recently used)", name)
-            self._pipe.delete_adapters([name])
+            self._delete([name])
             del self._resident[name]
 
     def _load(self, spec: LoraSpec, path: Path, name: str, keep: set[str]) -> None:
@@ -96,7 +96,7 @@ class LoraCache:
             log.warning("Loading LoRA %s from %s failed: %s", spec.name, path, exc)
             # A half-loaded adapter would linger in the modules: remove whatever got registered.
             if name in self._pipe.get_list_adapters().get("unet", []):
-                self._pipe.delete_adapters([name])
+                self._delete([name])
             raise ModelUnavailable(
                 f"LoRA '{spec.name}' could not be loaded: the file does not fit a {self._family} model or is damaged."
             ) from exc
@@ -122,8 +122,14 @@ class LoraCache:
 
     def clear(self) -> None:
         if self._resident:
-            self._pipe.delete_adapters(list(self._resident))
+            self._delete(list(self._resident))
         self._resident.clear()
+
+    def _delete(self, names: list[str]) -> None:
+        with warnings.catch_warnings():
+            # peft warns when it picks another active adapter; set_adapters decides that per request anyway.
+            warnings.filterwarnings("ignore", message="Adapter .* was active which is now deleted")
+            self._pipe.delete_adapters(names)
 
 
 # --- writing LoRA files (training output and tests) ---------------------------------------------------------
