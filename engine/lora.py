@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -80,19 +81,22 @@ class LoraCache:
             if name in keep:
                 continue
             log.info("Unloading LoRA adapter %s (least recently used)", name)
-            self._pipe.delete_adapters([name])
+            self._delete([name])
             del self._resident[name]
 
     def _load(self, spec: LoraSpec, path: Path, name: str, keep: set[str]) -> None:
         size = path.stat().st_size
         self._evict_for(size, keep)
         try:
-            self._pipe.load_lora_weights(str(path), adapter_name=name)
+            with warnings.catch_warnings():
+                # Several named adapters in one model is the point here, not a mistake.
+                warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+                self._pipe.load_lora_weights(str(path), adapter_name=name)
         except Exception as exc:  # diffusers and peft raise many kinds for a malformed or mismatched file
             log.warning("Loading LoRA %s from %s failed: %s", spec.name, path, exc)
             # A half-loaded adapter would linger in the modules: remove whatever got registered.
             if name in self._pipe.get_list_adapters().get("unet", []):
-                self._pipe.delete_adapters([name])
+                self._delete([name])
             raise ModelUnavailable(
                 f"LoRA '{spec.name}' could not be loaded: the file does not fit a {self._family} model or is damaged."
             ) from exc
@@ -118,8 +122,14 @@ class LoraCache:
 
     def clear(self) -> None:
         if self._resident:
-            self._pipe.delete_adapters(list(self._resident))
+            self._delete(list(self._resident))
         self._resident.clear()
+
+    def _delete(self, names: list[str]) -> None:
+        with warnings.catch_warnings():
+            # peft warns when it picks another active adapter; set_adapters decides that per request anyway.
+            warnings.filterwarnings("ignore", message="Adapter .* was active which is now deleted")
+            self._pipe.delete_adapters(names)
 
 
 # --- writing LoRA files (training output and tests) ---------------------------------------------------------

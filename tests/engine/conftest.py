@@ -1,0 +1,89 @@
+"""Shared tiny pipelines and LoRA files: built once per test session, since building costs seconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.catalog import ModelSpec, get_preset
+from engine.loading import load_folder
+from engine.lora import save_lora_diffusers, save_lora_kohya
+from engine.pipelines import PipelineManager
+from engine.tiny import TINY_MODELS, ensure_tiny_folder
+
+STEPS = 2
+
+# Tiny models gain nothing from intra-op threads, and on a shared 2-core machine OpenMP workers that wait on
+# each other make each call several times slower.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cache = tmp_path_factory.mktemp("models")
+    for name in TINY_MODELS:
+        ensure_tiny_folder(name, cache / "builtin")
+    return cache
+
+
+@pytest.fixture(scope="session")
+def manager(tiny_cache: Path) -> PipelineManager:
+    return PipelineManager("cpu", cache_dir=tiny_cache, max_models=2)
+
+
+@pytest.fixture(scope="session")
+def sd_spec() -> ModelSpec:
+    return ModelSpec.from_preset(get_preset("tiny-sd"))
+
+
+@pytest.fixture(scope="session")
+def sdxl_spec() -> ModelSpec:
+    return ModelSpec.from_preset(get_preset("tiny-sdxl"))
+
+
+def random_lora(folder: Path, family: str, seed: int, rank: int = 4) -> dict[str, torch.Tensor]:
+    """A peft state dict for the tiny UNet whose weights are random (not a no-op), made on a separate copy."""
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    pipe = load_folder(folder, family)
+    torch.manual_seed(seed)
+    config = LoraConfig(
+        r=rank, lora_alpha=rank, init_lora_weights=False, target_modules=["to_k", "to_q", "to_v", "to_out.0"]
+    )
+    pipe.unet.add_adapter(config)
+    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(pipe.unet).items()}
+
+
+@dataclass(frozen=True)
+class LoraFiles:
+    a_diffusers: Path
+    a_kohya: Path
+    b_diffusers: Path
+    sdxl: Path
+
+
+@pytest.fixture(scope="session")
+def lora_files(tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> LoraFiles:
+    out = tmp_path_factory.mktemp("loras")
+    sd_folder = tiny_cache / "builtin" / "tiny-sd"
+    a = random_lora(sd_folder, "sd15", seed=1)
+    b = random_lora(sd_folder, "sd15", seed=2)
+    xl = random_lora(tiny_cache / "builtin" / "tiny-sdxl", "sdxl", seed=3)
+    return LoraFiles(
+        a_diffusers=save_lora_diffusers(out / "a.safetensors", "sd15", a),
+        a_kohya=save_lora_kohya(out / "a_kohya.safetensors", a),
+        b_diffusers=save_lora_diffusers(out / "b.safetensors", "sd15", b),
+        sdxl=save_lora_diffusers(out / "xl.safetensors", "sdxl", xl),
+    )
+
+
+def pixels(image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+def max_diff(a, b) -> int:
+    return int(np.abs(pixels(a) - pixels(b)).max())
