@@ -13,13 +13,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from engine.catalog import ModelSpec, resolve
+from engine.device import apply_memory_plan, plan_memory
 from engine.errors import Cancelled, InvalidRequest, OutOfMemory
 from engine.loading import load_base_pipeline
 from engine.lora import DEFAULT_LORA_BUDGET_BYTES, LoraCache
@@ -94,6 +95,8 @@ class _Loaded:
     loras: LoraCache
     variants: dict[str, Any] = field(default_factory=dict)
     qkv_fused: bool = False
+    weights_gb: float = 0.0
+    free_before_gb: float | None = None  # GPU memory free before the weights were loaded (None on the CPU)
 
 
 class PipelineManager:
@@ -139,9 +142,24 @@ class PipelineManager:
             self.unload(next(iter(self._loaded)))
         started = time.monotonic()
         base = load_base_pipeline(spec, cache_dir=self.cache_dir, dtype=self.dtype)
-        base.to(self.device)
+        weights_gb = _weights_gb(base)
+        free_gb = _free_gb(self.device)
+        width, height = spec.preset.default_size
+        # Plan for a typical job (four images at the default size): offload must be chosen before
+        # the weights move, and only the VAE switches are changed per request afterwards.
+        plan = plan_memory(weights_gb, free_gb, width, height, 4)
+        if plan.cpu_offload == "none":
+            base.to(self.device)
+        if free_gb is not None:
+            apply_memory_plan(base, plan, str(self.device))
         base.set_progress_bar_config(disable=True)
-        entry = _Loaded(spec=spec, base=base, loras=LoraCache(base, spec.family, self.lora_budget_bytes))
+        entry = _Loaded(
+            spec=spec,
+            base=base,
+            loras=LoraCache(base, spec.family, self.lora_budget_bytes),
+            weights_gb=weights_gb,
+            free_before_gb=free_gb,
+        )
         if self.optimize:
             self._apply_optimizations(entry)
         self._loaded[spec.name] = entry
@@ -218,6 +236,9 @@ class PipelineManager:
             if self.optimize:
                 self._set_qkv_fused(entry, fused=not request.loras)
             pipe = self.pipeline(spec, params.mode)
+            if entry.free_before_gb is not None:
+                plan = plan_memory(entry.weights_gb, entry.free_before_gb, params.width, params.height, params.count)
+                apply_memory_plan(entry.base, replace(plan, cpu_offload="none"), str(self.device))
             pipe.scheduler = make_scheduler(params.scheduler, entry.base.scheduler.config)
             inputs = self._image_inputs(request, params)
             images = self._run_split(pipe, params, inputs, 0, params.count, on_progress, should_cancel)
@@ -339,3 +360,21 @@ class PipelineManager:
     def _call_pipeline(self, pipe: Any, **kwargs: Any) -> Any:
         """The one place the pipeline runs (tests replace it to simulate failures)."""
         return pipe(**kwargs)
+
+
+def _weights_gb(pipe: Any) -> float:
+    """Size of every torch module of a pipeline, in GiB."""
+    total = 0
+    for component in pipe.components.values():
+        if isinstance(component, torch.nn.Module):
+            total += sum(t.numel() * t.element_size() for t in component.parameters())
+            total += sum(t.numel() * t.element_size() for t in component.buffers())
+    return total / 2**30
+
+
+def _free_gb(device: torch.device) -> float | None:
+    """Free memory on a CUDA device in GiB; None elsewhere (no plan needed)."""
+    if device.type != "cuda":
+        return None
+    free, _total = torch.cuda.mem_get_info(device)
+    return free / 2**30
