@@ -51,3 +51,5 @@ def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
     root.setLevel(level)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # transformers warns about optional backends (torchvision) it falls back from; only errors matter here.
+    logging.getLogger("transformers").setLevel(max(logging.ERROR, logging.getLevelName(level)))

@@ -39,6 +39,12 @@ def quiet_progress_bars() -> None:
 
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
+    # Send their records through the application's logging set-up instead of their own stderr handlers.
+    for lib in (diffusers_logging, transformers_logging):
+        lib.disable_default_handler()
+        lib.enable_propagation()
+    # transformers warns at every load that it falls back from torchvision to PIL processors: harmless here.
+    transformers_logging.set_verbosity_error()
 
 
 def _pipeline_class(family: str) -> Any:

@@ -22,7 +22,7 @@ import torch
 from engine.catalog import ModelSpec, resolve
 from engine.device import apply_memory_plan, plan_memory
 from engine.errors import Cancelled, InvalidRequest, OutOfMemory
-from engine.loading import load_base_pipeline
+from engine.loading import load_base_pipeline, quiet_progress_bars
 from engine.lora import DEFAULT_LORA_BUDGET_BYTES, LoraCache
 from engine.types import GeneratedImage, GenerateRequest, GenerateResult, Mode, ResolvedParams
 
@@ -112,6 +112,7 @@ class PipelineManager:
         lora_budget_bytes: int = DEFAULT_LORA_BUDGET_BYTES,
         optimize: bool = False,
     ) -> None:
+        quiet_progress_bars()
         self.device = torch.device(device)
         self.dtype = _as_dtype(dtype, self.device)
         self.cache_dir = Path(cache_dir)
