@@ -17,7 +17,6 @@ import discord
 from bot.services.api import JobResult
 from bot.ui import custom_ids, feedback, render
 from bot.ui.caller import caller_from
-from bot.ui.routing import token_expiry
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
@@ -30,14 +29,6 @@ MAX_ROWS = 5
 
 def _bot(interaction: discord.Interaction) -> StudioBot:
     return interaction.client  # type: ignore[return-value]
-
-
-async def _submitted(interaction: discord.Interaction, submit: Any) -> None:
-    """Run a service call that creates a job, and show its ticket on this interaction's response."""
-    bot = _bot(interaction)
-    with bot.delivery.routes.pending(interaction.token, token_expiry(interaction.created_at)):
-        ticket = await submit
-    await bot.delivery.show_ticket(interaction, ticket)
 
 
 class _Funnel:
@@ -105,7 +96,8 @@ class VaryButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=cu
         await interaction.response.defer(thinking=True)
         jobs = _bot(interaction).jobs
         strength = "strong" if self.strength == "strong" else "subtle"
-        await _submitted(interaction, jobs.vary(caller_from(interaction), self.job_id, self.index, strength))
+        # The service shows the new job on this click's "thinking…" response (the caller carries its token).
+        await jobs.vary(caller_from(interaction), self.job_id, self.index, strength)
 
 
 class RerollButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["reroll"]):
@@ -125,7 +117,7 @@ class RerollButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=
 
     async def run(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
-        await _submitted(interaction, _bot(interaction).jobs.reroll(caller_from(interaction), self.job_id))
+        await _bot(interaction).jobs.reroll(caller_from(interaction), self.job_id)
 
 
 class RemixModal(discord.ui.Modal):
@@ -142,7 +134,7 @@ class RemixModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
         jobs = _bot(interaction).jobs
-        await _submitted(interaction, jobs.remix(caller_from(interaction), self.job_id, self.prompt.value))
+        await jobs.remix(caller_from(interaction), self.job_id, self.prompt.value)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
         await feedback.report_error(interaction, error, job_item=True)
