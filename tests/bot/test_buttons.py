@@ -97,8 +97,9 @@ async def test_delete_is_refused_to_others_and_done_for_the_requester(fake, stud
 
 async def test_a_moderator_may_delete_anyones_result(fake, studio, first) -> None:
     job, message = first
-    fake.click(f"studio:del:{job.id}", message=message, user_id=OTHER, permissions=MANAGE_MESSAGES)
+    click = fake.click(f"studio:del:{job.id}", message=message, user_id=OTHER, permissions=MANAGE_MESSAGES)
     await fake.wait_for(lambda: int(message["id"]) in fake.deleted)
+    assert click.followups == []
 
 
 async def test_buttons_work_on_new_services_and_a_new_bot_after_a_restart(fake, studio, first) -> None:

@@ -118,6 +118,22 @@ async def test_expired_token_delivers_a_channel_message_that_mentions_the_reques
     assert len(edits(fake, ix)) == 1
 
 
+async def test_a_job_queued_before_a_restart_is_delivered_on_its_interaction_after(fake, studio, make_bot) -> None:
+    old = await make_bot(start=False)  # the process stops before the job runs
+    ix = fake.slash("generate", prompt="patience", count=1, **FAST)
+    job_id = await job_of(fake, ix)
+    await studio.close()
+    fresh = await make_bot()  # new services, a new bot and delivery port: only the database remembers the token
+    assert fresh is not old and fresh.delivery is not old.delivery
+    job = await studio.wait(job_id)
+    assert job.status == "done"
+    message = fake.original(ix)
+    assert job.message_id == int(message["id"])
+    assert message["embeds"][0]["title"] == f"Job #{job_id}"
+    assert [a["filename"] for a in message["attachments"]] == [f"job{job_id}_1.png"]
+    assert fake.channel_messages() == []
+
+
 async def test_job_without_a_token_gets_a_status_message_then_the_result(fake, studio, bot) -> None:
     """A job from the CLI or a schedule has no interaction: a channel status message, then the result."""
     caller = Caller(user_id=USER_ID, guild_id=GUILD_ID, channel_id=CHANNEL_ID)
