@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# One torch thread: the tiny models gain nothing from two, and on a shared 2-core machine two OpenMP
+# threads that spin-wait for each other made the engine-backed tests about five times slower.
+# Set before torch is imported (OpenMP reads it once); an explicit setting wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")
