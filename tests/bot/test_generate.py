@@ -156,7 +156,8 @@ async def test_a_job_the_engine_cannot_run_ends_in_a_short_error(fake, studio, b
     job = await studio.wait(await job_of(fake, ix))
     assert job.status == "failed"
     message = fake.original(ix)
-    assert message["content"].startswith("❌ ")
+    assert message["content"].startswith("❌ Model 'broken'")
+    assert message["content"] == f"❌ {job.error}"
     assert message["components"] == []
     assert not message["attachments"]
 
