@@ -39,7 +39,11 @@ def studio_intents() -> discord.Intents:
 
 
 class StudioBot(commands.Bot):
-    """Takes its resources in the constructor, loads its cogs in `setup_hook` (advanced_startup.py)."""
+    """Takes its resources in the constructor, loads its cogs in `setup_hook` (advanced_startup.py).
+
+    `delivery` (made here when not given) is the job service's DeliveryPort: register it with
+    `jobs.set_delivery` before `jobs.start()` (`bot.runner.build_bot` does both).
+    """
 
     def __init__(
         self,

@@ -1,25 +1,27 @@
 """`DiscordDelivery`: the DeliveryPort that shows a job's life in Discord.
 
-While the route's interaction token is valid the job's message is the interaction's original
-response (edited through the interaction webhook); after it expired (or without one) the job gets
-a plain channel message that mentions the requester, edited later by its id. Discord errors are
-logged with the job id and never raised into the services.
+Everything comes from the route the job service builds from the job's row (token included), so
+jobs recovered after a restart are shown the same way. While the route's interaction token is valid
+the job's message is the interaction's original response (the deferred "thinking…" that the command
+or button left), edited through the interaction webhook; after it expired (or without one) the job
+gets a plain channel message that mentions the requester, edited later by its id. Discord errors
+are logged with the job id and never raised into the services.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.services.api import JobResult, JobRoute, JobTicket, Progress
+from bot.services.api import JobResult, JobRoute, Progress
 from bot.ui import render
 from bot.ui.buttons import result_view, running_view
-from bot.ui.routing import InteractionRoutes, token_expiry
 
 if TYPE_CHECKING:
     from discord.ext import commands
@@ -37,24 +39,29 @@ class _Stage(IntEnum):
     DONE = 3
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class DiscordDelivery:
-    """One instance serves every job; all it needs is in the route (plus tokens the adapter knows)."""
+    """One instance serves every job; all it needs is in the route."""
 
     def __init__(
         self,
         bot: commands.Bot | None = None,
         *,
-        routes: InteractionRoutes | None = None,
         max_upload_bytes: int = render.DEFAULT_UPLOAD_LIMIT,
         progress_interval_s: float = PROGRESS_INTERVAL_S,
+        clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._bot = bot
-        self.routes = routes or InteractionRoutes()
         self.max_upload_bytes = max_upload_bytes
         self.progress_interval_s = progress_interval_s
+        self.clock = clock  # tells when a route's token has expired
         self._last_progress: dict[int, float] = {}
         self._stage: dict[int, _Stage] = {}
         self._channel_messages: dict[int, int] = {}  # job id → status message we posted in the channel
+        self._lost_tokens: set[int] = set()  # jobs whose interaction response is gone before its token expired
 
     def bind(self, bot: commands.Bot) -> None:
         """Attach the bot (the services may need the port before the bot exists)."""
@@ -69,6 +76,7 @@ class DiscordDelivery:
     # -- DeliveryPort -------------------------------------------------------------------------
 
     async def queued(self, route: JobRoute, position: int, eta_s: float | None) -> int | None:
+        """Replace the interaction's "thinking…" with the queue position; return the message that shows the job."""
         if self._stage.get(route.job_id, 0) > _Stage.QUEUED:
             return None  # a late "queued" must not overwrite progress or a result
         self._stage[route.job_id] = _Stage.QUEUED
@@ -96,7 +104,6 @@ class DiscordDelivery:
             return None
         embed = render.result_embed(result, grid_attached=plan.grid_included)
         view = result_view(result)
-        route = self.routes.complete(route)
         if self._token_valid(route):
             message_id = await self._edit_original(
                 route, content=render.result_content(result, plan), embed=embed, attachments=files, view=view
@@ -125,43 +132,22 @@ class DiscordDelivery:
         self._finish(route.job_id)
         await self._show(route, content=render.CANCELLED_TEXT, view=None)
 
-    # -- used by the adapter --------------------------------------------------------------------
-
-    async def show_ticket(
-        self, interaction: discord.Interaction, ticket: JobTicket, *, message_id: int | None = None
-    ) -> int | None:
-        """Show a just-accepted job on the interaction's original response, and remember its token."""
-        expires = token_expiry(interaction.created_at)
-        self.routes.remember(ticket.job_id, interaction.token, expires)
-        route = JobRoute(
-            job_id=ticket.job_id,
-            requester_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            message_id=message_id,
-            interaction_token=interaction.token,
-            token_expires_at=expires,
-        )
-        return await self.queued(route, ticket.position, ticket.eta_s)
-
     # -- internals -------------------------------------------------------------------------------
 
     def _finish(self, job_id: int) -> None:
         self._stage[job_id] = _Stage.DONE
         self._last_progress.pop(job_id, None)
 
-    @staticmethod
-    def _token_valid(route: JobRoute) -> bool:
-        if not route.interaction_token or route.token_expires_at is None:
+    def _token_valid(self, route: JobRoute) -> bool:
+        if not route.interaction_token or route.token_expires_at is None or route.job_id in self._lost_tokens:
             return False
         expires = route.token_expires_at
         if expires.tzinfo is None:
             expires = expires.replace(tzinfo=UTC)  # the services store UTC
-        return datetime.now(UTC) < expires - TOKEN_MARGIN
+        return self.clock() < expires - TOKEN_MARGIN
 
     async def _show(self, route: JobRoute, *, content: str, view: discord.ui.View | None) -> int | None:
         """Edit the job's message in place: the interaction response, else the channel message."""
-        route = self.routes.complete(route)
         if self._token_valid(route):
             message_id = await self._edit_original(route, content=content, embed=None, attachments=[], view=view)
             if message_id is not None:
@@ -187,7 +173,7 @@ class DiscordDelivery:
             message = await webhook.edit_message("@original", **fields)  # type: ignore[arg-type]
         except discord.NotFound:
             log.info("Interaction token of job_id=%s is gone; using the channel", route.job_id)
-            self.routes.forget(route.job_id)
+            self._lost_tokens.add(route.job_id)
             return None
         except discord.HTTPException as exc:
             log.warning("Editing the response of job_id=%s failed: %s %s", route.job_id, exc.status, exc.text)

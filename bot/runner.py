@@ -3,24 +3,37 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.client import StudioBot
+    from bot.services.container import Services
 
 log = logging.getLogger(__name__)
 
 
-async def run_bot(settings: Settings) -> None:
-    """Run until interrupted: services, then the bot, then the job queue (recovered jobs included)."""
+def build_bot(settings: Settings, services: Services) -> StudioBot:
+    """The bot on these services, its delivery port registered with the job service (before `jobs.start()`)."""
     from bot.client import StudioBot
-    from bot.delivery import DiscordDelivery
+
+    bot = StudioBot(settings, services.jobs, services.models, services.guild_settings)
+    services.jobs.set_delivery(bot.delivery)
+    return bot
+
+
+async def run_bot(settings: Settings) -> None:
+    """Run until interrupted: services, the bot and its delivery port, login, the job queue, the gateway.
+
+    The queue starts after login (delivery needs the REST client and the application id) and before
+    the gateway connects, so jobs recovered from the last run are shown while the bot comes online.
+    """
     from bot.services.container import open_services
 
     token = settings.require_token()
     async with open_services(settings) as services:
-        bot = StudioBot(
-            settings=settings, jobs=services.jobs, models=services.models, guild_settings=services.guild_settings
-        )
-        services.jobs.set_delivery(DiscordDelivery(bot))
+        bot = build_bot(settings, services)
         async with bot:
             await bot.login(token)
             await services.jobs.start()
@@ -32,14 +45,11 @@ async def sync_commands(settings: Settings, guild_id: int | None) -> list[str]:
     """Log in, push the slash commands to Discord (one guild or globally), and log out."""
     import discord
 
-    from bot.client import StudioBot
     from bot.services.container import open_services
 
     token = settings.require_token()
     async with open_services(settings) as services:
-        bot = StudioBot(
-            settings=settings, jobs=services.jobs, models=services.models, guild_settings=services.guild_settings
-        )
+        bot = build_bot(settings, services)
         async with bot:
             await bot.login(token)
             if guild_id is not None:

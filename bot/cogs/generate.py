@@ -10,7 +10,6 @@ from discord.ext import commands
 
 from bot.services.api import GenerateInput
 from bot.ui.caller import caller_from
-from bot.ui.routing import token_expiry
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
@@ -67,12 +66,10 @@ class GenerateCog(commands.Cog):
             guidance=guidance,
             lora_scale=lora_scale,
         )
-        delivery = self.bot.delivery
-        # The contract's submit_generate takes no interaction token: offer it to the delivery port
-        # for this job (see bot/ui/routing.py).
-        with delivery.routes.pending(interaction.token, token_expiry(interaction.created_at)):
-            ticket = await self.bot.jobs.submit_generate(caller_from(interaction), options)
-        await delivery.show_ticket(interaction, ticket)
+        # The caller carries this interaction's token: the service stores it with the job, and the
+        # delivery port replaces the "thinking…" with the queue position before submit returns.
+        # A refusal raises into the error funnel, which removes the "thinking…".
+        await self.bot.jobs.submit_generate(caller_from(interaction), options)
 
     @generate.autocomplete("model")
     async def model_autocomplete(

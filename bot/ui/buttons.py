@@ -17,7 +17,6 @@ import discord
 from bot.services.api import JobResult
 from bot.ui import custom_ids, feedback, render
 from bot.ui.caller import caller_from
-from bot.ui.routing import token_expiry
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
@@ -30,14 +29,6 @@ MAX_ROWS = 5
 
 def _bot(interaction: discord.Interaction) -> StudioBot:
     return interaction.client  # type: ignore[return-value]
-
-
-async def _submitted(interaction: discord.Interaction, submit: Any) -> None:
-    """Run a service call that creates a job, and show its ticket on this interaction's response."""
-    bot = _bot(interaction)
-    with bot.delivery.routes.pending(interaction.token, token_expiry(interaction.created_at)):
-        ticket = await submit
-    await bot.delivery.show_ticket(interaction, ticket)
 
 
 class _Funnel:
@@ -54,7 +45,10 @@ class _Funnel:
 
 
 class UpscaleButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["u"]):
-    """U<n>: the image alone, full size, in a new message with its own V buttons."""
+    """U<n>: the image alone, full size, in a new message with its own V buttons.
+
+    Buttons number images from 1 as users see them; the services index them from 0.
+    """
 
     def __init__(self, job_id: int, index: int) -> None:
         self.job_id, self.index = job_id, index
@@ -72,7 +66,7 @@ class UpscaleButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template
     async def run(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
         jobs = _bot(interaction).jobs
-        image = await jobs.upscale(caller_from(interaction), self.job_id, self.index)
+        image = await jobs.upscale(caller_from(interaction), self.job_id, self.index - 1)
         spoiler = (await jobs.result(self.job_id)).spoiler
         file = await render.image_file(image.path, render.image_filename(self.job_id, image, spoiler))
         await interaction.edit_original_response(
@@ -105,7 +99,8 @@ class VaryButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=cu
         await interaction.response.defer(thinking=True)
         jobs = _bot(interaction).jobs
         strength = "strong" if self.strength == "strong" else "subtle"
-        await _submitted(interaction, jobs.vary(caller_from(interaction), self.job_id, self.index, strength))
+        # The service shows the new job on this click's "thinking…" response (the caller carries its token).
+        await jobs.vary(caller_from(interaction), self.job_id, self.index - 1, strength)
 
 
 class RerollButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["reroll"]):
@@ -125,7 +120,7 @@ class RerollButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=
 
     async def run(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
-        await _submitted(interaction, _bot(interaction).jobs.reroll(caller_from(interaction), self.job_id))
+        await _bot(interaction).jobs.reroll(caller_from(interaction), self.job_id)
 
 
 class RemixModal(discord.ui.Modal):
@@ -142,7 +137,7 @@ class RemixModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
         jobs = _bot(interaction).jobs
-        await _submitted(interaction, jobs.remix(caller_from(interaction), self.job_id, self.prompt.value))
+        await jobs.remix(caller_from(interaction), self.job_id, self.prompt.value)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
         await feedback.report_error(interaction, error, job_item=True)
@@ -259,7 +254,7 @@ def _rows_of(items: list[discord.ui.Item[Any]], first_row: int, view: discord.ui
 def result_view(result: JobResult) -> discord.ui.View:
     """U1…Un, V1…Vn, (V1+…Vn+ when rows allow), then 🔄 ✏️ 🗑 — at most 5 rows of 5."""
     view = discord.ui.View(timeout=None)
-    indexes = sorted(img.index for img in result.images)[: custom_ids.MAX_INDEX]
+    indexes = sorted(img.index + 1 for img in result.images)[: custom_ids.MAX_INDEX]  # 1-based, as shown
     rows_each = math.ceil(len(indexes) / ROW_WIDTH)
     with_strong = 3 * rows_each + 1 <= MAX_ROWS
     row = 0
@@ -273,7 +268,7 @@ def result_view(result: JobResult) -> discord.ui.View:
 
 
 def single_image_view(job_id: int, index: int) -> discord.ui.View:
-    """Under an upscaled image: subtle and strong variations of it."""
+    """Under an upscaled image (`index` 1-based): subtle and strong variations of it."""
     view = discord.ui.View(timeout=None)
     view.add_item(VaryButton(job_id, index, "subtle"))
     view.add_item(VaryButton(job_id, index, "strong"))

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import discord
 
 from bot.services.api import Caller
 
+# Discord: an interaction token can edit the response (and send followups) for 15 minutes.
+TOKEN_LIFETIME = timedelta(minutes=15)
+
+
+def token_expiry(created_at: datetime) -> datetime:
+    """When the token of an interaction created at `created_at` stops working."""
+    return created_at + TOKEN_LIFETIME
+
 
 def caller_from(interaction: discord.Interaction) -> Caller:
-    """Who clicked or typed, where, with the roles and permissions the policies look at."""
+    """Who clicked or typed, where, with the roles and permissions the policies look at.
+
+    The interaction's token travels with the caller: the job service stores it with the job, so the
+    job's messages edit this interaction's response for as long as the token lives, also after a restart.
+    """
     user = interaction.user
     perms = interaction.permissions
     # Member.roles needs the guild cache; the role ids come with every interaction payload.
@@ -21,4 +35,6 @@ def caller_from(interaction: discord.Interaction) -> Caller:
         role_ids=role_ids,
         is_moderator=in_guild and (perms.manage_messages or perms.manage_guild),
         is_manager=in_guild and perms.manage_guild,
+        interaction_token=interaction.token,
+        token_expires_at=token_expiry(interaction.created_at),
     )

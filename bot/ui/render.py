@@ -57,8 +57,9 @@ def grid_filename(result: JobResult) -> str:
 
 
 def image_filename(job_id: int, image: ResultImage, spoiler: bool) -> str:
+    """`job12_3.png` for the third image (the services index from 0, users count from 1)."""
     suffix = image.path.suffix or ".png"
-    return _spoiled(f"job{job_id}_{image.index}{suffix}", spoiler)
+    return _spoiled(f"job{job_id}_{image.index + 1}{suffix}", spoiler)
 
 
 def result_embed(result: JobResult, *, grid_attached: bool) -> discord.Embed:

@@ -1,189 +1,243 @@
-"""/generate through discord.py's real command tree, and the delivery port's messages."""
+"""/generate through discord.py's real command tree, the real services and tiny-sd, and the delivery port."""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from bot.services.api import GenerateInput
-from tests.bot.fakediscord import CHANNEL_ID, GUILD_ID, MANAGE_GUILD, MANAGE_MESSAGES, USER_ID
+from bot.services.api import Caller, GenerateInput, JobResult, ResultImage
+from bot.services.jobs import route_of
+from tests.bot.conftest import custom_ids, edits, job_of
+from tests.bot.fakediscord import CHANNEL_ID, GUILD_ID, USER_ID
+
+FAST = {"steps": 2, "model": "tiny-sd"}
 
 
-async def test_every_option_reaches_the_service(fake, bot, services) -> None:
-    ix = fake.slash(
-        "generate",
-        prompt="a red fox",
-        count=8,
-        model="model-03",
-        negative="blurry",
-        aspect="16:9",
-        seed=77,
-        steps=12,
-        guidance=6.5,
-        lora_scale=0.7,
-        permissions=MANAGE_MESSAGES,
-        roles=(11, 22),
-    )
-    await fake.wait_for(lambda: "Queued" in fake.original(ix)["content"])
-    name, caller, (options,) = services.jobs.calls[0]
-    assert name == "submit_generate"
-    assert options == GenerateInput("a red fox", 8, "model-03", "blurry", "16:9", 77, 12, 6.5, 0.7)
-    assert (caller.user_id, caller.guild_id, caller.channel_id) == (USER_ID, GUILD_ID, CHANNEL_ID)
-    assert caller.role_ids == (11, 22)
-    assert caller.is_moderator
-    assert not caller.is_manager
-    assert ix.callback_type == 5
+def _fields(message: dict) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in message["embeds"][0]["fields"]}
+
+
+async def test_generate_queues_shows_progress_and_delivers_the_result(fake, studio, bot) -> None:
+    ix = fake.slash("generate", prompt="a red fox", count=2, steps=2, model="tiny-sd")
+    job_id = await job_of(fake, ix)
+    job = await studio.wait(job_id)
+    assert job.status == "done"
+    assert ix.callback_type == 5  # deferred ("thinking…") within Discord's 3 s
     assert ix.callback_at - ix.dispatched_at < 3
-    custom_ids = [c["custom_id"] for row in fake.original(ix)["components"] for c in row["components"]]
-    assert custom_ids == ["studio:cancel:1"]
+
+    # Queued → progress → result, all edits of the one response the command deferred.
+    contents = [e.get("content") or "" for e in edits(fake, ix)]
+    assert contents[0].startswith("⏳ Queued: next up")
+    assert any(c.startswith("🎨 Generating: step") for c in contents[1:-1])
+    assert custom_ids(edits(fake, ix)[0]) == [f"studio:cancel:{job_id}"]
+    message = fake.original(ix)
+    assert job.message_id == int(message["id"])
+    assert job.interaction_token == ix.token  # stored with the job, so a restart can still edit
+
+    embed = message["embeds"][0]
+    fields = _fields(message)
+    assert embed["title"] == f"Job #{job_id}"
+    assert embed["description"] == "a red fox"
+    assert fields["Model"] == "tiny-sd"
+    assert fields["Seed"] == str(job.request["seed"])
+    assert fields["Steps"] == "2"
+    assert fields["Guidance"] == f"{job.request['guidance']:g}"
+    assert fields["Size"] == f"{job.request['width']}×{job.request['height']}"
+    assert embed["image"]["url"] == f"attachment://job{job_id}_grid.png"
+    names = [a["filename"] for a in message["attachments"]]
+    assert names == [f"job{job_id}_grid.png", f"job{job_id}_1.png", f"job{job_id}_2.png"]
+    assert all(a["size"] > 0 for a in message["attachments"])
+    labels = [[c.get("label") or c["emoji"]["name"] for c in row["components"]] for row in message["components"]]
+    assert labels == [["U1", "U2"], ["V1", "V2"], ["V1+", "V2+"], ["🔄", "✏️", "🗑️"]]
+    images = await studio.services.db.images.for_job(job_id)
+    assert {i.message_id for i in images} == {int(message["id"])}
 
 
-async def test_defaults_are_left_to_the_service(fake, bot, services) -> None:
-    fake.slash("generate", prompt="just a prompt", permissions=MANAGE_GUILD)
-    await fake.wait_for(lambda: services.jobs.calls)
-    _, caller, (options,) = services.jobs.calls[0]
-    assert options == GenerateInput("just a prompt")
-    assert caller.is_manager
-    assert caller.is_moderator
-
-
-async def test_count_outside_the_choices_never_reaches_the_service(fake, bot, services) -> None:
+async def test_count_outside_the_choices_never_reaches_the_service(fake, studio, bot) -> None:
     ix = fake.slash("generate", prompt="x", count=3, validate=False)
     await fake.wait_for(lambda: ix.callback_type is not None)
-    assert services.jobs.calls == []
     reply = fake.original(ix)
     assert reply["flags"] & 64
     assert "not a valid value" in reply["content"]
+    assert await studio.queued_jobs() == []
 
 
-async def test_autocomplete_caps_at_25_and_narrows(fake, bot, services) -> None:
-    assert len(services.models.infos) > 25
+async def test_autocomplete_caps_at_25_and_narrows(fake, studio, bot) -> None:
+    for i in range(30):
+        await studio.services.db.models.add(
+            f"style-{i:02d}", f"Style {i:02d}", "lora", "sd15", "/loras/none.safetensors", base_model="tiny-sd"
+        )
     everything = fake.autocomplete("generate", "model", prompt="p", model="")
     await fake.wait_for(lambda: everything.choices is not None)
     assert len(everything.choices) == 25
-    narrowed = fake.autocomplete("generate", "model", prompt="p", model="model-1")
+    narrowed = fake.autocomplete("generate", "model", prompt="p", model="style-1")
     await fake.wait_for(lambda: narrowed.choices is not None)
-    assert [c["value"] for c in narrowed.choices] == [f"model-1{i}" for i in range(10)]
-    assert services.models.queries == ["", "model-1"]
-    assert services.jobs.calls == []
+    assert sorted(c["value"] for c in narrowed.choices) == [f"style-1{i}" for i in range(10)]
+    tiny = fake.autocomplete("generate", "model", prompt="p", model="test model")
+    await fake.wait_for(lambda: tiny.choices is not None)
+    assert {c["value"] for c in tiny.choices} == {"tiny-sd", "tiny-sdxl"}
+    assert await studio.queued_jobs() == []
 
 
-async def test_result_replaces_the_response_with_embed_files_and_buttons(fake, bot, services) -> None:
-    ix = fake.slash("generate", prompt="a cat", negative="dogs")
-    await fake.wait_for(lambda: "Queued" in fake.original(ix)["content"])
-    message_id = await services.jobs.finish(1, note="output prompt: a cat, detailed")
-    message = fake.original(ix)
-    assert message_id == int(message["id"])
-    assert [name for name, _ in message["_files"]] == ["job1_grid.png"] + [f"job1_{i}.png" for i in range(1, 5)]
-    embed = message["embeds"][0]
-    fields = {f["name"]: f["value"] for f in embed["fields"]}
-    assert embed["description"] == "a cat"
-    assert fields["Negative"] == "dogs"
-    assert fields["Seed"] == "1234"
-    assert fields["Model"] == "tiny-sd"
-    assert fields["LoRAs"] == "style-a ×0.8"
-    assert fields["Size"] == "64×64"
-    assert fields["Steps"] == "4"
-    assert embed["image"]["url"] == "attachment://job1_grid.png"
-    assert message["content"] == "output prompt: a cat, detailed"
-    labels = [[c.get("label") or c["emoji"]["name"] for c in row["components"]] for row in message["components"]]
-    assert labels[0] == ["U1", "U2", "U3", "U4"]
-    assert labels[1] == ["V1", "V2", "V3", "V4"]
-    assert labels[-1] == ["🔄", "✏️", "🗑️"]
+async def test_progress_is_rate_limited_but_the_last_step_is_sent(fake, studio, make_bot) -> None:
+    from bot.services.api import Progress
 
-
-async def test_progress_is_rate_limited_but_the_last_step_is_sent(fake, bot, services) -> None:
-    ix = fake.slash("generate", prompt="a cat")
-    await fake.wait_for(lambda: "Queued" in fake.original(ix)["content"])
-    before = len(fake.requests)
+    bot = await make_bot(start=False)  # the job must stay queued: the test plays the worker's progress
+    ix = fake.slash("generate", prompt="a cat", **FAST)
+    job_id = await job_of(fake, ix)
+    route = route_of(await studio.services.db.jobs.get(job_id))
+    before = len(edits(fake, ix))
     for step in range(1, 11):
-        await services.jobs.step(1, step, 10)
-    edits = [r for r in fake.requests[before:] if r.method == "PATCH"]
-    assert [e.json["content"] for e in edits] == [
+        await bot.delivery.progress(route, Progress(job_id, step, 10, 3.0))
+    assert [e["content"] for e in edits(fake, ix)[before:]] == [
         "🎨 Generating: step 1 of 10, ETA ≈ 3 s",
         "🎨 Generating: step 10 of 10, ETA ≈ 3 s",
     ]
 
 
-async def test_expired_token_delivers_a_channel_message_that_mentions_the_requester(fake, bot, services) -> None:
-    ix = fake.slash("generate", prompt="slow one")
-    await fake.wait_for(lambda: "Queued" in fake.original(ix)["content"])
-    # The service persisted the token long ago; it has expired since.
-    job = services.jobs.jobs[1]
-    job.token, job.token_expires_at = "expired-token", datetime.now(UTC) - timedelta(minutes=1)
-    bot.delivery.routes.forget(1)
-    job.message_id = int(fake.original(ix)["id"])
-    await services.jobs.step(1, 5, 5)
-    assert "step 5 of 5" in fake.original(ix)["content"]  # edited by id through the channel
-    message_id = await services.jobs.finish(1)
-    posted = fake.messages[message_id]
+async def test_expired_token_delivers_a_channel_message_that_mentions_the_requester(fake, studio, make_bot) -> None:
+    bot = await make_bot(start=False)
+    ix = fake.slash("generate", prompt="slow one", count=2, **FAST)
+    job_id = await job_of(fake, ix)
+    assert "Queued" in fake.original(ix)["content"]
+    # The job waited in the queue for longer than the token lives.
+    bot.delivery.clock = lambda: datetime.now(UTC) + timedelta(minutes=16)
+    await studio.services.jobs.start()
+    job = await studio.wait(job_id)
+    assert job.status == "done"
+    posted = fake.messages[job.message_id]
     assert posted["_via_channel"]
     assert posted["content"].startswith(f"<@{USER_ID}>")
     assert posted["_allowed_mentions"] == {"parse": [], "users": [USER_ID]}
-    assert len(posted["attachments"]) == 5
-    assert int(fake.original_id_of(ix)) in fake.deleted  # the old status message is gone
+    assert len(posted["attachments"]) == 3
+    assert posted["embeds"][0]["title"] == f"Job #{job_id}"
+    assert fake.original_id_of(ix) in fake.deleted  # the old status message is gone
+    # No edit went through the expired token after the "Queued" one.
+    assert len(edits(fake, ix)) == 1
 
 
-async def test_job_without_any_token_gets_one_channel_message_edited_in_place(fake, bot, services) -> None:
-    ticket = await services.jobs.submit_generate(services_caller(), GenerateInput("scheduled"))
-    route = services.jobs.route(ticket.job_id)
-    first = await bot.delivery.queued(route, 2, 30.0)
-    await services.jobs.step(ticket.job_id, 1, 4)
-    await services.jobs.step(ticket.job_id, 4, 4)
-    assert [m["id"] for m in fake.channel_messages()] == [str(first)]
-    assert "step 4 of 4" in fake.messages[first]["content"]
-    await bot.delivery.failed(services.jobs.route(ticket.job_id), "The model ran out of memory: try fewer images.")
-    assert fake.messages[first]["content"].startswith("❌ The model ran out of memory")
-    assert fake.messages[first]["components"] == []
-
-
-async def test_eight_images_and_grid_fit_ten_attachments(fake, bot, services) -> None:
-    ix = fake.slash("generate", prompt="many", count=8)
-    await fake.wait_for(lambda: "Queued" in fake.original(ix)["content"])
-    await services.jobs.finish(1, count=8)
+async def test_a_job_queued_before_a_restart_is_delivered_on_its_interaction_after(fake, studio, make_bot) -> None:
+    old = await make_bot(start=False)  # the process stops before the job runs
+    ix = fake.slash("generate", prompt="patience", count=1, **FAST)
+    job_id = await job_of(fake, ix)
+    await studio.close()
+    fresh = await make_bot()  # new services, a new bot and delivery port: only the database remembers the token
+    assert fresh is not old and fresh.delivery is not old.delivery
+    job = await studio.wait(job_id)
+    assert job.status == "done"
     message = fake.original(ix)
+    assert job.message_id == int(message["id"])
+    assert message["embeds"][0]["title"] == f"Job #{job_id}"
+    assert [a["filename"] for a in message["attachments"]] == [f"job{job_id}_1.png"]
+    assert fake.channel_messages() == []
+
+
+async def test_job_without_a_token_gets_a_status_message_then_the_result(fake, studio, bot) -> None:
+    """A job from the CLI or a schedule has no interaction: a channel status message, then the result."""
+    caller = Caller(user_id=USER_ID, guild_id=GUILD_ID, channel_id=CHANNEL_ID)
+    ticket = await studio.services.jobs.submit_generate(caller, GenerateInput("scheduled", count=1, **FAST))
+    job = await studio.wait(ticket.job_id)
+    assert job.status == "done"
+    posts = [r for r in fake.requests if r.path == f"/channels/{CHANNEL_ID}/messages" and r.method == "POST"]
+    assert posts[0].json["content"].startswith(f"<@{USER_ID}> ⏳ Queued")
+    assert posts[0].json["allowed_mentions"] == {"parse": [], "users": [USER_ID]}
+    channel = fake.channel_messages()
+    assert [int(m["id"]) for m in channel] == [job.message_id]  # the status message made room for the result
+    assert channel[0]["content"] == f"<@{USER_ID}>"
+    assert channel[0]["embeds"][0]["description"] == "scheduled"
+    assert len(fake.deleted) == 1
+
+
+async def test_a_job_the_engine_cannot_run_ends_in_a_short_error(fake, studio, bot) -> None:
+    await studio.services.db.models.add("broken", "Broken", "base", "sd15", str(studio.data_dir / "missing-model"))
+    ix = fake.slash("generate", prompt="a cat", count=1, steps=2, model="broken")
+    job = await studio.wait(await job_of(fake, ix))
+    assert job.status == "failed"
+    message = fake.original(ix)
+    assert message["content"].startswith("❌ Model 'broken'")
+    assert message["content"] == f"❌ {job.error}"
+    assert message["components"] == []
+    assert not message["attachments"]
+
+
+async def test_eight_images_and_grid_fit_ten_attachments(fake, studio, bot) -> None:
+    ix = fake.slash("generate", prompt="many", count=8, **FAST)
+    job = await studio.wait(await job_of(fake, ix))
+    message = fake.original(ix)
+    assert job.status == "done"
     assert len(message["attachments"]) == 9
     assert len(message["components"]) == 5  # U 5+3, V 5+3, actions: no room for strong variants
     assert sum(len(r["components"]) for r in message["components"]) == 8 + 8 + 3
 
 
-async def test_individual_images_are_dropped_before_the_grid(fake, bot, services) -> None:
-    ix = fake.slash("generate", prompt="huge", count=4)
-    await fake.wait_for(lambda: "Queued" in fake.original(ix)["content"])
-    # 4 MiB grid + 4 × 3.5 MiB images: only the grid and one image fit under 10 MiB.
-    await services.jobs.finish(1, image_bytes=7 * 512 * 1024, grid_bytes=4 * 1024 * 1024)
+async def test_individual_images_are_dropped_before_the_grid(fake, studio, make_bot, tmp_path: Path) -> None:
+    bot = await make_bot(start=False)
+    ix = fake.slash("generate", prompt="huge", count=4, **FAST)
+    job_id = await job_of(fake, ix)
+    route = route_of(await studio.services.db.jobs.get(job_id))
+    # tiny-sd writes a few KiB per image; play a real model's output: 4 MiB grid + 4 × 3.5 MiB images.
+    folder = tmp_path / "big"
+    folder.mkdir()
+    images = []
+    for index in range(4):
+        path = folder / f"{index}.png"
+        path.write_bytes(b"i" * (7 * 512 * 1024))
+        images.append(ResultImage(index + 1, index, path, 10 + index, 1024, 1024))
+    grid = folder / "grid.png"
+    grid.write_bytes(b"g" * (4 * 1024 * 1024))
+    result = JobResult(
+        job_id, "generate", USER_ID, "huge", "", "sdxl", (), 10, 30, 7.0, 1024, 1024, tuple(images), grid
+    )
+    await bot.delivery.delivered(route, result)
     message = fake.original(ix)
-    assert [a["filename"] for a in message["attachments"]] == ["job1_grid.png", "job1_1.png"]
+    assert [a["filename"] for a in message["attachments"]] == [f"job{job_id}_grid.png", f"job{job_id}_1.png"]
     assert "3 file(s) left out" in message["content"]
 
 
-async def test_spoiler_results_use_spoiler_filenames(fake, bot, services) -> None:
-    ix = fake.slash("generate", prompt="secret", count=2)
-    await fake.wait_for(lambda: "Queued" in fake.original(ix)["content"])
-    await services.jobs.finish(1, count=2, spoiler=True)
+async def test_spoiler_results_use_spoiler_filenames(fake, studio, bot) -> None:
+    await studio.settings("nsfw_policy", "spoiler")
+    ix = fake.slash("generate", prompt="nude statue in marble", count=2, **FAST)
+    job = await studio.wait(await job_of(fake, ix))
+    assert job.status == "done"
     message = fake.original(ix)
+    assert len(message["attachments"]) == 3
     assert all(a["filename"].startswith("SPOILER_") for a in message["attachments"])
     assert "image" not in message["embeds"][0]
 
 
-async def test_cancel_button_cancels_the_running_job(fake, bot, services) -> None:
-    ix = fake.slash("generate", prompt="oops")
-    await fake.wait_for(lambda: "Queued" in fake.original(ix)["content"])
-    click = fake.click("studio:cancel:1")
-    await fake.wait_for(lambda: fake.original(ix)["content"] == "✖ Cancelled")
+async def test_cancel_button_cancels_a_running_job(fake, studio, bot) -> None:
+    ix = fake.slash("generate", prompt="oops", count=1, steps=40, model="tiny-sd")
+    job_id = await job_of(fake, ix)
+    await fake.wait_for(lambda: "Generating" in fake.original(ix)["content"], within=30)
+    click = fake.click(f"studio:cancel:{job_id}", message=fake.original(ix))
+    job = await studio.wait(job_id)
+    assert job.status == "cancelled"
     assert click.callback_type == 6
-    assert services.jobs.jobs[1].status == "cancelled"
+    await fake.wait_for(lambda: fake.original(ix)["content"] == "✖ Cancelled")
     assert fake.original(ix)["components"] == []
+    assert not fake.original(ix)["embeds"]
 
 
-async def test_delivery_errors_are_logged_not_raised(fake, bot, services, caplog) -> None:
-    ticket = await services.jobs.submit_generate(services_caller(), GenerateInput("lost"))
-    route = dataclasses.replace(services.jobs.route(ticket.job_id), channel_id=None)
-    assert await bot.delivery.queued(route, 0, None) is None
+async def test_cancel_button_of_a_waiting_job(fake, studio, make_bot) -> None:
+    await make_bot(start=False)
+    ix = fake.slash("generate", prompt="later", **FAST)
+    job_id = await job_of(fake, ix)
+    other = fake.click(f"studio:cancel:{job_id}", message=fake.original(ix), user_id=USER_ID + 1)
+    await fake.wait_for(lambda: other.followups)
+    assert fake.messages[other.followups[0]]["flags"] & 64
+    assert (await studio.services.db.jobs.get(job_id)).status == "queued"
+    fake.click(f"studio:cancel:{job_id}", message=fake.original(ix))
+    await fake.wait_for(lambda: fake.original(ix)["content"] == "✖ Cancelled")
+    assert (await studio.services.db.jobs.get(job_id)).status == "cancelled"
+
+
+async def test_delivery_errors_are_logged_not_raised(fake, studio, make_bot, caplog) -> None:
+    bot = await make_bot(start=False)
+    caller = Caller(user_id=USER_ID, guild_id=GUILD_ID, channel_id=CHANNEL_ID)
+    ticket = await studio.services.jobs.submit_generate(caller, GenerateInput("lost", **FAST))
+    route = dataclasses.replace(route_of(await studio.services.db.jobs.get(ticket.job_id)), channel_id=None)
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"):
+        assert await bot.delivery.queued(route, 0, None) is None
     assert f"job_id={ticket.job_id}" in caplog.text
-
-
-def services_caller():
-    from bot.services.api import Caller
-
-    return Caller(user_id=USER_ID, guild_id=GUILD_ID, channel_id=CHANNEL_ID)

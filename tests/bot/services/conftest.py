@@ -1,4 +1,4 @@
-"""Real services on a temporary database and the real engine with tiny-sd."""
+"""Real services on a temporary database and the real engine with tiny-sd (`tiny_manager`: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -54,14 +54,6 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("STUDIO_DEVICE", "cpu")
     monkeypatch.setenv("STUDIO_DEFAULT_MODEL", "tiny-sd")
     return load_settings(env_file=None)
-
-
-@pytest.fixture(scope="session")
-def tiny_manager(tmp_path_factory: pytest.TempPathFactory):
-    """One pipeline manager for the whole session: building the tiny models costs more than using them."""
-    from engine.pipelines import PipelineManager
-
-    return PipelineManager(device="cpu", cache_dir=tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture
