@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services.api import EditImageInput, VaryImageInput
+from bot.services.errors import StudioError
 from bot.ui.attachments import caller_with_token, first_image, read_attachment
 from bot.ui.describe_view import describe_embed, describe_view
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 COUNTS = (1, 2, 4, 8)
 MAX_INSTRUCTION = 500
 MAX_AUTOCOMPLETE = 25
+MAX_DESCRIBE = 8
 
 
 class ImagesCog(commands.Cog):
@@ -34,6 +36,8 @@ class ImagesCog(commands.Cog):
         return self.bot.settings.max_attachment_bytes
 
     async def _describe(self, interaction: discord.Interaction, attachment: discord.Attachment, count: int) -> None:
+        if not 1 <= count <= MAX_DESCRIBE:  # Discord enforces the range; a forged payload must not cost a download
+            raise StudioError(f"Count must be a whole number from 1 to {MAX_DESCRIBE} (got {count}).")
         data = await read_attachment(attachment, self._limit)
         result = await self.bot.jobs.describe(caller_with_token(interaction), data, count)
         await interaction.edit_original_response(embed=describe_embed(result), view=describe_view(result))
