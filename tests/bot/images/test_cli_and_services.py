@@ -73,6 +73,16 @@ def test_cli_edit_with_a_mask_writes_the_overlay(run, photo: Path, tmp_path: Pat
     assert (out / "job1_mask_overlay.png").is_file()
 
 
+def test_cli_models_list_shows_the_vision_models(run) -> None:
+    result = run("models", "list")
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()}
+    assert "tiny-sd" in lines
+    assert "(selected)" in lines["tiny-blip"] and "(selected)" in lines["tiny-clipseg"]
+    assert "Salesforce/blip-image-captioning-large" in lines["blip-large"] and "(selected)" not in lines["blip-large"]
+    assert "microsoft/Florence-2-base" in lines["florence-2-base"]
+
+
 def test_cli_edit_needs_one_of_mask_and_region(run, photo: Path) -> None:
     result = run("edit", str(photo), "a hat")
     assert result.exit_code == 2 and "exactly one of --mask or --region" in result.output
