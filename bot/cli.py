@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _register_commands() -> None:
     # Subcommands live in their own modules; importing them attaches them to `cli`.
-    from bot.commands import db_cmd, gen_cmd, models_cmd, run_cmd  # noqa: F401
+    from bot.commands import db_cmd, gen_cmd, image_cmd, models_cmd, run_cmd  # noqa: F401
 
 
 _register_commands()

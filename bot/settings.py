@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias="STUDIO_LOG_LEVEL")
     hf_offline: bool = Field(default=False, validation_alias="STUDIO_HF_OFFLINE")
     max_attachment_mb: int = Field(default=20, ge=1, le=100, validation_alias="STUDIO_MAX_ATTACHMENT_MB")
+    # Vision models: a catalog id (engine/vision_catalog.py) or a local model folder.
+    captioner: str = Field(default="blip-large", min_length=1, validation_alias="STUDIO_CAPTIONER")
+    segmenter: str = Field(default="clipseg", min_length=1, validation_alias="STUDIO_SEGMENTER")
 
     @property
     def db_path(self) -> Path:
@@ -34,6 +37,14 @@ class Settings(BaseSettings):
     @property
     def images_dir(self) -> Path:
         return self.data_dir / "images"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def max_attachment_bytes(self) -> int:
+        return self.max_attachment_mb * 1024 * 1024
 
     @property
     def loras_dir(self) -> Path:

@@ -44,8 +44,15 @@ def print_catalog(obj: Context) -> None:
 @models.command("list")
 @click.pass_obj
 def list_models(obj: Context) -> None:
-    """Base models and trained LoRAs, as the picker shows them."""
+    """Base models and trained LoRAs, as the picker shows them; then the captioners and segmenters."""
+    from engine.vision_catalog import vision_presets
+
     print_catalog(obj)
+    chosen = {obj.settings.captioner, obj.settings.segmenter}
+    for preset in vision_presets():
+        mark = " (selected)" if preset.id in chosen else ""
+        test = " (test model)" if preset.is_test_model else ""
+        click.echo(f"{preset.id:<24} {preset.kind:<9} {preset.source}{test}{mark}")
 
 
 @models.command("add")

@@ -86,6 +86,46 @@ class JobResult:
     grid_path: Path | None
     spoiler: bool = False
     note: str | None = None  # e.g. the output prompt of /vary, shown above the images
+    # Files shown with the result besides the images, e.g. the mask overlay of /edit (attached after them).
+    extra_files: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class DescribeResult:
+    """The candidate prompts /describe found for an image, stored with its job (buttons refer to them)."""
+
+    job_id: int
+    prompts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VaryImageInput:
+    """The /vary options: the instruction merges with a caption of the image into the output prompt."""
+
+    instruction: str
+    strength: float | None = None  # None: the composer's suggestion for this kind of change
+    count: int | None = None
+    model: str | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class EditImageInput:
+    """The /edit options; the mask comes as an upload, or from `region` (words naming a part of the image)."""
+
+    instruction: str
+    region: str | None = None
+    count: int | None = None
+    model: str | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class BatchTickets:
+    """Jobs started together (e.g. "generate all"); `refused` says why the rest did not start."""
+
+    tickets: tuple[JobTicket, ...]
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +244,27 @@ class JobsApi(Protocol):
     async def result(self, job_id: int) -> JobResult: ...
 
     async def remix_prompt(self, job_id: int) -> str: ...
+
+    # Images in: `image` and `mask` are an attachment's bytes, checked by the service (type by content,
+    # byte and pixel limits) before any work; a refusal is a StudioError that says what to do.
+
+    async def describe(self, caller: Caller, image: bytes, count: int = 4) -> DescribeResult:
+        """Queue a describe job, wait for it, return `count` (1-8) candidate prompts."""
+        ...
+
+    async def described(self, job_id: int) -> DescribeResult:
+        """The prompts of a finished describe job (from the database: works after a restart)."""
+        ...
+
+    async def generate_described(self, caller: Caller, job_id: int, index: int | None) -> BatchTickets:
+        """/generate with prompt `index` (0-based) of a describe job, or with each of them (one image each)."""
+        ...
+
+    async def vary_image(self, caller: Caller, image: bytes, options: VaryImageInput) -> JobTicket: ...
+
+    async def edit_image(
+        self, caller: Caller, image: bytes, options: EditImageInput, mask: bytes | None = None
+    ) -> JobTicket: ...
 
 
 class ModelsApi(Protocol):

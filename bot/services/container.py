@@ -32,9 +32,22 @@ async def open_services(settings: Settings, runtime: EngineRuntime | None = None
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     db = await open_database(settings.db_path)
-    runtime = runtime or EngineRuntime(settings.device, cache_dir=settings.data_dir / "models")
+    runtime = runtime or EngineRuntime(
+        settings.device,
+        cache_dir=settings.data_dir / "models",
+        captioner=settings.captioner,
+        segmenter=settings.segmenter,
+        offline=settings.hf_offline,
+    )
     models = ModelService(db, settings.default_model)
-    jobs = JobService(db, models, runtime, settings.images_dir)
+    jobs = JobService(
+        db,
+        models,
+        runtime,
+        settings.images_dir,
+        uploads_dir=settings.uploads_dir,
+        max_upload_bytes=settings.max_attachment_bytes,
+    )
     services = Services(settings, db, runtime, models, jobs, GuildSettingsService(db))
     try:
         yield services

@@ -9,15 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bot.services import policy
 from bot.services.api import (
+    BatchTickets,
     Caller,
     DeliveryPort,
+    DescribeResult,
+    EditImageInput,
     GenerateInput,
     JobResult,
     JobRoute,
@@ -26,12 +29,13 @@ from bot.services.api import (
     QueueEntry,
     QueueView,
     ResultImage,
+    VaryImageInput,
     VaryStrength,
 )
 from bot.services.errors import NotFound, Refused, StudioError
 from bot.services.models import ModelService, ResolvedModel
 from bot.services.runtime import EngineRuntime, GenerationOutput, ImageInputs
-from engine.catalog import resolve
+from engine.catalog import ModelSpec, resolve
 from engine.errors import Cancelled, EngineError
 from engine.types import GenerateRequest
 from engine.worker import JobCancelled
@@ -68,6 +72,28 @@ class Draft:
     note: str | None = None
     parent_job: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+class JobKind(Protocol):
+    """How a kind of job other than plain generation runs: its work on the worker, then its bookkeeping.
+
+    `work` returns the function the execution backend runs; `complete` gets what it returned.
+    """
+
+    async def work(self, job: Job) -> Callable[[Any], Any]: ...
+
+    async def complete(self, job: Job, output: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class GenerationParts:
+    """A job's generation, made concrete from its row: what `EngineRuntime.generation_work` takes."""
+
+    request: GenerateRequest
+    spec: ModelSpec
+    out_dir: Path
+    inputs: ImageInputs
+    trigger_word: str | None
 
 
 class _NullDelivery:
@@ -111,6 +137,9 @@ class JobService:
         runtime: EngineRuntime,
         images_dir: Path,
         delivery: DeliveryPort | None = None,
+        *,
+        uploads_dir: Path | None = None,
+        max_upload_bytes: int = 20 * 1024 * 1024,
     ) -> None:
         self._db = db
         self._models = models
@@ -125,11 +154,20 @@ class JobService:
         self._avg_job_s = 5.0
         self._closing = False
         self._started = False  # nothing is dispatched before start() has recovered stale jobs
+        self._kinds: dict[str, JobKind] = {}
+        from bot.services.image_jobs import ImageJobs  # it builds on this module
+
+        uploads = uploads_dir or images_dir.parent / "uploads"
+        self.images = ImageJobs(self, db, runtime, models, uploads, max_upload_bytes)
 
     # -- life cycle -------------------------------------------------------------------------
 
     def set_delivery(self, delivery: DeliveryPort) -> None:
         self._delivery = delivery
+
+    def register_kind(self, kind: str, handler: JobKind) -> None:
+        """Run jobs of `kind` through `handler` (on the same fair queue and worker as generation)."""
+        self._kinds[kind] = handler
 
     async def start(self) -> None:
         """Recover jobs a crash left running, tell their requesters about failures, start dispatching."""
@@ -248,6 +286,24 @@ class JobService:
             params = replace(params, seed=random.randint(0, MAX_SEED - 8))
         return params
 
+    async def enqueue(self, caller: Caller, kind: str, request: dict[str, Any]) -> Job:
+        """Queue a job that makes no images (e.g. describe) after the access and load checks; no delivery."""
+        limits = await self._limits(caller)
+        policy.check_access(caller, limits)
+        async with self._submit_lock:
+            await self._check_load(caller, limits, 0)
+            job = await self._db.jobs.create(
+                kind, request, caller.user_id, guild_id=caller.guild_id, channel_id=caller.channel_id
+            )
+        self._finished[job.id] = asyncio.Event()
+        log.info("job_id=%s queued kind=%s user=%s", job.id, kind, caller.user_id)
+        self._kick()
+        return job
+
+    async def limits(self, caller: Caller) -> GuildSettings:
+        """The policy limits that apply to `caller`."""
+        return await self._limits(caller)
+
     async def _limits(self, caller: Caller) -> GuildSettings:
         if caller.is_local:  # the machine's owner: only the model's own bounds apply
             return LOCAL_LIMITS
@@ -302,6 +358,25 @@ class JobService:
 
     async def remix_prompt(self, job_id: int) -> str:
         return str((await self._source_job(job_id)).request["prompt"])
+
+    # -- images in (bot/services/image_jobs.py) -------------------------------------------------
+
+    async def describe(self, caller: Caller, image: bytes, count: int = 4) -> DescribeResult:
+        return await self.images.describe(caller, image, count)
+
+    async def described(self, job_id: int) -> DescribeResult:
+        return await self.images.described(job_id)
+
+    async def generate_described(self, caller: Caller, job_id: int, index: int | None) -> BatchTickets:
+        return await self.images.generate_described(caller, job_id, index)
+
+    async def vary_image(self, caller: Caller, image: bytes, options: VaryImageInput) -> JobTicket:
+        return await self.images.vary_image(caller, image, options)
+
+    async def edit_image(
+        self, caller: Caller, image: bytes, options: EditImageInput, mask: bytes | None = None
+    ) -> JobTicket:
+        return await self.images.edit_image(caller, image, options, mask)
 
     async def _image(self, job_id: int, index: int) -> ImageRecord:
         job = await self._source_job(job_id)
@@ -420,6 +495,13 @@ class JobService:
                 self._spawn(self._watch(job, handle))
 
     async def _work_for(self, job: Job):
+        handler = self._kinds.get(job.kind)
+        if handler is not None:
+            return await handler.work(job)
+        parts = await self.generation_parts(job)
+        return self._runtime.generation_work(parts.request, parts.spec, parts.out_dir, parts.inputs)
+
+    async def generation_parts(self, job: Job) -> GenerationParts:
         r = job.request
         model = await self._models.resolve(r.get("chosen"), r.get("lora_scale"))
         request = GenerateRequest(
@@ -441,7 +523,7 @@ class JobService:
             mask_image=Path(r["mask_image"]) if r.get("mask_image") else None,
         )
         out_dir = self._images_dir / f"{job.id:07d}"
-        return self._runtime.generation_work(request, model.spec, out_dir, inputs)
+        return GenerationParts(request, model.spec, out_dir, inputs, model.trigger_word)
 
     async def _watch(self, job: Job, handle: Any) -> None:
         route = route_of(job)
@@ -459,11 +541,19 @@ class JobService:
             log.exception("job_id=%s failed", job.id)
             await self._fail(job, GENERIC_FAILURE)
         else:
-            await self._complete(job, output)
+            handler = self._kinds.get(job.kind)
+            if handler is not None:
+                await handler.complete(job, output)
+            else:
+                await self._complete(job, output)
         finally:
             self._handles.pop(job.id, None)
             self._set_finished(job.id)
             self._kick()
+
+    async def complete_generation(self, job: Job, output: GenerationOutput) -> None:
+        """Store and deliver a generation's images (for job kinds that end in a generation)."""
+        await self._complete(job, output)
 
     async def _fail(self, job: Job, message: str) -> None:
         log.warning("job_id=%s failed: %s", job.id, message)
@@ -560,4 +650,5 @@ def _job_result(job: Job, images: list[ImageRecord]) -> JobResult:
         grid_path=Path(grid) if grid else None,
         spoiler=bool(r.get("spoiler")),
         note=r.get("note"),
+        extra_files=tuple(Path(p) for p in r.get("extra_files", [])),
     )

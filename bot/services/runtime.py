@@ -53,6 +53,10 @@ class EngineRuntime:
         cache_dir: Path | None = None,
         backend: ExecutionBackend | None = None,
         manager_factory: Callable[[], object] | None = None,
+        *,
+        captioner: str = "blip-large",
+        segmenter: str = "clipseg",
+        offline: bool = True,
     ) -> None:
         self.backend: ExecutionBackend = backend or ThreadBackend(slots=1)
         self._device_setting = device
@@ -60,6 +64,11 @@ class EngineRuntime:
         self._manager_factory = manager_factory
         self._manager: object | None = None
         self._manager_lock = threading.Lock()
+        self.captioner_name = captioner
+        self.segmenter_name = segmenter
+        self._offline = offline
+        self._vision: dict[str, object] = {}
+        self._vision_lock = threading.Lock()
 
     def manager(self):
         """The pipeline manager, built on first use (on the worker thread: it loads torch)."""
@@ -77,6 +86,24 @@ class EngineRuntime:
                     )
                     log.info("engine ready on %s", device)
             return self._manager
+
+    def _vision_model(self, kind: str, name: str) -> object:
+        with self._vision_lock:
+            if kind not in self._vision:
+                from engine import vision_catalog
+                from engine.device import choose_device
+
+                load = vision_catalog.load_captioner if kind == "captioner" else vision_catalog.load_segmenter
+                self._vision[kind] = load(name, device=str(choose_device(self._device_setting)), offline=self._offline)
+            return self._vision[kind]
+
+    def captioner(self):
+        """The captioner the settings name, loaded on first use (on the worker thread)."""
+        return self._vision_model("captioner", self.captioner_name)
+
+    def segmenter(self):
+        """The text segmenter the settings name, loaded on first use (on the worker thread)."""
+        return self._vision_model("segmenter", self.segmenter_name)
 
     def generation_work(
         self, request: GenerateRequest, spec: ModelSpec, out_dir: Path, inputs: ImageInputs = ImageInputs()

@@ -101,6 +101,8 @@ def plan_attachments(result: JobResult, sizes: dict[Path, int], limit_bytes: int
     if result.grid_path is not None and len(result.images) != 1:
         grid = (result.grid_path, grid_filename(result))
     singles = [(img.path, image_filename(result.job_id, img, result.spoiler)) for img in result.images]
+    # Extra files (e.g. the mask overlay of /edit) come after the images.
+    singles += [(path, _spoiled(f"job{result.job_id}_{path.name}", result.spoiler)) for path in result.extra_files]
     total = 0
     grid_included = False
     if grid is not None and sizes.get(grid[0], limit_bytes + 1) <= limit_bytes:
@@ -133,7 +135,7 @@ def _read_all(pairs: tuple[tuple[Path, str], ...]) -> list[tuple[bytes, str]]:
 
 async def result_files(result: JobResult, limit_bytes: int) -> tuple[list[discord.File], AttachmentPlan]:
     """Read the planned files off the event loop and wrap them as discord.File objects."""
-    paths = [img.path for img in result.images]
+    paths = [img.path for img in result.images] + list(result.extra_files)
     if result.grid_path is not None:
         paths.append(result.grid_path)
     sizes = await asyncio.to_thread(_stat_sizes, paths)

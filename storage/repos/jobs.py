@@ -183,6 +183,18 @@ class JobRepository(Repository):
         if not changed:
             raise NotFoundError(f"job {job_id} does not exist")
 
+    async def merge_request(self, job_id: int, updates: dict[str, Any]) -> Job:
+        """Merge `updates` into a job's request (JSON merge patch: a None value drops its key).
+
+        For what the worker decided as the job ran, e.g. the output prompt of /vary.
+        """
+        changed, _ = await self._db.execute(
+            "UPDATE jobs SET request = json_patch(request, ?) WHERE id = ?", (json_to_db(updates), job_id)
+        )
+        if not changed:
+            raise NotFoundError(f"job {job_id} does not exist")
+        return await self._require(job_id)
+
     async def list_running(self) -> list[Job]:
         rows = await self._db.fetchall("SELECT * FROM jobs WHERE status = 'running' ORDER BY started_at, id")
         return [_job(row) for row in rows]

@@ -384,7 +384,10 @@ class FakeDiscord:
                 if option.get("required") and required_done:
                     return self.problem(f"/{command['name']}: a required option after an optional one")
                 required_done = required_done or not option.get("required", False)
-        self.synced[guild_id] = [{**c, "id": str(snowflake()), "application_id": str(APP_ID)} for c in commands]
+        # Discord answers every command with a description; context menus get an empty one.
+        self.synced[guild_id] = [
+            {"description": "", **c, "id": str(snowflake()), "application_id": str(APP_ID)} for c in commands
+        ]
         return _json(self.synced[guild_id])
 
     def _state_for(self, token: str) -> InteractionState:

@@ -1,0 +1,53 @@
+"""Reading user attachments safely, and the `Caller` of an interaction that may show a job."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import discord
+
+from bot.services.api import Caller
+from bot.services.errors import StudioError
+from bot.ui.caller import caller_from
+
+TOKEN_LIFETIME = timedelta(minutes=15)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+
+
+def caller_with_token(interaction: discord.Interaction) -> Caller:
+    """The caller, carrying the interaction's token so the services can show the job on its response."""
+    caller = caller_from(interaction)
+    if caller.interaction_token is None:
+        caller = dataclasses.replace(
+            caller,
+            interaction_token=interaction.token,
+            token_expires_at=interaction.created_at + TOKEN_LIFETIME,
+        )
+    return caller
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MiB"
+
+
+async def read_attachment(attachment: discord.Attachment, max_bytes: int, what: str = "image") -> bytes:
+    """Download an attachment after checking the size Discord reports; the services check the content."""
+    if attachment.size > max_bytes:
+        raise StudioError(
+            f"The {what} is too large ({_mib(attachment.size)}); the limit is {_mib(max_bytes)}. "
+            "Upload a smaller or more compressed file."
+        )
+    try:
+        return await attachment.read()
+    except (discord.HTTPException, discord.NotFound) as exc:
+        raise StudioError(f"The {what} could not be downloaded from Discord ({exc.status}). Try again.") from None
+
+
+def first_image(message: discord.Message) -> discord.Attachment:
+    """The first attachment of a message that looks like an image (the services check its content)."""
+    for attachment in message.attachments:
+        content_type = (attachment.content_type or "").lower()
+        if content_type.startswith("image/") or attachment.filename.lower().endswith(IMAGE_SUFFIXES):
+            return attachment
+    raise StudioError("That message has no image. Use Describe on a message with a PNG, JPEG or WebP attachment.")

@@ -1,0 +1,129 @@
+"""The answer to /describe: numbered candidate prompts, a button per prompt, and "Generate all".
+
+custom_id grammar (in addition to bot/ui/custom_ids.py)::
+
+    studio:dg:<job_id>:<n>     start /generate with prompt <n> (1-based) of describe job <job_id>
+    studio:dga:<job_id>        start /generate with every prompt of describe job <job_id>, one image each
+
+The prompts are read from the describe job's row, so the buttons work on any bot instance, after a restart.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.services.api import BatchTickets, DescribeResult
+from bot.ui import feedback
+from bot.ui.attachments import caller_with_token
+from bot.ui.render import clip
+
+if TYPE_CHECKING:
+    from bot.client import StudioBot
+
+_NUM = r"[1-9][0-9]{0,19}"
+PROMPT_TEMPLATE = rf"studio:dg:(?P<job_id>{_NUM}):(?P<index>[1-8])"
+ALL_TEMPLATE = rf"studio:dga:(?P<job_id>{_NUM})"
+ROW_WIDTH = 5
+
+
+def prompt_id(job_id: int, n: int) -> str:
+    if not 1 <= n <= 8 or job_id < 1:
+        raise ValueError(f"bad describe button: job {job_id}, prompt {n}")
+    return f"studio:dg:{job_id}:{n}"
+
+
+def all_id(job_id: int) -> str:
+    if job_id < 1:
+        raise ValueError(f"bad describe job id {job_id}")
+    return f"studio:dga:{job_id}"
+
+
+def _bot(interaction: discord.Interaction) -> StudioBot:
+    return interaction.client  # type: ignore[return-value]
+
+
+async def _start(interaction: discord.Interaction, job_id: int, index: int | None) -> None:
+    await interaction.response.defer(thinking=True)
+    jobs = _bot(interaction).jobs
+    # The services show the first job on this interaction's response (its token rides on the caller).
+    batch: BatchTickets = await jobs.generate_described(caller_with_token(interaction), job_id, index)
+    if index is None:
+        started = ", ".join(f"#{t.job_id}" for t in batch.tickets)
+        text = f"Started {len(batch.tickets)} job(s): {started}."
+        if batch.refused:
+            text += f" The other prompts were not started: {batch.refused}"
+        await interaction.followup.send(clip(text, 2000), ephemeral=True)
+
+
+class _Funnel:
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await self.run(interaction)
+        except Exception as error:
+            await feedback.report_error(interaction, error, job_item=True)
+
+    async def run(self, interaction: discord.Interaction) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class DescribePromptButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=PROMPT_TEMPLATE):
+    """<n>: /generate with prompt n of the description."""
+
+    def __init__(self, job_id: int, n: int) -> None:
+        self.job_id, self.n = job_id, n
+        super().__init__(
+            discord.ui.Button(label=str(n), style=discord.ButtonStyle.secondary, custom_id=prompt_id(job_id, n))
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(int(match["job_id"]), int(match["index"]))
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await _start(interaction, self.job_id, self.n - 1)
+
+
+class DescribeAllButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=ALL_TEMPLATE):
+    """Generate all: one /generate job (one image) per prompt."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(
+            discord.ui.Button(
+                label="Generate all", emoji="🎨", style=discord.ButtonStyle.primary, custom_id=all_id(job_id)
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(int(match["job_id"]))
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await _start(interaction, self.job_id, None)
+
+
+DESCRIBE_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (DescribePromptButton, DescribeAllButton)
+
+
+def describe_embed(result: DescribeResult) -> discord.Embed:
+    lines = [f"**{n}.** {prompt}" for n, prompt in enumerate(result.prompts, start=1)]
+    embed = discord.Embed(
+        title=f"Description #{result.job_id}", description=clip("\n\n".join(lines), 4000), colour=0x5865F2
+    )
+    embed.set_footer(text="Press a number to generate with that prompt.")
+    return embed
+
+
+def describe_view(result: DescribeResult) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    items: list[discord.ui.Item[Any]] = [
+        DescribePromptButton(result.job_id, n) for n in range(1, min(len(result.prompts), 8) + 1)
+    ]
+    items.append(DescribeAllButton(result.job_id))
+    for i, item in enumerate(items):
+        item.row = i // ROW_WIDTH
+        view.add_item(item)
+    return view

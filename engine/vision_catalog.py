@@ -1,0 +1,164 @@
+"""The catalog of vision models: captioners for /describe and /vary, segmenters for /edit regions.
+
+A setting names a catalog id (`blip-large`, `clipseg`, ...) or a local folder holding a model's config,
+processor files and .safetensors weights; the folder's `config.json` says which architecture it is.
+Loading happens on the GPU worker thread only.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from engine.errors import ModelUnavailable
+
+if TYPE_CHECKING:
+    from engine.captioner import Captioner
+    from engine.masks import TextSegmenter
+
+log = logging.getLogger(__name__)
+
+VisionKind = Literal["captioner", "segmenter"]
+_SETTING = {"captioner": "STUDIO_CAPTIONER", "segmenter": "STUDIO_SEGMENTER"}
+# config.json `model_type` → architecture we know how to load.
+_ARCHITECTURES = {"blip": "blip", "florence2": "florence2", "clipseg": "clipseg"}
+
+
+@dataclass(frozen=True)
+class VisionPreset:
+    """One captioner or segmenter the catalog knows."""
+
+    id: str
+    kind: VisionKind
+    architecture: str  # blip | florence2 | clipseg
+    source: str  # hub id, local folder, or "builtin:<name>"
+    display_name: str
+    description: str
+    is_test_model: bool = False
+
+
+_TINY = "Test model with random weights, built offline in seconds: its output is noise."
+
+_PRESETS: tuple[VisionPreset, ...] = (
+    VisionPreset(
+        "blip-large",
+        "captioner",
+        "blip",
+        "Salesforce/blip-image-captioning-large",
+        "BLIP large",
+        "Good general captions, about 1.9 GB.",
+    ),
+    VisionPreset(
+        "blip-base",
+        "captioner",
+        "blip",
+        "Salesforce/blip-image-captioning-base",
+        "BLIP base",
+        "Smaller and faster BLIP, about 1 GB.",
+    ),
+    VisionPreset(
+        "florence-2-base",
+        "captioner",
+        "florence2",
+        "microsoft/Florence-2-base",
+        "Florence-2 base",
+        "Detailed captions, about 0.5 GB.",
+    ),
+    VisionPreset("tiny-blip", "captioner", "blip", "builtin:tiny-blip", "Tiny BLIP (test)", _TINY, is_test_model=True),
+    VisionPreset(
+        "clipseg",
+        "segmenter",
+        "clipseg",
+        "CIDAS/clipseg-rd64-refined",
+        "CLIPSeg rd64 refined",
+        "Masks from words for /edit region, about 0.6 GB.",
+    ),
+    VisionPreset(
+        "tiny-clipseg", "segmenter", "clipseg", "builtin:tiny-clipseg", "Tiny CLIPSeg (test)", _TINY, is_test_model=True
+    ),
+)
+_BY_ID = {p.id: p for p in _PRESETS}
+DEFAULTS: dict[VisionKind, str] = {"captioner": "blip-large", "segmenter": "clipseg"}
+
+
+def vision_presets(kind: VisionKind | None = None) -> tuple[VisionPreset, ...]:
+    return tuple(p for p in _PRESETS if kind is None or p.kind == kind)
+
+
+def resolve_vision(kind: VisionKind, name: str) -> VisionPreset:
+    """A catalog id or a local model folder → the preset to load; a clear error for anything else."""
+    name = (name or "").strip() or DEFAULTS[kind]
+    preset = _BY_ID.get(name)
+    if preset is not None:
+        if preset.kind != kind:
+            raise ModelUnavailable(f"{_SETTING[kind]}: '{name}' is a {preset.kind}, not a {kind}.")
+        return preset
+    folder = Path(name).expanduser()
+    known = ", ".join(p.id for p in vision_presets(kind))
+    if not folder.is_dir():
+        raise ModelUnavailable(
+            f"{_SETTING[kind]}='{name}' is neither a catalog id ({known}) nor a local model folder. "
+            "Pick an id, or point it at a folder with the model's config, processor files and .safetensors weights."
+        )
+    try:
+        model_type = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type", "")
+    except (OSError, ValueError):
+        model_type = ""
+    architecture = _ARCHITECTURES.get(str(model_type))
+    wanted = ("blip", "florence2") if kind == "captioner" else ("clipseg",)
+    if architecture not in wanted:
+        raise ModelUnavailable(
+            f"{_SETTING[kind]}: the folder '{folder}' does not hold a {' or '.join(wanted)} model "
+            f"(its config.json says model_type={model_type!r})."
+        )
+    return VisionPreset(str(folder), kind, architecture, str(folder), folder.name, f"Local {architecture} model.")
+
+
+def load_captioner(name: str, *, device: str = "cpu", offline: bool = True) -> Captioner:
+    """Build the captioner a setting names (blocking: call it on the worker thread)."""
+    from engine.captioner import BlipCaptioner, CaptionerUnavailable, Florence2Captioner
+
+    preset = resolve_vision("captioner", name)
+    if preset.source == "builtin:tiny-blip":
+        return _tiny_blip()
+    loader = BlipCaptioner if preset.architecture == "blip" else Florence2Captioner
+    try:
+        captioner = loader.from_pretrained(preset.source, offline=offline, device=device)
+    except CaptionerUnavailable as exc:
+        raise ModelUnavailable(f"{exc} (setting {_SETTING['captioner']}={name})") from exc
+    log.info("captioner %s loaded on %s", preset.id, device)
+    return captioner
+
+
+def load_segmenter(name: str, *, device: str = "cpu", offline: bool = True) -> TextSegmenter:
+    """Build the segmenter a setting names (blocking: call it on the worker thread)."""
+    from engine.masks import ClipSegSegmenter, SegmenterUnavailable
+
+    preset = resolve_vision("segmenter", name)
+    if preset.source == "builtin:tiny-clipseg":
+        return _tiny_clipseg()
+    try:
+        segmenter = ClipSegSegmenter.from_pretrained(preset.source, offline=offline, device=device)
+    except SegmenterUnavailable as exc:
+        raise ModelUnavailable(f"{exc} (setting {_SETTING['segmenter']}={name})") from exc
+    log.info("segmenter %s loaded on %s", preset.id, device)
+    return segmenter
+
+
+# The test models are pure functions of their seed: build each once per process (several seconds each).
+@functools.cache
+def _tiny_blip() -> Captioner:
+    from engine.captioner import tiny_captioner
+
+    return tiny_captioner(0)
+
+
+@functools.cache
+def _tiny_clipseg() -> TextSegmenter:
+    from engine.masks import tiny_clipseg
+
+    return tiny_clipseg(0)

@@ -1,0 +1,217 @@
+"""Real services, real engine on tiny models (tiny-sd, tiny-blip, tiny-clipseg chosen through settings),
+and the fake Discord extended with attachments, a CDN and message context menus."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+from aiohttp import web
+from PIL import Image
+
+from bot.client import StudioBot
+from bot.services.api import Caller
+from bot.services.container import Services, open_services
+from bot.services.runtime import EngineRuntime
+from bot.settings import Settings, load_settings
+from tests.bot.fakediscord import BASIC_PERMISSIONS, USER_ID, FakeDiscord, InteractionState, snowflake
+
+TINY_ENV = {
+    "STUDIO_DEVICE": "cpu",
+    "STUDIO_DEFAULT_MODEL": "tiny-sd",
+    "STUDIO_CAPTIONER": "tiny-blip",
+    "STUDIO_SEGMENTER": "tiny-clipseg",
+}
+ALICE = Caller(user_id=USER_ID, guild_id=None, channel_id=7, is_local=True)
+
+
+def png_bytes(
+    size: tuple[int, int] = (96, 64), colour: tuple[int, int, int] = (200, 40, 40), fmt: str = "PNG"
+) -> bytes:
+    image = Image.new("RGB", size, colour)
+    # A little structure so captions and masks are not all alike.
+    for x in range(size[0] // 2):
+        for y in range(size[1] // 3):
+            image.putpixel((x, y), (20, 90, 220))
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def mask_bytes(size: tuple[int, int] = (96, 64)) -> bytes:
+    mask = Image.new("L", size, 0)
+    mask.paste(255, (size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
+    buffer = io.BytesIO()
+    mask.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    for name, value in TINY_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    return load_settings(env_file=None)
+
+
+@pytest.fixture(scope="session")
+def tiny_manager(tmp_path_factory: pytest.TempPathFactory):
+    """One pipeline manager for the session: building tiny-sd costs more than using it."""
+    from engine.pipelines import PipelineManager
+
+    return PipelineManager(device="cpu", cache_dir=tmp_path_factory.mktemp("models"))
+
+
+def runtime_for(settings: Settings, manager: Any) -> EngineRuntime:
+    return EngineRuntime(
+        manager_factory=lambda: manager, captioner=settings.captioner, segmenter=settings.segmenter, offline=True
+    )
+
+
+@pytest.fixture
+async def services(settings: Settings, tiny_manager) -> AsyncIterator[Services]:
+    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as opened:
+        yield opened
+
+
+# ---------------------------------------------------------------- fake Discord with attachments
+
+
+class FakeDiscordWithFiles(FakeDiscord):
+    """FakeDiscord plus a CDN (attachments the bot downloads), attachment options and message commands."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cdn: dict[str, bytes] = {}
+        self.downloads: list[str] = []
+
+    async def _route(self, method: str, parts: list[str], body: Any, files: list, request: web.Request):
+        if parts[:1] == ["_cdn"] and method == "GET":
+            key = parts[1]
+            self.downloads.append(key)
+            return web.Response(body=self.cdn[key], content_type="application/octet-stream")
+        return await super()._route(method, parts, body, files, request)
+
+    def _apply(self, message: dict[str, Any], body: dict[str, Any], files: list, *, creating: bool):
+        super()._apply(message, body, files, creating=creating)
+        # Make what the bot uploaded downloadable, like Discord's CDN does.
+        new = message["attachments"][len(message["attachments"]) - len(files) :] if files else []
+        for attachment, (_name, data) in zip(new, files, strict=True):
+            self.host(attachment, data)
+
+    def host(self, attachment: dict[str, Any], data: bytes) -> None:
+        key = attachment["id"]
+        self.cdn[key] = data
+        attachment["url"] = attachment["proxy_url"] = f"{self.base_url}/_cdn/{key}/{attachment['filename']}"
+
+    def attachment(self, data: bytes, filename: str = "photo.png", *, size: int | None = None) -> dict[str, Any]:
+        """An uploaded file as Discord describes it; `size` may claim another size than the bytes have."""
+        attachment = {
+            "id": str(snowflake()),
+            "filename": filename,
+            "size": len(data) if size is None else size,
+            "url": "",
+            "proxy_url": "",
+            "content_type": "image/png" if filename.endswith(".png") else "application/octet-stream",
+        }
+        self.host(attachment, data)
+        return attachment
+
+    def slash_with_files(
+        self,
+        name: str,
+        /,
+        *,
+        bot: discord.Client | None = None,
+        user_id: int = USER_ID,
+        **values: Any,
+    ) -> InteractionState:
+        """A slash command whose attachment options are given as attachment dicts (see `attachment`)."""
+        target = bot or self.bot
+        assert target is not None
+        command = target.tree.get_command(name)  # type: ignore[attr-defined]
+        assert command is not None, f"/{name} is not registered"
+        options, resolved = [], {}
+        for key, value in values.items():
+            param = command.get_parameter(key)
+            assert param is not None, f"/{name} has no option {key!r}"
+            if param.type == discord.AppCommandOptionType.attachment:
+                resolved[value["id"]] = value
+                value = value["id"]
+            options.append({"name": key, "type": param.type.value, "value": value})
+        data: dict[str, Any] = {"id": str(snowflake()), "name": name, "type": 1, "options": options}
+        if resolved:
+            data["resolved"] = {"attachments": resolved}
+        state = self._base(2, data, user_id=user_id, permissions=BASIC_PERMISSIONS, roles=(), message=None)
+        return self._dispatch(state, bot)
+
+    def message_command(
+        self, name: str, message: dict[str, Any], *, bot: discord.Client | None = None, user_id: int = USER_ID
+    ) -> InteractionState:
+        """A message context-menu command on `message`."""
+        target = bot or self.bot
+        assert target is not None
+        assert target.tree.get_command(name, type=discord.AppCommandType.message) is not None  # type: ignore[attr-defined]
+        data = {
+            "id": str(snowflake()),
+            "name": name,
+            "type": 3,
+            "target_id": message["id"],
+            "resolved": {"messages": {message["id"]: self.public(message)}},
+        }
+        state = self._base(2, data, user_id=user_id, permissions=BASIC_PERMISSIONS, roles=(), message=None)
+        return self._dispatch(state, bot)
+
+    def user_message(self, attachments: list[dict[str, Any]]) -> dict[str, Any]:
+        """A message a user posted (not the bot), with these attachments."""
+        message = self._new_message(
+            720000000000000001,
+            {"content": "look"},
+            [],
+            author={"id": str(USER_ID), "username": "someone", "discriminator": "0", "avatar": None},
+        )
+        message["attachments"] = attachments
+        return message
+
+
+@pytest.fixture
+async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscordWithFiles]:
+    server = FakeDiscordWithFiles()
+    await server.start()
+    monkeypatch.setattr(discord.http.Route, "BASE", server.base_url)
+    yield server
+    await server.stop()
+    assert server.problems == [], server.problems
+
+
+MakeBot = Callable[..., Awaitable[StudioBot]]
+
+
+@pytest.fixture
+async def make_bot(fake: FakeDiscordWithFiles, services: Services, settings: Settings) -> AsyncIterator[MakeBot]:
+    """A StudioBot on the real services; `make_bot()` again gives a second instance on the same database."""
+    bots: list[StudioBot] = []
+
+    async def start() -> StudioBot:
+        bot = StudioBot(settings, services.jobs, services.models, services.guild_settings)
+        services.jobs.set_delivery(bot.delivery)
+        await bot.login("fake-token")
+        fake.attach(bot)
+        bots.append(bot)
+        return bot
+
+    yield start
+    for bot in bots:
+        await bot.close()
+    assert fake.hanging() == [], "an interaction was left 'thinking…'"
+
+
+@pytest.fixture
+async def bot(make_bot: MakeBot, services: Services) -> StudioBot:
+    started = await make_bot()
+    await services.jobs.start()
+    return started
