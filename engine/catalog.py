@@ -373,6 +373,14 @@ def resolve(request: GenerateRequest, spec: ModelSpec) -> ResolvedParams:
                 f"LoRA scale must be from {_fmt(slo)} to {_fmt(shi)} (got {_fmt(lora.scale)} for '{lora.name}')."
             )
 
+    # img2img and inpaint run only int(steps × strength) of the steps: make sure at least one runs.
+    if strength is not None and int(steps * strength) < 1:
+        steps = min(max(steps, math.ceil(1 / strength)), preset.step_range[1])
+        while int(steps * strength) < 1 and steps < preset.step_range[1]:
+            steps += 1
+        if int(steps * strength) < 1:
+            raise InvalidRequest(f"Strength {_fmt(strength)} is too low to change the image; use at least 0.05.")
+
     return ResolvedParams(
         prompt=prompt,
         negative_prompt=negative,

@@ -154,6 +154,7 @@ class JobService:
         self._avg_job_s = 5.0
         self._closing = False
         self._started = False  # nothing is dispatched before start() has recovered stale jobs
+        self._cancel_requested: set[int] = set()  # running jobs a user cancelled (not the shutdown)
         self._kinds: dict[str, JobKind] = {}
         from bot.services.image_jobs import ImageJobs  # it builds on this module
 
@@ -187,7 +188,7 @@ class JobService:
         self._kick()
 
     async def stop(self) -> None:
-        """Stop dispatching; running work is cancelled by the runtime's shutdown."""
+        """Stop dispatching; running work stops between steps and goes back to the queue for the next start."""
         self._closing = True
         for handle in list(self._handles.values()):
             handle.cancel()
@@ -432,6 +433,7 @@ class JobService:
         if job.status == "running":
             handle = self._handles.get(job_id)
             if handle is not None:
+                self._cancel_requested.add(job_id)
                 handle.cancel()  # the watcher records it when the worker stops between steps
             return
         raise Refused(f"Job {job_id} has already ended ({job.status}).")
@@ -532,9 +534,13 @@ class JobService:
                 await self._safe(self._delivery.progress(route, Progress(job.id, event.step, event.total, event.eta_s)))
             output: GenerationOutput = await handle.result()
         except (JobCancelled, Cancelled):
-            log.info("job_id=%s cancelled", job.id)
-            await self._db.jobs.cancel(job.id)
-            await self._safe(self._delivery.cancelled(route))
+            if self._closing and job.id not in self._cancel_requested:
+                log.info("job_id=%s stopped by shutdown; queued again for the next start", job.id)
+                await self._db.jobs.requeue(job.id)
+            else:
+                log.info("job_id=%s cancelled", job.id)
+                await self._db.jobs.cancel(job.id)
+                await self._safe(self._delivery.cancelled(route))
         except EngineError as exc:
             await self._fail(job, str(exc))
         except Exception:
@@ -548,6 +554,7 @@ class JobService:
                 await self._complete(job, output)
         finally:
             self._handles.pop(job.id, None)
+            self._cancel_requested.discard(job.id)
             self._set_finished(job.id)
             self._kick()
 
@@ -642,7 +649,8 @@ def _job_result(job: Job, images: list[ImageRecord]) -> JobResult:
         model=r.get("chosen") or r.get("base_model", ""),
         loras=tuple((name, float(scale)) for name, scale in r.get("loras", [])),
         seed=int(r["seed"]),
-        steps=int(r["steps"]),
+        # What ran: an edit may have needed more steps than asked (at least one step must denoise).
+        steps=int(images[0].params.get("steps", r["steps"]) if images else r["steps"]),
         guidance=float(r["guidance"]),
         width=int(r["width"]),
         height=int(r["height"]),

@@ -137,6 +137,16 @@ class JobRepository(Repository):
             ("queued",),
         )
 
+    async def requeue(self, job_id: int) -> Job:
+        """running → queued after a clean shutdown stopped it; that attempt does not count."""
+        return await self._transition(
+            job_id,
+            """UPDATE jobs SET status = 'queued', attempts = MAX(attempts - 1, 0), started_at = NULL
+               WHERE id = ? AND status = 'running'""",
+            (job_id,),
+            ("running",),
+        )
+
     async def finish(self, job_id: int, result: dict[str, Any]) -> Job:
         """running → done with its result."""
         return await self._transition(

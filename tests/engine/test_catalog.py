@@ -168,3 +168,16 @@ def test_errors_are_one_line_engine_errors() -> None:
     assert isinstance(err, EngineError)
     assert str(err) == "two lines"
     assert set(SCHEDULERS) >= {"ddim", "euler", "euler_a", "dpmpp_2m"}
+
+
+@pytest.mark.parametrize(("steps", "strength", "expected"), [(2, 0.35, 3), (1, 0.6, 2), (4, 0.35, 4), (10, 0.1, 10)])
+def test_low_strength_edits_keep_at_least_one_step(steps: int, strength: float, expected: int) -> None:
+    image = Image.new("RGB", (64, 64))
+    params = resolve(req(init_image=image, strength=strength, num_inference_steps=steps), SD)
+    assert params.steps == expected
+    assert int(params.steps * params.strength) >= 1
+
+
+def test_strength_too_low_for_any_step_is_refused() -> None:
+    with pytest.raises(InvalidRequest, match="too low"):
+        resolve(req(init_image=Image.new("RGB", (64, 64)), strength=0.001), SD)

@@ -166,6 +166,15 @@ async def test_recover_stale_requeues_once_then_fails(db: Database) -> None:
     assert (await db.jobs.recover_stale()).failed == ()
 
 
+async def test_requeue_after_a_clean_shutdown_does_not_count_the_attempt(db: Database) -> None:
+    (job_id,) = await _queue(db, A)
+    await db.jobs.start(job_id)
+    job = await db.jobs.requeue(job_id)
+    assert (job.status, job.attempts, job.started_at) == ("queued", 0, None)
+    with pytest.raises(JobStateError):
+        await db.jobs.requeue(job_id)  # only a running job goes back
+
+
 async def test_recover_stale_completes_delivered_jobs(db: Database) -> None:
     delivered, plain = await _queue(db, A, 2)
     untouched = (await _queue(db, B))[0]

@@ -170,6 +170,11 @@ async def test_reroll_remix_vary_upscale_delete(services, delivery) -> None:
     assert varied.request["mode"] == "img2img" and varied.request["strength"] == 0.7
     assert delivery.results[vary.job_id].note.startswith("Variation (strong) of image 2")
 
+    subtle = await services.jobs.vary(ALICE, first.job_id, 0, "subtle")  # 0.35 × 2 steps: still one step runs
+    subtly = await services.jobs.wait(subtle.job_id, limit_s=60)
+    assert subtly.status == "done"
+    assert delivery.results[subtle.job_id].steps == 3
+
     single = await services.jobs.upscale(BOB, first.job_id, 1)
     assert single.seed == 101 and single.path.exists()
     with pytest.raises(NotFound):
@@ -214,3 +219,28 @@ async def test_restart_requeues_a_running_job_once_and_delivers_it_once(services
     await jobs2.start()
     assert (await services.db.jobs.get(second.job_id)).status == "done"
     assert again.delivered_order() == []
+
+
+async def test_clean_shutdown_requeues_the_running_job(services, settings, delivery) -> None:
+    import asyncio
+
+    from tests.bot.services.conftest import RecordingDelivery
+
+    await services.jobs.start()
+    options = GenerateInput(prompt="a cat", count=1, steps=40, model="tiny-sd")
+    ticket = await services.jobs.submit_generate(ALICE, options)
+    for _ in range(500):
+        if "progress" in delivery.kinds(ticket.job_id):
+            break
+        await asyncio.sleep(0.02)
+    await services.jobs.stop()
+    job = await services.db.jobs.get(ticket.job_id)
+    assert job.status == "queued"
+    assert job.attempts == 0
+    assert "cancelled" not in delivery.kinds(ticket.job_id)
+
+    after = RecordingDelivery()
+    restarted = JobService(services.db, services.models, services.runtime, settings.images_dir, after)
+    await restarted.start()
+    assert (await restarted.wait(ticket.job_id, limit_s=120)).status == "done"
+    assert after.delivered_order() == [ticket.job_id]
