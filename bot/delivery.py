@@ -43,6 +43,9 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+MAX_REMEMBERED_JOBS = 2000
+
+
 class DiscordDelivery:
     """One instance serves every job; all it needs is in the route."""
 
@@ -137,6 +140,11 @@ class DiscordDelivery:
     def _finish(self, job_id: int) -> None:
         self._stage[job_id] = _Stage.DONE
         self._last_progress.pop(job_id, None)
+        # Finished jobs are remembered only so a late "queued" cannot overwrite them: keep the newest few.
+        while len(self._stage) > MAX_REMEMBERED_JOBS:
+            oldest = next(iter(self._stage))
+            self._stage.pop(oldest)
+            self._lost_tokens.discard(oldest)
 
     def _token_valid(self, route: JobRoute) -> bool:
         if not route.interaction_token or route.token_expires_at is None or route.job_id in self._lost_tokens:

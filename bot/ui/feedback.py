@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 
 from bot.services.errors import NotFound, StudioError
+from bot.ui import render
 from bot.ui.render import GENERIC_ERROR, clip
 
 log = logging.getLogger(__name__)
@@ -25,10 +26,10 @@ def user_message(error: BaseException) -> str | None:
     """The message to show for an expected error, or None when the error is unexpected."""
     error = _unwrap(error)
     if isinstance(error, StudioError):
-        return error.message
+        return render.hide_paths(error.message)
     message = getattr(error, "user_message", None)
     if isinstance(message, str) and message:
-        return message
+        return render.hide_paths(message)
     if isinstance(error, app_commands.TransformerError):
         return f"`{error.value}` is not a valid value here: pick one of the offered options."
     if isinstance(error, app_commands.MissingPermissions | app_commands.NoPrivateMessage | app_commands.CheckFailure):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,8 +42,17 @@ def progress_text(progress: Progress) -> str:
     return f"🎨 Generating: step {progress.step} of {progress.total}, ETA {fmt_eta(progress.eta_s)}"
 
 
+# An absolute path on the server (POSIX or Windows); users see only its last part.
+_SERVER_PATH = re.compile(r"(?<![\w/:])(?:/|[A-Za-z]:\\)(?:[\w.\-]+[/\\])+([\w.\-]*)")
+
+
+def hide_paths(message: str) -> str:
+    """Server file paths stay on the server: keep only the file or folder name."""
+    return _SERVER_PATH.sub(lambda m: m.group(1) or "(a folder)", message)
+
+
 def failed_text(message: str) -> str:
-    return clip(f"❌ {message}", MAX_CONTENT)
+    return clip(f"❌ {hide_paths(message)}", MAX_CONTENT)
 
 
 CANCELLED_TEXT = "✖ Cancelled"
