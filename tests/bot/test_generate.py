@@ -157,7 +157,9 @@ async def test_a_job_the_engine_cannot_run_ends_in_a_short_error(fake, studio, b
     assert job.status == "failed"
     message = fake.original(ix)
     assert message["content"].startswith("❌ Model 'broken'")
-    assert message["content"] == f"❌ {job.error}"
+    assert str(studio.data_dir) in job.error  # the admin sees where it looked, in the database and the log
+    assert str(studio.data_dir) not in message["content"]  # the user does not
+    assert "missing-model" in message["content"]
     assert message["components"] == []
     assert not message["attachments"]
 
