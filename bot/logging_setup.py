@@ -53,3 +53,5 @@ def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     # transformers warns about optional backends (torchvision) it falls back from; only errors matter here.
     logging.getLogger("transformers").setLevel(max(logging.ERROR, logging.getLevelName(level)))
+    # The hub client retries unreachable hosts with a warning each time; the final error says it all.
+    logging.getLogger("huggingface_hub").setLevel(max(logging.ERROR, logging.getLevelName(level)))

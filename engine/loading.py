@@ -5,11 +5,14 @@ Weights load only from safetensors: pickle checkpoints can run code when they ar
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
+import socket
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from engine.catalog import SUPPORTED_FAMILIES, ModelSpec
 from engine.errors import ModelUnavailable
@@ -28,8 +31,26 @@ _FAMILY_CONFIG = {
 
 
 def hub_offline() -> bool:
-    """True when the environment forbids the hub (read at call time, unlike huggingface_hub's constant)."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    """True when the environment forbids the hub, or its host name does not even resolve.
+
+    Read at call time (unlike huggingface_hub's constant). Without a name lookup the hub client would
+    retry an unreachable host with back-off for minutes before giving up.
+    """
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    return not _hub_resolves(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+
+
+@functools.lru_cache(maxsize=4)
+def _hub_resolves(endpoint: str) -> bool:
+    """Whether the hub's host name resolves (a DNS lookup only: nothing is sent to the host)."""
+    host = urlsplit(endpoint).hostname or ""
+    try:
+        socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        log.info("The model hub (%s) cannot be resolved: using local files and the cache only", host)
+        return False
+    return True
 
 
 def quiet_progress_bars() -> None:
@@ -45,6 +66,10 @@ def quiet_progress_bars() -> None:
         lib.enable_propagation()
     # transformers warns at every load that it falls back from torchvision to PIL processors: harmless here.
     transformers_logging.set_verbosity_error()
+    # The hub client warns at each retry of an unreachable host; the loaders' own error says what to do.
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.set_verbosity_error()
 
 
 def _pipeline_class(family: str) -> Any:
@@ -138,16 +163,18 @@ def load_from_hub(source: str, family: str, *, dtype: Any = None, name: str | No
     quiet_progress_bars()
     kwargs = {"dtype": dtype, "use_safetensors": True, **_family_kwargs(family)}
     name = name or source
+    # The local cache first: no network round trip (and no retry loop when offline) for a model already there.
+    try:
+        return cls.from_pretrained(source, local_files_only=True, **kwargs)
+    except Exception as exc:  # any failure here means the cache does not hold (all of) the weights
+        cache_error = exc
     if not hub_offline():
         try:
             return cls.from_pretrained(source, **kwargs)
         except Exception as exc:  # network errors come from requests, httpx or the hub client
-            log.warning("Fetching %s from the hub failed (%s); trying the local cache only", source, exc)
-    try:
-        return cls.from_pretrained(source, local_files_only=True, **kwargs)
-    except Exception as exc:  # any failure here means the cache does not hold the weights
-        log.warning("Loading %s from the local cache failed: %s", source, exc)
-        raise _missing_weights(name, source) from exc
+            log.warning("Fetching %s from the hub failed: %s", source, exc)
+    log.warning("Loading %s from the local cache failed: %s", source, cache_error)
+    raise _missing_weights(name, source) from cache_error
 
 
 def load_base_pipeline(spec: ModelSpec, *, cache_dir: Path | str, dtype: Any = None) -> Any:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from engine.errors import ModelUnavailable
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from engine.captioner import Captioner
     from engine.masks import TextSegmenter
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 VisionKind = Literal["captioner", "segmenter"]
@@ -118,6 +120,20 @@ def resolve_vision(kind: VisionKind, name: str) -> VisionPreset:
     return VisionPreset(str(folder), kind, architecture, str(folder), folder.name, f"Local {architecture} model.")
 
 
+def _cache_first(load: Callable[[bool], T], offline: bool) -> T:
+    """Try the local cache (fast, no network) first; ask the hub only when allowed and the cache lacks it."""
+    from engine.captioner import CaptionerUnavailable
+    from engine.loading import hub_offline
+    from engine.masks import SegmenterUnavailable
+
+    try:
+        return load(True)
+    except (CaptionerUnavailable, SegmenterUnavailable):
+        if offline or hub_offline():
+            raise
+    return load(False)
+
+
 def load_captioner(name: str, *, device: str = "cpu", offline: bool = True) -> Captioner:
     """Build the captioner a setting names (blocking: call it on the worker thread)."""
     from engine.captioner import BlipCaptioner, CaptionerUnavailable, Florence2Captioner
@@ -127,7 +143,7 @@ def load_captioner(name: str, *, device: str = "cpu", offline: bool = True) -> C
         return _tiny_blip()
     loader = BlipCaptioner if preset.architecture == "blip" else Florence2Captioner
     try:
-        captioner = loader.from_pretrained(preset.source, offline=offline, device=device)
+        captioner = _cache_first(lambda off: loader.from_pretrained(preset.source, offline=off, device=device), offline)
     except CaptionerUnavailable as exc:
         raise ModelUnavailable(f"{exc} (setting {_SETTING['captioner']}={name})") from exc
     log.info("captioner %s loaded on %s", preset.id, device)
@@ -142,7 +158,9 @@ def load_segmenter(name: str, *, device: str = "cpu", offline: bool = True) -> T
     if preset.source == "builtin:tiny-clipseg":
         return _tiny_clipseg()
     try:
-        segmenter = ClipSegSegmenter.from_pretrained(preset.source, offline=offline, device=device)
+        segmenter = _cache_first(
+            lambda off: ClipSegSegmenter.from_pretrained(preset.source, offline=off, device=device), offline
+        )
     except SegmenterUnavailable as exc:
         raise ModelUnavailable(f"{exc} (setting {_SETTING['segmenter']}={name})") from exc
     log.info("segmenter %s loaded on %s", preset.id, device)

@@ -97,3 +97,26 @@ def test_single_file_checkpoint_loads_like_its_folder(tiny_cache: Path, tmp_path
     a = pipe(**args, generator=torch.Generator().manual_seed(0)).images
     b = loaded(**args, generator=torch.Generator().manual_seed(0)).images
     assert np.array_equal(a, b)
+
+
+def test_hub_counts_as_offline_when_its_name_does_not_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from engine import loading
+
+    def no_dns(*_args: object, **_kwargs: object) -> None:
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "https://hub.invalid.example")
+    monkeypatch.setattr(loading.socket, "getaddrinfo", no_dns)
+    loading._hub_resolves.cache_clear()
+    try:
+        assert loading.hub_offline() is True
+        monkeypatch.setattr(loading.socket, "getaddrinfo", lambda *a, **k: [("ok",)])
+        monkeypatch.setenv("HF_ENDPOINT", "https://hub2.invalid.example")
+        assert loading.hub_offline() is False
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        assert loading.hub_offline() is True
+    finally:
+        loading._hub_resolves.cache_clear()
