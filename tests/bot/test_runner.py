@@ -1,0 +1,61 @@
+"""`studio run` and `studio sync` wiring, against the fake Discord (no gateway: connect is replaced)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot import runner
+from bot.client import StudioBot
+from bot.settings import load_settings
+
+TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
+
+
+def _settings(tmp_path: Path, **extra: object):
+    return load_settings(
+        env_file=None,
+        DISCORD_TOKEN=TOKEN,
+        STUDIO_DATA_DIR=tmp_path / "data",
+        STUDIO_DEVICE="cpu",
+        **extra,
+    )
+
+
+async def test_sync_pushes_commands_globally(fake, tmp_path: Path) -> None:
+    names = await runner.sync_commands(_settings(tmp_path), None)
+    assert {"generate", "models", "queue", "settings", "describe", "vary", "edit"} <= set(names)
+    assert {c["name"] for c in fake.synced[None]} == set(names)
+
+
+async def test_sync_to_one_guild(fake, tmp_path: Path) -> None:
+    names = await runner.sync_commands(_settings(tmp_path), 4242)
+    assert "generate" in names
+    assert {c["name"] for c in fake.synced[4242]} == set(names)
+
+
+async def test_run_logs_in_starts_the_queue_then_connects(fake, tmp_path: Path, monkeypatch, caplog) -> None:
+    seen: dict[str, object] = {}
+
+    async def fake_connect(self: StudioBot, *, reconnect: bool = True) -> None:
+        # Everything must be ready before the gateway opens: logged in, delivery wired, queue started.
+        seen["user"] = self.user.id if self.user else None
+        seen["delivery"] = self.jobs._delivery is self.delivery
+        seen["started"] = self.jobs._started
+        seen["reconnect"] = reconnect
+
+    monkeypatch.setattr(StudioBot, "connect", fake_connect)
+    await runner.run_bot(_settings(tmp_path))
+    assert seen == {"user": seen["user"], "delivery": True, "started": True, "reconnect": True}
+    assert seen["user"] is not None
+    assert TOKEN not in caplog.text
+
+
+async def test_run_without_token_fails_before_touching_anything(tmp_path: Path) -> None:
+    from bot.settings import SettingsError
+
+    settings = load_settings(env_file=None, STUDIO_DATA_DIR=tmp_path / "data")
+    with pytest.raises(SettingsError, match="DISCORD_TOKEN"):
+        await runner.run_bot(settings)
+    assert not (tmp_path / "data").exists()
