@@ -11,6 +11,7 @@ from tqdm import tqdm
 from bot.cli import Context, _run, cli
 from bot.services.api import Caller, GenerateInput, JobResult, JobRoute, Progress
 from bot.services.errors import StudioError
+from engine.catalog import SCHEDULERS
 
 LOCAL_USER = 0  # the CLI's jobs are recorded as made by user 0
 
@@ -108,6 +109,7 @@ def _print_result(result: JobResult) -> None:
 @click.option("--steps", type=int)
 @click.option("--guidance", type=float)
 @click.option("--lora-scale", type=float, help="Weight of the LoRA when --model names one.")
+@click.option("--scheduler", type=click.Choice(SCHEDULERS), help="Sampler (default: the model's).")
 @click.option("--out", type=click.Path(path_type=Path), help="Also copy the images and grid into this folder.")
 @click.pass_obj
 def generate(obj: Context, prompt: str, count: str, out: Path | None, **options: object) -> None:

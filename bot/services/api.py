@@ -43,6 +43,7 @@ class GenerateInput:
     steps: int | None = None
     guidance: float | None = None
     lora_scale: float | None = None
+    scheduler: str | None = None  # engine.catalog.SCHEDULERS; None = the model's default
 
 
 @dataclass(frozen=True)

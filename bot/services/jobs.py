@@ -64,6 +64,7 @@ class Draft:
     height: int | None = None
     steps: int | None = None
     guidance: float | None = None
+    scheduler: str | None = None
     lora_scale: float | None = None
     mode: str = "txt2img"
     strength: float | None = None
@@ -207,6 +208,7 @@ class JobService:
             aspect=options.aspect,
             steps=options.steps,
             guidance=options.guidance,
+            scheduler=options.scheduler,
             lora_scale=options.lora_scale,
         )
         return await self.submit(caller, "generate", draft)
@@ -277,6 +279,7 @@ class JobService:
             aspect=draft.aspect,
             num_inference_steps=draft.steps,
             guidance_scale=draft.guidance,
+            scheduler=draft.scheduler,
             loras=model.loras,
         )
         try:
@@ -340,6 +343,7 @@ class JobService:
             height=r.get("height"),
             steps=r.get("steps"),
             guidance=r.get("guidance"),
+            scheduler=r.get("scheduler"),
             lora_scale=r.get("lora_scale"),
             mode=r.get("mode", "txt2img"),
             strength=r.get("strength"),

@@ -66,6 +66,18 @@ def test_generate_writes_images_with_parameters(run, tmp_path: Path) -> None:
     assert list(out.glob("*_grid.*"))
 
 
+def test_generate_with_a_scheduler_records_it(run, tmp_path: Path) -> None:
+    out = tmp_path / "sched"
+    result = run(
+        "generate", "a hut", "-n", "1", "-m", "tiny-sd", "--steps", "2", "--scheduler", "euler_a", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    (png,) = out.glob("*.png")
+    with Image.open(png) as img:
+        assert "Sampler: euler_a" in img.info["parameters"]
+    assert run("generate", "a hut", "--scheduler", "warp-drive").exit_code == 2  # click refuses the choice
+
+
 def test_generate_bad_input_is_one_line_and_nonzero(run) -> None:
     result = run("generate", "a cat", "-m", "no-such-model")
     assert result.exit_code == 1

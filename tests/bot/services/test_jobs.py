@@ -59,6 +59,7 @@ async def test_defaults_come_from_the_model(services, delivery) -> None:
         ({"prompt": "a cat", "steps": 100000}, "step"),
         ({"prompt": "a cat", "guidance": -5.0}, "guidance"),
         ({"prompt": "a cat", "aspect": "5:4"}, "aspect"),
+        ({"prompt": "a cat", "scheduler": "warp-drive"}, "scheduler"),
     ],
 )
 async def test_bad_input_is_refused_and_nothing_is_queued(services, delivery, options, needle) -> None:
