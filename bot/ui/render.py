@@ -63,7 +63,9 @@ def _spoiled(name: str, spoiler: bool) -> str:
 
 
 def grid_filename(result: JobResult) -> str:
-    return _spoiled(f"job{result.job_id}_grid.png", result.spoiler)
+    # The grid is encoded to fit the upload limit: PNG when it fits, else WebP or JPEG; keep its extension.
+    suffix = result.grid_path.suffix if result.grid_path is not None and result.grid_path.suffix else ".png"
+    return _spoiled(f"job{result.job_id}_grid{suffix}", result.spoiler)
 
 
 def image_filename(job_id: int, image: ResultImage, spoiler: bool) -> str:

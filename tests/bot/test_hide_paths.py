@@ -25,3 +25,31 @@ def test_hide_paths(message: str, shown: str) -> None:
 def test_failures_and_refusals_hide_paths() -> None:
     assert "/home/" not in failed_text("cannot read /home/admin/models/sd.safetensors")
     assert user_message(StudioError("missing /opt/weights/unet")) == "missing unet"
+
+
+def test_grid_attachment_keeps_the_encoded_extension(tmp_path) -> None:
+    from bot.services.api import JobResult
+    from bot.ui.render import grid_filename
+
+    def result(grid: str | None, spoiler: bool = False) -> JobResult:
+        return JobResult(
+            job_id=7,
+            kind="generate",
+            requester_id=1,
+            prompt="p",
+            negative_prompt="",
+            model="m",
+            loras=(),
+            seed=1,
+            steps=2,
+            guidance=1.0,
+            width=8,
+            height=8,
+            images=(),
+            grid_path=(tmp_path / grid) if grid else None,
+            spoiler=spoiler,
+        )
+
+    assert grid_filename(result("grid.webp")) == "job7_grid.webp"  # a big grid re-encoded to fit the upload limit
+    assert grid_filename(result("grid.png", spoiler=True)) == "SPOILER_job7_grid.png"
+    assert grid_filename(result(None)) == "job7_grid.png"
