@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     # Vision models: a catalog id (engine/vision_catalog.py) or a local model folder.
     captioner: str = Field(default="blip-large", min_length=1, validation_alias="STUDIO_CAPTIONER")
     segmenter: str = Field(default="clipseg", min_length=1, validation_alias="STUDIO_SEGMENTER")
+    # Optional language model that rewrites /vary and /edit prompts: `none`, a catalog id, or a local folder.
+    rewriter: str = Field(default="none", min_length=1, validation_alias="STUDIO_REWRITER")
 
     @property
     def db_path(self) -> Path:

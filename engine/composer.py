@@ -21,12 +21,14 @@ NEGATIVE_STRENGTH = 0.5
 
 @dataclass(frozen=True)
 class ComposedPrompt:
-    """The prompt to render, what to avoid, a suggested img2img strength, and the rules that fired."""
+    """The prompt to render, what to avoid, a suggested img2img strength, the rules that fired, and who wrote
+    the prompt (`composer`, or `rewriter` when a language model's version was accepted)."""
 
     prompt: str
     negative_prompt: str
     strength_hint: float | None
     rule: str
+    source: str = "composer"
 
 
 class Rewriter(Protocol):

@@ -1,7 +1,9 @@
-"""The catalog of vision models: captioners for /describe and /vary, segmenters for /edit regions.
+"""The catalog of helper models: captioners for /describe and /vary, segmenters for /edit regions, and the
+optional language model that rewrites /vary and /edit prompts.
 
 A setting names a catalog id (`blip-large`, `clipseg`, ...) or a local folder holding a model's config,
-processor files and .safetensors weights; the folder's `config.json` says which architecture it is.
+processor or tokenizer files and .safetensors weights; the folder's `config.json` says which architecture it
+is. The rewriter setting may also be `none` (the default: the deterministic composer alone).
 Loading happens on the GPU worker thread only.
 """
 
@@ -20,12 +22,14 @@ from engine.errors import ModelUnavailable
 if TYPE_CHECKING:
     from engine.captioner import Captioner
     from engine.masks import TextSegmenter
+    from engine.rewriter import LocalLMRewriter
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-VisionKind = Literal["captioner", "segmenter"]
-_SETTING = {"captioner": "STUDIO_CAPTIONER", "segmenter": "STUDIO_SEGMENTER"}
+VisionKind = Literal["captioner", "segmenter", "rewriter"]
+_SETTING = {"captioner": "STUDIO_CAPTIONER", "segmenter": "STUDIO_SEGMENTER", "rewriter": "STUDIO_REWRITER"}
+REWRITER_OFF = "none"
 # config.json `model_type` → architecture we know how to load.
 _ARCHITECTURES = {"blip": "blip", "florence2": "florence2", "clipseg": "clipseg"}
 
@@ -36,7 +40,7 @@ class VisionPreset:
 
     id: str
     kind: VisionKind
-    architecture: str  # blip | florence2 | clipseg
+    architecture: str  # blip | florence2 | clipseg | causal-lm
     source: str  # hub id, local folder, or "builtin:<name>"
     display_name: str
     description: str
@@ -82,9 +86,26 @@ _PRESETS: tuple[VisionPreset, ...] = (
     VisionPreset(
         "tiny-clipseg", "segmenter", "clipseg", "builtin:tiny-clipseg", "Tiny CLIPSeg (test)", _TINY, is_test_model=True
     ),
+    VisionPreset(
+        "qwen2.5-0.5b-instruct",
+        "rewriter",
+        "causal-lm",
+        "Qwen/Qwen2.5-0.5B-Instruct",
+        "Qwen2.5 0.5B Instruct",
+        "Rewrites /vary and /edit prompts, about 1 GB.",
+    ),
+    VisionPreset(
+        "smollm2-360m-instruct",
+        "rewriter",
+        "causal-lm",
+        "HuggingFaceTB/SmolLM2-360M-Instruct",
+        "SmolLM2 360M Instruct",
+        "Smaller prompt rewriter, about 0.7 GB.",
+    ),
+    VisionPreset("tiny-lm", "rewriter", "causal-lm", "builtin:tiny-lm", "Tiny LM (test)", _TINY, is_test_model=True),
 )
 _BY_ID = {p.id: p for p in _PRESETS}
-DEFAULTS: dict[VisionKind, str] = {"captioner": "blip-large", "segmenter": "clipseg"}
+DEFAULTS: dict[VisionKind, str] = {"captioner": "blip-large", "segmenter": "clipseg", "rewriter": REWRITER_OFF}
 
 
 def vision_presets(kind: VisionKind | None = None) -> tuple[VisionPreset, ...]:
@@ -94,6 +115,8 @@ def vision_presets(kind: VisionKind | None = None) -> tuple[VisionPreset, ...]:
 def resolve_vision(kind: VisionKind, name: str) -> VisionPreset:
     """A catalog id or a local model folder → the preset to load; a clear error for anything else."""
     name = (name or "").strip() or DEFAULTS[kind]
+    if kind == "rewriter" and not rewriter_enabled(name):
+        raise ModelUnavailable(f"{_SETTING[kind]}={REWRITER_OFF}: no rewriter is configured.")
     preset = _BY_ID.get(name)
     if preset is not None:
         if preset.kind != kind:
@@ -101,6 +124,8 @@ def resolve_vision(kind: VisionKind, name: str) -> VisionPreset:
         return preset
     folder = Path(name).expanduser()
     known = ", ".join(p.id for p in vision_presets(kind))
+    if kind == "rewriter":
+        known = f"{REWRITER_OFF}, {known}"
     if not folder.is_dir():
         raise ModelUnavailable(
             f"{_SETTING[kind]}='{name}' is neither a catalog id ({known}) nor a local model folder. "
@@ -110,6 +135,8 @@ def resolve_vision(kind: VisionKind, name: str) -> VisionPreset:
         model_type = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type", "")
     except (OSError, ValueError):
         model_type = ""
+    if kind == "rewriter":
+        return _local_language_model(folder, str(model_type))
     architecture = _ARCHITECTURES.get(str(model_type))
     wanted = ("blip", "florence2") if kind == "captioner" else ("clipseg",)
     if architecture not in wanted:
@@ -120,15 +147,32 @@ def resolve_vision(kind: VisionKind, name: str) -> VisionPreset:
     return VisionPreset(str(folder), kind, architecture, str(folder), folder.name, f"Local {architecture} model.")
 
 
+def rewriter_enabled(name: str | None) -> bool:
+    """Whether the rewriter setting asks for a language model (empty or `none` means the composer alone)."""
+    return (name or "").strip().lower() not in ("", REWRITER_OFF)
+
+
+def _local_language_model(folder: Path, model_type: str) -> VisionPreset:
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        raise ModelUnavailable(
+            f"{_SETTING['rewriter']}: the folder '{folder}' does not hold a causal language model "
+            f"(its config.json says model_type={model_type!r})."
+        )
+    return VisionPreset(str(folder), "rewriter", "causal-lm", str(folder), folder.name, f"Local {model_type} model.")
+
+
 def _cache_first(load: Callable[[bool], T], offline: bool) -> T:
     """Try the local cache (fast, no network) first; ask the hub only when allowed and the cache lacks it."""
     from engine.captioner import CaptionerUnavailable
     from engine.loading import hub_offline
     from engine.masks import SegmenterUnavailable
+    from engine.rewriter import RewriterUnavailable
 
     try:
         return load(True)
-    except (CaptionerUnavailable, SegmenterUnavailable):
+    except (CaptionerUnavailable, SegmenterUnavailable, RewriterUnavailable):
         if offline or hub_offline():
             raise
     return load(False)
@@ -167,6 +211,25 @@ def load_segmenter(name: str, *, device: str = "cpu", offline: bool = True) -> T
     return segmenter
 
 
+def load_rewriter(name: str, *, device: str = "cpu", offline: bool = True) -> LocalLMRewriter | None:
+    """Build the prompt rewriter a setting names, or None for `none` (blocking: call it on the worker thread)."""
+    if not rewriter_enabled(name):
+        return None
+    from engine.rewriter import LocalLMRewriter, RewriterUnavailable
+
+    preset = resolve_vision("rewriter", name)
+    if preset.source == "builtin:tiny-lm":
+        return _tiny_lm()
+    try:
+        rewriter = _cache_first(
+            lambda off: LocalLMRewriter.from_pretrained(preset.source, offline=off, device=device), offline
+        )
+    except RewriterUnavailable as exc:
+        raise ModelUnavailable(f"{exc} (setting {_SETTING['rewriter']}={name})") from exc
+    log.info("prompt rewriter %s loaded on %s", preset.id, device)
+    return rewriter
+
+
 # The test models are pure functions of their seed: build each once per process (several seconds each).
 @functools.cache
 def _tiny_blip() -> Captioner:
@@ -180,3 +243,10 @@ def _tiny_clipseg() -> TextSegmenter:
     from engine.masks import tiny_clipseg
 
     return tiny_clipseg(0)
+
+
+@functools.cache
+def _tiny_lm() -> LocalLMRewriter:
+    from engine.rewriter import tiny_rewriter
+
+    return tiny_rewriter(0)

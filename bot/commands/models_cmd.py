@@ -44,11 +44,11 @@ def print_catalog(obj: Context) -> None:
 @models.command("list")
 @click.pass_obj
 def list_models(obj: Context) -> None:
-    """Base models and trained LoRAs, as the picker shows them; then the captioners and segmenters."""
+    """Base models and trained LoRAs, as the picker shows them; then the captioners, segmenters and rewriters."""
     from engine.vision_catalog import vision_presets
 
     print_catalog(obj)
-    chosen = {obj.settings.captioner, obj.settings.segmenter}
+    chosen = {obj.settings.captioner, obj.settings.segmenter, obj.settings.rewriter}
     for preset in vision_presets():
         mark = " (selected)" if preset.id in chosen else ""
         test = " (test model)" if preset.is_test_model else ""

@@ -37,6 +37,7 @@ async def open_services(settings: Settings, runtime: EngineRuntime | None = None
         cache_dir=settings.data_dir / "models",
         captioner=settings.captioner,
         segmenter=settings.segmenter,
+        rewriter=settings.rewriter,
         offline=settings.hf_offline,
     )
     models = ModelService(db, settings.default_model)

@@ -78,6 +78,7 @@ class ComposedOutput:
     description: str  # the caption the prompt was composed from
     mask_path: Path | None = None
     overlay_path: Path | None = None
+    prompt_source: str = "composer"  # or "rewriter": the language model's version was accepted
 
 
 # ---------------------------------------------------------------- blocking helpers (run in threads)
@@ -181,7 +182,8 @@ def composed_work(
             overlay_mask(image, mask).save(overlay_path)
         ctx.raise_if_cancelled()
         description = clean_caption(runtime.captioner().caption(image, "short")) or "an image"
-        composed = compose(description, instruction)
+        ctx.raise_if_cancelled()
+        composed = compose(description, instruction, rewriter=runtime.rewriter())
         full = _with_trigger(composed.prompt, parts.trigger_word)
         # img2img takes the composer's suggested strength unless the user gave one; inpaint keeps its default.
         strength_used = composed.strength_hint if strength is None and not inpaint else strength
@@ -189,7 +191,14 @@ def composed_work(
         inputs = ImageInputs(init_image=parts.inputs.init_image, mask_image=mask_path)
         generation = runtime.generation_work(request, parts.spec, parts.out_dir, inputs)(ctx)
         return ComposedOutput(
-            generation, composed.prompt, full, composed.negative_prompt, description, mask_path, overlay_path
+            generation,
+            composed.prompt,
+            full,
+            composed.negative_prompt,
+            description,
+            mask_path,
+            overlay_path,
+            prompt_source=composed.source,
         )
 
     return work
@@ -417,6 +426,7 @@ class _ComposedKind:
             "negative": output.negative,
             "strength": output.generation.params.strength,
             "description": output.description,
+            "prompt_source": output.prompt_source,
             "note": f"Output prompt: {output.full_prompt}",
         }
         if output.mask_path is not None:
@@ -424,5 +434,5 @@ class _ComposedKind:
         if output.overlay_path is not None:
             updates["extra_files"] = [str(output.overlay_path)]
         job = await self._owner._db.jobs.merge_request(job.id, updates)
-        log.info("job_id=%s output prompt: %s", job.id, output.full_prompt)
+        log.info("job_id=%s output prompt (%s): %s", job.id, output.prompt_source, output.full_prompt)
         await jobs.complete_generation(job, output.generation)

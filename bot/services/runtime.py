@@ -56,6 +56,7 @@ class EngineRuntime:
         *,
         captioner: str = "blip-large",
         segmenter: str = "clipseg",
+        rewriter: str = "none",
         offline: bool = True,
     ) -> None:
         self.backend: ExecutionBackend = backend or ThreadBackend(slots=1)
@@ -66,6 +67,7 @@ class EngineRuntime:
         self._manager_lock = threading.Lock()
         self.captioner_name = captioner
         self.segmenter_name = segmenter
+        self.rewriter_name = rewriter
         self._offline = offline
         self._vision: dict[str, object] = {}
         self._vision_lock = threading.Lock()
@@ -93,7 +95,11 @@ class EngineRuntime:
                 from engine import vision_catalog
                 from engine.device import choose_device
 
-                load = vision_catalog.load_captioner if kind == "captioner" else vision_catalog.load_segmenter
+                load = {
+                    "captioner": vision_catalog.load_captioner,
+                    "segmenter": vision_catalog.load_segmenter,
+                    "rewriter": vision_catalog.load_rewriter,
+                }[kind]
                 self._vision[kind] = load(name, device=str(choose_device(self._device_setting)), offline=self._offline)
             return self._vision[kind]
 
@@ -104,6 +110,14 @@ class EngineRuntime:
     def segmenter(self):
         """The text segmenter the settings name, loaded on first use (on the worker thread)."""
         return self._vision_model("segmenter", self.segmenter_name)
+
+    def rewriter(self):
+        """The prompt rewriter the settings name, loaded on first use (on the worker thread); None for `none`."""
+        from engine.vision_catalog import rewriter_enabled
+
+        if not rewriter_enabled(self.rewriter_name):
+            return None
+        return self._vision_model("rewriter", self.rewriter_name)
 
     def generation_work(
         self, request: GenerateRequest, spec: ModelSpec, out_dir: Path, inputs: ImageInputs = ImageInputs()

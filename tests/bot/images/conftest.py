@@ -68,7 +68,11 @@ def tiny_manager(tmp_path_factory: pytest.TempPathFactory):
 
 def runtime_for(settings: Settings, manager: Any) -> EngineRuntime:
     return EngineRuntime(
-        manager_factory=lambda: manager, captioner=settings.captioner, segmenter=settings.segmenter, offline=True
+        manager_factory=lambda: manager,
+        captioner=settings.captioner,
+        segmenter=settings.segmenter,
+        rewriter=settings.rewriter,
+        offline=True,
     )
 
 

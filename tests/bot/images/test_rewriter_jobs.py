@@ -1,0 +1,113 @@
+"""/vary and /edit with the optional prompt rewriter (STUDIO_REWRITER), through the real services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.services.api import EditImageInput, VaryImageInput
+from bot.services.container import open_services
+from engine import vision_catalog
+from engine.composer import compose
+from engine.rewriter import LocalLMRewriter, screen_rewrite
+from tests.bot.images.conftest import ALICE, mask_bytes, png_bytes, runtime_for
+
+
+@pytest.fixture
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names the runtime asks the catalog to load as a rewriter."""
+    calls: list[str] = []
+    real = vision_catalog.load_rewriter
+
+    def spy(name: str, **kwargs: Any):
+        calls.append(name)
+        return real(name, **kwargs)
+
+    monkeypatch.setattr(vision_catalog, "load_rewriter", spy)
+    return calls
+
+
+async def _vary(settings, tiny_manager, instruction: str):
+    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as services:
+        await services.jobs.start()
+        ticket = await services.jobs.vary_image(ALICE, png_bytes(), VaryImageInput(instruction, count=1))
+        job = await services.jobs.wait(ticket.job_id, 60)
+        images = await services.db.images.for_job(ticket.job_id)
+    assert job.status == "done", job.error
+    return job, images
+
+
+async def test_vary_with_the_tiny_lm_records_where_the_prompt_came_from(settings, tiny_manager, loads) -> None:
+    settings = settings.model_copy(update={"rewriter": "tiny-lm"})
+    job, images = await _vary(settings, tiny_manager, "make it a watercolor")
+    r = job.request
+    assert loads == ["tiny-lm"]
+    assert r["prompt_source"] in ("composer", "rewriter")
+    assert r["note"] == f"Output prompt: {r['full_prompt']}" and images[0].prompt == r["full_prompt"]
+    plain = compose(r["description"], "make it a watercolor")
+    assert r["negative"] == plain.negative_prompt
+    if r["prompt_source"] == "composer":
+        assert r["prompt"] == plain.prompt
+    else:  # whatever the random model said, it passed the guard rails
+        rewriter = vision_catalog.load_rewriter("tiny-lm")
+        assert rewriter is not None
+        raw = rewriter.generate(r["description"], "make it a watercolor", plain.prompt)
+        screened = screen_rewrite(raw, description=r["description"], instruction="make it a watercolor", composed=plain)
+        assert screened.prompt == r["prompt"]
+
+
+async def test_an_accepted_rewrite_becomes_the_output_prompt(
+    settings, tiny_manager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, str, str]] = []
+
+    def answer(self, description: str, instruction: str, draft: str) -> str:
+        seen.append((description, instruction, draft))
+        return f'Prompt: "{description}, watercolor painting, soft paper texture"'
+
+    monkeypatch.setattr(LocalLMRewriter, "generate", answer)
+    settings = settings.model_copy(update={"rewriter": "tiny-lm"})
+    job, images = await _vary(settings, tiny_manager, "make it a watercolor without the frame")
+    r = job.request
+    description, _, draft = seen[0]
+    assert draft == compose(description, "make it a watercolor without the frame").prompt
+    assert r["prompt_source"] == "rewriter"
+    assert r["prompt"] == f"{description}, watercolor painting, soft paper texture".lower()
+    assert r["note"] == f"Output prompt: {r['full_prompt']}" and r["full_prompt"] == r["prompt"]
+    assert r["negative"] == "frame" and images[0].negative_prompt == "frame"
+    assert images[0].prompt == r["prompt"]
+
+
+async def test_edit_uses_the_rewriter_too(settings, tiny_manager, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(LocalLMRewriter, "generate", lambda self, d, i, draft: "a red umbrella over a grey street")
+    settings = settings.model_copy(update={"rewriter": "tiny-lm"})
+    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as services:
+        await services.jobs.start()
+        ticket = await services.jobs.edit_image(
+            ALICE, png_bytes(), EditImageInput("a red umbrella", count=1), mask_bytes()
+        )
+        job = await services.jobs.wait(ticket.job_id, 60)
+    assert job.status == "done", job.error
+    assert job.request["prompt_source"] == "rewriter" and job.request["prompt"] == "a red umbrella over a grey street"
+
+
+async def test_with_none_no_language_model_is_loaded(settings, tiny_manager, loads) -> None:
+    assert settings.rewriter == "none"
+    job, _ = await _vary(settings, tiny_manager, "make it a pencil sketch")
+    assert loads == []
+    assert job.request["prompt_source"] == "composer"
+    assert job.request["prompt"] == compose(job.request["description"], "make it a pencil sketch").prompt
+
+
+async def test_missing_rewriter_weights_fail_the_job_with_a_clear_message(
+    settings, tiny_manager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    settings = settings.model_copy(update={"rewriter": "smollm2-360m-instruct"})
+    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as services:
+        await services.jobs.start()
+        ticket = await services.jobs.vary_image(ALICE, png_bytes(), VaryImageInput("make it blue", count=1))
+        job = await services.jobs.wait(ticket.job_id, 60)
+    assert job.status == "failed"
+    assert "HuggingFaceTB/SmolLM2-360M-Instruct" in job.error and "STUDIO_REWRITER=smollm2-360m-instruct" in job.error
