@@ -217,6 +217,7 @@ class JobService:
         if not prompt:
             raise StudioError("The prompt is empty. Describe the image you want.")
         limits = await self._limits(caller)
+        await _require_inputs(draft)
         model = await self._models.resolve(draft.model, draft.lora_scale)
         full_prompt = _with_trigger(prompt, model.trigger_word)
         params = self._validate(draft, model, full_prompt)
@@ -624,6 +625,13 @@ class JobService:
         except Exception:
             log.exception("delivery failed")
             return None
+
+
+async def _require_inputs(draft: Draft) -> None:
+    """A job that starts from files (rerolls and remixes of /vary and /edit) needs them still on disk."""
+    paths = [Path(p) for p in (draft.source_image, draft.mask_image) if p]
+    if paths and not all(await asyncio.to_thread(lambda: [p.is_file() for p in paths])):
+        raise StudioError("The image this job started from is gone from the server. Start again from a new image.")
 
 
 def _with_trigger(prompt: str, trigger: str | None) -> str:
