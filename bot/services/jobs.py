@@ -48,6 +48,7 @@ VARY_STRENGTH: dict[str, float] = {"subtle": 0.35, "strong": 0.7}
 MAX_SEED = 2**32 - 1
 LOCAL_LIMITS = GuildSettings(max_steps=150, max_size=4096, max_concurrent_per_user=20, daily_quota=0)
 GENERIC_FAILURE = "The engine failed on this job; the error was logged for the admins."
+HIDDEN_PROMPT = "(elsewhere)"
 
 
 @dataclass(frozen=True)
@@ -440,14 +441,17 @@ class JobService:
         raise Refused(f"Job {job_id} has already ended ({job.status}).")
 
     async def queue(self, caller: Caller) -> QueueView:
-        running = [self._entry(j, 0) for j in await self._db.jobs.list_running()]
-        waiting = [self._entry(j, i) for i, j in enumerate(await self._db.jobs.fair_queue())]
+        running = [self._entry(caller, j, 0) for j in await self._db.jobs.list_running()]
+        waiting = [self._entry(caller, j, i) for i, j in enumerate(await self._db.jobs.fair_queue())]
         mine = tuple(e for e in running + waiting if e.requester_id == caller.user_id)
         return QueueView(tuple(running), tuple(waiting), mine)
 
-    def _entry(self, job: Job, position: int) -> QueueEntry:
+    def _entry(self, caller: Caller, job: Job, position: int) -> QueueEntry:
         eta = None if job.status == "running" else self._eta(position)
-        return QueueEntry(job.id, job.kind, job.requester_id, job.status, position, eta, str(job.request["prompt"]))
+        # The queue is shared by every server (and DMs): a prompt is shown only where it was typed.
+        visible = job.requester_id == caller.user_id or (job.guild_id is not None and job.guild_id == caller.guild_id)
+        prompt = str(job.request["prompt"]) if visible else HIDDEN_PROMPT
+        return QueueEntry(job.id, job.kind, job.requester_id, job.status, position, eta, prompt)
 
     async def result(self, job_id: int) -> JobResult:
         job = await self._source_job(job_id)
