@@ -425,20 +425,23 @@ class JobService:
         log.info("job_id=%s message deleted by user=%s", job_id, caller.user_id)
 
     async def cancel(self, caller: Caller, job_id: int) -> None:
-        job = await self._source_job(job_id)
-        self._may_manage(caller, job)
-        if job.status == "queued":
-            if await self._db.jobs.cancel(job_id):
-                self._set_finished(job_id)
-                await self._safe(self._delivery.cancelled(route_of(job)))
-            return
-        if job.status == "running":
-            handle = self._handles.get(job_id)
-            if handle is not None:
-                self._cancel_requested.add(job_id)
-                handle.cancel()  # the watcher records it when the worker stops between steps
-            return
-        raise Refused(f"Job {job_id} has already ended ({job.status}).")
+        # Under the dispatcher's lock: a job read as queued cannot be started before it is marked
+        # cancelled, and a running one already has its handle.
+        async with self._pump_lock:
+            job = await self._source_job(job_id)
+            self._may_manage(caller, job)
+            if job.status == "running":
+                handle = self._handles.get(job_id)
+                if handle is not None:
+                    self._cancel_requested.add(job_id)
+                    handle.cancel()  # the watcher records it when the worker stops between steps
+                return
+            if job.status != "queued":
+                raise Refused(f"Job {job_id} has already ended ({job.status}).")
+            if not await self._db.jobs.cancel(job_id):
+                return
+            self._set_finished(job_id)
+        await self._safe(self._delivery.cancelled(route_of(job)))
 
     async def queue(self, caller: Caller) -> QueueView:
         running = [self._entry(caller, j, 0) for j in await self._db.jobs.list_running()]
