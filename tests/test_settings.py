@@ -87,3 +87,22 @@ def test_setup_logging_is_idempotent() -> None:
     studio_handlers = [h for h in logging.getLogger().handlers if getattr(h, "_studio", False)]
     assert len(studio_handlers) == 1
     assert logging.getLogger("discord.http").level >= logging.WARNING
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://discord.com/api/v10/webhooks/1234567890/aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpTZWNyZXQ_x-y/messages/@original",
+        "https://discord.com/api/v10/interactions/1234567890/aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpTZWNyZXQ_x-y/callback",
+    ],
+)
+def test_interaction_tokens_in_discord_urls_are_redacted(url: str) -> None:
+    import logging
+
+    # discord.py's webhook adapter logs every request URL at DEBUG; the token in it can post as the bot.
+    fmt = "Webhook ID %s with %s %s has returned status code %s"
+    record = logging.LogRecord("discord.webhook.async_", logging.DEBUG, __file__, 1, fmt, (1, "PATCH", url, 200), None)
+    RedactSecrets().filter(record)
+    message = record.getMessage()
+    assert "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpTZWNyZXQ_x-y" not in message
+    assert "/1234567890/[redacted]" in message
