@@ -106,3 +106,23 @@ def test_interaction_tokens_in_discord_urls_are_redacted(url: str) -> None:
     message = record.getMessage()
     assert "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpTZWNyZXQ_x-y" not in message
     assert "/1234567890/[redacted]" in message
+
+
+async def test_interaction_tokens_stay_out_of_the_reprs_of_callers_routes_and_jobs(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.services.api import Caller
+    from bot.services.jobs import route_of
+    from storage import open_database
+
+    secret = "aW50ZXJhY3Rpb246c2VjcmV0"
+    expires = datetime(2030, 1, 1, tzinfo=UTC)
+    caller = Caller(user_id=1, guild_id=2, interaction_token=secret, token_expires_at=expires)
+    db = await open_database(tmp_path / "studio.db")
+    try:
+        job = await db.jobs.create("generate", {"prompt": "a cat"}, 1, interaction_token=secret)
+    finally:
+        await db.close()
+    for value in (caller, job, route_of(job)):
+        assert value.interaction_token == secret
+        assert secret not in repr(value)  # a log line or a traceback that shows the object keeps it out
