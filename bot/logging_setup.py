@@ -18,10 +18,13 @@ NOISY_LOGGERS = (
 
 # A Discord bot token: three dot-separated base64url parts, the first of about 24 characters.
 _TOKEN_RE = re.compile(r"[\w-]{23,28}\.[\w-]{6,7}\.[\w-]{27,40}")
+# An interaction token in a webhook or interaction URL (discord.py logs request URLs at DEBUG):
+# whoever holds it can post as the bot for 15 minutes.
+_URL_TOKEN_RE = re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/?\s]+")
 
 
 class RedactSecrets(logging.Filter):
-    """Masks anything shaped like a Discord token, and any configured secret, in every record."""
+    """Masks anything shaped like a Discord token, interaction tokens in URLs and any configured secret."""
 
     def __init__(self, secrets: tuple[str, ...] = ()) -> None:
         super().__init__()
@@ -30,6 +33,7 @@ class RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = _TOKEN_RE.sub("[redacted]", message)
+        redacted = _URL_TOKEN_RE.sub(r"\1[redacted]", redacted)
         for secret in self._secrets:
             redacted = redacted.replace(secret, "[redacted]")
         if redacted != message:

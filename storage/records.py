@@ -23,7 +23,7 @@ class Job:
     guild_id: int | None
     channel_id: int | None
     message_id: int | None  # the status/result message
-    interaction_token: str | None
+    interaction_token: str | None = field(repr=False)  # a secret: kept out of logs
     token_expires_at: datetime | None
     priority: int
     attempts: int

@@ -87,3 +87,42 @@ def test_setup_logging_is_idempotent() -> None:
     studio_handlers = [h for h in logging.getLogger().handlers if getattr(h, "_studio", False)]
     assert len(studio_handlers) == 1
     assert logging.getLogger("discord.http").level >= logging.WARNING
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://discord.com/api/v10/webhooks/1234567890/aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpTZWNyZXQ_x-y/messages/@original",
+        "https://discord.com/api/v10/interactions/1234567890/aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpTZWNyZXQ_x-y/callback",
+    ],
+)
+def test_interaction_tokens_in_discord_urls_are_redacted(url: str) -> None:
+    import logging
+
+    # discord.py's webhook adapter logs every request URL at DEBUG; the token in it can post as the bot.
+    fmt = "Webhook ID %s with %s %s has returned status code %s"
+    record = logging.LogRecord("discord.webhook.async_", logging.DEBUG, __file__, 1, fmt, (1, "PATCH", url, 200), None)
+    RedactSecrets().filter(record)
+    message = record.getMessage()
+    assert "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpTZWNyZXQ_x-y" not in message
+    assert "/1234567890/[redacted]" in message
+
+
+async def test_interaction_tokens_stay_out_of_the_reprs_of_callers_routes_and_jobs(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.services.api import Caller
+    from bot.services.jobs import route_of
+    from storage import open_database
+
+    secret = "aW50ZXJhY3Rpb246c2VjcmV0"
+    expires = datetime(2030, 1, 1, tzinfo=UTC)
+    caller = Caller(user_id=1, guild_id=2, interaction_token=secret, token_expires_at=expires)
+    db = await open_database(tmp_path / "studio.db")
+    try:
+        job = await db.jobs.create("generate", {"prompt": "a cat"}, 1, interaction_token=secret)
+    finally:
+        await db.close()
+    for value in (caller, job, route_of(job)):
+        assert value.interaction_token == secret
+        assert secret not in repr(value)  # a log line or a traceback that shows the object keeps it out

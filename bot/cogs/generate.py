@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services.api import GenerateInput
+from bot.ui import render
 from bot.ui.caller import caller_from
 
 if TYPE_CHECKING:
@@ -18,7 +19,6 @@ COUNTS = (1, 2, 4, 8)
 ASPECTS = ("1:1", "2:3", "3:2", "16:9", "9:16")
 MAX_PROMPT = 1000
 MAX_SEED = 2**32 - 1
-MAX_AUTOCOMPLETE = 25
 
 
 class GenerateCog(commands.Cog):
@@ -75,11 +75,7 @@ class GenerateCog(commands.Cog):
     async def model_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        choices = await self.bot.models.autocomplete(current)
-        return [
-            app_commands.Choice(name=(c.label or c.value)[:100], value=c.value[:100])
-            for c in choices[:MAX_AUTOCOMPLETE]
-        ]
+        return await render.model_choices(self.bot.models, current)
 
 
 async def setup(bot: StudioBot) -> None:

@@ -10,7 +10,9 @@ from discord.ext import commands
 
 from bot.services.api import EditImageInput, VaryImageInput
 from bot.services.errors import StudioError
-from bot.ui.attachments import caller_with_token, first_image, read_attachment
+from bot.ui import render
+from bot.ui.attachments import first_image, read_attachment
+from bot.ui.caller import caller_from
 from bot.ui.describe_view import describe_embed, describe_view
 
 if TYPE_CHECKING:
@@ -18,7 +20,6 @@ if TYPE_CHECKING:
 
 COUNTS = (1, 2, 4, 8)
 MAX_INSTRUCTION = 500
-MAX_AUTOCOMPLETE = 25
 MAX_DESCRIBE = 8
 
 
@@ -39,7 +40,7 @@ class ImagesCog(commands.Cog):
         if not 1 <= count <= MAX_DESCRIBE:  # Discord enforces the range; a forged payload must not cost a download
             raise StudioError(f"Count must be a whole number from 1 to {MAX_DESCRIBE} (got {count}).")
         data = await read_attachment(attachment, self._limit)
-        result = await self.bot.jobs.describe(caller_with_token(interaction), data, count)
+        result = await self.bot.jobs.describe(caller_from(interaction), data, count)
         await interaction.edit_original_response(embed=describe_embed(result), view=describe_view(result))
 
     @app_commands.command(name="describe", description="Turn an image into prompts you can generate with")
@@ -84,7 +85,7 @@ class ImagesCog(commands.Cog):
             model=model,
         )
         # The services show the job (queued, progress, result) on this interaction's response.
-        await self.bot.jobs.vary_image(caller_with_token(interaction), data, options)
+        await self.bot.jobs.vary_image(caller_from(interaction), data, options)
 
     @app_commands.command(name="edit", description="Repaint part of an image: give a mask or name the region")
     @app_commands.describe(
@@ -105,21 +106,17 @@ class ImagesCog(commands.Cog):
         options = EditImageInput(instruction=instruction, region=region)
         if (mask is None) == (region is None):
             # Checked here too so nothing is downloaded for a request that cannot run.
-            await self.bot.jobs.edit_image(caller_with_token(interaction), b"", options, None if mask is None else b"")
+            await self.bot.jobs.edit_image(caller_from(interaction), b"", options, None if mask is None else b"")
             return
         data = await read_attachment(image, self._limit)
         mask_data = await read_attachment(mask, self._limit, "mask") if mask is not None else None
-        await self.bot.jobs.edit_image(caller_with_token(interaction), data, options, mask_data)
+        await self.bot.jobs.edit_image(caller_from(interaction), data, options, mask_data)
 
     @vary.autocomplete("model")
     async def model_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        choices = await self.bot.models.autocomplete(current)
-        return [
-            app_commands.Choice(name=(c.label or c.value)[:100], value=c.value[:100])
-            for c in choices[:MAX_AUTOCOMPLETE]
-        ]
+        return await render.model_choices(self.bot.models, current)
 
 
 async def setup(bot: StudioBot) -> None:

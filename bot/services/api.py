@@ -26,7 +26,7 @@ class Caller:
     is_manager: bool = False  # Manage Server in that guild
     is_local: bool = False  # the CLI on the bot's own machine: not a DM, no guild policy
     # The interaction that asked, when there is one: its token lets delivery edit the reply for 15 minutes.
-    interaction_token: str | None = None
+    interaction_token: str | None = field(default=None, repr=False)  # a secret: kept out of logs
     token_expires_at: datetime | None = None
 
 
@@ -191,7 +191,7 @@ class JobRoute:
     guild_id: int | None
     channel_id: int | None
     message_id: int | None  # the message that shows the job (status, then result), once known
-    interaction_token: str | None  # valid until token_expires_at (Discord: 15 minutes)
+    interaction_token: str | None = field(repr=False)  # a secret, valid until token_expires_at (15 minutes)
     token_expires_at: datetime | None
 
 

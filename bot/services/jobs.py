@@ -48,6 +48,7 @@ VARY_STRENGTH: dict[str, float] = {"subtle": 0.35, "strong": 0.7}
 MAX_SEED = 2**32 - 1
 LOCAL_LIMITS = GuildSettings(max_steps=150, max_size=4096, max_concurrent_per_user=20, daily_quota=0)
 GENERIC_FAILURE = "The engine failed on this job; the error was logged for the admins."
+HIDDEN_PROMPT = "(elsewhere)"
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,7 @@ class JobService:
         if not prompt:
             raise StudioError("The prompt is empty. Describe the image you want.")
         limits = await self._limits(caller)
+        await _require_inputs(draft)
         model = await self._models.resolve(draft.model, draft.lora_scale)
         full_prompt = _with_trigger(prompt, model.trigger_word)
         params = self._validate(draft, model, full_prompt)
@@ -427,30 +429,36 @@ class JobService:
         log.info("job_id=%s message deleted by user=%s", job_id, caller.user_id)
 
     async def cancel(self, caller: Caller, job_id: int) -> None:
-        job = await self._source_job(job_id)
-        self._may_manage(caller, job)
-        if job.status == "queued":
-            if await self._db.jobs.cancel(job_id):
-                self._set_finished(job_id)
-                await self._safe(self._delivery.cancelled(route_of(job)))
-            return
-        if job.status == "running":
-            handle = self._handles.get(job_id)
-            if handle is not None:
-                self._cancel_requested.add(job_id)
-                handle.cancel()  # the watcher records it when the worker stops between steps
-            return
-        raise Refused(f"Job {job_id} has already ended ({job.status}).")
+        # Under the dispatcher's lock: a job read as queued cannot be started before it is marked
+        # cancelled, and a running one already has its handle.
+        async with self._pump_lock:
+            job = await self._source_job(job_id)
+            self._may_manage(caller, job)
+            if job.status == "running":
+                handle = self._handles.get(job_id)
+                if handle is not None:
+                    self._cancel_requested.add(job_id)
+                    handle.cancel()  # the watcher records it when the worker stops between steps
+                return
+            if job.status != "queued":
+                raise Refused(f"Job {job_id} has already ended ({job.status}).")
+            if not await self._db.jobs.cancel(job_id):
+                return
+            self._set_finished(job_id)
+        await self._safe(self._delivery.cancelled(route_of(job)))
 
     async def queue(self, caller: Caller) -> QueueView:
-        running = [self._entry(j, 0) for j in await self._db.jobs.list_running()]
-        waiting = [self._entry(j, i) for i, j in enumerate(await self._db.jobs.fair_queue())]
+        running = [self._entry(caller, j, 0) for j in await self._db.jobs.list_running()]
+        waiting = [self._entry(caller, j, i) for i, j in enumerate(await self._db.jobs.fair_queue())]
         mine = tuple(e for e in running + waiting if e.requester_id == caller.user_id)
         return QueueView(tuple(running), tuple(waiting), mine)
 
-    def _entry(self, job: Job, position: int) -> QueueEntry:
+    def _entry(self, caller: Caller, job: Job, position: int) -> QueueEntry:
         eta = None if job.status == "running" else self._eta(position)
-        return QueueEntry(job.id, job.kind, job.requester_id, job.status, position, eta, str(job.request["prompt"]))
+        # The queue is shared by every server (and DMs): a prompt is shown only where it was typed.
+        visible = job.requester_id == caller.user_id or (job.guild_id is not None and job.guild_id == caller.guild_id)
+        prompt = str(job.request["prompt"]) if visible else HIDDEN_PROMPT
+        return QueueEntry(job.id, job.kind, job.requester_id, job.status, position, eta, prompt)
 
     async def result(self, job_id: int) -> JobResult:
         job = await self._source_job(job_id)
@@ -628,6 +636,13 @@ class JobService:
         except Exception:
             log.exception("delivery failed")
             return None
+
+
+async def _require_inputs(draft: Draft) -> None:
+    """A job that starts from files (rerolls and remixes of /vary and /edit) needs them still on disk."""
+    paths = [Path(p) for p in (draft.source_image, draft.mask_image) if p]
+    if paths and not all(await asyncio.to_thread(lambda: [p.is_file() for p in paths])):
+        raise StudioError("The image this job started from is gone from the server. Start again from a new image.")
 
 
 def _with_trigger(prompt: str, trigger: str | None) -> str:

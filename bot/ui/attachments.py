@@ -1,30 +1,12 @@
-"""Reading user attachments safely, and the `Caller` of an interaction that may show a job."""
+"""Reading user attachments safely."""
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import timedelta
-
 import discord
 
-from bot.services.api import Caller
 from bot.services.errors import StudioError
-from bot.ui.caller import caller_from
 
-TOKEN_LIFETIME = timedelta(minutes=15)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
-
-
-def caller_with_token(interaction: discord.Interaction) -> Caller:
-    """The caller, carrying the interaction's token so the services can show the job on its response."""
-    caller = caller_from(interaction)
-    if caller.interaction_token is None:
-        caller = dataclasses.replace(
-            caller,
-            interaction_token=interaction.token,
-            token_expires_at=interaction.created_at + TOKEN_LIFETIME,
-        )
-    return caller
 
 
 def _mib(n: int) -> str:

@@ -17,6 +17,7 @@ import discord
 from bot.services.api import JobResult
 from bot.ui import custom_ids, feedback, render
 from bot.ui.caller import caller_from
+from bot.ui.feedback import Funnel
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
@@ -31,20 +32,7 @@ def _bot(interaction: discord.Interaction) -> StudioBot:
     return interaction.client  # type: ignore[return-value]
 
 
-class _Funnel:
-    """Mixin: every click runs `run` inside the error funnel (DynamicItem errors are only logged otherwise)."""
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            await self.run(interaction)
-        except Exception as error:
-            await feedback.report_error(interaction, error, job_item=True)
-
-    async def run(self, interaction: discord.Interaction) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-
-class UpscaleButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["u"]):
+class UpscaleButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["u"]):
     """U<n>: the image alone, full size, in a new message with its own V buttons.
 
     Buttons number images from 1 as users see them; the services index them from 0.
@@ -76,7 +64,7 @@ class UpscaleButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template
         )
 
 
-class VaryButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["v"]):
+class VaryButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["v"]):
     """V<n> (subtle) and V<n>+ (strong): variations of image n as a new job."""
 
     def __init__(self, job_id: int, index: int, strength: str) -> None:
@@ -103,7 +91,7 @@ class VaryButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=cu
         await jobs.vary(caller_from(interaction), self.job_id, self.index - 1, strength)
 
 
-class RerollButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["reroll"]):
+class RerollButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["reroll"]):
     """🔄: the same settings with a new seed, as a new job."""
 
     def __init__(self, job_id: int) -> None:
@@ -143,7 +131,7 @@ class RemixModal(discord.ui.Modal):
         await feedback.report_error(interaction, error, job_item=True)
 
 
-class RemixButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["remix"]):
+class RemixButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["remix"]):
     """✏️: a modal prefilled with the job's prompt."""
 
     def __init__(self, job_id: int) -> None:
@@ -164,7 +152,7 @@ class RemixButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=c
         await interaction.response.send_modal(RemixModal(self.job_id, prompt))
 
 
-class DeleteButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["del"]):
+class DeleteButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["del"]):
     """🗑: delete the job (the service checks who may) and its message."""
 
     def __init__(self, job_id: int) -> None:
@@ -186,7 +174,7 @@ class DeleteButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=
             await interaction.message.delete()
 
 
-class CancelButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["cancel"]):
+class CancelButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["cancel"]):
     """✖ on a queued or running job's message; the service reports back through `cancelled`."""
 
     def __init__(self, job_id: int) -> None:
@@ -209,7 +197,7 @@ class CancelButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=
         await _bot(interaction).jobs.cancel(caller_from(interaction), self.job_id)
 
 
-class QueueCancelButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["qcancel"]):
+class QueueCancelButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["qcancel"]):
     """Cancel one of the caller's own jobs from the /queue listing."""
 
     def __init__(self, job_id: int) -> None:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.services.api import BatchTickets, DescribeResult
-from bot.ui import feedback
-from bot.ui.attachments import caller_with_token
+from bot.ui.caller import caller_from
+from bot.ui.feedback import Funnel
 from bot.ui.render import clip
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ async def _start(interaction: discord.Interaction, job_id: int, index: int | Non
     await interaction.response.defer(thinking=True)
     jobs = _bot(interaction).jobs
     # The services show the first job on this interaction's response (its token rides on the caller).
-    batch: BatchTickets = await jobs.generate_described(caller_with_token(interaction), job_id, index)
+    batch: BatchTickets = await jobs.generate_described(caller_from(interaction), job_id, index)
     if index is None:
         started = ", ".join(f"#{t.job_id}" for t in batch.tickets)
         text = f"Started {len(batch.tickets)} job(s): {started}."
@@ -58,18 +58,7 @@ async def _start(interaction: discord.Interaction, job_id: int, index: int | Non
         await interaction.followup.send(clip(text, 2000), ephemeral=True)
 
 
-class _Funnel:
-    async def callback(self, interaction: discord.Interaction) -> None:
-        try:
-            await self.run(interaction)
-        except Exception as error:
-            await feedback.report_error(interaction, error, job_item=True)
-
-    async def run(self, interaction: discord.Interaction) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-
-class DescribePromptButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=PROMPT_TEMPLATE):
+class DescribePromptButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=PROMPT_TEMPLATE):
     """<n>: /generate with prompt n of the description."""
 
     def __init__(self, job_id: int, n: int) -> None:
@@ -86,7 +75,7 @@ class DescribePromptButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], t
         await _start(interaction, self.job_id, self.n - 1)
 
 
-class DescribeAllButton(_Funnel, discord.ui.DynamicItem[discord.ui.Button], template=ALL_TEMPLATE):
+class DescribeAllButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=ALL_TEMPLATE):
     """Generate all: one /generate job (one image) per prompt."""
 
     def __init__(self, job_id: int) -> None:

@@ -80,3 +80,16 @@ async def report_error(interaction: discord.Interaction, error: BaseException, *
         await send_ephemeral(interaction, text)
     except discord.HTTPException:
         log.warning("Could not send the error reply for interaction %s", interaction.id, exc_info=True)
+
+
+class Funnel:
+    """Mixin for DynamicItems: each click runs `run` inside the error funnel (otherwise errors are only logged)."""
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await self.run(interaction)
+        except Exception as error:
+            await report_error(interaction, error, job_item=True)
+
+    async def run(self, interaction: discord.Interaction) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError

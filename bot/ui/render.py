@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import discord
+from discord import app_commands
 
-from bot.services.api import JobResult, Progress, ResultImage
+from bot.services.api import JobResult, ModelsApi, Progress, ResultImage
 
 MAX_CONTENT = 2000
 MAX_ATTACHMENTS = 10
+MAX_AUTOCOMPLETE = 25
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord refuses bot uploads above about 10 MiB per message
 GENERIC_ERROR = "Something went wrong, it was logged."
 
@@ -171,3 +173,11 @@ def result_content(result: JobResult, plan: AttachmentPlan, mention: int | None 
         parts.append(f"({plan.dropped} file(s) left out: over Discord's upload limit; use U buttons for full size)")
     text = "\n".join(parts)
     return clip(text, MAX_CONTENT) if text else None
+
+
+async def model_choices(models: ModelsApi, current: str) -> list[app_commands.Choice[str]]:
+    """The `model` option's autocomplete, within Discord's 25 choices of 100 characters."""
+    choices = await models.autocomplete(current)
+    return [
+        app_commands.Choice(name=(c.label or c.value)[:100], value=c.value[:100]) for c in choices[:MAX_AUTOCOMPLETE]
+    ]

@@ -131,3 +131,17 @@ async def test_buttons_of_a_job_that_no_longer_exists_say_so(fake, studio, first
         assert answer["flags"] & 64
     assert fake.hanging() == []
     assert await studio.queued_jobs() == []
+
+
+async def test_reroll_of_a_variation_whose_source_file_is_gone_is_refused_clearly(fake, studio, first) -> None:
+    job, message = first
+    varied, result = await _result_of(fake, studio, fake.click(f"studio:v:{job.id}:1:s", message=message))
+    source = (await studio.services.db.images.for_job(job.id))[0].path
+    source.unlink()  # an admin cleaned the images folder
+    click = fake.click(f"studio:reroll:{varied.id}", message=result)
+    await fake.wait_for(lambda: click.followups)
+    answer = reply(fake, click)
+    assert answer["flags"] & 64
+    assert answer["content"] == "The image this job started from is gone from the server. Start again from a new image."
+    assert await studio.queued_jobs() == []
+    assert (await studio.services.db.jobs.list_for_user(USER_ID))[0].id == varied.id  # nothing new

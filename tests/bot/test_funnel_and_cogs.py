@@ -128,3 +128,18 @@ async def test_settings_command_is_hidden_from_non_managers_when_synced(fake, ma
     assert generate["model"]["autocomplete"] is True
     assert generate["seed"]["min_value"] == 0
     assert generate["steps"]["max_value"] == 150
+
+
+async def test_queue_hides_the_prompts_of_other_servers_and_dms(fake, studio, make_bot) -> None:
+    await make_bot(start=False)
+    jobs = studio.services.db.jobs
+    await jobs.create("generate", {"prompt": "secret elsewhere", "count": 1}, USER_ID + 7, guild_id=GUILD_ID + 1)
+    await jobs.create("generate", {"prompt": "a private dm prompt", "count": 1}, USER_ID + 8, guild_id=None)
+    here = await job_of(fake, fake.slash("generate", prompt="a shared cat", user_id=USER_ID + 9, **FAST))
+    ix = fake.slash("queue")
+    await fake.wait_for(lambda: ix.followups)
+    waiting = {f["name"]: f["value"] for f in fake.messages[ix.followups[0]]["embeds"][0]["fields"]}["Waiting (3)"]
+    assert "a shared cat" in waiting and f"`{here}`" in waiting  # this server's queue stays visible
+    assert "secret elsewhere" not in waiting
+    assert "a private dm prompt" not in waiting
+    assert waiting.count("(elsewhere)") == 2

@@ -245,3 +245,34 @@ async def test_clean_shutdown_requeues_the_running_job(services, settings, deliv
     await restarted.start()
     assert (await restarted.wait(ticket.job_id, limit_s=120)).status == "done"
     assert after.delivered_order() == [ticket.job_id]
+
+
+async def test_cancel_racing_the_dispatcher_never_cancels_a_job_the_worker_runs(services, delivery, caplog) -> None:
+    """The dispatcher may start a queued job between cancel's read of it and its update."""
+    import asyncio
+
+    ticket = await services.jobs.submit_generate(ALICE, GenerateInput(prompt="a cat", count=1, **FAST))
+    repo = services.db.jobs
+    real_cancel = repo.cancel
+
+    async def cancel_after_the_dispatcher_ran(job_id: int) -> bool:
+        await services.jobs.start()  # the dispatcher wakes up right now
+        await asyncio.sleep(0.3)
+        return await real_cancel(job_id)
+
+    repo.cancel = cancel_after_the_dispatcher_ran
+    try:
+        await services.jobs.cancel(ALICE, ticket.job_id)
+    finally:
+        repo.cancel = real_cancel
+    job = await services.jobs.wait(ticket.job_id, limit_s=60)
+    for _ in range(3000):  # a job the worker ran anyway comes back when the worker is free again
+        if services.runtime.backend.free_slots() > 0:
+            break
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.2)
+    assert job.status == "cancelled"
+    assert delivery.kinds(ticket.job_id)[-1] == "cancelled"
+    assert "delivered" not in delivery.kinds(ticket.job_id)
+    assert (await repo.get(ticket.job_id)).status == "cancelled"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
