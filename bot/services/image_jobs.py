@@ -52,6 +52,9 @@ GENERIC_FAILURE = "The engine failed on this job; the error was logged for the a
 DESCRIBE_PROMPT = "(describe an image)"
 
 
+DESCRIBE_WAIT_S = 13 * 60  # under Discord's 15-minute interaction token, with room to answer
+
+
 @dataclass(frozen=True)
 class Upload:
     """A checked upload, stored normalised."""
@@ -271,7 +274,12 @@ class ImageJobs:
         upload = await self.accept(image)
         request = {"prompt": DESCRIBE_PROMPT, "source_image": str(upload.path), "describe_count": count, "count": 0}
         job = await self._jobs.enqueue(caller, "describe", request)
-        done = await self._jobs.wait(job.id)
+        try:
+            # The caller's interaction lasts 15 minutes: answer before then, whatever the queue does.
+            done = await self._jobs.wait(job.id, limit_s=DESCRIBE_WAIT_S)
+        except TimeoutError:
+            await self._jobs.cancel(replace(caller, is_moderator=True), job.id)
+            raise StudioError("The queue is too long to describe this image now; try again in a few minutes.") from None
         if done.status == "done":
             return DescribeResult(done.id, tuple(done.result.get("prompts", [])))
         if done.status == "cancelled":
@@ -375,6 +383,8 @@ def _instruction(text: str) -> str:
 
 
 class _DescribeKind:
+    answered_inline = True  # /describe awaits its prompts; it has no delivery of its own
+
     def __init__(self, owner: ImageJobs) -> None:
         self._owner = owner
 

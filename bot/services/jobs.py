@@ -87,6 +87,11 @@ class JobKind(Protocol):
     async def complete(self, job: Job, output: Any) -> None: ...
 
 
+def answered_inline(handler: object) -> bool:
+    """Whether a kind's result goes back to a caller that awaits it (no delivery): after a restart nobody does."""
+    return bool(getattr(handler, "answered_inline", False))
+
+
 @dataclass(frozen=True)
 class GenerationParts:
     """A job's generation, made concrete from its row: what `EngineRuntime.generation_work` takes."""
@@ -186,6 +191,10 @@ class JobService:
             job = await self._db.jobs.get(job_id)
             if job is not None:
                 await self._safe(self._delivery.failed(route_of(job), job.error or "Interrupted by a restart."))
+        for job in await self._db.jobs.fair_queue():
+            if job.kind in self._kinds and answered_inline(self._kinds[job.kind]):
+                log.info("job_id=%s %s dropped: its caller went away with the restart", job.id, job.kind)
+                await self._db.jobs.cancel(job.id)
         self._started = True
         self._kick()
 

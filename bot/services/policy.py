@@ -76,7 +76,7 @@ def check_request(
     if count > limits.max_count:
         raise Refused(f"This server allows at most {limits.max_count} images per job; you asked for {count}.")
     if steps > limits.max_steps:
-        raise Refused(f"This server allows at most {limits.max_steps} steps; you asked for {steps}.")
+        raise Refused(f"This server allows at most {limits.max_steps} steps; this job needs {steps}.")
     if max(width, height) > limits.max_size:
         raise Refused(
             f"This server allows images up to {limits.max_size}px on the longest side; "

@@ -58,14 +58,6 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return load_settings(env_file=None)
 
 
-@pytest.fixture(scope="session")
-def tiny_manager(tmp_path_factory: pytest.TempPathFactory):
-    """One pipeline manager for the session: building tiny-sd costs more than using it."""
-    from engine.pipelines import PipelineManager
-
-    return PipelineManager(device="cpu", cache_dir=tmp_path_factory.mktemp("models"))
-
-
 def runtime_for(settings: Settings, manager: Any) -> EngineRuntime:
     return EngineRuntime(
         manager_factory=lambda: manager,

@@ -182,3 +182,32 @@ async def test_missing_captioner_weights_fail_describe_with_a_clear_message(sett
         await services.jobs.start()
         with pytest.raises(StudioError, match="BLIP captioner could not be loaded"):
             await services.jobs.describe(ALICE, png_bytes(), 2)
+
+
+async def test_describe_answers_before_the_interaction_expires(settings, tiny_manager, monkeypatch) -> None:
+    from bot.services import image_jobs
+
+    monkeypatch.setattr(image_jobs, "DESCRIBE_WAIT_S", 0.2)
+    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as services:
+        # Not started: the job waits in the queue past the limit.
+        with pytest.raises(StudioError, match="queue is too long"):
+            await services.jobs.describe(ALICE, png_bytes(), 2)
+        (job,) = await services.db.jobs.list_for_user(ALICE.user_id)
+        assert job.kind == "describe"
+        assert job.status == "cancelled"
+
+
+async def test_a_describe_nobody_awaits_after_a_restart_is_dropped(settings, tiny_manager) -> None:
+    import asyncio
+
+    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as services:
+        waiting = asyncio.create_task(services.jobs.describe(ALICE, png_bytes(), 2))
+        for _ in range(100):
+            if await services.db.jobs.list_for_user(ALICE.user_id):
+                break
+            await asyncio.sleep(0.01)
+        waiting.cancel()  # the process goes away with the caller
+    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as services:
+        await services.jobs.start()
+        (job,) = await services.db.jobs.list_for_user(ALICE.user_id)
+        assert job.status == "cancelled"
