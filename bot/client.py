@@ -15,7 +15,7 @@ from bot.delivery import DiscordDelivery
 from bot.services.api import GuildSettingsApi, JobsApi, ModelsApi
 from bot.settings import Settings
 from bot.ui import feedback
-from bot.ui.buttons import DYNAMIC_ITEMS
+from bot.ui.buttons import DYNAMIC_ITEMS, submit_remix
 from bot.ui.describe_view import DESCRIBE_ITEMS
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,10 @@ class StudioBot(commands.Bot):
         error = task.exception()
         if error is not None:
             log.error("Background task %s failed", task.get_name(), exc_info=(type(error), error, error.__traceback__))
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is discord.InteractionType.modal_submit:
+            await submit_remix(interaction)
 
     async def on_ready(self) -> None:
         log.info("Logged in as %s (%s)", self.user, self.user.id if self.user else "?")

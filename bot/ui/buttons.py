@@ -111,24 +111,56 @@ class RerollButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=c
         await _bot(interaction).jobs.reroll(caller_from(interaction), self.job_id)
 
 
+REMIX_PROMPT_ID = "prompt"
+
+
 class RemixModal(discord.ui.Modal):
-    """Edit the prompt of a job and run it again."""
+    """Edit the prompt of a job and run it again. Its submit is answered by `submit_remix`."""
 
     def __init__(self, job_id: int, prompt: str) -> None:
         super().__init__(title=f"Remix job #{job_id}", timeout=600, custom_id=custom_ids.simple_id("remixm", job_id))
         self.job_id = job_id
         self.prompt: discord.ui.TextInput = discord.ui.TextInput(
-            label="Prompt", style=discord.TextStyle.paragraph, default=prompt[:1000], max_length=1000, required=True
+            label="Prompt",
+            style=discord.TextStyle.paragraph,
+            default=prompt[:1000],
+            max_length=1000,
+            required=True,
+            custom_id=REMIX_PROMPT_ID,
         )
         self.add_item(self.prompt)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        await interaction.response.defer(thinking=True)
-        jobs = _bot(interaction).jobs
-        await jobs.remix(caller_from(interaction), self.job_id, self.prompt.value)
+        # Nothing here: a modal opened before a restart has no object to come back to, so every
+        # remix submit is answered from its payload by `submit_remix` (StudioBot.on_interaction).
+        return
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception, /) -> None:
+
+def _text_value(data: dict, custom_id: str) -> str:
+    """The value of one text input in a modal-submit payload (plain action rows or label components)."""
+    for row in data.get("components", []):
+        children = [row["component"]] if isinstance(row.get("component"), dict) else row.get("components", [])
+        for child in children:
+            if child.get("custom_id") == custom_id:
+                return str(child.get("value") or "")
+    return ""
+
+
+async def submit_remix(interaction: discord.Interaction) -> bool:
+    """Run a remix from a submitted remix modal; False when the submit is not one."""
+    data = interaction.data or {}
+    try:
+        parsed = custom_ids.parse(str(data.get("custom_id", "")))
+    except ValueError:
+        return False
+    if parsed.action != "remixm":
+        return False
+    try:
+        await interaction.response.defer(thinking=True)
+        await _bot(interaction).jobs.remix(caller_from(interaction), parsed.job_id, _text_value(data, REMIX_PROMPT_ID))
+    except Exception as error:  # the one funnel: a short reply, and a traceback for the unexpected
         await feedback.report_error(interaction, error, job_item=True)
+    return True
 
 
 class RemixButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["remix"]):

@@ -82,6 +82,31 @@ async def test_remix_opens_a_prefilled_modal_and_runs_the_new_prompt(fake, studi
     assert result["embeds"][0]["description"] == "a cat in a hat"
 
 
+async def test_a_remix_modal_opened_before_a_restart_still_submits(fake, studio, first) -> None:
+    job, message = first
+    click = fake.click(f"studio:remix:{job.id}", message=message)
+    await fake.wait_for(lambda: click.callback_type == 9)
+    await studio.close()  # the modal stays open in the user's client while the bot restarts
+    fresh = await studio.open()
+    submit = fake.submit_modal(click, {"Prompt": "a cat on the moon"}, bot=fresh)
+    remixed, result = await _result_of(fake, studio, submit)
+    assert remixed.request["prompt"] == "a cat on the moon"
+    assert result["embeds"][0]["description"] == "a cat on the moon"
+
+
+async def test_a_remix_of_a_deleted_job_says_so(fake, studio, first) -> None:
+    from bot.services.privacy import delete_user_data
+
+    job, message = first
+    click = fake.click(f"studio:remix:{job.id}", message=message)
+    await fake.wait_for(lambda: click.callback_type == 9)
+    await delete_user_data(studio.services.db, USER_ID)
+    submit = fake.submit_modal(click, {"Prompt": "a dog"})
+    await fake.wait_for(lambda: submit.followups or submit.callback_type == 4)
+    assert reply(fake, submit)["content"] == "This job no longer exists."
+    assert fake.hanging() == []
+
+
 async def test_delete_is_refused_to_others_and_done_for_the_requester(fake, studio, first) -> None:
     job, message = first
     click = fake.click(f"studio:del:{job.id}", message=message, user_id=OTHER)
