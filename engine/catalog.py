@@ -30,6 +30,8 @@ SCHEDULERS: tuple[str, ...] = (
 )
 ASPECTS: tuple[str, ...] = ("1:1", "2:3", "3:2", "16:9", "9:16")
 COUNTS: tuple[int, ...] = (1, 2, 4, 8)
+# File types that unpickle (and so can run code) when loaded: refused everywhere, for models and LoRAs.
+PICKLE_SUFFIXES = frozenset({".ckpt", ".bin", ".pt", ".pth", ".pkl", ".pickle"})
 MAX_PROMPT_CHARS = 1000
 MAX_SEED = 2**32 - 1
 MAX_LORAS = 4

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.catalog import SUPPORTED_FAMILIES, ModelSpec
+from engine.catalog import PICKLE_SUFFIXES, SUPPORTED_FAMILIES, ModelSpec
 from engine.errors import ModelUnavailable
 from engine.tiny import TINY_MODELS, ensure_tiny_folder
 
 log = logging.getLogger(__name__)
 
-PICKLE_SUFFIXES = frozenset({".ckpt", ".bin", ".pt", ".pth", ".pkl", ".pickle"})
 BUILTIN_PREFIX = "builtin:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # The configs diffusers uses to lay out a single-file checkpoint of each family.

@@ -12,10 +12,10 @@ from pathlib import Path
 from bot.services.errors import StudioError
 from bot.services.models import ModelService
 from bot.settings import Settings
+from engine.catalog import PICKLE_SUFFIXES
 from storage import Database, open_database
 from storage.records import ModelRecord
 
-PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin", ".pkl")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 MAX_HEADER = 100 * 1024 * 1024
 
