@@ -144,7 +144,10 @@ class JobHandle(Generic[T]):
     # -- event loop ----------------------------------------------------------------------------
 
     async def events(self) -> AsyncIterator[ProgressEvent]:
-        """Progress events in order; may skip intermediate ones, never the last. Ends with the job."""
+        """Progress events in order; may skip intermediate ones, never the last. Ends with the job.
+
+        One consumer per handle: events are handed out once.
+        """
         while True:
             self._changed.clear()
             with self._lock:
