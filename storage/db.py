@@ -40,6 +40,22 @@ _USER_ITEM_PATHS = """
        OR set_id IN (SELECT id FROM training_sets WHERE owner_id = :user)
        OR image_id IN (SELECT id FROM images WHERE job_id IN (SELECT id FROM jobs WHERE requester_id = :user))
     ORDER BY id"""
+# Files the user's jobs name besides their images: uploads and masks they started from, overlays, grids.
+# Uploads are named by content, so another user's job may name the same file: `_REMAINING_PATHS`, read
+# after the deletion, says which must stay.
+_USER_JOB_PATHS = """
+    SELECT json_extract(request, '$.source_image') AS path FROM jobs WHERE requester_id = :user
+    UNION SELECT json_extract(request, '$.mask_image') FROM jobs WHERE requester_id = :user
+    UNION SELECT e.value FROM jobs, json_each(jobs.request, '$.extra_files') AS e WHERE requester_id = :user
+    UNION SELECT json_extract(params, '$.grid') FROM images
+          WHERE job_id IN (SELECT id FROM jobs WHERE requester_id = :user)"""
+_REMAINING_PATHS = """
+    SELECT json_extract(request, '$.source_image') AS path FROM jobs
+    UNION SELECT json_extract(request, '$.mask_image') FROM jobs
+    UNION SELECT e.value FROM jobs, json_each(jobs.request, '$.extra_files') AS e
+    UNION SELECT json_extract(params, '$.grid') FROM images
+    UNION SELECT path FROM images
+    UNION SELECT path FROM training_items"""
 # Children first, so each count says what that statement removed rather than what cascaded.
 _DELETE_USER_STEPS = (
     (
@@ -164,7 +180,9 @@ class Database:
         training item that points at them), the user's reactions, training items the user added,
         training sets the user owns (with their items), usage rows and schedules the user created.
         Models the user created stay (they are guild assets) but lose their `created_by`.
-        Other users' rows stay. The caller deletes the returned files from disk.
+        Other users' rows stay. The caller deletes the returned files from disk: besides the images
+        and training items, the uploads, masks, overlays and grids of the user's jobs that no
+        remaining row names (two users who upload the same bytes share one content-named file).
         """
         params = {"user": user_id}
         counts: dict[str, int] = {}
@@ -173,10 +191,21 @@ class Database:
             image_paths = _unique_paths(row["path"] for row in rows)
             rows = await self.fetchall(_USER_ITEM_PATHS, params)
             training_paths = tuple(p for p in _unique_paths(row["path"] for row in rows) if p not in image_paths)
+            rows = await self.fetchall(_USER_JOB_PATHS, params)
+            job_paths = _unique_paths(row["path"] for row in rows if isinstance(row["path"], str) and row["path"])
             for table, sql in _DELETE_USER_STEPS:
                 counts[table], _ = await self.execute(sql, params)
+            still_used = {row["path"] for row in await self.fetchall(_REMAINING_PATHS)}
+            listed = set(image_paths) | set(training_paths)
+            job_paths = tuple(p for p in job_paths if str(p) not in still_used and p not in listed)
         log.info("deleted the data of user %s: %s", user_id, counts)
-        return DeletionReport(user_id=user_id, counts=counts, image_paths=image_paths, training_paths=training_paths)
+        return DeletionReport(
+            user_id=user_id,
+            counts=counts,
+            image_paths=image_paths,
+            training_paths=training_paths,
+            job_paths=job_paths,
+        )
 
 
 def _unique_paths(paths: Iterable[str]) -> tuple[Path, ...]:

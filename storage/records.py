@@ -141,6 +141,7 @@ class DeletionReport:
     counts: Mapping[str, int] = field(default_factory=dict)
     image_paths: tuple[Path, ...] = ()  # files of the user's generated images
     training_paths: tuple[Path, ...] = ()  # files of removed training items not already in image_paths
+    job_paths: tuple[Path, ...] = ()  # uploads, masks, overlays and grids of the jobs that nothing else names
 
     @property
     def total(self) -> int:

@@ -24,10 +24,20 @@ def _unlink_all(paths: tuple[Path, ...]) -> int:
     return removed
 
 
+def _remove_empty_folders(folders: tuple[Path, ...]) -> None:
+    # A job's folder holds only that job's files; rmdir leaves any folder that still has something in it.
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            continue
+
+
 async def delete_user_data(db: Database, user_id: int) -> dict[str, int]:
     """Remove everything stored about `user_id`; other users' rows stay intact."""
     report = await db.delete_user_data(user_id)
-    files = await asyncio.to_thread(_unlink_all, tuple(report.image_paths) + tuple(report.training_paths))
+    files = await asyncio.to_thread(_unlink_all, report.image_paths + report.training_paths + report.job_paths)
+    await asyncio.to_thread(_remove_empty_folders, tuple(dict.fromkeys(p.parent for p in report.image_paths)))
     counts = {name: n for name, n in report.counts.items() if n}
     if files:
         counts["files"] = files

@@ -77,3 +77,41 @@ async def test_delete_user_data_for_an_unknown_user_is_empty(db: Database) -> No
     assert report.total == 0
     assert report.image_paths == ()
     assert len(await db.jobs.list_for_user(OTHER, 10)) == 1
+
+
+async def test_delete_user_data_lists_the_files_of_the_jobs_and_keeps_shared_uploads(db: Database) -> None:
+    # My /describe upload, my /edit with an uploaded mask and an overlay, a grid on my generation.
+    await db.jobs.create("describe", {"prompt": "d", "source_image": "/up/only-mine.png"}, ME)
+    await db.jobs.create(
+        "edit",
+        {
+            "prompt": "e",
+            "source_image": "/up/shared.png",
+            "mask_image": "/up/mask-abc-64x64.png",
+            "extra_files": ["/images/0000002/mask_overlay.png"],
+        },
+        ME,
+    )
+    gen = await db.jobs.create("generate", {"prompt": "g"}, ME)
+    await make_image(db, gen.id, 0, params={"grid": "/images/3/grid.png"})
+    await make_image(db, gen.id, 1, params={"grid": "/images/3/grid.png"})
+    # The other user uploaded the same bytes (same content-hash name); their image's grid stays too.
+    theirs = await db.jobs.create("vary", {"prompt": "t", "source_image": "/up/shared.png"}, OTHER)
+    await make_image(db, theirs.id, 0, params={"grid": "/images/9/grid.png"})
+
+    report = await db.delete_user_data(ME)
+
+    assert set(report.job_paths) == {
+        Path("/up/only-mine.png"),
+        Path("/up/mask-abc-64x64.png"),
+        Path("/images/0000002/mask_overlay.png"),
+        Path("/images/3/grid.png"),
+    }
+    assert not set(report.job_paths) & set(report.image_paths)
+
+
+async def test_delete_user_data_keeps_an_upload_another_user_still_uses_as_mask(db: Database) -> None:
+    await db.jobs.create("edit", {"prompt": "e", "source_image": "/up/a.png", "mask_image": "/up/m.png"}, ME)
+    await db.jobs.create("edit", {"prompt": "e", "source_image": "/up/m.png"}, OTHER)
+    report = await db.delete_user_data(ME)
+    assert report.job_paths == (Path("/up/a.png"),)
