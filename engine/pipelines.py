@@ -327,6 +327,10 @@ class PipelineManager:
         # CPU generators: the same seed gives the same image on every device and in any batch.
         generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
         cancelled = False
+        if "mask_image" in inputs:
+            # The inpaint pipelines encode a single image with generator 0 only and repeat it: one copy per
+            # image makes each generator encode its own, so image i stays seed + i in any batch.
+            inputs = inputs | {"image": [inputs["image"]] * count, "mask_image": [inputs["mask_image"]] * count}
 
         def on_step_end(p: Any, step: int, _timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
             nonlocal cancelled
