@@ -14,6 +14,8 @@ from bot.services.errors import StudioError
 from engine.catalog import SCHEDULERS
 
 LOCAL_USER = 0  # the CLI's jobs are recorded as made by user 0
+# An existing file is refused before the job runs; a missing folder is created when the results are copied.
+OUT_DIR = click.Path(file_okay=False, path_type=Path)
 
 
 class CliDelivery:
@@ -67,8 +69,16 @@ async def generate_locally(obj: Context, options: GenerateInput, out: Path | Non
             raise StudioError(delivery.errors[ticket.job_id])
         result = delivery.results[ticket.job_id]
     if out is not None:
-        result = await asyncio.to_thread(_copy_result, result, out)
+        try:
+            result = await asyncio.to_thread(_copy_result, result, out)
+        except OSError as exc:
+            raise copy_failed(out, exc) from None
     return result
+
+
+def copy_failed(out: Path, exc: OSError) -> click.ClickException:
+    """One line for a copy into --out that the file system refused (the job's files stay in the data folder)."""
+    return click.ClickException(f"could not copy the results into {out}: {exc.strerror or exc}")
 
 
 def _copy_result(result: JobResult, out: Path) -> JobResult:
@@ -110,7 +120,7 @@ def _print_result(result: JobResult) -> None:
 @click.option("--guidance", type=float)
 @click.option("--lora-scale", type=float, help="Weight of the LoRA when --model names one.")
 @click.option("--scheduler", type=click.Choice(SCHEDULERS), help="Sampler (default: the model's).")
-@click.option("--out", type=click.Path(path_type=Path), help="Also copy the images and grid into this folder.")
+@click.option("--out", type=OUT_DIR, help="Also copy the images and grid into this folder.")
 @click.pass_obj
 def generate(obj: Context, prompt: str, count: str, out: Path | None, **options: object) -> None:
     """Make images from a text prompt, exactly as /generate does."""

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from bot.cli import Context, _run, cli
-from bot.commands.gen_cmd import LOCAL_USER, CliDelivery, _copy_result, _print_result
+from bot.commands.gen_cmd import LOCAL_USER, OUT_DIR, CliDelivery, _copy_result, _print_result, copy_failed
 from bot.services.api import Caller, DescribeResult, EditImageInput, JobResult, JobTicket, VaryImageInput
 from bot.services.errors import StudioError
 
@@ -38,12 +38,15 @@ async def _job_result(services: Any, delivery: CliDelivery, ticket: JobTicket) -
 
 def _finish(result: JobResult, out: Path | None) -> None:
     if out is not None:
-        copied = _copy_result(result, out)
-        extras = []
-        for path in result.extra_files:
-            target = out / f"job{result.job_id}_{path.name}"
-            shutil.copyfile(path, target)
-            extras.append(target)
+        try:
+            copied = _copy_result(result, out)
+            extras = []
+            for path in result.extra_files:
+                target = out / f"job{result.job_id}_{path.name}"
+                shutil.copyfile(path, target)
+                extras.append(target)
+        except OSError as exc:
+            raise copy_failed(out, exc) from None
         result = replace(copied, extra_files=tuple(extras))
     if result.note:
         click.echo(result.note)
@@ -75,7 +78,7 @@ def describe(obj: Context, image: Path, count: int) -> None:
 @click.option("--count", "-n", type=click.Choice(["1", "2", "4", "8"]), default="4", show_default=True)
 @click.option("--model", "-m", help="Catalog id or installed model/LoRA name (default: STUDIO_DEFAULT_MODEL).")
 @click.option("--seed", type=int)
-@click.option("--out", type=click.Path(path_type=Path), help="Also copy the images into this folder.")
+@click.option("--out", type=OUT_DIR, help="Also copy the images into this folder.")
 @click.pass_obj
 def vary(
     obj: Context,
@@ -106,7 +109,7 @@ def vary(
 @click.option("--count", "-n", type=click.Choice(["1", "2", "4", "8"]), default="4", show_default=True)
 @click.option("--model", "-m", help="Catalog id or installed model/LoRA name (default: STUDIO_DEFAULT_MODEL).")
 @click.option("--seed", type=int)
-@click.option("--out", type=click.Path(path_type=Path), help="Also copy the images and the mask overlay here.")
+@click.option("--out", type=OUT_DIR, help="Also copy the images and the mask overlay here.")
 @click.pass_obj
 def edit(
     obj: Context,

@@ -103,3 +103,21 @@ def test_delete_user(run) -> None:
     result = run("db", "delete-user", "0", "--yes")
     assert result.exit_code == 0, result.output
     assert "jobs: 1" in result.output and "files:" in result.output
+
+
+@pytest.mark.parametrize("command", ["generate", "vary", "edit"])
+def test_an_out_path_that_is_a_file_is_refused_before_the_job_runs(run, tmp_path: Path, command: str) -> None:
+    taken = tmp_path / "taken.txt"
+    taken.write_text("not a folder")
+    picture = tmp_path / "in.png"
+    Image.new("RGB", (32, 32), "gray").save(picture)
+    args = {
+        "generate": ("generate", "a boat"),
+        "vary": ("vary", str(picture), "make it blue"),
+        "edit": ("edit", str(picture), "make it blue", "--region", "the sky"),
+    }[command]
+    result = run(*args, "-n", "1", "-m", "tiny-sd", "--out", str(taken))
+    assert result.exit_code == 2
+    assert "is a file" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "data" / "studio.db").exists()  # refused before any job was queued
