@@ -91,7 +91,12 @@ class LoraCache:
             with warnings.catch_warnings():
                 # Several named adapters in one model is the point here, not a mistake.
                 warnings.filterwarnings("ignore", message="Already found a `peft_config`")
-                self._pipe.load_lora_weights(str(path), adapter_name=name)
+                # From bytes read now: tensors mapped from the file would change, or crash the process with
+                # SIGBUS when it is truncated, if the file is rewritten while the adapter stays resident.
+                from safetensors.torch import load as load_safetensors
+
+                state = load_safetensors(path.read_bytes())
+                self._pipe.load_lora_weights(state, adapter_name=name)
         except Exception as exc:  # diffusers and peft raise many kinds for a malformed or mismatched file
             log.warning("Loading LoRA %s from %s failed: %s", spec.name, path, exc)
             # A half-loaded adapter would linger in the modules: remove whatever got registered.

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,19 @@ def test_adapter_names_are_safe_slugs(lora_files) -> None:
     assert name.startswith("evil_name_")
     assert "/" not in name
     assert "." not in name
+
+
+def test_a_resident_adapter_keeps_its_weights_when_the_file_is_overwritten(manager, sd_spec, lora_files, tmp_path):
+    # Loaded weights must live in memory: a file mapped instead would change (or crash the process with
+    # SIGBUS when truncated) under an adapter that is still resident.
+    path = tmp_path / "x.safetensors"
+    path.write_bytes(lora_files.a_diffusers.read_bytes())
+    first = manager.generate(req(lora(path, name="x")), sd_spec).images[0].image
+    stat = path.stat()
+    other = lora_files.b_diffusers.read_bytes()
+    assert len(other) == stat.st_size
+    with path.open("r+b") as f:  # in place, same size and modification time: the same adapter name
+        f.write(other)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    again = manager.generate(req(lora(path, name="x")), sd_spec).images[0].image
+    assert max_diff(first, again) == 0
