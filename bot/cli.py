@@ -72,4 +72,7 @@ def _register_commands() -> None:
 _register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
-    main(sys.argv[1:])
+    # `python -m bot.cli` runs this file as __main__; the subcommands registered on the module `bot.cli`.
+    from bot.cli import main as registered_main
+
+    registered_main(sys.argv[1:])

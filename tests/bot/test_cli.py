@@ -121,3 +121,36 @@ def test_an_out_path_that_is_a_file_is_refused_before_the_job_runs(run, tmp_path
     assert "is a file" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "data" / "studio.db").exists()  # refused before any job was queued
+
+
+def _python_m(module: str, *args: str, cwd: Path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "STUDIO_"))}
+    env["STUDIO_DATA_DIR"] = str(cwd / "data")
+    root = Path(__file__).resolve().parents[2]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_python_dash_m_bot_cli_has_every_command(tmp_path: Path) -> None:
+    out = _python_m("bot.cli", "--help", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    for command in ("generate", "describe", "vary", "edit", "models", "db", "run", "sync", "demo"):
+        assert f"  {command} " in out.stdout
+
+
+def test_python_dash_m_bot_runs_the_bot(tmp_path: Path) -> None:
+    out = _python_m("bot", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "DISCORD_TOKEN is not set" in out.stderr
