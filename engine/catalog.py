@@ -79,6 +79,10 @@ class ModelPreset:
     min_side: int = 64
     size_step: int = 64  # the multiple the aspect presets use; requests only need multiples of 8
 
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        # Presets are catalog data: a work order carries one by its id (a MappingProxyType does not pickle).
+        return (get_preset, (self.id,))
+
     @property
     def max_pixels(self) -> int:
         # Four times the default area bounds memory and time while leaving room for wide formats.

@@ -21,7 +21,10 @@ class ModelUnavailable(EngineError):
 
 
 class Cancelled(EngineError):
-    """The job was cancelled between two denoising steps."""
+    """The job was cancelled: before it started, or between two of its steps. The one cancellation error."""
+
+    def __init__(self, message: str = "The job was cancelled.") -> None:
+        super().__init__(message)
 
 
 class OutOfMemory(EngineError):

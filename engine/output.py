@@ -165,6 +165,12 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> tuple[str, int]:
+    """Write `data` to `path` atomically; return (sha256 hex, size)."""
+    _atomic_write(Path(path), data)
+    return hashlib.sha256(data).hexdigest(), len(data)
+
+
 def save_png(image: Image.Image, path: str | os.PathLike[str], parameters: str) -> tuple[str, int]:
     """Write `image` as PNG with a `parameters` text chunk, atomically; return (sha256 hex, size)."""
     info = PngInfo()
@@ -172,9 +178,7 @@ def save_png(image: Image.Image, path: str | os.PathLike[str], parameters: str) 
     info.add_text(PARAMETERS_KEY, parameters)
     buffer = io.BytesIO()
     _png_ready(image).save(buffer, format="PNG", pnginfo=info)
-    data = buffer.getvalue()
-    _atomic_write(Path(path), data)
-    return hashlib.sha256(data).hexdigest(), len(data)
+    return write_bytes(path, buffer.getvalue())
 
 
 def grid_shape(count: int) -> tuple[int, int]:

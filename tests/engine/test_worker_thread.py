@@ -6,47 +6,60 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
-from engine.worker import JobCancelled, ThreadBackend, WorkContext
+from engine.backends import ThreadBackend
+from engine.errors import Cancelled
+from tests.engine.scripted import ScriptHost, order
 
 
 @pytest.fixture
-async def backend() -> AsyncIterator[ThreadBackend]:
-    b = ThreadBackend(slots=2)
+def host() -> ScriptHost:
+    return ScriptHost()
+
+
+@pytest.fixture
+async def backend(host: ScriptHost) -> AsyncIterator[ThreadBackend]:
+    b = ThreadBackend(host, slots=2)
     yield b
     await asyncio.wait_for(b.shutdown(), 5)
 
 
 async def test_worker_is_a_named_daemon_thread(backend: ThreadBackend) -> None:
-    ident = await backend.submit(1, lambda ctx: threading.get_ident()).result()
-    assert backend.thread.name == "studio-gpu"
+    ident, name, _pid = await backend.submit(order(1, ("where",))).result()
+    assert name == backend.thread.name == "studio-gpu"
     assert backend.thread.daemon
     assert ident == backend.thread.ident
 
 
-async def test_shutdown_joins_the_thread() -> None:
-    b = ThreadBackend()
+async def test_all_work_runs_on_one_non_main_thread(backend: ThreadBackend) -> None:
+    idents = set()
+    for i in range(4):
+        idents.add((await backend.submit(order(i, ("where",)), "batch" if i % 2 else "interactive").result())[0])
+    assert len(idents) == 1
+    assert threading.main_thread().ident not in idents
+
+
+async def test_shutdown_joins_the_thread(host: ScriptHost) -> None:
+    b = ThreadBackend(host)
     assert b.thread.is_alive()
     await asyncio.wait_for(b.shutdown(), 5)
     assert not b.thread.is_alive()
     await b.shutdown()  # idempotent
 
 
-async def test_rejects_zero_slots() -> None:
+async def test_rejects_zero_slots(host: ScriptHost) -> None:
     with pytest.raises(ValueError, match="slots"):
-        ThreadBackend(slots=0)
+        ThreadBackend(host, slots=0)
+    with pytest.raises(ValueError, match="slots"):
+        ThreadBackend(host, batch_slots=0)
 
 
 async def test_slow_consumer_gets_coalesced_progress(backend: ThreadBackend) -> None:
     total = 5000
-
-    def work(ctx: WorkContext) -> None:
-        for step in range(1, total + 1):
-            ctx.report(step, total)
-
-    handle = backend.submit("fast", work)
+    handle = backend.submit(order(1, ("steps", total, 0)))
     seen = []
     async for event in handle.events():
         seen.append(event.step)
@@ -55,43 +68,55 @@ async def test_slow_consumer_gets_coalesced_progress(backend: ThreadBackend) -> 
     assert len(seen) < total / 10
 
 
-async def test_cancelling_a_pending_job_frees_its_slot_at_once(backend: ThreadBackend) -> None:
-    release = threading.Event()
-    first = backend.submit("first", lambda ctx: release.wait(5))
-    second = backend.submit("second", lambda ctx: None)
+async def test_cancelling_a_pending_job_frees_its_slot_at_once(backend: ThreadBackend, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    first = backend.submit(order(1, ("gate", str(release))))
+    second = backend.submit(order(2))
     assert backend.free_slots() == 0
     second.cancel()
     assert backend.free_slots() == 1
-    with pytest.raises(JobCancelled):
+    with pytest.raises(Cancelled):
         await second.result()
     assert not first.done()
-    release.set()
+    release.touch()
     await first.result()
 
 
 async def test_events_after_the_job_ended_yield_the_last_one(backend: ThreadBackend) -> None:
-    def work(ctx: WorkContext) -> None:
-        for step in range(1, 4):
-            ctx.report(step, 3)
-
-    handle = backend.submit("late", work)
+    handle = backend.submit(order(1, ("report", 1, 3), ("report", 2, 3), ("report", 3, 3)))
     await handle.result()
     assert [e.step for e in [e async for e in handle.events()]] == [3]
 
 
 async def test_report_rejects_nonsense_progress(backend: ThreadBackend) -> None:
-    handle = backend.submit("bad", lambda ctx: ctx.report(5, 3))
+    handle = backend.submit(order(1, ("report", 5, 3)))
     with pytest.raises(ValueError, match="step <= total"):
         await handle.result()
 
 
 async def test_cancel_is_safe_from_another_thread(backend: ThreadBackend) -> None:
-    def work(ctx: WorkContext) -> None:
-        while not ctx.cancelled():
-            time.sleep(0.002)
-
-    handle = backend.submit("x", work)
+    handle = backend.submit(order(1, ("until_cancelled",)))
     await asyncio.sleep(0.02)
     await asyncio.to_thread(handle.cancel)
-    with pytest.raises(JobCancelled):
+    with pytest.raises(Cancelled):
         await asyncio.wait_for(handle.result(), 5)
+
+
+async def test_interactive_jobs_go_first_when_both_lanes_wait(
+    backend: ThreadBackend, host: ScriptHost, tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    blocker = backend.submit(order(1, ("gate", str(release))))
+    batch = backend.submit(order(2, ("value", "b")), "batch")
+    interactive = backend.submit(order(3, ("value", "i")))  # submitted after the batch job, runs before it
+    release.touch()
+    assert await interactive.result() == "i"
+    assert await batch.result() == "b"
+    await blocker.result()
+    assert host.ran == [1, 3, 2]
+
+
+async def test_a_yield_outside_a_batch_job_is_a_no_op(backend: ThreadBackend) -> None:
+    start = time.monotonic()
+    assert await backend.submit(order(1, ("yield",), ("value", 1))).result() == 1
+    assert time.monotonic() - start < 2

@@ -1,9 +1,9 @@
-"""Execution backend: runs GPU work on one dedicated thread and bridges progress to asyncio.
+"""The execution-backend contract: work orders in, progress and outcomes out, cancel between steps.
 
-The job service decides the order of jobs; it hands a job to the backend only when
-`free_slots()` says there is room. The backend runs work functions one after another on a
-single owner thread (pipelines, tokenizers and scheduler state are not safe to share across
-threads) and reports progress, results and failures back on the submitter's event loop.
+The job service decides the order of jobs; it hands a job to a backend only when `free_slots(lane)`
+says there is room. What crosses this seam is data: a `WorkOrder` of plain, picklable values goes in,
+a plain outcome comes back, so a backend may run the work on a thread, in another process or on
+another machine. Progress is reported back on the submitter's event loop, coalesced, never backlogged.
 """
 
 from __future__ import annotations
@@ -11,33 +11,35 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
-logger = logging.getLogger(__name__)
+from engine.errors import Cancelled, EngineError
+from engine.work import WorkOrder
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 JobId = str | int
-
-
-class JobCancelled(Exception):
-    """The job was cancelled before or while it ran."""
-
-    def __init__(self, job_id: JobId) -> None:
-        super().__init__(f"job {job_id} was cancelled")
-        self.job_id = job_id
+# Interactive jobs (a /generate) must never wait behind a batch job (a training run): each lane has
+# its own slots, and a batch job lets interactive work run at its yield points.
+Lane = Literal["interactive", "batch"]
+LANES: tuple[Lane, ...] = ("interactive", "batch")
 
 
 class NoFreeSlot(RuntimeError):
-    """`submit` was called while every slot was busy; wait for `free_slots() > 0`."""
+    """`submit` was called while every slot of the lane was busy; wait for `free_slots(lane) > 0`."""
 
 
 class BackendClosed(RuntimeError):
     """`submit` was called after `shutdown`."""
+
+
+class WorkerLost(EngineError):
+    """The worker that ran the job died (a process or a node); the job may be tried again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +53,27 @@ class ProgressEvent:
     elapsed_s: float
 
 
-class WorkContext:
-    """What the work function gets on the worker thread: progress reporting and the cancel flag."""
+class OrderRunner(Protocol):
+    """What a backend runs orders on: `engine.host.EngineHost`, or a test double."""
 
-    def __init__(self, job_id: JobId, cancel_flag: threading.Event, emit: Callable[[ProgressEvent], None]) -> None:
+    def run(self, order: WorkOrder, ctx: WorkContext) -> Any: ...
+
+
+class WorkContext:
+    """What the work gets where it runs: progress reporting, the cancel flag and a yield point."""
+
+    def __init__(
+        self,
+        job_id: JobId,
+        cancel_flag: threading.Event,
+        emit: Callable[[ProgressEvent], None],
+        yield_hook: Callable[[], None] | None = None,
+    ) -> None:
         self.job_id = job_id
         self._cancel_flag = cancel_flag
         self._emit = emit
-        self._started = time.monotonic()
+        self._yield_hook = yield_hook
+        self.started = time.monotonic()
         # The ETA is measured from the first report, not the job start, so that model loading
         # or prompt encoding before the first step does not inflate the per-step time.
         self._first: tuple[int, float] | None = None
@@ -68,9 +83,14 @@ class WorkContext:
         return self._cancel_flag.is_set()
 
     def raise_if_cancelled(self) -> None:
-        """Raise `JobCancelled` if the job was cancelled (a convenient early exit between steps)."""
+        """Raise `Cancelled` if the job was cancelled (a convenient early exit between steps)."""
         if self._cancel_flag.is_set():
-            raise JobCancelled(self.job_id)
+            raise Cancelled()
+
+    def yield_now(self) -> None:
+        """Let waiting interactive jobs run now (batch jobs call this between steps); a no-op elsewhere."""
+        if self._yield_hook is not None:
+            self._yield_hook()
 
     def report(self, step: int, total: int) -> None:
         """Report that `step` of `total` steps are done; the ETA comes from the pace so far."""
@@ -85,7 +105,7 @@ class WorkContext:
         elif step > self._first[0]:
             per_step = (now - self._first[1]) / (step - self._first[0])
             eta = per_step * (total - step)
-        self._emit(ProgressEvent(self.job_id, step, total, eta, now - self._started))
+        self._emit(ProgressEvent(self.job_id, step, total, eta, now - self.started))
 
 
 class _State(enum.Enum):
@@ -97,8 +117,8 @@ class _State(enum.Enum):
 class JobHandle(Generic[T]):
     """The submitter's view of one job: progress events, result, cancel.
 
-    Create through `ExecutionBackend.submit` on the event loop; `events()` and `result()` must be
-    awaited on that same loop. `cancel()` and `done()` are safe from any thread.
+    Made by a backend's `submit` on the event loop; `events()` and `result()` must be awaited on that
+    same loop. `cancel()` and `done()` are safe from any thread.
     """
 
     def __init__(
@@ -134,8 +154,8 @@ class JobHandle(Generic[T]):
             if self._state is not _State.PENDING:
                 return
             self._state = _State.FINISHED
-        logger.info("Job %s cancelled before it started", self.job_id)
-        self._complete(None, JobCancelled(self.job_id))
+        log.info("job_id=%s cancelled before it started", self.job_id)
+        self._complete(None, Cancelled())
 
     def done(self) -> bool:
         """True once `result()` would return without waiting."""
@@ -160,13 +180,13 @@ class JobHandle(Generic[T]):
             await self._changed.wait()
 
     async def result(self) -> T:
-        """The work's return value; raises its exception, or `JobCancelled` for a cancelled job."""
+        """The work's return value; raises its exception, or `Cancelled` for a cancelled job."""
         await self._finished.wait()
         if self._error is not None:
             raise self._error
         return self._value  # type: ignore[return-value]
 
-    # -- worker thread -------------------------------------------------------------------------
+    # -- worker side ---------------------------------------------------------------------------
 
     def _start(self) -> bool:
         with self._lock:
@@ -175,35 +195,36 @@ class JobHandle(Generic[T]):
             self._state = _State.RUNNING
             return True
 
-    def _run(self) -> None:
-        """Run the work on the calling (worker) thread and deliver the outcome."""
+    def run(self, yield_hook: Callable[[], None] | None = None) -> None:
+        """Run the work on the calling (worker) thread and deliver the outcome; a no-op once cancelled."""
         if not self._start():
             return
-        logger.debug("Job %s started", self.job_id)
-        ctx = WorkContext(self.job_id, self._cancel_flag, self._emit)
+        log.debug("job_id=%s started", self.job_id)
+        ctx = WorkContext(self.job_id, self._cancel_flag, self._emit, yield_hook)
         value: T | None = None
         error: BaseException | None = None
         try:
             value = self._work(ctx)
-        except JobCancelled as exc:
+        except Cancelled as exc:
             error = exc
         except Exception as exc:
-            logger.error("Job %s failed", self.job_id, exc_info=exc)
+            log.error("job_id=%s failed", self.job_id, exc_info=exc)
             error = exc
         except BaseException as exc:
             # KeyboardInterrupt/SystemExit: still resolve the handle, then let it propagate.
-            self._finish(None, exc)
+            self.finish(None, exc)
             raise
         if error is None and self._cancel_flag.is_set():
             # Cancelled while running but the work returned anyway: its result is partial.
-            error = JobCancelled(self.job_id)
-        if isinstance(error, JobCancelled):
-            logger.info("Job %s cancelled while running", self.job_id)
+            error = Cancelled()
+        if isinstance(error, Cancelled):
+            log.info("job_id=%s cancelled while running", self.job_id)
         else:
-            logger.debug("Job %s finished in %.2f s", self.job_id, time.monotonic() - ctx._started)
-        self._finish(value, error)
+            log.debug("job_id=%s finished in %.2f s", self.job_id, time.monotonic() - ctx.started)
+        self.finish(value, error)
 
-    def _finish(self, value: T | None, error: BaseException | None) -> None:
+    def finish(self, value: T | None, error: BaseException | None) -> None:
+        """Resolve the handle from the worker side (backends whose work runs elsewhere call this)."""
         with self._lock:
             self._state = _State.FINISHED
         self._complete(value, error)
@@ -226,7 +247,7 @@ class JobHandle(Generic[T]):
             self._loop.call_soon_threadsafe(callback, *args)
         except RuntimeError:
             # The submitter's loop is closed (shutdown raced the job); nobody is listening.
-            logger.debug("Job %s: event loop closed, dropping an update", self.job_id)
+            log.debug("job_id=%s: event loop closed, dropping an update", self.job_id)
 
     # -- loop callbacks --------------------------------------------------------------------------
 
@@ -243,88 +264,19 @@ class JobHandle(Generic[T]):
 
 @runtime_checkable
 class ExecutionBackend(Protocol):
-    """Where jobs run. The job service submits only while `free_slots() > 0`."""
+    """Where jobs run. The job service submits only while `free_slots(lane) > 0`."""
 
-    def free_slots(self) -> int:
-        """How many more jobs `submit` accepts right now."""
+    def free_slots(self, lane: Lane = "interactive") -> int:
+        """How many more jobs of `lane` `submit` accepts right now."""
         ...
 
-    def submit(self, job_id: JobId, work: Callable[[WorkContext], T]) -> JobHandle[T]:
-        """Start `work` for `job_id`; raises `NoFreeSlot` when busy. Call on the event loop."""
+    def submit(self, order: WorkOrder, lane: Lane = "interactive") -> JobHandle[Any]:
+        """Start `order`; raises `NoFreeSlot` when the lane is busy, `BackendClosed` after shutdown.
+
+        Call on the event loop. The handle's result is the order's outcome (plain data).
+        """
         ...
 
     async def shutdown(self) -> None:
         """Cancel outstanding work and release the backend's resources."""
         ...
-
-
-class ThreadBackend:
-    """One daemon thread that owns the GPU and runs the submitted work functions in order.
-
-    `slots` is how many jobs may be submitted but not finished at once; they still run one after
-    another. With the default of 1 the job service keeps every queued job in SQLite.
-    """
-
-    def __init__(self, slots: int = 1, thread_name: str = "studio-gpu") -> None:
-        if slots < 1:
-            raise ValueError(f"slots must be at least 1, got {slots}")
-        self._slots = slots
-        self._busy = 0
-        self._lock = threading.Lock()
-        self._closed = False
-        self._live: set[JobHandle[object]] = set()
-        self._queue: queue.SimpleQueue[JobHandle[object] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name=thread_name, daemon=True)
-        self._thread.start()
-
-    @property
-    def thread(self) -> threading.Thread:
-        """The worker thread (for diagnostics and tests)."""
-        return self._thread
-
-    def free_slots(self) -> int:
-        with self._lock:
-            return 0 if self._closed else self._slots - self._busy
-
-    def submit(self, job_id: JobId, work: Callable[[WorkContext], T]) -> JobHandle[T]:
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            if self._closed:
-                raise BackendClosed("the execution backend is shut down")
-            if self._busy >= self._slots:
-                raise NoFreeSlot(f"no free slot for job {job_id}: {self._busy} of {self._slots} busy")
-            self._busy += 1
-            handle: JobHandle[T] = JobHandle(job_id, work, loop, lambda: self._release(handle))
-            self._live.add(handle)  # type: ignore[arg-type]
-        self._queue.put(handle)  # type: ignore[arg-type]
-        logger.debug("Job %s submitted", job_id)
-        return handle
-
-    async def shutdown(self) -> None:
-        """Cancel pending and running jobs, stop the thread and wait for it off the event loop.
-
-        A running job stops at its next cancel check; bound the wait with `asyncio.timeout` if
-        the work may not check often (the thread is a daemon and will not block interpreter exit).
-        """
-        with self._lock:
-            if self._closed:
-                live: list[JobHandle[object]] = []
-            else:
-                self._closed = True
-                live = list(self._live)
-        for handle in live:
-            handle.cancel()
-        self._queue.put(None)
-        await asyncio.to_thread(self._thread.join)
-
-    def _release(self, handle: JobHandle[T]) -> None:
-        with self._lock:
-            self._busy -= 1
-            self._live.discard(handle)  # type: ignore[arg-type]
-
-    def _loop(self) -> None:
-        while True:
-            handle = self._queue.get()
-            if handle is None:
-                return
-            handle._run()

@@ -1,0 +1,120 @@
+"""`ThreadBackend`: one dedicated thread owns the GPU and runs every work order on it, in turn.
+
+Pipelines, tokenizers and scheduler state are not safe to share across threads, so everything runs
+on the one owner thread. Each lane has its own slots: a batch job (a training run) occupies a batch
+slot, and interactive orders submitted meanwhile wait on the thread until the batch job calls
+`ctx.yield_now()` between two of its steps, which runs them there and then, on the same thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import deque
+from typing import Any
+
+from engine.backends.base import LANES, BackendClosed, JobHandle, Lane, NoFreeSlot, OrderRunner
+from engine.work import WorkOrder
+
+log = logging.getLogger(__name__)
+
+
+class ThreadBackend:
+    """Runs the orders on `host` on one daemon thread.
+
+    `slots` is how many interactive jobs may be submitted but not finished at once (they still run one
+    after another), `batch_slots` the same for the batch lane. With one slot each, the job service
+    keeps every other queued job in SQLite.
+    """
+
+    def __init__(
+        self, host: OrderRunner, slots: int = 1, *, batch_slots: int = 1, thread_name: str = "studio-gpu"
+    ) -> None:
+        if slots < 1 or batch_slots < 1:
+            raise ValueError(f"slots must be at least 1, got {slots} interactive and {batch_slots} batch")
+        self._host = host
+        self._slots: dict[Lane, int] = {"interactive": slots, "batch": batch_slots}
+        self._busy: dict[Lane, int] = dict.fromkeys(LANES, 0)
+        self._cond = threading.Condition()
+        self._closed = False
+        self._stopping = False
+        self._live: set[JobHandle[Any]] = set()
+        self._pending: dict[Lane, deque[JobHandle[Any]]] = {lane: deque() for lane in LANES}
+        self._thread = threading.Thread(target=self._loop, name=thread_name, daemon=True)
+        self._thread.start()
+
+    @property
+    def thread(self) -> threading.Thread:
+        """The worker thread (for diagnostics and tests)."""
+        return self._thread
+
+    def free_slots(self, lane: Lane = "interactive") -> int:
+        with self._cond:
+            return 0 if self._closed else self._slots[lane] - self._busy[lane]
+
+    def submit(self, order: WorkOrder, lane: Lane = "interactive") -> JobHandle[Any]:
+        loop = asyncio.get_running_loop()
+        host = self._host
+        with self._cond:
+            if self._closed:
+                raise BackendClosed("the execution backend is shut down")
+            if self._busy[lane] >= self._slots[lane]:
+                raise NoFreeSlot(f"no free {lane} slot for job {order.job_id}")
+            self._busy[lane] += 1
+            handle: JobHandle[Any] = JobHandle(
+                order.job_id, lambda ctx: host.run(order, ctx), loop, lambda: self._release(handle, lane)
+            )
+            self._live.add(handle)
+            self._pending[lane].append(handle)
+            self._cond.notify()
+        log.debug("job_id=%s submitted (%s, %s)", order.job_id, order.task, lane)
+        return handle
+
+    async def shutdown(self) -> None:
+        """Cancel pending and running jobs, stop the thread and wait for it off the event loop.
+
+        A running job stops at its next cancel check; bound the wait with `asyncio.timeout` if
+        the work may not check often (the thread is a daemon and will not block interpreter exit).
+        """
+        with self._cond:
+            live = [] if self._closed else list(self._live)
+            self._closed = True
+        for handle in live:
+            handle.cancel()
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        await asyncio.to_thread(self._thread.join)
+
+    def _release(self, handle: JobHandle[Any], lane: Lane) -> None:
+        with self._cond:
+            self._busy[lane] -= 1
+            self._live.discard(handle)
+
+    def _next(self) -> tuple[JobHandle[Any], Lane] | None:
+        with self._cond:
+            while True:
+                for lane in LANES:  # interactive first
+                    if self._pending[lane]:
+                        return self._pending[lane].popleft(), lane
+                if self._stopping:
+                    return None
+                self._cond.wait()
+
+    def _run_interactive_now(self) -> None:
+        """A batch job's yield point: run every interactive order waiting, on this thread."""
+        while True:
+            with self._cond:
+                if not self._pending["interactive"]:
+                    return
+                handle = self._pending["interactive"].popleft()
+            handle.run()
+
+    def _loop(self) -> None:
+        while True:
+            picked = self._next()
+            if picked is None:
+                return
+            handle, lane = picked
+            handle.run(self._run_interactive_now if lane == "batch" else None)

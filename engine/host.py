@@ -1,0 +1,125 @@
+"""`EngineHost`: what runs work orders where the GPU is. It owns the pipelines and the vision models.
+
+A backend calls `host.run(order, ctx)` on its worker (the GPU thread today, a Ray actor later); the
+host looks the order's task up by name and runs it. Everything is loaded on first use, on the worker,
+so building a host is cheap and needs no torch. A host is made from an `EngineConfig` (plain data), so
+a remote worker can build its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.backends.base import WorkContext
+from engine.work import WorkOrder
+
+if TYPE_CHECKING:
+    from engine.captioner import Captioner
+    from engine.masks import TextSegmenter
+    from engine.pipelines import PipelineManager
+    from engine.rewriter import LocalLMRewriter
+
+log = logging.getLogger(__name__)
+
+Task = Callable[[WorkOrder, WorkContext, "EngineHost"], Any]
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How the engine is set up: the device and the vision models the settings name."""
+
+    device: str = "auto"
+    cache_dir: Path | None = None  # where base models are cached
+    captioner: str = "blip-large"
+    segmenter: str = "clipseg"
+    rewriter: str = "none"
+    offline: bool = True  # never ask the hub for vision models
+
+
+class EngineHost:
+    """Runs orders by task name; holds the pipeline manager and the vision models once loaded."""
+
+    def __init__(
+        self,
+        config: EngineConfig | None = None,
+        *,
+        manager_factory: Callable[[], PipelineManager] | None = None,
+        tasks: Mapping[str, Task] | None = None,
+    ) -> None:
+        from engine.tasks import default_tasks
+
+        self.config = config or EngineConfig()
+        self._manager_factory = manager_factory
+        self._manager: PipelineManager | None = None
+        self._manager_lock = threading.Lock()
+        self._vision: dict[str, Any] = {}
+        self._vision_lock = threading.Lock()
+        self._tasks: dict[str, Task] = dict(default_tasks() if tasks is None else tasks)
+
+    def register_task(self, name: str, task: Task) -> None:
+        """Run orders whose `task` is `name` with `task` (a new job kind brings its engine task)."""
+        self._tasks[name] = task
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        return tuple(self._tasks)
+
+    def run(self, order: WorkOrder, ctx: WorkContext) -> Any:
+        """Run one order to its outcome (blocking, on the worker)."""
+        task = self._tasks.get(order.task)
+        if task is None:
+            raise ValueError(f"no engine task {order.task!r} (known: {', '.join(self._tasks)})")
+        return task(order, ctx, self)
+
+    def manager(self) -> PipelineManager:
+        """The pipeline manager, built on first use (on the worker: it loads torch)."""
+        with self._manager_lock:
+            if self._manager is None:
+                if self._manager_factory is not None:
+                    self._manager = self._manager_factory()
+                else:
+                    from engine.device import choose_device, choose_dtype
+                    from engine.pipelines import PipelineManager
+
+                    device = choose_device(self.config.device)
+                    self._manager = PipelineManager(
+                        device=device, dtype=choose_dtype(device), cache_dir=self.config.cache_dir
+                    )
+                    log.info("engine ready on %s", device)
+            return self._manager
+
+    def _vision_model(self, kind: str, name: str) -> Any:
+        with self._vision_lock:
+            if kind not in self._vision:
+                from engine import vision_catalog
+                from engine.device import choose_device
+
+                load = {
+                    "captioner": vision_catalog.load_captioner,
+                    "segmenter": vision_catalog.load_segmenter,
+                    "rewriter": vision_catalog.load_rewriter,
+                }[kind]
+                device = str(choose_device(self.config.device))
+                self._vision[kind] = load(name, device=device, offline=self.config.offline)
+            return self._vision[kind]
+
+    def captioner(self) -> Captioner:
+        """The captioner the config names, loaded on first use."""
+        return self._vision_model("captioner", self.config.captioner)
+
+    def segmenter(self) -> TextSegmenter:
+        """The text segmenter the config names, loaded on first use."""
+        return self._vision_model("segmenter", self.config.segmenter)
+
+    def rewriter(self) -> LocalLMRewriter | None:
+        """The prompt rewriter the config names, loaded on first use; None for `none`."""
+        from engine.vision_catalog import rewriter_enabled
+
+        if not rewriter_enabled(self.config.rewriter):
+            return None
+        return self._vision_model("rewriter", self.config.rewriter)

@@ -1,0 +1,18 @@
+"""The engine's tasks: each runs one kind of work order on the worker and returns a plain outcome.
+
+A task is `run(order, ctx, host) -> outcome`; `EngineHost` finds it by the order's `task` name.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.host import Task
+
+
+def default_tasks() -> dict[str, Task]:
+    """The tasks every host runs."""
+    from engine.tasks import compose, describe, generate
+
+    return {"generate": generate.run, "describe": describe.run, "compose": compose.run}

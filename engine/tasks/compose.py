@@ -1,0 +1,83 @@
+"""The compose task (/vary and /edit): find the mask, caption, compose the output prompt, then generate."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+from engine.composer import compose
+from engine.errors import InvalidRequest
+from engine.output import write_bytes
+from engine.prompts import with_trigger
+from engine.tasks.generate import generate_images
+from engine.work import MASK, SOURCE, ComposeOutcome, ComposeTask, OutputFile, WorkOrder
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from engine.backends.base import WorkContext
+    from engine.host import EngineHost
+
+
+def _save_png(image: Image.Image, path: Path) -> OutputFile:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    sha, size = write_bytes(path, buffer.getvalue())
+    return OutputFile(path, sha, size)
+
+
+def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> ComposeOutcome:
+    from engine.captioner import clean_caption
+    from engine.masks import mask_coverage, overlay_mask
+
+    task = order.request
+    assert isinstance(task, ComposeTask), type(task)
+    source, mask_path = order.input(SOURCE), order.input(MASK)
+    if source is None:
+        raise ValueError(f"compose order for job {order.job_id} has no source image")
+    out_dir = order.require_out_dir()
+    with Image.open(source) as img:
+        image = img.convert("RGB")
+    # 1. The mask: given, or found from the region's words; shown to the user over the image.
+    inpaint = task.region is not None or mask_path is not None
+    found_mask = overlay = None
+    if inpaint:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if mask_path is None:
+            assert task.region is not None
+            mask = host.segmenter().mask(image, task.region)
+            if mask_coverage(mask) == 0.0:
+                raise InvalidRequest(
+                    f"Could not find '{task.region}' in the image: draw a mask instead "
+                    "(white where it should change) and give it as `mask`."
+                )
+            found_mask = _save_png(mask, out_dir / "mask.png")
+            mask_path = found_mask.path
+        else:
+            with Image.open(mask_path) as m:
+                mask = m.convert("L")
+        overlay = _save_png(overlay_mask(image, mask), out_dir / "mask_overlay.png")
+    # 2. The output prompt: a caption of the image, changed by the instruction.
+    ctx.raise_if_cancelled()
+    description = clean_caption(host.captioner().caption(image, "short")) or "an image"
+    ctx.raise_if_cancelled()
+    composed = compose(description, task.instruction, rewriter=host.rewriter())
+    full = with_trigger(composed.prompt, task.trigger_word)
+    # 3. The generation. img2img takes the composer's strength unless the user gave one; inpaint keeps its default.
+    strength = composed.strength_hint if task.strength is None and not inpaint else task.strength
+    request = replace(task.generate.request, prompt=full, negative_prompt=composed.negative_prompt, strength=strength)
+    images = generate_images(host, ctx, replace(task.generate, request=request), out_dir, source, mask_path)
+    return ComposeOutcome(
+        images=images,
+        prompt=composed.prompt,
+        full_prompt=full,
+        negative=composed.negative_prompt,
+        description=description,
+        prompt_source=composed.source,
+        mask=found_mask,
+        overlay=overlay,
+    )

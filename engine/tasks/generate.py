@@ -1,0 +1,68 @@
+"""The generate task: run a generation, write PNGs with their parameters and a grid, return the files."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+from engine.output import a1111_parameters, encode_for_upload, make_grid, save_png, write_bytes
+from engine.work import MASK, SOURCE, GenerateTask, ImagesOutcome, OutputFile, OutputImage, WorkOrder
+
+if TYPE_CHECKING:
+    from engine.backends.base import WorkContext
+    from engine.host import EngineHost
+
+
+def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> ImagesOutcome:
+    task = order.request
+    assert isinstance(task, GenerateTask), type(task)
+    return generate_images(host, ctx, task, order.require_out_dir(), order.input(SOURCE), order.input(MASK))
+
+
+def generate_images(
+    host: EngineHost, ctx: WorkContext, task: GenerateTask, out_dir: Path, source: Path | None, mask: Path | None
+) -> ImagesOutcome:
+    """Generate (from `source` and `mask` when given) and write `<index>.png` files and `grid.<ext>`."""
+    # 1. Inputs: the files the order names, opened here on the worker (PIL work stays off the event loop).
+    request = task.request
+    if source is not None:
+        with Image.open(source) as img:
+            request = replace(request, init_image=img.convert("RGB"))
+    if mask is not None:
+        with Image.open(mask) as img:
+            request = replace(request, mask_image=img.convert("L"))
+    # 2. The generation itself.
+    result = host.manager().generate(request, task.model, on_progress=ctx.report, should_cancel=ctx.cancelled)
+    p = result.params
+    # 3. One PNG per image, with the parameters A1111 and ComfyUI read back.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for generated in result.images:
+        text = a1111_parameters(
+            prompt=p.prompt,
+            negative_prompt=p.negative_prompt,
+            steps=p.steps,
+            sampler=p.scheduler,
+            cfg_scale=p.guidance,
+            seed=generated.seed,
+            width=p.width,
+            height=p.height,
+            model=p.model,
+            loras=p.loras,
+            extra={"Denoising strength": p.strength} if p.strength is not None else None,
+        )
+        path = out_dir / f"{generated.index}.png"
+        sha, size = save_png(generated.image, path, text)
+        width, height = generated.image.size
+        saved.append(OutputImage(generated.index, generated.seed, OutputFile(path, sha, size), width, height))
+    # 4. The grid users see first, encoded to fit an upload.
+    grid = None
+    if len(result.images) > 1:
+        data, ext = encode_for_upload(make_grid([g.image for g in result.images]))
+        grid_path = out_dir / f"grid.{ext}"
+        sha, size = write_bytes(grid_path, data)
+        grid = OutputFile(grid_path, sha, size)
+    return ImagesOutcome(p, tuple(saved), grid, result.elapsed_s)

@@ -1,0 +1,121 @@
+"""What crosses the engine seam: work orders in, outcomes out. Plain, picklable data only.
+
+A `WorkOrder` names an engine task (`engine.tasks`), carries its typed request and the files it reads,
+and says where its files go. An outcome lists the files the task wrote, each with its hash, so the
+services can record them without reading them back. Nothing here holds a lock, a pipeline or an
+image: an order can go to another thread, process or machine, and come back the same (tested with
+`pickle`). No torch or PIL here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.catalog import ModelSpec
+from engine.types import GenerateRequest, ResolvedParams
+
+# Roles of the files an order reads (its `inputs`) and a job writes (recorded in the job_files table).
+SOURCE, MASK = "source", "mask"
+
+
+@dataclass(frozen=True)
+class WorkOrder:
+    """One job's work for the engine: the task to run, its request, its input files, its output folder."""
+
+    job_id: int
+    task: str  # an engine task name: generate, describe, compose (later train, sheet)
+    request: object  # the task's frozen request dataclass
+    inputs: Mapping[str, Path] = field(default_factory=dict)  # role → file the task reads
+    out_dir: Path | None = None  # where the task writes its files
+
+    def input(self, role: str) -> Path | None:
+        return self.inputs.get(role)
+
+    def require_out_dir(self) -> Path:
+        if self.out_dir is None:
+            raise ValueError(f"order for job {self.job_id} ({self.task}) has no output folder")
+        return self.out_dir
+
+
+# -- task requests ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerateTask:
+    """txt2img, or img2img / inpaint from the order's `source` (and `mask`) inputs."""
+
+    request: GenerateRequest  # with every value resolved; init_image and mask_image stay None here
+    model: ModelSpec
+
+
+@dataclass(frozen=True)
+class DescribeTask:
+    """Caption the order's `source` image and read its pixels into `count` candidate prompts."""
+
+    count: int
+
+
+@dataclass(frozen=True)
+class ComposeTask:
+    """/vary and /edit: caption the `source`, compose the output prompt from the instruction, then generate.
+
+    With a `region` (and no `mask` input) the mask is found from the words first.
+    """
+
+    generate: GenerateTask
+    instruction: str
+    region: str | None = None
+    strength: float | None = None  # None: the composer's suggestion (img2img only)
+    trigger_word: str | None = None
+
+
+# -- outcomes ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file a task wrote, with what the services record about it."""
+
+    path: Path
+    sha256: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class OutputImage:
+    index: int
+    seed: int
+    file: OutputFile
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class ImagesOutcome:
+    """What a generation left on disk, with the parameters that made it."""
+
+    params: ResolvedParams
+    images: tuple[OutputImage, ...]
+    grid: OutputFile | None
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class DescribeOutcome:
+    prompts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ComposeOutcome:
+    """A /vary or /edit generation, and what the engine decided on the way."""
+
+    images: ImagesOutcome
+    prompt: str  # the composer's output prompt
+    full_prompt: str  # with the model's trigger word
+    negative: str
+    description: str  # the caption the prompt was composed from
+    prompt_source: str = "composer"  # or "rewriter": the language model's version was accepted
+    mask: OutputFile | None = None  # a mask found from the region's words
+    overlay: OutputFile | None = None  # the mask drawn over the image, shown to the user
