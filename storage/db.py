@@ -18,8 +18,10 @@ from storage.migrate import apply_migrations
 from storage.records import DeletionReport
 from storage.repos.guild_settings import GuildSettingsRepository
 from storage.repos.images import ImageRepository
+from storage.repos.job_files import JobFileRepository
 from storage.repos.jobs import JobRepository
 from storage.repos.models import ModelRepository
+from storage.repos.posts import PostRepository
 from storage.repos.reactions import ReactionRepository
 from storage.repos.schedules import ScheduleRepository
 from storage.repos.training import TrainingSetRepository
@@ -32,50 +34,35 @@ Params = Sequence[Any] | dict[str, Any]
 
 # delete_user_data, spelled out: the images of the user's jobs, and the training items the user
 # added, that sit in the user's sets, or that point at the user's images.
-_USER_IMAGE_PATHS = """
-    SELECT path FROM images WHERE job_id IN (SELECT id FROM jobs WHERE requester_id = :user) ORDER BY id"""
-_USER_ITEM_PATHS = """
-    SELECT path FROM training_items
-    WHERE added_by = :user
-       OR set_id IN (SELECT id FROM training_sets WHERE owner_id = :user)
-       OR image_id IN (SELECT id FROM images WHERE job_id IN (SELECT id FROM jobs WHERE requester_id = :user))
-    ORDER BY id"""
-# Files the user's jobs name besides their images: uploads and masks they started from, overlays, grids.
-# Uploads are named by content, so another user's job may name the same file: `_REMAINING_PATHS`, read
-# after the deletion, says which must stay.
-_USER_JOB_PATHS = """
-    SELECT json_extract(request, '$.source_image') AS path FROM jobs WHERE requester_id = :user
-    UNION SELECT json_extract(request, '$.mask_image') FROM jobs WHERE requester_id = :user
-    UNION SELECT e.value FROM jobs, json_each(jobs.request, '$.extra_files') AS e WHERE requester_id = :user
-    UNION SELECT json_extract(params, '$.grid') FROM images
-          WHERE job_id IN (SELECT id FROM jobs WHERE requester_id = :user)"""
+_USER_JOBS = "SELECT id FROM jobs WHERE requester_id = :user"
+_USER_IMAGES = f"SELECT id FROM images WHERE job_id IN ({_USER_JOBS})"  # noqa: S608 - constant SQL
+_USER_IMAGE_PATHS = f"SELECT path FROM images WHERE job_id IN ({_USER_JOBS}) ORDER BY id"  # noqa: S608
+_USER_ITEMS = f"""
+    added_by = :user
+    OR set_id IN (SELECT id FROM training_sets WHERE owner_id = :user)
+    OR image_id IN ({_USER_IMAGES})"""  # noqa: S608
+_USER_ITEM_PATHS = f"SELECT path FROM training_items WHERE {_USER_ITEMS} ORDER BY id"  # noqa: S608
+# Every other file the user's jobs read or wrote (uploads, masks, overlays, grids, checkpoints, ...).
+# Uploads are named by content, so another user's job may name the same file: `_REMAINING_PATHS`,
+# read after the deletion, says which must stay.
+_USER_JOB_PATHS = f"SELECT path FROM job_files WHERE job_id IN ({_USER_JOBS}) ORDER BY created_at, path"  # noqa: S608
 _REMAINING_PATHS = """
-    SELECT json_extract(request, '$.source_image') AS path FROM jobs
-    UNION SELECT json_extract(request, '$.mask_image') FROM jobs
-    UNION SELECT e.value FROM jobs, json_each(jobs.request, '$.extra_files') AS e
-    UNION SELECT json_extract(params, '$.grid') FROM images
-    UNION SELECT path FROM images
-    UNION SELECT path FROM training_items"""
-# Children first, so each count says what that statement removed rather than what cascaded.
-_DELETE_USER_STEPS = (
-    (
-        "reactions",
-        """DELETE FROM reactions WHERE user_id = :user
-           OR image_id IN (SELECT id FROM images WHERE job_id IN (SELECT id FROM jobs WHERE requester_id = :user))""",
-    ),
-    (
-        "training_items",
-        """DELETE FROM training_items
-    WHERE added_by = :user
-       OR set_id IN (SELECT id FROM training_sets WHERE owner_id = :user)
-       OR image_id IN (SELECT id FROM images WHERE job_id IN (SELECT id FROM jobs WHERE requester_id = :user))""",
-    ),
+    SELECT path FROM job_files UNION SELECT path FROM images UNION SELECT path FROM training_items"""
+# (table, statement), children first, so each count says what that statement removed rather than what
+# cascaded. Every table with a column naming a user (USER_COLUMNS) must be here: a test checks it.
+USER_COLUMNS = frozenset({"user_id", "requester_id", "owner_id", "added_by", "created_by"})
+DELETE_USER_STEPS: tuple[tuple[str, str], ...] = (
+    ("reactions", f"DELETE FROM reactions WHERE user_id = :user OR image_id IN ({_USER_IMAGES})"),  # noqa: S608
+    ("posts", f"DELETE FROM posts WHERE image_id IN ({_USER_IMAGES})"),  # noqa: S608
+    ("training_items", f"DELETE FROM training_items WHERE {_USER_ITEMS}"),  # noqa: S608
     ("training_sets", "DELETE FROM training_sets WHERE owner_id = :user"),
-    ("images", "DELETE FROM images WHERE job_id IN (SELECT id FROM jobs WHERE requester_id = :user)"),
+    ("job_files", f"DELETE FROM job_files WHERE job_id IN ({_USER_JOBS})"),  # noqa: S608
+    ("images", f"DELETE FROM images WHERE job_id IN ({_USER_JOBS})"),  # noqa: S608
     ("jobs", "DELETE FROM jobs WHERE requester_id = :user"),
     ("usage", "DELETE FROM usage WHERE user_id = :user"),
     ("schedules", "DELETE FROM schedules WHERE created_by = :user"),
-    ("models_unlinked", "UPDATE models SET created_by = NULL WHERE created_by = :user"),
+    # Models the user created stay (they are guild assets) but lose their author.
+    ("models", "UPDATE models SET created_by = NULL WHERE created_by = :user"),
 )
 
 
@@ -98,6 +85,8 @@ class Database:
         self._closed = False
         self.jobs = JobRepository(self)
         self.images = ImageRepository(self)
+        self.job_files = JobFileRepository(self)
+        self.posts = PostRepository(self)
         self.models = ModelRepository(self)
         self.training_sets = TrainingSetRepository(self)
         self.reactions = ReactionRepository(self)
@@ -176,13 +165,14 @@ class Database:
     async def delete_user_data(self, user_id: int) -> DeletionReport:
         """Remove everything that belongs to `user_id`, in one transaction.
 
-        Gone: the user's jobs and their images (with anyone's reactions on those images and any
-        training item that points at them), the user's reactions, training items the user added,
-        training sets the user owns (with their items), usage rows and schedules the user created.
-        Models the user created stay (they are guild assets) but lose their `created_by`.
-        Other users' rows stay. The caller deletes the returned files from disk: besides the images
-        and training items, the uploads, masks, overlays and grids of the user's jobs that no
-        remaining row names (two users who upload the same bytes share one content-named file).
+        Gone: the user's jobs with the files they recorded and their images (with anyone's reactions
+        on those images, the posts that show them and any training item that points at them), the
+        user's reactions, training items the user added, training sets the user owns (with their
+        items), usage rows and schedules the user created. Models the user created stay (they are
+        guild assets) but lose their `created_by`. Other users' rows stay. The caller deletes the
+        returned files from disk: the images, the training items, and every other file the user's
+        jobs recorded in `job_files` that no remaining row names (two users who upload the same bytes
+        share one content-named file).
         """
         params = {"user": user_id}
         counts: dict[str, int] = {}
@@ -193,7 +183,7 @@ class Database:
             training_paths = tuple(p for p in _unique_paths(row["path"] for row in rows) if p not in image_paths)
             rows = await self.fetchall(_USER_JOB_PATHS, params)
             job_paths = _unique_paths(row["path"] for row in rows if isinstance(row["path"], str) and row["path"])
-            for table, sql in _DELETE_USER_STEPS:
+            for table, sql in DELETE_USER_STEPS:
                 counts[table], _ = await self.execute(sql, params)
             still_used = {row["path"] for row in await self.fetchall(_REMAINING_PATHS)}
             listed = set(image_paths) | set(training_paths)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
+Origin = Literal["interaction", "cli", "schedule"]
 ACTIVE_STATUSES: tuple[str, ...] = ("queued", "running")
 TERMINAL_STATUSES: tuple[str, ...] = ("done", "failed", "cancelled")
 
@@ -25,6 +26,8 @@ class Job:
     message_id: int | None  # the status/result message
     interaction_token: str | None = field(repr=False)  # a secret: kept out of logs
     token_expires_at: datetime | None
+    origin: Origin  # interaction, cli or schedule
+    lane: str  # interactive or batch
     priority: int
     attempts: int
     error: str | None
@@ -64,8 +67,29 @@ class ImageRecord:
     model: str
     loras: tuple[tuple[str, float], ...]
     params: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """A file a job read or wrote; `role` says what it was to the job (source, mask, output, grid, ...)."""
+
+    job_id: int
+    path: Path
+    role: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Post:
+    """One image on a message the bot posted; `number` is its place as users count it (1-based)."""
+
+    message_id: int
+    number: int
+    image_id: int
+    role: str  # grid, single, sheet, autopost
     channel_id: int | None
-    message_id: int | None
+    guild_id: int | None
     created_at: datetime
 
 
@@ -141,7 +165,7 @@ class DeletionReport:
     counts: Mapping[str, int] = field(default_factory=dict)
     image_paths: tuple[Path, ...] = ()  # files of the user's generated images
     training_paths: tuple[Path, ...] = ()  # files of removed training items not already in image_paths
-    job_paths: tuple[Path, ...] = ()  # uploads, masks, overlays and grids of the jobs that nothing else names
+    job_paths: tuple[Path, ...] = ()  # other files of the user's jobs (job_files) that no remaining row names
 
     @property
     def total(self) -> int:

@@ -1,9 +1,9 @@
-"""Images produced by jobs, and the Discord messages that show them."""
+"""Images produced by jobs (the messages that show them are in `posts`)."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,6 @@ def _image(row: sqlite3.Row) -> ImageRecord:
         model=row["model"],
         loras=loras_from_db(row["loras"]),
         params=json_from_db(row["params"]),
-        channel_id=row["channel_id"],
-        message_id=row["message_id"],
         created_at=ts_required(row["created_at"]),
     )
 
@@ -51,15 +49,13 @@ class ImageRepository(Repository):
         negative_prompt: str = "",
         loras: Iterable[tuple[str, float]] = (),
         params: dict[str, Any] | None = None,
-        channel_id: int | None = None,
-        message_id: int | None = None,
     ) -> ImageRecord:
         """Record image `index` of a job. Raises DuplicateError for a repeated index, NotFoundError for no job."""
         try:
             _, image_id = await self._db.execute(
                 """INSERT INTO images (job_id, idx, path, sha256, size_bytes, width, height, seed, prompt,
-                                       negative_prompt, model, loras, params, channel_id, message_id, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                       negative_prompt, model, loras, params, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     job_id,
                     index,
@@ -74,8 +70,6 @@ class ImageRepository(Repository):
                     model,
                     loras_to_db(loras),
                     json_to_db(params or {}),
-                    channel_id,
-                    message_id,
                     ts_to_db(self._db.now()),
                 ),
             )
@@ -95,19 +89,3 @@ class ImageRepository(Repository):
     async def for_job(self, job_id: int) -> list[ImageRecord]:
         rows = await self._db.fetchall("SELECT * FROM images WHERE job_id = ? ORDER BY idx", (job_id,))
         return [_image(row) for row in rows]
-
-    async def by_message(self, message_id: int) -> list[ImageRecord]:
-        """The images a Discord message shows, in index order."""
-        rows = await self._db.fetchall("SELECT * FROM images WHERE message_id = ? ORDER BY job_id, idx", (message_id,))
-        return [_image(row) for row in rows]
-
-    async def set_message(self, image_ids: Sequence[int], channel_id: int | None, message_id: int | None) -> int:
-        """Attach images to the message that shows them; returns how many rows changed."""
-        changed = 0
-        async with self._db.transaction():
-            for image_id in image_ids:
-                count, _ = await self._db.execute(
-                    "UPDATE images SET channel_id = ?, message_id = ? WHERE id = ?", (channel_id, message_id, image_id)
-                )
-                changed += count
-        return changed

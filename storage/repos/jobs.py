@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -23,13 +24,17 @@ _FAIR_ORDER = """
         SELECT jobs.*,
                ROW_NUMBER() OVER (PARTITION BY requester_id ORDER BY priority DESC, created_at, id)
                + (SELECT COUNT(*) FROM jobs AS served
-                  WHERE served.requester_id = jobs.requester_id AND served.started_at IS NOT NULL
-                    AND served.started_at >= (SELECT MIN(created_at) FROM jobs WHERE status = 'queued'))
+                  WHERE served.requester_id = jobs.requester_id AND served.lane = jobs.lane
+                    AND served.started_at IS NOT NULL
+                    AND served.started_at >= (SELECT MIN(created_at) FROM jobs AS w
+                                              WHERE w.status = 'queued' AND w.lane = jobs.lane))
                AS turn
-        FROM jobs WHERE status = 'queued'
+        FROM jobs WHERE status = 'queued' AND lane = :lane
     )
     ORDER BY priority DESC, turn, created_at, id
 """
+LANES: tuple[str, ...] = ("interactive", "batch")
+RETRY_POLICIES: tuple[str, ...] = ("requeue", "fail", "resume")
 
 
 def _job(row: sqlite3.Row) -> Job:
@@ -43,6 +48,8 @@ def _job(row: sqlite3.Row) -> Job:
         channel_id=row["channel_id"],
         message_id=row["message_id"],
         interaction_token=row["interaction_token"],
+        origin=row["origin"],
+        lane=row["lane"],
         token_expires_at=ts_from_db(row["token_expires_at"]),
         priority=row["priority"],
         attempts=row["attempts"],
@@ -70,14 +77,19 @@ class JobRepository(Repository):
         priority: int = 0,
         interaction_token: str | None = None,
         token_expires_at: datetime | None = None,
+        *,
+        origin: str = "interaction",
+        lane: str = "interactive",
     ) -> Job:
         """Add a queued job."""
         if not kind:
             raise ValueError("a job needs a kind")
+        if lane not in LANES:
+            raise ValueError(f"lane must be one of {LANES}, got {lane!r}")
         _, job_id = await self._db.execute(
             """INSERT INTO jobs (kind, status, request, requester_id, guild_id, channel_id, priority,
-                                 interaction_token, token_expires_at, created_at)
-               VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                 interaction_token, token_expires_at, origin, lane, created_at)
+               VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 kind,
                 json_to_db(request),
@@ -87,6 +99,8 @@ class JobRepository(Repository):
                 int(priority),
                 interaction_token,
                 ts_to_db(token_expires_at),
+                origin,
+                lane,
                 ts_to_db(self._db.now()),
             ),
         )
@@ -103,17 +117,24 @@ class JobRepository(Repository):
             raise NotFoundError(f"job {job_id} does not exist")
         return job
 
-    async def fair_queue(self) -> list[Job]:
-        """Queued jobs in the order they should run."""
-        return [_job(row) for row in await self._db.fetchall(_FAIR_ORDER)]
+    async def fair_queue(self, lane: str | None = None) -> list[Job]:
+        """Queued jobs of a lane in the order they should run; every lane, interactive first, for None."""
+        lanes = LANES if lane is None else (lane,)
+        jobs: list[Job] = []
+        for each in lanes:
+            jobs += [_job(row) for row in await self._db.fetchall(_FAIR_ORDER, {"lane": each})]
+        return jobs
 
-    async def next_fair(self) -> Job | None:
-        row = await self._db.fetchone(_FAIR_ORDER + " LIMIT 1")
+    async def next_fair(self, lane: str = "interactive") -> Job | None:
+        row = await self._db.fetchone(_FAIR_ORDER + " LIMIT 1", {"lane": lane})
         return None if row is None else _job(row)
 
     async def position(self, job_id: int) -> int | None:
-        """0-based place in `fair_queue`, or None when the job is not queued."""
-        rows = await self._db.fetchall(f"SELECT id FROM ({_FAIR_ORDER})")  # noqa: S608 - constant SQL
+        """0-based place in its lane's fair order, or None when the job is not queued."""
+        job = await self.get(job_id)
+        if job is None or job.status != "queued":
+            return None
+        rows = await self._db.fetchall(f"SELECT id FROM ({_FAIR_ORDER})", {"lane": job.lane})  # noqa: S608
         for index, row in enumerate(rows):
             if row["id"] == job_id:
                 return index
@@ -143,6 +164,15 @@ class JobRepository(Repository):
             job_id,
             """UPDATE jobs SET status = 'queued', attempts = MAX(attempts - 1, 0), started_at = NULL
                WHERE id = ? AND status = 'running'""",
+            (job_id,),
+            ("running",),
+        )
+
+    async def retry(self, job_id: int) -> Job:
+        """running → queued after its worker died; unlike `requeue`, that attempt counts."""
+        return await self._transition(
+            job_id,
+            "UPDATE jobs SET status = 'queued', started_at = NULL WHERE id = ? AND status = 'running'",
             (job_id,),
             ("running",),
         )
@@ -193,18 +223,6 @@ class JobRepository(Repository):
         if not changed:
             raise NotFoundError(f"job {job_id} does not exist")
 
-    async def merge_request(self, job_id: int, updates: dict[str, Any]) -> Job:
-        """Merge `updates` into a job's request (JSON merge patch: a None value drops its key).
-
-        For what the worker decided as the job ran, e.g. the output prompt of /vary.
-        """
-        changed, _ = await self._db.execute(
-            "UPDATE jobs SET request = json_patch(request, ?) WHERE id = ?", (json_to_db(updates), job_id)
-        )
-        if not changed:
-            raise NotFoundError(f"job {job_id} does not exist")
-        return await self._require(job_id)
-
     async def list_running(self) -> list[Job]:
         rows = await self._db.fetchall("SELECT * FROM jobs WHERE status = 'running' ORDER BY started_at, id")
         return [_job(row) for row in rows]
@@ -226,26 +244,35 @@ class JobRepository(Repository):
         )
         return [_job(row) for row in rows]
 
-    async def recover_stale(self, max_attempts: int = 2) -> RecoveryReport:
-        """At start: put jobs a crash left 'running' back in the queue, once.
+    async def recover_stale(
+        self, policies: Mapping[str, str] | None = None, *, max_attempts: int = 2, max_resumes: int = 5
+    ) -> RecoveryReport:
+        """At start: deal with the jobs a crash left 'running', by their kind's retry policy.
 
-        A delivered job is marked done; one that already had `max_attempts` attempts fails.
+        A delivered job is marked done. Otherwise `requeue` (the default) puts the job back in the
+        queue until it had `max_attempts` attempts, `resume` until `max_resumes` (its kind resumes from
+        its last checkpoint), and `fail` fails it at once (nobody waits for its answer any more).
         """
+        policies = policies or {}
         now = ts_to_db(self._db.now())
         requeued: list[int] = []
         failed: list[int] = []
         completed: list[int] = []
         async with self._db.transaction():
-            rows = await self._db.fetchall("SELECT id, attempts, delivered FROM jobs WHERE status = 'running'")
+            rows = await self._db.fetchall("SELECT id, kind, attempts, delivered FROM jobs WHERE status = 'running'")
             for row in rows:
                 job_id, attempts = row["id"], row["attempts"]
+                policy = policies.get(row["kind"], "requeue")
+                if policy not in RETRY_POLICIES:
+                    raise ValueError(f"unknown retry policy {policy!r} for kind {row['kind']!r}")
+                limit = max_resumes if policy == "resume" else max_attempts
                 if row["delivered"]:
                     await self._db.execute(
                         "UPDATE jobs SET status = 'done', finished_at = COALESCE(finished_at, ?) WHERE id = ?",
                         (now, job_id),
                     )
                     completed.append(job_id)
-                elif attempts < max_attempts:
+                elif policy != "fail" and attempts < limit:
                     await self._db.execute(
                         "UPDATE jobs SET status = 'queued', started_at = NULL WHERE id = ?", (job_id,)
                     )

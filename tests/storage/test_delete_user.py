@@ -34,6 +34,11 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
     await db.schedules.create("mine", 7, 70, "0 9 * * *", "p", ME)
     kept_schedule = await db.schedules.create("theirs", 7, 70, "0 9 * * *", "p", OTHER)
     await db.models.add("my-lora", "Mine", "lora", "sd15", "/loras/mine.safetensors", created_by=ME)
+    # The messages that show the images, and the files the jobs recorded.
+    await db.posts.record(800, [my_a.id, my_b.id], "grid")
+    await db.posts.record(801, [their_img.id], "single")
+    await db.job_files.add(mine.id, [(my_a.path, "output"), (my_b.path, "output")])
+    await db.job_files.add(theirs.id, [(their_img.path, "output")])
 
     report = await db.delete_user_data(ME)
 
@@ -41,15 +46,18 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
     assert set(report.training_paths) == {Path("/sets/their-set/mine-upload.png"), Path("/sets/my-set/x.png")}
     assert report.counts == {
         "reactions": 3,  # two on my images (one by the other user) and my star on theirs
+        "posts": 2,  # the grid of my two images
         "training_items": 3,
         "training_sets": 1,
+        "job_files": 2,
         "images": 2,
         "jobs": 1,
         "usage": 1,
         "schedules": 1,
-        "models_unlinked": 1,
+        "models": 1,  # unlinked: the model stays, without its author
     }
-    assert report.total == 13
+    assert report.total == 17
+    assert report.job_paths == ()  # the job's files are its images, listed in image_paths
     # Mine is gone.
     assert await db.jobs.list_for_user(ME, 10) == []
     assert await db.images.get(my_a.id) is None
@@ -64,6 +72,9 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
     assert await db.training_sets.items(their_set.id) == [kept_item]
     assert await db.usage.images_on(OTHER, 7) == 1
     assert [s.id for s in await db.schedules.list()] == [kept_schedule.id]
+    assert await db.posts.for_message(800) == []
+    assert [p.image_id for p in await db.posts.for_message(801)] == [their_img.id]
+    assert [f.path for f in await db.job_files.for_job(theirs.id)] == [their_img.path]
     # Nothing left that names me, and the foreign keys still hold.
     for table, column in [("jobs", "requester_id"), ("reactions", "user_id"), ("training_items", "added_by")]:
         row = await db.fetchone(f"SELECT COUNT(*) FROM {table} WHERE {column} = ?", (ME,))
@@ -81,23 +92,27 @@ async def test_delete_user_data_for_an_unknown_user_is_empty(db: Database) -> No
 
 async def test_delete_user_data_lists_the_files_of_the_jobs_and_keeps_shared_uploads(db: Database) -> None:
     # My /describe upload, my /edit with an uploaded mask and an overlay, a grid on my generation.
-    await db.jobs.create("describe", {"prompt": "d", "source_image": "/up/only-mine.png"}, ME)
-    await db.jobs.create(
-        "edit",
-        {
-            "prompt": "e",
-            "source_image": "/up/shared.png",
-            "mask_image": "/up/mask-abc-64x64.png",
-            "extra_files": ["/images/0000002/mask_overlay.png"],
-        },
-        ME,
+    described = await db.jobs.create("describe", {}, ME)
+    await db.job_files.add(described.id, [("/up/only-mine.png", "source")])
+    edit = await db.jobs.create("edit", {}, ME)
+    await db.job_files.add(
+        edit.id,
+        [
+            ("/up/shared.png", "source"),
+            ("/up/mask-abc-64x64.png", "mask"),
+            ("/images/0000002/mask_overlay.png", "overlay"),
+        ],
     )
-    gen = await db.jobs.create("generate", {"prompt": "g"}, ME)
-    await make_image(db, gen.id, 0, params={"grid": "/images/3/grid.png"})
-    await make_image(db, gen.id, 1, params={"grid": "/images/3/grid.png"})
-    # The other user uploaded the same bytes (same content-hash name); their image's grid stays too.
-    theirs = await db.jobs.create("vary", {"prompt": "t", "source_image": "/up/shared.png"}, OTHER)
-    await make_image(db, theirs.id, 0, params={"grid": "/images/9/grid.png"})
+    gen = await db.jobs.create("generate", {}, ME)
+    a = await make_image(db, gen.id, 0)
+    b = await make_image(db, gen.id, 1)
+    await db.job_files.add(gen.id, [(a.path, "output"), (b.path, "output"), ("/images/3/grid.png", "grid")])
+    # A training run's checkpoint: any role is deleted the same way.
+    train = await db.jobs.create("train", {}, ME)
+    await db.job_files.add(train.id, [("/runs/4/step-100.safetensors", "checkpoint")])
+    # The other user uploaded the same bytes (same content-hash name); their grid stays too.
+    theirs = await db.jobs.create("vary", {}, OTHER)
+    await db.job_files.add(theirs.id, [("/up/shared.png", "source"), ("/images/9/grid.png", "grid")])
 
     report = await db.delete_user_data(ME)
 
@@ -106,12 +121,44 @@ async def test_delete_user_data_lists_the_files_of_the_jobs_and_keeps_shared_upl
         Path("/up/mask-abc-64x64.png"),
         Path("/images/0000002/mask_overlay.png"),
         Path("/images/3/grid.png"),
+        Path("/runs/4/step-100.safetensors"),
     }
+    assert set(report.image_paths) == {a.path, b.path}
     assert not set(report.job_paths) & set(report.image_paths)
 
 
 async def test_delete_user_data_keeps_an_upload_another_user_still_uses_as_mask(db: Database) -> None:
-    await db.jobs.create("edit", {"prompt": "e", "source_image": "/up/a.png", "mask_image": "/up/m.png"}, ME)
-    await db.jobs.create("edit", {"prompt": "e", "source_image": "/up/m.png"}, OTHER)
+    mine = await db.jobs.create("edit", {}, ME)
+    await db.job_files.add(mine.id, [("/up/a.png", "source"), ("/up/m.png", "mask")])
+    theirs = await db.jobs.create("edit", {}, OTHER)
+    await db.job_files.add(theirs.id, [("/up/m.png", "source")])
     report = await db.delete_user_data(ME)
     assert report.job_paths == (Path("/up/a.png"),)
+
+
+async def _tables_missing_from_the_deletion(db: Database) -> list[str]:
+    """Tables with a column naming a user, or children of jobs or images, that DELETE_USER_STEPS leaves out."""
+    from storage.db import DELETE_USER_STEPS, USER_COLUMNS
+
+    deleted = {table for table, _sql in DELETE_USER_STEPS}
+    tables = [r["name"] for r in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    missing = []
+    for table in tables:
+        if table.startswith("sqlite_"):
+            continue
+        columns = {r["name"] for r in await db.fetchall(f"PRAGMA table_info({table})")}
+        parents = {r["table"] for r in await db.fetchall(f"PRAGMA foreign_key_list({table})")}
+        if (columns & USER_COLUMNS or parents & {"jobs", "images"}) and table not in deleted:
+            missing.append(table)
+    return missing
+
+
+async def test_every_table_that_names_a_user_is_in_the_deletion(db: Database) -> None:
+    """A new table with a user column, or a new child of jobs or images, must be added to DELETE_USER_STEPS."""
+    assert await _tables_missing_from_the_deletion(db) == []
+
+
+async def test_the_deletion_guard_catches_a_new_table(db: Database) -> None:
+    await db.execute("CREATE TABLE votes (id INTEGER PRIMARY KEY, voter INTEGER, added_by INTEGER NOT NULL)")
+    await db.execute("CREATE TABLE thumbnails (image_id INTEGER REFERENCES images (id), path TEXT)")
+    assert await _tables_missing_from_the_deletion(db) == ["votes", "thumbnails"]

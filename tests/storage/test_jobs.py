@@ -193,3 +193,52 @@ async def test_timestamps_follow_the_clock(db: Database, clock: FakeClock) -> No
     clock.advance(hours=2)
     started = await db.jobs.start(job_id)
     assert started.started_at - started.created_at >= timedelta(hours=2)
+
+
+async def test_each_lane_has_its_own_fair_order_and_positions(db: Database) -> None:
+    first = await db.jobs.create("generate", {}, A)
+    train = await db.jobs.create("train", {}, A, lane="batch")
+    second = await db.jobs.create("generate", {}, B)
+    assert (train.lane, first.lane) == ("batch", "interactive")
+    assert (await db.jobs.next_fair("interactive")).id == first.id
+    assert (await db.jobs.next_fair("batch")).id == train.id
+    assert await db.jobs.position(train.id) == 0  # counted in its own lane
+    assert await db.jobs.position(second.id) == 1
+    assert [j.id for j in await db.jobs.fair_queue()] == [first.id, second.id, train.id]
+    assert [j.id for j in await db.jobs.fair_queue("batch")] == [train.id]
+    with pytest.raises(ValueError, match="lane"):
+        await db.jobs.create("generate", {}, A, lane="express")
+
+
+async def test_origin_is_recorded(db: Database) -> None:
+    job = await db.jobs.create("generate", {}, A, origin="schedule")
+    assert (await db.jobs.get(job.id)).origin == "schedule"
+    assert (await db.jobs.create("generate", {}, A)).origin == "interaction"
+
+
+async def test_recover_stale_follows_each_kinds_retry_policy(db: Database) -> None:
+    described = await db.jobs.create("describe", {}, A)
+    trained = await db.jobs.create("train", {}, A, lane="batch")
+    generated = await db.jobs.create("generate", {}, B)
+    policies = {"describe": "fail", "train": "resume"}
+    for _ in range(3):  # three crashes in a row
+        for job in (described, trained, generated):
+            if (await db.jobs.get(job.id)).status == "queued":
+                await db.jobs.start(job.id)
+        await db.jobs.recover_stale(policies)
+    assert (await db.jobs.get(described.id)).status == "failed"  # nobody waits for its answer any more
+    assert (await db.jobs.get(generated.id)).status == "failed"  # requeued once, then failed
+    resumed = await db.jobs.get(trained.id)
+    assert (resumed.status, resumed.attempts) == ("queued", 3)  # resumed from its checkpoint each time
+    await db.jobs.start(trained.id)
+    with pytest.raises(ValueError, match="retry policy"):
+        await db.jobs.recover_stale({"train": "sometimes"})
+
+
+async def test_retry_after_a_lost_worker_counts_the_attempt(db: Database) -> None:
+    (job_id,) = await _queue(db, A)
+    await db.jobs.start(job_id)
+    job = await db.jobs.retry(job_id)
+    assert (job.status, job.attempts, job.started_at) == ("queued", 1, None)
+    with pytest.raises(JobStateError):
+        await db.jobs.retry(job_id)

@@ -106,3 +106,50 @@ async def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path, m
         assert conn.execute("SELECT name FROM sqlite_master WHERE name = 't'").fetchone() is None
     finally:
         conn.close()
+
+
+async def test_0003_records_the_files_and_messages_older_jobs_named(tmp_path: Path) -> None:
+    """Files named in request JSON and image rows before 0003 move to job_files; images' messages to posts."""
+    path = tmp_path / "studio.db"
+    _build_at(path, 2)
+    now = "2025-01-01T00:00:00.000000+00:00"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        edit = (
+            '{"prompt": "e", "source_image": "/up/s.png", "mask_image": "/up/m.png",'
+            ' "extra_files": ["/images/2/mask_overlay.png"]}'
+        )
+        conn.execute(
+            "INSERT INTO jobs (id, kind, request, requester_id, guild_id, created_at) VALUES (2, 'edit', ?, 7, 5, ?)",
+            (edit, now),
+        )
+        for idx in (0, 1):
+            conn.execute(
+                "INSERT INTO images (job_id, idx, path, sha256, size_bytes, width, height, seed, prompt, model,"
+                " params, channel_id, message_id, created_at)"
+                " VALUES (2, ?, ?, 'x', 1, 64, 64, 1, 'p', 'tiny-sd', ?, 70, 900, ?)",
+                (idx, f"/images/2/{idx}.png", '{"grid": "/images/2/grid.png"}', now),
+            )
+    finally:
+        conn.close()
+    db = await open_database(path)
+    try:
+        files = {(str(f.path), f.role) for f in await db.job_files.for_job(2)}
+        assert files == {
+            ("/up/s.png", "source"),
+            ("/up/m.png", "mask"),
+            ("/images/2/mask_overlay.png", "overlay"),
+            ("/images/2/0.png", "output"),
+            ("/images/2/1.png", "output"),
+            ("/images/2/grid.png", "grid"),
+        }
+        posts = await db.posts.for_message(900)
+        images = await db.images.for_job(2)
+        assert [(p.number, p.image_id, p.role, p.channel_id, p.guild_id) for p in posts] == [
+            (1, images[0].id, "grid", 70, 5),
+            (2, images[1].id, "grid", 70, 5),
+        ]
+        job = await db.jobs.get(2)
+        assert (job.origin, job.lane) == ("interaction", "interactive")
+    finally:
+        await db.close()

@@ -37,11 +37,49 @@ async def test_images_round_trip(db: Database) -> None:
     assert await db.images.get(999) is None
     assert [i.id for i in await db.images.for_job(job_id)] == [first.id, second.id]
 
-    assert await db.images.set_message([second.id, first.id], 10, 20) == 2
-    shown = await db.images.by_message(20)
-    assert [i.index for i in shown] == [0, 1]
-    assert {(i.channel_id, i.message_id) for i in shown} == {(10, 20)}
-    assert await db.images.by_message(21) == []
+
+# -- posts and job files ---------------------------------------------------------------------------
+
+
+async def test_posts_map_a_message_to_its_images_by_number(db: Database) -> None:
+    job_id = await _job(db)
+    first, second = await make_image(db, job_id, 0), await make_image(db, job_id, 1)
+    posts = await db.posts.record(20, [second.id, first.id], "grid", channel_id=10, guild_id=5)
+    assert [(p.number, p.image_id, p.role, p.channel_id, p.guild_id) for p in posts] == [
+        (1, second.id, "grid", 10, 5),
+        (2, first.id, "grid", 10, 5),
+    ]
+    await db.posts.record(21, [first.id], "single")
+    assert [p.message_id for p in await db.posts.for_image(first.id)] == [20, 21]
+    assert await db.posts.for_message(22) == []
+    # Recording a message again replaces what it showed (an edited result).
+    await db.posts.record(20, [first.id], "single")
+    assert [(p.number, p.image_id) for p in await db.posts.for_message(20)] == [(1, first.id)]
+
+
+async def test_post_errors_are_clear(db: Database) -> None:
+    job_id = await _job(db)
+    image = await make_image(db, job_id, 0)
+    with pytest.raises(ValueError, match="role"):
+        await db.posts.record(20, [image.id], "poster")
+    with pytest.raises(ValueError, match="1 to 10 images"):
+        await db.posts.record(20, [], "grid")
+    with pytest.raises(NotFoundError, match="message 20"):
+        await db.posts.record(20, [999], "grid")
+    assert await db.posts.for_message(20) == []  # nothing half-written
+
+
+async def test_job_files_record_each_path_once_with_its_first_role(db: Database) -> None:
+    job_id = await _job(db)
+    assert await db.job_files.add(job_id, [("/up/a.png", "source"), (Path("/images/1/0.png"), "output")]) == 2
+    assert await db.job_files.add(job_id, [("/up/a.png", "mask")]) == 0
+    files = await db.job_files.for_job(job_id)
+    assert [(f.path, f.role) for f in files] == [(Path("/up/a.png"), "source"), (Path("/images/1/0.png"), "output")]
+    assert [f.path for f in await db.job_files.for_job(job_id, "output")] == [Path("/images/1/0.png")]
+    with pytest.raises(NotFoundError, match="job 999"):
+        await db.job_files.add(999, [("/x.png", "source")])
+    with pytest.raises(ValueError, match="role"):
+        await db.job_files.add(job_id, [("/y.png", "")])
 
 
 async def test_image_errors_are_clear(db: Database) -> None:
