@@ -12,6 +12,14 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 VaryStrength = Literal["subtle", "strong"]
+# Bounds of what the adapters may send (the Discord options declare the same ranges).
+MAX_INSTRUCTION = 500  # /vary and /edit
+MAX_REGION = 100  # /edit region, in words
+MAX_DESCRIBE = 8  # /describe prompts
+# Where a request comes from: a member's slash command or button, the `studio` command line on the
+# bot's own machine (no guild policy), or a schedule firing (exempt from role lists, charged to the
+# server, posted without mentioning anyone).
+Origin = Literal["interaction", "cli", "schedule"]
 
 
 @dataclass(frozen=True)
@@ -24,7 +32,7 @@ class Caller:
     role_ids: tuple[int, ...] = ()
     is_moderator: bool = False  # Manage Messages, or Manage Server, in that guild
     is_manager: bool = False  # Manage Server in that guild
-    is_local: bool = False  # the CLI on the bot's own machine: not a DM, no guild policy
+    origin: Origin = "interaction"
     # The interaction that asked, when there is one: its token lets delivery edit the reply for 15 minutes.
     interaction_token: str | None = field(default=None, repr=False)  # a secret: kept out of logs
     token_expires_at: datetime | None = None
@@ -135,6 +143,7 @@ class Progress:
     step: int
     total: int
     eta_s: float | None
+    label: str = "Generating"  # what the job's kind is doing: "Generating", "Describing", "Training", ...
 
 
 @dataclass(frozen=True)
@@ -143,9 +152,10 @@ class QueueEntry:
     kind: str
     requester_id: int
     status: str
-    position: int
+    position: int  # in the job's lane
     eta_s: float | None
-    prompt: str
+    summary: str  # the kind's one-line summary (a prompt, a set name, ...); hidden outside its server
+    lane: str = "interactive"
 
 
 @dataclass(frozen=True)
@@ -193,6 +203,16 @@ class JobRoute:
     message_id: int | None  # the message that shows the job (status, then result), once known
     interaction_token: str | None = field(repr=False)  # a secret, valid until token_expires_at (15 minutes)
     token_expires_at: datetime | None
+    origin: Origin = "interaction"
+
+    @property
+    def mention(self) -> bool:
+        """Whether a new channel message may ping the requester (a schedule's post pings nobody)."""
+        return self.origin == "interaction"
+
+
+# What `DeliveryPort.delivered` shows, by type: images today (a LoRA card and a character sheet are next).
+Deliverable = JobResult
 
 
 class DeliveryPort(Protocol):
@@ -207,7 +227,7 @@ class DeliveryPort(Protocol):
 
     async def progress(self, route: JobRoute, progress: Progress) -> None: ...
 
-    async def delivered(self, route: JobRoute, result: JobResult) -> int | None: ...
+    async def delivered(self, route: JobRoute, result: Deliverable) -> int | None: ...
 
     async def failed(self, route: JobRoute, message: str) -> None: ...
 
@@ -223,14 +243,28 @@ class SettingView:
     help: str
 
 
-class JobsApi(Protocol):
-    """Jobs: every method validates, persists, queues; progress and results go through the DeliveryPort."""
+class QueueApi(Protocol):
+    """The queue every kind of job shares: cancel a job, look at the queue."""
 
-    async def submit_generate(self, caller: Caller, options: GenerateInput) -> JobTicket: ...
+    async def cancel(self, caller: Caller, job_id: int) -> None: ...
+
+    async def queue(self, caller: Caller) -> QueueView: ...
+
+
+class GenerateApi(Protocol):
+    """/generate: validates, persists, queues; progress and results go through the DeliveryPort."""
+
+    async def submit(self, caller: Caller, options: GenerateInput) -> JobTicket: ...
+
+
+class FollowUpsApi(Protocol):
+    """The buttons under a finished result."""
 
     async def reroll(self, caller: Caller, job_id: int) -> JobTicket: ...
 
     async def remix(self, caller: Caller, job_id: int, prompt: str) -> JobTicket: ...
+
+    async def remix_prompt(self, job_id: int) -> str: ...
 
     async def vary(self, caller: Caller, job_id: int, index: int, strength: VaryStrength) -> JobTicket: ...
 
@@ -238,16 +272,12 @@ class JobsApi(Protocol):
 
     async def delete(self, caller: Caller, job_id: int) -> None: ...
 
-    async def cancel(self, caller: Caller, job_id: int) -> None: ...
-
-    async def queue(self, caller: Caller) -> QueueView: ...
-
     async def result(self, job_id: int) -> JobResult: ...
 
-    async def remix_prompt(self, job_id: int) -> str: ...
 
-    # Images in: `image` and `mask` are an attachment's bytes, checked by the service (type by content,
-    # byte and pixel limits) before any work; a refusal is a StudioError that says what to do.
+class DescribeApi(Protocol):
+    """/describe. `image` is an attachment's bytes, checked by the service (type by content, byte and
+    pixel limits) before any work; a refusal is a StudioError that says what to do."""
 
     async def describe(self, caller: Caller, image: bytes, count: int = 4) -> DescribeResult:
         """Queue a describe job, wait for it, return `count` (1-8) candidate prompts."""
@@ -261,11 +291,39 @@ class JobsApi(Protocol):
         """/generate with prompt `index` (0-based) of a describe job, or with each of them (one image each)."""
         ...
 
+
+class EditsApi(Protocol):
+    """/vary and /edit: an uploaded image changed by an instruction (`mask` is an attachment's bytes too)."""
+
     async def vary_image(self, caller: Caller, image: bytes, options: VaryImageInput) -> JobTicket: ...
 
     async def edit_image(
         self, caller: Caller, image: bytes, options: EditImageInput, mask: bytes | None = None
     ) -> JobTicket: ...
+
+
+@dataclass(frozen=True)
+class PostedImage:
+    """The image a reaction on a message points at."""
+
+    image_id: int
+    job_id: int
+    index: int  # in its job, from 0
+    path: Path
+    message_id: int
+    number: int  # on the message, from 1
+
+
+class PostsApi(Protocol):
+    """Which images the bot's messages show: written when a result is posted, read by reactions."""
+
+    async def record(
+        self, message_id: int, image_ids: tuple[int, ...], role: str, *, channel_id: int | None, guild_id: int | None
+    ) -> None: ...
+
+    async def image_for_reaction(self, message_id: int, emoji: str) -> PostedImage | None:
+        """⭐ on a single-image message, keycap n on a message of several: the image meant; else None."""
+        ...
 
 
 class ModelsApi(Protocol):
@@ -278,3 +336,31 @@ class GuildSettingsApi(Protocol):
     async def show(self, guild_id: int) -> list[SettingView]: ...
 
     async def update(self, caller: Caller, name: str, value: str) -> list[SettingView]: ...
+
+
+class BotServices(Protocol):
+    """Everything the Discord adapter may ask of the services, handed to the bot as one bundle."""
+
+    @property
+    def jobs(self) -> QueueApi: ...
+
+    @property
+    def generate(self) -> GenerateApi: ...
+
+    @property
+    def followups(self) -> FollowUpsApi: ...
+
+    @property
+    def describe(self) -> DescribeApi: ...
+
+    @property
+    def edits(self) -> EditsApi: ...
+
+    @property
+    def posts(self) -> PostsApi: ...
+
+    @property
+    def models(self) -> ModelsApi: ...
+
+    @property
+    def guild_settings(self) -> GuildSettingsApi: ...

@@ -1,4 +1,4 @@
-"""Builds the services once, for the bot and the CLI alike."""
+"""Builds the services once, for the bot and the CLI alike: the queue, every kind of job, the APIs."""
 
 from __future__ import annotations
 
@@ -7,52 +7,91 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.services.guild_settings import GuildSettingsService
-from bot.services.jobs import JobService
+from bot.services.jobs.followups import FollowUps
+from bot.services.jobs.images import ImageSubmitter
+from bot.services.jobs.kinds.compose import ComposeKind, EditService
+from bot.services.jobs.kinds.describe import DescribeKind, DescribeService
+from bot.services.jobs.kinds.generate import GenerateKind, GenerateService
+from bot.services.jobs.queue import JobQueue
 from bot.services.models import ModelService
-from bot.services.runtime import EngineRuntime
+from bot.services.posts import PostService
+from bot.services.uploads import Uploads
 from bot.settings import Settings
+from engine.backends import ExecutionBackend, OrderRunner, ThreadBackend
+from engine.host import EngineConfig, EngineHost
 from storage import Database, open_database
 
 
 @dataclass
 class Services:
+    """Everything the bot and the CLI use (the bot sees it as `bot.services.api.BotServices`)."""
+
     settings: Settings
     db: Database
-    runtime: EngineRuntime
+    host: OrderRunner
+    backend: ExecutionBackend
+    jobs: JobQueue
     models: ModelService
-    jobs: JobService
+    generate: GenerateService
+    followups: FollowUps
+    describe: DescribeService
+    edits: EditService
+    posts: PostService
     guild_settings: GuildSettingsService
 
 
-@asynccontextmanager
-async def open_services(settings: Settings, runtime: EngineRuntime | None = None) -> AsyncIterator[Services]:
-    """Open the database and the engine runtime; the caller sets a delivery port, then `jobs.start()`."""
-    if settings.hf_offline:
-        import os
+def engine_config(settings: Settings) -> EngineConfig:
+    engine = settings.engine
+    return EngineConfig(
+        device=engine.device,
+        cache_dir=settings.models_dir,
+        captioner=engine.captioner,
+        segmenter=engine.segmenter,
+        rewriter=engine.rewriter,
+        offline=engine.hf_offline,
+    )
 
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings: Settings) -> None:
+    """Every kind of job this studio runs. A new capability adds its kind here, and nothing else changes."""
+    images = settings.images_dir
+    queue.register(GenerateKind(db, models, images))
+    queue.register(ComposeKind("vary", "Varying", db, models, images))
+    queue.register(ComposeKind("edit", "Editing", db, models, images))
+    queue.register(DescribeKind())
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings, host: OrderRunner | None = None, backend: ExecutionBackend | None = None
+) -> AsyncIterator[Services]:
+    """Open the database and the engine; the caller sets a delivery port, then `jobs.start()`."""
     db = await open_database(settings.db_path)
-    runtime = runtime or EngineRuntime(
-        settings.device,
-        cache_dir=settings.data_dir / "models",
-        captioner=settings.captioner,
-        segmenter=settings.segmenter,
-        rewriter=settings.rewriter,
-        offline=settings.hf_offline,
-    )
+    host = host or EngineHost(engine_config(settings))
+    backend = backend or ThreadBackend(host)
     models = ModelService(db, settings.default_model)
-    jobs = JobService(
-        db,
-        models,
-        runtime,
-        settings.images_dir,
-        uploads_dir=settings.uploads_dir,
-        max_upload_bytes=settings.max_attachment_bytes,
+    queue = JobQueue(db, backend)
+    register_kinds(queue, db, models, settings)
+    uploads = Uploads(settings.uploads_dir, settings.max_attachment_bytes)
+    submitter = ImageSubmitter(queue, models)
+    generate = GenerateService(submitter)
+    services = Services(
+        settings=settings,
+        db=db,
+        host=host,
+        backend=backend,
+        jobs=queue,
+        models=models,
+        generate=generate,
+        followups=FollowUps(db, queue, submitter),
+        describe=DescribeService(queue, generate, uploads),
+        edits=EditService(queue, submitter, models, uploads),
+        posts=PostService(db),
+        guild_settings=GuildSettingsService(db),
     )
-    services = Services(settings, db, runtime, models, jobs, GuildSettingsService(db))
     try:
         yield services
     finally:
-        await jobs.stop()
-        await runtime.shutdown()
+        await queue.stop()
+        await backend.shutdown()
         await db.close()

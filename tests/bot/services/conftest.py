@@ -1,16 +1,23 @@
-"""Real services on a temporary database and the real engine with tiny-sd (`tiny_manager`: tests/conftest.py)."""
+"""Real services on a temporary database, on the fake engine host (`tests/fakes.py`: no torch, milliseconds).
+
+`tiny_services` runs them on the real engine with tiny-sd instead (`tiny_manager`: tests/conftest.py),
+for the tests marked `slow` that check what the engine itself does.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 
-from bot.services.api import Caller, JobResult, JobRoute, Progress
+from bot.services.api import Caller, Deliverable, JobResult, JobRoute, Progress
 from bot.services.container import Services, open_services
-from bot.services.runtime import EngineRuntime
-from bot.settings import load_settings
+from bot.settings import Settings, load_settings
+from engine.backends import OrderRunner
+from engine.host import EngineHost
+from tests.fakes import FakeEngineHost
 
 
 class RecordingDelivery:
@@ -19,6 +26,7 @@ class RecordingDelivery:
     def __init__(self) -> None:
         self.calls: list[tuple[str, int, object]] = []
         self.results: dict[int, JobResult] = {}
+        self.labels: list[str] = []
         self._next_message = 1000
 
     async def queued(self, route: JobRoute, position: int, eta_s: float | None) -> int | None:
@@ -28,8 +36,9 @@ class RecordingDelivery:
 
     async def progress(self, route: JobRoute, progress: Progress) -> None:
         self.calls.append(("progress", route.job_id, (progress.step, progress.total)))
+        self.labels.append(progress.label)
 
-    async def delivered(self, route: JobRoute, result: JobResult) -> int | None:
+    async def delivered(self, route: JobRoute, result: Deliverable) -> int | None:
         self.calls.append(("delivered", route.job_id, result))
         self.results[route.job_id] = result
         self._next_message += 1
@@ -57,9 +66,25 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
-async def services(settings, tiny_manager) -> AsyncIterator[Services]:
-    runtime = EngineRuntime(manager_factory=lambda: tiny_manager)
-    async with open_services(settings, runtime=runtime) as opened:
+def host() -> FakeEngineHost:
+    # 10 ms a step: a 40-step job runs long enough to be cancelled or stopped mid-way.
+    return FakeEngineHost(step_s=0.01)
+
+
+def reopen(settings: Settings, host: OrderRunner) -> AbstractAsyncContextManager[Services]:
+    """Services on the same data dir, as after a restart."""
+    return open_services(settings, host=host)
+
+
+@pytest.fixture
+async def services(settings, host) -> AsyncIterator[Services]:
+    async with open_services(settings, host=host) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def tiny_services(settings, tiny_manager) -> AsyncIterator[Services]:
+    async with open_services(settings, host=EngineHost(manager_factory=lambda: tiny_manager)) as opened:
         yield opened
 
 
@@ -67,6 +92,13 @@ async def services(settings, tiny_manager) -> AsyncIterator[Services]:
 def delivery(services: Services) -> RecordingDelivery:
     port = RecordingDelivery()
     services.jobs.set_delivery(port)
+    return port
+
+
+@pytest.fixture
+def tiny_delivery(tiny_services: Services) -> RecordingDelivery:
+    port = RecordingDelivery()
+    tiny_services.jobs.set_delivery(port)
     return port
 
 

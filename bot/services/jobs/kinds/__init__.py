@@ -1,0 +1,1 @@
+"""One module per kind of job; `bot.services.container` registers them with the queue."""

@@ -1,0 +1,290 @@
+"""The job queue: persist → fair pump → run on the backend → complete → deliver. It knows no kind.
+
+The order of jobs is decided here, over SQLite (fair between users, per lane), and a job is handed to
+the execution backend only when its lane has a free slot. Every state change is written before it is
+shown. What a job is, costs, runs and leaves behind is its kind's business (`JobKind`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from bot.background import BackgroundTasks
+from bot.services.api import Caller, DeliveryPort, JobTicket, Progress, QueueEntry, QueueView
+from bot.services.errors import NotFound, Refused, StudioError
+from bot.services.jobs.admission import Admission, account_of
+from bot.services.jobs.estimates import Estimates
+from bot.services.jobs.kind import Completion, JobKind
+from bot.services.jobs.routes import NullDelivery, route_of, safely
+from engine.backends import LANES, ExecutionBackend, JobHandle, WorkerLost
+from engine.errors import Cancelled, EngineError
+from storage import Database
+from storage.records import GuildSettings, Job
+
+log = logging.getLogger(__name__)
+
+GENERIC_FAILURE = "The engine failed on this job; the error was logged for the admins."
+HIDDEN = "(elsewhere)"
+MAX_ATTEMPTS = {"requeue": 2, "resume": 5, "fail": 1}
+
+
+class JobQueue:
+    """One queue for every kind of job; kinds are registered by the container before `start()`."""
+
+    def __init__(self, db: Database, backend: ExecutionBackend, delivery: DeliveryPort | None = None) -> None:
+        self._db = db
+        self._backend = backend
+        self._delivery: DeliveryPort = delivery or NullDelivery()
+        self._kinds: dict[str, JobKind[Any]] = {}
+        self.admission = Admission(db, self._kinds.get)
+        self.estimates = Estimates(self._kinds.get)
+        self._handles: dict[int, JobHandle[Any]] = {}
+        self._finished: dict[int, asyncio.Event] = {}
+        self._tasks = BackgroundTasks("job queue")
+        self._pump_lock = asyncio.Lock()
+        self._submit_lock = asyncio.Lock()
+        self._closing = False
+        self._started = False  # nothing is dispatched before start() has recovered stale jobs
+        self._cancel_requested: set[int] = set()  # running jobs a user cancelled (not the shutdown)
+
+    # -- set-up ----------------------------------------------------------------------------------
+
+    def register(self, kind: JobKind[Any]) -> None:
+        if kind.name in self._kinds:
+            raise ValueError(f"a job kind named {kind.name!r} is already registered")
+        self._kinds[kind.name] = kind
+
+    def kind(self, name: str) -> JobKind[Any]:
+        kind = self._kinds.get(name)
+        if kind is None:
+            raise NotFound(f"This bot no longer runs jobs of kind {name!r}.")
+        return kind
+
+    def set_delivery(self, delivery: DeliveryPort) -> None:
+        self._delivery = delivery
+
+    async def start(self) -> None:
+        """Recover jobs a crash left running (by their kind's retry policy), then start dispatching."""
+        report = await self._db.jobs.recover_stale({name: kind.retry for name, kind in self._kinds.items()})
+        for job_id in report.failed:
+            job = await self._db.jobs.get(job_id)
+            if job is not None and not self._inline(job):
+                await safely(self._delivery.failed(route_of(job), job.error or "Interrupted by a restart."))
+        for job in await self._db.jobs.fair_queue():
+            if self._inline(job):
+                log.info("job_id=%s %s dropped: its caller went away with the restart", job.id, job.kind)
+                await self._db.jobs.cancel(job.id)
+        self._started = True
+        self._kick()
+
+    async def stop(self) -> None:
+        """Stop dispatching; running work stops between steps and goes back to the queue for the next start."""
+        self._closing = True
+        for handle in list(self._handles.values()):
+            handle.cancel()
+        await self._tasks.wait(limit_s=10)
+
+    def _inline(self, job: Job) -> bool:
+        kind = self._kinds.get(job.kind)
+        return kind is not None and kind.answered_inline
+
+    # -- submitting ------------------------------------------------------------------------------
+
+    async def submit(
+        self, caller: Caller, kind_name: str, request: Any, *, limits: GuildSettings | None = None, priority: int = 0
+    ) -> JobTicket:
+        """Queue a validated request after the access and load checks; shows it as queued unless answered inline."""
+        kind = self.kind(kind_name)
+        limits = limits or await self.admission.check_access(caller)
+        async with self._submit_lock:  # the load check and the insert are one step
+            await self.admission.check_load(caller, limits, kind.cost(request))
+            job = await self._db.jobs.create(
+                kind.name,
+                kind.dump(request),
+                caller.user_id,
+                guild_id=caller.guild_id,
+                channel_id=caller.channel_id,
+                priority=priority,
+                # An answer awaited inline needs no delivery, so no token is kept for it.
+                interaction_token=None if kind.answered_inline else caller.interaction_token,
+                token_expires_at=None if kind.answered_inline else caller.token_expires_at,
+                origin=caller.origin,
+                lane=kind.lane,
+            )
+            await self._db.job_files.add(job.id, kind.input_files(request))
+        self._finished[job.id] = asyncio.Event()
+        position = await self._db.jobs.position(job.id) or 0
+        eta = self.estimates.eta((await self._db.jobs.fair_queue(job.lane))[: position + 1])
+        log.info("job_id=%s queued kind=%s user=%s position=%s", job.id, kind.name, caller.user_id, position)
+        if not kind.answered_inline:
+            message_id = await safely(self._delivery.queued(route_of(job), position, eta))
+            if message_id:
+                await self._db.jobs.set_message(job.id, caller.channel_id, message_id)
+        self._kick()
+        return JobTicket(job.id, position, eta)
+
+    # -- asking about jobs ----------------------------------------------------------------------
+
+    async def find(self, job_id: int) -> Job | None:
+        return await self._db.jobs.get(job_id)
+
+    async def source_job(self, job_id: int) -> Job:
+        """The job `job_id`; NotFound when it no longer exists."""
+        job = await self._db.jobs.get(job_id)
+        if job is None:
+            raise NotFound("This job no longer exists.")
+        return job
+
+    @staticmethod
+    def may_manage(caller: Caller, job: Job) -> None:
+        if caller.user_id != job.requester_id and not caller.is_moderator:
+            raise Refused("Only the person who asked for this job, or a moderator, can do that.")
+
+    async def cancel(self, caller: Caller, job_id: int) -> None:
+        # Under the dispatcher's lock: a job read as queued cannot be started before it is marked
+        # cancelled, and a running one already has its handle.
+        async with self._pump_lock:
+            job = await self.source_job(job_id)
+            self.may_manage(caller, job)
+            if job.status == "running":
+                handle = self._handles.get(job_id)
+                if handle is not None:
+                    self._cancel_requested.add(job_id)
+                    handle.cancel()  # the watcher records it when the worker stops between steps
+                return
+            if job.status != "queued":
+                raise Refused(f"Job {job_id} has already ended ({job.status}).")
+            if not await self._db.jobs.cancel(job_id):
+                return
+            self._set_finished(job_id)
+        if not self._inline(job):
+            await safely(self._delivery.cancelled(route_of(job)))
+
+    async def queue(self, caller: Caller) -> QueueView:
+        running = [self._entry(caller, j, 0, None) for j in await self._db.jobs.list_running()]
+        waiting: list[QueueEntry] = []
+        for lane in LANES:
+            jobs = await self._db.jobs.fair_queue(lane)
+            waiting += [self._entry(caller, j, i, self.estimates.eta(jobs[: i + 1])) for i, j in enumerate(jobs)]
+        mine = tuple(e for e in running + waiting if e.requester_id == caller.user_id)
+        return QueueView(tuple(running), tuple(waiting), mine)
+
+    def _entry(self, caller: Caller, job: Job, position: int, eta: float | None) -> QueueEntry:
+        # The queue is shared by every server (and DMs): a summary is shown only where the job was asked for.
+        visible = job.requester_id == caller.user_id or (job.guild_id is not None and job.guild_id == caller.guild_id)
+        kind = self._kinds.get(job.kind)
+        summary = HIDDEN
+        if visible and kind is not None:
+            try:
+                summary = kind.summary(kind.parse(job.request))
+            except StudioError:
+                summary = job.kind
+        return QueueEntry(job.id, job.kind, job.requester_id, job.status, position, eta, summary, job.lane)
+
+    async def wait(self, job_id: int, limit_s: float | None = None) -> Job:
+        """Wait until a job ends (for the CLI and tests); returns its final row."""
+        event = self._finished.setdefault(job_id, asyncio.Event())
+        job = await self.source_job(job_id)
+        if job.active:
+            await asyncio.wait_for(event.wait(), limit_s)
+        return await self.source_job(job_id)
+
+    # -- dispatching -----------------------------------------------------------------------------
+
+    def _kick(self) -> None:
+        if self._started and not self._closing:
+            self._tasks.spawn(self._pump(), name="job pump")
+
+    async def _pump(self) -> None:
+        """Hand queued jobs to the backend, fairly within each lane, while the lane has free slots."""
+        async with self._pump_lock:
+            for lane in LANES:
+                while not self._closing and self._backend.free_slots(lane) > 0:
+                    job = await self._db.jobs.next_fair(lane)
+                    if job is None:
+                        break
+                    await self._dispatch(await self._db.jobs.start(job.id))
+
+    async def _dispatch(self, job: Job) -> None:
+        log.info("job_id=%s started kind=%s attempt=%s", job.id, job.kind, job.attempts)
+        try:
+            kind = self.kind(job.kind)
+            request = kind.parse(job.request)
+            order = await kind.order(job, request)
+        except StudioError as exc:
+            await self._fail(job, exc.message)
+            return
+        handle = self._backend.submit(order, job.lane)  # type: ignore[arg-type]
+        self._handles[job.id] = handle
+        self._tasks.spawn(self._watch(job, kind, request, handle), name=f"job {job.id}")
+
+    async def _watch(self, job: Job, kind: JobKind[Any], request: Any, handle: JobHandle[Any]) -> None:
+        route = route_of(job)
+        retried = False
+        started = time.monotonic()
+        try:
+            async for event in handle.events():
+                progress = Progress(job.id, event.step, event.total, event.eta_s, kind.label)
+                await safely(self._delivery.progress(route, progress))
+            outcome = await handle.result()
+            completion = await kind.complete(job, request, outcome)
+        except Cancelled:
+            if self._closing and job.id not in self._cancel_requested:
+                log.info("job_id=%s stopped by shutdown; queued again for the next start", job.id)
+                await self._db.jobs.requeue(job.id)
+            else:
+                log.info("job_id=%s cancelled", job.id)
+                await self._db.jobs.cancel(job.id)
+                if not kind.answered_inline:
+                    await safely(self._delivery.cancelled(route))
+        except WorkerLost as exc:
+            retried = await self._worker_lost(job, kind, exc)
+        except (EngineError, StudioError) as exc:
+            await self._fail(job, exc.message)
+        except Exception:
+            log.exception("job_id=%s failed", job.id)
+            await self._fail(job, GENERIC_FAILURE)
+        else:
+            await self._complete(job, kind, request, completion, time.monotonic() - started)
+        finally:
+            self._handles.pop(job.id, None)
+            self._cancel_requested.discard(job.id)
+            if not retried:  # a job tried again keeps its waiters waiting
+                self._set_finished(job.id)
+            self._kick()
+
+    async def _worker_lost(self, job: Job, kind: JobKind[Any], exc: WorkerLost) -> bool:
+        """A worker died under the job: try it again by its kind's retry policy; True when it was queued again."""
+        if job.attempts < MAX_ATTEMPTS[kind.retry]:
+            log.warning("job_id=%s lost its worker (%s); trying again (%s)", job.id, exc.message, kind.retry)
+            await self._db.jobs.retry(job.id)
+            return True
+        await self._fail(job, f"The worker running this job stopped ({exc.message}).")
+        return False
+
+    async def _complete(self, job: Job, kind: JobKind[Any], request: Any, done: Completion, elapsed_s: float) -> None:
+        self.estimates.learn(kind, request, elapsed_s)
+        if done.deliverable is not None:
+            message_id = await safely(self._delivery.delivered(route_of(job), done.deliverable))  # type: ignore[arg-type]
+            await self._db.jobs.mark_delivered(job.id, message_id)
+            if message_id and done.posted_images:
+                await self._db.posts.record(
+                    message_id, done.posted_images, done.post_role, channel_id=job.channel_id, guild_id=job.guild_id
+                )
+        await self._db.jobs.finish(job.id, dict(done.result))
+        if done.charge:
+            await self._db.usage.add(account_of(job), job.guild_id, done.charge)
+        log.info("job_id=%s done kind=%s charge=%s elapsed=%.2fs", job.id, kind.name, done.charge, elapsed_s)
+
+    async def _fail(self, job: Job, message: str) -> None:
+        log.warning("job_id=%s failed: %s", job.id, message)
+        await self._db.jobs.fail(job.id, message)
+        self._set_finished(job.id)
+        if not self._inline(job):
+            await safely(self._delivery.failed(route_of(job), message))
+
+    def _set_finished(self, job_id: int) -> None:
+        self._finished.setdefault(job_id, asyncio.Event()).set()
