@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sys
-from collections.abc import Callable, Coroutine
+import os
 from pathlib import Path
-from typing import Any
 
 import click
 
-from bot.services.errors import StudioError
-from bot.settings import Settings, SettingsError, load_settings
+from bot.commands import COMMANDS
+from bot.commands._support import Context
+from bot.settings import SettingsError, load_settings
 
 log = logging.getLogger(__name__)
-
-
-class Context:
-    """What every subcommand needs: settings, read once."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-
-def _run(coro_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-    """Run a coroutine, turning user-facing errors into one line and a non-zero exit."""
-    try:
-        return asyncio.run(coro_factory())
-    except (StudioError, SettingsError) as exc:
-        raise click.ClickException(getattr(exc, "message", str(exc))) from None
-    except KeyboardInterrupt:
-        raise click.Abort from None
 
 
 @click.group()
@@ -54,6 +35,9 @@ def cli(ctx: click.Context, data_dir: Path | None, env_file: Path, log_level: st
         settings = load_settings(env_file=env_file if env_file.exists() else None, **overrides)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    if settings.engine.hf_offline:
+        # Read by huggingface_hub when it is imported; set here, once, before any engine code runs.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
     secret = settings.discord_token.get_secret_value() if settings.discord_token else ""
     setup_logging(settings.log_level if ctx.invoked_subcommand == "run" else "WARNING", secrets=(secret,))
     ctx.obj = Context(settings)
@@ -64,15 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="studio")
 
 
-def _register_commands() -> None:
-    # Subcommands live in their own modules; importing them attaches them to `cli`.
-    from bot.commands import db_cmd, gen_cmd, image_cmd, models_cmd, run_cmd  # noqa: F401
+for _command in COMMANDS:
+    cli.add_command(_command)
 
-
-_register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
-    # `python -m bot.cli` runs this file as __main__; the subcommands registered on the module `bot.cli`.
-    from bot.cli import main as registered_main
-
-    registered_main(sys.argv[1:])
+    main()

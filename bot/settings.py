@@ -1,36 +1,121 @@
-"""Typed settings read from the environment and `.env`, once, in the entry point."""
+"""Typed settings read from the environment and `.env`, once, in the entry point.
+
+Settings come in sections (`settings.engine`, `settings.backend`; training and schedules add theirs),
+each field read from one flat variable named in `ENV_NAMES` (STUDIO_DEVICE → `engine.device`): the
+names users put in `.env` stay short and stable however the code groups them.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class SettingsError(Exception):
     """A missing or malformed setting; the message is one line that names the variable."""
 
 
-class Settings(BaseSettings):
-    """Every field is listed, with a comment, in `.env.example`."""
+class EngineSettings(BaseModel):
+    """The engine: where it runs and which vision models it uses."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
-    data_dir: Path = Field(default=Path("data"), validation_alias="STUDIO_DATA_DIR")
-    dev_guild_id: int | None = Field(default=None, validation_alias="STUDIO_DEV_GUILD_ID")
-    default_model: str = Field(default="tiny-sd", validation_alias="STUDIO_DEFAULT_MODEL")
-    device: Literal["auto", "cuda", "cpu"] = Field(default="auto", validation_alias="STUDIO_DEVICE")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", validation_alias="STUDIO_LOG_LEVEL")
-    hf_offline: bool = Field(default=False, validation_alias="STUDIO_HF_OFFLINE")
-    max_attachment_mb: int = Field(default=20, ge=1, le=100, validation_alias="STUDIO_MAX_ATTACHMENT_MB")
+    device: Literal["auto", "cuda", "cpu"] = "auto"
+    hf_offline: bool = False  # never reach the model hub
     # Vision models: a catalog id (engine/vision_catalog.py) or a local model folder.
-    captioner: str = Field(default="blip-large", min_length=1, validation_alias="STUDIO_CAPTIONER")
-    segmenter: str = Field(default="clipseg", min_length=1, validation_alias="STUDIO_SEGMENTER")
+    captioner: str = Field(default="blip-large", min_length=1)
+    segmenter: str = Field(default="clipseg", min_length=1)
     # Optional language model that rewrites /vary and /edit prompts: `none`, a catalog id, or a local folder.
-    rewriter: str = Field(default="none", min_length=1, validation_alias="STUDIO_REWRITER")
+    rewriter: str = Field(default="none", min_length=1)
+
+
+class BackendSettings(BaseModel):
+    """Where jobs run: `local` (one GPU thread in the bot's process). A Ray cluster is planned."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["local"] = "local"
+
+
+# Every variable the studio reads, and the field it fills (`.env.example` lists them all).
+ENV_NAMES: dict[str, tuple[str, ...]] = {
+    "DISCORD_TOKEN": ("discord_token",),
+    "STUDIO_DATA_DIR": ("data_dir",),
+    "STUDIO_DEV_GUILD_ID": ("dev_guild_id",),
+    "STUDIO_DEFAULT_MODEL": ("default_model",),
+    "STUDIO_LOG_LEVEL": ("log_level",),
+    "STUDIO_MAX_ATTACHMENT_MB": ("max_attachment_mb",),
+    "STUDIO_DEVICE": ("engine", "device"),
+    "STUDIO_HF_OFFLINE": ("engine", "hf_offline"),
+    "STUDIO_CAPTIONER": ("engine", "captioner"),
+    "STUDIO_SEGMENTER": ("engine", "segmenter"),
+    "STUDIO_REWRITER": ("engine", "rewriter"),
+    "STUDIO_BACKEND": ("backend", "kind"),
+}
+
+
+def nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """{"STUDIO_DEVICE": "cpu"} → {"engine": {"device": "cpu"}}; names not in ENV_NAMES are ignored."""
+    nested: dict[str, Any] = {}
+    for name, value in flat.items():
+        path = ENV_NAMES.get(name.upper())
+        if path is None or value is None:
+            continue
+        target = nested
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = value
+    return nested
+
+
+class _FlatVariables(PydanticBaseSettingsSource):
+    """Reads ENV_NAMES from the `.env` file and the environment (the environment wins)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], env_file: Path | str | None) -> None:
+        super().__init__(settings_cls)
+        self._env_file = env_file
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - unused
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if self._env_file is not None and Path(self._env_file).is_file():
+            values.update(dotenv_values(self._env_file, encoding="utf-8"))
+        values.update(os.environ)
+        return nest(values)
+
+
+class Settings(BaseSettings):
+    """Every variable is listed, with a comment, in `.env.example`."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    discord_token: SecretStr | None = None
+    data_dir: Path = Path("data")
+    dev_guild_id: int | None = None
+    default_model: str = "tiny-sd"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    max_attachment_mb: int = Field(default=20, ge=1, le=100)
+    engine: EngineSettings = EngineSettings()
+    backend: BackendSettings = BackendSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        env_file = getattr(dotenv_settings, "env_file", None)
+        return (init_settings, _FlatVariables(settings_cls, env_file if isinstance(env_file, str | Path) else None))
 
     @property
     def db_path(self) -> Path:
@@ -43,6 +128,10 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
 
     @property
     def max_attachment_bytes(self) -> int:
@@ -59,18 +148,18 @@ class Settings(BaseSettings):
         return self.discord_token.get_secret_value().strip()
 
 
-def _field_env_name(loc: tuple) -> str:
-    name = str(loc[0]) if loc else "?"
-    field = Settings.model_fields.get(name)
-    if field is not None and isinstance(field.validation_alias, str):
-        return field.validation_alias
-    return name.upper()
+def _env_name(loc: tuple[Any, ...]) -> str:
+    path = tuple(str(part) for part in loc)
+    for name, fields in ENV_NAMES.items():
+        if path[: len(fields)] == fields:
+            return name
+    return ".".join(path) or "?"
 
 
 def load_settings(env_file: str | Path | None = ".env", **overrides: object) -> Settings:
-    """Read settings once; turn pydantic's report into one line naming the variable."""
+    """Read settings once; `overrides` use the variable names (STUDIO_DATA_DIR=...). Errors are one line."""
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file, **nest(dict(overrides)))  # type: ignore[call-arg]
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise SettingsError(f"{_field_env_name(err['loc'])}: {err['msg']} (got {err.get('input')!r})") from None
+        raise SettingsError(f"{_env_name(err['loc'])}: {err['msg']} (got {err.get('input')!r})") from None

@@ -21,7 +21,7 @@ def test_defaults_without_env_file() -> None:
     settings = load_settings(env_file=None)
     assert settings.data_dir == Path("data")
     assert settings.default_model == "tiny-sd"
-    assert settings.device == "auto"
+    assert settings.engine.device == "auto"
     assert settings.dev_guild_id is None
     assert settings.db_path == Path("data/studio.db")
 
@@ -33,7 +33,7 @@ def test_env_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     settings = load_settings(env_file=env)
     assert settings.data_dir == Path("/srv/studio")
     assert settings.dev_guild_id == 123
-    assert settings.device == "cuda"
+    assert settings.engine.device == "cuda"
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ async def test_interaction_tokens_stay_out_of_the_reprs_of_callers_routes_and_jo
     from datetime import UTC, datetime
 
     from bot.services.api import Caller
-    from bot.services.jobs import route_of
+    from bot.services.jobs.routes import route_of
     from storage import open_database
 
     secret = "aW50ZXJhY3Rpb246c2VjcmV0"

@@ -1,0 +1,19 @@
+"""The `studio` subcommands, one module per area; `bot.cli` adds each of `COMMANDS` to its group."""
+
+from __future__ import annotations
+
+import click
+
+from bot.commands import db_cmd, gen_cmd, image_cmd, models_cmd, run_cmd
+
+COMMANDS: tuple[click.Command, ...] = (
+    run_cmd.run,
+    run_cmd.sync,
+    gen_cmd.generate,
+    gen_cmd.demo,
+    image_cmd.describe,
+    image_cmd.vary,
+    image_cmd.edit,
+    models_cmd.models,
+    db_cmd.db,
+)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import Context, _run, cli
+from bot.commands._support import Context, run_async
 
 
-@cli.group()
+@click.group()
 def db() -> None:
     """Database tasks."""
 
@@ -25,7 +25,7 @@ def upgrade(obj: Context) -> None:
         finally:
             await database.close()
 
-    version = _run(go)
+    version = run_async(go)
     click.echo(f"database {obj.settings.db_path} at schema version {version}")
 
 
@@ -48,5 +48,5 @@ def delete_user(obj: Context, user_id: int, yes: bool) -> None:
         finally:
             await database.close()
 
-    counts = _run(go)
+    counts = run_async(go)
     click.echo(", ".join(f"{name}: {n}" for name, n in counts.items()) or "nothing stored for that user")

@@ -2,60 +2,31 @@
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli import Context, _run, cli
-from bot.commands.gen_cmd import LOCAL_USER, OUT_DIR, CliDelivery, _copy_result, _print_result, copy_failed
-from bot.services.api import Caller, DescribeResult, EditImageInput, JobResult, JobTicket, VaryImageInput
-from bot.services.errors import StudioError
+from bot.commands._local import OUT_DIR, CliDelivery, copy_failed, copy_result, print_result, wait_result, with_services
+from bot.commands._support import LOCAL, Context, run_async
+from bot.services.api import DescribeResult, EditImageInput, JobResult, VaryImageInput
 
-LOCAL = Caller(user_id=LOCAL_USER, is_local=True)
 IMAGE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
-
-async def _with_services(obj: Context, work: Callable[[Any, CliDelivery], Awaitable[Any]]) -> Any:
-    from bot.services.container import open_services
-
-    async with open_services(obj.settings) as services:
-        delivery = CliDelivery()
-        services.jobs.set_delivery(delivery)
-        await services.jobs.start()
-        return await work(services, delivery)
-
-
-async def _job_result(services: Any, delivery: CliDelivery, ticket: JobTicket) -> JobResult:
-    await services.jobs.wait(ticket.job_id)
-    if ticket.job_id in delivery.errors:
-        raise StudioError(delivery.errors[ticket.job_id])
-    return delivery.results[ticket.job_id]
+if TYPE_CHECKING:
+    from bot.services.container import Services
 
 
 def _finish(result: JobResult, out: Path | None) -> None:
     if out is not None:
         try:
-            copied = _copy_result(result, out)
-            extras = []
-            for path in result.extra_files:
-                target = out / f"job{result.job_id}_{path.name}"
-                shutil.copyfile(path, target)
-                extras.append(target)
+            result = copy_result(result, out)
         except OSError as exc:
             raise copy_failed(out, exc) from None
-        result = replace(copied, extra_files=tuple(extras))
-    if result.note:
-        click.echo(result.note)
-    _print_result(result)
-    for path in result.extra_files:
-        click.echo(f"  mask overlay: {path}")
+    print_result(result)
 
 
-@cli.command("describe")
+@click.command("describe")
 @click.argument("image", type=IMAGE)
 @click.option("--count", "-n", type=click.IntRange(1, 8), default=4, show_default=True, help="How many prompts.")
 @click.pass_obj
@@ -63,15 +34,15 @@ def describe(obj: Context, image: Path, count: int) -> None:
     """Print numbered candidate prompts for IMAGE, exactly as /describe finds them."""
     data = image.read_bytes()
 
-    async def go(services: Any, _delivery: CliDelivery) -> DescribeResult:
-        return await services.jobs.describe(LOCAL, data, count)
+    async def go(services: Services, _delivery: CliDelivery) -> DescribeResult:
+        return await services.describe.describe(LOCAL, data, count)
 
-    result: DescribeResult = _run(lambda: _with_services(obj, go))
+    result: DescribeResult = run_async(lambda: with_services(obj.settings, go))
     for n, prompt in enumerate(result.prompts, start=1):
         click.echo(f"{n}. {prompt}")
 
 
-@cli.command("vary")
+@click.command("vary")
 @click.argument("image", type=IMAGE)
 @click.argument("instruction")
 @click.option("--strength", type=click.FloatRange(0.05, 1.0), help="Default: suggested by the instruction.")
@@ -94,14 +65,14 @@ def vary(
     data = image.read_bytes()
     options = VaryImageInput(instruction, strength=strength, count=int(count), model=model, seed=seed)
 
-    async def go(services: Any, delivery: CliDelivery) -> JobResult:
-        return await _job_result(services, delivery, await services.jobs.vary_image(LOCAL, data, options))
+    async def go(services: Services, delivery: CliDelivery) -> JobResult:
+        return await wait_result(services, delivery, await services.edits.vary_image(LOCAL, data, options))
 
-    result: JobResult = _run(lambda: _with_services(obj, go))
+    result: JobResult = run_async(lambda: with_services(obj.settings, go))
     _finish(result, out)
 
 
-@cli.command("edit")
+@click.command("edit")
 @click.argument("image", type=IMAGE)
 @click.argument("instruction")
 @click.option("--mask", type=IMAGE, help="Black image, white where the picture should change.")
@@ -129,8 +100,9 @@ def edit(
     mask_data = mask.read_bytes() if mask is not None else None
     options = EditImageInput(instruction, region=region, count=int(count), model=model, seed=seed)
 
-    async def go(services: Any, delivery: CliDelivery) -> JobResult:
-        return await _job_result(services, delivery, await services.jobs.edit_image(LOCAL, data, options, mask_data))
+    async def go(services: Services, delivery: CliDelivery) -> JobResult:
+        ticket = await services.edits.edit_image(LOCAL, data, options, mask_data)
+        return await wait_result(services, delivery, ticket)
 
-    result: JobResult = _run(lambda: _with_services(obj, go))
+    result: JobResult = run_async(lambda: with_services(obj.settings, go))
     _finish(result, out)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from bot.cli import Context, _run, cli
+from bot.commands._support import Context, run_async
 from bot.services.api import ModelInfo
 
 
-@cli.group()
+@click.group()
 def models() -> None:
     """The model catalog."""
 
@@ -37,7 +37,7 @@ def print_catalog(obj: Context) -> None:
         finally:
             await db.close()
 
-    for info in _run(go):
+    for info in run_async(go):
         click.echo(_line(info))
 
 
@@ -48,7 +48,8 @@ def list_models(obj: Context) -> None:
     from engine.vision_catalog import vision_presets
 
     print_catalog(obj)
-    chosen = {obj.settings.captioner, obj.settings.segmenter, obj.settings.rewriter}
+    engine = obj.settings.engine
+    chosen = {engine.captioner, engine.segmenter, engine.rewriter}
     for preset in vision_presets():
         mark = " (selected)" if preset.id in chosen else ""
         test = " (test model)" if preset.is_test_model else ""
@@ -65,7 +66,7 @@ def add_model(obj: Context, name: str, source: str, family: str, display_name: s
     """Install a base model: a diffusers folder, a .safetensors file, or a hub id."""
     from bot.services.model_admin import add_base_model
 
-    record = _run(lambda: add_base_model(obj.settings, name, source, family, display_name))
+    record = run_async(lambda: add_base_model(obj.settings, name, source, family, display_name))
     click.echo(f"added base model {record.name} ({record.family}) from {record.source}")
 
 
@@ -79,7 +80,7 @@ def import_lora(obj: Context, path: Path, name: str, base_model: str, trigger_wo
     """Install a LoRA file (.safetensors, diffusers or kohya format) so it appears in the picker."""
     from bot.services.model_admin import import_lora as do_import
 
-    record = _run(lambda: do_import(obj.settings, path, name, base_model, trigger_word))
+    record = run_async(lambda: do_import(obj.settings, path, name, base_model, trigger_word))
     click.echo(f"imported LoRA {record.name} on {record.base_model} ({record.family})")
 
 
@@ -90,5 +91,5 @@ def disable(obj: Context, name: str) -> None:
     """Hide a model from the picker (its files stay)."""
     from bot.services.model_admin import set_active
 
-    _run(lambda: set_active(obj.settings, name, False))
+    run_async(lambda: set_active(obj.settings, name, False))
     click.echo(f"{name} disabled")

@@ -11,6 +11,7 @@ from PIL import Image
 from safetensors.numpy import save_file
 
 from bot.cli import cli
+from storage import latest_version
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def test_db_upgrade_creates_the_database(run, tmp_path: Path) -> None:
     result = run("db", "upgrade")
     assert result.exit_code == 0, result.output
-    assert "schema version 2" in result.output
+    assert f"schema version {latest_version()}" in result.output
     assert (tmp_path / "data" / "studio.db").is_file()
 
 

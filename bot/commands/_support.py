@@ -1,0 +1,34 @@
+"""What every `studio` subcommand shares: the settings read once, and one way to run a coroutine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import click
+
+from bot.services.api import Caller
+from bot.services.errors import StudioError
+from bot.settings import Settings, SettingsError
+
+LOCAL_USER = 0  # the CLI's jobs are recorded as made by user 0
+# The machine's owner at the command line: no guild policy, only the model's own bounds.
+LOCAL = Caller(user_id=LOCAL_USER, origin="cli")
+
+
+class Context:
+    """What every subcommand gets (`@click.pass_obj`): settings, read once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+
+def run_async(coro_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """Run a coroutine, turning user-facing errors into one line and a non-zero exit."""
+    try:
+        return asyncio.run(coro_factory())
+    except (StudioError, SettingsError) as exc:
+        raise click.ClickException(getattr(exc, "message", str(exc))) from None
+    except KeyboardInterrupt:
+        raise click.Abort from None
