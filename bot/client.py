@@ -11,8 +11,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.background import BackgroundTasks
 from bot.delivery import DiscordDelivery
-from bot.services.api import GuildSettingsApi, JobsApi, ModelsApi
+from bot.services.api import BotServices
 from bot.settings import Settings
 from bot.ui import feedback
 from bot.ui.buttons import DYNAMIC_ITEMS, submit_remix
@@ -42,16 +43,15 @@ def studio_intents() -> discord.Intents:
 class StudioBot(commands.Bot):
     """Takes its resources in the constructor, loads its cogs in `setup_hook` (advanced_startup.py).
 
-    `delivery` (made here when not given) is the job service's DeliveryPort: register it with
-    `jobs.set_delivery` before `jobs.start()` (`bot.runner.build_bot` does both).
+    `services` is the bundle of service APIs the cogs call. `delivery` (made here when not given) is the
+    job queue's DeliveryPort: register it with `jobs.set_delivery` before `jobs.start()`
+    (`bot.runner.build_bot` does both).
     """
 
     def __init__(
         self,
         settings: Settings,
-        jobs: JobsApi,
-        models: ModelsApi,
-        guild_settings: GuildSettingsApi,
+        services: BotServices,
         *,
         delivery: DiscordDelivery | None = None,
         **options: Any,
@@ -65,12 +65,10 @@ class StudioBot(commands.Bot):
             **options,
         )
         self.settings = settings
-        self.jobs = jobs
-        self.models = models
-        self.guild_settings = guild_settings
+        self.services = services
         self.delivery = delivery or DiscordDelivery(self, max_upload_bytes=_upload_limit(settings))
         self.delivery.bind(self)
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = BackgroundTasks("bot")
 
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
@@ -84,18 +82,7 @@ class StudioBot(commands.Bot):
 
     def create_task(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None) -> asyncio.Task[Any]:
         """Start a background task; keep a reference until it ends and log its exception."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None:
-            log.error("Background task %s failed", task.get_name(), exc_info=(type(error), error, error.__traceback__))
+        return self._tasks.spawn(coro, name=name)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is discord.InteractionType.modal_submit:
@@ -105,11 +92,10 @@ class StudioBot(commands.Bot):
         log.info("Logged in as %s (%s)", self.user, self.user.id if self.user else "?")
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
         await super().close()
 
 
 def _upload_limit(settings: Settings) -> int:
     # Discord refuses bot uploads above ~10 MiB whatever the setting says.
-    return min(settings.max_attachment_mb * 1024 * 1024, 10 * 1024 * 1024)
+    return min(settings.max_attachment_bytes, 10 * 1024 * 1024)

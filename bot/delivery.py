@@ -4,24 +4,26 @@ Everything comes from the route the job service builds from the job's row (token
 jobs recovered after a restart are shown the same way. While the route's interaction token is valid
 the job's message is the interaction's original response (the deferred "thinking…" that the command
 or button left), edited through the interaction webhook; after it expired (or without one) the job
-gets a plain channel message that mentions the requester, edited later by its id. Discord errors
-are logged with the job id and never raised into the services.
+gets a plain channel message, edited later by its id, that mentions the requester when a member
+asked (a schedule's post mentions nobody). A result is rendered by its type (`RENDERERS`). Discord
+errors are logged with the job id and never raised into the services.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.services.api import JobResult, JobRoute, Progress
+from bot.services.api import Deliverable, JobResult, JobRoute, Progress
 from bot.ui import render
-from bot.ui.buttons import result_view, running_view
+from bot.ui.buttons import running_view
+from bot.ui.render_images import images_message
 
 if TYPE_CHECKING:
     from discord.ext import commands
@@ -44,6 +46,19 @@ def _utcnow() -> datetime:
 
 
 MAX_REMEMBERED_JOBS = 2000
+
+# How each type of result becomes a message: (result, upload limit in bytes, user to mention or None).
+Renderer = Callable[[Any, int, int | None], Awaitable[render.Rendered]]
+RENDERERS: dict[type, Renderer] = {JobResult: images_message}
+
+
+async def render_result(result: object, limit_bytes: int, mention: int | None) -> render.Rendered:
+    """The message for `result`, by its type; TypeError for a type nobody renders (a kind's bug)."""
+    for cls in type(result).__mro__:
+        renderer = RENDERERS.get(cls)
+        if renderer is not None:
+            return await renderer(result, limit_bytes, mention)
+    raise TypeError(f"no renderer for results of type {type(result).__name__}")
 
 
 class DiscordDelivery:
@@ -97,31 +112,25 @@ class DiscordDelivery:
         self._stage[route.job_id] = _Stage.PROGRESS
         await self._show(route, content=render.progress_text(progress), view=running_view(route.job_id))
 
-    async def delivered(self, route: JobRoute, result: JobResult) -> int | None:
+    async def delivered(self, route: JobRoute, result: Deliverable) -> int | None:
         self._finish(route.job_id)
         try:
-            files, plan = await render.result_files(result, self.max_upload_bytes)
+            if self._token_valid(route):
+                shown = await render_result(result, self.max_upload_bytes, None)
+                message_id = await self._edit_original(
+                    route, content=shown.content, embed=shown.embed, attachments=shown.files, view=shown.view
+                )
+                if message_id is not None:
+                    return message_id
+            # Without a token: a new message pings the requester (edits do not), then the status goes.
+            shown = await render_result(result, self.max_upload_bytes, route.requester_id if route.mention else None)
         except OSError:
-            log.exception("Could not read the images of job_id=%s", route.job_id)
+            log.exception("Could not read the files of job_id=%s", route.job_id)
             await self.failed(route, "The images could not be read from disk.")
             return None
-        embed = render.result_embed(result, grid_attached=plan.grid_included)
-        view = result_view(result)
-        if self._token_valid(route):
-            message_id = await self._edit_original(
-                route, content=render.result_content(result, plan), embed=embed, attachments=files, view=view
-            )
-            if message_id is not None:
-                return message_id
-            files, plan = await render.result_files(result, self.max_upload_bytes)  # the first ones were consumed
-        # Without a token: a new message pings the requester (edits do not), then the status goes.
         old_id = self._channel_messages.pop(route.job_id, None) or route.message_id
         message_id = await self._send_channel(
-            route,
-            content=render.result_content(result, plan, mention=route.requester_id),
-            embed=embed,
-            files=files,
-            view=view,
+            route, content=shown.content, embed=shown.embed, files=shown.files, view=shown.view
         )
         if message_id is not None and old_id is not None and old_id != message_id:
             await self._delete_channel_message(route, old_id)
@@ -165,9 +174,8 @@ class DiscordDelivery:
             edited = await self._edit_channel_message(route, message_id, content=content, view=view)
             if edited:
                 return message_id
-        new_id = await self._send_channel(
-            route, content=f"<@{route.requester_id}> {content}", embed=None, files=[], view=view
-        )
+        text = f"<@{route.requester_id}> {content}" if route.mention else content
+        new_id = await self._send_channel(route, content=text, embed=None, files=[], view=view)
         if new_id is not None:
             self._channel_messages[route.job_id] = new_id
         return new_id
@@ -201,11 +209,10 @@ class DiscordDelivery:
             log.warning("job_id=%s has no channel to deliver to", route.job_id)
             return None
         channel = self.bot.get_partial_messageable(route.channel_id, guild_id=route.guild_id)
+        users = [discord.Object(id=route.requester_id)] if route.mention else []
         kwargs: dict[str, Any] = {
             "content": content,
-            "allowed_mentions": discord.AllowedMentions(
-                everyone=False, roles=False, replied_user=False, users=[discord.Object(id=route.requester_id)]
-            ),
+            "allowed_mentions": discord.AllowedMentions(everyone=False, roles=False, replied_user=False, users=users),
         }
         if embed is not None:
             kwargs["embed"] = embed

@@ -18,7 +18,7 @@ def build_bot(settings: Settings, services: Services) -> StudioBot:
     """The bot on these services, its delivery port registered with the job service (before `jobs.start()`)."""
     from bot.client import StudioBot
 
-    bot = StudioBot(settings, services.jobs, services.models, services.guild_settings)
+    bot = StudioBot(settings, services)
     services.jobs.set_delivery(bot.delivery)
     return bot
 

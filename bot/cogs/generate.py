@@ -11,14 +11,10 @@ from discord.ext import commands
 from bot.services.api import GenerateInput
 from bot.ui import render
 from bot.ui.caller import caller_from
+from engine.catalog import ASPECTS, COUNTS, MAX_PROMPT_CHARS, MAX_SEED
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
-
-COUNTS = (1, 2, 4, 8)
-ASPECTS = ("1:1", "2:3", "3:2", "16:9", "9:16")
-MAX_PROMPT = 1000
-MAX_SEED = 2**32 - 1
 
 
 class GenerateCog(commands.Cog):
@@ -44,10 +40,10 @@ class GenerateCog(commands.Cog):
     async def generate(
         self,
         interaction: discord.Interaction,
-        prompt: app_commands.Range[str, 1, MAX_PROMPT],
+        prompt: app_commands.Range[str, 1, MAX_PROMPT_CHARS],
         count: app_commands.Choice[int] | None = None,
         model: app_commands.Range[str, 1, 100] | None = None,
-        negative: app_commands.Range[str, 1, MAX_PROMPT] | None = None,
+        negative: app_commands.Range[str, 1, MAX_PROMPT_CHARS] | None = None,
         aspect: app_commands.Choice[str] | None = None,
         seed: app_commands.Range[int, 0, MAX_SEED] | None = None,
         steps: app_commands.Range[int, 1, 150] | None = None,
@@ -69,13 +65,13 @@ class GenerateCog(commands.Cog):
         # The caller carries this interaction's token: the service stores it with the job, and the
         # delivery port replaces the "thinking…" with the queue position before submit returns.
         # A refusal raises into the error funnel, which removes the "thinking…".
-        await self.bot.jobs.submit_generate(caller_from(interaction), options)
+        await self.bot.services.generate.submit(caller_from(interaction), options)
 
     @generate.autocomplete("model")
     async def model_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return await render.model_choices(self.bot.models, current)
+        return await render.model_choices(self.bot.services.models, current)
 
 
 async def setup(bot: StudioBot) -> None:

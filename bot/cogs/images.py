@@ -8,19 +8,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services.api import EditImageInput, VaryImageInput
+from bot.services.api import MAX_DESCRIBE, MAX_INSTRUCTION, MAX_REGION, EditImageInput, VaryImageInput
 from bot.services.errors import StudioError
 from bot.ui import render
 from bot.ui.attachments import first_image, read_attachment
 from bot.ui.caller import caller_from
 from bot.ui.describe_view import describe_embed, describe_view
+from engine.catalog import COUNTS
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
-
-COUNTS = (1, 2, 4, 8)
-MAX_INSTRUCTION = 500
-MAX_DESCRIBE = 8
 
 
 class ImagesCog(commands.Cog):
@@ -40,7 +37,7 @@ class ImagesCog(commands.Cog):
         if not 1 <= count <= MAX_DESCRIBE:  # Discord enforces the range; a forged payload must not cost a download
             raise StudioError(f"Count must be a whole number from 1 to {MAX_DESCRIBE} (got {count}).")
         data = await read_attachment(attachment, self._limit)
-        result = await self.bot.jobs.describe(caller_from(interaction), data, count)
+        result = await self.bot.services.describe.describe(caller_from(interaction), data, count)
         await interaction.edit_original_response(embed=describe_embed(result), view=describe_view(result))
 
     @app_commands.command(name="describe", description="Turn an image into prompts you can generate with")
@@ -85,7 +82,7 @@ class ImagesCog(commands.Cog):
             model=model,
         )
         # The services show the job (queued, progress, result) on this interaction's response.
-        await self.bot.jobs.vary_image(caller_from(interaction), data, options)
+        await self.bot.services.edits.vary_image(caller_from(interaction), data, options)
 
     @app_commands.command(name="edit", description="Repaint part of an image: give a mask or name the region")
     @app_commands.describe(
@@ -100,23 +97,25 @@ class ImagesCog(commands.Cog):
         image: discord.Attachment,
         instruction: app_commands.Range[str, 1, MAX_INSTRUCTION],
         mask: discord.Attachment | None = None,
-        region: app_commands.Range[str, 1, 100] | None = None,
+        region: app_commands.Range[str, 1, MAX_REGION] | None = None,
     ) -> None:
         await interaction.response.defer(thinking=True)
         options = EditImageInput(instruction=instruction, region=region)
         if (mask is None) == (region is None):
             # Checked here too so nothing is downloaded for a request that cannot run.
-            await self.bot.jobs.edit_image(caller_from(interaction), b"", options, None if mask is None else b"")
+            await self.bot.services.edits.edit_image(
+                caller_from(interaction), b"", options, None if mask is None else b""
+            )
             return
         data = await read_attachment(image, self._limit)
         mask_data = await read_attachment(mask, self._limit, "mask") if mask is not None else None
-        await self.bot.jobs.edit_image(caller_from(interaction), data, options, mask_data)
+        await self.bot.services.edits.edit_image(caller_from(interaction), data, options, mask_data)
 
     @vary.autocomplete("model")
     async def model_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        return await render.model_choices(self.bot.models, current)
+        return await render.model_choices(self.bot.services.models, current)
 
 
 async def setup(bot: StudioBot) -> None:

@@ -86,7 +86,7 @@ class ModelsCog(commands.Cog):
     @app_commands.command(name="models", description="List the models you can generate with")
     async def models(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        catalog = await self.bot.models.catalog()
+        catalog = await self.bot.services.models.catalog()
         messages = pack_messages(catalog_embeds(catalog))
         if not messages:
             await interaction.followup.send("No models are installed yet: ask an admin to add one.", ephemeral=True)

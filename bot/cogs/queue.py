@@ -22,7 +22,7 @@ SHOWN = 10
 def _line(entry: QueueEntry, *, own: bool = False) -> str:
     where = "running" if entry.status == "running" else f"#{entry.position}"
     who = "" if own else f" <@{entry.requester_id}>"
-    return f"`{entry.job_id}` {where} · {entry.kind}{who} · ETA {fmt_eta(entry.eta_s)} · {clip(entry.prompt, 60)}"
+    return f"`{entry.job_id}` {where} · {entry.kind}{who} · ETA {fmt_eta(entry.eta_s)} · {clip(entry.summary, 60)}"
 
 
 def _block(entries: tuple[QueueEntry, ...], *, own: bool = False) -> str:
@@ -49,7 +49,7 @@ class QueueCog(commands.Cog):
     @app_commands.command(name="queue", description="Show the queue and cancel your own jobs")
     async def queue(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        view = await self.bot.jobs.queue(caller_from(interaction))
+        view = await self.bot.services.jobs.queue(caller_from(interaction))
         buttons = queue_view([entry.job_id for entry in view.mine])
         if buttons is None:
             await interaction.followup.send(embed=queue_embed(view), ephemeral=True)

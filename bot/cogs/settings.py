@@ -50,17 +50,17 @@ class SettingsCog(commands.Cog):
             raise Refused("Give both a name and a value to change a setting, or neither to see them all.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         if name is None or value is None:
-            current = await self.bot.guild_settings.show(interaction.guild_id)
+            current = await self.bot.services.guild_settings.show(interaction.guild_id)
             await interaction.followup.send(embed=settings_embed(current), ephemeral=True)
             return
-        updated = await self.bot.guild_settings.update(caller, name, value)
+        updated = await self.bot.services.guild_settings.update(caller, name, value)
         await interaction.followup.send(embed=settings_embed(updated, title=f"Updated `{name}`"), ephemeral=True)
 
     @settings.autocomplete("name")
     async def name_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
         if interaction.guild_id is None:
             return []
-        settings = await self.bot.guild_settings.show(interaction.guild_id)
+        settings = await self.bot.services.guild_settings.show(interaction.guild_id)
         needle = current.lower()
         return [
             app_commands.Choice(name=clip(s.name, 100), value=s.name[:100])

@@ -10,17 +10,14 @@ from __future__ import annotations
 import logging
 import math
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
 from bot.services.api import JobResult
 from bot.ui import custom_ids, feedback, render
-from bot.ui.caller import caller_from
+from bot.ui.caller import caller_from, services_of
 from bot.ui.feedback import Funnel
-
-if TYPE_CHECKING:
-    from bot.client import StudioBot
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +25,11 @@ ROW_WIDTH = 5
 MAX_ROWS = 5
 
 
-def _bot(interaction: discord.Interaction) -> StudioBot:
-    return interaction.client  # type: ignore[return-value]
-
-
 class UpscaleButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["u"]):
     """U<n>: the image alone, full size, in a new message with its own V buttons.
 
-    Buttons number images from 1 as users see them; the services index them from 0.
+    Buttons number images from 1 as users see them; the services index them from 0. The new message is
+    recorded as a post of that one image, so a ⭐ on it picks the image (also after a restart).
     """
 
     def __init__(self, job_id: int, index: int) -> None:
@@ -53,14 +47,17 @@ class UpscaleButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=
 
     async def run(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
-        jobs = _bot(interaction).jobs
-        image = await jobs.upscale(caller_from(interaction), self.job_id, self.index - 1)
-        spoiler = (await jobs.result(self.job_id)).spoiler
+        services = services_of(interaction)
+        image = await services.followups.upscale(caller_from(interaction), self.job_id, self.index - 1)
+        spoiler = (await services.followups.result(self.job_id)).spoiler
         file = await render.image_file(image.path, render.image_filename(self.job_id, image, spoiler))
-        await interaction.edit_original_response(
+        message = await interaction.edit_original_response(
             content=f"Image {self.index} of job #{self.job_id} ({image.width}×{image.height}, seed {image.seed})",
             attachments=[file],
             view=single_image_view(self.job_id, self.index),
+        )
+        await services.posts.record(
+            message.id, (image.image_id,), "single", channel_id=interaction.channel_id, guild_id=interaction.guild_id
         )
 
 
@@ -85,10 +82,9 @@ class VaryButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=cus
 
     async def run(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
-        jobs = _bot(interaction).jobs
         strength = "strong" if self.strength == "strong" else "subtle"
         # The service shows the new job on this click's "thinking…" response (the caller carries its token).
-        await jobs.vary(caller_from(interaction), self.job_id, self.index - 1, strength)
+        await services_of(interaction).followups.vary(caller_from(interaction), self.job_id, self.index - 1, strength)
 
 
 class RerollButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["reroll"]):
@@ -108,7 +104,7 @@ class RerollButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=c
 
     async def run(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
-        await _bot(interaction).jobs.reroll(caller_from(interaction), self.job_id)
+        await services_of(interaction).followups.reroll(caller_from(interaction), self.job_id)
 
 
 REMIX_PROMPT_ID = "prompt"
@@ -157,7 +153,8 @@ async def submit_remix(interaction: discord.Interaction) -> bool:
         return False
     try:
         await interaction.response.defer(thinking=True)
-        await _bot(interaction).jobs.remix(caller_from(interaction), parsed.job_id, _text_value(data, REMIX_PROMPT_ID))
+        prompt = _text_value(data, REMIX_PROMPT_ID)
+        await services_of(interaction).followups.remix(caller_from(interaction), parsed.job_id, prompt)
     except Exception as error:  # the one funnel: a short reply, and a traceback for the unexpected
         await feedback.report_error(interaction, error, job_item=True)
     return True
@@ -180,7 +177,7 @@ class RemixButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=cu
 
     async def run(self, interaction: discord.Interaction) -> None:
         # A modal must be the first response, so no defer: remix_prompt is one quick read.
-        prompt = await _bot(interaction).jobs.remix_prompt(self.job_id)
+        prompt = await services_of(interaction).followups.remix_prompt(self.job_id)
         await interaction.response.send_modal(RemixModal(self.job_id, prompt))
 
 
@@ -201,7 +198,7 @@ class DeleteButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=c
 
     async def run(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer()
-        await _bot(interaction).jobs.delete(caller_from(interaction), self.job_id)
+        await services_of(interaction).followups.delete(caller_from(interaction), self.job_id)
         if interaction.message is not None:
             await interaction.message.delete()
 
@@ -226,7 +223,7 @@ class CancelButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=c
 
     async def run(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer()
-        await _bot(interaction).jobs.cancel(caller_from(interaction), self.job_id)
+        await services_of(interaction).jobs.cancel(caller_from(interaction), self.job_id)
 
 
 class QueueCancelButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["qcancel"]):
@@ -248,7 +245,7 @@ class QueueCancelButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], templ
 
     async def run(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True)
-        await _bot(interaction).jobs.cancel(caller_from(interaction), self.job_id)
+        await services_of(interaction).jobs.cancel(caller_from(interaction), self.job_id)
         await interaction.followup.send(f"Cancelled job #{self.job_id}.", ephemeral=True)
 
 

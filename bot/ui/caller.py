@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import discord
 
-from bot.services.api import Caller
+from bot.services.api import BotServices, Caller
 
 # Discord: an interaction token can edit the response (and send followups) for 15 minutes.
 TOKEN_LIFETIME = timedelta(minutes=15)
@@ -38,3 +38,8 @@ def caller_from(interaction: discord.Interaction) -> Caller:
         interaction_token=interaction.token,
         token_expires_at=token_expiry(interaction.created_at),
     )
+
+
+def services_of(interaction: discord.Interaction) -> BotServices:
+    """The services of the bot that received `interaction` (a `bot.client.StudioBot`)."""
+    return interaction.client.services  # type: ignore[attr-defined]

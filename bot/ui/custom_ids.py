@@ -11,6 +11,8 @@ is loaded from the services. Grammar (ASCII, at most 100 characters, Discord's l
     studio:del:<job_id>                  delete the job and its message
     studio:cancel:<job_id>               cancel a running or waiting job (on its status message)
     studio:qcancel:<job_id>              cancel one of the caller's jobs from /queue
+    studio:dg:<job_id>:<index>           /generate with prompt <index> (1-based) of describe job <job_id>
+    studio:dga:<job_id>                  /generate with every prompt of describe job <job_id>, one image each
 
 `<job_id>` and `<index>` are decimal integers without sign or leading zeros.
 """
@@ -25,8 +27,8 @@ MAX_CUSTOM_ID = 100
 PREFIX = "studio"
 MAX_INDEX = 8  # the largest batch a job can have
 
-Action = Literal["u", "v", "reroll", "remix", "remixm", "del", "cancel", "qcancel"]
-_SIMPLE: tuple[Action, ...] = ("reroll", "remix", "remixm", "del", "cancel", "qcancel")
+Action = Literal["u", "v", "reroll", "remix", "remixm", "del", "cancel", "qcancel", "dg", "dga"]
+_SIMPLE: tuple[Action, ...] = ("reroll", "remix", "remixm", "del", "cancel", "qcancel", "dga")
 _STRENGTH_CODE = {"subtle": "s", "strong": "x"}
 _CODE_STRENGTH = {v: k for k, v in _STRENGTH_CODE.items()}
 
@@ -35,6 +37,7 @@ _NUM = r"[1-9][0-9]{0,19}"
 TEMPLATES: dict[Action, str] = {
     "u": rf"{PREFIX}:u:(?P<job_id>{_NUM}):(?P<index>[1-8])",
     "v": rf"{PREFIX}:v:(?P<job_id>{_NUM}):(?P<index>[1-8]):(?P<strength>[sx])",
+    "dg": rf"{PREFIX}:dg:(?P<job_id>{_NUM}):(?P<index>[1-8])",
     **{action: rf"{PREFIX}:{action}:(?P<job_id>{_NUM})" for action in _SIMPLE},
 }
 _COMPILED = {action: re.compile(pattern) for action, pattern in TEMPLATES.items()}
@@ -42,7 +45,7 @@ _COMPILED = {action: re.compile(pattern) for action, pattern in TEMPLATES.items(
 
 @dataclass(frozen=True)
 class ParsedId:
-    """A parsed custom_id: the action, the job, and for u/v the image index and strength."""
+    """A parsed custom_id: the action, the job, and for u/v/dg the index (and for v the strength)."""
 
     action: Action
     job_id: int
@@ -79,8 +82,15 @@ def vary_id(job_id: int, index: int, strength: Literal["subtle", "strong"]) -> s
     return _done(f"{PREFIX}:v:{job_id}:{index}:{_STRENGTH_CODE[strength]}")
 
 
+def described_id(job_id: int, index: int) -> str:
+    """The button under a description that generates with its prompt `index` (1-based)."""
+    _check_job(job_id)
+    _check_index(index)
+    return _done(f"{PREFIX}:dg:{job_id}:{index}")
+
+
 def simple_id(action: Action, job_id: int) -> str:
-    """reroll, remix, remixm, del, cancel, qcancel."""
+    """reroll, remix, remixm, del, cancel, qcancel, dga."""
     if action not in _SIMPLE:
         raise ValueError(f"unknown action {action!r}")
     _check_job(job_id)

@@ -1,55 +1,30 @@
 """The answer to /describe: numbered candidate prompts, a button per prompt, and "Generate all".
 
-custom_id grammar (in addition to bot/ui/custom_ids.py)::
-
-    studio:dg:<job_id>:<n>     start /generate with prompt <n> (1-based) of describe job <job_id>
-    studio:dga:<job_id>        start /generate with every prompt of describe job <job_id>, one image each
-
-The prompts are read from the describe job's row, so the buttons work on any bot instance, after a restart.
+The buttons' custom_ids (`studio:dg:…`, `studio:dga:…`) are in bot/ui/custom_ids.py. The prompts are
+read from the describe job's row, so the buttons work on any bot instance, after a restart.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import discord
 
 from bot.services.api import BatchTickets, DescribeResult
-from bot.ui.caller import caller_from
+from bot.ui import custom_ids
+from bot.ui.caller import caller_from, services_of
 from bot.ui.feedback import Funnel
 from bot.ui.render import clip
 
-if TYPE_CHECKING:
-    from bot.client import StudioBot
-
-_NUM = r"[1-9][0-9]{0,19}"
-PROMPT_TEMPLATE = rf"studio:dg:(?P<job_id>{_NUM}):(?P<index>[1-8])"
-ALL_TEMPLATE = rf"studio:dga:(?P<job_id>{_NUM})"
 ROW_WIDTH = 5
-
-
-def prompt_id(job_id: int, n: int) -> str:
-    if not 1 <= n <= 8 or job_id < 1:
-        raise ValueError(f"bad describe button: job {job_id}, prompt {n}")
-    return f"studio:dg:{job_id}:{n}"
-
-
-def all_id(job_id: int) -> str:
-    if job_id < 1:
-        raise ValueError(f"bad describe job id {job_id}")
-    return f"studio:dga:{job_id}"
-
-
-def _bot(interaction: discord.Interaction) -> StudioBot:
-    return interaction.client  # type: ignore[return-value]
 
 
 async def _start(interaction: discord.Interaction, job_id: int, index: int | None) -> None:
     await interaction.response.defer(thinking=True)
-    jobs = _bot(interaction).jobs
     # The services show the first job on this interaction's response (its token rides on the caller).
-    batch: BatchTickets = await jobs.generate_described(caller_from(interaction), job_id, index)
+    describe = services_of(interaction).describe
+    batch: BatchTickets = await describe.generate_described(caller_from(interaction), job_id, index)
     if index is None:
         started = ", ".join(f"#{t.job_id}" for t in batch.tickets)
         text = f"Started {len(batch.tickets)} job(s): {started}."
@@ -58,13 +33,15 @@ async def _start(interaction: discord.Interaction, job_id: int, index: int | Non
         await interaction.followup.send(clip(text, 2000), ephemeral=True)
 
 
-class DescribePromptButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=PROMPT_TEMPLATE):
+class DescribePromptButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["dg"]):
     """<n>: /generate with prompt n of the description."""
 
     def __init__(self, job_id: int, n: int) -> None:
         self.job_id, self.n = job_id, n
         super().__init__(
-            discord.ui.Button(label=str(n), style=discord.ButtonStyle.secondary, custom_id=prompt_id(job_id, n))
+            discord.ui.Button(
+                label=str(n), style=discord.ButtonStyle.secondary, custom_id=custom_ids.described_id(job_id, n)
+            )
         )
 
     @classmethod
@@ -75,14 +52,17 @@ class DescribePromptButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], te
         await _start(interaction, self.job_id, self.n - 1)
 
 
-class DescribeAllButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=ALL_TEMPLATE):
+class DescribeAllButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["dga"]):
     """Generate all: one /generate job (one image) per prompt."""
 
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id
         super().__init__(
             discord.ui.Button(
-                label="Generate all", emoji="🎨", style=discord.ButtonStyle.primary, custom_id=all_id(job_id)
+                label="Generate all",
+                emoji="🎨",
+                style=discord.ButtonStyle.primary,
+                custom_id=custom_ids.simple_id("dga", job_id),
             )
         )
 

@@ -1,17 +1,21 @@
-"""Turn service results into Discord messages: texts, the result embed, attachments within limits."""
+"""Texts every message of the bot shares: queue and progress lines, failures, ETAs, hidden paths.
+
+How each kind of result looks is in its own module (`render_images` for images), chosen by the
+result's type when it is delivered (`bot.delivery.RENDERERS`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import discord
 from discord import app_commands
 
-from bot.services.api import JobResult, ModelsApi, Progress, ResultImage
+from bot.services.api import ModelsApi, Progress, ResultImage
 
 MAX_CONTENT = 2000
 MAX_ATTACHMENTS = 10
@@ -41,7 +45,7 @@ def queued_text(position: int, eta_s: float | None) -> str:
 
 
 def progress_text(progress: Progress) -> str:
-    return f"🎨 Generating: step {progress.step} of {progress.total}, ETA {fmt_eta(progress.eta_s)}"
+    return f"🎨 {progress.label}: step {progress.step} of {progress.total}, ETA {fmt_eta(progress.eta_s)}"
 
 
 # An absolute path on the server (POSIX or Windows); users see only its last part.
@@ -60,119 +64,29 @@ def failed_text(message: str) -> str:
 CANCELLED_TEXT = "✖ Cancelled"
 
 
-def _spoiled(name: str, spoiler: bool) -> str:
+@dataclass
+class Rendered:
+    """A result as one Discord message; `dropped` says what did not fit."""
+
+    content: str | None
+    embed: discord.Embed | None = None
+    files: list[discord.File] = field(default_factory=list)
+    view: discord.ui.View | None = None
+
+
+def spoiled(name: str, spoiler: bool) -> str:
     return f"SPOILER_{name}" if spoiler and not name.startswith("SPOILER_") else name
-
-
-def grid_filename(result: JobResult) -> str:
-    # The grid is encoded to fit the upload limit: PNG when it fits, else WebP or JPEG; keep its extension.
-    suffix = result.grid_path.suffix if result.grid_path is not None and result.grid_path.suffix else ".png"
-    return _spoiled(f"job{result.job_id}_grid{suffix}", result.spoiler)
 
 
 def image_filename(job_id: int, image: ResultImage, spoiler: bool) -> str:
     """`job12_3.png` for the third image (the services index from 0, users count from 1)."""
     suffix = image.path.suffix or ".png"
-    return _spoiled(f"job{job_id}_{image.index + 1}{suffix}", spoiler)
-
-
-def result_embed(result: JobResult, *, grid_attached: bool) -> discord.Embed:
-    """The parameters a user needs to reproduce the result."""
-    embed = discord.Embed(title=f"Job #{result.job_id}", description=clip(result.prompt, 4000), colour=0x5865F2)
-    if result.negative_prompt:
-        embed.add_field(name="Negative", value=clip(result.negative_prompt, 1024), inline=False)
-    embed.add_field(name="Model", value=clip(result.model, 1024))
-    embed.add_field(name="Seed", value=str(result.seed))
-    embed.add_field(name="Steps", value=str(result.steps))
-    embed.add_field(name="Guidance", value=f"{result.guidance:g}")
-    embed.add_field(name="Size", value=f"{result.width}×{result.height}")
-    if result.loras:
-        loras = ", ".join(f"{name} ×{scale:g}" for name, scale in result.loras)
-        embed.add_field(name="LoRAs", value=clip(loras, 1024), inline=False)
-    if grid_attached and not result.spoiler:
-        # A spoilered grid must not be shown unblurred inside the embed.
-        embed.set_image(url=f"attachment://{grid_filename(result)}")
-    return embed
-
-
-@dataclass(frozen=True)
-class AttachmentPlan:
-    """Which files go with a result: (path, filename) pairs, and whether anything was left out."""
-
-    files: tuple[tuple[Path, str], ...]
-    grid_included: bool
-    dropped: int
-
-
-def plan_attachments(result: JobResult, sizes: dict[Path, int], limit_bytes: int) -> AttachmentPlan:
-    """Grid first, then the individual images while they fit in 10 attachments and `limit_bytes`.
-
-    Individual images are dropped before the grid; a grid too big on its own is replaced by
-    whichever individual images still fit.
-    """
-    candidates: list[tuple[Path, str]] = []
-    grid: tuple[Path, str] | None = None
-    if result.grid_path is not None and len(result.images) != 1:
-        grid = (result.grid_path, grid_filename(result))
-    singles = [(img.path, image_filename(result.job_id, img, result.spoiler)) for img in result.images]
-    # Extra files (e.g. the mask overlay of /edit) come after the images.
-    singles += [(path, _spoiled(f"job{result.job_id}_{path.name}", result.spoiler)) for path in result.extra_files]
-    total = 0
-    grid_included = False
-    if grid is not None and sizes.get(grid[0], limit_bytes + 1) <= limit_bytes:
-        candidates.append(grid)
-        total += sizes[grid[0]]
-        grid_included = True
-    for path, name in singles:
-        size = sizes.get(path)
-        if size is None or len(candidates) >= MAX_ATTACHMENTS or total + size > limit_bytes:
-            continue
-        candidates.append((path, name))
-        total += size
-    wanted = len(singles) + (1 if grid is not None else 0)
-    return AttachmentPlan(tuple(candidates), grid_included, wanted - len(candidates))
-
-
-def _stat_sizes(paths: list[Path]) -> dict[Path, int]:
-    sizes: dict[Path, int] = {}
-    for path in paths:
-        try:
-            sizes[path] = path.stat().st_size
-        except OSError:
-            continue  # a missing file is simply not attached
-    return sizes
-
-
-def _read_all(pairs: tuple[tuple[Path, str], ...]) -> list[tuple[bytes, str]]:
-    return [(path.read_bytes(), name) for path, name in pairs]
-
-
-async def result_files(result: JobResult, limit_bytes: int) -> tuple[list[discord.File], AttachmentPlan]:
-    """Read the planned files off the event loop and wrap them as discord.File objects."""
-    paths = [img.path for img in result.images] + list(result.extra_files)
-    if result.grid_path is not None:
-        paths.append(result.grid_path)
-    sizes = await asyncio.to_thread(_stat_sizes, paths)
-    plan = plan_attachments(result, sizes, limit_bytes)
-    blobs = await asyncio.to_thread(_read_all, plan.files)
-    return [discord.File(io.BytesIO(data), filename=name) for data, name in blobs], plan
+    return spoiled(f"job{job_id}_{image.index + 1}{suffix}", spoiler)
 
 
 async def image_file(path: Path, filename: str) -> discord.File:
     data = await asyncio.to_thread(path.read_bytes)
     return discord.File(io.BytesIO(data), filename=filename)
-
-
-def result_content(result: JobResult, plan: AttachmentPlan, mention: int | None = None) -> str | None:
-    parts: list[str] = []
-    if mention is not None:
-        parts.append(f"<@{mention}>")
-    if result.note:
-        parts.append(result.note)
-    if plan.dropped:
-        parts.append(f"({plan.dropped} file(s) left out: over Discord's upload limit; use U buttons for full size)")
-    text = "\n".join(parts)
-    return clip(text, MAX_CONTENT) if text else None
 
 
 async def model_choices(models: ModelsApi, current: str) -> list[app_commands.Choice[str]]:

@@ -1,8 +1,10 @@
 """Fixtures: the fake Discord, and StudioBots wired to the REAL services on a temporary data dir.
 
-The services are `open_services(...)` with STUDIO_DEVICE=cpu and the session's shared tiny pipeline
-manager (tests/conftest.py), wired the way `bot.runner` wires them. Tests that need a state the real
-engine cannot reach quickly (huge files, a library error) build it themselves and say why.
+The services are `open_services(...)` wired the way `bot.runner` wires them, on the fake engine host
+(`tests/fakes.py`: the engine's own tasks and files, a fake pipeline, no torch); `tiny_studio` runs
+them on the real engine with the session's tiny-sd pipeline manager instead (tests marked `slow`).
+Tests that need a state the engine cannot reach quickly (huge files, a library error) build it
+themselves and say why.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import pytest
 from bot.client import StudioBot
 from bot.runner import build_bot
 from bot.services.container import Services, open_services
-from bot.services.runtime import EngineRuntime
 from bot.settings import load_settings
+from engine.backends import OrderRunner
+from engine.host import EngineHost
 from storage.records import Job
 from tests.bot.fakediscord import MANAGE_GUILD, FakeDiscord, InteractionState
+from tests.fakes import FakeEngineHost
 
 JOB_LIMIT_S = 60.0
 
@@ -30,10 +34,10 @@ JOB_LIMIT_S = 60.0
 class Studio:
     """One data dir; `open()` starts services and a logged-in bot on it, `close()` stops both (a restart)."""
 
-    def __init__(self, fake: FakeDiscord, data_dir: Path, manager: object) -> None:
+    def __init__(self, fake: FakeDiscord, data_dir: Path, host: OrderRunner) -> None:
         self.fake = fake
         self.data_dir = data_dir
-        self.manager = manager
+        self.host = host
         self._stack: contextlib.AsyncExitStack | None = None
         self._services: Services | None = None
         self._bot: StudioBot | None = None
@@ -59,8 +63,7 @@ class Studio:
             **settings_overrides,
         )
         stack = contextlib.AsyncExitStack()
-        runtime = EngineRuntime(manager_factory=lambda: self.manager)
-        services = await stack.enter_async_context(open_services(settings, runtime=runtime))
+        services = await stack.enter_async_context(open_services(settings, host=self.host))
         bot = build_bot(settings, services)
         stack.push_async_callback(bot.close)  # runs before the services close, as in the runner
         await bot.login("fake-token")
@@ -102,8 +105,16 @@ async def fake(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeDiscord]:
 
 
 @pytest.fixture
-async def studio(fake: FakeDiscord, tmp_path: Path, tiny_manager) -> AsyncIterator[Studio]:
-    opened = Studio(fake, tmp_path / "data", tiny_manager)
+async def studio(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[Studio]:
+    opened = Studio(fake, tmp_path / "data", FakeEngineHost(step_s=0.01))
+    yield opened
+    await opened.close()
+    assert fake.hanging() == [], "an interaction was left 'thinking…'"
+
+
+@pytest.fixture
+async def tiny_studio(fake: FakeDiscord, tmp_path: Path, tiny_manager) -> AsyncIterator[Studio]:
+    opened = Studio(fake, tmp_path / "data", EngineHost(manager_factory=lambda: tiny_manager))
     yield opened
     await opened.close()
     assert fake.hanging() == [], "an interaction was left 'thinking…'"

@@ -29,7 +29,7 @@ async def test_error_with_user_message_attribute_is_shown(fake, studio, bot, mon
     async def fail(*_args):
         raise QuotaError("internal detail")
 
-    monkeypatch.setattr(studio.services.jobs, "submit_generate", fail)
+    monkeypatch.setattr(studio.services.generate, "submit", fail)
     ix = fake.slash("generate", prompt="x")
     await fake.wait_for(lambda: ix.followups)
     assert reply(fake, ix)["content"] == "Daily quota reached."
@@ -42,7 +42,7 @@ async def test_unexpected_error_is_logged_with_traceback_and_answered_genericall
     async def fail(*_args):
         raise RuntimeError("database is locked")
 
-    monkeypatch.setattr(studio.services.jobs, "submit_generate", fail)
+    monkeypatch.setattr(studio.services.generate, "submit", fail)
     with caplog.at_level(logging.ERROR, logger="bot.ui.feedback"):
         ix = fake.slash("generate", prompt="x")
         await fake.wait_for(lambda: ix.followups)

@@ -1,4 +1,4 @@
-"""/generate through discord.py's real command tree, the real services and tiny-sd, and the delivery port."""
+"""/generate through discord.py's real command tree, the real services (on the fake engine), and the delivery port."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.services.api import Caller, GenerateInput, JobResult, ResultImage
-from bot.services.jobs import route_of
+from bot.services.jobs.routes import route_of
 from tests.bot.conftest import custom_ids, edits, job_of
 from tests.bot.fakediscord import CHANNEL_ID, GUILD_ID, USER_ID
 
@@ -52,7 +54,8 @@ async def test_generate_queues_shows_progress_and_delivers_the_result(fake, stud
     labels = [[c.get("label") or c["emoji"]["name"] for c in row["components"]] for row in message["components"]]
     assert labels == [["U1", "U2"], ["V1", "V2"], ["V1+", "V2+"], ["🔄", "✏️", "🗑️"]]
     images = await studio.services.db.images.for_job(job_id)
-    assert {i.message_id for i in images} == {int(message["id"])}
+    posted = await studio.services.db.posts.for_message(int(message["id"]))
+    assert [(p.number, p.image_id, p.role) for p in posted] == [(1, images[0].id, "grid"), (2, images[1].id, "grid")]
 
 
 async def test_count_outside_the_choices_never_reaches_the_service(fake, studio, bot) -> None:
@@ -137,7 +140,7 @@ async def test_a_job_queued_before_a_restart_is_delivered_on_its_interaction_aft
 async def test_job_without_a_token_gets_a_status_message_then_the_result(fake, studio, bot) -> None:
     """A job from the CLI or a schedule has no interaction: a channel status message, then the result."""
     caller = Caller(user_id=USER_ID, guild_id=GUILD_ID, channel_id=CHANNEL_ID)
-    ticket = await studio.services.jobs.submit_generate(caller, GenerateInput("scheduled", count=1, **FAST))
+    ticket = await studio.services.generate.submit(caller, GenerateInput("scheduled", count=1, **FAST))
     job = await studio.wait(ticket.job_id)
     assert job.status == "done"
     posts = [r for r in fake.requests if r.path == f"/channels/{CHANNEL_ID}/messages" and r.method == "POST"]
@@ -150,7 +153,10 @@ async def test_job_without_a_token_gets_a_status_message_then_the_result(fake, s
     assert len(fake.deleted) == 1
 
 
-async def test_a_job_the_engine_cannot_run_ends_in_a_short_error(fake, studio, bot) -> None:
+@pytest.mark.slow
+async def test_a_job_the_engine_cannot_run_ends_in_a_short_error(fake, tiny_studio) -> None:
+    studio = tiny_studio
+    await studio.open()
     await studio.services.db.models.add("broken", "Broken", "base", "sd15", str(studio.data_dir / "missing-model"))
     ix = fake.slash("generate", prompt="a cat", count=1, steps=2, model="broken")
     job = await studio.wait(await job_of(fake, ix))
@@ -238,7 +244,7 @@ async def test_cancel_button_of_a_waiting_job(fake, studio, make_bot) -> None:
 async def test_delivery_errors_are_logged_not_raised(fake, studio, make_bot, caplog) -> None:
     bot = await make_bot(start=False)
     caller = Caller(user_id=USER_ID, guild_id=GUILD_ID, channel_id=CHANNEL_ID)
-    ticket = await studio.services.jobs.submit_generate(caller, GenerateInput("lost", **FAST))
+    ticket = await studio.services.generate.submit(caller, GenerateInput("lost", **FAST))
     route = dataclasses.replace(route_of(await studio.services.db.jobs.get(ticket.job_id)), channel_id=None)
     with caplog.at_level(logging.WARNING, logger="bot.delivery"):
         assert await bot.delivery.queued(route, 0, None) is None

@@ -41,8 +41,8 @@ async def test_run_logs_in_starts_the_queue_then_connects(fake, tmp_path: Path, 
     async def fake_connect(self: StudioBot, *, reconnect: bool = True) -> None:
         # Everything must be ready before the gateway opens: logged in, delivery wired, queue started.
         seen["user"] = self.user.id if self.user else None
-        seen["delivery"] = self.jobs._delivery is self.delivery
-        seen["started"] = self.jobs._started
+        seen["delivery"] = self.services.jobs._delivery is self.delivery
+        seen["started"] = self.services.jobs._started
         seen["reconnect"] = reconnect
 
     monkeypatch.setattr(StudioBot, "connect", fake_connect)

@@ -1,5 +1,5 @@
 """Real services, real engine on tiny models (tiny-sd, tiny-blip, tiny-clipseg chosen through settings),
-and the fake Discord extended with attachments, a CDN and message context menus."""
+and the fake Discord extended with attachments, a CDN and message context menus. Every test here is `slow`."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from PIL import Image
 
 from bot.client import StudioBot
 from bot.services.api import Caller
-from bot.services.container import Services, open_services
-from bot.services.runtime import EngineRuntime
+from bot.services.container import Services, engine_config, open_services
 from bot.settings import Settings, load_settings
+from engine.host import EngineHost
 from tests.bot.fakediscord import BASIC_PERMISSIONS, USER_ID, FakeDiscord, InteractionState, snowflake
 
 TINY_ENV = {
@@ -26,7 +26,7 @@ TINY_ENV = {
     "STUDIO_CAPTIONER": "tiny-blip",
     "STUDIO_SEGMENTER": "tiny-clipseg",
 }
-ALICE = Caller(user_id=USER_ID, guild_id=None, channel_id=7, is_local=True)
+ALICE = Caller(user_id=USER_ID, guild_id=None, channel_id=7, origin="cli")
 
 
 def png_bytes(
@@ -58,19 +58,19 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return load_settings(env_file=None)
 
 
-def runtime_for(settings: Settings, manager: Any) -> EngineRuntime:
-    return EngineRuntime(
-        manager_factory=lambda: manager,
-        captioner=settings.captioner,
-        segmenter=settings.segmenter,
-        rewriter=settings.rewriter,
-        offline=True,
-    )
+def with_engine(settings: Settings, **changes: Any) -> Settings:
+    """`settings` with some engine settings changed (STUDIO_REWRITER=..., say)."""
+    return settings.model_copy(update={"engine": settings.engine.model_copy(update=changes)})
+
+
+def host_for(settings: Settings, manager: Any) -> EngineHost:
+    """The real engine on the settings' vision models, with the session's tiny pipeline manager."""
+    return EngineHost(engine_config(settings), manager_factory=lambda: manager)
 
 
 @pytest.fixture
 async def services(settings: Settings, tiny_manager) -> AsyncIterator[Services]:
-    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as opened:
+    async with open_services(settings, host=host_for(settings, tiny_manager)) as opened:
         yield opened
 
 
@@ -193,7 +193,7 @@ async def make_bot(fake: FakeDiscordWithFiles, services: Services, settings: Set
     bots: list[StudioBot] = []
 
     async def start() -> StudioBot:
-        bot = StudioBot(settings, services.jobs, services.models, services.guild_settings)
+        bot = StudioBot(settings, services)
         services.jobs.set_delivery(bot.delivery)
         await bot.login("fake-token")
         fake.attach(bot)

@@ -15,7 +15,7 @@ from bot.services.container import open_services
 from bot.services.errors import StudioError
 from engine.errors import ModelUnavailable
 from engine.vision_catalog import load_captioner, resolve_vision, vision_presets
-from tests.bot.images.conftest import ALICE, TINY_ENV, mask_bytes, png_bytes, runtime_for
+from tests.bot.images.conftest import ALICE, TINY_ENV, host_for, mask_bytes, png_bytes, with_engine
 
 # ---------------------------------------------------------------- CLI
 
@@ -99,46 +99,52 @@ def test_cli_refuses_a_text_file_named_png(run, tmp_path: Path) -> None:
 
 
 async def test_described_prompts_survive_a_restart(settings, tiny_manager) -> None:
-    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as first:
+    async with open_services(settings, host=host_for(settings, tiny_manager)) as first:
         await first.jobs.start()
-        described = await first.jobs.describe(ALICE, png_bytes(), 2)
-    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as second:
-        assert await second.jobs.described(described.job_id) == described
+        described = await first.describe.describe(ALICE, png_bytes(), 2)
+    async with open_services(settings, host=host_for(settings, tiny_manager)) as second:
+        assert await second.describe.described(described.job_id) == described
         with pytest.raises(StudioError, match="no prompt"):
-            await second.jobs.generate_described(ALICE, described.job_id, 5)
+            await second.describe.generate_described(ALICE, described.job_id, 5)
     stored = list((settings.data_dir / "uploads").iterdir())
     assert len(stored) == 1 and stored[0].suffix == ".png" and len(stored[0].stem) == 64
 
 
 async def test_reroll_of_a_vary_job_keeps_the_output_prompt(services) -> None:
     await services.jobs.start()
-    ticket = await services.jobs.vary_image(ALICE, png_bytes(), VaryImageInput("make it a pencil sketch", count=1))
+    ticket = await services.edits.vary_image(ALICE, png_bytes(), VaryImageInput("make it a pencil sketch", count=1))
     first = await services.jobs.wait(ticket.job_id, 60)
-    again = await services.jobs.reroll(ALICE, ticket.job_id)
+    again = await services.followups.reroll(ALICE, ticket.job_id)
     second = await services.jobs.wait(again.job_id, 60)
-    assert second.status == "done" and second.request["prompt"] == first.request["prompt"]
-    assert "pencil sketch" in first.request["prompt"]
+    # The output prompt is the first job's outcome; its reroll starts from it, not from the instruction.
+    assert first.request["instruction"] == first.request["prompt"] == "make it a pencil sketch"
+    assert "pencil sketch" in first.result["prompt"] and first.result["prompt"] != first.request["prompt"]
+    assert second.status == "done" and second.request["prompt"] == first.result["prompt"]
+    assert second.request["instruction"] is None
     assert second.request["source_image"] == first.request["source_image"]
 
 
 @pytest.mark.parametrize(
     ("call", "needle"),
     [
-        (lambda j: j.vary_image(ALICE, png_bytes(), VaryImageInput("   ")), "instruction is empty"),
-        (lambda j: j.vary_image(ALICE, png_bytes(), VaryImageInput("x" * 600)), "too long"),
-        (lambda j: j.vary_image(ALICE, png_bytes(), VaryImageInput("blue", strength=1.5)), "Strength must be"),
-        (lambda j: j.vary_image(ALICE, png_bytes(), VaryImageInput("blue", count=3)), "Count must be"),
-        (lambda j: j.vary_image(ALICE, png_bytes(), VaryImageInput("blue", model="nope")), "Unknown model"),
-        (lambda j: j.edit_image(ALICE, png_bytes(), EditImageInput("hat")), "exactly one of"),
-        (lambda j: j.edit_image(ALICE, png_bytes(), EditImageInput("hat", region="sky"), mask_bytes()), "exactly one"),
-        (lambda j: j.edit_image(ALICE, png_bytes(), EditImageInput("hat"), b"\x89PNG junk"), "Mask:"),
-        (lambda j: j.describe(ALICE, png_bytes(), 0), "Count must be"),
-        (lambda j: j.describe(ALICE, b"GIF89a broken", 2), "could not be read"),
+        (lambda s: s.edits.vary_image(ALICE, png_bytes(), VaryImageInput("   ")), "instruction is empty"),
+        (lambda s: s.edits.vary_image(ALICE, png_bytes(), VaryImageInput("x" * 600)), "too long"),
+        (lambda s: s.edits.vary_image(ALICE, png_bytes(), VaryImageInput("blue", strength=1.5)), "Strength must be"),
+        (lambda s: s.edits.vary_image(ALICE, png_bytes(), VaryImageInput("blue", count=3)), "Count must be"),
+        (lambda s: s.edits.vary_image(ALICE, png_bytes(), VaryImageInput("blue", model="nope")), "Unknown model"),
+        (lambda s: s.edits.edit_image(ALICE, png_bytes(), EditImageInput("hat")), "exactly one of"),
+        (
+            lambda s: s.edits.edit_image(ALICE, png_bytes(), EditImageInput("hat", region="sky"), mask_bytes()),
+            "exactly one",
+        ),
+        (lambda s: s.edits.edit_image(ALICE, png_bytes(), EditImageInput("hat"), b"\x89PNG junk"), "Mask:"),
+        (lambda s: s.describe.describe(ALICE, png_bytes(), 0), "Count must be"),
+        (lambda s: s.describe.describe(ALICE, b"GIF89a broken", 2), "could not be read"),
     ],
 )
 async def test_bad_requests_are_refused_before_any_job(services, call, needle) -> None:
     with pytest.raises(StudioError, match=needle):
-        await call(services.jobs)
+        await call(services)
     assert await services.db.jobs.get(1) is None
 
 
@@ -147,14 +153,14 @@ async def test_an_all_black_mask_is_refused(services) -> None:
     buffer = io.BytesIO()
     black.save(buffer, format="PNG")
     with pytest.raises(StudioError, match="Mask: The mask is all black"):
-        await services.jobs.edit_image(ALICE, png_bytes(), EditImageInput("hat"), buffer.getvalue())
+        await services.edits.edit_image(ALICE, png_bytes(), EditImageInput("hat"), buffer.getvalue())
 
 
 async def test_too_many_bytes_are_refused_by_the_service_too(settings, tiny_manager) -> None:
     settings = settings.model_copy(update={"max_attachment_mb": 1})
-    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as services:
+    async with open_services(settings, host=host_for(settings, tiny_manager)) as services:
         with pytest.raises(StudioError, match="too large"):
-            await services.jobs.describe(ALICE, png_bytes() + b"\0" * (1024 * 1024), 2)
+            await services.describe.describe(ALICE, png_bytes() + b"\0" * (1024 * 1024), 2)
 
 
 def test_vision_catalog_names_missing_weights_and_bad_settings(tmp_path: Path) -> None:
@@ -177,21 +183,21 @@ def test_vision_catalog_names_missing_weights_and_bad_settings(tmp_path: Path) -
 
 
 async def test_missing_captioner_weights_fail_describe_with_a_clear_message(settings, tiny_manager) -> None:
-    settings = settings.model_copy(update={"captioner": "blip-base"})
-    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as services:
+    settings = with_engine(settings, captioner="blip-base")
+    async with open_services(settings, host=host_for(settings, tiny_manager)) as services:
         await services.jobs.start()
         with pytest.raises(StudioError, match="BLIP captioner could not be loaded"):
-            await services.jobs.describe(ALICE, png_bytes(), 2)
+            await services.describe.describe(ALICE, png_bytes(), 2)
 
 
 async def test_describe_answers_before_the_interaction_expires(settings, tiny_manager, monkeypatch) -> None:
-    from bot.services import image_jobs
+    from bot.services.jobs.kinds import describe
 
-    monkeypatch.setattr(image_jobs, "DESCRIBE_WAIT_S", 0.2)
-    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as services:
+    monkeypatch.setattr(describe, "DESCRIBE_WAIT_S", 0.2)
+    async with open_services(settings, host=host_for(settings, tiny_manager)) as services:
         # Not started: the job waits in the queue past the limit.
         with pytest.raises(StudioError, match="queue is too long"):
-            await services.jobs.describe(ALICE, png_bytes(), 2)
+            await services.describe.describe(ALICE, png_bytes(), 2)
         (job,) = await services.db.jobs.list_for_user(ALICE.user_id)
         assert job.kind == "describe"
         assert job.status == "cancelled"
@@ -200,14 +206,14 @@ async def test_describe_answers_before_the_interaction_expires(settings, tiny_ma
 async def test_a_describe_nobody_awaits_after_a_restart_is_dropped(settings, tiny_manager) -> None:
     import asyncio
 
-    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as services:
-        waiting = asyncio.create_task(services.jobs.describe(ALICE, png_bytes(), 2))
+    async with open_services(settings, host=host_for(settings, tiny_manager)) as services:
+        waiting = asyncio.create_task(services.describe.describe(ALICE, png_bytes(), 2))
         for _ in range(100):
             if await services.db.jobs.list_for_user(ALICE.user_id):
                 break
             await asyncio.sleep(0.01)
         waiting.cancel()  # the process goes away with the caller
-    async with open_services(settings, runtime=runtime_for(settings, tiny_manager)) as services:
+    async with open_services(settings, host=host_for(settings, tiny_manager)) as services:
         await services.jobs.start()
         (job,) = await services.db.jobs.list_for_user(ALICE.user_id)
         assert job.status == "cancelled"

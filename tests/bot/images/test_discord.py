@@ -38,7 +38,7 @@ async def test_describe_answers_numbered_prompts_with_buttons_that_work_on_a_new
 ) -> None:
     ix = fake.slash_with_files("describe", image=fake.attachment(png_bytes()), count=3)
     message = await fake.wait_for(lambda: fake.original(ix)["embeds"] and fake.original(ix), within=WAIT)
-    stored = await services.jobs.described(1)
+    stored = await services.describe.described(1)
     assert len(stored.prompts) == 3 and len(set(stored.prompts)) == 3
     description = message["embeds"][0]["description"]
     for n, prompt in enumerate(stored.prompts, start=1):
@@ -59,7 +59,7 @@ async def test_describe_answers_numbered_prompts_with_buttons_that_work_on_a_new
 async def test_generate_all_starts_one_job_per_prompt(fake, bot, services) -> None:
     ix = fake.slash_with_files("describe", image=fake.attachment(png_bytes()), count=2)
     await fake.wait_for(lambda: fake.original(ix)["embeds"], within=WAIT)
-    prompts = (await services.jobs.described(1)).prompts
+    prompts = (await services.describe.described(1)).prompts
     click = fake.click("studio:dga:1")
     await fake.wait_for(lambda: click.followups, within=WAIT)
     note = fake.messages[click.followups[-1]]
@@ -103,7 +103,7 @@ async def test_vary_shows_the_output_prompt_and_the_same_buttons_as_generate(fak
     message = fake.original(ix)
     job = await _done(services, 1)
     assert job.kind == "vary" and job.status == "done"
-    prompt = job.request["prompt"]
+    prompt = job.result["prompt"]  # the job's outcome: the output prompt composed from the instruction
     assert "watercolor painting" in prompt
     assert message["content"] == f"Output prompt: {prompt}"
     assert message["embeds"][0]["description"] == prompt
@@ -121,7 +121,7 @@ async def test_vary_without_strength_uses_the_composer_hint(fake, bot, services)
     ix = fake.slash_with_files("vary", image=fake.attachment(png_bytes()), instruction="as pixel art", count=1)
     await fake.wait_for(lambda: fake.original(ix)["embeds"], within=WAIT)
     job = await _done(services, 1)
-    assert job.request["strength"] == pytest.approx(0.75)  # the composer's strength for a style change
+    assert job.result["strength"] == pytest.approx(0.75)  # the composer's strength for a style change
 
 
 async def test_edit_with_an_uploaded_mask_delivers_the_mask_overlay(fake, bot, services) -> None:
@@ -144,12 +144,12 @@ async def test_edit_with_a_region_computes_the_mask(fake, bot, services) -> None
     ix = fake.slash_with_files("edit", image=fake.attachment(png_bytes()), instruction="a storm", region="the sky")
     await fake.wait_for(lambda: fake.original(ix)["embeds"], within=WAIT)
     job = await _done(services, 1)
-    assert job.request["mask_image"].endswith("mask.png")
+    assert job.result["mask_image"].endswith("mask.png")
     assert "job1_mask_overlay.png" in [n for n, _ in fake.original(ix)["_files"]]
 
 
 async def test_edit_refuses_a_region_the_segmenter_cannot_find(fake, bot, services, monkeypatch) -> None:
-    segmenter = services.runtime.segmenter()
+    segmenter = services.host.segmenter()
     monkeypatch.setattr(segmenter, "threshold", 0.999999)  # the tiny model never gets that sure
     ix = fake.slash_with_files("edit", image=fake.attachment(png_bytes()), instruction="a moon", region="the moon")
     await fake.wait_for(lambda: "Could not find" in (fake.original(ix)["content"] or ""), within=WAIT)
