@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format clean
+.PHONY: demo test test-fast lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format .
@@ -31,5 +32,9 @@ format: $(STAMP)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
+# Everything but the tests that run the real engine on the tiny models (`slow`): for quick iterations.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
 clean:
-	rm -rf $(VENV) data/demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) data/demo .pytest_cache .ruff_cache .mypy_cache

@@ -52,13 +52,17 @@ Renderer = Callable[[Any, int, int | None], Awaitable[render.Rendered]]
 RENDERERS: dict[type, Renderer] = {JobResult: images_message}
 
 
+class Unrenderable(TypeError):
+    """A kind delivered a result of a type that nothing renders (a bug: add its renderer to RENDERERS)."""
+
+
 async def render_result(result: object, limit_bytes: int, mention: int | None) -> render.Rendered:
-    """The message for `result`, by its type; TypeError for a type nobody renders (a kind's bug)."""
+    """The message for `result`, by its type."""
     for cls in type(result).__mro__:
         renderer = RENDERERS.get(cls)
         if renderer is not None:
             return await renderer(result, limit_bytes, mention)
-    raise TypeError(f"no renderer for results of type {type(result).__name__}")
+    raise Unrenderable(f"no renderer for results of type {type(result).__name__}")
 
 
 class DiscordDelivery:
@@ -127,6 +131,10 @@ class DiscordDelivery:
         except OSError:
             log.exception("Could not read the files of job_id=%s", route.job_id)
             await self.failed(route, "The images could not be read from disk.")
+            return None
+        except Unrenderable:
+            log.exception("No way to show the result of job_id=%s", route.job_id)
+            await self.failed(route, "This result cannot be shown here; the error was logged for the admins.")
             return None
         old_id = self._channel_messages.pop(route.job_id, None) or route.message_id
         message_id = await self._send_channel(

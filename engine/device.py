@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import torch
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 Offload = Literal["none", "model", "sequential"]
 DEVICE_SETTINGS = ("auto", "cuda", "cpu")
@@ -159,8 +159,8 @@ def apply_memory_plan(pipe: Any, plan: MemoryPlan, device: str = "cuda") -> None
             pipe.enable_sequential_cpu_offload(device=device)
         pipe._studio_offload = plan.cpu_offload
     elif plan.cpu_offload != current:
-        logger.info("Keeping %s CPU offload installed (plan asked for %s)", current, plan.cpu_offload)
-    logger.info(
+        log.info("Keeping %s CPU offload installed (plan asked for %s)", current, plan.cpu_offload)
+    log.info(
         "Memory plan: vae_slicing=%s vae_tiling=%s cpu_offload=%s (%s)",
         plan.vae_slicing,
         plan.vae_tiling,

@@ -11,6 +11,11 @@ class EngineError(Exception):
         self.message = " ".join(str(message).split())
         super().__init__(self.message)
 
+    @property
+    def user_message(self) -> str:
+        """The message, safe to show a user (the services' error funnel reads this)."""
+        return self.message
+
 
 class InvalidRequest(EngineError):
     """The request asks for something out of range or inconsistent."""

@@ -34,7 +34,7 @@ class EngineConfig:
     """How the engine is set up: the device and the vision models the settings name."""
 
     device: str = "auto"
-    cache_dir: Path | None = None  # where base models are cached
+    cache_dir: Path = Path("data/models")  # where base models are cached
     captioner: str = "blip-large"
     segmenter: str = "clipseg"
     rewriter: str = "none"

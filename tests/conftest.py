@@ -6,6 +6,24 @@ import os
 
 import pytest
 
+# Fixtures that build the real engine's tiny models: a test that uses one is `slow` (see pyproject.toml).
+SLOW_FIXTURES = frozenset({"tiny_manager", "manager", "tiny_cache", "captioner", "segmenter", "tiny"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    cuda = None
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("gpu") is not None:
+            if cuda is None:
+                import torch
+
+                cuda = torch.cuda.is_available()
+            if not cuda:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA device"))
+
+
 # One torch thread: the tiny models gain nothing from two, and on a shared 2-core machine two OpenMP
 # threads that spin-wait for each other made the engine-backed tests about five times slower.
 # Set before torch is imported (OpenMP reads it once); an explicit setting wins.

@@ -29,6 +29,6 @@ def run_async(coro_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     try:
         return asyncio.run(coro_factory())
     except (StudioError, SettingsError) as exc:
-        raise click.ClickException(getattr(exc, "message", str(exc))) from None
+        raise click.ClickException(exc.user_message if isinstance(exc, StudioError) else str(exc)) from None
     except KeyboardInterrupt:
         raise click.Abort from None

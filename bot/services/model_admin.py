@@ -53,7 +53,7 @@ def check_lora_file(path: Path) -> int:
     return len(keys)
 
 
-async def _with_db(settings: Settings):
+async def _with_db(settings: Settings) -> Database:
     return await open_database(settings.db_path)
 
 

@@ -14,17 +14,26 @@ NSFW_WORDS = frozenset({"nsfw", "nude", "naked", "nudity", "porn", "explicit", "
 
 
 class PolicyLimits(Protocol):
-    """The fields of storage's GuildSettings that policy reads."""
+    """The fields of storage's GuildSettings that policy reads (read-only: the settings are frozen)."""
 
-    allowed_role_ids: tuple[int, ...]
-    max_count: int
-    max_steps: int
-    max_size: int
-    max_concurrent_per_user: int
-    daily_quota: int
-    blocked_words: tuple[str, ...]
-    nsfw_policy: str
-    serve_dms: bool
+    @property
+    def allowed_role_ids(self) -> tuple[int, ...]: ...
+    @property
+    def max_count(self) -> int: ...
+    @property
+    def max_steps(self) -> int: ...
+    @property
+    def max_size(self) -> int: ...
+    @property
+    def max_concurrent_per_user(self) -> int: ...
+    @property
+    def daily_quota(self) -> int: ...
+    @property
+    def blocked_words(self) -> tuple[str, ...]: ...
+    @property
+    def nsfw_policy(self) -> str: ...
+    @property
+    def serve_dms(self) -> bool: ...
 
 
 def _words(text: str) -> set[str]:

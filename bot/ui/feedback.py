@@ -7,7 +7,7 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.services.errors import NotFound, StudioError
+from bot.services.errors import NotFound, UserFacing
 from bot.ui import render
 from bot.ui.render import GENERIC_ERROR, clip
 
@@ -25,11 +25,8 @@ def _unwrap(error: BaseException) -> BaseException:
 def user_message(error: BaseException) -> str | None:
     """The message to show for an expected error, or None when the error is unexpected."""
     error = _unwrap(error)
-    if isinstance(error, StudioError):
-        return render.hide_paths(error.message)
-    message = getattr(error, "user_message", None)
-    if isinstance(message, str) and message:
-        return render.hide_paths(message)
+    if isinstance(error, UserFacing) and isinstance(error.user_message, str) and error.user_message:
+        return render.hide_paths(error.user_message)
     if isinstance(error, app_commands.TransformerError):
         return f"`{error.value}` is not a valid value here: pick one of the offered options."
     if isinstance(error, app_commands.MissingPermissions | app_commands.NoPrivateMessage | app_commands.CheckFailure):

@@ -53,6 +53,7 @@ def test_models_import_lora_then_list(run, tmp_path: Path) -> None:
     assert "my-cat" not in run("models", "list").output
 
 
+@pytest.mark.slow  # the CLI runs the real engine on tiny-sd
 def test_generate_writes_images_with_parameters(run, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = run(
@@ -67,6 +68,7 @@ def test_generate_writes_images_with_parameters(run, tmp_path: Path) -> None:
     assert list(out.glob("*_grid.*"))
 
 
+@pytest.mark.slow  # the CLI runs the real engine on tiny-sd
 def test_generate_with_a_scheduler_records_it(run, tmp_path: Path) -> None:
     out = tmp_path / "sched"
     result = run(
@@ -99,6 +101,7 @@ def test_bad_setting_stops_with_its_name(run, monkeypatch: pytest.MonkeyPatch) -
     assert "STUDIO_DEVICE" in result.output
 
 
+@pytest.mark.slow  # the CLI runs the real engine on tiny-sd
 def test_delete_user(run) -> None:
     assert run("generate", "a cat", "-n", "1", "-m", "tiny-sd", "--steps", "2").exit_code == 0
     result = run("db", "delete-user", "0", "--yes")

@@ -153,6 +153,50 @@ async def test_job_without_a_token_gets_a_status_message_then_the_result(fake, s
     assert len(fake.deleted) == 1
 
 
+async def test_a_scheduled_post_pings_nobody_skips_the_role_list_and_is_charged_to_the_server(
+    fake, studio, bot
+) -> None:
+    await studio.settings("allowed_role_ids", "555555555")  # members need this role to generate
+    await studio.settings("daily_quota", "1")
+    creator = Caller(user_id=USER_ID, guild_id=GUILD_ID, channel_id=CHANNEL_ID, origin="schedule")
+    for prompt in ("morning post", "evening post"):  # over the creator's own quota: the server pays
+        ticket = await studio.services.generate.submit(creator, GenerateInput(prompt, count=1, **FAST))
+        job = await studio.wait(ticket.job_id)
+        assert (job.status, job.origin) == ("done", "schedule")
+    posts = [r.json for r in fake.requests if r.path == f"/channels/{CHANNEL_ID}/messages" and r.method == "POST"]
+    assert posts and all("<@" not in (p.get("content") or "") for p in posts)
+    assert all(p["allowed_mentions"] == {"parse": [], "users": []} for p in posts)
+    assert [m["embeds"][0]["description"] for m in fake.channel_messages()] == ["morning post", "evening post"]
+    assert await studio.services.db.usage.images_on(0, GUILD_ID) == 2
+    assert await studio.services.db.usage.images_on(USER_ID, GUILD_ID) == 0
+    # The same member typing /generate is held to the role list.
+    ix = fake.slash("generate", prompt="by hand", count=1, **FAST)
+    await fake.wait_for(lambda: ix.followups)
+    assert "Only members with one of these roles" in fake.messages[ix.followups[-1]]["content"]
+
+
+async def test_a_result_of_a_type_nothing_renders_fails_visibly(fake, studio, bot, caplog) -> None:
+    """A kind that delivers something no renderer knows is a bug: the user hears of it, the log has it."""
+    from bot.services.api import JobRoute
+
+    route = JobRoute(1, USER_ID, GUILD_ID, CHANNEL_ID, None, interaction_token=None, token_expires_at=None)
+    assert await bot.delivery.delivered(route, object()) is None  # type: ignore[arg-type]
+    (message,) = fake.channel_messages()
+    expected = "❌ This result cannot be shown here; the error was logged for the admins."
+    assert message["content"] == f"<@{USER_ID}> {expected}"
+    assert any("No way to show the result of job_id=1" in r.getMessage() for r in caplog.records)
+
+
+async def test_progress_names_what_the_job_does(fake, studio, bot) -> None:
+    ix = fake.slash("generate", prompt="a fox", count=1, steps=6, model="tiny-sd")
+    job = await studio.wait(await job_of(fake, ix))
+    click = fake.click(f"studio:v:{job.id}:1:x", message=fake.original(ix))
+    varied = await studio.wait(await job_of(fake, click))
+    assert varied.kind == "vary"
+    contents = [e.get("content") or "" for e in edits(fake, click)]
+    assert any(c.startswith("🎨 Varying: step") for c in contents), contents
+
+
 @pytest.mark.slow
 async def test_a_job_the_engine_cannot_run_ends_in_a_short_error(fake, tiny_studio) -> None:
     studio = tiny_studio

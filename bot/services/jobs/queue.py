@@ -13,11 +13,12 @@ import time
 from typing import Any
 
 from bot.background import BackgroundTasks
-from bot.services.api import Caller, DeliveryPort, JobTicket, Progress, QueueEntry, QueueView
+from bot.services.api import Caller, DeliveryPort, JobTicket, Progress, QueueView
 from bot.services.errors import NotFound, Refused, StudioError
 from bot.services.jobs.admission import Admission, account_of
 from bot.services.jobs.estimates import Estimates
 from bot.services.jobs.kind import Completion, JobKind
+from bot.services.jobs.listing import queue_view
 from bot.services.jobs.routes import NullDelivery, route_of, safely
 from engine.backends import LANES, ExecutionBackend, JobHandle, WorkerLost
 from engine.errors import Cancelled, EngineError
@@ -27,7 +28,6 @@ from storage.records import GuildSettings, Job
 log = logging.getLogger(__name__)
 
 GENERIC_FAILURE = "The engine failed on this job; the error was logged for the admins."
-HIDDEN = "(elsewhere)"
 MAX_ATTEMPTS = {"requeue": 2, "resume": 5, "fail": 1}
 
 
@@ -164,25 +164,7 @@ class JobQueue:
             await safely(self._delivery.cancelled(route_of(job)))
 
     async def queue(self, caller: Caller) -> QueueView:
-        running = [self._entry(caller, j, 0, None) for j in await self._db.jobs.list_running()]
-        waiting: list[QueueEntry] = []
-        for lane in LANES:
-            jobs = await self._db.jobs.fair_queue(lane)
-            waiting += [self._entry(caller, j, i, self.estimates.eta(jobs[: i + 1])) for i, j in enumerate(jobs)]
-        mine = tuple(e for e in running + waiting if e.requester_id == caller.user_id)
-        return QueueView(tuple(running), tuple(waiting), mine)
-
-    def _entry(self, caller: Caller, job: Job, position: int, eta: float | None) -> QueueEntry:
-        # The queue is shared by every server (and DMs): a summary is shown only where the job was asked for.
-        visible = job.requester_id == caller.user_id or (job.guild_id is not None and job.guild_id == caller.guild_id)
-        kind = self._kinds.get(job.kind)
-        summary = HIDDEN
-        if visible and kind is not None:
-            try:
-                summary = kind.summary(kind.parse(job.request))
-            except StudioError:
-                summary = job.kind
-        return QueueEntry(job.id, job.kind, job.requester_id, job.status, position, eta, summary, job.lane)
+        return await queue_view(self._db, self._kinds.get, self.estimates, caller)
 
     async def wait(self, job_id: int, limit_s: float | None = None) -> Job:
         """Wait until a job ends (for the CLI and tests); returns its final row."""

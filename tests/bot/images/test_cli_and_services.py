@@ -40,6 +40,7 @@ def photo(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # the CLI runs the real engine on tiny-sd
 def test_cli_describe_prints_numbered_prompts(run, photo: Path) -> None:
     result = run("describe", str(photo), "--count", "3")
     assert result.exit_code == 0, result.output
@@ -48,6 +49,7 @@ def test_cli_describe_prints_numbered_prompts(run, photo: Path) -> None:
     assert len({line.split(". ", 1)[1] for line in lines}) == 3
 
 
+@pytest.mark.slow  # the CLI runs the real engine on tiny-sd
 def test_cli_vary_prints_the_output_prompt_and_images(run, photo: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = run(
@@ -63,6 +65,7 @@ def test_cli_vary_prints_the_output_prompt_and_images(run, photo: Path, tmp_path
         assert "Denoising strength: 0.4" in png.info["parameters"]
 
 
+@pytest.mark.slow  # the CLI runs the real engine on tiny-sd
 def test_cli_edit_with_a_mask_writes_the_overlay(run, photo: Path, tmp_path: Path) -> None:
     mask = tmp_path / "mask.png"
     mask.write_bytes(mask_bytes())
