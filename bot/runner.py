@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 def build_bot(settings: Settings, services: Services) -> StudioBot:
     """The bot on these services, its delivery port registered with the job service (before `jobs.start()`)."""
     from bot.client import StudioBot
+    from bot.services.container import bot_services
 
-    bot = StudioBot(settings, services)
+    bot = StudioBot(settings, bot_services(services))
     services.jobs.set_delivery(bot.delivery)
     return bot
 

@@ -12,9 +12,10 @@ from bot.settings import SettingsError, load_settings
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("DISCORD_TOKEN", "STUDIO_DATA_DIR", "STUDIO_DEV_GUILD_ID", "STUDIO_DEFAULT_MODEL", "STUDIO_DEVICE"):
+    from bot.settings import ENV_NAMES
+
+    for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("STUDIO_LOG_LEVEL", raising=False)
 
 
 def test_defaults_without_env_file() -> None:
@@ -126,3 +127,31 @@ async def test_interaction_tokens_stay_out_of_the_reprs_of_callers_routes_and_jo
     for value in (caller, job, route_of(job)):
         assert value.interaction_token == secret
         assert secret not in repr(value)  # a log line or a traceback that shows the object keeps it out
+
+
+def test_every_variable_is_documented_in_env_example_and_the_readme() -> None:
+    from bot.settings import ENV_NAMES
+
+    root = Path(__file__).resolve().parent.parent
+    example = (root / ".env.example").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for name in ENV_NAMES:
+        assert f"\n{name}=" in example, name
+        assert f"`{name}`" in readme, name
+
+
+def test_sections_read_the_flat_variable_names(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("STUDIO_CAPTIONER=tiny-blip\nSTUDIO_HF_OFFLINE=true\n", encoding="utf-8")
+    monkeypatch.setenv("STUDIO_SEGMENTER", "tiny-clipseg")
+    settings = load_settings(env_file=env, STUDIO_REWRITER="tiny-lm")
+    assert (settings.engine.captioner, settings.engine.segmenter, settings.engine.rewriter) == (
+        "tiny-blip",
+        "tiny-clipseg",
+        "tiny-lm",
+    )
+    assert settings.engine.hf_offline is True
+    assert settings.backend.kind == "local"
+    monkeypatch.setenv("STUDIO_BACKEND", "ray")
+    with pytest.raises(SettingsError, match=r"^STUDIO_BACKEND: "):
+        load_settings(env_file=None)

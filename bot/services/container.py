@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from bot.services.api import BotServices
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.jobs.followups import FollowUps
 from bot.services.jobs.images import ImageSubmitter
@@ -38,6 +39,11 @@ class Services:
     edits: EditService
     posts: PostService
     guild_settings: GuildSettingsService
+
+
+def bot_services(services: Services) -> BotServices:
+    """The services as the Discord adapter sees them (mypy checks that `Services` provides every API)."""
+    return services
 
 
 def engine_config(settings: Settings) -> EngineConfig:
