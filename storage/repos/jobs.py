@@ -177,6 +177,14 @@ class JobRepository(Repository):
             ("running",),
         )
 
+    async def record_result(self, job_id: int, result: dict[str, Any]) -> None:
+        """Store a running job's outcome before it is shown (a crash then keeps it; `finish` ends the job)."""
+        changed, _ = await self._db.execute(
+            "UPDATE jobs SET result = ? WHERE id = ? AND status = 'running'", (json_to_db(result), job_id)
+        )
+        if not changed:
+            raise JobStateError(f"job {job_id} is not running")
+
     async def finish(self, job_id: int, result: dict[str, Any]) -> Job:
         """running → done with its result."""
         return await self._transition(

@@ -72,10 +72,10 @@ class ImageRequest:
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         values.setdefault("full_prompt", data.get("prompt", ""))
-        values["loras"] = tuple((str(name), float(scale)) for name, scale in data.get("loras", ()))
         try:
+            values["loras"] = tuple((str(name), float(scale)) for name, scale in data.get("loras") or ())
             return cls(**values)
-        except TypeError as exc:
+        except (TypeError, ValueError) as exc:
             raise StudioError("This job's stored request is incomplete; start a new one.") from exc
 
     def files(self) -> list[tuple[Path, str]]:

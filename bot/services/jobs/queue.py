@@ -199,6 +199,10 @@ class JobQueue:
         except StudioError as exc:
             await self._fail(job, exc.message)
             return
+        except Exception:  # a row this version cannot read must not stop the pump or stay 'running'
+            log.exception("job_id=%s could not be started", job.id)
+            await self._fail(job, GENERIC_FAILURE)
+            return
         handle = self._backend.submit(order, job.lane)  # type: ignore[arg-type]
         self._handles[job.id] = handle
         self._tasks.spawn(self._watch(job, kind, request, handle), name=f"job {job.id}")
@@ -209,8 +213,9 @@ class JobQueue:
         started = time.monotonic()
         try:
             async for event in handle.events():
-                progress = Progress(job.id, event.step, event.total, event.eta_s, kind.label)
-                await safely(self._delivery.progress(route, progress))
+                if not kind.answered_inline:
+                    progress = Progress(job.id, event.step, event.total, event.eta_s, kind.label)
+                    await safely(self._delivery.progress(route, progress))
             outcome = await handle.result()
             completion = await kind.complete(job, request, outcome)
         except Cancelled:
@@ -230,11 +235,16 @@ class JobQueue:
             log.exception("job_id=%s failed", job.id)
             await self._fail(job, GENERIC_FAILURE)
         else:
-            await self._complete(job, kind, request, completion, time.monotonic() - started)
+            try:
+                await self._complete(job, kind, request, completion, time.monotonic() - started)
+            except Exception:
+                log.exception("job_id=%s: storing or delivering its outcome failed", job.id)
+                await self._end_after_error(job)
         finally:
-            self._handles.pop(job.id, None)
-            self._cancel_requested.discard(job.id)
-            if not retried:  # a job tried again keeps its waiters waiting
+            if self._handles.get(job.id) is handle:  # a retried job's next attempt has a handle of its own
+                del self._handles[job.id]
+                self._cancel_requested.discard(job.id)
+            if not retried or self._closing:  # a job tried again keeps its waiters waiting, until shutdown
                 self._set_finished(job.id)
             self._kick()
 
@@ -249,17 +259,33 @@ class JobQueue:
 
     async def _complete(self, job: Job, kind: JobKind[Any], request: Any, done: Completion, elapsed_s: float) -> None:
         self.estimates.learn(kind, request, elapsed_s)
+        # The outcome is stored before it is shown: a crash after the delivery keeps it (the job is then
+        # marked done at the next start, never posted twice).
+        await self._db.jobs.record_result(job.id, dict(done.result))
         if done.deliverable is not None:
             message_id = await safely(self._delivery.delivered(route_of(job), done.deliverable))  # type: ignore[arg-type]
             await self._db.jobs.mark_delivered(job.id, message_id)
             if message_id and done.posted_images:
-                await self._db.posts.record(
-                    message_id, done.posted_images, done.post_role, channel_id=job.channel_id, guild_id=job.guild_id
+                await safely(
+                    self._db.posts.record(
+                        message_id, done.posted_images, done.post_role, channel_id=job.channel_id, guild_id=job.guild_id
+                    )
                 )
-        await self._db.jobs.finish(job.id, dict(done.result))
-        if done.charge:
-            await self._db.usage.add(account_of(job), job.guild_id, done.charge)
+        async with self._db.transaction():  # done and charged together
+            await self._db.jobs.finish(job.id, dict(done.result))
+            if done.charge:
+                await self._db.usage.add(account_of(job), job.guild_id, done.charge)
         log.info("job_id=%s done kind=%s charge=%s elapsed=%.2fs", job.id, kind.name, done.charge, elapsed_s)
+
+    async def _end_after_error(self, job: Job) -> None:
+        """Completing failed half-way: a job already shown is done, any other failed (never left 'running')."""
+        current = await self._db.jobs.get(job.id)
+        if current is None or current.status != "running":
+            return
+        if current.delivered:
+            await self._db.jobs.finish(job.id, current.result or {})
+        else:
+            await self._fail(job, GENERIC_FAILURE)
 
     async def _fail(self, job: Job, message: str) -> None:
         log.warning("job_id=%s failed: %s", job.id, message)

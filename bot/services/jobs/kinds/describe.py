@@ -35,9 +35,11 @@ class DescribeRequest:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
-        if check_version(data, cls.VERSION, "description") == 0:  # before v1 the count had its own key
-            return cls(str(data["source_image"]), int(data["describe_count"]))
-        return cls(str(data["source_image"]), int(data["count"]))
+        version = check_version(data, cls.VERSION, "description")
+        try:  # before v1 the count had its own key
+            return cls(str(data["source_image"]), int(data["describe_count" if version == 0 else "count"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StudioError("This description's stored request is incomplete; run /describe again.") from exc
 
 
 class DescribeKind(JobKind[DescribeRequest]):
