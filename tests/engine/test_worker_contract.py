@@ -109,7 +109,7 @@ async def test_interactive_work_runs_at_a_batch_jobs_yield_point(backend: Execut
     """A long batch job that yields between its steps does not hold an interactive job behind it."""
     started, interactive_done = tmp_path / "started", tmp_path / "interactive-done"
     steps = [("touch", str(started)), ("gate", str(tmp_path / "go"))]
-    steps += [("yield",), ("sleep", 0.02)] * 100
+    steps += [("yield",), ("sleep", 0.01)] * 60
     steps += [("value", "batch finished")]
     batch = backend.submit(order(1, *steps), "batch")
     assert await asyncio.to_thread(wait_for_file, started)
