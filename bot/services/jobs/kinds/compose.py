@@ -169,23 +169,7 @@ class EditService:
                 f"Strength must be from {STRENGTH_RANGE[0]} (a light touch) to {STRENGTH_RANGE[1]} "
                 f"(a new picture); got {options.strength:g}."
             )
-        await self._queue.admission.check_access(caller)
-        model = await self._models.resolve(options.model)
-        upload = await self._uploads.image(image)
-        width, height = model_size(upload.width, upload.height, model.spec)
-        draft = ImageDraft(
-            prompt=instruction,
-            model=options.model,
-            count=options.count,
-            seed=options.seed,
-            width=width,
-            height=height,
-            mode="img2img",
-            strength=options.strength,
-            source_image=str(upload.path),
-        )
-        request, limits = await self._submitter.prepare(caller, draft)
-        return await self._queue.submit(caller, "vary", ComposeRequest.extend(request, instruction), limits=limits)
+        return await self._submit(caller, "vary", image, None, options, instruction, strength=options.strength)
 
     async def edit_image(
         self, caller: Caller, image: bytes, options: EditImageInput, mask: bytes | None = None
@@ -199,6 +183,21 @@ class EditService:
             )
         if region is not None and len(region) > MAX_REGION:
             raise StudioError(f"The region is too long ({len(region)} characters; at most {MAX_REGION}).")
+        return await self._submit(caller, "edit", image, mask, options, instruction, region=region)
+
+    async def _submit(
+        self,
+        caller: Caller,
+        kind: str,
+        image: bytes,
+        mask: bytes | None,
+        options: VaryImageInput | EditImageInput,
+        instruction: str,
+        *,
+        region: str | None = None,
+        strength: float | None = None,
+    ) -> JobTicket:
+        """Check access, store the upload (and mask), size it for the model, validate, queue."""
         await self._queue.admission.check_access(caller)
         model = await self._models.resolve(options.model)
         upload = await self._uploads.image(image)
@@ -211,13 +210,14 @@ class EditService:
             seed=options.seed,
             width=width,
             height=height,
-            mode="inpaint",
+            mode="img2img" if kind == "vary" else "inpaint",
+            strength=strength,
             source_image=str(upload.path),
             mask_image=str(mask_path) if mask_path else None,
         )
         request, limits = await self._submitter.prepare(caller, draft)
         composed = ComposeRequest.extend(request, instruction, region)
-        return await self._queue.submit(caller, "edit", composed, limits=limits)
+        return await self._queue.submit(caller, kind, composed, limits=limits)
 
 
 def instruction_text(text: str) -> str:
