@@ -15,7 +15,8 @@ from typing import Any
 from bot.background import BackgroundTasks
 from bot.services.api import Caller, DeliveryPort, JobTicket, Progress, QueueView
 from bot.services.errors import NotFound, Refused, StudioError
-from bot.services.jobs.admission import Admission, account_of
+from bot.services.jobs.admission import Admission
+from bot.services.jobs.completion import close_if_delivered, finish
 from bot.services.jobs.estimates import Estimates
 from bot.services.jobs.kind import Completion, JobKind
 from bot.services.jobs.listing import queue_view
@@ -259,32 +260,12 @@ class JobQueue:
 
     async def _complete(self, job: Job, kind: JobKind[Any], request: Any, done: Completion, elapsed_s: float) -> None:
         self.estimates.learn(kind, request, elapsed_s)
-        # The outcome is stored before it is shown: a crash after the delivery keeps it (the job is then
-        # marked done at the next start, never posted twice).
-        await self._db.jobs.record_result(job.id, dict(done.result))
-        if done.deliverable is not None:
-            message_id = await safely(self._delivery.delivered(route_of(job), done.deliverable))  # type: ignore[arg-type]
-            await self._db.jobs.mark_delivered(job.id, message_id)
-            if message_id and done.posted_images:
-                await safely(
-                    self._db.posts.record(
-                        message_id, done.posted_images, done.post_role, channel_id=job.channel_id, guild_id=job.guild_id
-                    )
-                )
-        async with self._db.transaction():  # done and charged together
-            await self._db.jobs.finish(job.id, dict(done.result))
-            if done.charge:
-                await self._db.usage.add(account_of(job), job.guild_id, done.charge)
+        await finish(self._db, self._delivery, job, done)
         log.info("job_id=%s done kind=%s charge=%s elapsed=%.2fs", job.id, kind.name, done.charge, elapsed_s)
 
     async def _end_after_error(self, job: Job) -> None:
         """Completing failed half-way: a job already shown is done, any other failed (never left 'running')."""
-        current = await self._db.jobs.get(job.id)
-        if current is None or current.status != "running":
-            return
-        if current.delivered:
-            await self._db.jobs.finish(job.id, current.result or {})
-        else:
+        if not await close_if_delivered(self._db, job):
             await self._fail(job, GENERIC_FAILURE)
 
     async def _fail(self, job: Job, message: str) -> None:
