@@ -55,6 +55,7 @@ DELETE_USER_STEPS: tuple[tuple[str, str], ...] = (
     ("reactions", f"DELETE FROM reactions WHERE user_id = :user OR image_id IN ({_USER_IMAGES})"),  # noqa: S608
     ("posts", f"DELETE FROM posts WHERE image_id IN ({_USER_IMAGES})"),  # noqa: S608
     ("training_items", f"DELETE FROM training_items WHERE {_USER_ITEMS}"),  # noqa: S608
+    ("active_training_sets", "DELETE FROM active_training_sets WHERE user_id = :user"),
     ("training_sets", "DELETE FROM training_sets WHERE owner_id = :user"),
     ("job_files", f"DELETE FROM job_files WHERE job_id IN ({_USER_JOBS})"),  # noqa: S608
     ("images", f"DELETE FROM images WHERE job_id IN ({_USER_JOBS})"),  # noqa: S608

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 Origin = Literal["interaction", "cli", "schedule"]
+ItemSource = Literal["reaction", "upload", "sheet"]  # how an image entered a training set
 ACTIVE_STATUSES: tuple[str, ...] = ("queued", "running")
 TERMINAL_STATUSES: tuple[str, ...] = ("done", "failed", "cancelled")
 
@@ -119,6 +120,7 @@ class TrainingSet:
     trigger_word: str | None
     base_model: str | None
     created_at: datetime
+    locked: bool = False  # only the owner adds to a locked set
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,14 @@ class TrainingItem:
     id: int
     set_id: int
     image_id: int | None
-    path: Path
+    path: Path  # the set's own copy of the image
     caption: str | None
     added_by: int
     created_at: datetime
+    source: ItemSource = "upload"
+    caption_source: Literal["auto", "user"] = "auto"  # a member's correction is never overwritten
+    message_id: int | None = None  # the reaction that added it: removing the reaction removes the item
+    emoji: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,3 +198,7 @@ class GuildSettings:
     blocked_words: tuple[str, ...] = field(default=(), metadata={"max_items": 200, "max_len": 100})
     nsfw_policy: NsfwPolicy = field(default="block", metadata={"choices": ("block", "spoiler")})
     serve_dms: bool = False
+    # Training sets: how many images a set needs before it may be trained, and whether members may upload
+    # images to sets (off: sets hold only images made in this server).
+    min_training_images: int = field(default=20, metadata={"min": 1, "max": 500})
+    training_uploads: bool = True

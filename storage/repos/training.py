@@ -8,7 +8,7 @@ from pathlib import Path
 
 from storage._codec import ts_required, ts_to_db
 from storage.errors import DuplicateError, NotFoundError
-from storage.records import TrainingItem, TrainingSet
+from storage.records import ItemSource, TrainingItem, TrainingSet
 from storage.repos._base import Repository, check_slug, integrity_error
 
 
@@ -21,6 +21,7 @@ def _set(row: sqlite3.Row) -> TrainingSet:
         trigger_word=row["trigger_word"],
         base_model=row["base_model"],
         created_at=ts_required(row["created_at"]),
+        locked=bool(row["locked"]),
     )
 
 
@@ -33,6 +34,10 @@ def _item(row: sqlite3.Row) -> TrainingItem:
         caption=row["caption"],
         added_by=row["added_by"],
         created_at=ts_required(row["created_at"]),
+        source=row["source"],
+        caption_source=row["caption_source"],
+        message_id=row["message_id"],
+        emoji=row["emoji"],
     )
 
 
@@ -91,13 +96,18 @@ class TrainingSetRepository(Repository):
         added_by: int,
         image_id: int | None = None,
         caption: str | None = None,
+        *,
+        source: ItemSource = "upload",
+        message_id: int | None = None,
+        emoji: str | None = None,
     ) -> TrainingItem | None:
         """Add an image file to a set; None when that image (or path) is already in the set."""
         try:
             changed, item_id = await self._db.execute(
-                """INSERT OR IGNORE INTO training_items (set_id, image_id, path, caption, added_by, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
-                (set_id, image_id, str(path), caption, added_by, ts_to_db(self._db.now())),
+                """INSERT OR IGNORE INTO training_items
+                       (set_id, image_id, path, caption, added_by, created_at, source, message_id, emoji)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (set_id, image_id, str(path), caption, added_by, ts_to_db(self._db.now()), source, message_id, emoji),
             )
         except sqlite3.IntegrityError as exc:
             error = integrity_error(
@@ -108,19 +118,73 @@ class TrainingSetRepository(Repository):
             raise error from exc
         if not changed or item_id is None:
             return None
+        return await self.item(item_id)
+
+    async def item(self, item_id: int) -> TrainingItem | None:
         row = await self._db.fetchone("SELECT * FROM training_items WHERE id = ?", (item_id,))
-        assert row is not None
-        return _item(row)
+        return None if row is None else _item(row)
 
     async def remove_item(self, item_id: int) -> bool:
         changed, _ = await self._db.execute("DELETE FROM training_items WHERE id = ?", (item_id,))
         return changed > 0
 
-    async def set_caption(self, item_id: int, caption: str | None) -> None:
-        changed, _ = await self._db.execute("UPDATE training_items SET caption = ? WHERE id = ?", (caption, item_id))
+    async def set_caption(self, item_id: int, caption: str | None, source: str = "user") -> None:
+        """A member's caption (kept from then on), or the captioner's (`source="auto"`)."""
+        changed, _ = await self._db.execute(
+            "UPDATE training_items SET caption = ?, caption_source = ? WHERE id = ?", (caption, source, item_id)
+        )
         if not changed:
             raise NotFoundError(f"training item {item_id} does not exist")
 
+    async def set_auto_caption(self, item_id: int, caption: str) -> bool:
+        """The captioner's caption, unless a member wrote one meanwhile; False when it was not written."""
+        changed, _ = await self._db.execute(
+            "UPDATE training_items SET caption = ? WHERE id = ? AND caption_source = 'auto'", (caption, item_id)
+        )
+        return changed > 0
+
     async def items(self, set_id: int) -> builtins.list[TrainingItem]:
+        """A set's items in the order they were added: item n of a set is number n in its listings."""
         rows = await self._db.fetchall("SELECT * FROM training_items WHERE set_id = ? ORDER BY id", (set_id,))
         return [_item(row) for row in rows]
+
+    async def items_from_reaction(self, message_id: int, emoji: str, user_id: int) -> builtins.list[TrainingItem]:
+        """The items `user_id` added by reacting `emoji` on `message_id` (in any of the sets)."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM training_items WHERE message_id = ? AND emoji = ? AND added_by = ? ORDER BY id",
+            (message_id, emoji, user_id),
+        )
+        return [_item(row) for row in rows]
+
+    async def uses_of_path(self, path: Path | str) -> int:
+        """How many items name this file (a file shared by items stays until the last one goes)."""
+        row = await self._db.fetchone("SELECT COUNT(*) FROM training_items WHERE path = ?", (str(path),))
+        return int(row[0]) if row else 0
+
+    async def set_locked(self, set_id: int, locked: bool) -> None:
+        changed, _ = await self._db.execute("UPDATE training_sets SET locked = ? WHERE id = ?", (int(locked), set_id))
+        if not changed:
+            raise NotFoundError(f"training set {set_id} does not exist")
+
+    async def active(self, guild_id: int | None, user_id: int) -> TrainingSet | None:
+        """The set a member's reactions feed in this guild."""
+        row = await self._db.fetchone(
+            """SELECT training_sets.* FROM active_training_sets JOIN training_sets ON training_sets.id = set_id
+               WHERE active_training_sets.guild_id = IFNULL(?, 0) AND user_id = ?""",
+            (guild_id, user_id),
+        )
+        return None if row is None else _set(row)
+
+    async def set_active(self, guild_id: int | None, user_id: int, set_id: int) -> None:
+        await self._db.execute(
+            """INSERT INTO active_training_sets (guild_id, user_id, set_id) VALUES (IFNULL(?, 0), ?, ?)
+               ON CONFLICT (guild_id, user_id) DO UPDATE SET set_id = excluded.set_id""",
+            (guild_id, user_id, set_id),
+        )
+
+    async def active_users(self, set_id: int) -> builtins.list[int]:
+        """The members whose active set this is."""
+        rows = await self._db.fetchall(
+            "SELECT user_id FROM active_training_sets WHERE set_id = ? ORDER BY user_id", (set_id,)
+        )
+        return [row["user_id"] for row in rows]

@@ -29,6 +29,9 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
     # My own training set, with an item the other user added.
     my_set = await db.training_sets.create("my-set", 7, ME)
     await db.training_sets.add_item(my_set.id, "/sets/my-set/x.png", added_by=OTHER)
+    # My reactions feed their set; theirs feed mine (that goes with my set).
+    await db.training_sets.set_active(7, ME, their_set.id)
+    await db.training_sets.set_active(7, OTHER, my_set.id)
     await db.usage.add(ME, 7, 2)
     await db.usage.add(OTHER, 7, 1)
     await db.schedules.create("mine", 7, 70, "0 9 * * *", "p", ME)
@@ -48,6 +51,7 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
         "reactions": 3,  # two on my images (one by the other user) and my star on theirs
         "posts": 2,  # the grid of my two images
         "training_items": 3,
+        "active_training_sets": 1,
         "training_sets": 1,
         "job_files": 2,
         "images": 2,
@@ -56,13 +60,15 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
         "schedules": 1,
         "models": 1,  # unlinked: the model stays, without its author
     }
-    assert report.total == 17
+    assert report.total == 18
     assert report.job_paths == ()  # the job's files are its images, listed in image_paths
     # Mine is gone.
     assert await db.jobs.list_for_user(ME, 10) == []
     assert await db.images.get(my_a.id) is None
     assert await db.training_sets.get(my_set.id) is None
     assert await db.usage.images_on(ME, 7) == 0
+    assert await db.training_sets.active(7, ME) is None
+    assert await db.training_sets.active(7, OTHER) is None  # it was my set
     assert (await db.models.get("my-lora")).created_by is None
     # Theirs stays, minus what pointed at my data.
     assert await db.jobs.get(theirs.id) == theirs
