@@ -32,6 +32,8 @@ class EngineSettings(BaseModel):
     segmenter: str = Field(default="clipseg", min_length=1)
     # Optional language model that rewrites /vary and /edit prompts: `none`, a catalog id, or a local folder.
     rewriter: str = Field(default="none", min_length=1)
+    # Image embedder of the training-set outlier check: a catalog id or a local CLIP folder.
+    embedder: str = Field(default="clip-vit-base-patch32", min_length=1)
 
 
 class BackendSettings(BaseModel):
@@ -55,6 +57,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "STUDIO_CAPTIONER": ("engine", "captioner"),
     "STUDIO_SEGMENTER": ("engine", "segmenter"),
     "STUDIO_REWRITER": ("engine", "rewriter"),
+    "STUDIO_EMBEDDER": ("engine", "embedder"),
     "STUDIO_BACKEND": ("backend", "kind"),
 }
 
@@ -140,6 +143,10 @@ class Settings(BaseSettings):
     @property
     def loras_dir(self) -> Path:
         return self.data_dir / "loras"
+
+    @property
+    def trainsets_dir(self) -> Path:
+        return self.data_dir / "trainsets"
 
     def require_token(self) -> str:
         """The bot token, or a SettingsError that says how to provide it."""

@@ -20,6 +20,7 @@ from engine.work import WorkOrder
 
 if TYPE_CHECKING:
     from engine.captioner import Captioner
+    from engine.embedder import ImageEmbedder
     from engine.masks import TextSegmenter
     from engine.pipelines import PipelineManager
     from engine.rewriter import LocalLMRewriter
@@ -38,6 +39,7 @@ class EngineConfig:
     captioner: str = "blip-large"
     segmenter: str = "clipseg"
     rewriter: str = "none"
+    embedder: str = "clip-vit-base-patch32"  # image embeddings for the training-set outlier check
     offline: bool = True  # never ask the hub for vision models
 
 
@@ -103,6 +105,7 @@ class EngineHost:
                     "captioner": vision_catalog.load_captioner,
                     "segmenter": vision_catalog.load_segmenter,
                     "rewriter": vision_catalog.load_rewriter,
+                    "embedder": vision_catalog.load_embedder,
                 }[kind]
                 device = str(choose_device(self.config.device))
                 self._vision[kind] = load(name, device=device, offline=self.config.offline)
@@ -123,3 +126,7 @@ class EngineHost:
         if not rewriter_enabled(self.config.rewriter):
             return None
         return self._vision_model("rewriter", self.config.rewriter)
+
+    def embedder(self) -> ImageEmbedder:
+        """The image embedder the config names, loaded on first use."""
+        return self._vision_model("embedder", self.config.embedder)

@@ -1,5 +1,5 @@
-"""The catalog of helper models: captioners for /describe and /vary, segmenters for /edit regions, and the
-optional language model that rewrites /vary and /edit prompts.
+"""The catalog of helper models: captioners for /describe and /vary, segmenters for /edit regions, the
+optional language model that rewrites /vary and /edit prompts, and the image embedder of training-set checks.
 
 A setting names a catalog id (`blip-large`, `clipseg`, ...) or a local folder holding a model's config,
 processor or tokenizer files and .safetensors weights; the folder's `config.json` says which architecture it
@@ -21,26 +21,29 @@ from engine.errors import ModelUnavailable
 
 if TYPE_CHECKING:
     from engine.captioner import Captioner
+    from engine.embedder import ClipEmbedder, ImageEmbedder
     from engine.masks import TextSegmenter
     from engine.rewriter import LocalLMRewriter
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-VisionKind = Literal["captioner", "segmenter", "rewriter"]
-_SETTING = {"captioner": "STUDIO_CAPTIONER", "segmenter": "STUDIO_SEGMENTER", "rewriter": "STUDIO_REWRITER"}
+VisionKind = Literal["captioner", "segmenter", "rewriter", "embedder"]
+_SETTING = {k: f"STUDIO_{k.upper()}" for k in ("captioner", "segmenter", "rewriter", "embedder")}
 REWRITER_OFF = "none"
 # config.json `model_type` → architecture we know how to load.
-_ARCHITECTURES = {"blip": "blip", "florence2": "florence2", "clipseg": "clipseg"}
+_ARCHITECTURES = {"blip": "blip", "florence2": "florence2", "clipseg": "clipseg", "clip": "clip"}
+_ARCHITECTURES["clip_vision_model"] = "clip"  # a CLIP checkpoint saved without its text tower
+_WANTED = {"captioner": ("blip", "florence2"), "segmenter": ("clipseg",), "embedder": ("clip",)}  # per kind
 
 
 @dataclass(frozen=True)
 class VisionPreset:
-    """One captioner or segmenter the catalog knows."""
+    """One captioner, segmenter, rewriter or embedder the catalog knows."""
 
     id: str
     kind: VisionKind
-    architecture: str  # blip | florence2 | clipseg | causal-lm
+    architecture: str  # blip | florence2 | clipseg | causal-lm | clip
     source: str  # hub id, local folder, or "builtin:<name>"
     display_name: str
     description: str
@@ -103,9 +106,23 @@ _PRESETS: tuple[VisionPreset, ...] = (
         "Smaller prompt rewriter, about 0.7 GB.",
     ),
     VisionPreset("tiny-lm", "rewriter", "causal-lm", "builtin:tiny-lm", "Tiny LM (test)", _TINY, is_test_model=True),
+    VisionPreset(
+        "clip-vit-base-patch32",
+        "embedder",
+        "clip",
+        "openai/clip-vit-base-patch32",
+        "CLIP ViT-B/32",
+        "Finds training images unlike the rest of the set, about 0.6 GB.",
+    ),
+    VisionPreset("tiny-clip", "embedder", "clip", "builtin:tiny-clip", "Tiny CLIP (test)", _TINY, is_test_model=True),
 )
 _BY_ID = {p.id: p for p in _PRESETS}
-DEFAULTS: dict[VisionKind, str] = {"captioner": "blip-large", "segmenter": "clipseg", "rewriter": REWRITER_OFF}
+DEFAULTS: dict[VisionKind, str] = {
+    "captioner": "blip-large",
+    "segmenter": "clipseg",
+    "rewriter": REWRITER_OFF,
+    "embedder": "clip-vit-base-patch32",
+}
 
 
 def vision_presets(kind: VisionKind | None = None) -> tuple[VisionPreset, ...]:
@@ -138,7 +155,7 @@ def resolve_vision(kind: VisionKind, name: str) -> VisionPreset:
     if kind == "rewriter":
         return _local_language_model(folder, str(model_type))
     architecture = _ARCHITECTURES.get(str(model_type))
-    wanted = ("blip", "florence2") if kind == "captioner" else ("clipseg",)
+    wanted = _WANTED[kind]
     if architecture not in wanted:
         raise ModelUnavailable(
             f"{_SETTING[kind]}: the folder '{folder}' does not hold a {' or '.join(wanted)} model "
@@ -166,13 +183,14 @@ def _local_language_model(folder: Path, model_type: str) -> VisionPreset:
 def _cache_first(load: Callable[[bool], T], offline: bool) -> T:
     """Try the local cache (fast, no network) first; ask the hub only when allowed and the cache lacks it."""
     from engine.captioner import CaptionerUnavailable
+    from engine.embedder import EmbedderUnavailable
     from engine.loading import hub_offline
     from engine.masks import SegmenterUnavailable
     from engine.rewriter import RewriterUnavailable
 
     try:
         return load(True)
-    except (CaptionerUnavailable, SegmenterUnavailable, RewriterUnavailable):
+    except (CaptionerUnavailable, SegmenterUnavailable, RewriterUnavailable, EmbedderUnavailable):
         if offline or hub_offline():
             raise
     return load(False)
@@ -230,6 +248,24 @@ def load_rewriter(name: str, *, device: str = "cpu", offline: bool = True) -> Lo
     return rewriter
 
 
+def load_embedder(name: str, *, device: str = "cpu", offline: bool = True) -> ImageEmbedder:
+    """Build the image embedder a setting names (blocking: call it on the worker thread)."""
+    from engine.embedder import ClipEmbedder, EmbedderUnavailable
+
+    preset = resolve_vision("embedder", name)
+    if preset.source == "builtin:tiny-clip":
+        return _tiny_clip()
+    try:
+        embedder = _cache_first(
+            lambda off: ClipEmbedder.from_pretrained(preset.source, offline=off, device=device, name=preset.id),
+            offline,
+        )
+    except EmbedderUnavailable as exc:
+        raise ModelUnavailable(f"{exc} (setting {_SETTING['embedder']}={name})") from exc
+    log.info("image embedder %s loaded on %s", preset.id, device)
+    return embedder
+
+
 # The test models are pure functions of their seed: build each once per process (several seconds each).
 @functools.cache
 def _tiny_blip() -> Captioner:
@@ -250,3 +286,10 @@ def _tiny_lm() -> LocalLMRewriter:
     from engine.rewriter import tiny_rewriter
 
     return tiny_rewriter(0)
+
+
+@functools.cache
+def _tiny_clip() -> ClipEmbedder:
+    from engine.embedder import tiny_clip_embedder
+
+    return tiny_clip_embedder(0)

@@ -49,7 +49,7 @@ def list_models(obj: Context) -> None:
 
     print_catalog(obj)
     engine = obj.settings.engine
-    chosen = {engine.captioner, engine.segmenter, engine.rewriter}
+    chosen = {engine.captioner, engine.segmenter, engine.rewriter, engine.embedder}
     for preset in vision_presets():
         mark = " (selected)" if preset.id in chosen else ""
         test = " (test model)" if preset.is_test_model else ""
