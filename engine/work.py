@@ -119,3 +119,44 @@ class ComposeOutcome:
     prompt_source: str = "composer"  # or "rewriter": the language model's version was accepted
     mask: OutputFile | None = None  # a mask found from the region's words
     overlay: OutputFile | None = None  # the mask drawn over the image, shown to the user
+
+
+# -- training-set checks ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckSetTask:
+    """Check a training set's images (the order's request); paths in the set's order, numbered from 1."""
+
+    paths: tuple[Path, ...]
+    resolution: int  # the base model's training resolution: a smaller image is flagged
+
+
+@dataclass(frozen=True)
+class ImageFinding:
+    """What the checks found in one image of the set."""
+
+    number: int  # 1-based place in the set
+    codes: tuple[str, ...]  # machine codes from: unreadable, small, duplicate, blurry, dark, bright, flat, outlier
+    notes: tuple[str, ...]  # one short human sentence per code, e.g. "near-duplicate of #3"
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """A set check: one finding per image, in order (codes empty when the image is fine)."""
+
+    findings: tuple[ImageFinding, ...]
+    embedder: str | None  # the embedder used for outliers, None when outliers were not checked
+
+
+@dataclass(frozen=True)
+class CaptionTask:
+    """Caption images for a training set (short captions), in order."""
+
+    paths: tuple[Path, ...]
+
+
+@dataclass(frozen=True)
+class CaptionOutcome:
+    paths: tuple[Path, ...]
+    captions: tuple[str | None, ...]  # one per path; None for an image that could not be read

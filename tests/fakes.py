@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from engine.backends import WorkContext
@@ -24,11 +25,14 @@ from engine.catalog import ModelSpec, resolve
 from engine.errors import Cancelled, InvalidRequest
 from engine.output import write_bytes
 from engine.prompts import with_trigger
+from engine.tasks import check_set as check_set_task
 from engine.tasks import generate as generate_task
 from engine.types import GeneratedImage, GenerateRequest, GenerateResult
 from engine.work import (
     MASK,
     SOURCE,
+    CaptionOutcome,
+    CaptionTask,
     ComposeOutcome,
     ComposeTask,
     DescribeOutcome,
@@ -76,6 +80,16 @@ class FakeManager:
         return GenerateResult(params, images, time.monotonic() - started)
 
 
+class FakeEmbedder:
+    """Stands in for CLIP: each image shrunk to 4×4 RGB, flattened (cosine ignores an overall exposure change)."""
+
+    name = "fake"
+
+    def embed(self, images: Any) -> np.ndarray:
+        shrunk = [image.convert("RGB").resize((4, 4), Image.Resampling.BOX) for image in images]
+        return np.stack([np.asarray(s, dtype=np.float32).ravel() for s in shrunk])
+
+
 class FakeEngineHost:
     """An `OrderRunner` for the services: fast, deterministic, torch-free."""
 
@@ -87,6 +101,9 @@ class FakeEngineHost:
 
     def manager(self) -> FakeManager:
         return self._manager
+
+    def embedder(self) -> FakeEmbedder:
+        return FakeEmbedder()
 
     def register_task(self, name: str, task: Any) -> None:
         self.tasks[name] = task
@@ -104,6 +121,12 @@ class FakeEngineHost:
             return DescribeOutcome(tuple(f"{FAKE_CAPTION}, take {n}" for n in range(1, order.request.count + 1)))
         if order.task == "compose":
             return self._compose(order, ctx)
+        if order.task == "check_set":
+            return check_set_task.run(order, ctx, self)  # type: ignore[arg-type]
+        if order.task == "caption":
+            assert isinstance(order.request, CaptionTask)
+            paths = order.request.paths
+            return CaptionOutcome(paths, tuple(FAKE_CAPTION if p.is_file() else None for p in paths))
         raise ValueError(f"no engine task {order.task!r}")
 
     def _compose(self, order: WorkOrder, ctx: WorkContext) -> ComposeOutcome:

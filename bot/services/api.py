@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from bot.services.trainsets.api import CurationApi, TrainsetsApi
 
 VaryStrength = Literal["subtle", "strong"]
 # Bounds of what the adapters may send (the Discord options declare the same ranges).
@@ -364,3 +367,9 @@ class BotServices(Protocol):
 
     @property
     def guild_settings(self) -> GuildSettingsApi: ...
+
+    @property
+    def trainsets(self) -> TrainsetsApi: ...
+
+    @property
+    def curation(self) -> CurationApi: ...

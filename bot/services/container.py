@@ -10,12 +10,16 @@ from bot.services.api import BotServices
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.jobs.followups import FollowUps
 from bot.services.jobs.images import ImageSubmitter
+from bot.services.jobs.kinds.caption import CaptionKind
+from bot.services.jobs.kinds.check import CheckKind
 from bot.services.jobs.kinds.compose import ComposeKind, EditService
 from bot.services.jobs.kinds.describe import DescribeKind, DescribeService
 from bot.services.jobs.kinds.generate import GenerateKind, GenerateService
 from bot.services.jobs.queue import JobQueue
 from bot.services.models import ModelService
 from bot.services.posts import PostService
+from bot.services.trainsets.curation import Curation
+from bot.services.trainsets.service import TrainsetService
 from bot.services.uploads import Uploads
 from bot.settings import Settings
 from engine.backends import ExecutionBackend, OrderRunner, ThreadBackend
@@ -39,6 +43,8 @@ class Services:
     edits: EditService
     posts: PostService
     guild_settings: GuildSettingsService
+    trainsets: TrainsetService
+    curation: Curation
 
 
 def bot_services(services: Services) -> BotServices:
@@ -54,6 +60,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         captioner=engine.captioner,
         segmenter=engine.segmenter,
         rewriter=engine.rewriter,
+        embedder=engine.embedder,
         offline=engine.hf_offline,
     )
 
@@ -65,6 +72,8 @@ def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings
     queue.register(ComposeKind("vary", "Varying", db, models, images))
     queue.register(ComposeKind("edit", "Editing", db, models, images))
     queue.register(DescribeKind())
+    queue.register(CaptionKind(db))
+    queue.register(CheckKind())
 
 
 @asynccontextmanager
@@ -81,6 +90,8 @@ async def open_services(
     uploads = Uploads(settings.uploads_dir, settings.max_attachment_bytes)
     submitter = ImageSubmitter(queue, models)
     generate = GenerateService(submitter)
+    posts = PostService(db)
+    trainsets = TrainsetService(db, queue, models, uploads, settings.trainsets_dir)
     services = Services(
         settings=settings,
         db=db,
@@ -92,8 +103,10 @@ async def open_services(
         followups=FollowUps(db, queue, submitter),
         describe=DescribeService(queue, generate, uploads),
         edits=EditService(queue, submitter, models, uploads),
-        posts=PostService(db),
+        posts=posts,
         guild_settings=GuildSettingsService(db),
+        trainsets=trainsets,
+        curation=Curation(db, posts, trainsets),
     )
     try:
         yield services

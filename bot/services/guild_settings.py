@@ -20,6 +20,8 @@ HELP: dict[str, str] = {
     "blocked_words": "words refused in prompts (comma-separated)",
     "nsfw_policy": "adult prompts: block, or spoiler the results",
     "serve_dms": "whether the bot makes images in DMs (true/false)",
+    "min_training_images": "images a training set needs before it may be trained (1-500)",
+    "training_uploads": "whether members may upload images to training sets (false: only images made here)",
 }
 
 

@@ -15,9 +15,14 @@ _VS16 = "\ufe0f"  # the emoji presentation selector, sent by some clients and no
 KEYCAPS: dict[str, int] = {f"{n}\u20e3": n for n in range(1, 10)} | {"🔟": 10}
 
 
+def normalise_emoji(emoji: str) -> str:
+    """One spelling per emoji: without the presentation selector some clients add and others do not."""
+    return emoji.replace(_VS16, "")
+
+
 def keycap_number(emoji: str) -> int | None:
     """1 for 1️⃣ (with or without the presentation selector) … 10 for 🔟; None for any other emoji."""
-    return KEYCAPS.get(emoji.replace(_VS16, ""))
+    return KEYCAPS.get(normalise_emoji(emoji))
 
 
 def keycap(number: int) -> str:
@@ -40,7 +45,7 @@ class PostService:
         posts = await self._db.posts.for_message(message_id)
         if not posts:
             return None  # not a message of the bot's that shows images
-        if emoji.replace(_VS16, "") == STAR:
+        if normalise_emoji(emoji) == STAR:
             number = 1 if len(posts) == 1 else None
         else:
             number = keycap_number(emoji) if len(posts) > 1 else None

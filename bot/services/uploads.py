@@ -17,10 +17,10 @@ class Uploads:
         self.folder = folder
         self.max_bytes = max_bytes
 
-    async def image(self, data: bytes) -> Upload:
-        """Check and store an image upload; StudioError with the reason on refusal."""
+    async def image(self, data: bytes, folder: Path | None = None) -> Upload:
+        """Check and store an image upload (in `folder`, default the uploads folder); StudioError on refusal."""
         try:
-            return await asyncio.to_thread(store_upload, data, self.folder, self.max_bytes)
+            return await asyncio.to_thread(store_upload, data, folder or self.folder, self.max_bytes)
         except ImageRejected as exc:
             raise StudioError(str(exc)) from None
 

@@ -13,6 +13,12 @@ if TYPE_CHECKING:
 
 def default_tasks() -> dict[str, Task]:
     """The tasks every host runs."""
-    from engine.tasks import compose, describe, generate
+    from engine.tasks import caption, check_set, compose, describe, generate
 
-    return {"generate": generate.run, "describe": describe.run, "compose": compose.run}
+    return {
+        "generate": generate.run,
+        "describe": describe.run,
+        "compose": compose.run,
+        "caption": caption.run,
+        "check_set": check_set.run,
+    }

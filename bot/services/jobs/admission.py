@@ -42,6 +42,10 @@ class Admission:
         policy.check_access(caller, limits)
         return limits
 
+    def _limited(self, job: Job) -> bool:
+        kind = self._kind_of(job.kind)
+        return kind is None or kind.limited
+
     def _cost(self, job: Job) -> int:
         kind = self._kind_of(job.kind)
         if kind is None:
@@ -55,7 +59,9 @@ class Admission:
         """The caller's concurrent jobs and daily quota (call under the queue's submit lock)."""
         if caller.origin == "schedule":
             return  # charged to the server; the schedule's own interval bounds it
-        active = [j for j in await self._db.jobs.list_for_user(caller.user_id, limit=100) if j.active]
+        active = [
+            j for j in await self._db.jobs.list_for_user(caller.user_id, limit=100) if j.active and self._limited(j)
+        ]
         if caller.guild_id is not None:
             active = [j for j in active if j.guild_id == caller.guild_id]
         pending = sum(self._cost(j) for j in active)

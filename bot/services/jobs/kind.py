@@ -74,6 +74,8 @@ class JobKind(ABC, Generic[R]):
     lane: Lane = "interactive"
     retry: Retry = "requeue"
     answered_inline: bool = False  # the caller awaits the answer (no delivery); gone after a restart
+    shown: bool = True  # the delivery port shows the job's life (queued, progress, result, failure)
+    limited: bool = True  # counts toward a member's concurrent jobs (background work such as captions does not)
     default_unit_s: float = 2.0  # the ETA per unit before any job of the kind has been measured
 
     # -- the request ----------------------------------------------------------------------------

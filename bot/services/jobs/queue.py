@@ -72,7 +72,7 @@ class JobQueue:
         report = await self._db.jobs.recover_stale({name: kind.retry for name, kind in self._kinds.items()})
         for job_id in report.failed:
             job = await self._db.jobs.get(job_id)
-            if job is not None and not self._inline(job):
+            if job is not None and not self._silent(job):
                 await safely(self._delivery.failed(route_of(job), job.error or "Interrupted by a restart."))
         for job in await self._db.jobs.fair_queue():
             if self._inline(job):
@@ -92,6 +92,11 @@ class JobQueue:
         kind = self._kinds.get(job.kind)
         return kind is not None and kind.answered_inline
 
+    def _silent(self, job: Job) -> bool:
+        """Nothing of this job is shown: an answer awaited inline, or background work."""
+        kind = self._kinds.get(job.kind)
+        return kind is not None and (kind.answered_inline or not kind.shown)
+
     # -- submitting ------------------------------------------------------------------------------
 
     async def submit(
@@ -101,7 +106,8 @@ class JobQueue:
         kind = self.kind(kind_name)
         limits = limits or await self.admission.check_access(caller)
         async with self._submit_lock:  # the load check and the insert are one step
-            await self.admission.check_load(caller, limits, kind.cost(request))
+            if kind.limited:
+                await self.admission.check_load(caller, limits, kind.cost(request))
             job = await self._db.jobs.create(
                 kind.name,
                 kind.dump(request),
@@ -120,7 +126,7 @@ class JobQueue:
         position = await self._db.jobs.position(job.id) or 0
         eta = self.estimates.eta((await self._db.jobs.fair_queue(job.lane))[: position + 1])
         log.info("job_id=%s queued kind=%s user=%s position=%s", job.id, kind.name, caller.user_id, position)
-        if not kind.answered_inline:
+        if kind.shown and not kind.answered_inline:
             message_id = await safely(self._delivery.queued(route_of(job), position, eta))
             if message_id:
                 await self._db.jobs.set_message(job.id, caller.channel_id, message_id)
@@ -161,7 +167,7 @@ class JobQueue:
             if not await self._db.jobs.cancel(job_id):
                 return
             self._set_finished(job_id)
-        if not self._inline(job):
+        if not self._silent(job):
             await safely(self._delivery.cancelled(route_of(job)))
 
     async def queue(self, caller: Caller) -> QueueView:
@@ -214,7 +220,7 @@ class JobQueue:
         started = time.monotonic()
         try:
             async for event in handle.events():
-                if not kind.answered_inline:
+                if kind.shown and not kind.answered_inline:
                     progress = Progress(job.id, event.step, event.total, event.eta_s, kind.label)
                     await safely(self._delivery.progress(route, progress))
             outcome = await handle.result()
@@ -226,7 +232,7 @@ class JobQueue:
             else:
                 log.info("job_id=%s cancelled", job.id)
                 await self._db.jobs.cancel(job.id)
-                if not kind.answered_inline:
+                if kind.shown and not kind.answered_inline:
                     await safely(self._delivery.cancelled(route))
         except WorkerLost as exc:
             retried = await self._worker_lost(job, kind, exc)
@@ -272,7 +278,7 @@ class JobQueue:
         log.warning("job_id=%s failed: %s", job.id, message)
         await self._db.jobs.fail(job.id, message)
         self._set_finished(job.id)
-        if not self._inline(job):
+        if not self._silent(job):
             await safely(self._delivery.failed(route_of(job), message))
 
     def _set_finished(self, job_id: int) -> None:

@@ -1,0 +1,67 @@
+"""Reactions pick images: ⭐ on a single image, keycap n on a grid, into the member's active set.
+
+Only reactions on the bot's own results count (`posts` maps the message and emoji to one image, also for
+messages posted before a restart); removing the reaction removes what that member's reaction added.
+Nothing here raises into the gateway listener: a refusal is logged, the reaction simply adds nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.services.errors import StudioError
+from bot.services.posts import PostService, normalise_emoji
+from bot.services.trainsets.service import TrainsetService
+from storage import Database
+
+log = logging.getLogger(__name__)
+
+
+class Curation:
+    """Implements `CurationApi`."""
+
+    def __init__(self, db: Database, posts: PostService, sets: TrainsetService) -> None:
+        self._db = db
+        self._posts = posts
+        self._sets = sets
+
+    async def reaction_added(self, guild_id: int | None, user_id: int, message_id: int, emoji: str) -> bool:
+        posted = await self._posts.image_for_reaction(message_id, emoji)
+        if posted is None:
+            return False  # not one of the bot's results, or not a picking emoji
+        emoji = normalise_emoji(emoji)
+        await self._db.reactions.add(message_id, user_id, emoji, image_id=posted.image_id)
+        target = await self._db.training_sets.active(guild_id, user_id)
+        if target is None:
+            log.info("user=%s reacted %s on message %s with no active set", user_id, emoji, message_id)
+            return False
+        image = await self._db.images.get(posted.image_id)
+        if image is None:
+            return False
+        try:
+            await self._sets.check_adding(user_id, target)
+            item = await self._sets.add_file(
+                target,
+                image.path,
+                user_id,
+                source="reaction",
+                image_id=image.id,
+                sha256=image.sha256,
+                message_id=message_id,
+                emoji=emoji,
+            )
+        except (StudioError, OSError) as exc:
+            log.info("user=%s could not add image %s to set %s: %s", user_id, image.id, target.id, exc)
+            return False
+        if item is not None:
+            log.info("user=%s added image %s to set %s as #%s", user_id, image.id, target.id, item.number)
+        return item is not None
+
+    async def reaction_removed(self, guild_id: int | None, user_id: int, message_id: int, emoji: str) -> bool:
+        emoji = normalise_emoji(emoji)
+        await self._db.reactions.remove(message_id, user_id, emoji)
+        items = await self._db.training_sets.items_from_reaction(message_id, emoji, user_id)
+        if items:
+            await self._sets.remove_items(items)
+            log.info("user=%s took back %s image(s) from message %s", user_id, len(items), message_id)
+        return bool(items)
