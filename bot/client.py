@@ -18,10 +18,19 @@ from bot.settings import Settings
 from bot.ui import feedback
 from bot.ui.buttons import DYNAMIC_ITEMS, submit_remix
 from bot.ui.describe_view import DESCRIBE_ITEMS
+from bot.ui.trainset_view import TRAINSET_ITEMS
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.generate", "bot.cogs.images", "bot.cogs.models", "bot.cogs.queue", "bot.cogs.settings")
+EXTENSIONS = (
+    "bot.cogs.generate",
+    "bot.cogs.images",
+    "bot.cogs.models",
+    "bot.cogs.queue",
+    "bot.cogs.settings",
+    "bot.cogs.trainsets",
+    "bot.cogs.curation",
+)
 
 
 class StudioTree(app_commands.CommandTree):
@@ -73,7 +82,7 @@ class StudioBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        self.add_dynamic_items(*DYNAMIC_ITEMS, *DESCRIBE_ITEMS)
+        self.add_dynamic_items(*DYNAMIC_ITEMS, *DESCRIBE_ITEMS, *TRAINSET_ITEMS)
         if self.settings.dev_guild_id:
             guild = discord.Object(id=self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)

@@ -13,6 +13,7 @@ is loaded from the services. Grammar (ASCII, at most 100 characters, Discord's l
     studio:qcancel:<job_id>              cancel one of the caller's jobs from /queue
     studio:dg:<job_id>:<index>           /generate with prompt <index> (1-based) of describe job <job_id>
     studio:dga:<job_id>                  /generate with every prompt of describe job <job_id>, one image each
+    studio:tsdel:<set_id>                confirm deleting training set <set_id> (the number is a set's id)
 
 `<job_id>` and `<index>` are decimal integers without sign or leading zeros.
 """
@@ -27,8 +28,8 @@ MAX_CUSTOM_ID = 100
 PREFIX = "studio"
 MAX_INDEX = 8  # the largest batch a job can have
 
-Action = Literal["u", "v", "reroll", "remix", "remixm", "del", "cancel", "qcancel", "dg", "dga"]
-_SIMPLE: tuple[Action, ...] = ("reroll", "remix", "remixm", "del", "cancel", "qcancel", "dga")
+Action = Literal["u", "v", "reroll", "remix", "remixm", "del", "cancel", "qcancel", "dg", "dga", "tsdel"]
+_SIMPLE: tuple[Action, ...] = ("reroll", "remix", "remixm", "del", "cancel", "qcancel", "dga", "tsdel")
 _STRENGTH_CODE = {"subtle": "s", "strong": "x"}
 _CODE_STRENGTH = {v: k for k, v in _STRENGTH_CODE.items()}
 
@@ -90,7 +91,7 @@ def described_id(job_id: int, index: int) -> str:
 
 
 def simple_id(action: Action, job_id: int) -> str:
-    """reroll, remix, remixm, del, cancel, qcancel, dga."""
+    """reroll, remix, remixm, del, cancel, qcancel, dga, tsdel (`job_id` is the set's id for tsdel)."""
     if action not in _SIMPLE:
         raise ValueError(f"unknown action {action!r}")
     _check_job(job_id)

@@ -99,6 +99,8 @@ class FakeDiscord:
         self.interactions: dict[str, InteractionState] = {}  # by token
         self.synced: dict[int | None, list[dict[str, Any]]] = {}
         self.bot: discord.Client | None = None
+        self.cdn: dict[str, bytes] = {}  # attachment id → bytes, downloadable like Discord's CDN
+        self.downloads: list[str] = []
         self._runner: web.AppRunner | None = None
         self.base_url = ""
         self.user = {
@@ -166,6 +168,9 @@ class FakeDiscord:
         self, method: str, parts: list[str], body: Any, files: list[tuple[str, bytes]], request: web.Request
     ) -> web.StreamResponse:
         match parts:
+            case ["_cdn", key, *_name] if method == "GET":
+                self.downloads.append(key)
+                return web.Response(body=self.cdn[key], content_type="application/octet-stream")
             case ["users", "@me"] if method == "GET":
                 return _json(self.user)
             case ["oauth2", "applications", "@me"] if method == "GET":
@@ -324,6 +329,8 @@ class FakeDiscord:
             message["attachments"] = [a for a in message["attachments"] if a["id"] in keep] + uploaded
         else:
             message["attachments"] = message["attachments"] + uploaded
+        for attachment, (_name, data) in zip(uploaded, files, strict=True):
+            self.host(attachment, data)  # what the bot uploaded is downloadable, as from Discord's CDN
         if len(message["attachments"]) > 10:
             self.problems.append(f"message {message['id']} would have {len(message['attachments'])} > 10 attachments")
         message["_files"] = [(a["filename"], a["size"]) for a in message["attachments"]]
@@ -553,13 +560,81 @@ class FakeDiscord:
         target._connection.parse_interaction_create(state.payload)  # type: ignore[arg-type]
         return state
 
+    # -- attachments ------------------------------------------------------------------------------------
+
+    def host(self, attachment: dict[str, Any], data: bytes) -> None:
+        key = attachment["id"]
+        self.cdn[key] = data
+        attachment["url"] = attachment["proxy_url"] = f"{self.base_url}/_cdn/{key}/{attachment['filename']}"
+
+    def attachment(self, data: bytes, filename: str = "photo.png", *, size: int | None = None) -> dict[str, Any]:
+        """An uploaded file as Discord describes it; `size` may claim another size than the bytes have."""
+        attachment = {
+            "id": str(snowflake()),
+            "filename": filename,
+            "size": len(data) if size is None else size,
+            "url": "",
+            "proxy_url": "",
+            "content_type": "image/png" if filename.endswith(".png") else "application/octet-stream",
+        }
+        self.host(attachment, data)
+        return attachment
+
+    # -- gateway events ---------------------------------------------------------------------------------
+
+    def react(
+        self,
+        message: dict[str, Any] | int,
+        emoji: str,
+        *,
+        user_id: int = USER_ID,
+        add: bool = True,
+        bot: discord.Client | None = None,
+    ) -> None:
+        """A member adds (or removes) a reaction: the gateway's MESSAGE_REACTION_ADD/REMOVE, through discord.py."""
+        target = bot or self.bot
+        assert target is not None, "attach a bot first"
+        message_id = int(message["id"]) if isinstance(message, dict) else message
+        data: dict[str, Any] = {
+            "user_id": str(user_id),
+            "channel_id": str(CHANNEL_ID),
+            "message_id": str(message_id),
+            "guild_id": str(GUILD_ID),
+            "emoji": {"id": None, "name": emoji},
+            "burst": False,
+            "type": 0,
+        }
+        if add:
+            data["member"] = {
+                "user": {"id": str(user_id), "username": f"user{user_id % 1000}", "discriminator": "0", "avatar": None},
+                "roles": [],
+                "joined_at": _iso(),
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+            }
+            data["message_author_id"] = str(APP_ID)
+            target._connection.parse_message_reaction_add(data)  # type: ignore[arg-type]
+        else:
+            target._connection.parse_message_reaction_remove(data)  # type: ignore[arg-type]
+
     def _options(self, bot: discord.Client, name: str, values: dict[str, Any], focused: str | None, validate: bool):
-        command = bot.tree.get_command(name)  # type: ignore[attr-defined]
-        assert command is not None, f"/{name} is not registered"
+        """The `data` of an application command: `name` may be "group sub"; attachments are attachment dicts."""
+        group_name, _, sub = name.partition(" ")
+        command = bot.tree.get_command(group_name)  # type: ignore[attr-defined]
+        assert command is not None, f"/{group_name} is not registered"
+        if sub:
+            command = command.get_command(sub)  # type: ignore[union-attr]
+            assert command is not None, f"/{name} is not registered"
         options = []
+        resolved: dict[str, Any] = {}
         for key, value in values.items():
             param = command.get_parameter(key)
             assert param is not None, f"/{name} has no option {key!r}"
+            if param.type == discord.AppCommandOptionType.attachment:
+                resolved[value["id"]] = value
+                options.append({"name": key, "type": param.type.value, "value": value["id"]})
+                continue
             if validate and key != focused:
                 # What Discord's own client refuses before the bot ever sees it.
                 if param.choices and value not in [c.value for c in param.choices]:
@@ -575,7 +650,12 @@ class FakeDiscord:
         for param in command.parameters:
             if validate and param.required and param.name not in values:
                 raise ValueError(f"required option {param.name} missing")
-        return {"id": str(snowflake()), "name": name, "type": 1, "options": options}
+        if sub:
+            options = [{"name": sub, "type": 1, "options": options}]
+        data: dict[str, Any] = {"id": str(snowflake()), "name": group_name, "type": 1, "options": options}
+        if resolved:
+            data["resolved"] = {"attachments": resolved}
+        return data
 
     def slash(
         self,

@@ -121,7 +121,31 @@ async def test_settings_command_is_hidden_from_non_managers_when_synced(fake, ma
     bot = await make_bot(STUDIO_DEV_GUILD_ID=GUILD_ID)
     assert bot.settings.dev_guild_id == GUILD_ID
     commands = {c["name"]: c for c in fake.synced[GUILD_ID]}
-    assert set(commands) == {"generate", "models", "queue", "settings", "describe", "vary", "edit", "Describe"}
+    assert set(commands) == {
+        "generate",
+        "models",
+        "queue",
+        "settings",
+        "describe",
+        "vary",
+        "edit",
+        "Describe",
+        "trainset",
+    }
+    subcommands = {o["name"] for o in commands["trainset"]["options"]}
+    assert subcommands == {
+        "create",
+        "use",
+        "list",
+        "show",
+        "check",
+        "add",
+        "remove",
+        "caption",
+        "lock",
+        "unlock",
+        "delete",
+    }
     assert int(commands["settings"]["default_member_permissions"]) == MANAGE_GUILD
     generate = {o["name"]: o for o in commands["generate"]["options"]}
     assert [c["value"] for c in generate["count"]["choices"]] == [1, 2, 4, 8]

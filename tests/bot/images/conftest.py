@@ -10,7 +10,6 @@ from typing import Any
 
 import discord
 import pytest
-from aiohttp import web
 from PIL import Image
 
 from bot.client import StudioBot
@@ -78,44 +77,7 @@ async def services(settings: Settings, tiny_manager) -> AsyncIterator[Services]:
 
 
 class FakeDiscordWithFiles(FakeDiscord):
-    """FakeDiscord plus a CDN (attachments the bot downloads), attachment options and message commands."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.cdn: dict[str, bytes] = {}
-        self.downloads: list[str] = []
-
-    async def _route(self, method: str, parts: list[str], body: Any, files: list, request: web.Request):
-        if parts[:1] == ["_cdn"] and method == "GET":
-            key = parts[1]
-            self.downloads.append(key)
-            return web.Response(body=self.cdn[key], content_type="application/octet-stream")
-        return await super()._route(method, parts, body, files, request)
-
-    def _apply(self, message: dict[str, Any], body: dict[str, Any], files: list, *, creating: bool):
-        super()._apply(message, body, files, creating=creating)
-        # Make what the bot uploaded downloadable, like Discord's CDN does.
-        new = message["attachments"][len(message["attachments"]) - len(files) :] if files else []
-        for attachment, (_name, data) in zip(new, files, strict=True):
-            self.host(attachment, data)
-
-    def host(self, attachment: dict[str, Any], data: bytes) -> None:
-        key = attachment["id"]
-        self.cdn[key] = data
-        attachment["url"] = attachment["proxy_url"] = f"{self.base_url}/_cdn/{key}/{attachment['filename']}"
-
-    def attachment(self, data: bytes, filename: str = "photo.png", *, size: int | None = None) -> dict[str, Any]:
-        """An uploaded file as Discord describes it; `size` may claim another size than the bytes have."""
-        attachment = {
-            "id": str(snowflake()),
-            "filename": filename,
-            "size": len(data) if size is None else size,
-            "url": "",
-            "proxy_url": "",
-            "content_type": "image/png" if filename.endswith(".png") else "application/octet-stream",
-        }
-        self.host(attachment, data)
-        return attachment
+    """FakeDiscord plus message commands and messages from users (attachments and the CDN are in FakeDiscord)."""
 
     def slash_with_files(
         self,
@@ -129,19 +91,7 @@ class FakeDiscordWithFiles(FakeDiscord):
         """A slash command whose attachment options are given as attachment dicts (see `attachment`)."""
         target = bot or self.bot
         assert target is not None
-        command = target.tree.get_command(name)  # type: ignore[attr-defined]
-        assert command is not None, f"/{name} is not registered"
-        options, resolved = [], {}
-        for key, value in values.items():
-            param = command.get_parameter(key)
-            assert param is not None, f"/{name} has no option {key!r}"
-            if param.type == discord.AppCommandOptionType.attachment:
-                resolved[value["id"]] = value
-                value = value["id"]
-            options.append({"name": key, "type": param.type.value, "value": value})
-        data: dict[str, Any] = {"id": str(snowflake()), "name": name, "type": 1, "options": options}
-        if resolved:
-            data["resolved"] = {"attachments": resolved}
+        data = self._options(target, name, values, None, validate=False)
         state = self._base(2, data, user_id=user_id, permissions=BASIC_PERMISSIONS, roles=(), message=None)
         return self._dispatch(state, bot)
 
