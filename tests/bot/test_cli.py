@@ -158,3 +158,28 @@ def test_python_dash_m_bot_runs_the_bot(tmp_path: Path) -> None:
     out = _python_m("bot", cwd=tmp_path)
     assert out.returncode == 1
     assert "DISCORD_TOKEN is not set" in out.stderr
+
+
+@pytest.mark.slow  # the CLI runs the real engine: the tiny captioner
+def test_trainset_add_list_and_show(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_CAPTIONER", "tiny-blip")
+    files = []
+    for n, colour in enumerate(((200, 30, 30), (30, 200, 30))):
+        path = tmp_path / f"photo{n}.png"
+        Image.new("RGB", (96, 96), colour).save(path)
+        files.append(str(path))
+    added = run("trainset", "add", "My Char", *files)
+    assert added.exit_code == 0, added.output
+    assert added.output.count("added image") == 2
+    listed = run("trainset", "list")
+    assert listed.output.strip() == "my-char: 2 image(s), owner 0"
+    sheet = tmp_path / "sheet.png"
+    shown = run("trainset", "show", "my-char", "--out", str(sheet))
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert lines[1].startswith("    1. ") and "(caption pending)" not in shown.output  # captioned before `add` ended
+    assert "[upload by 0," in lines[1]
+    assert "2 image(s): not ready, add 18 more image(s)" in shown.output
+    assert Image.open(sheet).size[0] > 300
+    missing = run("trainset", "show", "nope")
+    assert missing.exit_code == 1 and "no training set named 'nope'" in missing.output

@@ -173,6 +173,16 @@ class JobQueue:
     async def queue(self, caller: Caller) -> QueueView:
         return await queue_view(self._db, self._kinds.get, self.estimates, caller)
 
+    async def settle(self, limit_s: float | None = None) -> None:
+        """Wait until no job is queued or running (the CLI, before it exits, and tests)."""
+
+        async def idle() -> None:
+            while active := [*await self._db.jobs.list_running(), *await self._db.jobs.fair_queue()]:
+                for job in active:  # jobs these start (captions, say) are waited for in the next round
+                    await self.wait(job.id)
+
+        await asyncio.wait_for(idle(), limit_s)
+
     async def wait(self, job_id: int, limit_s: float | None = None) -> Job:
         """Wait until a job ends (for the CLI and tests); returns its final row."""
         event = self._finished.setdefault(job_id, asyncio.Event())

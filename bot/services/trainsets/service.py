@@ -81,13 +81,18 @@ class TrainsetService:
     # -- finding sets --------------------------------------------------------------------------
 
     @staticmethod
+    def slug(name: str) -> str:
+        """The name a set is stored under (what `name` becomes)."""
+        return slugify(name)
+
+    @staticmethod
     def _where(caller: Caller) -> int | None:
         if caller.guild_id is None and caller.origin == "interaction":
             raise Refused("Training sets belong to a server: use /trainset in one of its channels.")
         return caller.guild_id
 
     async def _named(self, caller: Caller, name: str) -> TrainingSet:
-        slug = slugify(name)
+        slug = self.slug(name)
         found = await self._db.training_sets.get_by_name(self._where(caller), slug)
         if found is None:
             raise NotFound(f"There is no training set named {slug!r} here. /trainset list shows them.")
