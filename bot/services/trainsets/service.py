@@ -128,6 +128,7 @@ class TrainsetService:
     async def create(
         self, caller: Caller, name: str, trigger_word: str | None = None, base_model: str | None = None
     ) -> TrainsetInfo:
+        guild_id = self._where(caller)
         await self._queue.admission.check_access(caller)
         slug = slugify(name)
         trigger = " ".join((trigger_word or "").split()) or None
@@ -140,7 +141,7 @@ class TrainsetService:
                 raise StudioError(f"{base_model!r} is a LoRA: give the base model to train on, e.g. sd15 or sdxl.")
             base = model.spec.name
         try:
-            created = await self._db.training_sets.create(slug, self._where(caller), caller.user_id, trigger, base)
+            created = await self._db.training_sets.create(slug, guild_id, caller.user_id, trigger, base)
         except DuplicateError:
             raise Refused(f"A training set named {slug!r} already exists here: pick another name.") from None
         await self._db.training_sets.set_active(created.guild_id, caller.user_id, created.id)

@@ -1,0 +1,123 @@
+"""Training sets in the services: the checks on real files, captions kept, a member's additions deleted."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageFilter
+
+from bot.services.api import Caller, GenerateInput
+from bot.services.privacy import delete_user_data
+from tests.bot.services.conftest import ALICE, BOB, GUILD
+from tests.engine.test_dataset_checks import face, near_copy, other
+
+FAST = {"steps": 2, "model": "tiny-sd"}
+
+
+def _bytes(image: Image.Image, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+async def test_the_check_flags_each_planted_image_by_number(services, delivery) -> None:
+    await services.db.guild_settings.update(GUILD, min_training_images=5)
+    await services.jobs.start()
+    await services.trainsets.create(ALICE, "mychar", trigger_word="mychar")
+    clean = [face(seed) for seed in range(8)]
+    planted = [
+        (near_copy(clean[2]), "near-duplicate of #3"),
+        (face(40).filter(ImageFilter.GaussianBlur(2)), "blurry"),
+        (Image.eval(face(41), lambda v: int(v * 0.25)), "too dark"),
+        (face(43, 48), "too small"),
+        (other(99), "unlike the rest"),
+    ]
+    for image in clean + [image for image, _ in planted]:
+        await services.trainsets.add(ALICE, _bytes(image))
+    verdict = await services.trainsets.check(ALICE)
+    assert verdict.count == 13 and verdict.ready and verdict.outliers_checked
+    notes = {flag.number: " ".join(flag.notes) for flag in verdict.flagged}
+    assert sorted(notes) == [9, 10, 11, 12, 13]  # the clean images 1-8 pass
+    for number, (_, expected) in enumerate(planted, start=9):
+        assert expected in notes[number], (number, notes[number])
+    assert verdict.summary == "13 image(s), 5 flagged below: ready to train."
+
+
+async def test_a_clean_set_passes_and_too_few_images_block(services, delivery) -> None:
+    await services.jobs.start()
+    await services.trainsets.create(ALICE, "clean")
+    for seed in range(6):
+        await services.trainsets.add(ALICE, _bytes(face(seed)))
+    verdict = await services.trainsets.check(ALICE)
+    assert (verdict.flagged, verdict.ready) == ((), False)  # the server's minimum is 20 by default
+    assert verdict.summary.startswith("6 image(s): not ready, add 14 more image(s): training needs at least 20")
+    await services.db.guild_settings.update(GUILD, min_training_images=6)
+    verdict = await services.trainsets.check(ALICE)
+    assert verdict.ready and verdict.summary == "6 image(s), none flagged: ready to train."
+
+
+async def test_a_members_caption_is_kept_when_the_captioner_answers_later(services, delivery) -> None:
+    await services.trainsets.create(ALICE, "words", trigger_word="zzchar")
+    # The queue is not started: the caption job waits while the member writes their own.
+    first = await services.trainsets.add(ALICE, _bytes(face(1)))
+    second = await services.trainsets.add(ALICE, _bytes(face(2)))
+    await services.trainsets.caption(ALICE, first.number, "zzchar waving, night street")
+    await services.jobs.start()
+    await services.jobs.settle(limit_s=30)
+    view = await services.trainsets.show(ALICE)
+    assert [(i.caption, i.caption_by_member) for i in view.items] == [
+        ("zzchar waving, night street", True),
+        ("zzchar, a photo of a cat", False),
+    ]
+    assert second.number == 2
+
+
+async def test_deleting_a_members_data_removes_what_they_added_to_other_sets(services, delivery) -> None:
+    await services.db.guild_settings.update(GUILD, max_concurrent_per_user=5)
+    await services.jobs.start()
+    bobs = await services.trainsets.create(BOB, "bobs")
+    await services.trainsets.add(BOB, _bytes(face(3)))
+    await services.trainsets.use(ALICE, "bobs")
+    ticket = await services.generate.submit(BOB, GenerateInput("a cat", count=2, **FAST))
+    await services.jobs.wait(ticket.job_id, limit_s=30)
+    message = (await services.db.jobs.get(ticket.job_id)).message_id
+    assert await services.curation.reaction_added(GUILD, ALICE.user_id, message, "2️⃣")
+    await services.trainsets.add(ALICE, _bytes(face(4)), "bobs")
+    await services.jobs.settle(limit_s=30)
+    before = await services.trainsets.show(BOB, "bobs")
+    assert [i.added_by for i in before.items] == [BOB.user_id, ALICE.user_id, ALICE.user_id]
+    alices = [i.path for i in before.items if i.added_by == ALICE.user_id]
+
+    counts = await delete_user_data(services.db, ALICE.user_id)
+
+    after = await services.trainsets.show(BOB, "bobs")
+    assert [i.added_by for i in after.items] == [BOB.user_id] and after.info.id == bobs.id
+    assert not any(path.exists() for path in alices)
+    assert after.items[0].path.exists()
+    assert counts["training_items"] == 2 and counts["active_training_sets"] == 1
+
+
+async def test_reactions_need_one_of_the_bots_results_and_an_active_set(services, delivery) -> None:
+    await services.jobs.start()
+    ticket = await services.generate.submit(ALICE, GenerateInput("a cat", count=1, **FAST))
+    await services.jobs.wait(ticket.job_id, limit_s=30)
+    message = (await services.db.jobs.get(ticket.job_id)).message_id
+    assert not await services.curation.reaction_added(GUILD, ALICE.user_id, message, "⭐")  # no active set
+    await services.trainsets.create(ALICE, "stars")
+    assert not await services.curation.reaction_added(GUILD, ALICE.user_id, 424242, "⭐")  # not a result
+    assert not await services.curation.reaction_added(GUILD, ALICE.user_id, message, "1️⃣")  # a single: ⭐ only
+    assert await services.curation.reaction_added(GUILD, ALICE.user_id, message, "⭐")
+    assert not await services.curation.reaction_added(GUILD, ALICE.user_id, message, "⭐")  # replayed event
+    assert not await services.curation.reaction_removed(GUILD, BOB.user_id, message, "⭐")  # not Bob's
+    assert len((await services.trainsets.show(ALICE)).items) == 1
+    assert await services.curation.reaction_removed(GUILD, ALICE.user_id, message, "⭐")
+    assert (await services.trainsets.show(ALICE)).items == ()
+
+
+async def test_sets_belong_to_a_server(services) -> None:
+    import pytest
+
+    from bot.services.errors import Refused
+
+    with pytest.raises(Refused, match="belong to a server"):
+        await services.trainsets.create(Caller(user_id=ALICE.user_id), "in-a-dm")
