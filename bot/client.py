@@ -29,6 +29,7 @@ EXTENSIONS = (
     "bot.cogs.queue",
     "bot.cogs.settings",
     "bot.cogs.trainsets",
+    "bot.cogs.sheets",
     "bot.cogs.curation",
 )
 

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
+from engine.prompts import clean_caption
+
 log = logging.getLogger(__name__)
 
 Detail = Literal["short", "detailed"]
@@ -222,17 +224,6 @@ def tiny_captioner(seed: int = 0) -> BlipCaptioner:
     torch.manual_seed(seed)
     model = BlipForConditionalGeneration(config)
     return BlipCaptioner(model, processor, max_new_tokens=16, detailed_beams=1)
-
-
-def clean_caption(text: str) -> str:
-    """Collapse whitespace, drop stray punctuation at the ends and the captioners' filler openings."""
-    text = " ".join(text.replace("\n", " ").split()).strip(" .,;:")
-    lowered = text.lower()
-    for filler in ("there is ", "this is ", "an image of ", "a picture of ", "a photo of ", "the image shows "):
-        if lowered.startswith(filler) and len(text) > len(filler):
-            text = text[len(filler) :]
-            break
-    return text
 
 
 # ---------------------------------------------------------------- readings from pixels

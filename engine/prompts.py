@@ -8,3 +8,14 @@ def with_trigger(prompt: str, trigger: str | None) -> str:
     if trigger and trigger.lower() not in prompt.lower():
         return f"{trigger}, {prompt}"
     return prompt
+
+
+def clean_caption(text: str) -> str:
+    """Collapse whitespace, drop stray punctuation at the ends and the captioners' filler openings."""
+    text = " ".join(text.replace("\n", " ").split()).strip(" .,;:")
+    lowered = text.lower()
+    for filler in ("there is ", "this is ", "an image of ", "a picture of ", "a photo of ", "the image shows "):
+        if lowered.startswith(filler) and len(text) > len(filler):
+            text = text[len(filler) :]
+            break
+    return text

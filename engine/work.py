@@ -160,3 +160,22 @@ class CaptionTask:
 class CaptionOutcome:
     paths: tuple[Path, ...]
     captions: tuple[str | None, ...]  # one per path; None for an image that could not be read
+
+
+@dataclass(frozen=True)
+class SheetTask:
+    """One group of a character sheet: a panel per image, each image-to-image from the `source` reference.
+
+    Each panel's prompt is the reference's caption with the panel's words ("left profile", "in a café").
+    """
+
+    generate: GenerateTask  # count 1; its seed is panel 1's, panel i uses seed + i - 1
+    panels: tuple[str, ...]
+    trigger_word: str | None = None
+
+
+@dataclass(frozen=True)
+class SheetOutcome:
+    images: ImagesOutcome  # image i is panel i; `params` are panel 1's
+    prompts: tuple[str, ...]  # the prompt of each image
+    description: str  # the caption of the reference the prompts start from

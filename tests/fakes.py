@@ -27,6 +27,7 @@ from engine.output import write_bytes
 from engine.prompts import with_trigger
 from engine.tasks import check_set as check_set_task
 from engine.tasks import generate as generate_task
+from engine.tasks import sheet as sheet_task
 from engine.types import GeneratedImage, GenerateRequest, GenerateResult
 from engine.work import (
     MASK,
@@ -90,6 +91,11 @@ class FakeEmbedder:
         return np.stack([np.asarray(s, dtype=np.float32).ravel() for s in shrunk])
 
 
+class FakeCaptioner:
+    def caption(self, image: Image.Image, detail: str = "short") -> str:
+        return FAKE_CAPTION
+
+
 class FakeEngineHost:
     """An `OrderRunner` for the services: fast, deterministic, torch-free."""
 
@@ -104,6 +110,9 @@ class FakeEngineHost:
 
     def embedder(self) -> FakeEmbedder:
         return FakeEmbedder()
+
+    def captioner(self) -> FakeCaptioner:
+        return FakeCaptioner()
 
     def register_task(self, name: str, task: Any) -> None:
         self.tasks[name] = task
@@ -123,6 +132,8 @@ class FakeEngineHost:
             return self._compose(order, ctx)
         if order.task == "check_set":
             return check_set_task.run(order, ctx, self)  # type: ignore[arg-type]
+        if order.task == "sheet":
+            return sheet_task.run(order, ctx, self)  # type: ignore[arg-type]
         if order.task == "caption":
             assert isinstance(order.request, CaptionTask)
             paths = order.request.paths

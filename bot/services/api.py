@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
-    from bot.services.trainsets.api import CurationApi, TrainsetsApi
+    from bot.services.trainsets.api import CurationApi, SheetsApi, TrainsetsApi
 
 VaryStrength = Literal["subtle", "strong"]
 # Bounds of what the adapters may send (the Discord options declare the same ranges).
@@ -100,6 +100,7 @@ class JobResult:
     note: str | None = None  # e.g. the output prompt of /vary, shown above the images
     # Files shown with the result besides the images, e.g. the mask overlay of /edit (attached after them).
     extra_files: tuple[Path, ...] = ()
+    quick_select: bool = False  # the last group of a character sheet: a button adds the sheet to a set
 
 
 @dataclass(frozen=True)
@@ -373,3 +374,6 @@ class BotServices(Protocol):
 
     @property
     def curation(self) -> CurationApi: ...
+
+    @property
+    def sheets(self) -> SheetsApi: ...

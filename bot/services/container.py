@@ -15,6 +15,7 @@ from bot.services.jobs.kinds.check import CheckKind
 from bot.services.jobs.kinds.compose import ComposeKind, EditService
 from bot.services.jobs.kinds.describe import DescribeKind, DescribeService
 from bot.services.jobs.kinds.generate import GenerateKind, GenerateService
+from bot.services.jobs.kinds.sheet import SheetKind, SheetService
 from bot.services.jobs.queue import JobQueue
 from bot.services.models import ModelService
 from bot.services.posts import PostService
@@ -45,6 +46,7 @@ class Services:
     guild_settings: GuildSettingsService
     trainsets: TrainsetService
     curation: Curation
+    sheets: SheetService
 
 
 def bot_services(services: Services) -> BotServices:
@@ -72,6 +74,7 @@ def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings
     queue.register(ComposeKind("vary", "Varying", db, models, images))
     queue.register(ComposeKind("edit", "Editing", db, models, images))
     queue.register(DescribeKind())
+    queue.register(SheetKind(db, models, images))
     queue.register(CaptionKind(db))
     queue.register(CheckKind())
 
@@ -107,6 +110,7 @@ async def open_services(
         guild_settings=GuildSettingsService(db),
         trainsets=trainsets,
         curation=Curation(db, posts, trainsets),
+        sheets=SheetService(db, queue, submitter, models, uploads, trainsets),
     )
     try:
         yield services

@@ -280,7 +280,16 @@ def result_view(result: JobResult) -> discord.ui.View:
         row = _rows_of([VaryButton(result.job_id, i, "subtle") for i in indexes], row, view)
         if with_strong:
             row = _rows_of([VaryButton(result.job_id, i, "strong") for i in indexes], row, view)
-    _rows_of([RerollButton(result.job_id), RemixButton(result.job_id), DeleteButton(result.job_id)], row, view)
+    last: list[discord.ui.Item[Any]] = [
+        RerollButton(result.job_id),
+        RemixButton(result.job_id),
+        DeleteButton(result.job_id),
+    ]
+    if result.quick_select:
+        from bot.ui.trainset_view import QuickSelectButton  # the training-set views build on this module
+
+        last.append(QuickSelectButton(result.job_id))
+    _rows_of(last, row, view)
     return view
 
 

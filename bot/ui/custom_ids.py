@@ -14,6 +14,7 @@ is loaded from the services. Grammar (ASCII, at most 100 characters, Discord's l
     studio:dg:<job_id>:<index>           /generate with prompt <index> (1-based) of describe job <job_id>
     studio:dga:<job_id>                  /generate with every prompt of describe job <job_id>, one image each
     studio:tsdel:<set_id>                confirm deleting training set <set_id> (the number is a set's id)
+    studio:qs:<job_id>                   Quick select: the character sheet whose last group is <job_id>, into a set
 
 `<job_id>` and `<index>` are decimal integers without sign or leading zeros.
 """
@@ -28,8 +29,8 @@ MAX_CUSTOM_ID = 100
 PREFIX = "studio"
 MAX_INDEX = 8  # the largest batch a job can have
 
-Action = Literal["u", "v", "reroll", "remix", "remixm", "del", "cancel", "qcancel", "dg", "dga", "tsdel"]
-_SIMPLE: tuple[Action, ...] = ("reroll", "remix", "remixm", "del", "cancel", "qcancel", "dga", "tsdel")
+Action = Literal["u", "v", "reroll", "remix", "remixm", "del", "cancel", "qcancel", "dg", "dga", "tsdel", "qs"]
+_SIMPLE: tuple[Action, ...] = ("reroll", "remix", "remixm", "del", "cancel", "qcancel", "dga", "tsdel", "qs")
 _STRENGTH_CODE = {"subtle": "s", "strong": "x"}
 _CODE_STRENGTH = {v: k for k, v in _STRENGTH_CODE.items()}
 

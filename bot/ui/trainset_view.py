@@ -8,11 +8,11 @@ from typing import Any
 
 import discord
 
-from bot.services.trainsets.api import SetVerdict, TrainsetInfo, TrainsetItem, TrainsetView
+from bot.services.trainsets.api import SetVerdict, SheetStarted, TrainsetInfo, TrainsetItem, TrainsetView
 from bot.ui import custom_ids
 from bot.ui.caller import caller_from, services_of
 from bot.ui.feedback import Funnel
-from bot.ui.render import clip
+from bot.ui.render import clip, fmt_eta
 
 COLOUR = 0x5865F2
 MAX_LISTED = 40  # items listed under the sheet; the sheet itself shows them all
@@ -111,4 +111,44 @@ def delete_view(info: TrainsetInfo) -> discord.ui.View:
     return view
 
 
-TRAINSET_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (DeleteSetButton,)
+class QuickSelectButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["qs"]):
+    """Under a character sheet's last group: its first 25 images go into the set."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        super().__init__(
+            discord.ui.Button(
+                label="Quick select",
+                emoji="📥",
+                style=discord.ButtonStyle.success,
+                custom_id=custom_ids.simple_id("qs", job_id),
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /):
+        return cls(custom_ids.parse(match.group(0)).job_id)
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        name, added = await services_of(interaction).sheets.quick_select(caller_from(interaction), self.job_id)
+        await interaction.followup.send(
+            f"Added {added} image(s) of the sheet to **{name}**. Refine it with reactions and `/trainset remove`; "
+            "`/trainset show` has the numbers.",
+            ephemeral=True,
+        )
+
+
+def sheet_started_text(started: SheetStarted, set_name: str | None) -> str:
+    groups = ", ".join(f"{name} {count}" for name, count in started.groups)
+    total = sum(count for _, count in started.groups)
+    target = f"**{set_name}**" if set_name else "your active set"
+    return (
+        f"Character sheet: {total} images in {len(started.groups)} groups ({groups}), about "
+        f"{fmt_eta(started.eta_s).lstrip('≈ ')} until the last one. Each group is posted as it is done; other "
+        f"members' jobs run in between. Method: {started.method}. **Quick select** under the last group adds the "
+        f"first 25 to {target}."
+    )
+
+
+TRAINSET_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (DeleteSetButton, QuickSelectButton)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def default_tasks() -> dict[str, Task]:
     """The tasks every host runs."""
-    from engine.tasks import caption, check_set, compose, describe, generate
+    from engine.tasks import caption, check_set, compose, describe, generate, sheet
 
     return {
         "generate": generate.run,
@@ -21,4 +21,5 @@ def default_tasks() -> dict[str, Task]:
         "compose": compose.run,
         "caption": caption.run,
         "check_set": check_set.run,
+        "sheet": sheet.run,
     }

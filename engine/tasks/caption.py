@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from engine.prompts import clean_caption
 from engine.work import CaptionOutcome, CaptionTask, WorkOrder
 
 if TYPE_CHECKING:
@@ -13,8 +14,6 @@ if TYPE_CHECKING:
 
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> CaptionOutcome:
     from PIL import Image, UnidentifiedImageError
-
-    from engine.captioner import clean_caption  # torch: imported on the worker
 
     task = order.request
     assert isinstance(task, CaptionTask), type(task)

@@ -10,7 +10,7 @@ from PIL import Image
 from engine.composer import compose
 from engine.errors import InvalidRequest
 from engine.output import write_bytes
-from engine.prompts import with_trigger
+from engine.prompts import clean_caption, with_trigger
 from engine.tasks.generate import generate_images
 from engine.work import MASK, SOURCE, ComposeOutcome, ComposeTask, OutputFile, WorkOrder
 
@@ -31,7 +31,6 @@ def _save_png(image: Image.Image, path: Path) -> OutputFile:
 
 
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> ComposeOutcome:
-    from engine.captioner import clean_caption
     from engine.masks import mask_coverage, overlay_mask
 
     task = order.request

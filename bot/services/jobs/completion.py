@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+
 from bot.services.api import DeliveryPort
 from bot.services.jobs.admission import account_of
 from bot.services.jobs.kind import Completion
 from bot.services.jobs.routes import route_of, safely
+from engine.backends import WorkerLost
 from storage import Database
 from storage.records import Job
+
+log = logging.getLogger(__name__)
+
+
+MAX_ATTEMPTS = {"requeue": 2, "resume": 5, "fail": 1}
+
+
+async def retry_after_lost_worker(db: Database, job: Job, retry: str, exc: WorkerLost) -> bool:
+    """A worker died under the job: queue it again if its kind's retry policy allows; True when it did."""
+    if job.attempts >= MAX_ATTEMPTS[retry]:
+        return False
+    log.warning("job_id=%s lost its worker (%s); trying again (%s)", job.id, exc.message, retry)
+    await db.jobs.retry(job.id)
+    return True
 
 
 async def finish(db: Database, delivery: DeliveryPort, job: Job, done: Completion) -> None:
@@ -27,6 +44,7 @@ async def finish(db: Database, delivery: DeliveryPort, job: Job, done: Completio
         await db.jobs.finish(job.id, dict(done.result))
         if done.charge:
             await db.usage.add(account_of(job), job.guild_id, done.charge)
+    log.info("job_id=%s done kind=%s charge=%s", job.id, job.kind, done.charge)
 
 
 async def close_if_delivered(db: Database, job: Job) -> bool:

@@ -33,17 +33,19 @@ class FollowUps:
             raise Refused(f"Job {job_id} made no images.")
         return job, kind
 
-    async def _again(self, job_id: int) -> tuple[Job, ImageDraft]:
+    async def _again(self, job_id: int) -> tuple[Job, ImageKind, ImageDraft]:
         job, kind = await self._image_job(job_id)
-        return job, ImageDraft.again(await kind.effective(job), job.id)
+        return job, kind, ImageDraft.again(await kind.effective(job), job.id)
 
     async def reroll(self, caller: Caller, job_id: int) -> JobTicket:
-        job, draft = await self._again(job_id)
-        return await self._submitter.submit(caller, job.kind, draft)
+        job, kind, draft = await self._again(job_id)
+        return await self._submitter.submit(caller, job.kind, draft, like=kind.parse(job.request))
 
     async def remix(self, caller: Caller, job_id: int, prompt: str) -> JobTicket:
-        job, draft = await self._again(job_id)
-        return await self._submitter.submit(caller, job.kind, replace(draft, prompt=prompt))
+        job, kind, draft = await self._again(job_id)
+        return await self._submitter.submit(
+            caller, job.kind, replace(draft, prompt=prompt), like=kind.parse(job.request)
+        )
 
     async def remix_prompt(self, job_id: int) -> str:
         job, kind = await self._image_job(job_id)
@@ -62,9 +64,10 @@ class FollowUps:
 
     async def vary(self, caller: Caller, job_id: int, index: int, strength: VaryStrength) -> JobTicket:
         image = await self._image(job_id, index)
-        _job, draft = await self._again(job_id)
+        _job, _kind, draft = await self._again(job_id)
         draft = replace(
             draft,
+            prompt=image.prompt,  # that image's own (a character sheet's panels each have theirs)
             mode="img2img",
             strength=VARY_STRENGTH[strength],
             source_image=str(image.path),

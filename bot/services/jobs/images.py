@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
@@ -138,13 +138,19 @@ class ImageSubmitter:
         self._admission = queue.admission
         self._models = models
 
-    async def submit(self, caller: Caller, kind_name: str, draft: ImageDraft) -> JobTicket:
-        """Validate `draft` and queue it as a job of `kind_name` (a kind that makes images)."""
+    async def submit(
+        self, caller: Caller, kind_name: str, draft: ImageDraft, *, like: ImageRequest | None = None
+    ) -> JobTicket:
+        """Validate `draft` and queue it as a job of `kind_name` (a kind that makes images).
+
+        `like` is the request of the job this one reruns (a reroll, a remix): what the kind keeps of it.
+        """
         kind = self._queue.kind(kind_name)
         if not isinstance(kind, ImageKind):
             raise StudioError(f"Jobs of kind {kind_name!r} make no images.")
         request, limits = await self.prepare(caller, draft)
-        return await self._queue.submit(caller, kind_name, kind.from_image_request(request), limits=limits)
+        rerun = kind.from_image_request(request) if like is None else kind.rerun(like, request)
+        return await self._queue.submit(caller, kind_name, rerun, limits=limits)
 
     async def prepare(self, caller: Caller, draft: ImageDraft) -> tuple[ImageRequest, GuildSettings]:
         prompt = (draft.prompt or "").strip()
@@ -237,6 +243,10 @@ class ImageKind(JobKind[R]):
     def from_image_request(self, request: ImageRequest) -> R:
         """This kind's request for a plain generation (a reroll or a variation of one of its results)."""
 
+    def rerun(self, old: R, fresh: ImageRequest) -> R:
+        """The request that runs `old` again with `fresh`'s values (a new seed, a new prompt)."""
+        return self.from_image_request(fresh)
+
     @abstractmethod
     async def effective(self, job: Job) -> ImageRequest:
         """What a finished job of this kind ran (a /vary job's output prompt, say): follow-ups start from it."""
@@ -275,8 +285,13 @@ class ImageKind(JobKind[R]):
         )
         return GenerateTask(engine_request, model.spec), model
 
-    async def store(self, job: Job, request: ImageRequest, outcome: ImagesOutcome) -> list[ImageRecord]:
-        """Record the images and files of a finished generation; an attempt before a restart left the same ones."""
+    async def store(
+        self, job: Job, request: ImageRequest, outcome: ImagesOutcome, prompts: Sequence[str] = ()
+    ) -> list[ImageRecord]:
+        """Record the images and files of a finished generation; an attempt before a restart left the same ones.
+
+        `prompts` gives each image its own prompt (a character sheet's panels); by default all share one.
+        """
         p = outcome.params
         known = {image.index: image for image in await self._db.images.for_job(job.id)}
         records = []
@@ -293,7 +308,7 @@ class ImageKind(JobKind[R]):
                 width=saved.width,
                 height=saved.height,
                 seed=saved.seed,
-                prompt=p.prompt,
+                prompt=prompts[saved.index] if saved.index < len(prompts) else p.prompt,
                 negative_prompt=p.negative_prompt,
                 model=request.chosen or p.model,
                 loras=tuple(p.loras),

@@ -76,6 +76,12 @@ class JobKind(ABC, Generic[R]):
     answered_inline: bool = False  # the caller awaits the answer (no delivery); gone after a restart
     shown: bool = True  # the delivery port shows the job's life (queued, progress, result, failure)
     limited: bool = True  # counts toward a member's concurrent jobs (background work such as captions does not)
+
+    @property
+    def silent(self) -> bool:
+        """Nothing of the job is shown: an answer awaited inline, or background work."""
+        return self.answered_inline or not self.shown
+
     default_unit_s: float = 2.0  # the ETA per unit before any job of the kind has been measured
 
     # -- the request ----------------------------------------------------------------------------

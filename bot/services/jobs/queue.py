@@ -16,9 +16,9 @@ from bot.background import BackgroundTasks
 from bot.services.api import Caller, DeliveryPort, JobTicket, Progress, QueueView
 from bot.services.errors import NotFound, Refused, StudioError
 from bot.services.jobs.admission import Admission
-from bot.services.jobs.completion import close_if_delivered, finish
+from bot.services.jobs.completion import close_if_delivered, finish, retry_after_lost_worker
 from bot.services.jobs.estimates import Estimates
-from bot.services.jobs.kind import Completion, JobKind
+from bot.services.jobs.kind import JobKind
 from bot.services.jobs.listing import queue_view
 from bot.services.jobs.routes import NullDelivery, route_of, safely
 from engine.backends import LANES, ExecutionBackend, JobHandle, WorkerLost
@@ -29,7 +29,6 @@ from storage.records import GuildSettings, Job
 log = logging.getLogger(__name__)
 
 GENERIC_FAILURE = "The engine failed on this job; the error was logged for the admins."
-MAX_ATTEMPTS = {"requeue": 2, "resume": 5, "fail": 1}
 
 
 class JobQueue:
@@ -75,7 +74,8 @@ class JobQueue:
             if job is not None and not self._silent(job):
                 await safely(self._delivery.failed(route_of(job), job.error or "Interrupted by a restart."))
         for job in await self._db.jobs.fair_queue():
-            if self._inline(job):
+            kind = self._kinds.get(job.kind)
+            if kind is not None and kind.answered_inline:
                 log.info("job_id=%s %s dropped: its caller went away with the restart", job.id, job.kind)
                 await self._db.jobs.cancel(job.id)
         self._started = True
@@ -88,25 +88,28 @@ class JobQueue:
             handle.cancel()
         await self._tasks.wait(limit_s=10)
 
-    def _inline(self, job: Job) -> bool:
-        kind = self._kinds.get(job.kind)
-        return kind is not None and kind.answered_inline
-
     def _silent(self, job: Job) -> bool:
-        """Nothing of this job is shown: an answer awaited inline, or background work."""
         kind = self._kinds.get(job.kind)
-        return kind is not None and (kind.answered_inline or not kind.shown)
+        return kind is not None and kind.silent
 
     # -- submitting ------------------------------------------------------------------------------
 
     async def submit(
-        self, caller: Caller, kind_name: str, request: Any, *, limits: GuildSettings | None = None, priority: int = 0
+        self,
+        caller: Caller,
+        kind_name: str,
+        request: Any,
+        *,
+        limits: GuildSettings | None = None,
+        priority: int = 0,
+        weighed: bool = False,
     ) -> JobTicket:
-        """Queue a validated request after the access and load checks; shows it as queued unless answered inline."""
+        """Queue a validated request after the access and load checks (`weighed`: the caller checked the load of
+        the batch the job belongs to, a character sheet's groups); shows it as queued unless it is silent."""
         kind = self.kind(kind_name)
         limits = limits or await self.admission.check_access(caller)
         async with self._submit_lock:  # the load check and the insert are one step
-            if kind.limited:
+            if kind.limited and not weighed:
                 await self.admission.check_load(caller, limits, kind.cost(request))
             job = await self._db.jobs.create(
                 kind.name,
@@ -126,7 +129,7 @@ class JobQueue:
         position = await self._db.jobs.position(job.id) or 0
         eta = self.estimates.eta((await self._db.jobs.fair_queue(job.lane))[: position + 1])
         log.info("job_id=%s queued kind=%s user=%s position=%s", job.id, kind.name, caller.user_id, position)
-        if kind.shown and not kind.answered_inline:
+        if not kind.silent:
             message_id = await safely(self._delivery.queued(route_of(job), position, eta))
             if message_id:
                 await self._db.jobs.set_message(job.id, caller.channel_id, message_id)
@@ -230,7 +233,7 @@ class JobQueue:
         started = time.monotonic()
         try:
             async for event in handle.events():
-                if kind.shown and not kind.answered_inline:
+                if not kind.silent:
                     progress = Progress(job.id, event.step, event.total, event.eta_s, kind.label)
                     await safely(self._delivery.progress(route, progress))
             outcome = await handle.result()
@@ -242,10 +245,12 @@ class JobQueue:
             else:
                 log.info("job_id=%s cancelled", job.id)
                 await self._db.jobs.cancel(job.id)
-                if kind.shown and not kind.answered_inline:
+                if not kind.silent:
                     await safely(self._delivery.cancelled(route))
         except WorkerLost as exc:
-            retried = await self._worker_lost(job, kind, exc)
+            retried = await retry_after_lost_worker(self._db, job, kind.retry, exc)
+            if not retried:
+                await self._fail(job, f"The worker running this job stopped ({exc.message}).")
         except (EngineError, StudioError) as exc:
             await self._fail(job, exc.message)
         except Exception:
@@ -253,10 +258,12 @@ class JobQueue:
             await self._fail(job, GENERIC_FAILURE)
         else:
             try:
-                await self._complete(job, kind, request, completion, time.monotonic() - started)
+                self.estimates.learn(kind, request, time.monotonic() - started)
+                await finish(self._db, self._delivery, job, completion)
             except Exception:
                 log.exception("job_id=%s: storing or delivering its outcome failed", job.id)
-                await self._end_after_error(job)
+                if not await close_if_delivered(self._db, job):  # shown: done; else failed, never left running
+                    await self._fail(job, GENERIC_FAILURE)
         finally:
             if self._handles.get(job.id) is handle:  # a retried job's next attempt has a handle of its own
                 del self._handles[job.id]
@@ -264,25 +271,6 @@ class JobQueue:
             if not retried or self._closing:  # a job tried again keeps its waiters waiting, until shutdown
                 self._set_finished(job.id)
             self._kick()
-
-    async def _worker_lost(self, job: Job, kind: JobKind[Any], exc: WorkerLost) -> bool:
-        """A worker died under the job: try it again by its kind's retry policy; True when it was queued again."""
-        if job.attempts < MAX_ATTEMPTS[kind.retry]:
-            log.warning("job_id=%s lost its worker (%s); trying again (%s)", job.id, exc.message, kind.retry)
-            await self._db.jobs.retry(job.id)
-            return True
-        await self._fail(job, f"The worker running this job stopped ({exc.message}).")
-        return False
-
-    async def _complete(self, job: Job, kind: JobKind[Any], request: Any, done: Completion, elapsed_s: float) -> None:
-        self.estimates.learn(kind, request, elapsed_s)
-        await finish(self._db, self._delivery, job, done)
-        log.info("job_id=%s done kind=%s charge=%s elapsed=%.2fs", job.id, kind.name, done.charge, elapsed_s)
-
-    async def _end_after_error(self, job: Job) -> None:
-        """Completing failed half-way: a job already shown is done, any other failed (never left 'running')."""
-        if not await close_if_delivered(self._db, job):
-            await self._fail(job, GENERIC_FAILURE)
 
     async def _fail(self, job: Job, message: str) -> None:
         log.warning("job_id=%s failed: %s", job.id, message)

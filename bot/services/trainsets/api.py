@@ -103,6 +103,28 @@ class TrainsetsApi(Protocol):
     async def check(self, caller: Caller, name: str | None = None) -> SetVerdict: ...
 
 
+@dataclass(frozen=True)
+class SheetStarted:
+    """A character sheet as queued: its jobs, its groups (name, images), the wait until the last is posted."""
+
+    job_ids: tuple[int, ...]
+    groups: tuple[tuple[str, int], ...]
+    eta_s: float | None
+    method: str  # how identity is kept: "image-to-image from the reference", ...
+
+
+class SheetsApi(Protocol):
+    async def start(
+        self, caller: Caller, image: bytes, count: int = 30, set_name: str | None = None, model: str | None = None
+    ) -> SheetStarted:
+        """Queue a character sheet of `count` variations of the reference image, in groups."""
+        ...
+
+    async def quick_select(self, caller: Caller, job_id: int) -> tuple[str, int]:
+        """Add the first 25 images of the sheet whose last group is `job_id` to its set: (set name, added)."""
+        ...
+
+
 class CurationApi(Protocol):
     """Reactions on the bot's results pick images for the member's active set."""
 

@@ -91,16 +91,18 @@ class TrainsetService:
             raise Refused("Training sets belong to a server: use /trainset in one of its channels.")
         return caller.guild_id
 
-    async def _named(self, caller: Caller, name: str) -> TrainingSet:
+    async def named(self, caller: Caller, name: str) -> TrainingSet:
+        """The set called `name` in the caller's server; NotFound with what to do."""
         slug = self.slug(name)
         found = await self._db.training_sets.get_by_name(self._where(caller), slug)
         if found is None:
             raise NotFound(f"There is no training set named {slug!r} here. /trainset list shows them.")
         return found
 
-    async def _target(self, caller: Caller, name: str | None) -> TrainingSet:
+    async def target(self, caller: Caller, name: str | None) -> TrainingSet:
+        """The set called `name`, or the caller's active set."""
         if name:
-            return await self._named(caller, name)
+            return await self.named(caller, name)
         active = await self._db.training_sets.active(self._where(caller), caller.user_id)
         if active is None:
             raise StudioError(NO_ACTIVE_SET)
@@ -149,7 +151,7 @@ class TrainsetService:
         return await self._info(caller, created)
 
     async def use(self, caller: Caller, name: str) -> TrainsetInfo:
-        found = await self._named(caller, name)
+        found = await self.named(caller, name)
         await self._db.training_sets.set_active(found.guild_id, caller.user_id, found.id)
         return await self._info(caller, found)
 
@@ -157,7 +159,7 @@ class TrainsetService:
         return [await self._info(caller, s) for s in await self._db.training_sets.list(self._where(caller))]
 
     async def show(self, caller: Caller, name: str | None = None) -> TrainsetView:
-        found = await self._target(caller, name)
+        found = await self.target(caller, name)
         items = await self._db.training_sets.items(found.id)
         verdict = await self.checker.check(caller, found, items)
         sheet = None
@@ -168,7 +170,7 @@ class TrainsetService:
         return TrainsetView(await self._info(caller, found), views, sheet, verdict)
 
     async def check(self, caller: Caller, name: str | None = None) -> SetVerdict:
-        found = await self._target(caller, name)
+        found = await self.target(caller, name)
         return await self.checker.check(caller, found, await self._db.training_sets.items(found.id))
 
     @staticmethod
@@ -177,13 +179,13 @@ class TrainsetService:
             raise Refused(f"Only the set's owner, <@{found.owner_id}>, or a member with Manage Server can {what}.")
 
     async def lock(self, caller: Caller, name: str, locked: bool) -> TrainsetInfo:
-        found = await self._named(caller, name)
+        found = await self.named(caller, name)
         self._may_manage(caller, found, "lock or unlock it")
         await self._db.training_sets.set_locked(found.id, locked)
-        return await self._info(caller, await self._named(caller, name))
+        return await self._info(caller, await self.named(caller, name))
 
     async def deletable(self, caller: Caller, name: str) -> TrainsetInfo:
-        found = await self._named(caller, name)
+        found = await self.named(caller, name)
         self._may_manage(caller, found, "delete it")
         return await self._info(caller, found)
 
@@ -208,7 +210,7 @@ class TrainsetService:
             raise Refused(f"The set {found.name!r} is full ({MAX_ITEMS} images): remove some first.")
 
     async def add(self, caller: Caller, image: bytes, name: str | None = None) -> TrainsetItem:
-        found = await self._target(caller, name)
+        found = await self.target(caller, name)
         limits = await self._queue.admission.check_access(caller)
         if not limits.training_uploads:
             raise Refused("This server's sets take only images made here: react with ⭐ or 1️⃣–8️⃣ on a result.")
@@ -250,7 +252,7 @@ class TrainsetService:
         return item_view(len(items), item)
 
     async def _numbered(self, caller: Caller, number: int, name: str | None) -> tuple[TrainingSet, TrainingItem]:
-        found = await self._target(caller, name)
+        found = await self.target(caller, name)
         items = await self._db.training_sets.items(found.id)
         if not 1 <= number <= len(items):
             raise NotFound(f"The set {found.name!r} has no image {number} (it has {len(items)}).")

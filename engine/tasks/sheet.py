@@ -1,0 +1,82 @@
+"""The sheet task: one group of a character sheet, each panel image-to-image from the reference image."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from PIL import Image
+
+from engine.output import a1111_parameters, encode_for_upload, make_grid, save_png, write_bytes
+from engine.prompts import clean_caption, with_trigger
+from engine.work import SOURCE, ImagesOutcome, OutputFile, OutputImage, SheetOutcome, SheetTask, WorkOrder
+
+if TYPE_CHECKING:
+    from engine.backends.base import WorkContext
+    from engine.host import EngineHost
+
+PROGRESS_SCALE = 100  # progress in hundredths of a panel, so the bar moves within each panel
+
+
+def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
+
+    task = order.request
+    assert isinstance(task, SheetTask), type(task)
+    source = order.input(SOURCE)
+    if source is None:
+        raise ValueError(f"sheet order for job {order.job_id} has no reference image")
+    out_dir = order.require_out_dir()
+    started = time.monotonic()
+    with Image.open(source) as img:
+        reference = img.convert("RGB")
+    # 1. The words every panel starts from: what the reference shows.
+    description = clean_caption(host.captioner().caption(reference, "short")) or "a character"
+    total = len(task.panels) * PROGRESS_SCALE
+    base = task.generate.request
+    seed = base.seed if base.seed is not None else 0
+    saved: list[OutputImage] = []
+    prompts: list[str] = []
+    images = []
+    params = None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # 2. One image per panel, each with its own prompt and seed, all from the reference.
+    for index, panel in enumerate(task.panels):
+        ctx.raise_if_cancelled()
+        prompt = with_trigger(f"{description}, {panel}", task.trigger_word)
+
+        def report(step: int, steps: int, done: int = index) -> None:
+            ctx.report(done * PROGRESS_SCALE + step * PROGRESS_SCALE // max(steps, 1), total)
+
+        request = replace(base, prompt=prompt, count=1, seed=seed + index, init_image=reference)
+        result = host.manager().generate(request, task.generate.model, on_progress=report, should_cancel=ctx.cancelled)
+        p = result.params
+        params = params or p
+        generated = result.images[0]
+        text = a1111_parameters(
+            prompt=p.prompt,
+            negative_prompt=p.negative_prompt,
+            steps=p.steps,
+            sampler=p.scheduler,
+            cfg_scale=p.guidance,
+            seed=generated.seed,
+            width=p.width,
+            height=p.height,
+            model=p.model,
+            loras=p.loras,
+            extra={"Denoising strength": p.strength} if p.strength is not None else None,
+        )
+        path = out_dir / f"{index}.png"
+        sha, size = save_png(generated.image, path, text)
+        saved.append(OutputImage(index, generated.seed, OutputFile(path, sha, size), *generated.image.size))
+        prompts.append(prompt)
+        images.append(generated.image)
+    assert params is not None
+    # 3. The group's grid, as for any result.
+    grid = None
+    if len(images) > 1:
+        data, ext = encode_for_upload(make_grid(images))
+        grid_path = out_dir / f"grid.{ext}"
+        grid = OutputFile(grid_path, *write_bytes(grid_path, data))
+    outcome = ImagesOutcome(params, tuple(saved), grid, time.monotonic() - started)
+    return SheetOutcome(outcome, tuple(prompts), description)
