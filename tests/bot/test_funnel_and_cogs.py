@@ -131,6 +131,7 @@ async def test_settings_command_is_hidden_from_non_managers_when_synced(fake, ma
         "edit",
         "Describe",
         "trainset",
+        "charactersheet",
     }
     subcommands = {o["name"] for o in commands["trainset"]["options"]}
     assert subcommands == {
