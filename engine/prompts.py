@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 
 def with_trigger(prompt: str, trigger: str | None) -> str:
-    """`prompt` with a LoRA's trigger word in front, unless the prompt already has it."""
-    if trigger and trigger.lower() not in prompt.lower():
+    """`prompt` with a LoRA's trigger word in front, unless the prompt already has it as a word of its own."""
+    if trigger and re.search(rf"(?<!\w){re.escape(trigger)}(?!\w)", prompt, re.IGNORECASE) is None:
         return f"{trigger}, {prompt}"
     return prompt
 

@@ -172,6 +172,7 @@ class SheetTask:
     generate: GenerateTask  # count 1; its seed is panel 1's, panel i uses seed + i - 1
     panels: tuple[str, ...]
     trigger_word: str | None = None
+    description: str | None = None  # what the reference shows; None: caption it
 
 
 @dataclass(frozen=True)

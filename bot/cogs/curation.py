@@ -26,8 +26,9 @@ class CurationCog(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         if self._counts(payload):
+            roles = tuple(role.id for role in payload.member.roles) if payload.member is not None else ()
             await self.bot.services.curation.reaction_added(
-                payload.guild_id, payload.user_id, payload.message_id, str(payload.emoji.name)
+                payload.guild_id, payload.user_id, payload.message_id, str(payload.emoji.name), roles
             )
 
     @commands.Cog.listener()

@@ -98,9 +98,13 @@ def add(obj: Context, name: str, images: tuple[Path, ...], guild: int | None) ->
         known = {s.name for s in await services.trainsets.list(caller)}
         if services.trainsets.slug(name) not in known:
             await services.trainsets.create(caller, name)
-        added = [await services.trainsets.add(caller, path.read_bytes(), name) for path in images]
-        await services.jobs.settle()  # the captions, before the command ends
+        added, captions = await services.trainsets.add_uploads(caller, [p.read_bytes() for p in images], name)
+        if captions is not None:
+            await services.jobs.wait(captions)  # the captions, before the command ends
         return added
 
-    for item in run_async(lambda: with_services(obj.settings, go)):
+    added = run_async(lambda: with_services(obj.settings, go))
+    for item in added:
         click.echo(f"added image {item.number}: {item.path}")
+    if len(added) < len(images):
+        click.echo(f"{len(images) - len(added)} image(s) were in the set already, or it is full")

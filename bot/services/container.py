@@ -109,7 +109,7 @@ async def open_services(
         posts=posts,
         guild_settings=GuildSettingsService(db),
         trainsets=trainsets,
-        curation=Curation(db, posts, trainsets),
+        curation=Curation(db, posts, trainsets, queue.admission),
         sheets=SheetService(db, queue, submitter, models, uploads, trainsets),
     )
     try:

@@ -131,10 +131,13 @@ class QuickSelectButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], templ
 
     async def run(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        name, added = await services_of(interaction).sheets.quick_select(caller_from(interaction), self.job_id)
+        sheets = services_of(interaction).sheets
+        name, added, made = await sheets.quick_select(caller_from(interaction), self.job_id)
+        picked = min(made, 25)
+        skipped = f" ({picked - added} were in it already, or it is full)" if added < picked else ""
         await interaction.followup.send(
-            f"Added {added} image(s) of the sheet to **{name}**. Refine it with reactions and `/trainset remove`; "
-            "`/trainset show` has the numbers.",
+            f"Added {added} of the sheet's {made} image(s) to **{name}**{skipped}. Refine it with reactions and "
+            "`/trainset remove`; `/trainset show` has the numbers.",
             ephemeral=True,
         )
 

@@ -31,7 +31,7 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     with Image.open(source) as img:
         reference = img.convert("RGB")
     # 1. The words every panel starts from: what the reference shows.
-    description = clean_caption(host.captioner().caption(reference, "short")) or "a character"
+    description = task.description or clean_caption(host.captioner().caption(reference, "short")) or "a character"
     total = len(task.panels) * PROGRESS_SCALE
     base = task.generate.request
     seed = base.seed if base.seed is not None else 0

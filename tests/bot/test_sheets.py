@@ -74,7 +74,9 @@ async def test_a_sheet_posts_its_groups_and_quick_select_fills_the_set(fake, stu
         await __import__("asyncio").sleep(0.01)
     click = fake.click(f"studio:qs:{jobs[3]}", message=groups[3])
     await fake.wait_for(lambda: click.followups)
-    assert fake.messages[click.followups[0]]["content"].startswith("Added 7 image(s) of the sheet to **hero**")
+    assert fake.messages[click.followups[0]]["content"].startswith(
+        "Added 7 of the sheet's 8 image(s) to **hero** (1 were in it already, or it is full)."
+    )
     items = await studio.services.db.training_sets.items(found.id)
     assert len(items) == 8 and [i.source for i in items].count("sheet") == 7
 
@@ -111,3 +113,37 @@ async def test_a_sheet_is_weighed_against_the_daily_quota_at_once(fake, studio, 
     answer = fake.messages[ix.followups[0]]
     assert "Daily quota reached" in answer["content"] and answer["flags"] & 64
     assert [j for j in await studio.services.db.jobs.list_for_user(USER_ID, 20) if j.kind == "sheet"] == []
+
+
+async def test_two_sheets_at_once_are_weighed_together(fake, studio, bot) -> None:
+    import asyncio
+
+    from bot.services.api import Caller
+    from bot.services.errors import Refused
+
+    await studio.settings("max_concurrent_per_user", "1")
+    caller = Caller(user_id=USER_ID, guild_id=GUILD_ID, channel_id=720000000000000001)
+    sheets = studio.services.sheets
+    await studio.services.jobs.stop()  # nothing runs: both sheets would wait in the queue
+    results = await asyncio.gather(
+        sheets.start(caller, _png(), 8), sheets.start(caller, _png(), 8), return_exceptions=True
+    )
+    assert sum(isinstance(r, Refused) for r in results) == 1
+    jobs = [j for j in await studio.services.db.jobs.list_for_user(USER_ID, 50) if j.kind == "sheet"]
+    assert len(jobs) == 4  # one sheet of four groups, queued as one request
+
+
+async def test_a_remix_of_a_group_draws_it_from_the_new_words(fake, studio, bot) -> None:
+    ix = fake.slash("charactersheet", image=fake.attachment(_png()), count=4)
+    await fake.wait_for(lambda: ix.followups)
+    jobs = sorted(j.id for j in await studio.services.db.jobs.list_for_user(USER_ID, 20) if j.kind == "sheet")
+    for job_id in jobs:
+        await studio.wait(job_id)
+    assert await studio.services.followups.remix_prompt(jobs[0]) == "a cat"  # the reference's caption
+    from bot.services.api import Caller
+
+    caller = Caller(user_id=USER_ID, guild_id=GUILD_ID, channel_id=720000000000000001)
+    ticket = await studio.services.followups.remix(caller, jobs[0], "a red dragon with green eyes")
+    remixed = await studio.wait(ticket.job_id)
+    (image,) = await studio.services.db.images.for_job(remixed.id)
+    assert image.prompt == "a red dragon with green eyes, front view portrait"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from bot.background import BackgroundTasks
@@ -95,44 +96,56 @@ class JobQueue:
     # -- submitting ------------------------------------------------------------------------------
 
     async def submit(
+        self, caller: Caller, kind_name: str, request: Any, *, limits: GuildSettings | None = None, priority: int = 0
+    ) -> JobTicket:
+        """Queue a validated request after the access and load checks; shows it as queued unless it is silent."""
+        (ticket,) = await self.submit_batch(kind_name, [(caller, request)], limits=limits, priority=priority)
+        return ticket
+
+    async def submit_batch(
         self,
-        caller: Caller,
         kind_name: str,
-        request: Any,
+        entries: Sequence[tuple[Caller, Any]],
         *,
         limits: GuildSettings | None = None,
         priority: int = 0,
-        weighed: bool = False,
-    ) -> JobTicket:
-        """Queue a validated request after the access and load checks (`weighed`: the caller checked the load of
-        the batch the job belongs to, a character sheet's groups); shows it as queued unless it is silent."""
+    ) -> list[JobTicket]:
+        """Queue the jobs of one request (a character sheet's groups, say): weighed together, as one job of
+        their total cost, against the first caller's limits, in one step with their inserts."""
         kind = self.kind(kind_name)
-        limits = limits or await self.admission.check_access(caller)
-        async with self._submit_lock:  # the load check and the insert are one step
-            if kind.limited and not weighed:
-                await self.admission.check_load(caller, limits, kind.cost(request))
-            job = await self._db.jobs.create(
-                kind.name,
-                kind.dump(request),
-                caller.user_id,
-                guild_id=caller.guild_id,
-                channel_id=caller.channel_id,
-                priority=priority,
-                # An answer awaited inline needs no delivery, so no token is kept for it.
-                interaction_token=None if kind.answered_inline else caller.interaction_token,
-                token_expires_at=None if kind.answered_inline else caller.token_expires_at,
-                origin=caller.origin,
-                lane=kind.lane,
-            )
-            await self._db.job_files.add(job.id, kind.input_files(request))
+        first = entries[0][0]
+        limits = limits or await self.admission.check_access(first)
+        async with self._submit_lock:  # the load check and the inserts are one step
+            if kind.limited:
+                await self.admission.check_load(first, limits, sum(kind.cost(r) for _, r in entries))
+            jobs = [await self._create(kind, caller, request, priority) for caller, request in entries]
+        return [await self._announce(kind, job) for job in jobs]
+
+    async def _create(self, kind: JobKind[Any], caller: Caller, request: Any, priority: int) -> Job:
+        job = await self._db.jobs.create(
+            kind.name,
+            kind.dump(request),
+            caller.user_id,
+            guild_id=caller.guild_id,
+            channel_id=caller.channel_id,
+            priority=priority,
+            interaction_token=caller.interaction_token,
+            token_expires_at=caller.token_expires_at,
+            origin=caller.origin,
+            lane=kind.lane,
+        )
+        await self._db.job_files.add(job.id, kind.input_files(request))
         self._finished[job.id] = asyncio.Event()
+        return job
+
+    async def _announce(self, kind: JobKind[Any], job: Job) -> JobTicket:
         position = await self._db.jobs.position(job.id) or 0
         eta = self.estimates.eta((await self._db.jobs.fair_queue(job.lane))[: position + 1])
-        log.info("job_id=%s queued kind=%s user=%s position=%s", job.id, kind.name, caller.user_id, position)
+        log.info("job_id=%s queued kind=%s user=%s position=%s", job.id, kind.name, job.requester_id, position)
         if not kind.silent:
             message_id = await safely(self._delivery.queued(route_of(job), position, eta))
             if message_id:
-                await self._db.jobs.set_message(job.id, caller.channel_id, message_id)
+                await self._db.jobs.set_message(job.id, job.channel_id, message_id)
         self._kick()
         return JobTicket(job.id, position, eta)
 
@@ -175,16 +188,6 @@ class JobQueue:
 
     async def queue(self, caller: Caller) -> QueueView:
         return await queue_view(self._db, self._kinds.get, self.estimates, caller)
-
-    async def settle(self, limit_s: float | None = None) -> None:
-        """Wait until no job is queued or running (the CLI, before it exits, and tests)."""
-
-        async def idle() -> None:
-            while active := [*await self._db.jobs.list_running(), *await self._db.jobs.fair_queue()]:
-                for job in active:  # jobs these start (captions, say) are waited for in the next round
-                    await self.wait(job.id)
-
-        await asyncio.wait_for(idle(), limit_s)
 
     async def wait(self, job_id: int, limit_s: float | None = None) -> Job:
         """Wait until a job ends (for the CLI and tests); returns its final row."""

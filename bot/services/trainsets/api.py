@@ -120,16 +120,21 @@ class SheetsApi(Protocol):
         """Queue a character sheet of `count` variations of the reference image, in groups."""
         ...
 
-    async def quick_select(self, caller: Caller, job_id: int) -> tuple[str, int]:
-        """Add the first 25 images of the sheet whose last group is `job_id` to its set: (set name, added)."""
+    async def quick_select(self, caller: Caller, job_id: int) -> tuple[str, int, int]:
+        """Add the first 25 images of the sheet whose last group is `job_id` to its set, or to the clicking
+        member's active set: (set name, images added, images the sheet has)."""
         ...
 
 
 class CurationApi(Protocol):
     """Reactions on the bot's results pick images for the member's active set."""
 
-    async def reaction_added(self, guild_id: int | None, user_id: int, message_id: int, emoji: str) -> bool:
-        """⭐ / keycap on one of the bot's results: add that image to the member's active set; True if added."""
+    async def reaction_added(
+        self, guild_id: int | None, user_id: int, message_id: int, emoji: str, role_ids: tuple[int, ...] = ()
+    ) -> bool:
+        """⭐ / keycap on one of the bot's results: add that image to the member's active set; True if added.
+
+        `role_ids`: the member's roles (the server's role list applies to picking as to generating)."""
         ...
 
     async def reaction_removed(self, guild_id: int | None, user_id: int, message_id: int, emoji: str) -> bool:

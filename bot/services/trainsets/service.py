@@ -11,6 +11,8 @@ import asyncio
 import builtins
 import logging
 import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.services.api import Caller
@@ -36,6 +38,7 @@ from storage.records import ItemSource, TrainingItem, TrainingSet
 
 log = logging.getLogger(__name__)
 
+SHOW_WAIT_S = 20.0
 NO_ACTIVE_SET = (
     "You have no active training set here: create one with /trainset create, or pick one with /trainset use."
 )
@@ -52,6 +55,17 @@ def _copy(source: Path, target: Path) -> None:
 
 def _unlink(path: Path) -> None:
     path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """An image to put in a set: copied into the set's folder under a content name."""
+
+    path: Path
+    image_id: int | None = None  # a result of the bot's
+    sha256: str | None = None
+    message_id: int | None = None  # the reaction that adds it (its removal takes the image out again)
+    emoji: str | None = None
 
 
 def item_view(number: int, item: TrainingItem) -> TrainsetItem:
@@ -77,6 +91,7 @@ class TrainsetService:
         self._uploads = uploads
         self._sets_dir = sets_dir
         self.checker = SetChecker(db, queue, models)
+        self._locks: dict[int, asyncio.Lock] = {}
 
     # -- finding sets --------------------------------------------------------------------------
 
@@ -161,7 +176,8 @@ class TrainsetService:
     async def show(self, caller: Caller, name: str | None = None) -> TrainsetView:
         found = await self.target(caller, name)
         items = await self._db.training_sets.items(found.id)
-        verdict = await self.checker.check(caller, found, items)
+        # The set is shown at once; checks still queued behind other jobs are reported as such.
+        verdict = await self.checker.check(caller, found, items, wait_s=SHOW_WAIT_S)
         sheet = None
         if items:
             flagged = {v.number for v in verdict.flagged}
@@ -194,13 +210,17 @@ class TrainsetService:
         if found is None:
             raise NotFound("This training set no longer exists.")
         self._may_manage(caller, found, "delete it")
-        items = await self._db.training_sets.items(found.id)
-        await self._db.training_sets.delete(found.id)
-        await self._remove_files([item.path for item in items])
+        async with self._lock(found.id):  # nothing is being added meanwhile: no file is left behind
+            await self._db.training_sets.delete(found.id)
+            await asyncio.to_thread(shutil.rmtree, self.folder(found.id), True)
         log.info("training set %s (%s) deleted by user=%s", found.id, found.name, caller.user_id)
         return found.name
 
     # -- items -------------------------------------------------------------------------------------
+
+    def _lock(self, set_id: int) -> asyncio.Lock:
+        """One change at a time per set: a file is never deleted while another item is being added with it."""
+        return self._locks.setdefault(set_id, asyncio.Lock())
 
     async def check_adding(self, caller_id: int, found: TrainingSet) -> None:
         """May `caller_id` add to the set now? Refused for a locked set (but its owner) or a full one."""
@@ -210,46 +230,55 @@ class TrainsetService:
             raise Refused(f"The set {found.name!r} is full ({MAX_ITEMS} images): remove some first.")
 
     async def add(self, caller: Caller, image: bytes, name: str | None = None) -> TrainsetItem:
+        items, _job = await self.add_uploads(caller, [image], name)
+        if not items:
+            raise Refused("That image is already in the set.")
+        return items[0]
+
+    async def add_uploads(
+        self, caller: Caller, images: Sequence[bytes], name: str | None = None
+    ) -> tuple[builtins.list[TrainsetItem], int | None]:
+        """Check uploads and add them to a set: the new items, and the job that captions them (None: none new)."""
         found = await self.target(caller, name)
         limits = await self._queue.admission.check_access(caller)
         if not limits.training_uploads:
             raise Refused("This server's sets take only images made here: react with ⭐ or 1️⃣–8️⃣ on a result.")
         await self.check_adding(caller.user_id, found)
-        upload = await self._uploads.image(image, folder=self.folder(found.id))
-        item = await self.add_file(found, upload.path, caller.user_id, source="upload", copy=False)
-        if item is None:
-            raise Refused(f"That image is already in the set {found.name!r}.")
-        return item
+        uploads = [await self._uploads.image(data) for data in images]
+        new = [NewItem(u.path, sha256=u.path.stem) for u in uploads]
+        return await self.add_items(found, caller.user_id, "upload", new)
 
-    async def add_file(
-        self,
-        found: TrainingSet,
-        path: Path,
-        added_by: int,
-        *,
-        source: ItemSource,
-        image_id: int | None = None,
-        sha256: str | None = None,
-        message_id: int | None = None,
-        emoji: str | None = None,
-        copy: bool = True,
-    ) -> TrainsetItem | None:
-        """Put a file in the set (copied into its folder) and queue its caption; None when it is already there."""
-        target = path
-        if copy:
-            target = self.folder(found.id) / f"{sha256 or image_id or path.stem}{path.suffix or '.png'}"
-            await asyncio.to_thread(_copy, path, target)
-        item = await self._db.training_sets.add_item(
-            found.id, target, added_by, image_id, source=source, message_id=message_id, emoji=emoji
-        )
-        if item is None:
-            return None
+    async def add_items(
+        self, found: TrainingSet, added_by: int, source: ItemSource, new: Sequence[NewItem]
+    ) -> tuple[builtins.list[TrainsetItem], int | None]:
+        """Copy images into the set and add them (those already there are skipped, and none past the set's
+        limit), then caption the new ones in one background job: (the new items, that job's id)."""
+        added: builtins.list[TrainingItem] = []
+        async with self._lock(found.id):
+            current = await self._db.training_sets.get(found.id)
+            if current is None:
+                raise NotFound(f"The training set {found.name!r} was deleted.")
+            room = MAX_ITEMS - len(await self._db.training_sets.items(found.id))
+            for one in new:
+                if len(added) >= room:
+                    break
+                name = f"{one.sha256 or one.image_id or one.path.stem}{one.path.suffix or '.png'}"
+                target = self.folder(found.id) / name
+                await asyncio.to_thread(_copy, one.path, target)
+                item = await self._db.training_sets.add_item(
+                    found.id, target, added_by, one.image_id, source=source, message_id=one.message_id, emoji=one.emoji
+                )
+                if item is not None:
+                    added.append(item)
+            numbers = {item.id: n for n, item in enumerate(await self._db.training_sets.items(found.id), start=1)}
+        if not added:
+            return [], None
         member = Caller(user_id=added_by, guild_id=found.guild_id)
         # Background work for the set, not the member's own job: no access or load check.
         limits = await self._queue.admission.limits(member)
-        await self._queue.submit(member, "caption", CaptionRequest(found.id, (item.id,)), limits=limits)
-        items = await self._db.training_sets.items(found.id)
-        return item_view(len(items), item)
+        request = CaptionRequest(found.id, tuple(item.id for item in added))
+        ticket = await self._queue.submit(member, "caption", request, limits=limits)
+        return [item_view(numbers[item.id], item) for item in added], ticket.job_id
 
     async def _numbered(self, caller: Caller, number: int, name: str | None) -> tuple[TrainingSet, TrainingItem]:
         found = await self.target(caller, name)
@@ -267,8 +296,7 @@ class TrainsetService:
     async def remove(self, caller: Caller, number: int, name: str | None = None) -> TrainsetItem:
         found, item = await self._numbered(caller, number, name)
         self._may_change(caller, found, item, number)
-        await self._db.training_sets.remove_item(item.id)
-        await self._remove_files([item.path])
+        await self.remove_items([item])
         return item_view(number, item)
 
     async def caption(self, caller: Caller, number: int, text: str, name: str | None = None) -> TrainsetItem:
@@ -285,12 +313,12 @@ class TrainsetService:
         return item_view(number, changed)
 
     async def remove_items(self, items: builtins.list[TrainingItem]) -> None:
-        for item in items:
-            await self._db.training_sets.remove_item(item.id)
-        await self._remove_files([item.path for item in items])
-
-    async def _remove_files(self, paths: builtins.list[Path]) -> None:
-        """Delete files no remaining item names (a content-named file may serve two items)."""
-        gone = [p for p in dict.fromkeys(paths) if await self._db.training_sets.uses_of_path(p) == 0]
-        for path in gone:
-            await asyncio.to_thread(_unlink, path)
+        """Remove items and the files no remaining item names (a content-named file may serve two items)."""
+        for set_id in dict.fromkeys(item.set_id for item in items):
+            async with self._lock(set_id):
+                mine = [item for item in items if item.set_id == set_id]
+                for item in mine:
+                    await self._db.training_sets.remove_item(item.id)
+                for path in dict.fromkeys(item.path for item in mine):
+                    if await self._db.training_sets.uses_of_path(path) == 0:
+                        await asyncio.to_thread(_unlink, path)

@@ -106,3 +106,15 @@ GUILD = 42
 ALICE = Caller(user_id=1, guild_id=GUILD, channel_id=7)
 BOB = Caller(user_id=2, guild_id=GUILD, channel_id=7)
 MOD = Caller(user_id=3, guild_id=GUILD, channel_id=7, is_moderator=True, is_manager=True)
+
+
+async def settle(services: Services, limit_s: float = 30.0) -> None:
+    """Wait until no job is queued or running (jobs that jobs start, such as captions, included)."""
+    import asyncio
+
+    async def idle() -> None:
+        while active := [*await services.db.jobs.list_running(), *await services.db.jobs.fair_queue()]:
+            for job in active:
+                await services.jobs.wait(job.id)
+
+    await asyncio.wait_for(idle(), limit_s)

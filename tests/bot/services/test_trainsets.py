@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
+import pytest
 from PIL import Image, ImageFilter
 
 from bot.services.api import Caller, GenerateInput
+from bot.services.errors import Refused
 from bot.services.privacy import delete_user_data
-from tests.bot.services.conftest import ALICE, BOB, GUILD
+from tests.bot.services.conftest import ALICE, BOB, GUILD, settle
 from tests.engine.test_dataset_checks import face, near_copy, other
 
 FAST = {"steps": 2, "model": "tiny-sd"}
@@ -63,7 +66,7 @@ async def test_a_members_caption_is_kept_when_the_captioner_answers_later(servic
     second = await services.trainsets.add(ALICE, _bytes(face(2)))
     await services.trainsets.caption(ALICE, first.number, "zzchar waving, night street")
     await services.jobs.start()
-    await services.jobs.settle(limit_s=30)
+    await settle(services)
     view = await services.trainsets.show(ALICE)
     assert [(i.caption, i.caption_by_member) for i in view.items] == [
         ("zzchar waving, night street", True),
@@ -83,7 +86,7 @@ async def test_deleting_a_members_data_removes_what_they_added_to_other_sets(ser
     message = (await services.db.jobs.get(ticket.job_id)).message_id
     assert await services.curation.reaction_added(GUILD, ALICE.user_id, message, "2️⃣")
     await services.trainsets.add(ALICE, _bytes(face(4)), "bobs")
-    await services.jobs.settle(limit_s=30)
+    await settle(services)
     before = await services.trainsets.show(BOB, "bobs")
     assert [i.added_by for i in before.items] == [BOB.user_id, ALICE.user_id, ALICE.user_id]
     alices = [i.path for i in before.items if i.added_by == ALICE.user_id]
@@ -115,9 +118,88 @@ async def test_reactions_need_one_of_the_bots_results_and_an_active_set(services
 
 
 async def test_sets_belong_to_a_server(services) -> None:
-    import pytest
-
-    from bot.services.errors import Refused
-
     with pytest.raises(Refused, match="belong to a server"):
         await services.trainsets.create(Caller(user_id=ALICE.user_id), "in-a-dm")
+
+
+async def _grid_message(services, caller, count: int = 2) -> int:
+    ticket = await services.generate.submit(caller, GenerateInput("a cat", count=count, **FAST))
+    await services.jobs.wait(ticket.job_id, limit_s=30)
+    return (await services.db.jobs.get(ticket.job_id)).message_id
+
+
+async def test_a_reaction_taken_back_at_once_leaves_nothing(services, delivery) -> None:
+    await services.jobs.start()
+    await services.trainsets.create(ALICE, "quick")
+    message = await _grid_message(services, ALICE)
+    added, removed = await asyncio.gather(
+        services.curation.reaction_added(GUILD, ALICE.user_id, message, "1️⃣"),
+        services.curation.reaction_removed(GUILD, ALICE.user_id, message, "1️⃣"),
+    )
+    assert (added, removed) == (True, True)
+    assert (await services.trainsets.show(ALICE)).items == ()
+    folder = services.trainsets.folder((await services.trainsets.list(ALICE))[0].id)
+    assert not any(folder.glob("*.png"))
+    # Taken back and given again: the file the second add copied is there for its item.
+    for _ in range(2):
+        await services.curation.reaction_added(GUILD, ALICE.user_id, message, "2️⃣")
+        await services.curation.reaction_removed(GUILD, ALICE.user_id, message, "2️⃣")
+    assert await services.curation.reaction_added(GUILD, ALICE.user_id, message, "2️⃣")
+    (item,) = (await services.trainsets.show(ALICE)).items
+    assert item.path.is_file()
+
+
+async def test_deleting_a_set_while_images_are_added_leaves_no_file(services, delivery, settings) -> None:
+    await services.jobs.start()
+    info = await services.trainsets.create(ALICE, "doomed")
+    uploads = [_bytes(face(seed)) for seed in range(6)]
+    results = await asyncio.gather(
+        services.trainsets.add_uploads(ALICE, uploads),
+        services.trainsets.delete(ALICE, info.id),
+        return_exceptions=True,
+    )
+    assert results[1] == "doomed"
+    assert not services.trainsets.folder(info.id).exists()
+    assert await services.db.training_sets.get(info.id) is None
+
+
+async def test_looking_at_a_set_often_costs_one_check_and_follows_the_role_list(services, delivery) -> None:
+    await services.jobs.start()
+    await services.trainsets.create(ALICE, "looked-at")
+    for seed in range(3):
+        await services.trainsets.add(ALICE, _bytes(face(seed)))
+    verdicts = await asyncio.gather(*(services.trainsets.check(ALICE) for _ in range(5)))
+    assert len({v.summary for v in verdicts}) == 1
+    await services.trainsets.show(ALICE)
+    checks = [j for j in await services.db.jobs.list_for_user(ALICE.user_id, 50) if j.kind == "trainset_check"]
+    assert len(checks) == 1  # five checks and a show at once, one job; the set did not change
+    await services.trainsets.add(ALICE, _bytes(face(9)))
+    await services.trainsets.check(ALICE)
+    checks = [j for j in await services.db.jobs.list_for_user(ALICE.user_id, 50) if j.kind == "trainset_check"]
+    assert len(checks) == 2  # a changed set is checked again
+    await services.db.guild_settings.update(GUILD, allowed_role_ids=(555,))
+    with pytest.raises(Refused, match="roles"):
+        await services.trainsets.check(ALICE)
+
+
+async def test_show_answers_at_once_when_the_checks_wait_in_the_queue(services, delivery, monkeypatch) -> None:
+    from bot.services.trainsets import service
+
+    monkeypatch.setattr(service, "SHOW_WAIT_S", 0.2)
+    await services.trainsets.create(ALICE, "busy")
+    await services.trainsets.add(ALICE, _bytes(face(1)))  # the queue is not started: nothing runs
+    view = await services.trainsets.show(ALICE)
+    assert [i.number for i in view.items] == [1]
+    assert not view.verdict.ready
+    assert view.verdict.summary.endswith(
+        "And the image checks are still queued: /trainset check shows them when they are done."
+    )
+
+
+async def test_reactions_follow_the_servers_role_list(services, delivery) -> None:
+    await services.jobs.start()
+    await services.trainsets.create(BOB, "roles")
+    message = await _grid_message(services, BOB)
+    await services.db.guild_settings.update(GUILD, allowed_role_ids=(555,))
+    assert not await services.curation.reaction_added(GUILD, BOB.user_id, message, "1️⃣")
+    assert await services.curation.reaction_added(GUILD, BOB.user_id, message, "1️⃣", (555,))

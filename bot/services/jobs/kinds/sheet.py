@@ -11,22 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
 from typing import Any, Self
 
-from bot.services.api import Caller, JobTicket
+from bot.services.api import Caller
 from bot.services.errors import NotFound, Refused, StudioError
 from bot.services.jobs.images import ImageDraft, ImageKind, ImageRequest, ImagesDone, ImageSubmitter, images_completion
 from bot.services.jobs.kind import Completion
 from bot.services.jobs.queue import JobQueue
 from bot.services.models import ModelService
 from bot.services.trainsets.api import SheetStarted
-from bot.services.trainsets.service import TrainsetService
+from bot.services.trainsets.service import NewItem, TrainsetService
 from bot.services.uploads import Uploads
 from engine.uploads import model_size
 from engine.work import SheetOutcome, SheetTask, WorkOrder
 from storage import Database
-from storage.records import Job
+from storage.records import ImageRecord, Job
 
 # The reference workflow's groups and panels (the issue's list), in the order they are posted.
 GROUPS: tuple[tuple[str, float, tuple[str, ...]], ...] = (
@@ -115,17 +114,16 @@ class SheetRequest(ImageRequest):
 
     group: str = ""
     panels: tuple[str, ...] = ()
-    earlier_groups: tuple[int, ...] = ()  # the last group names the sheet's other jobs (for Quick select)
+    # The sheet's jobs are queued in one step, so their ids follow each other: job `part` of `parts`.
+    part: int = 1
+    parts: int = 1
     target_set: str | None = None  # the set Quick select fills (default: the clicking member's active set)
+    description: str | None = None  # what the reference shows; None: the engine captions it (a remix sets it)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         request = super().from_json(data)
-        return replace(
-            request,
-            panels=tuple(str(p) for p in data.get("panels", ())),
-            earlier_groups=tuple(int(j) for j in data.get("earlier_groups", ())),
-        )
+        return replace(request, panels=tuple(str(p) for p in data.get("panels", ())))
 
     @classmethod
     def extend(cls, request: ImageRequest, **group: Any) -> Self:
@@ -154,18 +152,24 @@ class SheetKind(ImageKind[SheetRequest]):
     def rerun(self, old: SheetRequest, fresh: ImageRequest) -> SheetRequest:
         # The same group again (panels, strength, size): a reroll is a new seed, a remix a new description.
         return SheetRequest.extend(
-            replace(fresh, count=len(old.panels), strength=old.strength), group=old.group, panels=old.panels
+            replace(fresh, count=len(old.panels), strength=old.strength),
+            group=old.group,
+            panels=old.panels,
+            description=fresh.prompt,
         )
 
     def summary(self, request: SheetRequest) -> str:
         return f"character sheet: {request.group} ({len(request.panels)})"
 
     async def effective(self, job: Job) -> ImageRequest:
-        return self.parse(job.request)
+        """The group as it ran: its prompt is the description the panels started from (what a remix edits)."""
+        request = self.parse(job.request)
+        described = (job.result or {}).get("description") or request.description
+        return replace(request, prompt=described, full_prompt=described) if described else request
 
     async def order(self, job: Job, request: SheetRequest) -> WorkOrder:
         task, model = await self.generate_task(replace(request, count=1))
-        sheet = SheetTask(task, request.panels, model.trigger_word)
+        sheet = SheetTask(task, request.panels, model.trigger_word, request.description)
         inputs = {role: path for path, role in request.files()}
         return WorkOrder(job.id, "sheet", sheet, inputs, self.out_dir(job))
 
@@ -178,7 +182,7 @@ class SheetKind(ImageKind[SheetRequest]):
             result,
             prompt=outcome.prompts[0] if outcome.prompts else result.prompt,
             note=note,
-            quick_select=bool(request.earlier_groups),
+            quick_select=request.part == request.parts,
         )
         return images_completion(records, result, done.to_json())
 
@@ -216,16 +220,16 @@ class SheetService:
             for group, strength, panels in plan_sheet(count)
             for part in chunks(panels, limits.max_count)
         ]
-        # The whole sheet is weighed once, against the member's quota; its groups then queue together.
-        await self._queue.admission.check_load(caller, limits, count)
-        target = self._trainsets.slug(set_name) if set_name else None
-        if set_name:
-            await self._trainsets.named(caller, set_name)  # refuse an unknown set before any work
+        target = None
+        if set_name:  # refuse an unknown or locked set before any work
+            found = await self._trainsets.named(caller, set_name)
+            await self._trainsets.check_adding(caller.user_id, found)
+            target = found.name
         resolved = await self._models.resolve(model)
         upload = await self._uploads.image(image)
         width, height = model_size(upload.width, upload.height, resolved.spec)
-        tickets: list[JobTicket] = []
-        for n, (group, strength, panels) in enumerate(jobs):
+        entries: list[tuple[Caller, SheetRequest]] = []
+        for n, (group, strength, panels) in enumerate(jobs, start=1):
             draft = ImageDraft(
                 prompt=f"character sheet: {group}",
                 model=model,
@@ -237,37 +241,45 @@ class SheetService:
                 source_image=str(upload.path),
             )
             request, limits = await self._submitter.prepare(caller, draft)
-            last = n == len(jobs) - 1
             sheet = SheetRequest.extend(
                 replace(request, count=len(panels)),
                 group=group,
                 panels=panels,
-                earlier_groups=tuple(t.job_id for t in tickets) if last else (),
+                part=n,
+                parts=len(jobs),
                 target_set=target,
             )
             # Only the first group shows on the interaction's response; the others get channel messages.
-            who = caller if n == 0 else replace(caller, interaction_token=None, token_expires_at=None)
-            tickets.append(await self._queue.submit(who, "sheet", sheet, limits=limits, weighed=True))
+            who = caller if n == 1 else replace(caller, interaction_token=None, token_expires_at=None)
+            entries.append((who, sheet))
+        # Weighed as one request against the member's limits and quota, queued in one step.
+        tickets = await self._queue.submit_batch("sheet", entries, limits=limits)
         groups = tuple((group, len(panels)) for group, _, panels in jobs)
         return SheetStarted(tuple(t.job_id for t in tickets), groups, tickets[-1].eta_s, METHOD)
 
-    async def quick_select(self, caller: Caller, job_id: int) -> tuple[str, int]:
-        """Add the sheet's first 25 images to its set (or the caller's active set); (set name, images added)."""
+    async def _sheet_images(self, last: Job, request: SheetRequest) -> list[ImageRecord]:
+        """The images of every job of the sheet whose last job is `last`, in the order they were posted."""
+        images: list[ImageRecord] = []
+        for job_id in range(last.id - request.parts + 1, last.id + 1):
+            job = await self._queue.find(job_id)
+            if job is None or job.kind != "sheet" or job.requester_id != last.requester_id:
+                continue
+            other = SheetRequest.from_json(job.request)
+            if (other.parts, other.source_image) == (request.parts, request.source_image):
+                images += await self._db.images.for_job(job_id)
+        return images
+
+    async def quick_select(self, caller: Caller, job_id: int) -> tuple[str, int, int]:
+        """Add the sheet's first 25 images to its set (or the caller's active set): (set name, added, made)."""
+        await self._queue.admission.check_access(caller)
         job = await self._queue.source_job(job_id)
         if job.kind != "sheet":
             raise NotFound("This is not a character sheet.")
         request = SheetRequest.from_json(job.request)
         target = await self._trainsets.target(caller, request.target_set)
-        await self._trainsets.check_adding(caller.user_id, target)
-        images = []
-        for group_job in (*request.earlier_groups, job_id):
-            images += await self._db.images.for_job(group_job)
+        images = await self._sheet_images(job, request)
         if not images:
             raise Refused("The sheet's images are not made yet: wait for its groups to be posted.")
-        added = 0
-        for image in images[:QUICK_SELECT]:
-            item = await self._trainsets.add_file(
-                target, Path(image.path), caller.user_id, source="sheet", image_id=image.id, sha256=image.sha256
-            )
-            added += item is not None
-        return target.name, added
+        picked = [NewItem(i.path, image_id=i.id, sha256=i.sha256) for i in images[:QUICK_SELECT]]
+        added, _ = await self._trainsets.add_items(target, caller.user_id, "sheet", picked)
+        return target.name, len(added), len(images)
