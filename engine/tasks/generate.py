@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from engine.output import a1111_parameters, encode_for_upload, make_grid, save_png, write_bytes
+from engine.types import GeneratedImage, ResolvedParams
 from engine.work import MASK, SOURCE, GenerateTask, ImagesOutcome, OutputFile, OutputImage, WorkOrder
 
 if TYPE_CHECKING:
@@ -37,32 +38,39 @@ def generate_images(
     # 2. The generation itself.
     result = host.manager().generate(request, task.model, on_progress=ctx.report, should_cancel=ctx.cancelled)
     p = result.params
-    # 3. One PNG per image, with the parameters A1111 and ComfyUI read back.
+    # 3. One PNG per image, with the parameters A1111 and ComfyUI read back, and the grid users see first.
+    saved = tuple(write_image(p, generated, out_dir) for generated in result.images)
+    grid = write_grid([g.image for g in result.images], out_dir)
+    return ImagesOutcome(p, saved, grid, result.elapsed_s)
+
+
+def write_image(p: ResolvedParams, generated: GeneratedImage, out_dir: Path) -> OutputImage:
+    """`<index>.png` with the parameters that made it (A1111's `parameters` chunk)."""
+    text = a1111_parameters(
+        prompt=p.prompt,
+        negative_prompt=p.negative_prompt,
+        steps=p.steps,
+        sampler=p.scheduler,
+        cfg_scale=p.guidance,
+        seed=generated.seed,
+        width=p.width,
+        height=p.height,
+        model=p.model,
+        loras=p.loras,
+        extra={"Denoising strength": p.strength} if p.strength is not None else None,
+    )
+    path = out_dir / f"{generated.index}.png"
     out_dir.mkdir(parents=True, exist_ok=True)
-    saved = []
-    for generated in result.images:
-        text = a1111_parameters(
-            prompt=p.prompt,
-            negative_prompt=p.negative_prompt,
-            steps=p.steps,
-            sampler=p.scheduler,
-            cfg_scale=p.guidance,
-            seed=generated.seed,
-            width=p.width,
-            height=p.height,
-            model=p.model,
-            loras=p.loras,
-            extra={"Denoising strength": p.strength} if p.strength is not None else None,
-        )
-        path = out_dir / f"{generated.index}.png"
-        sha, size = save_png(generated.image, path, text)
-        width, height = generated.image.size
-        saved.append(OutputImage(generated.index, generated.seed, OutputFile(path, sha, size), width, height))
-    # 4. The grid users see first, encoded to fit an upload.
-    grid = None
-    if len(result.images) > 1:
-        data, ext = encode_for_upload(make_grid([g.image for g in result.images]))
-        grid_path = out_dir / f"grid.{ext}"
-        sha, size = write_bytes(grid_path, data)
-        grid = OutputFile(grid_path, sha, size)
-    return ImagesOutcome(p, tuple(saved), grid, result.elapsed_s)
+    sha, size = save_png(generated.image, path, text)
+    width, height = generated.image.size
+    return OutputImage(generated.index, generated.seed, OutputFile(path, sha, size), width, height)
+
+
+def write_grid(images: list[Image.Image], out_dir: Path) -> OutputFile | None:
+    """The grid of several images, encoded to fit an upload; None for one image."""
+    if len(images) < 2:
+        return None
+    data, ext = encode_for_upload(make_grid(images))
+    path = out_dir / f"grid.{ext}"
+    sha, size = write_bytes(path, data)
+    return OutputFile(path, sha, size)

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from engine.output import a1111_parameters, encode_for_upload, make_grid, save_png, write_bytes
 from engine.prompts import clean_caption, with_trigger
-from engine.work import SOURCE, ImagesOutcome, OutputFile, OutputImage, SheetOutcome, SheetTask, WorkOrder
+from engine.tasks.generate import write_grid, write_image
+from engine.work import SOURCE, ImagesOutcome, OutputImage, SheetOutcome, SheetTask, WorkOrder
 
 if TYPE_CHECKING:
     from engine.backends.base import WorkContext
@@ -20,7 +20,6 @@ PROGRESS_SCALE = 100  # progress in hundredths of a panel, so the bar moves with
 
 
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
-
     task = order.request
     assert isinstance(task, SheetTask), type(task)
     source = order.input(SOURCE)
@@ -39,7 +38,6 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     prompts: list[str] = []
     images = []
     params = None
-    out_dir.mkdir(parents=True, exist_ok=True)
     # 2. One image per panel, each with its own prompt and seed, all from the reference.
     for index, panel in enumerate(task.panels):
         ctx.raise_if_cancelled()
@@ -50,33 +48,13 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
 
         request = replace(base, prompt=prompt, count=1, seed=seed + index, init_image=reference)
         result = host.manager().generate(request, task.generate.model, on_progress=report, should_cancel=ctx.cancelled)
-        p = result.params
-        params = params or p
-        generated = result.images[0]
-        text = a1111_parameters(
-            prompt=p.prompt,
-            negative_prompt=p.negative_prompt,
-            steps=p.steps,
-            sampler=p.scheduler,
-            cfg_scale=p.guidance,
-            seed=generated.seed,
-            width=p.width,
-            height=p.height,
-            model=p.model,
-            loras=p.loras,
-            extra={"Denoising strength": p.strength} if p.strength is not None else None,
-        )
-        path = out_dir / f"{index}.png"
-        sha, size = save_png(generated.image, path, text)
-        saved.append(OutputImage(index, generated.seed, OutputFile(path, sha, size), *generated.image.size))
+        params = params or result.params
+        generated = replace(result.images[0], index=index)  # panel i is image i of the group
+        saved.append(write_image(result.params, generated, out_dir))
         prompts.append(prompt)
         images.append(generated.image)
     assert params is not None
     # 3. The group's grid, as for any result.
-    grid = None
-    if len(images) > 1:
-        data, ext = encode_for_upload(make_grid(images))
-        grid_path = out_dir / f"grid.{ext}"
-        grid = OutputFile(grid_path, *write_bytes(grid_path, data))
+    grid = write_grid(images, out_dir)
     outcome = ImagesOutcome(params, tuple(saved), grid, time.monotonic() - started)
     return SheetOutcome(outcome, tuple(prompts), description)
