@@ -8,7 +8,14 @@ from typing import Any
 
 import discord
 
-from bot.services.trainsets.api import SetVerdict, SheetStarted, TrainsetInfo, TrainsetItem, TrainsetView
+from bot.services.trainsets.api import (
+    OUTLIER_MIN_SET,
+    SetVerdict,
+    SheetStarted,
+    TrainsetInfo,
+    TrainsetItem,
+    TrainsetView,
+)
 from bot.ui import custom_ids
 from bot.ui.caller import caller_from, services_of
 from bot.ui.feedback import Funnel
@@ -53,7 +60,7 @@ def verdict_text(verdict: SetVerdict) -> str:
         lines.append(f"#{flagged.number}: {'; '.join(flagged.notes)}")
     if len(verdict.flagged) > 20:
         lines.append(f"… and {len(verdict.flagged) - 20} more")
-    if verdict.count and not verdict.outliers_checked:
+    if verdict.count >= OUTLIER_MIN_SET and not verdict.outliers_checked:
         lines.append("(no image embedder is installed: images unlike the rest were not looked for)")
     return clip("\n".join(lines), 1024)
 

@@ -23,7 +23,7 @@ from bot.runner import build_bot
 from bot.services.container import Services, open_services
 from bot.settings import load_settings
 from engine.backends import OrderRunner
-from engine.host import EngineHost
+from engine.host import EngineConfig, EngineHost
 from storage.records import Job
 from tests.bot.fakediscord import MANAGE_GUILD, FakeDiscord, InteractionState
 from tests.fakes import FakeEngineHost
@@ -114,7 +114,9 @@ async def studio(fake: FakeDiscord, tmp_path: Path) -> AsyncIterator[Studio]:
 
 @pytest.fixture
 async def tiny_studio(fake: FakeDiscord, tmp_path: Path, tiny_manager) -> AsyncIterator[Studio]:
-    opened = Studio(fake, tmp_path / "data", EngineHost(manager_factory=lambda: tiny_manager))
+    # The real engine with the tiny models the catalogs build offline (the real captioners need downloads).
+    config = EngineConfig(captioner="tiny-blip", segmenter="tiny-clipseg", embedder="tiny-clip")
+    opened = Studio(fake, tmp_path / "data", EngineHost(config, manager_factory=lambda: tiny_manager))
     yield opened
     await opened.close()
     assert fake.hanging() == [], "an interaction was left 'thinking…'"

@@ -207,3 +207,27 @@ async def test_without_a_server_or_an_active_set_the_answer_says_what_to_do(fake
     assert "no active training set" in shown["content"] and "/trainset create" in shown["content"]
     missing = await _command(fake, "trainset use", name="nope")
     assert "no training set named 'nope'" in missing["content"]
+
+
+@pytest.mark.slow
+async def test_on_the_real_engine_a_grid_a_reaction_a_caption_a_check_and_a_sheet(fake, tiny_studio, guild_id) -> None:
+    """tiny-sd, the tiny captioner and the real checks (no CLIP weights here: the outlier check is skipped)."""
+    studio = tiny_studio
+    await studio.open()
+    await _command(fake, "trainset create", name="real", trigger_word="realchar")
+    _job_id, grid = await _grid(fake, studio, count=2)
+    fake.react(grid, "2️⃣")
+    items = await _captioned(studio, guild_id, "real")
+    assert len(items) == 1 and items[0].caption.startswith("realchar, ")
+    checked = await _command(fake, "trainset check")
+    assert checked["content"].startswith("⚠️ 1 image(s): not ready, add 19 more image(s)")
+    sheet = fake.slash("charactersheet", image=fake.attachment(_png()), count=4)
+    await fake.wait_for(lambda: sheet.followups, within=30)
+    jobs = sorted(j.id for j in await studio.services.db.jobs.list_for_user(USER_ID, 20) if j.kind == "sheet")
+    for sheet_job in jobs:
+        assert (await studio.wait(sheet_job)).status == "done"
+    last = fake.channel_messages()[-1]
+    click = fake.click(f"studio:qs:{jobs[-1]}", message=last)
+    await fake.wait_for(lambda: click.followups, within=30)
+    assert "Added 4 of the sheet's 4 image(s) to **real**" in fake.messages[click.followups[0]]["content"]
+    await _captioned(studio, guild_id, "real")

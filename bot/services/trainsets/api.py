@@ -13,6 +13,9 @@ RECOMMENDED_IMAGES = (20, 30)  # the reference workflow: pick 20-30 of a charact
 MAX_ITEMS = 200  # per set: far above what a LoRA wants, low enough to list and check quickly
 MAX_CAPTION = 500
 MAX_TRIGGER = 50
+OUTLIER_MIN_SET = (
+    5  # engine.dataset_checks looks for images unlike the rest from this many on (a test keeps them equal)
+)
 
 
 @dataclass(frozen=True)

@@ -203,3 +203,10 @@ async def test_reactions_follow_the_servers_role_list(services, delivery) -> Non
     await services.db.guild_settings.update(GUILD, allowed_role_ids=(555,))
     assert not await services.curation.reaction_added(GUILD, BOB.user_id, message, "1️⃣")
     assert await services.curation.reaction_added(GUILD, BOB.user_id, message, "1️⃣", (555,))
+
+
+def test_the_outlier_minimum_is_the_engines() -> None:
+    from bot.services.trainsets.api import OUTLIER_MIN_SET
+    from engine import dataset_checks
+
+    assert OUTLIER_MIN_SET == dataset_checks.OUTLIER_MIN_SET
