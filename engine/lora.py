@@ -39,6 +39,56 @@ def adapter_name(spec: LoraSpec) -> str:
     return f"{slugify(spec.name)}_{digest}"
 
 
+def _header(data: bytes) -> dict[str, str]:
+    """A safetensors file's `__metadata__` (the 8-byte length, then the JSON header)."""
+    import json
+    import struct
+
+    (length,) = struct.unpack("<Q", data[:8])
+    return json.loads(data[8 : 8 + length]).get("__metadata__") or {}
+
+
+def one_key_style(state: dict[str, Any]) -> dict[str, Any]:
+    """Rename a diffusers file's old-style keys (`….lora.down.weight`) to peft's (`….lora_A.weight`) when both mix.
+
+    diffusers writes attention layers the old way and feed-forward layers the peft way, then guesses the style of
+    a whole file from its first key: with the feed-forward key first, the attention layers silently stay untrained.
+    """
+    peft = any(k.endswith((".lora_A.weight", ".lora_B.weight")) for k in state)
+    old = any(k.endswith((".lora.down.weight", ".lora.up.weight")) for k in state)
+    if not (peft and old):
+        return state
+    renamed = {}
+    for key, value in state.items():
+        for before, after in ((".lora.down.weight", ".lora_A.weight"), (".lora.up.weight", ".lora_B.weight")):
+            if key.endswith(before):
+                key = key[: -len(before)] + after
+        renamed[key] = value
+    return renamed
+
+
+def with_alpha_applied(state: dict[str, Any], header: Mapping[str, str]) -> dict[str, Any]:
+    """Fold a diffusers file's `lora_alpha` (kept in its header) into the up weights.
+
+    diffusers reads that header only when it opens the file itself; from a state dict in memory it would take
+    alpha = rank and load a LoRA trained with another alpha at the wrong strength (trainer notes §0.3).
+    """
+    import json
+
+    raw = header.get("lora_adapter_metadata")
+    if not raw:
+        return state
+    alpha = json.loads(raw).get("unet.lora_alpha")
+    if alpha is None:
+        return state
+    folded = dict(state)
+    for key, value in state.items():
+        if key.startswith("unet.") and key.endswith((".lora.up.weight", ".lora_B.weight")):
+            rank = value.shape[1]
+            folded[key] = value * (float(alpha) / rank)
+    return folded
+
+
 @dataclass
 class _Resident:
     name: str
@@ -95,7 +145,8 @@ class LoraCache:
                 # SIGBUS when it is truncated, if the file is rewritten while the adapter stays resident.
                 from safetensors.torch import load as load_safetensors
 
-                state = load_safetensors(path.read_bytes())
+                data = path.read_bytes()
+                state = with_alpha_applied(one_key_style(load_safetensors(data)), _header(data))
                 self._pipe.load_lora_weights(state, adapter_name=name)
         except Exception as exc:  # diffusers and peft raise many kinds for a malformed or mismatched file
             log.warning("Loading LoRA %s from %s failed: %s", spec.name, path, exc)
@@ -119,7 +170,8 @@ class LoraCache:
             else:
                 self._load(spec, path, name, keep)
         if not names:
-            if self._resident:
+            # Any adapter on the UNet goes off: the studio's LoRAs, and one that is training on it.
+            if self._resident or getattr(self._pipe.unet, "peft_config", None):
                 self._pipe.disable_lora()
             return
         self._pipe.enable_lora()
