@@ -148,6 +148,7 @@ class Progress:
     total: int
     eta_s: float | None
     label: str = "Generating"  # what the job's kind is doing: "Generating", "Describing", "Training", ...
+    detail: str | None = None  # what the step says besides its number: "loss 0.123, 2.1 samples/s"
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,8 @@ def queued_text(position: int, eta_s: float | None) -> str:
 
 
 def progress_text(progress: Progress) -> str:
-    return f"🎨 {progress.label}: step {progress.step} of {progress.total}, ETA {fmt_eta(progress.eta_s)}"
+    detail = f" ({progress.detail})" if progress.detail else ""
+    return f"🎨 {progress.label}: step {progress.step} of {progress.total}{detail}, ETA {fmt_eta(progress.eta_s)}"
 
 
 # An absolute path on the server (POSIX or Windows); users see only its last part.

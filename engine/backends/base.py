@@ -51,6 +51,7 @@ class ProgressEvent:
     total: int
     eta_s: float | None
     elapsed_s: float
+    detail: str | None = None  # what the step says besides its number: "loss 0.123, 2.1 samples/s"
 
 
 class OrderRunner(Protocol):
@@ -92,7 +93,7 @@ class WorkContext:
         if self._yield_hook is not None:
             self._yield_hook()
 
-    def report(self, step: int, total: int) -> None:
+    def report(self, step: int, total: int, detail: str | None = None) -> None:
         """Report that `step` of `total` steps are done; the ETA comes from the pace so far."""
         if total <= 0 or not 0 <= step <= total:
             raise ValueError(f"progress must satisfy 0 <= step <= total and total > 0, got {step}/{total}")
@@ -105,7 +106,7 @@ class WorkContext:
         elif step > self._first[0]:
             per_step = (now - self._first[1]) / (step - self._first[0])
             eta = per_step * (total - step)
-        self._emit(ProgressEvent(self.job_id, step, total, eta, now - self.started))
+        self._emit(ProgressEvent(self.job_id, step, total, eta, now - self.started, detail))
 
 
 class _State(enum.Enum):

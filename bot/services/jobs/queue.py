@@ -237,7 +237,7 @@ class JobQueue:
         try:
             async for event in handle.events():
                 if not kind.silent:
-                    progress = Progress(job.id, event.step, event.total, event.eta_s, kind.label)
+                    progress = Progress(job.id, event.step, event.total, event.eta_s, kind.label, event.detail)
                     await safely(self._delivery.progress(route, progress))
             outcome = await handle.result()
             completion = await kind.complete(job, request, outcome)
