@@ -32,5 +32,13 @@ class Cancelled(EngineError):
         super().__init__(message)
 
 
+class Stopped(Cancelled):
+    """Cancelled after saving what the work had done: `outcome` is that (a training's last checkpoint)."""
+
+    def __init__(self, outcome: object, message: str = "The job was stopped; its work so far was saved.") -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
 class OutOfMemory(EngineError):
     """The device ran out of memory even for a single image."""

@@ -97,6 +97,7 @@ class _Loaded:
     qkv_fused: bool = False
     weights_gb: float = 0.0
     free_before_gb: float | None = None  # GPU memory free before the weights were loaded (None on the CPU)
+    training: str | None = None  # the adapter a LoRA is training as on this UNet: kept loaded, never fused
 
 
 class PipelineManager:
@@ -139,8 +140,10 @@ class PipelineManager:
             return entry
         if entry is not None:
             self.unload(spec.name)
-        while len(self._loaded) >= self.max_models:
-            self.unload(next(iter(self._loaded)))
+        # A model that trains stays loaded (its weights are the run's); another may then exceed max_models.
+        evictable = [name for name, e in self._loaded.items() if e.training is None]
+        while evictable and len(self._loaded) >= self.max_models:
+            self.unload(evictable.pop(0))
         started = time.monotonic()
         base = load_base_pipeline(spec, cache_dir=self.cache_dir, dtype=self.dtype)
         weights_gb = _weights_gb(base)
@@ -201,6 +204,18 @@ class PipelineManager:
             entry.variants[mode] = variant
         return entry.variants[mode]
 
+    def training_pipeline(self, spec: ModelSpec, adapter: str | None) -> Any:
+        """The base pipeline of `spec` for a LoRA training as `adapter` (None: the training ended).
+
+        Shared with generation: the weights are loaded once. While it trains, the model stays loaded and
+        its attention is not fused (a fused QKV would bypass the layers the LoRA patches).
+        """
+        entry = self._entry(spec)
+        entry.training = adapter
+        if adapter is not None:
+            self._set_qkv_fused(entry, fused=False)
+        return entry.base
+
     def loras(self, spec: ModelSpec) -> LoraCache:
         return self._entry(spec).loras
 
@@ -235,7 +250,7 @@ class PipelineManager:
             entry = self._entry(spec)
             entry.loras.activate(request.loras)
             if self.optimize:
-                self._set_qkv_fused(entry, fused=not request.loras)
+                self._set_qkv_fused(entry, fused=not request.loras and entry.training is None)
             pipe = self.pipeline(spec, params.mode)
             if entry.free_before_gb is not None:
                 plan = plan_memory(entry.weights_gb, entry.free_before_gb, params.width, params.height, params.count)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def default_tasks() -> dict[str, Task]:
     """The tasks every host runs."""
-    from engine.tasks import caption, check_set, compose, describe, generate, sheet
+    from engine.tasks import caption, check_set, compose, describe, generate, sheet, train
 
     return {
         "generate": generate.run,
@@ -22,4 +22,5 @@ def default_tasks() -> dict[str, Task]:
         "caption": caption.run,
         "check_set": check_set.run,
         "sheet": sheet.run,
+        "train": train.run,
     }

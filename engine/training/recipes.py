@@ -1,0 +1,103 @@
+"""What differs between model families when training a LoRA: text conditioning and the UNet call.
+
+A family is a recipe: another family (FLUX) adds one here without touching the loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+from engine.catalog import ATTENTION_MODULES
+
+# The attention and feed-forward linear layers of the UNet's transformer blocks, as kohya's LoRA covers them.
+UNET_TARGETS: tuple[str, ...] = (*ATTENTION_MODULES, "ff.net.0.proj", "ff.net.2")
+
+
+Cached = dict[str, torch.Tensor]  # a caption's conditioning tensors, kept on the CPU
+
+
+@dataclass
+class Conditioning:
+    """A batch's text conditioning, on the training device; `extra` goes to the UNet as keyword arguments."""
+
+    hidden: torch.Tensor
+    extra: dict[str, torch.Tensor]
+
+
+class Recipe(Protocol):
+    family: str
+    base_model_version: str  # ss_base_model_version
+    architecture: str  # modelspec.architecture
+
+    def encode(self, pipe: Any, captions: list[str], device: torch.device) -> list[Cached]:
+        """Per caption, its cached conditioning tensors (on the CPU)."""
+
+    def batch(
+        self, cached: list[dict[str, torch.Tensor]], sizes: list[tuple[int, ...]], device: torch.device
+    ) -> Conditioning:
+        """The conditioning of a batch from its samples' cached tensors (and, for SDXL, their size info)."""
+
+    def forward(self, unet: Any, noisy: torch.Tensor, timesteps: torch.Tensor, cond: Conditioning) -> torch.Tensor: ...
+
+
+class Sd15Recipe:
+    family = "sd15"
+    base_model_version = "sd_v1"
+    architecture = "stable-diffusion-v1/lora"
+
+    def encode(self, pipe: Any, captions: list[str], device: torch.device) -> list[Cached]:
+        embeds, _ = pipe.encode_prompt(captions, device, 1, False)
+        return [{"hidden": e.detach().float().cpu()} for e in embeds]
+
+    def batch(
+        self, cached: list[dict[str, torch.Tensor]], sizes: list[tuple[int, ...]], device: torch.device
+    ) -> Conditioning:
+        return Conditioning(torch.stack([c["hidden"] for c in cached]).to(device), {})
+
+    def forward(self, unet: Any, noisy: torch.Tensor, timesteps: torch.Tensor, cond: Conditioning) -> torch.Tensor:
+        return unet(noisy, timesteps, encoder_hidden_states=cond.hidden).sample
+
+
+class SdxlRecipe:
+    """Both text encoders' hidden states and the pooled projection; size micro-conditioning per sample."""
+
+    family = "sdxl"
+    base_model_version = "sdxl_base_v1-0"
+    architecture = "stable-diffusion-xl-v1-base/lora"
+
+    def encode(self, pipe: Any, captions: list[str], device: torch.device) -> list[Cached]:
+        hidden, _, pooled, _ = pipe.encode_prompt(
+            captions, device=device, num_images_per_prompt=1, do_classifier_free_guidance=False
+        )
+        return [
+            {"hidden": h.detach().float().cpu(), "pooled": p.detach().float().cpu()}
+            for h, p in zip(hidden, pooled, strict=True)
+        ]
+
+    def batch(
+        self, cached: list[dict[str, torch.Tensor]], sizes: list[tuple[int, ...]], device: torch.device
+    ) -> Conditioning:
+        # time_ids per sample: original size (before resizing), crop offset (after), target size (the bucket).
+        time_ids = torch.tensor([list(s) for s in sizes], dtype=torch.float32, device=device)
+        return Conditioning(
+            torch.stack([c["hidden"] for c in cached]).to(device),
+            {"text_embeds": torch.stack([c["pooled"] for c in cached]).to(device), "time_ids": time_ids},
+        )
+
+    def forward(self, unet: Any, noisy: torch.Tensor, timesteps: torch.Tensor, cond: Conditioning) -> torch.Tensor:
+        return unet(noisy, timesteps, encoder_hidden_states=cond.hidden, added_cond_kwargs=cond.extra).sample
+
+
+RECIPES: dict[str, Recipe] = {"sd15": Sd15Recipe(), "sdxl": SdxlRecipe()}
+
+
+def recipe_for(family: str) -> Recipe:
+    from engine.errors import InvalidRequest
+
+    recipe = RECIPES.get(family)
+    if recipe is None:
+        raise InvalidRequest(f"LoRA training for the {family} family is not supported yet (sd15 and sdxl are).")
+    return recipe

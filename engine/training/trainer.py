@@ -1,0 +1,316 @@
+"""The LoRA training loop, on the generation pipeline's own UNet, a step at a time.
+
+Between two steps the worker may run other members' generations on the same pipeline (the yield point):
+trainer notes §3 give the protocol that keeps the run exact — the UNet in eval mode and seeded generators
+while others use it, the training adapter made active (and checked trainable) again before each step, no
+dtype casts or fusing mid-run. Every random draw of the run comes from one private generator, saved in each
+checkpoint with the optimizer and the global RNG states, so a resumed run repeats an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from engine.backends.base import WorkContext
+from engine.errors import EngineError, OutOfMemory, Stopped
+from engine.training import checkpoint
+from engine.training.data import Prepared, prepare
+from engine.training.recipes import UNET_TARGETS, recipe_for
+from engine.training.samples import Samples
+from engine.training.types import Checkpoint, TrainOutcome, TrainTask
+
+log = logging.getLogger(__name__)
+
+
+class Trainer:
+    """One run: `run(ctx)` trains from the newest checkpoint in the run's folder (or from scratch)."""
+
+    def __init__(self, task: TrainTask, pipe: Any, samples: Samples) -> None:
+        self.task = task
+        self.config = task.config
+        self.pipe = pipe
+        self.unet = pipe.unet
+        self.device = self.unet.device
+        self.recipe = recipe_for(task.model.family)
+        self.samples = samples
+        self.generator = torch.Generator("cpu").manual_seed(self.config.seed)
+        self.losses: list[float] = []
+        self.checkpoints: list[Checkpoint] = []
+        self.started = time.time()
+        # A scheduler of its own: generation jobs change the pipeline's scheduler state between steps.
+        from diffusers import DDPMScheduler
+
+        self.noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
+
+    # 1. Set-up ---------------------------------------------------------------------------------------------
+
+    def _add_adapter(self) -> list[torch.nn.Parameter]:
+        from diffusers.training_utils import cast_training_params
+        from peft import LoraConfig
+
+        name = self.task.adapter
+        if name in (getattr(self.unet, "peft_config", None) or {}):
+            self.unet.delete_adapters([name])  # a previous attempt in this process
+        self.unet.requires_grad_(False)
+        torch.manual_seed(self.config.seed)  # the LoRA's initial weights
+        config = LoraConfig(
+            r=self.config.rank,
+            lora_alpha=float(self.config.alpha),
+            init_lora_weights="gaussian",
+            target_modules=list(UNET_TARGETS),
+            lora_dropout=0.0,
+        )
+        self.unet.add_adapter(config, adapter_name=name)
+        self._activate()
+        # The LoRA trains in fp32 whatever the base runs in (trainer notes §3).
+        cast_training_params(self.unet, dtype=torch.float32)
+        # In a fixed order: the optimizer's state is matched by position when a run resumes.
+        return [p for n, p in self.unet.named_parameters() if f".{name}." in n]
+
+    def _activate(self) -> None:
+        """The training adapter alone, at full weight, trainable (a generation in between may have switched it)."""
+        self.unet.enable_adapters()  # a generation without LoRAs switches every adapter layer off
+        self.unet.set_adapters([self.task.adapter], weights=[1.0])
+
+    def _optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+        lr = self.config.learning_rate
+        if self.config.optimizer == "prodigy":
+            try:
+                from prodigyopt import Prodigy
+            except ImportError:
+                raise EngineError("The Prodigy optimizer needs `pip install prodigyopt` (or choose adamw).") from None
+            # Prodigy estimates the step size itself: the learning rate is a multiplier, 1.0 as its authors advise.
+            return Prodigy(params, lr=lr, weight_decay=1e-2, safeguard_warmup=True, use_bias_correction=True)
+        if self.config.optimizer == "adamw8bit" and self.device.type == "cuda":
+            try:
+                import bitsandbytes as bnb
+
+                return bnb.optim.AdamW8bit(params, lr=lr, weight_decay=1e-2)
+            except ImportError:
+                log.warning("bitsandbytes is not installed: training with the plain AdamW")
+        # The fused kernel on CUDA: one launch per step instead of one per tensor.
+        return torch.optim.AdamW(params, lr=lr, weight_decay=1e-2, fused=self.device.type == "cuda")
+
+    # 2. One step -------------------------------------------------------------------------------------------
+
+    def _loss(self, data: Prepared, batch: list[int]) -> torch.Tensor:
+        g = self.generator
+        mean = torch.stack([data.means[i] for i in batch])
+        std = torch.stack([data.stds[i] for i in batch])
+        latents = (mean + std * torch.randn(mean.shape, generator=g)) * self.pipe.vae.config.scaling_factor
+        noise = torch.randn(latents.shape, generator=g)
+        if self.config.noise_offset:
+            noise = noise + self.config.noise_offset * torch.randn((len(batch), latents.shape[1], 1, 1), generator=g)
+        steps = self.noise_scheduler.config.num_train_timesteps
+        timesteps = torch.randint(0, steps, (len(batch),), generator=g)
+        dropped = torch.rand(len(batch), generator=g) < self.config.caption_dropout
+        texts = [data.empty if drop else data.texts[i] for i, drop in zip(batch, dropped.tolist(), strict=True)]
+        cond = self.recipe.batch(texts, [data.sizes[i] for i in batch], self.device)
+        dtype = self.unet.dtype
+        noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
+        pred = self.recipe.forward(
+            self.unet, noisy.to(self.device, dtype), timesteps.to(self.device), _cast(cond, dtype)
+        )
+        if self.noise_scheduler.config.prediction_type == "v_prediction":
+            target = self.noise_scheduler.get_velocity(latents, noise, timesteps)
+        else:
+            target = noise
+        per_sample = F.mse_loss(pred.float(), target.to(self.device).float(), reduction="none").mean(dim=[1, 2, 3])
+        return (per_sample * self._snr_weights(timesteps).to(self.device)).mean()
+
+    def _snr_weights(self, timesteps: torch.Tensor) -> torch.Tensor:
+        """Min-SNR-γ (trainer notes §1): min(snr, γ)/snr for ε, /(snr + 1) for v; snr ≥ 1e-8 keeps t = 999 finite."""
+        gamma = self.config.min_snr_gamma
+        if gamma is None:
+            return torch.ones(len(timesteps))
+        from diffusers.training_utils import compute_snr
+
+        snr = compute_snr(self.noise_scheduler, timesteps).clamp(min=1e-8)
+        clipped = snr.clamp(max=gamma)
+        if self.noise_scheduler.config.prediction_type == "v_prediction":
+            return clipped / (snr + 1)
+        return clipped / snr
+
+    def _step(self, step: int, data: Prepared, optimizer: torch.optim.Optimizer, params: list[Any]) -> float:
+        cfg = self.config
+        for group in optimizer.param_groups:  # constant with warm-up: the step alone sets it
+            group["lr"] = cfg.learning_rate * min(1.0, step / max(1, cfg.warmup_steps))
+        self._activate()
+        if not all(p.requires_grad for p in params):
+            raise EngineError("The training adapter was switched off by another job; the run stops to stay exact.")
+        self.unet.train()
+        total = 0.0
+        epoch_batches = len(data.batches(cfg.seed, 0, cfg.batch_size))
+        for micro in range(cfg.grad_accum):
+            epoch, index = divmod((step - 1) * cfg.grad_accum + micro, epoch_batches)
+            loss = self._loss(data, data.batches(cfg.seed, epoch, cfg.batch_size)[index])
+            if not math.isfinite(loss.item()):
+                raise EngineError(
+                    f"The loss became NaN at step {step}. Train in bf16 or fp32 (fp16 overflows), or lower the "
+                    f"learning rate (now {cfg.learning_rate:g})."
+                )
+            (loss / cfg.grad_accum).backward()
+            total += loss.item() / cfg.grad_accum
+        torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        self.unet.eval()  # generations between steps run as they would without the training
+        return total
+
+    # 3. Checkpoints ----------------------------------------------------------------------------------------
+
+    def _lora_state(self) -> dict[str, torch.Tensor]:
+        from peft.utils import get_peft_model_state_dict
+
+        return get_peft_model_state_dict(self.unet, adapter_name=self.task.adapter)
+
+    def _save(self, step: int, optimizer: torch.optim.Optimizer) -> Checkpoint:
+        run_dir = self.task.run_dir
+        recent = self.losses[-self.config.every :] or [float("nan")]
+        loss = sum(recent) / len(recent)
+        shot = self.samples.draw(self, step)
+        extra = {"loss": loss, "consistency": shot.consistency, "likeness": shot.likeness}
+        folder = checkpoint.save(run_dir, step, self._lora_state(), optimizer, self.generator, self.losses, extra)
+        lora = self.samples.file(folder / checkpoint.LORA)
+        samples = None
+        if shot.grid is not None:
+            grid_path = folder / "samples.png"
+            shot.grid.save(grid_path)
+            samples = self.samples.file(grid_path)
+        saved = Checkpoint(step, lora, samples, loss, shot.consistency, shot.likeness)
+        self.checkpoints = [c for c in self.checkpoints if c.step != step] + [saved]
+        log.info("training %s: checkpoint at step %s (loss %.4f)", self.task.output_name, step, loss)
+        return saved
+
+    def _earlier_checkpoints(self, upto: int) -> list[Checkpoint]:
+        found = []
+        for folder in sorted(self.task.run_dir.glob("ckpt-*")):
+            state_file = folder / checkpoint.STATE
+            if folder.name.endswith(".tmp") or not state_file.is_file():
+                continue
+            import json
+
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+            if state["step"] > upto:
+                continue
+            grid = folder / "samples.png"
+            found.append(
+                Checkpoint(
+                    state["step"],
+                    self.samples.file(folder / checkpoint.LORA),
+                    self.samples.file(grid) if grid.is_file() else None,
+                    float(state.get("loss", float("nan"))),
+                    state.get("consistency"),
+                    state.get("likeness"),
+                )
+            )
+        return found
+
+    # 4. The run ---------------------------------------------------------------------------------------------
+
+    def run(self, ctx: WorkContext) -> TrainOutcome:
+        cfg = self.config
+        ctx.raise_if_cancelled()
+        data = prepare(self.pipe, self.recipe, self.task.items, cfg.resolution, self.device)
+        self.samples.reference(self.task.items)
+        params = self._add_adapter()
+        optimizer = self._optimizer(params)
+        if cfg.gradient_checkpointing:
+            self.unet.enable_gradient_checkpointing()  # only while gradients are recorded: generations are unaffected
+        try:
+            return self._train(ctx, data, params, optimizer)
+        finally:
+            if cfg.gradient_checkpointing:
+                self.unet.disable_gradient_checkpointing()
+
+    def _train(
+        self, ctx: WorkContext, data: Prepared, params: list[Any], optimizer: torch.optim.Optimizer
+    ) -> TrainOutcome:
+        cfg = self.config
+        start, resumed_at = 0, None
+        newest = checkpoint.latest(self.task.run_dir)
+        if newest is not None:
+            from peft.utils import set_peft_model_state_dict
+
+            resumed = checkpoint.load(newest, optimizer, self.generator)
+            set_peft_model_state_dict(self.unet, resumed.lora, adapter_name=self.task.adapter)
+            start = resumed_at = resumed.step
+            self.losses = resumed.losses
+            self.checkpoints = self._earlier_checkpoints(start)
+            log.info("training %s: resumed at step %s", self.task.output_name, start)
+        last_saved = start
+        began = time.monotonic()
+        for step in range(start + 1, cfg.steps + 1):
+            if ctx.cancelled():
+                if last_saved < step - 1:
+                    self._save(step - 1, optimizer)
+                raise Stopped(self.outcome(step - 1, stopped=True, resumed_at=resumed_at))
+            try:
+                loss = self._step(step, data, optimizer, params)
+            except Exception as exc:
+                from engine.pipelines import is_oom
+
+                if not is_oom(exc):
+                    raise
+                raise OutOfMemory(
+                    f"Out of GPU memory at {cfg.resolution}px, batch {cfg.batch_size}. Try batch 1 with gradient "
+                    f"accumulation {cfg.batch_size * cfg.grad_accum}, gradient checkpointing, or a lower resolution."
+                ) from None
+            self.losses.append(loss)
+            rate = (step - start) * cfg.batch_size * cfg.grad_accum / max(time.monotonic() - began, 1e-9)
+            resumed = f", resumed at step {resumed_at}" if resumed_at else ""
+            ctx.report(step, cfg.steps, f"loss {loss:.4f}, {rate:.2f} samples/s{resumed}")
+            if step % cfg.every == 0 or step == cfg.steps:
+                self._save(step, optimizer)
+                last_saved = step
+            ctx.yield_now()  # other members' generations run here, between two steps
+        return self.outcome(cfg.steps, stopped=False, resumed_at=resumed_at)
+
+    def outcome(self, steps_done: int, *, stopped: bool, resumed_at: int | None) -> TrainOutcome:
+        """The files of the run as it stands: the newest checkpoint exported in both formats, the loss plot."""
+        from engine.training.export import export_diffusers, export_kohya, metadata
+        from engine.training.plot import loss_plot
+
+        meta = metadata(
+            self.recipe,
+            self.config,
+            self.task.items,
+            output_name=self.task.output_name,
+            trigger_word=self.task.trigger_word,
+            steps=steps_done,
+            base_name=Path(self.task.model.source).name,
+            started_at=self.started,
+            lineage=self.task.lineage,
+        )
+        folder = self.task.run_dir / "final"
+        state = self._lora_state()
+        diffusers_file = export_diffusers(
+            folder / f"{self.task.output_name}.safetensors", state, self.config, UNET_TARGETS, meta
+        )
+        kohya_file = export_kohya(folder / f"{self.task.output_name}_kohya.safetensors", state, self.config, meta)
+        plot = loss_plot(self.losses, folder / "loss.png", self.samples.file) if self.losses else None
+        return TrainOutcome(
+            steps_done=steps_done,
+            total_steps=self.config.steps,
+            losses=tuple(self.losses),
+            checkpoints=tuple(sorted(self.checkpoints, key=lambda c: c.step)),
+            lora=diffusers_file,
+            kohya=kohya_file,
+            loss_plot=plot,
+            stopped=stopped,
+            resumed_at=resumed_at,
+            elapsed_s=time.time() - self.started,
+        )
+
+
+def _cast(cond: Any, dtype: torch.dtype) -> Any:
+    cond.hidden = cond.hidden.to(dtype)
+    cond.extra = {k: v.to(dtype) for k, v in cond.extra.items()}
+    return cond
