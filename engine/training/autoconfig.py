@@ -1,0 +1,196 @@
+"""A training run's settings: the base model's preset, sized to the GPU's memory, with the user's overrides.
+
+Every value says where it came from ("preset", "memory", "you", "set"), so the plan a member sees before
+starting explains itself. The memory model is trainer notes §6.1 (activations measured as a CPU proxy,
+weights and optimizer counted): weights + activations × batch + transient buffers + LoRA state + sampling.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from engine.catalog import ModelPreset
+from engine.errors import InvalidRequest
+from engine.training.types import TrainConfig
+
+USER_FIELDS = ("steps", "rank", "learning_rate", "resolution", "batch_size", "optimizer", "seed")
+
+
+@dataclass(frozen=True)
+class FamilyCost:
+    """What one family costs to train, at its native resolution `base_px` (trainer notes §6)."""
+
+    base_px: int
+    weights_gb: float  # the pipeline's frozen weights in 16 bits (UNet, text encoders, VAE stay loaded)
+    activations_gb: float  # saved activations per sample, 16 bits
+    checkpointed_gb: float  # the same with gradient checkpointing
+    transient_gb: float  # backward buffers and the largest block's scratch
+    sampling_gb: float  # drawing the checkpoint samples (the VAE decode dominates)
+    lora_params_per_rank: int  # LoRA parameters per unit of rank on UNET_TARGETS (counted on the real config)
+    sample_s_gpu: float  # seconds per training sample on an H100-class GPU (to be replaced by measurements)
+    sample_s_cpu: float  # the same on a CPU
+
+
+# SD 1.5: 512² activations 1.49 GiB fp32 × 0.66 for 16 bits, 0.28 with checkpointing; SDXL 1024² 10.3 → 6.8 GiB,
+# 0.91 with checkpointing (notes §6.1). Per-sample seconds on a GPU from the FLOP counts (1.72 and 14.2 TFLOP a
+# forward pass, × 3 for forward and backward) at 40 TFLOP/s achieved; on the CPU, 19.4 s measured for SD 1.5.
+COSTS: dict[str, FamilyCost] = {
+    "sd15": FamilyCost(512, 2.14, 1.0, 0.19, 0.5, 0.5, 374_016, 0.13, 19.4),
+    "sdxl": FamilyCost(1024, 6.9, 6.8, 0.6, 1.5, 2.0, 2_616_320, 1.07, 200.0),
+}
+# The built-in test models: a few MB in all; measured here, about 0.1 s per sample on one CPU thread.
+TINY = FamilyCost(64, 0.01, 0.001, 0.001, 0.01, 0.01, 7_680, 0.01, 0.1)
+
+CUDA_CONTEXT_GB = 0.5
+RESERVE_GB = 1.0  # left free for the generations that run between two training steps
+
+
+def cost_of(preset: ModelPreset) -> FamilyCost:
+    if preset.is_test_model:
+        return TINY
+    try:
+        return COSTS[preset.family]
+    except KeyError:
+        raise InvalidRequest(f"LoRA training for the {preset.family} family is not supported yet.") from None
+
+
+@dataclass(frozen=True)
+class TrainPlan:
+    """The settings of a run, where each came from, and what the run should take."""
+
+    config: TrainConfig
+    sources: Mapping[str, str]  # field → "preset" | "memory" | "you" | "set"
+    images: int
+    samples: int  # images seen in all: steps × batch × accumulation
+    estimate_s: float
+    disk_bytes: int
+    memory_gb: float | None  # the estimated peak on the GPU; None on a CPU
+    budget_gb: float | None  # what the GPU has for it
+
+
+def memory_need_gb(cost: FamilyCost, config: TrainConfig, *, sixteen_bit: bool) -> float:
+    """The estimated GPU peak of a run (notes §6.1); fp32 doubles the weights and half again the activations."""
+    scale = (config.resolution / cost.base_px) ** 2
+    per_sample = cost.checkpointed_gb if config.gradient_checkpointing else cost.activations_gb
+    weights = cost.weights_gb if sixteen_bit else 2 * cost.weights_gb
+    activations = per_sample * scale * config.batch_size * (1.0 if sixteen_bit else 1.5)
+    lora_state = cost.lora_params_per_rank * config.rank * 16 / 1e9  # fp32 weight, gradient and two moments
+    return CUDA_CONTEXT_GB + weights + activations + cost.transient_gb * scale + lora_state + cost.sampling_gb
+
+
+def disk_bytes(cost: FamilyCost, config: TrainConfig) -> int:
+    """Checkpoint LoRAs (fp32), the newest one's optimizer state, the two exports and some sample grids."""
+    params = cost.lora_params_per_rank * config.rank
+    checkpoints = math.ceil(config.steps / config.every)
+    return params * (4 * checkpoints + 8 + 4 + 2) + checkpoints * 200_000
+
+
+def _sized(config: TrainConfig, sources: dict[str, str], fits: Any) -> TrainConfig:
+    """Switch on gradient checkpointing, then trade batch for accumulation, until the run fits."""
+    if fits(config):
+        return config
+    if not config.gradient_checkpointing:
+        config = replace(config, gradient_checkpointing=True)
+        sources["gradient_checkpointing"] = "memory"
+    while not fits(config) and config.batch_size > 1 and sources.get("batch_size") != "you":
+        config = replace(config, batch_size=config.batch_size // 2, grad_accum=config.grad_accum * 2)
+        sources["batch_size"] = sources["grad_accum"] = "memory"
+    return config
+
+
+def plan_training(
+    preset: ModelPreset,
+    *,
+    images: int,
+    overrides: Mapping[str, Any],
+    gpu_gb: float | None,
+    sixteen_bit: bool,
+    sample_prompts: Sequence[str] = (),
+) -> TrainPlan:
+    """The run's TrainConfig from the preset, the user's `overrides` (None values are ignored) and the GPU's memory.
+
+    `gpu_gb` is the GPU's total memory (None: training on the CPU); `sixteen_bit` says whether the model's weights
+    are bf16/fp16. Raises InvalidRequest when even the smallest setting does not fit.
+    """
+    given = {k: v for k, v in overrides.items() if v is not None}
+    unknown = set(given) - set(USER_FIELDS)
+    if unknown:
+        raise InvalidRequest(f"Unknown training setting(s): {', '.join(sorted(unknown))}.")
+    if images < 1:
+        raise InvalidRequest("The training set is empty: add images first.")
+    t = preset.training
+    rank = int(given.get("rank", t.rank))
+    values: dict[str, Any] = {
+        "rank": rank,
+        # alpha follows the rank unless the preset's ratio says otherwise: the LoRA's strength stays put.
+        "alpha": float(t.alpha * rank / t.rank),
+        "learning_rate": t.learning_rate,
+        "batch_size": t.batch_size,
+        "grad_accum": t.grad_accum,
+        "resolution": t.resolution,
+        "mixed_precision": "bf16" if sixteen_bit else "no",
+        "sample_prompts": tuple(sample_prompts),
+        "sample_steps": min(20, preset.steps),
+        "steps": 1,
+    }
+    sources = {name: "preset" for name in values}
+    sources["mixed_precision"] = "memory"
+    for name, value in given.items():
+        values[name] = value
+        sources[name] = "you"
+    config = TrainConfig(**values)
+    cost = cost_of(preset)
+    budget = None if gpu_gb is None else max(0.0, gpu_gb - RESERVE_GB)
+    if budget is not None:
+        config = _sized(config, sources, lambda c: memory_need_gb(cost, c, sixteen_bit=sixteen_bit) <= budget)
+    if "steps" not in given:
+        # The preset's images-seen per image (kohya's repeats × epochs), in optimizer steps.
+        per_step = config.batch_size * config.grad_accum
+        config = replace(config, steps=max(1, math.ceil(images * t.steps_per_image / per_step)))
+        sources["steps"] = "set"
+    _check(config, preset)
+    need = None if budget is None else memory_need_gb(cost, config, sixteen_bit=sixteen_bit)
+    if budget is not None and need is not None and need > budget:
+        raise InvalidRequest(
+            f"This run needs about {need:.1f} GB of GPU memory and {budget:.1f} GB is there, even with batch 1 "
+            f"and gradient checkpointing. Lower the resolution (now {config.resolution}) or the rank (now {rank})."
+        )
+    samples = config.steps * config.batch_size * config.grad_accum
+    per_sample = cost.sample_s_cpu if gpu_gb is None else cost.sample_s_gpu
+    per_sample *= (config.resolution / cost.base_px) ** 2
+    return TrainPlan(
+        config=config,
+        sources=sources,
+        images=images,
+        samples=samples,
+        estimate_s=samples * per_sample,
+        disk_bytes=disk_bytes(cost, config),
+        memory_gb=need,
+        budget_gb=budget,
+    )
+
+
+LIMITS: dict[str, tuple[float, float]] = {
+    "steps": (1, 20_000),
+    "rank": (1, 256),
+    "learning_rate": (1e-6, 10.0),  # Prodigy takes about 1.0
+    "batch_size": (1, 64),
+}
+
+
+def _check(config: TrainConfig, preset: ModelPreset) -> None:
+    for name, (low, high) in LIMITS.items():
+        value = getattr(config, name)
+        if not low <= value <= high:
+            raise InvalidRequest(f"{name.replace('_', ' ')} must be between {low:g} and {high:g}, not {value:g}.")
+    step = 8 if preset.is_test_model else 64
+    low_px, high_px = (32, 512) if preset.is_test_model else (256, 2048)
+    if config.resolution % step or not low_px <= config.resolution <= high_px:
+        raise InvalidRequest(
+            f"resolution must be a multiple of {step} between {low_px} and {high_px}, not {config.resolution}."
+        )
+    if config.optimizer not in ("adamw", "adamw8bit", "prodigy"):
+        raise InvalidRequest("optimizer must be adamw, adamw8bit or prodigy.")

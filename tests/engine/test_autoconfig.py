@@ -1,0 +1,78 @@
+"""The training plan: preset values, sized to the GPU's memory, overridden by the user, each with its source."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.catalog import get_preset
+from engine.errors import InvalidRequest
+from engine.training.autoconfig import COSTS, memory_need_gb, plan_training
+
+
+def _plan(model: str = "sd15", gpu_gb: float | None = 24.0, **overrides):
+    return plan_training(get_preset(model), images=25, overrides=overrides, gpu_gb=gpu_gb, sixteen_bit=True)
+
+
+def test_a_roomy_gpu_keeps_the_preset_and_steps_come_from_the_set_size() -> None:
+    plan = _plan()
+    preset = get_preset("sd15").training
+    assert plan.config.batch_size == preset.batch_size and not plan.config.gradient_checkpointing
+    assert plan.sources["batch_size"] == "preset" and plan.sources["steps"] == "set"
+    # 25 images × 80 samples each, batch 2: 1000 steps, 2000 samples (the issue's reference run).
+    assert plan.config.steps == 1000 and plan.samples == 2000
+    assert plan.memory_gb is not None and plan.memory_gb <= plan.budget_gb
+    assert plan.estimate_s > 0 and plan.disk_bytes > 0
+
+
+def test_what_the_user_gives_wins_and_says_so() -> None:
+    plan = _plan(steps=300, rank=32, learning_rate=5e-5)
+    assert (plan.config.steps, plan.config.rank, plan.config.learning_rate) == (300, 32, 5e-5)
+    assert {plan.sources[k] for k in ("steps", "rank", "learning_rate")} == {"you"}
+    assert plan.config.alpha == 32.0  # alpha follows the rank: the LoRA's strength does not change with it
+
+
+def test_less_memory_turns_on_checkpointing_then_trades_batch_for_accumulation() -> None:
+    checkpointed = _plan(gpu_gb=6.0)
+    assert checkpointed.config.gradient_checkpointing and checkpointed.sources["gradient_checkpointing"] == "memory"
+    assert checkpointed.config.batch_size == 2
+    traded = _plan(gpu_gb=5.0)
+    assert traded.config.gradient_checkpointing
+    assert (traded.config.batch_size, traded.config.grad_accum) == (1, 2)  # the same 2 samples per step
+    assert traded.sources["batch_size"] == "memory" and traded.memory_gb <= traded.budget_gb
+    assert traded.config.steps == 1000
+
+
+def test_a_run_that_cannot_fit_says_what_to_lower() -> None:
+    with pytest.raises(InvalidRequest, match=r"needs about .* GB .*Lower the resolution \(now 1024\)"):
+        _plan("sdxl", gpu_gb=8.0)
+
+
+def test_sdxl_at_1024_fits_a_24_gb_card_and_needs_checkpointing_on_16() -> None:
+    assert not _plan("sdxl", gpu_gb=24.0).config.gradient_checkpointing
+    assert _plan("sdxl", gpu_gb=16.0).config.gradient_checkpointing
+    # fp32 weights need more than 16-bit ones.
+    config = _plan("sdxl").config
+    assert memory_need_gb(COSTS["sdxl"], config, sixteen_bit=False) > memory_need_gb(
+        COSTS["sdxl"], config, sixteen_bit=True
+    )
+
+
+def test_on_the_cpu_nothing_is_sized() -> None:
+    plan = _plan("tiny-sd", gpu_gb=None)
+    assert plan.memory_gb is None and plan.config.mixed_precision == "bf16"
+    assert plan.config.resolution == 64
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"steps": 0}, "steps must be between"),
+        ({"rank": 1000}, "rank must be between"),
+        ({"resolution": 500}, "resolution must be a multiple of 64"),
+        ({"optimizer": "sgd"}, "optimizer must be"),
+        ({"colour": 1}, "Unknown training setting"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_rule(override, message) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        _plan(**override)
