@@ -47,6 +47,15 @@ def choose_device(setting: str = "auto") -> str:
     raise DeviceError(f"unknown device {setting!r}; use one of {', '.join(DEVICE_SETTINGS)} (or 'cuda:N')")
 
 
+def gpu_total_gb(setting: str = "auto") -> float | None:
+    """The total memory of the GPU the `device` setting picks, in GB; None when the engine runs on the CPU."""
+    device = choose_device(setting)
+    if not device.startswith("cuda"):
+        return None
+    index = int(device.split(":")[1]) if ":" in device else 0
+    return float(torch.cuda.get_device_properties(index).total_memory) / 1e9
+
+
 def choose_dtype(device: str) -> torch.dtype:
     """bfloat16 on a GPU that supports it, else float16 on CUDA; float32 on the CPU."""
     if device.startswith("cuda"):

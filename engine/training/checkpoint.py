@@ -38,11 +38,13 @@ def checkpoint_dir(run_dir: Path, step: int) -> Path:
 
 
 def latest(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint of a run (one with its state written), or None."""
+    """The newest checkpoint a run can resume from (complete, its optimizer state kept), or None."""
     if not run_dir.is_dir():
         return None
     done = sorted(
-        p for p in run_dir.glob("ckpt-*") if p.is_dir() and not p.name.endswith(".tmp") and (p / STATE).is_file()
+        p
+        for p in run_dir.glob("ckpt-*")
+        if p.is_dir() and not p.name.endswith(".tmp") and (p / STATE).is_file() and (p / OPTIMIZER).is_file()
     )
     return done[-1] if done else None
 
@@ -108,7 +110,17 @@ def save(
     (tmp / STATE).write_text(json.dumps(state), encoding="utf-8")
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
+    _keep_lora_only(run_dir, final)
     return final
+
+
+def _keep_lora_only(run_dir: Path, newest: Path) -> None:
+    """Earlier checkpoints keep their LoRA and samples (to be chosen later) but not the optimizer state, which
+    is twice the LoRA's size and only the newest checkpoint needs to resume."""
+    for folder in run_dir.glob("ckpt-*"):
+        if folder != newest and not folder.name.endswith(".tmp") and folder.name < newest.name:
+            for name in (OPTIMIZER, RNG):
+                (folder / name).unlink(missing_ok=True)
 
 
 def load(path: Path, optimizer: torch.optim.Optimizer, generator: torch.Generator) -> Resumed:

@@ -154,3 +154,23 @@ def export_kohya(
     save_file(tensors, str(path), metadata=header)
     data = path.read_bytes()
     return OutputFile(path, hashlib.sha256(data).hexdigest(), len(data))
+
+
+def export_checkpoint(
+    lora_file: Path, template: Path, folder: Path, name: str, step: int, config: TrainConfig
+) -> tuple[OutputFile, OutputFile]:
+    """A checkpoint's LoRA (peft tensors) as both files, with the run's header (`template`) at that step."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from engine.training.recipes import UNET_TARGETS
+
+    state = load_file(str(lora_file))
+    with safe_open(str(template), "pt") as f:
+        header = dict(f.metadata() or {})
+    derived = ("sshs_", "modelspec.hash_sha256", "format", "lora_adapter_metadata")
+    meta = {k: v for k, v in header.items() if not k.startswith(derived)} | {"ss_steps": str(step)}
+    return (
+        export_diffusers(folder / f"{name}.safetensors", state, config, UNET_TARGETS, meta),
+        export_kohya(folder / f"{name}_kohya.safetensors", state, config, meta),
+    )

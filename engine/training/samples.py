@@ -120,6 +120,33 @@ class Samples:
             consistency, likeness = consistency_scores(vectors, self._centre)
         return Shot(make_grid(images), consistency, likeness)
 
+    def at_scales(self, trainer: Trainer, scales: Sequence[float]) -> Image.Image | None:
+        """The first sample prompt at each LoRA scale, same seed: too strong freezes faces, too weak loses likeness."""
+        import torch
+
+        cfg = trainer.config
+        if not cfg.sample_prompts:
+            return None
+        pipe: Any = trainer.pipe
+        trainer.unet.eval()
+        pipe.disable_lora()
+        images = []
+        for scale in scales:
+            trainer.unet.enable_adapters()
+            trainer.unet.set_adapters([trainer.task.adapter], weights=[scale])
+            output = pipe(
+                prompt=cfg.sample_prompts[0],
+                num_inference_steps=cfg.sample_steps,
+                guidance_scale=self._guidance,
+                width=cfg.resolution,
+                height=cfg.resolution,
+                generator=torch.Generator("cpu").manual_seed(cfg.seed),
+                output_type="pil",
+            )
+            images.append(output.images[0])
+        trainer._activate()
+        return make_grid(images)
+
     @staticmethod
     def file(path: Path) -> OutputFile:
         data = path.read_bytes()

@@ -24,7 +24,7 @@ from engine.training import checkpoint
 from engine.training.data import Prepared, prepare
 from engine.training.recipes import UNET_TARGETS, recipe_for
 from engine.training.samples import Samples
-from engine.training.types import Checkpoint, TrainOutcome, TrainTask
+from engine.training.types import SAMPLE_SCALES, Checkpoint, TrainOutcome, TrainTask
 
 log = logging.getLogger(__name__)
 
@@ -271,9 +271,11 @@ class Trainer:
                 self._save(step, optimizer)
                 last_saved = step
             ctx.yield_now()  # other members' generations run here, between two steps
-        return self.outcome(cfg.steps, stopped=False, resumed_at=resumed_at)
+        return self.outcome(cfg.steps, stopped=False, resumed_at=resumed_at, with_scales=True)
 
-    def outcome(self, steps_done: int, *, stopped: bool, resumed_at: int | None) -> TrainOutcome:
+    def outcome(
+        self, steps_done: int, *, stopped: bool, resumed_at: int | None, with_scales: bool = False
+    ) -> TrainOutcome:
         """The files of the run as it stands: the newest checkpoint exported in both formats, the loss plot."""
         from engine.training.export import export_diffusers, export_kohya, metadata
         from engine.training.plot import loss_plot
@@ -296,6 +298,11 @@ class Trainer:
         )
         kohya_file = export_kohya(folder / f"{self.task.output_name}_kohya.safetensors", state, self.config, meta)
         plot = loss_plot(self.losses, folder / "loss.png", self.samples.file) if self.losses else None
+        scales = None
+        grid = self.samples.at_scales(self, SAMPLE_SCALES) if with_scales else None
+        if grid is not None:
+            grid.save(folder / "scales.png")
+            scales = self.samples.file(folder / "scales.png")
         return TrainOutcome(
             steps_done=steps_done,
             total_steps=self.config.steps,
@@ -304,6 +311,7 @@ class Trainer:
             lora=diffusers_file,
             kohya=kohya_file,
             loss_plot=plot,
+            scales=scales,
             stopped=stopped,
             resumed_at=resumed_at,
             elapsed_s=time.time() - self.started,

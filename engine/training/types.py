@@ -8,6 +8,8 @@ from pathlib import Path
 from engine.catalog import ModelSpec
 from engine.work import OutputFile
 
+SAMPLE_SCALES = (0.8, 1.0, 1.2)  # the reference workflow's range for a character LoRA
+
 
 @dataclass(frozen=True)
 class TrainItem:
@@ -81,6 +83,7 @@ class TrainOutcome:
     lora: OutputFile  # diffusers format, the last checkpoint's weights, with the metadata other tools read
     kohya: OutputFile  # the same weights in the kohya layout A1111 and ComfyUI load
     loss_plot: OutputFile | None
+    scales: OutputFile | None = None  # the first sample prompt at LoRA scales SAMPLE_SCALES, side by side
     stopped: bool = False  # cancelled (or the bot stopped): the last checkpoint is where it got to
     resumed_at: int | None = None
     elapsed_s: float = 0.0

@@ -205,6 +205,10 @@ def test_samples_and_consistency_scores_come_with_each_checkpoint(host, tmp_path
     )
     outcome, _ = _run(host, task)
     assert outcome.loss_plot is not None and outcome.loss_plot.path.is_file()
+    from PIL import Image
+
+    with Image.open(outcome.scales.path) as grid:  # 0.8, 1.0 and 1.2 side by side
+        assert grid.size == (3 * 64, 64)
     for saved in outcome.checkpoints:
         assert saved.samples is not None and saved.samples.path.is_file()
         assert saved.consistency is not None and -1.0 <= saved.consistency <= 1.0
