@@ -25,6 +25,7 @@ from storage.repos.posts import PostRepository
 from storage.repos.reactions import ReactionRepository
 from storage.repos.schedules import ScheduleRepository
 from storage.repos.training import TrainingSetRepository
+from storage.repos.training_runs import TrainingRunRepository
 from storage.repos.usage import UsageRepository
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,9 @@ DELETE_USER_STEPS: tuple[tuple[str, str], ...] = (
     ("jobs", "DELETE FROM jobs WHERE requester_id = :user"),
     ("usage", "DELETE FROM usage WHERE user_id = :user"),
     ("schedules", "DELETE FROM schedules WHERE created_by = :user"),
+    ("checkpoint_votes", "DELETE FROM checkpoint_votes WHERE user_id = :user"),
+    # Training runs stay with the models they made (guild assets) but lose their requester.
+    ("training_runs", "UPDATE training_runs SET requester_id = NULL WHERE requester_id = :user"),
     # Models the user created stay (they are guild assets) but lose their author.
     ("models", "UPDATE models SET created_by = NULL WHERE created_by = :user"),
 )
@@ -94,6 +98,7 @@ class Database:
         self.schedules = ScheduleRepository(self)
         self.guild_settings = GuildSettingsRepository(self)
         self.usage = UsageRepository(self)
+        self.training_runs = TrainingRunRepository(self)
 
     def now(self) -> datetime:
         """The current time (UTC, aware) from the clock the database was opened with."""

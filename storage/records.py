@@ -202,3 +202,44 @@ class GuildSettings:
     # images to sets (off: sets hold only images made in this server).
     min_training_images: int = field(default=20, metadata={"min": 1, "max": 500})
     training_uploads: bool = True
+    # Who may start a LoRA training: members with Manage Server, and these roles.
+    trainer_role_ids: tuple[int, ...] = ()
+
+
+RunStatus = Literal["planned", "started", "done", "stopped", "dropped"]
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """A LoRA training: planned, then started as a job; `result` holds what the trainer made."""
+
+    id: int
+    guild_id: int
+    requester_id: int | None  # None once that member's data was deleted
+    set_id: int | None
+    set_name: str
+    output_name: str
+    base_model: str
+    trigger_word: str | None
+    plan: dict[str, Any]
+    status: RunStatus
+    job_id: int | None
+    model_name: str | None  # the model it registered
+    chosen_step: int | None  # the checkpoint the registered model uses
+    result: dict[str, Any]
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TrainingCheckpoint:
+    id: int
+    run_id: int
+    step: int
+    lora_path: Path
+    samples_path: Path | None
+    loss: float | None
+    consistency: float | None
+    likeness: float | None
+    message_id: int | None  # the post of its sample grid, where members vote with 👍
+    votes: int = 0

@@ -100,6 +100,11 @@ class ModelRepository(Repository):
         rows = await self._db.fetchall(sql + " ORDER BY kind, name", params)
         return [_model(row) for row in rows]
 
+    async def set_config(self, name: str, config: dict[str, Any]) -> bool:
+        """Replace a model's config (a trained LoRA's chosen checkpoint and scores); False when no such model."""
+        changed, _ = await self._db.execute("UPDATE models SET config = ? WHERE name = ?", (json_to_db(config), name))
+        return changed > 0
+
     async def set_active(self, name: str, active: bool) -> bool:
         """Show or hide a model; False when no model has that name."""
         changed, _ = await self._db.execute("UPDATE models SET active = ? WHERE name = ?", (int(active), name))

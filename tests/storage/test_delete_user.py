@@ -37,6 +37,21 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
     await db.schedules.create("mine", 7, 70, "0 9 * * *", "p", ME)
     kept_schedule = await db.schedules.create("theirs", 7, 70, "0 9 * * *", "p", OTHER)
     await db.models.add("my-lora", "Mine", "lora", "sd15", "/loras/mine.safetensors", created_by=ME)
+    # My training run on my set, whose checkpoint both of us voted for.
+    run = await db.training_runs.plan(
+        guild_id=7,
+        requester_id=ME,
+        set_id=my_set.id,
+        set_name="my-set",
+        output_name="my-lora",
+        base_model="sd15",
+        trigger_word=None,
+        plan={},
+    )
+    await db.training_runs.set_checkpoints(run.id, [{"step": 10, "lora_path": "/runs/1/ckpt/lora.safetensors"}])
+    (checkpoint,) = await db.training_runs.checkpoints(run.id)
+    await db.training_runs.vote(checkpoint.id, ME, up=True)
+    await db.training_runs.vote(checkpoint.id, OTHER, up=True)
     # The messages that show the images, and the files the jobs recorded.
     await db.posts.record(800, [my_a.id, my_b.id], "grid")
     await db.posts.record(801, [their_img.id], "single")
@@ -59,8 +74,10 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
         "usage": 1,
         "schedules": 1,
         "models": 1,  # unlinked: the model stays, without its author
+        "checkpoint_votes": 1,
+        "training_runs": 1,  # unlinked: it stays with the model it made
     }
-    assert report.total == 18
+    assert report.total == 20
     assert report.job_paths == ()  # the job's files are its images, listed in image_paths
     # Mine is gone.
     assert await db.jobs.list_for_user(ME, 10) == []
@@ -70,6 +87,9 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
     assert await db.training_sets.active(7, ME) is None
     assert await db.training_sets.active(7, OTHER) is None  # it was my set
     assert (await db.models.get("my-lora")).created_by is None
+    kept_run = await db.training_runs.get(run.id)
+    assert kept_run.requester_id is None and kept_run.set_id is None
+    assert [c.votes for c in await db.training_runs.checkpoints(run.id)] == [1]  # theirs
     # Theirs stays, minus what pointed at my data.
     assert await db.jobs.get(theirs.id) == theirs
     assert await db.images.get(their_img.id) == their_img
