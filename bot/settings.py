@@ -148,6 +148,11 @@ class Settings(BaseSettings):
     def trainsets_dir(self) -> Path:
         return self.data_dir / "trainsets"
 
+    @property
+    def training_dir(self) -> Path:
+        """One folder per training run: its copied images, checkpoints, samples and exports."""
+        return self.data_dir / "training"
+
     def require_token(self) -> str:
         """The bot token, or a SettingsError that says how to provide it."""
         if self.discord_token is None or not self.discord_token.get_secret_value().strip():

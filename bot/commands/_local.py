@@ -26,7 +26,8 @@ class CliDelivery:
     """Shows a job's life in the terminal: a progress bar, then the result."""
 
     def __init__(self) -> None:
-        self.results: dict[int, JobResult] = {}
+        self.results: dict[int, Deliverable] = {}
+        self.extras: dict[int, list[Deliverable]] = {}
         self.errors: dict[int, str] = {}
         self._bar: tqdm | None = None
 
@@ -50,6 +51,10 @@ class CliDelivery:
         self.results[route.job_id] = result
         return None
 
+    async def posted(self, route: JobRoute, item: Deliverable) -> int | None:
+        self.extras.setdefault(route.job_id, []).append(item)
+        return None
+
     async def failed(self, route: JobRoute, message: str) -> None:
         self._close_bar()
         self.errors[route.job_id] = message
@@ -70,12 +75,21 @@ async def with_services(settings: Settings, work: Callable[[Services, CliDeliver
         return await work(services, delivery)
 
 
+async def wait_delivered(services: Services, delivery: CliDelivery, job_id: int) -> Deliverable:
+    """Wait for a job; what it delivered, or a StudioError with its failure."""
+    await services.jobs.wait(job_id)
+    if job_id in delivery.errors:
+        raise StudioError(delivery.errors[job_id])
+    if job_id not in delivery.results:
+        raise StudioError(f"Job {job_id} ended without a result.")
+    return delivery.results[job_id]
+
+
 async def wait_result(services: Services, delivery: CliDelivery, ticket: JobTicket) -> JobResult:
-    """Wait for a job; its result, or a StudioError with its failure."""
-    await services.jobs.wait(ticket.job_id)
-    if ticket.job_id in delivery.errors:
-        raise StudioError(delivery.errors[ticket.job_id])
-    return delivery.results[ticket.job_id]
+    """Wait for an image job; its result, or a StudioError with its failure."""
+    result = await wait_delivered(services, delivery, ticket.job_id)
+    assert isinstance(result, JobResult), type(result)
+    return result
 
 
 def copy_failed(out: Path, exc: OSError) -> click.ClickException:

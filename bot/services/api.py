@@ -11,7 +11,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from bot.services.training.results import CheckpointPost, TrainingResult
+
 if TYPE_CHECKING:
+    from bot.services.training.api import TrainingApi
     from bot.services.trainsets.api import CurationApi, SheetsApi, TrainsetsApi
 
 VaryStrength = Literal["subtle", "strong"]
@@ -216,8 +219,8 @@ class JobRoute:
         return self.origin == "interaction"
 
 
-# What `DeliveryPort.delivered` shows, by type: images today (a LoRA card and a character sheet are next).
-Deliverable = JobResult
+# What `DeliveryPort.delivered` and `posted` show, by type: images, a trained LoRA's card, a checkpoint's grid.
+Deliverable = JobResult | TrainingResult | CheckpointPost
 
 
 class DeliveryPort(Protocol):
@@ -233,6 +236,10 @@ class DeliveryPort(Protocol):
     async def progress(self, route: JobRoute, progress: Progress) -> None: ...
 
     async def delivered(self, route: JobRoute, result: Deliverable) -> int | None: ...
+
+    async def posted(self, route: JobRoute, item: Deliverable) -> int | None:
+        """Show one more message for the job in its channel (a checkpoint's grid, say); returns its id."""
+        ...
 
     async def failed(self, route: JobRoute, message: str) -> None: ...
 
@@ -372,6 +379,9 @@ class BotServices(Protocol):
 
     @property
     def trainsets(self) -> TrainsetsApi: ...
+
+    @property
+    def training(self) -> TrainingApi: ...
 
     @property
     def curation(self) -> CurationApi: ...

@@ -16,9 +16,12 @@ from bot.services.jobs.kinds.compose import ComposeKind, EditService
 from bot.services.jobs.kinds.describe import DescribeKind, DescribeService
 from bot.services.jobs.kinds.generate import GenerateKind, GenerateService
 from bot.services.jobs.kinds.sheet import SheetKind, SheetService
+from bot.services.jobs.kinds.train import TrainKind
 from bot.services.jobs.queue import JobQueue
 from bot.services.models import ModelService
 from bot.services.posts import PostService
+from bot.services.training.registry import Registry
+from bot.services.training.service import TrainService
 from bot.services.trainsets.curation import Curation
 from bot.services.trainsets.service import TrainsetService
 from bot.services.uploads import Uploads
@@ -47,6 +50,7 @@ class Services:
     trainsets: TrainsetService
     curation: Curation
     sheets: SheetService
+    training: TrainService
 
 
 def bot_services(services: Services) -> BotServices:
@@ -67,6 +71,10 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
+def registry_of(db: Database, models: ModelService, settings: Settings) -> Registry:
+    return Registry(db, models, settings.training_dir, settings.loras_dir)
+
+
 def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings: Settings) -> None:
     """Every kind of job this studio runs. A new capability adds its kind here, and nothing else changes."""
     images = settings.images_dir
@@ -77,6 +85,7 @@ def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings
     queue.register(SheetKind(db, models, images))
     queue.register(CaptionKind(db))
     queue.register(CheckKind())
+    queue.register(TrainKind(db, models, registry_of(db, models, settings)))
 
 
 @asynccontextmanager
@@ -111,6 +120,9 @@ async def open_services(
         trainsets=trainsets,
         curation=Curation(db, posts, trainsets, queue.admission),
         sheets=SheetService(db, queue, submitter, models, uploads, trainsets),
+        training=TrainService(
+            db, queue, models, trainsets, registry_of(db, models, settings), device=settings.engine.device
+        ),
     )
     try:
         yield services

@@ -22,6 +22,7 @@ HELP: dict[str, str] = {
     "serve_dms": "whether the bot makes images in DMs (true/false)",
     "min_training_images": "images a training set needs before it may be trained (1-500)",
     "training_uploads": "whether members may upload images to training sets (false: only images made here)",
+    "trainer_role_ids": "roles allowed to train LoRAs besides Manage Server (mentions or ids; empty = managers only)",
 }
 
 
@@ -35,7 +36,7 @@ def _show_value(value: object) -> str:
 
 def _parse(name: str, raw: str, current: object) -> object:
     text = raw.strip()
-    if name == "allowed_role_ids":
+    if name.endswith("_role_ids"):
         if text.lower() in ("", "none", "everyone"):
             return ()
         ids = re.findall(r"\d{5,25}", text)

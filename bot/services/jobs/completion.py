@@ -40,6 +40,10 @@ async def finish(db: Database, delivery: DeliveryPort, job: Job, done: Completio
                 message_id, done.posted_images, done.post_role, channel_id=job.channel_id, guild_id=job.guild_id
             )
             await safely(posted)
+    if done.extras:
+        ids = [await safely(delivery.posted(route_of(job), extra)) for extra in done.extras]  # type: ignore[arg-type]
+        if done.on_posted is not None:
+            await safely(done.on_posted(ids))
     async with db.transaction():  # done and charged together
         await db.jobs.finish(job.id, dict(done.result))
         if done.charge:

@@ -7,7 +7,7 @@ registered with the queue by the container: the queue, admission and delivery st
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
@@ -47,6 +47,9 @@ class Completion:
     charge: int = 0  # images counted against quotas
     posted_images: tuple[int, ...] = ()  # the image ids the delivered message shows, in order
     post_role: str = "grid"  # grid, single, sheet, autopost
+    # Further messages after the result (a training's checkpoint grids), and what to do with their ids.
+    extras: tuple[object, ...] = ()
+    on_posted: Callable[[list[int | None]], Awaitable[None]] | None = None
 
 
 @dataclass

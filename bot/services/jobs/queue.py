@@ -23,7 +23,7 @@ from bot.services.jobs.kind import JobKind
 from bot.services.jobs.listing import queue_view
 from bot.services.jobs.routes import NullDelivery, route_of, safely
 from engine.backends import LANES, ExecutionBackend, JobHandle, WorkerLost
-from engine.errors import Cancelled, EngineError
+from engine.errors import Cancelled, EngineError, Stopped
 from storage import Database
 from storage.records import GuildSettings, Job
 
@@ -239,7 +239,12 @@ class JobQueue:
                 if not kind.silent:
                     progress = Progress(job.id, event.step, event.total, event.eta_s, kind.label, event.detail)
                     await safely(self._delivery.progress(route, progress))
-            outcome = await handle.result()
+            try:
+                outcome = await handle.result()
+            except Stopped as stop:  # a member's cancel that kept the work so far: the kind stores it
+                if self._closing and job.id not in self._cancel_requested:
+                    raise
+                outcome = stop.outcome
             completion = await kind.complete(job, request, outcome)
         except Cancelled:
             if self._closing and job.id not in self._cancel_requested:

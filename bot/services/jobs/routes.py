@@ -38,6 +38,9 @@ class NullDelivery:
     async def delivered(self, route: JobRoute, result: Deliverable) -> int | None:
         return None
 
+    async def posted(self, route: JobRoute, item: Deliverable) -> int | None:
+        return None
+
     async def failed(self, route: JobRoute, message: str) -> None:
         return None
 

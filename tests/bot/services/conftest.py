@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.services.api import Caller, Deliverable, JobResult, JobRoute, Progress
+from bot.services.api import Caller, Deliverable, JobRoute, Progress
 from bot.services.container import Services, open_services
 from bot.settings import Settings, load_settings
 from engine.backends import OrderRunner
@@ -25,7 +25,7 @@ class RecordingDelivery:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, int, object]] = []
-        self.results: dict[int, JobResult] = {}
+        self.results: dict[int, Deliverable] = {}
         self.labels: list[str] = []
         self._next_message = 1000
 
@@ -41,6 +41,11 @@ class RecordingDelivery:
     async def delivered(self, route: JobRoute, result: Deliverable) -> int | None:
         self.calls.append(("delivered", route.job_id, result))
         self.results[route.job_id] = result
+        self._next_message += 1
+        return self._next_message
+
+    async def posted(self, route: JobRoute, item: Deliverable) -> int | None:
+        self.calls.append(("posted", route.job_id, item))
         self._next_message += 1
         return self._next_message
 
