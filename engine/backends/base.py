@@ -54,6 +54,10 @@ class ProgressEvent:
     detail: str | None = None  # what the step says besides its number: "loss 0.123, 2.1 samples/s"
 
 
+# Runs the waiting interactive work (after calling `before` when there is some); True when it ran any.
+YieldHook = Callable[[Callable[[], None] | None], bool]
+
+
 class OrderRunner(Protocol):
     """What a backend runs orders on: `engine.host.EngineHost`, or a test double."""
 
@@ -68,7 +72,7 @@ class WorkContext:
         job_id: JobId,
         cancel_flag: threading.Event,
         emit: Callable[[ProgressEvent], None],
-        yield_hook: Callable[[], None] | None = None,
+        yield_hook: YieldHook | None = None,
     ) -> None:
         self.job_id = job_id
         self._cancel_flag = cancel_flag
@@ -88,10 +92,15 @@ class WorkContext:
         if self._cancel_flag.is_set():
             raise Cancelled()
 
-    def yield_now(self) -> None:
-        """Let waiting interactive jobs run now (batch jobs call this between steps); a no-op elsewhere."""
+    def yield_now(self, before: Callable[[], None] | None = None) -> bool:
+        """Let waiting interactive jobs run now (batch jobs call this between steps); a no-op elsewhere.
+
+        `before` runs first when there is anything to run (a training puts its model in inference mode);
+        True when something ran, so that the caller restores its own state only then.
+        """
         if self._yield_hook is not None:
-            self._yield_hook()
+            return self._yield_hook(before)
+        return False
 
     def report(self, step: int, total: int, detail: str | None = None) -> None:
         """Report that `step` of `total` steps are done; the ETA comes from the pace so far."""
@@ -196,7 +205,7 @@ class JobHandle(Generic[T]):
             self._state = _State.RUNNING
             return True
 
-    def run(self, yield_hook: Callable[[], None] | None = None) -> None:
+    def run(self, yield_hook: YieldHook | None = None) -> None:
         """Run the work on the calling (worker) thread and deliver the outcome; a no-op once cancelled."""
         if not self._start():
             return

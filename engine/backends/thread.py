@@ -12,6 +12,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from engine.backends.base import LANES, BackendClosed, JobHandle, Lane, NoFreeSlot, OrderRunner
@@ -102,13 +103,17 @@ class ThreadBackend:
                     return None
                 self._cond.wait()
 
-    def _run_interactive_now(self) -> None:
+    def _run_interactive_now(self, before: Callable[[], None] | None = None) -> bool:
         """A batch job's yield point: run every interactive order waiting, on this thread."""
+        ran = False
         while True:
             with self._cond:
                 if not self._pending["interactive"]:
-                    return
+                    return ran
                 handle = self._pending["interactive"].popleft()
+            if not ran and before is not None:
+                before()
+            ran = True
             handle.run()
 
     def _loop(self) -> None:

@@ -44,6 +44,10 @@ class Trainer:
         self.losses: list[float] = []
         self.checkpoints: list[Checkpoint] = []
         self.started = time.time()
+        self.dtype = self.unet.dtype  # read once: diffusers walks every module to answer it
+        # Whether anything touched the pipeline since the last step (a generation, the samples): only then is
+        # the training adapter made active and the UNet put back in training mode, which walk every module.
+        self._dirty = True
         # A scheduler of its own: generation jobs change the pipeline's scheduler state between steps.
         from diffusers import DDPMScheduler
 
@@ -113,7 +117,7 @@ class Trainer:
         dropped = torch.rand(len(batch), generator=g) < self.config.caption_dropout
         texts = [data.empty if drop else data.texts[i] for i, drop in zip(batch, dropped.tolist(), strict=True)]
         cond = self.recipe.batch(texts, [data.sizes[i] for i in batch], self.device)
-        dtype = self.unet.dtype
+        dtype = self.dtype
         noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
         pred = self.recipe.forward(
             self.unet, noisy.to(self.device, dtype), timesteps.to(self.device), _cast(cond, dtype)
@@ -142,27 +146,34 @@ class Trainer:
         cfg = self.config
         for group in optimizer.param_groups:  # constant with warm-up: the step alone sets it
             group["lr"] = cfg.learning_rate * min(1.0, step / max(1, cfg.warmup_steps))
-        self._activate()
-        if not all(p.requires_grad for p in params):
-            raise EngineError("The training adapter was switched off by another job; the run stops to stay exact.")
-        self.unet.train()
+        if self._dirty:
+            self._activate()
+            if not all(p.requires_grad for p in params):
+                raise EngineError("The training adapter was switched off by another job; the run stops to stay exact.")
+            self.unet.train()
+            self._dirty = False
         total = 0.0
         epoch_batches = len(data.batches(cfg.seed, 0, cfg.batch_size))
         for micro in range(cfg.grad_accum):
             epoch, index = divmod((step - 1) * cfg.grad_accum + micro, epoch_batches)
             loss = self._loss(data, data.batches(cfg.seed, epoch, cfg.batch_size)[index])
-            if not math.isfinite(loss.item()):
+            (loss / cfg.grad_accum).backward()
+            value = loss.item()  # one wait for the device per micro-step, after the backward pass is queued
+            if not math.isfinite(value):
                 raise EngineError(
                     f"The loss became NaN at step {step}. Train in bf16 or fp32 (fp16 overflows), or lower the "
                     f"learning rate (now {cfg.learning_rate:g})."
                 )
-            (loss / cfg.grad_accum).backward()
-            total += loss.item() / cfg.grad_accum
+            total += value / cfg.grad_accum
         torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        self.unet.eval()  # generations between steps run as they would without the training
         return total
+
+    def _pause(self) -> None:
+        """Before other jobs use the pipeline between two steps: inference mode, as they expect."""
+        self.unet.eval()
+        self._dirty = True
 
     # 3. Checkpoints ----------------------------------------------------------------------------------------
 
@@ -250,6 +261,7 @@ class Trainer:
         for step in range(start + 1, cfg.steps + 1):
             if ctx.cancelled():
                 if last_saved < step - 1:
+                    self._pause()
                     self._save(step - 1, optimizer)
                 raise Stopped(self.outcome(step - 1, stopped=True, resumed_at=resumed_at))
             try:
@@ -268,9 +280,10 @@ class Trainer:
             resumed = f", resumed at step {resumed_at}" if resumed_at else ""
             ctx.report(step, cfg.steps, f"loss {loss:.4f}, {rate:.2f} samples/s{resumed}")
             if step % cfg.every == 0 or step == cfg.steps:
+                self._pause()  # the samples are drawn in inference mode
                 self._save(step, optimizer)
                 last_saved = step
-            ctx.yield_now()  # other members' generations run here, between two steps
+            ctx.yield_now(before=self._pause)  # other members' generations run here, between two steps
         return self.outcome(cfg.steps, stopped=False, resumed_at=resumed_at, with_scales=True)
 
     def outcome(
