@@ -18,6 +18,7 @@ from bot.settings import Settings
 from bot.ui import feedback
 from bot.ui.buttons import DYNAMIC_ITEMS, submit_remix
 from bot.ui.describe_view import DESCRIBE_ITEMS
+from bot.ui.training_view import TRAINING_ITEMS, submit_try
 from bot.ui.trainset_view import TRAINSET_ITEMS
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ EXTENSIONS = (
     "bot.cogs.trainsets",
     "bot.cogs.sheets",
     "bot.cogs.curation",
+    "bot.cogs.training",
 )
 
 
@@ -83,7 +85,7 @@ class StudioBot(commands.Bot):
     async def setup_hook(self) -> None:
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        self.add_dynamic_items(*DYNAMIC_ITEMS, *DESCRIBE_ITEMS, *TRAINSET_ITEMS)
+        self.add_dynamic_items(*DYNAMIC_ITEMS, *DESCRIBE_ITEMS, *TRAINSET_ITEMS, *TRAINING_ITEMS)
         if self.settings.dev_guild_id:
             guild = discord.Object(id=self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -96,7 +98,7 @@ class StudioBot(commands.Bot):
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         if interaction.type is discord.InteractionType.modal_submit:
-            await submit_remix(interaction)
+            await submit_remix(interaction) or await submit_try(interaction)
 
     async def on_ready(self) -> None:
         log.info("Logged in as %s (%s)", self.user, self.user.id if self.user else "?")

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.services.api import Deliverable, JobResult, JobRoute, Progress
+from bot.services.training.results import CheckpointPost, TrainingResult
 from bot.ui import render
 from bot.ui.buttons import running_view
 from bot.ui.render_images import images_message
+from bot.ui.training_view import checkpoint_message, training_message
 
 if TYPE_CHECKING:
     from discord.ext import commands
@@ -49,7 +51,11 @@ MAX_REMEMBERED_JOBS = 2000
 
 # How each type of result becomes a message: (result, upload limit in bytes, user to mention or None).
 Renderer = Callable[[Any, int, int | None], Awaitable[render.Rendered]]
-RENDERERS: dict[type, Renderer] = {JobResult: images_message}
+RENDERERS: dict[type, Renderer] = {
+    JobResult: images_message,
+    TrainingResult: training_message,
+    CheckpointPost: checkpoint_message,
+}
 
 
 class Unrenderable(TypeError):
@@ -143,6 +149,17 @@ class DiscordDelivery:
         if message_id is not None and old_id is not None and old_id != message_id:
             await self._delete_channel_message(route, old_id)
         return message_id
+
+    async def posted(self, route: JobRoute, item: Deliverable) -> int | None:
+        """One more channel message for the job, after its result (it mentions nobody)."""
+        try:
+            shown = await render_result(item, self.max_upload_bytes, None)
+        except (OSError, Unrenderable):
+            log.exception("Could not show an extra message of job_id=%s", route.job_id)
+            return None
+        return await self._send_channel(
+            route, content=shown.content, embed=shown.embed, files=shown.files, view=shown.view
+        )
 
     async def failed(self, route: JobRoute, message: str) -> None:
         self._finish(route.job_id)

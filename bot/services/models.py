@@ -106,8 +106,19 @@ class ModelService:
             default_size=None,
             trigger_word=record.trigger_word,
             base_model=record.base_model,
-            description=str(record.config.get("description", "")) or f"LoRA trained on {record.base_model}",
+            description=_lora_description(record),
         )
+
+
+def _lora_description(record: ModelRecord) -> str:
+    """Its description, and for a LoRA trained here the scores of its checkpoint (runs can be compared)."""
+    text = str(record.config.get("description", "")) or f"LoRA trained on {record.base_model}"
+    scores = [
+        f"{label} {record.config[key]:.3f}"
+        for key, label in (("consistency", "consistency"), ("likeness", "likeness"))
+        if isinstance(record.config.get(key), int | float)
+    ]
+    return f"{text} ({', '.join(scores)})" if scores else text
 
 
 def _preset_info(preset: ModelPreset, record: ModelRecord | None = None) -> ModelInfo:

@@ -132,7 +132,7 @@ class RemixModal(discord.ui.Modal):
         return
 
 
-def _text_value(data: dict, custom_id: str) -> str:
+def modal_text(data: dict, custom_id: str) -> str:
     """The value of one text input in a modal-submit payload (plain action rows or label components)."""
     for row in data.get("components", []):
         children = [row["component"]] if isinstance(row.get("component"), dict) else row.get("components", [])
@@ -153,7 +153,7 @@ async def submit_remix(interaction: discord.Interaction) -> bool:
         return False
     try:
         await interaction.response.defer(thinking=True)
-        prompt = _text_value(data, REMIX_PROMPT_ID)
+        prompt = modal_text(data, REMIX_PROMPT_ID)
         await services_of(interaction).followups.remix(caller_from(interaction), parsed.job_id, prompt)
     except Exception as error:  # the one funnel: a short reply, and a traceback for the unexpected
         await feedback.report_error(interaction, error, job_item=True)

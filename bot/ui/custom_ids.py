@@ -15,6 +15,12 @@ is loaded from the services. Grammar (ASCII, at most 100 characters, Discord's l
     studio:dga:<job_id>                  /generate with every prompt of describe job <job_id>, one image each
     studio:tsdel:<set_id>                confirm deleting training set <set_id> (the number is a set's id)
     studio:qs:<job_id>                   Quick select: the character sheet whose last group is <job_id>, into a set
+    studio:trgo:<run_id>                 start the planned training run <run_id>
+    studio:trno:<run_id>                 cancel the plan of training run <run_id>
+    studio:trtry:<run_id>                Try it: open a prompt modal for the run's model
+    studio:trtrym:<run_id>               that modal's submit (a /generate with the run's model)
+    studio:trdl:<run_id>                 attach the run's LoRA file (kohya format)
+    studio:trck:<run_id>                 the select menu that registers one of the run's checkpoints
 
 `<job_id>` and `<index>` are decimal integers without sign or leading zeros.
 """
@@ -29,8 +35,14 @@ MAX_CUSTOM_ID = 100
 PREFIX = "studio"
 MAX_INDEX = 8  # the largest batch a job can have
 
-Action = Literal["u", "v", "reroll", "remix", "remixm", "del", "cancel", "qcancel", "dg", "dga", "tsdel", "qs"]
-_SIMPLE: tuple[Action, ...] = ("reroll", "remix", "remixm", "del", "cancel", "qcancel", "dga", "tsdel", "qs")
+Action = Literal[
+    "u", "v", "reroll", "remix", "remixm", "del", "cancel", "qcancel", "dg", "dga", "tsdel", "qs",
+    "trgo", "trno", "trtry", "trtrym", "trdl", "trck",
+]  # fmt: skip
+_SIMPLE: tuple[Action, ...] = (
+    "reroll", "remix", "remixm", "del", "cancel", "qcancel", "dga", "tsdel", "qs",
+    "trgo", "trno", "trtry", "trtrym", "trdl", "trck",
+)  # fmt: skip
 _STRENGTH_CODE = {"subtle": "s", "strong": "x"}
 _CODE_STRENGTH = {v: k for k, v in _STRENGTH_CODE.items()}
 
@@ -92,7 +104,7 @@ def described_id(job_id: int, index: int) -> str:
 
 
 def simple_id(action: Action, job_id: int) -> str:
-    """reroll, remix, remixm, del, cancel, qcancel, dga, tsdel (`job_id` is the set's id for tsdel)."""
+    """The actions with one number: a job's id, a set's (tsdel) or a training run's (tr…)."""
     if action not in _SIMPLE:
         raise ValueError(f"unknown action {action!r}")
     _check_job(job_id)

@@ -708,6 +708,24 @@ class FakeDiscord:
         state = self._base(3, data, user_id=user_id, permissions=permissions, roles=(), message=message)
         return self._dispatch(state, bot)
 
+    def select(
+        self,
+        custom_id: str,
+        values: list[str],
+        *,
+        message: dict[str, Any] | None = None,
+        bot: discord.Client | None = None,
+        user_id: int = USER_ID,
+    ) -> InteractionState:
+        """Pick `values` in the string select menu `custom_id` (default: on the newest message that shows it)."""
+        message = message or self.find_message_with(custom_id)
+        menu = next(c for row in message["components"] for c in row["components"] if c.get("custom_id") == custom_id)
+        offered = [option["value"] for option in menu["options"]]
+        assert all(value in offered for value in values), f"{values} not among the options {offered}"
+        data = {"custom_id": custom_id, "component_type": 3, "values": values}
+        state = self._base(3, data, user_id=user_id, permissions=BASIC_PERMISSIONS, roles=(), message=message)
+        return self._dispatch(state, bot)
+
     def submit_modal(
         self, opened_by: InteractionState, values: dict[str, str], *, bot: discord.Client | None = None
     ) -> InteractionState:

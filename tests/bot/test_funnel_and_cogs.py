@@ -132,7 +132,11 @@ async def test_settings_command_is_hidden_from_non_managers_when_synced(fake, ma
         "Describe",
         "trainset",
         "charactersheet",
+        "train",
     }
+    assert {o["name"] for o in commands["train"]["options"]} == {"start", "status", "cancel", "list"}
+    start = next(o for o in commands["train"]["options"] if o["name"] == "start")
+    assert [o["name"] for o in start["options"]][:2] == ["output_name", "set"]
     subcommands = {o["name"] for o in commands["trainset"]["options"]}
     assert subcommands == {
         "create",

@@ -92,6 +92,7 @@ async def test_a_run_goes_from_plan_to_a_registered_model_in_the_picker(studio, 
     assert resolved.spec.name == "tiny-sd" and resolved.trigger_word == "zzmila" and resolved.loras
     catalog = {info.name: info for info in await services.models.catalog()}
     assert catalog["mila"].trigger_word == "zzmila"
+    assert "checkpoint of step 4 (consistency 0." in catalog["mila"].description  # /models compares runs
     with_lora = await _image(services, "mila", 1.0)
     base = await _image(services, "tiny-sd", None, "zzmila, a round figure")  # the trigger word, as the LoRA adds
     assert np.abs(with_lora - base).max() > 0.0
