@@ -93,3 +93,23 @@ def disable(obj: Context, name: str) -> None:
 
     run_async(lambda: set_active(obj.settings, name, False))
     click.echo(f"{name} disabled")
+
+
+@models.command("export")
+@click.argument("name")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["kohya", "diffusers"]),
+    default="kohya",
+    show_default=True,
+    help="kohya: for AUTOMATIC1111 and ComfyUI; diffusers: for diffusers and this studio.",
+)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write it.")
+@click.pass_obj
+def export(obj: Context, name: str, fmt: str, out: Path) -> None:
+    """Write a LoRA trained here as a .safetensors file, with the metadata other tools read."""
+    from bot.services.model_admin import export_lora
+
+    written = run_async(lambda: export_lora(obj.settings, name, fmt, out))
+    click.echo(f"wrote {written} ({fmt} format)")

@@ -137,3 +137,23 @@ async def set_active(settings: Settings, name: str, active: bool) -> None:
         await db.models.set_active(name, active)
     finally:
         await db.close()
+
+
+async def export_lora(settings: Settings, name: str, fmt: str, out: Path) -> Path:
+    """Copy a trained LoRA's file in `fmt` (kohya or diffusers) to `out`; StudioError says what is missing."""
+    db = await _with_db(settings)
+    try:
+        record = await db.models.get(name)
+    finally:
+        await db.close()
+    if record is None or record.kind != "lora":
+        raise StudioError(f"No LoRA named {name!r}; `studio models list` shows them.")
+    if "run_id" not in record.config:
+        raise StudioError(f"{name!r} was imported, not trained here: its file is {Path(record.source).name} as is.")
+    source = settings.loras_dir / (f"{name}_kohya.safetensors" if fmt == "kohya" else f"{name}.safetensors")
+    if not source.is_file():
+        raise StudioError(f"The {fmt} file of {name!r} is missing from {settings.loras_dir}.")
+    if out.suffix != ".safetensors":
+        out = out.with_name(out.name + ".safetensors")
+    await asyncio.to_thread(_copy, source, out)
+    return out

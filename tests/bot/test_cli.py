@@ -183,3 +183,38 @@ def test_trainset_add_list_and_show(run, tmp_path: Path, monkeypatch: pytest.Mon
     assert Image.open(sheet).size[0] > 300
     missing = run("trainset", "show", "nope")
     assert missing.exit_code == 1 and "no training set named 'nope'" in missing.output
+
+
+@pytest.mark.slow  # the real engine: tiny-sd, the tiny captioner
+def test_train_a_folder_then_list_and_export(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetensors import safe_open
+
+    from tests.engine.training_support import planted_images
+
+    monkeypatch.setenv("STUDIO_CAPTIONER", "tiny-blip")
+    monkeypatch.setenv("STUDIO_EMBEDDER", "tiny-clip")
+    folder = tmp_path / "photos"
+    items = planted_images(folder, 3)
+    (folder / "0.txt").write_text("zzhero standing in the rain\n")  # a caption beside an image is used as is
+    trained = run("train", "--images", str(folder), "--name", "Hero", "--steps", "4", "--trigger", "zzhero")
+    assert trained.exit_code == 0, trained.output
+    out = trained.output
+    assert "set 'hero': 3 new image(s) of 3" in out
+    assert "  Steps: 4 (you)" in out and "plan: hero on tiny-sd, 3 image(s), trigger 'zzhero'" in out
+    assert "trained 4/4 steps" in out and "registered as 'hero' (trigger 'zzhero')" in out
+    assert "step 4: loss" in out and "<- registered" in out
+    shown = run("trainset", "show", "hero")
+    assert "zzhero standing in the rain" in shown.output and len(items) == 3
+    listed = run("train", "list")
+    assert listed.output.startswith("#1 hero: done, 4/4 steps") and "-> hero (step 4)" in listed.output
+    assert "hero " in run("models", "list").output
+    exported = tmp_path / "hero_for_a1111.safetensors"
+    done = run("models", "export", "hero", "--format", "kohya", "--out", str(exported))
+    assert done.exit_code == 0, done.output
+    with safe_open(str(exported), "pt") as f:
+        keys = list(f.keys())
+        assert f.metadata()["ss_output_name"] == "hero" and all(k.startswith("lora_unet_") for k in keys)
+    missing = run("models", "export", "nope", "--out", str(tmp_path / "x.safetensors"))
+    assert missing.exit_code == 1 and "No LoRA named 'nope'" in missing.output
+    nothing = run("train", "--name", "ghost", "--resume")
+    assert nothing.exit_code == 1 and "No interrupted training of 'ghost'" in nothing.output

@@ -23,6 +23,7 @@ from bot.services.training.api import SOURCE_LABELS, PlanRow, PlanView, RunInfo
 from bot.services.training.plans import plan_to_json
 from bot.services.training.registry import Registry
 from bot.services.training.results import TrainingResult
+from bot.services.trainsets.api import SetVerdict
 from bot.services.trainsets.service import TrainsetService
 from engine.errors import InvalidRequest
 from engine.prompts import with_trigger
@@ -120,7 +121,7 @@ class TrainService:
             raise Refused(f"{base.chosen!r} is a LoRA: train on a base model, e.g. the one it uses ({base.spec.name}).")
         await self._busy(caller.guild_id)
         verdict = await self._trainsets.check(caller, found.name)
-        if not verdict.ready:
+        if not verdict.ready and not _enough_for_the_owner(caller, verdict):
             raise Refused(f"Set '{found.name}' is not ready to train: {verdict.summary}")
         items = await self._db.training_sets.items(found.id)
         trigger = found.trigger_word or requested.replace("-", "")
@@ -269,6 +270,13 @@ class TrainService:
         if result.kohya_path is None or not result.kohya_path.is_file():
             raise NotFound("This run's file is gone from the bot's disk.")
         return result.kohya_path
+
+
+def _enough_for_the_owner(caller: Caller, verdict: SetVerdict) -> bool:
+    """At the command line the machine's owner may train on fewer images than a server asks (never on unreadable
+    ones)."""
+    unreadable = any("could not be read" in note for flag in verdict.flagged for note in flag.notes)
+    return caller.origin == "cli" and verdict.count > 0 and not unreadable
 
 
 def plan_view(run: TrainingRun, summary: str, weak: int) -> PlanView:
