@@ -278,13 +278,21 @@ class Trainer:
             self.losses.append(loss)
             rate = (step - start) * cfg.batch_size * cfg.grad_accum / max(time.monotonic() - began, 1e-9)
             resumed = f", resumed at step {resumed_at}" if resumed_at else ""
-            ctx.report(step, cfg.steps, f"loss {loss:.4f}, {rate:.2f} samples/s{resumed}")
             if step % cfg.every == 0 or step == cfg.steps:
                 self._pause()  # the samples are drawn in inference mode
                 self._save(step, optimizer)
                 last_saved = step
+            ctx.report(step, cfg.steps, f"loss {loss:.4f}, {rate:.2f} samples/s{self._scores()}{resumed}")
             ctx.yield_now(before=self._pause)  # other members' generations run here, between two steps
         return self.outcome(cfg.steps, stopped=False, resumed_at=resumed_at, with_scales=True)
+
+    def _scores(self) -> str:
+        """The newest checkpoint's consistency score, for the progress line."""
+        scored = [c for c in self.checkpoints if c.consistency is not None]
+        if not scored:
+            return ""
+        last = max(scored, key=lambda c: c.step)
+        return f", consistency {last.consistency:.3f} at step {last.step}"
 
     def outcome(
         self, steps_done: int, *, stopped: bool, resumed_at: int | None, with_scales: bool = False

@@ -203,7 +203,10 @@ def test_samples_and_consistency_scores_come_with_each_checkpoint(host, tmp_path
         checkpoint_every=2,
         sample_prompts=("zzchar, portrait", "zzchar, full body"),
     )
-    outcome, _ = _run(host, task)
+    events = []
+    outcome, _ = _run(host, task, events)
+    assert "consistency" not in events[0].detail and ", consistency " in events[2].detail  # from the first checkpoint
+    assert events[2].detail.endswith("at step 2")
     assert outcome.loss_plot is not None and outcome.loss_plot.path.is_file()
     from PIL import Image
 
