@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -90,6 +91,7 @@ class DiscordDelivery:
         self._stage: dict[int, _Stage] = {}
         self._channel_messages: dict[int, int] = {}  # job id → status message we posted in the channel
         self._lost_tokens: set[int] = set()  # jobs whose interaction response is gone before its token expired
+        self._progress_images: dict[int, Path] = {}  # the picture each job's status message shows
 
     def bind(self, bot: commands.Bot) -> None:
         """Attach the bot (the services may need the port before the bot exists)."""
@@ -120,7 +122,18 @@ class DiscordDelivery:
             return
         self._last_progress[route.job_id] = now
         self._stage[route.job_id] = _Stage.PROGRESS
-        await self._show(route, content=render.progress_text(progress), view=running_view(route.job_id))
+        files: list[discord.File] | None = []  # no picture: none shown
+        if progress.image is not None:
+            # A new picture is uploaded once; later edits leave the attachment as it is (None).
+            files = None
+            if self._progress_images.get(route.job_id) != progress.image:
+                try:
+                    files = [await render.image_file(progress.image, f"job{route.job_id}_progress.png")]
+                except OSError:
+                    log.warning("The progress picture of job_id=%s could not be read", route.job_id)
+                    files = []
+                self._progress_images[route.job_id] = progress.image
+        await self._show(route, content=render.progress_text(progress), view=running_view(route.job_id), files=files)
 
     async def delivered(self, route: JobRoute, result: Deliverable) -> int | None:
         self._finish(route.job_id)
@@ -174,6 +187,7 @@ class DiscordDelivery:
     def _finish(self, job_id: int) -> None:
         self._stage[job_id] = _Stage.DONE
         self._last_progress.pop(job_id, None)
+        self._progress_images.pop(job_id, None)
         # Finished jobs are remembered only so a late "queued" cannot overwrite them: keep the newest few.
         while len(self._stage) > MAX_REMEMBERED_JOBS:
             oldest = next(iter(self._stage))
@@ -188,19 +202,30 @@ class DiscordDelivery:
             expires = expires.replace(tzinfo=UTC)  # the services store UTC
         return self.clock() < expires - TOKEN_MARGIN
 
-    async def _show(self, route: JobRoute, *, content: str, view: discord.ui.View | None) -> int | None:
-        """Edit the job's message in place: the interaction response, else the channel message."""
+    async def _show(
+        self,
+        route: JobRoute,
+        *,
+        content: str,
+        view: discord.ui.View | None,
+        files: Sequence[discord.File] | None = (),
+    ) -> int | None:
+        """Edit the job's message in place: the interaction response, else the channel message.
+
+        `files` replace the message's attachments (empty: none); None keeps those it has.
+        """
+        attachments: dict[str, Any] = {} if files is None else {"attachments": list(files)}
         if self._token_valid(route):
-            message_id = await self._edit_original(route, content=content, embed=None, attachments=[], view=view)
+            message_id = await self._edit_original(route, content=content, embed=None, view=view, **attachments)
             if message_id is not None:
                 return message_id
         message_id = self._channel_messages.get(route.job_id) or route.message_id
         if message_id is not None:
-            edited = await self._edit_channel_message(route, message_id, content=content, view=view)
+            edited = await self._edit_channel_message(route, message_id, content=content, view=view, **attachments)
             if edited:
                 return message_id
         text = f"<@{route.requester_id}> {content}" if route.mention else content
-        new_id = await self._send_channel(route, content=text, embed=None, files=[], view=view)
+        new_id = await self._send_channel(route, content=text, embed=None, files=list(files or []), view=view)
         if new_id is not None:
             self._channel_messages[route.job_id] = new_id
         return new_id
@@ -255,13 +280,13 @@ class DiscordDelivery:
         return message.id
 
     async def _edit_channel_message(
-        self, route: JobRoute, message_id: int, *, content: str, view: discord.ui.View | None
+        self, route: JobRoute, message_id: int, *, content: str, view: discord.ui.View | None, **fields: Any
     ) -> bool:
         if route.channel_id is None:
             return False
         channel = self.bot.get_partial_messageable(route.channel_id, guild_id=route.guild_id)
         try:
-            await channel.get_partial_message(message_id).edit(content=content, embed=None, view=view)
+            await channel.get_partial_message(message_id).edit(content=content, embed=None, view=view, **fields)
         except discord.HTTPException as exc:
             log.warning("Editing message %s of job_id=%s failed: %s %s", message_id, route.job_id, exc.status, exc.text)
             return False

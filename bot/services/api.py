@@ -152,6 +152,7 @@ class Progress:
     eta_s: float | None
     label: str = "Generating"  # what the job's kind is doing: "Generating", "Describing", "Training", ...
     detail: str | None = None  # what the step says besides its number: "loss 0.123, 2.1 samples/s"
+    image: Path | None = None  # a picture of the work so far (a training's newest sample grid)
 
 
 @dataclass(frozen=True)

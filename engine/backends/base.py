@@ -52,6 +52,7 @@ class ProgressEvent:
     eta_s: float | None
     elapsed_s: float
     detail: str | None = None  # what the step says besides its number: "loss 0.123, 2.1 samples/s"
+    image: str | None = None  # a picture of the work so far (a training's newest sample grid): a file path
 
 
 # Runs the waiting interactive work (after calling `before` when there is some); True when it ran any.
@@ -102,7 +103,7 @@ class WorkContext:
             return self._yield_hook(before)
         return False
 
-    def report(self, step: int, total: int, detail: str | None = None) -> None:
+    def report(self, step: int, total: int, detail: str | None = None, image: str | None = None) -> None:
         """Report that `step` of `total` steps are done; the ETA comes from the pace so far."""
         if total <= 0 or not 0 <= step <= total:
             raise ValueError(f"progress must satisfy 0 <= step <= total and total > 0, got {step}/{total}")
@@ -115,7 +116,7 @@ class WorkContext:
         elif step > self._first[0]:
             per_step = (now - self._first[1]) / (step - self._first[0])
             eta = per_step * (total - step)
-        self._emit(ProgressEvent(self.job_id, step, total, eta, now - self.started, detail))
+        self._emit(ProgressEvent(self.job_id, step, total, eta, now - self.started, detail, image))
 
 
 class _State(enum.Enum):

@@ -282,7 +282,9 @@ class Trainer:
                 self._pause()  # the samples are drawn in inference mode
                 self._save(step, optimizer)
                 last_saved = step
-            ctx.report(step, cfg.steps, f"loss {loss:.4f}, {rate:.2f} samples/s{self._scores()}{resumed}")
+            grids = [c.samples for c in sorted(self.checkpoints, key=lambda c: c.step) if c.samples is not None]
+            detail = f"loss {loss:.4f}, {rate:.2f} samples/s{self._scores()}{resumed}"
+            ctx.report(step, cfg.steps, detail, str(grids[-1].path) if grids else None)
             ctx.yield_now(before=self._pause)  # other members' generations run here, between two steps
         return self.outcome(cfg.steps, stopped=False, resumed_at=resumed_at, with_scales=True)
 

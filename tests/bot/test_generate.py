@@ -100,6 +100,36 @@ async def test_progress_is_rate_limited_but_the_last_step_is_sent(fake, studio, 
     ]
 
 
+async def test_a_progress_picture_is_uploaded_once_and_kept_until_it_changes(fake, studio, make_bot, tmp_path) -> None:
+    from PIL import Image
+
+    from bot.services.api import Progress
+
+    bot = await make_bot(start=False)
+    bot.delivery.progress_interval_s = 0.0
+    ix = fake.slash("generate", prompt="a cat", **FAST)
+    job_id = await job_of(fake, ix)
+    route = route_of(await studio.services.db.jobs.get(job_id))
+    first, second = tmp_path / "a.png", tmp_path / "b.png"
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(first)
+    Image.new("RGB", (8, 8), (0, 0, 255)).save(second)
+    before = len(edits(fake, ix))
+    for step, picture in ((1, None), (2, first), (3, first), (4, second)):
+        await bot.delivery.progress(route, Progress(job_id, step, 10, 3.0, "Training", "loss 0.1", picture))
+    path = f"/webhooks/{bot.application_id}/{ix.token}/messages/@original"
+    patches = [r for r in fake.requests if r.method == "PATCH" and r.path == path][before:]
+    assert [[name for name, _ in r.files] for r in patches] == [
+        [],
+        [f"job{job_id}_progress.png"],
+        [],
+        [f"job{job_id}_progress.png"],
+    ]
+    assert "attachments" not in patches[2].json  # the third edit leaves the picture as it is
+    assert patches[0].json["attachments"] == []
+    assert fake.original(ix)["content"] == "🎨 Training: step 4 of 10 (loss 0.1), ETA ≈ 3 s"
+    assert len(fake.original(ix)["attachments"]) == 1
+
+
 async def test_expired_token_delivers_a_channel_message_that_mentions_the_requester(fake, studio, make_bot) -> None:
     bot = await make_bot(start=False)
     ix = fake.slash("generate", prompt="slow one", count=2, **FAST)

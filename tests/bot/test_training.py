@@ -59,6 +59,15 @@ async def test_plan_start_progress_result_votes_checkpoint_try_and_download(fake
     await fake.wait_for(lambda: start.original_id and fake.original(start)["embeds"], within=120)
     card = fake.original(start)
     assert card["embeds"][0]["title"] == "🎨 mila is ready"
+    # On its way, the status message showed the loss, the newest checkpoint's score and its sample grid.
+    statuses = [r for r in fake.requests if r.method == "PATCH" and start.token in r.path]
+    last = next(
+        r for r in reversed(statuses) if ((r.json or {}).get("content") or "").startswith("🎨 Training: step 4 of 4")
+    )
+    assert "loss " in last.json["content"] and "consistency " in last.json["content"]
+    job_id = int(custom_ids(last.json)[0].rsplit(":", 1)[1])
+    uploads = [name for r in statuses for name, _size in r.files]
+    assert uploads.count(f"job{job_id}_progress.png") >= 1
     assert [a["filename"] for a in card["attachments"]] == [f"run{run_id}_scales.png", f"run{run_id}_loss.png"]
     assert custom_ids(card) == [f"studio:trtry:{run_id}", f"studio:trdl:{run_id}", f"studio:trck:{run_id}"]
     assert "4. step 4: loss" in card["embeds"][0]["fields"][0]["value"]

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bot.background import BackgroundTasks
@@ -237,7 +238,8 @@ class JobQueue:
         try:
             async for event in handle.events():
                 if not kind.silent:
-                    progress = Progress(job.id, event.step, event.total, event.eta_s, kind.label, event.detail)
+                    image = Path(event.image) if event.image else None
+                    progress = Progress(job.id, event.step, event.total, event.eta_s, kind.label, event.detail, image)
                     await safely(self._delivery.progress(route, progress))
             try:
                 outcome = await handle.result()
