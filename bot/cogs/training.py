@@ -12,6 +12,7 @@ from bot.services.training.api import TrainingApi
 from bot.ui import render
 from bot.ui.caller import caller_from
 from bot.ui.training_view import plan_buttons, plan_embed, runs_embed
+from bot.ui.trainset_view import set_choices
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
@@ -90,11 +91,7 @@ class TrainingCog(commands.GroupCog, group_name="train", group_description="Trai
 
     @start.autocomplete("set_name")
     async def set_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        needle = current.strip().lower()
-        sets = await self.bot.services.trainsets.list(caller_from(interaction))
-        return [app_commands.Choice(name=s.name, value=s.name) for s in sets if needle in s.name][
-            : render.MAX_AUTOCOMPLETE
-        ]
+        return await set_choices(interaction, current)
 
     @start.autocomplete("base_model")
     async def model_autocomplete(

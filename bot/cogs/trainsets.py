@@ -9,11 +9,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services.trainsets.api import MAX_CAPTION, MAX_ITEMS, MAX_TRIGGER, TrainsetsApi
-from bot.ui import render
 from bot.ui.attachments import read_attachment
 from bot.ui.caller import caller_from
 from bot.ui.render import clip
-from bot.ui.trainset_view import delete_view, info_line, list_embed, show_message, verdict_text
+from bot.ui.trainset_view import delete_view, info_line, list_embed, set_choices, show_message, verdict_text
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
@@ -143,13 +142,7 @@ class TrainsetsCog(commands.GroupCog, group_name="trainset", group_description="
     @unlock.autocomplete("name")
     @delete.autocomplete("name")
     async def name_autocomplete(self, interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
-        if interaction.guild_id is None:
-            return []
-        needle = current.strip().lower()
-        sets = await self._sets.list(caller_from(interaction))
-        return [app_commands.Choice(name=s.name, value=s.name) for s in sets if needle in s.name][
-            : render.MAX_AUTOCOMPLETE
-        ]
+        return await set_choices(interaction, current)
 
 
 async def setup(bot: StudioBot) -> None:

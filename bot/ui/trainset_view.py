@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import discord
+from discord import app_commands
 
 from bot.services.trainsets.api import (
     OUTLIER_MIN_SET,
@@ -19,7 +20,7 @@ from bot.services.trainsets.api import (
 from bot.ui import custom_ids
 from bot.ui.caller import caller_from, services_of
 from bot.ui.feedback import Funnel
-from bot.ui.render import clip, fmt_eta
+from bot.ui.render import MAX_AUTOCOMPLETE, clip, fmt_eta
 
 COLOUR = 0x5865F2
 MAX_LISTED = 40  # items listed under the sheet; the sheet itself shows them all
@@ -159,6 +160,15 @@ def sheet_started_text(started: SheetStarted, set_name: str | None) -> str:
         f"members' jobs run in between. Method: {started.method}. **Quick select** under the last group adds the "
         f"first 25 to {target}."
     )
+
+
+async def set_choices(interaction: discord.Interaction, current: str) -> list[app_commands.Choice[str]]:
+    """A set-name option's autocomplete: this server's sets whose name holds what was typed."""
+    if interaction.guild_id is None:
+        return []
+    needle = current.strip().lower()
+    sets = await services_of(interaction).trainsets.list(caller_from(interaction))
+    return [app_commands.Choice(name=s.name, value=s.name) for s in sets if needle in s.name][:MAX_AUTOCOMPLETE]
 
 
 TRAINSET_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (DeleteSetButton, QuickSelectButton)
