@@ -25,6 +25,7 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> TrainOutcome:
         samples = Samples(host.embedder, guidance=preset.guidance, scheduler=preset.scheduler)
         return Trainer(task, pipe, samples).run(ctx)
     finally:
+        pipe.unet.eval()  # also after a failure mid-step: other jobs expect inference mode
         manager.training_pipeline(task.model, None)
         if task.adapter in (getattr(pipe.unet, "peft_config", None) or {}):
             pipe.unet.delete_adapters([task.adapter])  # its weights are in the run's files now

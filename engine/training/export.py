@@ -50,6 +50,7 @@ def metadata(
     base_name: str,
     started_at: float,
     lineage: Mapping[str, str],
+    prediction_type: str = "epsilon",
 ) -> dict[str, str]:
     """The header keys every file of the run carries (all values are strings, as safetensors wants)."""
     now = time.time()
@@ -89,7 +90,7 @@ def metadata(
         "modelspec.title": output_name,
         "modelspec.resolution": f"{config.resolution}x{config.resolution}",
         "modelspec.date": datetime.fromtimestamp(int(now), tz=UTC).isoformat(),
-        "modelspec.prediction_type": "epsilon",
+        "modelspec.prediction_type": prediction_type,
     }
     if trigger_word:
         meta["modelspec.trigger_phrase"] = trigger_word

@@ -23,8 +23,8 @@ from engine.errors import EngineError, OutOfMemory, Stopped
 from engine.training import checkpoint
 from engine.training.data import Prepared, prepare
 from engine.training.recipes import UNET_TARGETS, recipe_for
-from engine.training.samples import Samples
-from engine.training.types import SAMPLE_SCALES, Checkpoint, TrainOutcome, TrainTask
+from engine.training.samples import Samples, Shot
+from engine.training.types import SAMPLE_SCALES, Checkpoint, TrainConfig, TrainOutcome, TrainTask
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +160,14 @@ class Trainer:
             (loss / cfg.grad_accum).backward()
             value = loss.item()  # one wait for the device per micro-step, after the backward pass is queued
             if not math.isfinite(value):
+                half = (
+                    " The model runs in fp16 on this GPU, which overflows more easily than bf16."
+                    if (self.dtype == torch.float16)
+                    else ""
+                )
                 raise EngineError(
-                    f"The loss became NaN at step {step}. Train in bf16 or fp32 (fp16 overflows), or lower the "
-                    f"learning rate (now {cfg.learning_rate:g})."
+                    f"The loss became NaN at step {step}: lower the learning rate (now {cfg.learning_rate:g}) or "
+                    f"the rank (now {cfg.rank}), and check the set for broken images.{half}"
                 )
             total += value / cfg.grad_accum
         torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
@@ -182,11 +187,11 @@ class Trainer:
 
         return get_peft_model_state_dict(self.unet, adapter_name=self.task.adapter)
 
-    def _save(self, step: int, optimizer: torch.optim.Optimizer) -> Checkpoint:
+    def _save(self, step: int, optimizer: torch.optim.Optimizer, *, draw: bool = True) -> Checkpoint:
         run_dir = self.task.run_dir
         recent = self.losses[-self.config.every :] or [float("nan")]
         loss = sum(recent) / len(recent)
-        shot = self.samples.draw(self, step)
+        shot = self.samples.draw(self, step) if draw else Shot(None, None, None)
         extra = {"loss": loss, "consistency": shot.consistency, "likeness": shot.likeness}
         folder = checkpoint.save(run_dir, step, self._lora_state(), optimizer, self.generator, self.losses, extra)
         lora = self.samples.file(folder / checkpoint.LORA)
@@ -262,7 +267,7 @@ class Trainer:
             if ctx.cancelled():
                 if last_saved < step - 1:
                     self._pause()
-                    self._save(step - 1, optimizer)
+                    self._save(step - 1, optimizer, draw=False)  # quick: a shutdown may be waiting on it
                 raise Stopped(self.outcome(step - 1, stopped=True, resumed_at=resumed_at))
             try:
                 loss = self._step(step, data, optimizer, params)
@@ -271,10 +276,7 @@ class Trainer:
 
                 if not is_oom(exc):
                     raise
-                raise OutOfMemory(
-                    f"Out of GPU memory at {cfg.resolution}px, batch {cfg.batch_size}. Try batch 1 with gradient "
-                    f"accumulation {cfg.batch_size * cfg.grad_accum}, gradient checkpointing, or a lower resolution."
-                ) from None
+                raise OutOfMemory(out_of_memory_advice(cfg)) from None
             self.losses.append(loss)
             rate = (step - start) * cfg.batch_size * cfg.grad_accum / max(time.monotonic() - began, 1e-9)
             resumed = f", resumed at step {resumed_at}" if resumed_at else ""
@@ -286,7 +288,10 @@ class Trainer:
             detail = f"loss {loss:.4f}, {rate:.2f} samples/s{self._scores()}{resumed}"
             ctx.report(step, cfg.steps, detail, str(grids[-1].path) if grids else None)
             ctx.yield_now(before=self._pause)  # other members' generations run here, between two steps
-        return self.outcome(cfg.steps, stopped=False, resumed_at=resumed_at, with_scales=True)
+        outcome = self.outcome(cfg.steps, stopped=False, resumed_at=resumed_at, with_scales=True)
+        if ctx.cancelled():  # a cancel after the last step: the run is complete, keep it (not a bare Cancelled)
+            raise Stopped(outcome)
+        return outcome
 
     def _scores(self) -> str:
         """The newest checkpoint's consistency score, for the progress line."""
@@ -313,6 +318,7 @@ class Trainer:
             base_name=Path(self.task.model.source).name,
             started_at=self.started,
             lineage=self.task.lineage,
+            prediction_type=self.noise_scheduler.config.prediction_type,
         )
         folder = self.task.run_dir / "final"
         state = self._lora_state()
@@ -339,6 +345,19 @@ class Trainer:
             resumed_at=resumed_at,
             elapsed_s=time.time() - self.started,
         )
+
+
+def out_of_memory_advice(cfg: TrainConfig) -> str:
+    """What to change after an out-of-memory error, from the settings that ran out (cheapest change first)."""
+    tries = []
+    if cfg.batch_size > 1:
+        tries.append(
+            f"batch 1 with gradient accumulation {cfg.batch_size * cfg.grad_accum} (the same samples per step)"
+        )
+    if not cfg.gradient_checkpointing:
+        tries.append("gradient checkpointing")
+    tries.append(f"a lower resolution (now {cfg.resolution}px) or rank (now {cfg.rank})")
+    return f"Out of GPU memory at {cfg.resolution}px, batch {cfg.batch_size}. Try " + ", then ".join(tries) + "."
 
 
 def _cast(cond: Any, dtype: torch.dtype) -> Any:

@@ -67,6 +67,10 @@ def test_a_run_lowers_the_loss_and_its_lora_changes_the_images(host, manager, tm
     outcome, _ = _run(host, task, events)
     assert outcome.steps_done == 24 and len(outcome.losses) == 24 and not outcome.stopped
     assert [c.step for c in outcome.checkpoints] == [6, 12, 18, 24]
+    # Every checkpoint keeps its LoRA; only the newest keeps the optimizer state (twice the LoRA's size).
+    folders = sorted(task.run_dir.glob("ckpt-*"))
+    assert [(f / checkpoint.LORA).is_file() for f in folders] == [True] * 4
+    assert [(f / checkpoint.OPTIMIZER).is_file() for f in folders] == [False, False, False, True]
     # Progress: every step, with its loss and speed.
     assert [e.step for e in events] == list(range(1, 25)) and "loss " in events[-1].detail
     assert "samples/s" in events[-1].detail
@@ -125,7 +129,8 @@ def test_both_exports_load_back_into_a_pipeline_with_identical_images_and_their_
     assert all(k.startswith("lora_unet_") for k in keys) and alphas == {2.0}
 
 
-def test_a_kill_during_the_run_resumes_from_its_checkpoint_with_the_same_losses(tmp_path) -> None:
+@pytest.mark.parametrize("model", ["tiny-sd", "tiny-sdxl"])
+def test_a_kill_during_the_run_resumes_from_its_checkpoint_with_the_same_losses(tmp_path, model) -> None:
     """A subprocess trains and is killed with SIGKILL after step 5; a second one finishes the run."""
     script = textwrap.dedent(
         f"""
@@ -143,7 +148,7 @@ def test_a_kill_during_the_run_resumes_from_its_checkpoint_with_the_same_losses(
         run_dir, kill_at = Path(sys.argv[1]), int(sys.argv[2])
         manager = PipelineManager("cpu", cache_dir=Path(sys.argv[3]))
         host = EngineHost(EngineConfig(), manager_factory=lambda: manager)
-        task = make_task(run_dir, planted_images(run_dir.parent / "set"), steps=8, checkpoint_every=2)
+        task = make_task(run_dir, planted_images(run_dir.parent / "set"), sys.argv[4], steps=8, checkpoint_every=2)
 
         def on_event(event):
             if event.step == kill_at:
@@ -159,7 +164,14 @@ def test_a_kill_during_the_run_resumes_from_its_checkpoint_with_the_same_losses(
     cache = tmp_path / "models"
 
     def run(folder: str, kill_at: int) -> subprocess.CompletedProcess[str]:
-        args = [sys.executable, str(tmp_path / "run.py"), str(tmp_path / folder / "run"), str(kill_at), str(cache)]
+        args = [
+            sys.executable,
+            str(tmp_path / "run.py"),
+            str(tmp_path / folder / "run"),
+            str(kill_at),
+            str(cache),
+            model,
+        ]
         return subprocess.run(args, capture_output=True, text=True, env=env, timeout=600, cwd=REPO)
 
     killed = run("a", 5)
@@ -238,7 +250,7 @@ def test_the_consistency_score_tells_a_consistent_set_from_a_mixed_one(host) -> 
 def test_a_nan_loss_stops_the_run_with_the_precision_to_use(host, tmp_path, monkeypatch) -> None:
     task = make_task(tmp_path / "run", planted_images(tmp_path / "set", 2), steps=3)
     monkeypatch.setattr(Trainer, "_loss", lambda self, data, batch: torch.tensor(float("nan"), requires_grad=True))
-    with pytest.raises(EngineError, match=r"NaN at step 1.*bf16 or fp32.*learning rate"):
+    with pytest.raises(EngineError, match=r"NaN at step 1: lower the learning rate \(now 0.002\) or the rank"):
         _run(host, task)
 
 
@@ -251,6 +263,29 @@ def test_out_of_memory_says_which_settings_fit(host, tmp_path, monkeypatch) -> N
     monkeypatch.setattr(Trainer, "_loss", oom)
     with pytest.raises(OutOfMemory, match=r"batch 4.*batch 1 with gradient accumulation 4.*gradient checkpointing"):
         _run(host, task)
+    # What is already set is not suggested again.
+    small = make_task(tmp_path / "run2", task.items, steps=3, batch_size=1, gradient_checkpointing=True, rank=8)
+    with pytest.raises(OutOfMemory) as error:
+        _run(host, small)
+    assert str(error.value) == (
+        "Out of GPU memory at 64px, batch 1. Try a lower resolution (now 64px) or rank (now 8)."
+    )
+
+
+def test_a_cancel_after_the_last_step_keeps_the_finished_run(host, tmp_path) -> None:
+    task = make_task(tmp_path / "run", planted_images(tmp_path / "set", 2), steps=3)
+    holder = {}
+
+    def on_event(event):
+        if event.step == 3:
+            holder["flag"].set()  # the cancel lands while the run saves and exports
+
+    ctx, cancel = context(on_event=on_event)
+    holder["flag"] = cancel
+    with pytest.raises(Stopped) as stopped:
+        train.run(WorkOrder(7, "train", task), ctx, host)
+    outcome = stopped.value.outcome
+    assert not outcome.stopped and outcome.steps_done == 3 and outcome.lora.path.is_file()
 
 
 def test_a_file_that_mixes_key_styles_loads_every_layer() -> None:
