@@ -40,6 +40,10 @@ class TrainingCog(commands.GroupCog, group_name="train", group_description="Trai
         rank="LoRA rank: capacity and file size (default: the preset's)",
         learning_rate="Learning rate (default: the preset's)",
         resolution="Training resolution in pixels (default: the model's)",
+        optimizer="adamw (default), adamw8bit (less memory, CUDA) or prodigy (finds its own learning rate)",
+    )
+    @app_commands.choices(
+        optimizer=[app_commands.Choice(name=name, value=name) for name in ("adamw", "adamw8bit", "prodigy")]
     )
     async def start(
         self,
@@ -51,6 +55,7 @@ class TrainingCog(commands.GroupCog, group_name="train", group_description="Trai
         rank: app_commands.Range[int, 1, 256] | None = None,
         learning_rate: app_commands.Range[float, 1e-6, 10.0] | None = None,
         resolution: app_commands.Range[int, 32, 2048] | None = None,
+        optimizer: str | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         plan = await self._training.plan(
@@ -62,6 +67,7 @@ class TrainingCog(commands.GroupCog, group_name="train", group_description="Trai
             rank=rank,
             learning_rate=learning_rate,
             resolution=resolution,
+            optimizer=optimizer,
         )
         await interaction.followup.send(embed=plan_embed(plan), view=plan_buttons(plan.run_id), ephemeral=True)
 

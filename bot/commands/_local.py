@@ -64,14 +64,18 @@ class CliDelivery:
         self.errors[route.job_id] = "cancelled"
 
 
-async def with_services(settings: Settings, work: Callable[[Services, CliDelivery], Awaitable[Any]]) -> Any:
-    """Open the services with a terminal delivery port, start the queue, run `work`, close everything."""
+async def with_services(
+    settings: Settings, work: Callable[[Services, CliDelivery], Awaitable[Any]], *, start: bool = True
+) -> Any:
+    """Open the services with a terminal delivery port, start the queue (unless `start` is False: `work` only
+    reads), run `work`, close everything."""
     from bot.services.container import open_services
 
     async with open_services(settings) as services:
         delivery = CliDelivery()
         services.jobs.set_delivery(delivery)
-        await services.jobs.start()
+        if start:
+            await services.jobs.start()
         return await work(services, delivery)
 
 

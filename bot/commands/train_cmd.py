@@ -68,6 +68,7 @@ def _result_lines(result: TrainingResult, services: Services) -> list[str]:
 @click.option("--rank", type=int, help="LoRA rank (default: the model's preset).")
 @click.option("--learning-rate", type=float, help="Learning rate (default: the model's preset).")
 @click.option("--resolution", type=int, help="Training resolution in pixels (default: the model's).")
+@click.option("--optimizer", type=click.Choice(["adamw", "adamw8bit", "prodigy"]), help="Default: adamw.")
 @click.option("--trigger", help="The trigger word (default: the name).")
 @click.option("--resume", is_flag=True, help="Go on with the interrupted run of --name from its last checkpoint.")
 @click.pass_context
@@ -80,6 +81,7 @@ def train(
     rank: int | None,
     learning_rate: float | None,
     resolution: int | None,
+    optimizer: str | None,
     trigger: str | None,
     resume: bool,
 ) -> None:
@@ -109,6 +111,7 @@ def train(
                 rank=rank,
                 learning_rate=learning_rate,
                 resolution=resolution,
+                optimizer=optimizer,
             )
             for line in _plan_lines(plan):
                 click.echo(line)
@@ -160,7 +163,7 @@ def list_runs(obj: Context) -> None:
     async def go(services: Services, _delivery: CliDelivery) -> list[RunInfo]:
         return await services.training.list(LOCAL)
 
-    runs = run_async(lambda: with_services(obj.settings, go))
+    runs = run_async(lambda: with_services(obj.settings, go, start=False))  # reading only: nothing resumes
     for run in runs:
         score = "" if run.best_consistency is None else f", best consistency {run.best_consistency:.3f}"
         model = f" -> {run.model_name} (step {run.chosen_step})" if run.model_name else ""

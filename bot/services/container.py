@@ -71,11 +71,7 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
-def registry_of(db: Database, models: ModelService, settings: Settings) -> Registry:
-    return Registry(db, models, settings.training_dir, settings.loras_dir)
-
-
-def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings: Settings) -> None:
+def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings: Settings, registry: Registry) -> None:
     """Every kind of job this studio runs. A new capability adds its kind here, and nothing else changes."""
     images = settings.images_dir
     queue.register(GenerateKind(db, models, images))
@@ -85,7 +81,7 @@ def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings
     queue.register(SheetKind(db, models, images))
     queue.register(CaptionKind(db))
     queue.register(CheckKind())
-    queue.register(TrainKind(db, models, registry_of(db, models, settings)))
+    queue.register(TrainKind(db, models, registry))
 
 
 @asynccontextmanager
@@ -98,7 +94,9 @@ async def open_services(
     backend = backend or ThreadBackend(host)
     models = ModelService(db, settings.default_model)
     queue = JobQueue(db, backend)
-    register_kinds(queue, db, models, settings)
+    # One registry: the end of a run and a member's choice of checkpoint take names under the same lock.
+    registry = Registry(db, models, settings.training_dir, settings.loras_dir)
+    register_kinds(queue, db, models, settings, registry)
     uploads = Uploads(settings.uploads_dir, settings.max_attachment_bytes)
     submitter = ImageSubmitter(queue, models)
     generate = GenerateService(submitter)
@@ -120,9 +118,7 @@ async def open_services(
         trainsets=trainsets,
         curation=Curation(db, posts, trainsets, queue.admission),
         sheets=SheetService(db, queue, submitter, models, uploads, trainsets),
-        training=TrainService(
-            db, queue, models, trainsets, registry_of(db, models, settings), device=settings.engine.device
-        ),
+        training=TrainService(db, queue, models, trainsets, registry, device=settings.engine.device),
     )
     try:
         yield services

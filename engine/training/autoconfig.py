@@ -107,13 +107,14 @@ def plan_training(
     images: int,
     overrides: Mapping[str, Any],
     gpu_gb: float | None,
-    sixteen_bit: bool,
+    precision: str,
     sample_prompts: Sequence[str] = (),
 ) -> TrainPlan:
     """The run's TrainConfig from the preset, the user's `overrides` (None values are ignored) and the GPU's memory.
 
-    `gpu_gb` is the GPU's total memory (None: training on the CPU); `sixteen_bit` says whether the model's weights
-    are bf16/fp16. Raises InvalidRequest when even the smallest setting does not fit.
+    `gpu_gb` is the GPU's total memory (None: training on the CPU); `precision` is what the engine loads the
+    model's weights in (bf16, fp16, or "no" for fp32). Raises InvalidRequest when even the smallest setting does
+    not fit.
     """
     given = {k: v for k, v in overrides.items() if v is not None}
     unknown = set(given) - set(USER_FIELDS)
@@ -122,6 +123,7 @@ def plan_training(
     if images < 1:
         raise InvalidRequest("The training set is empty: add images first.")
     t = preset.training
+    sixteen_bit = precision != "no"
     rank = int(given.get("rank", t.rank))
     values: dict[str, Any] = {
         "rank": rank,
@@ -131,16 +133,19 @@ def plan_training(
         "batch_size": t.batch_size,
         "grad_accum": t.grad_accum,
         "resolution": t.resolution,
-        "mixed_precision": "bf16" if sixteen_bit else "no",
+        "mixed_precision": precision,
         "sample_prompts": tuple(sample_prompts),
         "sample_steps": min(20, preset.steps),
         "steps": 1,
     }
     sources = {name: "preset" for name in values}
-    sources["mixed_precision"] = "memory"
+    sources["mixed_precision"] = "engine"
     for name, value in given.items():
         values[name] = value
         sources[name] = "you"
+    if values.get("optimizer") == "prodigy" and "learning_rate" not in given:
+        values["learning_rate"] = 1.0  # Prodigy finds the step size itself; its authors advise 1.0 here
+        sources["learning_rate"] = "optimizer"
     config = TrainConfig(**values)
     cost = cost_of(preset)
     budget = None if gpu_gb is None else max(0.0, gpu_gb - RESERVE_GB)

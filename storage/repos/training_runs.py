@@ -94,12 +94,11 @@ class TrainingRunRepository(Repository):
         row = await self._db.fetchone("SELECT * FROM training_runs WHERE job_id = ?", (job_id,))
         return None if row is None else _run(row)
 
-    async def started(self, run_id: int, job_id: int, plan: Mapping[str, Any]) -> bool:
-        """Mark a planned run started as `job_id`, with its final plan (the images it copied); False when it was
-        no longer planned (a second click)."""
+    async def started(self, run_id: int, job_id: int) -> bool:
+        """Mark a planned run started as `job_id`; False when it was no longer planned (a second click)."""
         changed, _ = await self._db.execute(
-            "UPDATE training_runs SET status = 'started', job_id = ?, plan = ? WHERE id = ? AND status = 'planned'",
-            (job_id, json_to_db(dict(plan)), run_id),
+            "UPDATE training_runs SET status = 'started', job_id = ? WHERE id = ? AND status = 'planned'",
+            (job_id, run_id),
         )
         return changed > 0
 
@@ -125,6 +124,15 @@ class TrainingRunRepository(Repository):
                 run_id,
             ),
         )
+
+    async def forget_items(self, run_id: int) -> None:
+        """Drop the image paths and captions from an ended run's plan (only a running one needs them)."""
+        await self._db.execute(
+            "UPDATE training_runs SET plan = json_set(plan, '$.items', json('[]')) WHERE id = ?", (run_id,)
+        )
+
+    async def save_plan(self, run_id: int, plan: Mapping[str, Any]) -> None:
+        await self._db.execute("UPDATE training_runs SET plan = ? WHERE id = ?", (json_to_db(dict(plan)), run_id))
 
     async def registered(self, run_id: int, model_name: str, chosen_step: int) -> None:
         await self._db.execute(

@@ -10,7 +10,7 @@ from engine.training.autoconfig import COSTS, memory_need_gb, plan_training
 
 
 def _plan(model: str = "sd15", gpu_gb: float | None = 24.0, **overrides):
-    return plan_training(get_preset(model), images=25, overrides=overrides, gpu_gb=gpu_gb, sixteen_bit=True)
+    return plan_training(get_preset(model), images=25, overrides=overrides, gpu_gb=gpu_gb, precision="bf16")
 
 
 def test_a_roomy_gpu_keeps_the_preset_and_steps_come_from_the_set_size() -> None:
@@ -22,6 +22,12 @@ def test_a_roomy_gpu_keeps_the_preset_and_steps_come_from_the_set_size() -> None
     assert plan.config.steps == 1000 and plan.samples == 2000
     assert plan.memory_gb is not None and plan.memory_gb <= plan.budget_gb
     assert plan.estimate_s > 0 and plan.disk_bytes > 0
+
+
+def test_prodigy_takes_its_own_learning_rate_unless_one_is_given() -> None:
+    prodigy = _plan(optimizer="prodigy")
+    assert (prodigy.config.learning_rate, prodigy.sources["learning_rate"]) == (1.0, "optimizer")
+    assert _plan(optimizer="prodigy", learning_rate=0.5).config.learning_rate == 0.5
 
 
 def test_what_the_user_gives_wins_and_says_so() -> None:
@@ -59,7 +65,7 @@ def test_sdxl_at_1024_fits_a_24_gb_card_and_needs_checkpointing_on_16() -> None:
 
 def test_on_the_cpu_nothing_is_sized() -> None:
     plan = _plan("tiny-sd", gpu_gb=None)
-    assert plan.memory_gb is None and plan.config.mixed_precision == "bf16"
+    assert plan.memory_gb is None and plan.config.mixed_precision == "bf16"  # as the test passes it
     assert plan.config.resolution == 64
 
 

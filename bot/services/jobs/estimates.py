@@ -20,8 +20,11 @@ class Estimates:
     def stats(self, kind: JobKind) -> KindStats:
         return self._stats.setdefault(kind.name, KindStats(kind.default_unit_s))
 
-    def learn(self, kind: JobKind, request: object, elapsed_s: float) -> None:
-        self.stats(kind).learn(elapsed_s, kind.units(request))
+    def learn(self, kind: JobKind, request: object, elapsed_s: float, units: float | None = None) -> None:
+        """`units`: the work this attempt did, when less than the request's (a resumed or stopped training)."""
+        if units is not None and units <= 0:
+            return  # nothing ran (stopped before its first step): no pace to learn
+        self.stats(kind).learn(elapsed_s, kind.units(request) if units is None else units)
 
     def of(self, job: Job) -> float:
         """How long `job` should run once started."""

@@ -49,6 +49,7 @@ class Completion:
     post_role: str = "grid"  # grid, single, sheet, autopost
     # Further messages after the result (a training's checkpoint grids), and what to do with their ids.
     extras: tuple[object, ...] = ()
+    units_done: float | None = None  # the work this attempt did, for the pace, when less than the request's
     on_posted: Callable[[list[int | None]], Awaitable[None]] | None = None
 
 

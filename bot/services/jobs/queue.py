@@ -268,7 +268,7 @@ class JobQueue:
             await self._fail(job, GENERIC_FAILURE)
         else:
             try:
-                self.estimates.learn(kind, request, time.monotonic() - started)
+                self.estimates.learn(kind, request, time.monotonic() - started, completion.units_done)
                 await finish(self._db, self._delivery, job, completion)
             except Exception:
                 log.exception("job_id=%s: storing or delivering its outcome failed", job.id)

@@ -15,6 +15,8 @@ SOURCE_LABELS = {
     "memory": "sized to GPU memory",
     "you": "you",
     "set": "set size",
+    "engine": "the engine's precision",
+    "optimizer": "the optimizer's default",
 }
 
 
@@ -79,6 +81,7 @@ class TrainingApi(Protocol):
         rank: int | None = None,
         learning_rate: float | None = None,
         resolution: int | None = None,
+        optimizer: str | None = None,
     ) -> PlanView: ...
 
     async def start(self, caller: Caller, run_id: int) -> JobTicket: ...

@@ -83,11 +83,15 @@ class Registry:
             "final_loss": outcome.losses[-1] if outcome.losses else None,
             "files": files,
         }
+        # A run concluded again (a crash after this, before the job was marked done) keeps its model and name.
         await self._db.training_runs.finish(
-            run.id, stopped=outcome.stopped, result=result, model_name=None, chosen_step=None
+            run.id, stopped=outcome.stopped, result=result, model_name=run.model_name, chosen_step=run.chosen_step
         )
         if not outcome.stopped:
             await self.register(run.id, outcome.steps_done)
+        # The copied images were only needed to train or resume: a member's deleted data must not outlive here.
+        await asyncio.to_thread(shutil.rmtree, self.run_dir(run.id) / "data", True)
+        await self._db.training_runs.forget_items(run.id)
         shown = await self.result(run.id, job.id)
         posts = [
             CheckpointPost(run.id, run.output_name, n, len(shown.checkpoints), c)

@@ -44,6 +44,7 @@ ROWS = (  # (config field, label)
     ("rank", "Rank (alpha)"),
     ("learning_rate", "Learning rate"),
     ("resolution", "Resolution"),
+    ("optimizer", "Optimizer"),
 )
 
 
@@ -110,6 +111,7 @@ class TrainService:
         rank: int | None = None,
         learning_rate: float | None = None,
         resolution: int | None = None,
+        optimizer: str | None = None,
     ) -> PlanView:
         """Check the set, size the run, store the plan; nothing runs until `start`."""
         await self._may_train(caller)
@@ -125,17 +127,16 @@ class TrainService:
             raise Refused(f"Set '{found.name}' is not ready to train: {verdict.summary}")
         items = await self._db.training_sets.items(found.id)
         trigger = found.trigger_word or requested.replace("-", "")
-        from engine.device import gpu_total_gb
-
-        gpu_gb = await asyncio.to_thread(gpu_total_gb, self._device)
-        overrides = {"steps": steps, "rank": rank, "learning_rate": learning_rate, "resolution": resolution}
+        gpu_gb, precision = await asyncio.to_thread(_gpu_and_precision, self._device)
+        overrides: dict[str, Any] = {"steps": steps, "rank": rank, "learning_rate": learning_rate}
+        overrides |= {"resolution": resolution, "optimizer": optimizer}
         try:
             plan = plan_training(
                 base.spec.preset,
                 images=len(items),
                 overrides=overrides,
                 gpu_gb=gpu_gb,
-                sixteen_bit=gpu_gb is not None,
+                precision=precision,
                 sample_prompts=tuple(f"{trigger}, {p}" for p in SAMPLE_PROMPTS),
             )
         except InvalidRequest as exc:
@@ -180,11 +181,12 @@ class TrainService:
             except OSError as exc:
                 raise StudioError(f"The set's images could not be copied for training ({exc.strerror}).") from exc
             plan = dict(run.plan) | {"items": copied}
+            await self._db.training_runs.save_plan(run.id, plan)  # before the job exists: its order reads them
             request = TrainRequest(
                 run.id, run.output_name, run.set_name, int(plan["config"]["steps"]), plan["estimate_s"]
             )
             ticket = await self._queue.submit(caller, "train", request)
-            await self._db.training_runs.started(run.id, ticket.job_id, plan)
+            await self._db.training_runs.started(run.id, ticket.job_id)
         log.info("training run %s started as job %s", run.id, ticket.job_id)
         return ticket
 
@@ -270,6 +272,17 @@ class TrainService:
         if result.kohya_path is None or not result.kohya_path.is_file():
             raise NotFound("This run's file is gone from the bot's disk.")
         return result.kohya_path
+
+
+def _gpu_and_precision(device: str) -> tuple[float | None, str]:
+    """The GPU's memory (None on the CPU) and the precision the engine loads weights in there."""
+    import torch
+
+    from engine.device import choose_device, choose_dtype, gpu_total_gb
+
+    dtype = choose_dtype(choose_device(device))
+    precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "no")
+    return gpu_total_gb(device), precision
 
 
 def _enough_for_the_owner(caller: Caller, verdict: SetVerdict) -> bool:

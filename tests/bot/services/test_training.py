@@ -97,6 +97,9 @@ async def test_a_run_goes_from_plan_to_a_registered_model_in_the_picker(studio, 
     base = await _image(services, "tiny-sd", None, "zzmila, a round figure")  # the trigger word, as the LoRA adds
     assert np.abs(with_lora - base).max() > 0.0
     np.testing.assert_array_equal(await _image(services, "mila", 0.0), base)
+    # The run's copies of the images are gone once it ended (only a running or resumed run needs them).
+    assert not (services.training.registry.run_dir(plan.run_id) / "data").exists()
+    assert (await services.db.training_runs.get(plan.run_id)).plan["items"] == []
     # /train list shows the run with its scores.
     (info,) = await services.training.list(MANAGER)
     assert (info.status, info.model_name, info.steps_done, info.chosen_step) == ("done", "mila", 4, 4)
@@ -128,10 +131,12 @@ async def test_votes_and_a_chosen_checkpoint_switch_the_models_weights(studio, t
     with pytest.raises(Refused, match="Only the member who started"):
         await services.training.choose(BOB, run_id, 2)
     result = await services.training.choose(MANAGER, run_id, 2)
+    await services.training.choose(MANAGER, run_id, 2)  # twice: the same model, no second name
     assert [c.votes for c in result.checkpoints] == [0, 2, 0, 0]
     assert [c.chosen for c in result.checkpoints] == [False, True, False, False]
     assert lora_file.read_bytes() != before
     assert (await services.db.models.get("mila")).config["step"] == 2
+    assert [m.name for m in await services.db.models.list(kind="lora")] == ["mila"]
     from safetensors import safe_open
 
     with safe_open(str(services.settings.loras_dir / "mila_kohya.safetensors"), "pt") as f:
@@ -161,7 +166,11 @@ async def test_who_may_train_is_a_server_setting(studio, tmp_path) -> None:
         await services.training.plan(BOB, "mila", "bobs")
     await services.db.guild_settings.update(GUILD, trainer_role_ids=(555,))
     trainer = Caller(user_id=2, guild_id=GUILD, channel_id=7, role_ids=(555,))
-    plan = await services.training.plan(trainer, "mila", "bobs", steps=2)
+    plan = await services.training.plan(trainer, "mila", "bobs", steps=2, optimizer="prodigy")
+    rows = {row.label: row for row in plan.rows}
+    assert (rows["Optimizer"].value, rows["Optimizer"].source) == ("prodigy", "you")
+    assert (rows["Learning rate"].value, rows["Learning rate"].source) == ("1", "the optimizer's default")
+    assert rows["Precision"].value == "fp32" and rows["Precision"].source == "the engine's precision"
     with pytest.raises(Refused, match="Only the member who started"):
         await services.training.start(ALICE, plan.run_id)
     await services.training.drop(trainer, plan.run_id)

@@ -91,6 +91,8 @@ class TrainKind(JobKind[TrainRequest]):
         run = await self._db.training_runs.get(request.run_id)
         if run is None:
             raise StudioError("This training's plan is gone; plan it again with /train start.")
+        if run.status != "started" or not run.plan.get("items"):
+            raise StudioError(f"Training run {run.id} has already ended, or has no images; /train list shows it.")
         model = await self._models.resolve(run.base_model)
         items = tuple(TrainItem(Path(path), caption) for path, caption in run.plan["items"])
         task = TrainTask(
@@ -119,4 +121,7 @@ class TrainKind(JobKind[TrainRequest]):
         stored: dict[str, Any] = {"v": 1, "run_id": run.id, "model": result.model_name, "stopped": result.stopped}
         stored |= {"steps_done": result.steps_done, "elapsed_s": round(result.elapsed_s, 1)}
         extras: tuple[CheckpointPost, ...] = tuple(posts)
-        return Completion(result=stored, deliverable=result, extras=extras, on_posted=remember)
+        # The pace is learnt from the steps this attempt ran (a resumed or stopped run did fewer than planned).
+        ran = outcome.steps_done - (outcome.resumed_at or 0)
+        done = self.units(request) * max(ran, 0) / max(request.steps, 1)
+        return Completion(result=stored, deliverable=result, extras=extras, on_posted=remember, units_done=done)
