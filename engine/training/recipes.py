@@ -1,4 +1,5 @@
-"""What differs between model families when training a LoRA: text conditioning and the UNet call.
+"""What differs between model families when training a LoRA: the denoiser and the layers the LoRA covers, the
+latent scaling, the text conditioning, the denoiser's call and what it learns to predict (`objectives`).
 
 A family is a recipe: another family (FLUX) adds one here without touching the loop.
 """
@@ -11,6 +12,7 @@ from typing import Any, Protocol
 import torch
 
 from engine.catalog import ATTENTION_MODULES
+from engine.training.objectives import DdpmObjective, Objective
 
 # The attention and feed-forward linear layers of the UNet's transformer blocks, as kohya's LoRA covers them.
 UNET_TARGETS: tuple[str, ...] = (*ATTENTION_MODULES, "ff.net.0.proj", "ff.net.2")
@@ -31,6 +33,16 @@ class Recipe(Protocol):
     family: str
     base_model_version: str  # ss_base_model_version
     architecture: str  # modelspec.architecture
+    targets: tuple[str, ...]  # the denoiser's layers the LoRA covers
+
+    def denoiser(self, pipe: Any) -> Any:
+        """The module the LoRA trains (a UNet here, a transformer for FLUX)."""
+
+    def latents(self, pipe: Any, sample: torch.Tensor) -> torch.Tensor:
+        """A VAE sample as the denoiser sees latents (scaled, and shifted where the family does)."""
+
+    def objective(self, pipe: Any, min_snr_gamma: float | None) -> Objective:
+        """What the denoiser learns to predict, and each sample's weight."""
 
     def encode(self, pipe: Any, captions: list[str], device: torch.device) -> list[Cached]:
         """Per caption, its cached conditioning tensors (on the CPU)."""
@@ -43,7 +55,22 @@ class Recipe(Protocol):
     def forward(self, unet: Any, noisy: torch.Tensor, timesteps: torch.Tensor, cond: Conditioning) -> torch.Tensor: ...
 
 
-class Sd15Recipe:
+class _UnetRecipe:
+    """What SD 1.5 and SDXL share: a UNet, the VAE's scaling factor, the DDPM objective."""
+
+    targets = UNET_TARGETS
+
+    def denoiser(self, pipe: Any) -> Any:
+        return pipe.unet
+
+    def latents(self, pipe: Any, sample: torch.Tensor) -> torch.Tensor:
+        return sample * pipe.vae.config.scaling_factor
+
+    def objective(self, pipe: Any, min_snr_gamma: float | None) -> Objective:
+        return DdpmObjective(pipe.scheduler.config, min_snr_gamma)
+
+
+class Sd15Recipe(_UnetRecipe):
     family = "sd15"
     base_model_version = "sd_v1"
     architecture = "stable-diffusion-v1/lora"
@@ -61,7 +88,7 @@ class Sd15Recipe:
         return unet(noisy, timesteps, encoder_hidden_states=cond.hidden).sample
 
 
-class SdxlRecipe:
+class SdxlRecipe(_UnetRecipe):
     """Both text encoders' hidden states and the pooled projection; size micro-conditioning per sample."""
 
     family = "sdxl"

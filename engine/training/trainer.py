@@ -22,7 +22,7 @@ from engine.backends.base import WorkContext
 from engine.errors import EngineError, OutOfMemory, Stopped
 from engine.training import checkpoint
 from engine.training.data import Prepared, prepare
-from engine.training.recipes import UNET_TARGETS, recipe_for
+from engine.training.recipes import recipe_for
 from engine.training.samples import Samples, Shot
 from engine.training.types import SAMPLE_SCALES, Checkpoint, TrainConfig, TrainOutcome, TrainTask
 
@@ -36,9 +36,9 @@ class Trainer:
         self.task = task
         self.config = task.config
         self.pipe = pipe
-        self.unet = pipe.unet
-        self.device = self.unet.device
         self.recipe = recipe_for(task.model.family)
+        self.unet = self.recipe.denoiser(pipe)  # the module the LoRA trains (named for the UNet families)
+        self.device = self.unet.device
         self.samples = samples
         self.generator = torch.Generator("cpu").manual_seed(self.config.seed)
         self.losses: list[float] = []
@@ -48,10 +48,7 @@ class Trainer:
         # Whether anything touched the pipeline since the last step (a generation, the samples): only then is
         # the training adapter made active and the UNet put back in training mode, which walk every module.
         self._dirty = True
-        # A scheduler of its own: generation jobs change the pipeline's scheduler state between steps.
-        from diffusers import DDPMScheduler
-
-        self.noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
+        self.objective = self.recipe.objective(pipe, self.config.min_snr_gamma)
 
     # 1. Set-up ---------------------------------------------------------------------------------------------
 
@@ -68,7 +65,7 @@ class Trainer:
             r=self.config.rank,
             lora_alpha=float(self.config.alpha),
             init_lora_weights="gaussian",
-            target_modules=list(UNET_TARGETS),
+            target_modules=list(self.recipe.targets),
             lora_dropout=0.0,
         )
         self.unet.add_adapter(config, adapter_name=name)
@@ -108,39 +105,21 @@ class Trainer:
         g = self.generator
         mean = torch.stack([data.means[i] for i in batch])
         std = torch.stack([data.stds[i] for i in batch])
-        latents = (mean + std * torch.randn(mean.shape, generator=g)) * self.pipe.vae.config.scaling_factor
+        latents = self.recipe.latents(self.pipe, mean + std * torch.randn(mean.shape, generator=g))
         noise = torch.randn(latents.shape, generator=g)
         if self.config.noise_offset:
             noise = noise + self.config.noise_offset * torch.randn((len(batch), latents.shape[1], 1, 1), generator=g)
-        steps = self.noise_scheduler.config.num_train_timesteps
-        timesteps = torch.randint(0, steps, (len(batch),), generator=g)
+        drawn = self.objective.draw(latents, noise, g)
         dropped = torch.rand(len(batch), generator=g) < self.config.caption_dropout
         texts = [data.empty if drop else data.texts[i] for i, drop in zip(batch, dropped.tolist(), strict=True)]
         cond = self.recipe.batch(texts, [data.sizes[i] for i in batch], self.device)
         dtype = self.dtype
-        noisy = self.noise_scheduler.add_noise(latents, noise, timesteps)
         pred = self.recipe.forward(
-            self.unet, noisy.to(self.device, dtype), timesteps.to(self.device), _cast(cond, dtype)
+            self.unet, drawn.noisy.to(self.device, dtype), drawn.timesteps.to(self.device), _cast(cond, dtype)
         )
-        if self.noise_scheduler.config.prediction_type == "v_prediction":
-            target = self.noise_scheduler.get_velocity(latents, noise, timesteps)
-        else:
-            target = noise
-        per_sample = F.mse_loss(pred.float(), target.to(self.device).float(), reduction="none").mean(dim=[1, 2, 3])
-        return (per_sample * self._snr_weights(timesteps).to(self.device)).mean()
-
-    def _snr_weights(self, timesteps: torch.Tensor) -> torch.Tensor:
-        """Min-SNR-γ (trainer notes §1): min(snr, γ)/snr for ε, /(snr + 1) for v; snr ≥ 1e-8 keeps t = 999 finite."""
-        gamma = self.config.min_snr_gamma
-        if gamma is None:
-            return torch.ones(len(timesteps))
-        from diffusers.training_utils import compute_snr
-
-        snr = compute_snr(self.noise_scheduler, timesteps).clamp(min=1e-8)
-        clipped = snr.clamp(max=gamma)
-        if self.noise_scheduler.config.prediction_type == "v_prediction":
-            return clipped / (snr + 1)
-        return clipped / snr
+        target = drawn.target.to(self.device).float()
+        per_sample = F.mse_loss(pred.float(), target, reduction="none").mean(dim=list(range(1, pred.dim())))
+        return (per_sample * drawn.weights.to(self.device)).mean()
 
     def _step(self, step: int, data: Prepared, optimizer: torch.optim.Optimizer, params: list[Any]) -> float:
         cfg = self.config
@@ -318,12 +297,12 @@ class Trainer:
             base_name=Path(self.task.model.source).name,
             started_at=self.started,
             lineage=self.task.lineage,
-            prediction_type=self.noise_scheduler.config.prediction_type,
+            prediction_type=self.objective.prediction_type,
         )
         folder = self.task.run_dir / "final"
         state = self._lora_state()
         diffusers_file = export_diffusers(
-            folder / f"{self.task.output_name}.safetensors", state, self.config, UNET_TARGETS, meta
+            folder / f"{self.task.output_name}.safetensors", state, self.config, self.recipe.targets, meta
         )
         kohya_file = export_kohya(folder / f"{self.task.output_name}_kohya.safetensors", state, self.config, meta)
         plot = loss_plot(self.losses, folder / "loss.png", self.samples.file) if self.losses else None

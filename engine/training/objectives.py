@@ -1,0 +1,64 @@
+"""What the denoiser learns to predict, per family: the noised input, the timesteps, the target and the weights.
+
+SD 1.5 and SDXL learn a DDPM objective (ε, or v for v-prediction models) with Min-SNR-γ weights (trainer notes
+§1); a flow-matching family (FLUX) adds its own objective here, and the training loop stays as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+
+
+@dataclass
+class Draw:
+    """One batch's noised latents and what the denoiser should output for them."""
+
+    noisy: torch.Tensor
+    timesteps: torch.Tensor
+    target: torch.Tensor
+    weights: torch.Tensor  # per sample, multiplies its mean squared error
+
+
+class Objective(Protocol):
+    prediction_type: str  # as exports state it (modelspec.prediction_type)
+
+    def draw(self, latents: torch.Tensor, noise: torch.Tensor, generator: torch.Generator) -> Draw:
+        """Noise `latents` at timesteps drawn from `generator` (the run's own: a resumed run draws the same)."""
+        ...
+
+
+class DdpmObjective:
+    """ε- or v-prediction on the model's own noise schedule, with Min-SNR-γ weights (None: plain MSE)."""
+
+    def __init__(self, scheduler_config: Any, min_snr_gamma: float | None) -> None:
+        from diffusers import DDPMScheduler
+
+        # A scheduler of its own: the generations between two steps change the pipeline's scheduler's state.
+        self.scheduler = DDPMScheduler.from_config(scheduler_config)
+        self.gamma = min_snr_gamma
+        self.prediction_type = str(self.scheduler.config.prediction_type)
+
+    def draw(self, latents: torch.Tensor, noise: torch.Tensor, generator: torch.Generator) -> Draw:
+        steps = self.scheduler.config.num_train_timesteps
+        timesteps = torch.randint(0, steps, (latents.shape[0],), generator=generator)
+        noisy = self.scheduler.add_noise(latents, noise, timesteps)
+        if self.prediction_type == "v_prediction":
+            target = self.scheduler.get_velocity(latents, noise, timesteps)
+        else:
+            target = noise
+        return Draw(noisy, timesteps, target, self._weights(timesteps))
+
+    def _weights(self, timesteps: torch.Tensor) -> torch.Tensor:
+        """Min-SNR-γ (trainer notes §1): min(snr, γ)/snr for ε, /(snr + 1) for v; snr ≥ 1e-8 keeps t = 999 finite."""
+        if self.gamma is None:
+            return torch.ones(len(timesteps))
+        from diffusers.training_utils import compute_snr
+
+        snr = compute_snr(self.scheduler, timesteps).clamp(min=1e-8)
+        clipped = snr.clamp(max=self.gamma)
+        if self.prediction_type == "v_prediction":
+            return clipped / (snr + 1)
+        return clipped / snr
