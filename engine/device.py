@@ -56,6 +56,13 @@ def gpu_total_gb(setting: str = "auto") -> float | None:
     return float(torch.cuda.get_device_properties(index).total_memory) / 1e9
 
 
+def memory_and_precision(setting: str = "auto") -> tuple[float | None, str]:
+    """The GPU's memory in GB (None on the CPU) and the precision the engine loads weights in: bf16, fp16 or
+    "no" (fp32), as a training plan states them."""
+    dtype = choose_dtype(choose_device(setting))
+    return gpu_total_gb(setting), {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "no")
+
+
 def choose_dtype(device: str) -> torch.dtype:
     """bfloat16 on a GPU that supports it, else float16 on CUDA; float32 on the CPU."""
     if device.startswith("cuda"):

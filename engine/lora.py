@@ -78,14 +78,15 @@ def with_alpha_applied(state: dict[str, Any], header: Mapping[str, str]) -> dict
     raw = header.get("lora_adapter_metadata")
     if not raw:
         return state
-    alpha = json.loads(raw).get("unet.lora_alpha")
-    if alpha is None:
-        return state
+    meta = json.loads(raw)
     folded = dict(state)
-    for key, value in state.items():
-        if key.startswith("unet.") and key.endswith((".lora.up.weight", ".lora_B.weight")):
-            rank = value.shape[1]
-            folded[key] = value * (float(alpha) / rank)
+    for prefix in ("unet", "text_encoder"):  # each component's alpha is kept under its own prefix
+        alpha = meta.get(f"{prefix}.lora_alpha")
+        if alpha is None:
+            continue
+        for key, value in state.items():
+            if key.startswith(f"{prefix}.") and key.endswith((".lora.up.weight", ".lora_B.weight")):
+                folded[key] = value * (float(alpha) / value.shape[1])
     return folded
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> TrainOutcome:
     from engine.training.samples import Samples
+    from engine.training.text_lora import TextEncoderLora
     from engine.training.trainer import Trainer
 
     task = order.request
@@ -29,3 +30,5 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> TrainOutcome:
         manager.training_pipeline(task.model, None)
         if task.adapter in (getattr(pipe.unet, "peft_config", None) or {}):
             pipe.unet.delete_adapters([task.adapter])  # its weights are in the run's files now
+        if getattr(pipe, "text_encoder", None) is not None:
+            TextEncoderLora(pipe.text_encoder, task.adapter).remove()

@@ -16,7 +16,9 @@ from engine.catalog import ModelPreset
 from engine.errors import InvalidRequest
 from engine.training.types import TrainConfig
 
-USER_FIELDS = ("steps", "rank", "learning_rate", "resolution", "batch_size", "optimizer", "seed")
+USER_FIELDS = (
+    "steps", "rank", "learning_rate", "resolution", "batch_size", "optimizer", "seed", "train_text_encoder",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -199,3 +201,8 @@ def _check(config: TrainConfig, preset: ModelPreset) -> None:
         )
     if config.optimizer not in ("adamw", "adamw8bit", "prodigy"):
         raise InvalidRequest("optimizer must be adamw, adamw8bit or prodigy.")
+    if config.train_text_encoder and preset.family != "sd15":
+        raise InvalidRequest(
+            "Text-encoder training is for SD 1.5 models: SDXL trains its UNet only, as kohya advises (its two "
+            "encoders are large, and caching their outputs is what makes the run fit)."
+        )

@@ -30,6 +30,7 @@ class Prepared:
     texts: list[dict[str, torch.Tensor]]
     empty: dict[str, torch.Tensor]  # the empty caption's conditioning
     sizes: list[tuple[int, int, int, int, int, int]]  # orig h, orig w, crop top, crop left, target h, target w
+    captions: list[str]  # as given: encoded every step when the text encoder trains too
 
     def batches(self, seed: int, epoch: int, batch_size: int) -> list[list[int]]:
         """The epoch's batches: items of one bucket each, shuffled from (seed, epoch) only."""
@@ -99,7 +100,7 @@ def prepare(pipe: Any, recipe: Recipe, items: tuple[TrainItem, ...], resolution:
     finally:
         if upcast:
             vae.to(dtype)
-    return Prepared(chosen, means, stds, texts, empty, sizes)
+    return Prepared(chosen, means, stds, texts, empty, sizes, [item.caption for item in items])
 
 
 def _encode_images(

@@ -23,6 +23,8 @@ from safetensors.torch import save, save_file
 
 from engine.output import write_bytes
 from engine.training.recipes import Recipe
+from engine.training.text_lora import PREFIX as TE_PREFIX
+from engine.training.text_lora import TE_TARGETS
 from engine.training.types import TrainConfig, TrainItem
 from engine.work import OutputFile
 
@@ -72,7 +74,8 @@ def metadata(
         "ss_gradient_accumulation_steps": str(config.grad_accum),
         "ss_learning_rate": str(config.learning_rate),
         "ss_unet_lr": str(config.learning_rate),
-        "ss_text_encoder_lr": "0",
+        "ss_text_encoder_lr": str(config.te_lr if config.train_text_encoder else 0),
+        "ss_network_train_unet_only": str(not config.train_text_encoder),
         "ss_lr_scheduler": "constant_with_warmup",
         "ss_lr_warmup_steps": str(config.warmup_steps),
         "ss_optimizer": config.optimizer,
@@ -96,6 +99,11 @@ def metadata(
         meta["modelspec.trigger_phrase"] = trigger_word
     meta.update({f"studio.{key}": value for key, value in lineage.items()})
     return meta
+
+
+def _diffusers_key(key: str) -> str:
+    """The UNet's tensors under `unet.`; the text encoder's keep their `text_encoder.` prefix."""
+    return key if key.startswith(TE_PREFIX) else f"unet.{key}"
 
 
 def _with_hashes(tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> dict[str, str]:
@@ -126,8 +134,10 @@ def export_diffusers(
     One key style for every layer: diffusers' own converter renames only attention layers, and a file that mixes
     styles loads its attention layers or not depending on which key comes first.
     """
-    tensors = {f"unet.{k}": v.detach().float().cpu().contiguous() for k, v in peft_state.items()}
+    tensors = {_diffusers_key(k): v.detach().float().cpu().contiguous() for k, v in peft_state.items()}
     adapter = {f"unet.{k}": v for k, v in _lora_config(config, targets).items()}
+    if any(k.startswith(TE_PREFIX) for k in peft_state):
+        adapter |= {f"text_encoder.{k}": v for k, v in _lora_config(config, TE_TARGETS).items()}
     header = _with_hashes(tensors, meta) | {
         "format": "pt",
         "lora_adapter_metadata": json.dumps(adapter, indent=2, sort_keys=True),
@@ -141,7 +151,13 @@ def export_kohya(
     """The kohya layout (`lora_unet_…`, fp16, alpha tensors fixed to the trained alpha) for A1111 and ComfyUI."""
     from diffusers.utils import convert_state_dict_to_kohya
 
-    kohya = convert_state_dict_to_kohya({f"unet.{k}": v for k, v in peft_state.items()})
+    # kohya, A1111 and ComfyUI name text-encoder layers under `text_model.`, a level transformers 5 dropped, and
+    # SD 1.5's one encoder `lora_te_` (trainer notes §0.4, §4.1).
+    named = {
+        (f"text_encoder.text_model.{k.removeprefix(TE_PREFIX)}" if k.startswith(TE_PREFIX) else f"unet.{k}"): v
+        for k, v in peft_state.items()
+    }
+    kohya = {k.replace("lora_te1_", "lora_te_", 1): v for k, v in convert_state_dict_to_kohya(named).items()}
     tensors = {
         k: (
             torch.tensor(float(config.alpha))

@@ -44,6 +44,12 @@ class Recipe(Protocol):
     def objective(self, pipe: Any, min_snr_gamma: float | None) -> Objective:
         """What the denoiser learns to predict, and each sample's weight."""
 
+    def text_encoder(self, pipe: Any) -> Any | None:
+        """The text encoder a LoRA may train too; None: the family trains its denoiser only."""
+
+    def live(self, pipe: Any, captions: list[str], sizes: list[tuple[int, ...]], device: torch.device) -> Conditioning:
+        """A batch's conditioning encoded now, gradients flowing into the text encoder's LoRA."""
+
     def encode(self, pipe: Any, captions: list[str], device: torch.device) -> list[Cached]:
         """Per caption, its cached conditioning tensors (on the CPU)."""
 
@@ -69,6 +75,12 @@ class _UnetRecipe:
     def objective(self, pipe: Any, min_snr_gamma: float | None) -> Objective:
         return DdpmObjective(pipe.scheduler.config, min_snr_gamma)
 
+    def text_encoder(self, pipe: Any) -> Any | None:
+        return None
+
+    def live(self, pipe: Any, captions: list[str], sizes: list[tuple[int, ...]], device: torch.device) -> Conditioning:
+        raise NotImplementedError(f"{type(self).__name__} trains its denoiser only")
+
 
 class Sd15Recipe(_UnetRecipe):
     family = "sd15"
@@ -78,6 +90,13 @@ class Sd15Recipe(_UnetRecipe):
     def encode(self, pipe: Any, captions: list[str], device: torch.device) -> list[Cached]:
         embeds, _ = pipe.encode_prompt(captions, device, 1, False)
         return [{"hidden": e.detach().float().cpu()} for e in embeds]
+
+    def text_encoder(self, pipe: Any) -> Any | None:
+        return pipe.text_encoder
+
+    def live(self, pipe: Any, captions: list[str], sizes: list[tuple[int, ...]], device: torch.device) -> Conditioning:
+        embeds, _ = pipe.encode_prompt(captions, device, 1, False)
+        return Conditioning(embeds, {})
 
     def batch(
         self, cached: list[dict[str, torch.Tensor]], sizes: list[tuple[int, ...]], device: torch.device

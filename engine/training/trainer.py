@@ -24,6 +24,7 @@ from engine.training import checkpoint
 from engine.training.data import Prepared, prepare
 from engine.training.recipes import recipe_for
 from engine.training.samples import Samples, Shot
+from engine.training.text_lora import TextEncoderLora, split
 from engine.training.types import SAMPLE_SCALES, Checkpoint, TrainConfig, TrainOutcome, TrainTask
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,20 @@ class Trainer:
         # the training adapter made active and the UNet put back in training mode, which walk every module.
         self._dirty = True
         self.objective = self.recipe.objective(pipe, self.config.min_snr_gamma)
+        self.text: TextEncoderLora | None = None  # the text encoder's LoRA, when it trains too
 
     # 1. Set-up ---------------------------------------------------------------------------------------------
+
+    def _add_adapters(self) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
+        """The UNet's LoRA, and the text encoder's when it trains too: (UNet parameters, text encoder's)."""
+        params = self._add_adapter()
+        if not self.config.train_text_encoder:
+            return params, []
+        encoder = self.recipe.text_encoder(self.pipe)
+        if encoder is None:
+            raise EngineError(f"Text-encoder training is not available for {self.task.model.family} models.")
+        self.text = TextEncoderLora(encoder, self.task.adapter)
+        return params, self.text.add(self.config.rank, float(self.config.alpha))
 
     def _add_adapter(self) -> list[torch.nn.Parameter]:
         from diffusers.training_utils import cast_training_params
@@ -79,25 +92,31 @@ class Trainer:
         """The training adapter alone, at full weight, trainable (a generation in between may have switched it)."""
         self.unet.enable_adapters()  # a generation without LoRAs switches every adapter layer off
         self.unet.set_adapters([self.task.adapter], weights=[1.0])
+        if self.text is not None:
+            self.text.activate()
 
-    def _optimizer(self, params: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
+    def _optimizer(self, params: list[torch.nn.Parameter], text: list[torch.nn.Parameter]) -> torch.optim.Optimizer:
         lr = self.config.learning_rate
+        # Each group keeps its own peak rate ("peak_lr"): the warm-up scales it (and is saved with the state).
+        groups: list[dict[str, Any]] = [{"params": params, "lr": lr, "peak_lr": lr}]
+        if text:
+            groups.append({"params": text, "lr": self.config.te_lr, "peak_lr": self.config.te_lr})
         if self.config.optimizer == "prodigy":
             try:
                 from prodigyopt import Prodigy
             except ImportError:
                 raise EngineError("The Prodigy optimizer needs `pip install prodigyopt` (or choose adamw).") from None
             # Prodigy estimates the step size itself: the learning rate is a multiplier, 1.0 as its authors advise.
-            return Prodigy(params, lr=lr, weight_decay=1e-2, safeguard_warmup=True, use_bias_correction=True)
+            return Prodigy(groups, lr=lr, weight_decay=1e-2, safeguard_warmup=True, use_bias_correction=True)
         if self.config.optimizer == "adamw8bit" and self.device.type == "cuda":
             try:
                 import bitsandbytes as bnb
 
-                return bnb.optim.AdamW8bit(params, lr=lr, weight_decay=1e-2)
+                return bnb.optim.AdamW8bit(groups, lr=lr, weight_decay=1e-2)
             except ImportError:
                 log.warning("bitsandbytes is not installed: training with the plain AdamW")
         # The fused kernel on CUDA: one launch per step instead of one per tensor.
-        return torch.optim.AdamW(params, lr=lr, weight_decay=1e-2, fused=self.device.type == "cuda")
+        return torch.optim.AdamW(groups, lr=lr, weight_decay=1e-2, fused=self.device.type == "cuda")
 
     # 2. One step -------------------------------------------------------------------------------------------
 
@@ -111,8 +130,13 @@ class Trainer:
             noise = noise + self.config.noise_offset * torch.randn((len(batch), latents.shape[1], 1, 1), generator=g)
         drawn = self.objective.draw(latents, noise, g)
         dropped = torch.rand(len(batch), generator=g) < self.config.caption_dropout
-        texts = [data.empty if drop else data.texts[i] for i, drop in zip(batch, dropped.tolist(), strict=True)]
-        cond = self.recipe.batch(texts, [data.sizes[i] for i in batch], self.device)
+        sizes = [data.sizes[i] for i in batch]
+        if self.text is not None:  # the text encoder learns too: its captions are encoded now
+            captions = ["" if drop else data.captions[i] for i, drop in zip(batch, dropped.tolist(), strict=True)]
+            cond = self.recipe.live(self.pipe, captions, sizes, self.device)
+        else:
+            texts = [data.empty if drop else data.texts[i] for i, drop in zip(batch, dropped.tolist(), strict=True)]
+            cond = self.recipe.batch(texts, sizes, self.device)
         dtype = self.dtype
         pred = self.recipe.forward(
             self.unet, drawn.noisy.to(self.device, dtype), drawn.timesteps.to(self.device), _cast(cond, dtype)
@@ -124,7 +148,7 @@ class Trainer:
     def _step(self, step: int, data: Prepared, optimizer: torch.optim.Optimizer, params: list[Any]) -> float:
         cfg = self.config
         for group in optimizer.param_groups:  # constant with warm-up: the step alone sets it
-            group["lr"] = cfg.learning_rate * min(1.0, step / max(1, cfg.warmup_steps))
+            group["lr"] = group["peak_lr"] * min(1.0, step / max(1, cfg.warmup_steps))
         if self._dirty:
             self._activate()
             if not all(p.requires_grad for p in params):
@@ -157,6 +181,8 @@ class Trainer:
     def _pause(self) -> None:
         """Before other jobs use the pipeline between two steps: inference mode, as they expect."""
         self.unet.eval()
+        if self.text is not None:
+            self.text.pause()  # diffusers does not see this adapter: it must not shape others' prompts
         self._dirty = True
 
     # 3. Checkpoints ----------------------------------------------------------------------------------------
@@ -164,7 +190,8 @@ class Trainer:
     def _lora_state(self) -> dict[str, torch.Tensor]:
         from peft.utils import get_peft_model_state_dict
 
-        return get_peft_model_state_dict(self.unet, adapter_name=self.task.adapter)
+        state = get_peft_model_state_dict(self.unet, adapter_name=self.task.adapter)
+        return state | (self.text.state() if self.text is not None else {})
 
     def _save(self, step: int, optimizer: torch.optim.Optimizer, *, draw: bool = True) -> Checkpoint:
         run_dir = self.task.run_dir
@@ -215,8 +242,9 @@ class Trainer:
         ctx.raise_if_cancelled()
         data = prepare(self.pipe, self.recipe, self.task.items, cfg.resolution, self.device)
         self.samples.reference(self.task.items)
-        params = self._add_adapter()
-        optimizer = self._optimizer(params)
+        params, text_params = self._add_adapters()
+        optimizer = self._optimizer(params, text_params)
+        params = params + text_params
         if cfg.gradient_checkpointing:
             self.unet.enable_gradient_checkpointing()  # only while gradients are recorded: generations are unaffected
         try:
@@ -235,7 +263,10 @@ class Trainer:
             from peft.utils import set_peft_model_state_dict
 
             resumed = checkpoint.load(newest, optimizer, self.generator)
-            set_peft_model_state_dict(self.unet, resumed.lora, adapter_name=self.task.adapter)
+            unet_state, text_state = split(resumed.lora)
+            set_peft_model_state_dict(self.unet, unet_state, adapter_name=self.task.adapter)
+            if self.text is not None:
+                self.text.load(text_state)
             start = resumed_at = resumed.step
             self.losses = resumed.losses
             self.checkpoints = self._earlier_checkpoints(start)

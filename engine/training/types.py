@@ -38,10 +38,16 @@ class TrainConfig:
     optimizer: str = "adamw"  # adamw | adamw8bit (CUDA with bitsandbytes) | prodigy
     mixed_precision: str = "no"  # no | bf16 | fp16 (the LoRA itself always trains in fp32)
     gradient_checkpointing: bool = False
+    train_text_encoder: bool = False  # a LoRA on the text encoder too (SD 1.5): captions are encoded every step
+    text_encoder_lr: float | None = None  # None: half the learning rate
     checkpoint_every: int = 0  # steps; 0: every quarter of the run
     sample_prompts: tuple[str, ...] = ()  # drawn at each checkpoint with fixed seeds
     sample_steps: int = 20
     max_grad_norm: float = 1.0
+
+    @property
+    def te_lr(self) -> float:
+        return self.text_encoder_lr if self.text_encoder_lr is not None else self.learning_rate / 2
 
     @property
     def every(self) -> int:

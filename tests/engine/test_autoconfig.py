@@ -82,3 +82,10 @@ def test_on_the_cpu_nothing_is_sized() -> None:
 def test_bad_settings_are_refused_with_the_rule(override, message) -> None:
     with pytest.raises(InvalidRequest, match=message):
         _plan(**override)
+
+
+def test_the_text_encoder_trains_on_sd15_only() -> None:
+    plan = _plan(train_text_encoder=True)
+    assert plan.config.train_text_encoder and plan.sources["train_text_encoder"] == "you"
+    with pytest.raises(InvalidRequest, match=r"Text-encoder training is for SD 1\.5 models"):
+        _plan("sdxl", train_text_encoder=True)

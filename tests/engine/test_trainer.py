@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors import safe_open
 
 from engine.errors import EngineError, OutOfMemory, Stopped
@@ -337,3 +338,81 @@ async def test_a_generation_submitted_during_a_run_is_delivered_and_the_run_stay
     finally:
         await backend.shutdown()
     assert outcome.losses == expected.losses
+
+
+def test_the_text_encoder_can_train_too_and_stays_out_of_other_jobs(host, manager, tmp_path) -> None:
+    """A LoRA on SD 1.5's text encoder beside the UNet's: its files load back, and generations between two
+    steps see neither (diffusers does not know the injected adapter: the trainer switches it off itself)."""
+    import asyncio
+
+    from safetensors.torch import load_file
+
+    from engine.backends import ThreadBackend
+    from engine.types import GenerateRequest
+    from engine.work import GenerateTask
+
+    task = make_task(
+        tmp_path / "run", planted_images(tmp_path / "set", 4), steps=6, train_text_encoder=True, learning_rate=1e-2
+    )
+    spec = task.model
+    base = _image(manager, spec, None)
+
+    async def interleaved():
+        backend = ThreadBackend(host)
+        try:
+            training = backend.submit(WorkOrder(7, "train", task), "batch")
+            async for event in training.events():
+                if event.step >= 2:
+                    break
+            request = GenerateRequest(
+                prompt="zzchar, a round figure", model="tiny-sd", count=1, seed=5, num_inference_steps=2
+            )
+            order = WorkOrder(8, "generate", GenerateTask(request, spec), {}, tmp_path / "gen")
+            during = await backend.submit(order, "interactive").result()
+            return during, await training.result()
+        finally:
+            await backend.shutdown()
+
+    during, outcome = asyncio.run(interleaved())
+    with Image.open(during.images[0].file.path) as png:
+        np.testing.assert_array_equal(np.asarray(png.convert("RGB"), dtype=np.float64) / 255, base)
+    tensors = load_file(str(outcome.lora.path))
+    assert any(k.startswith("text_encoder.encoder.layers.") for k in tensors)
+    kohya = load_file(str(outcome.kohya.path))
+    assert any(k.startswith("lora_te_text_model_encoder_layers_") for k in kohya)
+    with safe_open(str(outcome.lora.path), "pt") as f:
+        assert f.metadata()["ss_network_train_unet_only"] == "False"
+    # Both files give the same image, and the text encoder's LoRA matters: without it the image differs.
+    from_diffusers = _image(manager, spec, outcome.lora.path)
+    assert np.abs(from_diffusers - _image(manager, spec, outcome.kohya.path)).max() <= 1 / 255 + 1e-9
+    unet_only = tmp_path / "unet_only.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({k: v for k, v in tensors.items() if k.startswith("unet.")}, str(unet_only), metadata=f_meta(outcome))
+    assert np.abs(from_diffusers - _image(manager, spec, unet_only)).max() > 0.0
+    # The pipeline's text encoder is as it was once the run is over.
+    assert np.array_equal(_image(manager, spec, None), base)
+
+
+def f_meta(outcome) -> dict[str, str]:
+    with safe_open(str(outcome.lora.path), "pt") as f:
+        return dict(f.metadata())
+
+
+def test_a_run_with_the_text_encoder_resumes_exactly(host, tmp_path) -> None:
+    items = planted_images(tmp_path / "set", 4)
+    options = {"steps": 6, "checkpoint_every": 2, "train_text_encoder": True}
+    whole, _ = _run(host, make_task(tmp_path / "whole", items, **options))
+    task = make_task(tmp_path / "parts", items, **options)
+    holder = {}
+
+    def on_event(event):
+        if event.step == 3:
+            holder["flag"].set()
+
+    ctx, cancel = context(on_event=on_event)
+    holder["flag"] = cancel
+    with pytest.raises(Stopped):
+        train.run(WorkOrder(7, "train", task), ctx, host)
+    resumed, _ = _run(host, task)
+    assert resumed.resumed_at == 3 and resumed.losses == whole.losses
