@@ -41,6 +41,7 @@ class TrainingCog(commands.GroupCog, group_name="train", group_description="Trai
         learning_rate="Learning rate (default: the preset's)",
         resolution="Training resolution in pixels (default: the model's)",
         optimizer="adamw (default), adamw8bit (less memory, CUDA) or prodigy (finds its own learning rate)",
+        train_text_encoder="Train the text encoder too (SD 1.5 only; slower, stronger on the trigger word)",
     )
     @app_commands.choices(
         optimizer=[app_commands.Choice(name=name, value=name) for name in ("adamw", "adamw8bit", "prodigy")]
@@ -56,6 +57,7 @@ class TrainingCog(commands.GroupCog, group_name="train", group_description="Trai
         learning_rate: app_commands.Range[float, 1e-6, 10.0] | None = None,
         resolution: app_commands.Range[int, 32, 2048] | None = None,
         optimizer: str | None = None,
+        train_text_encoder: bool | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         plan = await self._training.plan(
@@ -68,6 +70,7 @@ class TrainingCog(commands.GroupCog, group_name="train", group_description="Trai
             learning_rate=learning_rate,
             resolution=resolution,
             optimizer=optimizer,
+            train_text_encoder=train_text_encoder,
         )
         await interaction.followup.send(embed=plan_embed(plan), view=plan_buttons(plan.run_id), ephemeral=True)
 

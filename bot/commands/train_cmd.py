@@ -69,6 +69,7 @@ def _result_lines(result: TrainingResult, services: Services) -> list[str]:
 @click.option("--learning-rate", type=float, help="Learning rate (default: the model's preset).")
 @click.option("--resolution", type=int, help="Training resolution in pixels (default: the model's).")
 @click.option("--optimizer", type=click.Choice(["adamw", "adamw8bit", "prodigy"]), help="Default: adamw.")
+@click.option("--train-text-encoder", is_flag=True, default=None, help="Train the text encoder too (SD 1.5).")
 @click.option("--trigger", help="The trigger word (default: the name).")
 @click.option("--resume", is_flag=True, help="Go on with the interrupted run of --name from its last checkpoint.")
 @click.pass_context
@@ -82,6 +83,7 @@ def train(
     learning_rate: float | None,
     resolution: int | None,
     optimizer: str | None,
+    train_text_encoder: bool | None,
     trigger: str | None,
     resume: bool,
 ) -> None:
@@ -112,6 +114,7 @@ def train(
                 learning_rate=learning_rate,
                 resolution=resolution,
                 optimizer=optimizer,
+                train_text_encoder=train_text_encoder or None,  # not given: the preset decides
             )
             for line in _plan_lines(plan):
                 click.echo(line)

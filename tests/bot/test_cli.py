@@ -196,10 +196,22 @@ def test_train_a_folder_then_list_and_export(run, tmp_path: Path, monkeypatch: p
     folder = tmp_path / "photos"
     items = planted_images(folder, 3)
     (folder / "0.txt").write_text("zzhero standing in the rain\n")  # a caption beside an image is used as is
-    trained = run("train", "--images", str(folder), "--name", "Hero", "--steps", "4", "--trigger", "zzhero")
+    trained = run(
+        "train",
+        "--images",
+        str(folder),
+        "--name",
+        "Hero",
+        "--steps",
+        "4",
+        "--trigger",
+        "zzhero",
+        "--train-text-encoder",
+    )
     assert trained.exit_code == 0, trained.output
     out = trained.output
     assert "set 'hero': 3 new image(s) of 3" in out
+    assert "  Text encoder: trained too (you)" in out
     assert "  Steps: 4 (you)" in out and "plan: hero on tiny-sd, 3 image(s), trigger 'zzhero'" in out
     assert "trained 4/4 steps" in out and "registered as 'hero' (trigger 'zzhero')" in out
     assert "step 4: loss" in out and "<- registered" in out
@@ -213,7 +225,8 @@ def test_train_a_folder_then_list_and_export(run, tmp_path: Path, monkeypatch: p
     assert done.exit_code == 0, done.output
     with safe_open(str(exported), "pt") as f:
         keys = list(f.keys())
-        assert f.metadata()["ss_output_name"] == "hero" and all(k.startswith("lora_unet_") for k in keys)
+        assert f.metadata()["ss_output_name"] == "hero" and f.metadata()["ss_network_train_unet_only"] == "False"
+    assert {k.split("_")[1] for k in keys} == {"unet", "te"}  # lora_unet_… and lora_te_…
     missing = run("models", "export", "nope", "--out", str(tmp_path / "x.safetensors"))
     assert missing.exit_code == 1 and "No LoRA named 'nope'" in missing.output
     nothing = run("train", "--name", "ghost", "--resume")

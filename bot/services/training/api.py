@@ -82,6 +82,7 @@ class TrainingApi(Protocol):
         learning_rate: float | None = None,
         resolution: int | None = None,
         optimizer: str | None = None,
+        train_text_encoder: bool | None = None,
     ) -> PlanView: ...
 
     async def start(self, caller: Caller, run_id: int) -> JobTicket: ...

@@ -45,6 +45,7 @@ ROWS = (  # (config field, label)
     ("learning_rate", "Learning rate"),
     ("resolution", "Resolution"),
     ("optimizer", "Optimizer"),
+    ("train_text_encoder", "Text encoder"),
 )
 
 
@@ -112,6 +113,7 @@ class TrainService:
         learning_rate: float | None = None,
         resolution: int | None = None,
         optimizer: str | None = None,
+        train_text_encoder: bool | None = None,
     ) -> PlanView:
         """Check the set, size the run, store the plan; nothing runs until `start`."""
         await self._may_train(caller)
@@ -127,9 +129,11 @@ class TrainService:
             raise Refused(f"Set '{found.name}' is not ready to train: {verdict.summary}")
         items = await self._db.training_sets.items(found.id)
         trigger = found.trigger_word or requested.replace("-", "")
-        gpu_gb, precision = await asyncio.to_thread(_gpu_and_precision, self._device)
+        from engine.device import memory_and_precision
+
+        gpu_gb, precision = await asyncio.to_thread(memory_and_precision, self._device)
         overrides: dict[str, Any] = {"steps": steps, "rank": rank, "learning_rate": learning_rate}
-        overrides |= {"resolution": resolution, "optimizer": optimizer}
+        overrides |= {"resolution": resolution, "optimizer": optimizer, "train_text_encoder": train_text_encoder}
         try:
             plan = plan_training(
                 base.spec.preset,
@@ -274,17 +278,6 @@ class TrainService:
         return result.kohya_path
 
 
-def _gpu_and_precision(device: str) -> tuple[float | None, str]:
-    """The GPU's memory (None on the CPU) and the precision the engine loads weights in there."""
-    import torch
-
-    from engine.device import choose_device, choose_dtype, gpu_total_gb
-
-    dtype = choose_dtype(choose_device(device))
-    precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "no")
-    return gpu_total_gb(device), precision
-
-
 def _enough_for_the_owner(caller: Caller, verdict: SetVerdict) -> bool:
     """At the command line the machine's owner may train on fewer images than a server asks (never on unreadable
     ones)."""
@@ -302,6 +295,8 @@ def plan_view(run: TrainingRun, summary: str, weak: int) -> PlanView:
             value = f"{value} ({config['alpha']:g})"
         elif field_name == "gradient_checkpointing":
             value = "on" if value else "off"
+        elif field_name == "train_text_encoder":
+            value = "trained too" if value else "frozen (UNet only)"
         elif field_name == "mixed_precision":
             value = {"no": "fp32", "bf16": "bf16", "fp16": "fp16"}.get(value, value)
         elif field_name == "resolution":

@@ -171,6 +171,10 @@ async def test_who_may_train_is_a_server_setting(studio, tmp_path) -> None:
     assert (rows["Optimizer"].value, rows["Optimizer"].source) == ("prodigy", "you")
     assert (rows["Learning rate"].value, rows["Learning rate"].source) == ("1", "the optimizer's default")
     assert rows["Precision"].value == "fp32" and rows["Precision"].source == "the engine's precision"
+    assert rows["Text encoder"].value == "frozen (UNet only)"
+    with_text = await services.training.plan(trainer, "mila", "bobs2", steps=2, train_text_encoder=True)
+    assert {row.label: row.value for row in with_text.rows}["Text encoder"] == "trained too"
+    await services.training.drop(trainer, with_text.run_id)
     with pytest.raises(Refused, match="Only the member who started"):
         await services.training.start(ALICE, plan.run_id)
     await services.training.drop(trainer, plan.run_id)
