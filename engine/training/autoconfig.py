@@ -47,7 +47,10 @@ COSTS: dict[str, FamilyCost] = {
 TINY = FamilyCost(64, 0.01, 0.001, 0.001, 0.01, 0.01, 7_680, 0.01, 0.1)
 
 CUDA_CONTEXT_GB = 0.5
-RESERVE_GB = 1.0  # left free for the generations that run between two training steps
+# The plan is sized to the GPU's total memory less this reserve, not to what is free at plan time: the run starts
+# later, and by then the queue may have loaded or unloaded models; the reserve is for the generations that run
+# between two training steps on the same pipeline.
+RESERVE_GB = 1.0
 
 
 def cost_of(preset: ModelPreset) -> FamilyCost:
