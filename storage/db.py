@@ -58,6 +58,11 @@ DELETE_USER_STEPS: tuple[tuple[str, str], ...] = (
     ("training_items", f"DELETE FROM training_items WHERE {_USER_ITEMS}"),  # noqa: S608
     ("active_training_sets", "DELETE FROM active_training_sets WHERE user_id = :user"),
     ("training_sets", "DELETE FROM training_sets WHERE owner_id = :user"),
+    (
+        "schedule_slots",
+        f"""DELETE FROM schedule_slots
+            WHERE schedule_id IN (SELECT id FROM schedules WHERE created_by = :user) OR job_id IN ({_USER_JOBS})""",  # noqa: S608
+    ),
     ("job_files", f"DELETE FROM job_files WHERE job_id IN ({_USER_JOBS})"),  # noqa: S608
     ("images", f"DELETE FROM images WHERE job_id IN ({_USER_JOBS})"),  # noqa: S608
     ("jobs", "DELETE FROM jobs WHERE requester_id = :user"),

@@ -161,6 +161,10 @@ class Schedule:
     created_by: int
     last_run_at: datetime | None
     created_at: datetime
+    last_slot: datetime | None = None  # the newest slot claimed (posted, or being posted)
+    paused_reason: str | None = None  # why it does not run (enabled is False): a member, or a lost channel
+    home_channel_id: int | None = None  # where it was made: problems are told there
+    last_result: str | None = None  # what its last run did, for /autopost list
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,9 @@ class GuildSettings:
     training_uploads: bool = True
     # Who may start a LoRA training: members with Manage Server, and these roles.
     trainer_role_ids: tuple[int, ...] = ()
+    # Auto-posts: no two runs of a schedule closer than this; schedules read in this IANA time zone.
+    autopost_min_minutes: int = field(default=15, metadata={"min": 1, "max": 10_080})
+    timezone: str = field(default="UTC", metadata={"timezone": True})
 
 
 RunStatus = Literal["planned", "started", "done", "stopped", "dropped"]

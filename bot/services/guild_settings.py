@@ -23,6 +23,8 @@ HELP: dict[str, str] = {
     "min_training_images": "images a training set needs before it may be trained (1-500)",
     "training_uploads": "whether members may upload images to training sets (false: only images made here)",
     "trainer_role_ids": "roles allowed to train LoRAs besides Manage Server (mentions or ids; empty = managers only)",
+    "autopost_min_minutes": "the shortest time between two runs of an auto-post schedule, in minutes",
+    "timezone": "the IANA time zone auto-post schedules are read in, e.g. Europe/Paris",
 }
 
 
@@ -53,6 +55,8 @@ def _parse(name: str, raw: str, current: object) -> object:
         if text.lower() in ("false", "no", "off", "0"):
             return False
         raise Refused(f"{name} takes true or false.")
+    if name == "timezone":
+        return text  # IANA names are case-sensitive
     if isinstance(current, int):
         try:
             return int(text)

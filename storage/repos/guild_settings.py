@@ -66,6 +66,14 @@ def validate_setting(name: str, value: Any) -> Any:
         if len(words) > meta.get("max_items", 200):
             raise ValueError(f"{name} may hold at most {meta.get('max_items', 200)} entries")
         return tuple(words)
+    if meta.get("timezone"):
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(str(value))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{name} must be an IANA time zone such as Europe/Paris or UTC, not {value!r}") from None
+        return str(value)
     if "choices" in meta:
         if value not in meta["choices"]:
             raise ValueError(f"{name} must be one of {', '.join(meta['choices'])}, not {value!r}")

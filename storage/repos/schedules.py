@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,10 @@ from storage.errors import NotFoundError
 from storage.records import Schedule
 from storage.repos._base import Repository, check_slug, integrity_error
 
-_UPDATABLE = ("name", "channel_id", "cron", "prompt", "model", "params", "enabled")
+_UPDATABLE = (
+    "name", "channel_id", "cron", "prompt", "model", "params", "enabled", "paused_reason", "home_channel_id",
+    "last_result",
+)  # fmt: skip
 
 
 def _schedule(row: sqlite3.Row) -> Schedule:
@@ -29,6 +33,10 @@ def _schedule(row: sqlite3.Row) -> Schedule:
         created_by=row["created_by"],
         last_run_at=ts_from_db(row["last_run_at"]),
         created_at=ts_required(row["created_at"]),
+        last_slot=ts_from_db(row["last_slot"]),
+        paused_reason=row["paused_reason"],
+        home_channel_id=row["home_channel_id"],
+        last_result=row["last_result"],
     )
 
 
@@ -137,6 +145,56 @@ class ScheduleRepository(Repository):
         )
         if not changed:
             raise NotFoundError(f"schedule {schedule_id} does not exist")
+
+    async def claim(self, schedule_id: int, slot: datetime) -> bool:
+        """Claim `slot` for posting; False when it was claimed already (a duplicate wake-up, a restart)."""
+        now = ts_to_db(self._db.now())
+        async with self._db.transaction():
+            inserted, _ = await self._db.execute(
+                "INSERT OR IGNORE INTO schedule_slots (schedule_id, slot, claimed_at) VALUES (?, ?, ?)",
+                (schedule_id, ts_to_db(slot), now),
+            )
+            if inserted:
+                await self._db.execute(
+                    """UPDATE schedules SET last_slot = ?, last_run_at = ?
+                       WHERE id = ? AND (last_slot IS NULL OR last_slot < ?)""",
+                    (ts_to_db(slot), now, schedule_id, ts_to_db(slot)),
+                )
+        return inserted > 0
+
+    async def slot_job(self, schedule_id: int, slot: datetime, job_id: int) -> None:
+        await self._db.execute(
+            "UPDATE schedule_slots SET job_id = ? WHERE schedule_id = ? AND slot = ?",
+            (job_id, schedule_id, ts_to_db(slot)),
+        )
+
+    async def schedule_of_job(self, job_id: int) -> Schedule | None:
+        row = await self._db.fetchone(
+            "SELECT s.* FROM schedules s JOIN schedule_slots t ON t.schedule_id = s.id WHERE t.job_id = ?", (job_id,)
+        )
+        return None if row is None else _schedule(row)
+
+    # -- wildcard lists, per guild -------------------------------------------------------------------
+
+    async def set_wildcard(self, guild_id: int | None, name: str, items: Sequence[str]) -> None:
+        check_slug(name, "wildcard")
+        await self._db.execute(
+            """INSERT INTO wildcards (guild_id, name, items, updated_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (guild_id, name) DO UPDATE SET items = excluded.items, updated_at = excluded.updated_at""",
+            (guild_id or 0, name, json_to_db(list(items)), ts_to_db(self._db.now())),
+        )
+
+    async def delete_wildcard(self, guild_id: int | None, name: str) -> bool:
+        changed, _ = await self._db.execute(
+            "DELETE FROM wildcards WHERE guild_id = ? AND name = ?", (guild_id or 0, name)
+        )
+        return changed > 0
+
+    async def wildcards(self, guild_id: int | None) -> dict[str, builtins.list[str]]:
+        rows = await self._db.fetchall(
+            "SELECT name, items FROM wildcards WHERE guild_id = ? ORDER BY name", (guild_id or 0,)
+        )
+        return {row["name"]: json_from_db(row["items"]) for row in rows}
 
     async def delete(self, schedule_id: int) -> bool:
         changed, _ = await self._db.execute("DELETE FROM schedules WHERE id = ?", (schedule_id,))

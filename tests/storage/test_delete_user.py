@@ -34,8 +34,14 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
     await db.training_sets.set_active(7, OTHER, my_set.id)
     await db.usage.add(ME, 7, 2)
     await db.usage.add(OTHER, 7, 1)
-    await db.schedules.create("mine", 7, 70, "0 9 * * *", "p", ME)
+    my_schedule = await db.schedules.create("mine", 7, 70, "0 9 * * *", "p", ME)
     kept_schedule = await db.schedules.create("theirs", 7, 70, "0 9 * * *", "p", OTHER)
+    # Slots claimed by both schedules; theirs was posted by a job of mine (a "run now" of their schedule).
+    from datetime import UTC, datetime
+
+    slot = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    assert await db.schedules.claim(my_schedule.id, slot) and await db.schedules.claim(kept_schedule.id, slot)
+    await db.schedules.slot_job(kept_schedule.id, slot, mine.id)
     await db.models.add("my-lora", "Mine", "lora", "sd15", "/loras/mine.safetensors", created_by=ME)
     # My training run on my set, whose checkpoint both of us voted for.
     run = await db.training_runs.plan(
@@ -74,10 +80,11 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
         "usage": 1,
         "schedules": 1,
         "models": 1,  # unlinked: the model stays, without its author
+        "schedule_slots": 2,  # my schedule's, and the one my job posted
         "checkpoint_votes": 1,
         "training_runs": 1,  # unlinked: it stays with the model it made
     }
-    assert report.total == 20
+    assert report.total == 22
     assert report.job_paths == ()  # the job's files are its images, listed in image_paths
     # Mine is gone.
     assert await db.jobs.list_for_user(ME, 10) == []

@@ -213,6 +213,40 @@ async def test_reactions_round_trip(db: Database) -> None:
 # -- schedules ---------------------------------------------------------------------------------
 
 
+async def test_a_slot_is_claimed_once_and_wildcards_are_per_server(db: Database) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    schedule = await db.schedules.create("daily", 7, 70, "0 9 * * *", "a cat", 1)
+    nine = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    assert await db.schedules.claim(schedule.id, nine)
+    assert not await db.schedules.claim(schedule.id, nine)  # a second wake-up, or a restart, for the same slot
+    assert (await db.schedules.get(schedule.id)).last_slot == nine
+    assert await db.schedules.claim(schedule.id, nine - timedelta(days=1))  # an older slot: claimed ...
+    assert (await db.schedules.get(schedule.id)).last_slot == nine  # ... but the newest stays the newest
+    job = await db.jobs.create("autopost", {}, 1, guild_id=7)
+    await db.schedules.slot_job(schedule.id, nine, job.id)
+    assert (await db.schedules.schedule_of_job(job.id)).id == schedule.id
+    assert await db.schedules.schedule_of_job(999) is None
+    paused = await db.schedules.update(schedule.id, enabled=False, paused_reason="channel deleted")
+    assert (paused.enabled, paused.paused_reason) == (False, "channel deleted")
+
+    await db.schedules.set_wildcard(7, "place", ["gym", "café"])
+    await db.schedules.set_wildcard(8, "place", ["moon"])
+    await db.schedules.set_wildcard(7, "place", ["beach"])  # replaced
+    assert await db.schedules.wildcards(7) == {"place": ["beach"]}
+    assert await db.schedules.wildcards(8) == {"place": ["moon"]}
+    assert await db.schedules.delete_wildcard(7, "place") and await db.schedules.wildcards(7) == {}
+    with pytest.raises(ValueError, match="not a slug"):
+        await db.schedules.set_wildcard(7, "Bad Name", ["x"])
+
+
+async def test_the_timezone_setting_must_be_an_iana_name(db: Database) -> None:
+    assert (await db.guild_settings.update(7, timezone="Europe/Paris")).timezone == "Europe/Paris"
+    with pytest.raises(ValueError, match="IANA time zone"):
+        await db.guild_settings.update(7, timezone="Mars/Base")
+    assert (await db.guild_settings.get(8)).autopost_min_minutes == 15
+
+
 async def test_schedules_round_trip(db: Database) -> None:
     daily = await db.schedules.create("daily-cat", 7, 70, "0 9 * * *", "a cat", 1, model="tiny-sd", params={"count": 4})
     other = await db.schedules.create("weekly", 8, 80, "0 9 * * 1", "a dog", 2, enabled=False)
