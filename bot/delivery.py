@@ -49,6 +49,12 @@ def _utcnow() -> datetime:
 
 
 MAX_REMEMBERED_JOBS = 2000
+# Discord's error codes that mean a channel will not take the bot's messages until someone acts.
+UNREACHABLE = {
+    10003: "its channel <#{channel}> was deleted",
+    50001: "the bot can no longer see <#{channel}>",
+    50013: "the bot lost its permission to post in <#{channel}>",
+}
 
 # How each type of result becomes a message: (result, upload limit in bytes, user to mention or None).
 Renderer = Callable[[Any, int, int | None], Awaitable[render.Rendered]]
@@ -92,6 +98,8 @@ class DiscordDelivery:
         self._channel_messages: dict[int, int] = {}  # job id → status message we posted in the channel
         self._lost_tokens: set[int] = set()  # jobs whose interaction response is gone before its token expired
         self._progress_images: dict[int, Path] = {}  # the picture each job's status message shows
+        # Told when a job's channel is gone or closed to the bot (an auto-post's schedule then pauses).
+        self.on_unreachable: Callable[[int, str], Awaitable[None]] | None = None
 
     def bind(self, bot: commands.Bot) -> None:
         """Attach the bot (the services may need the port before the bot exists)."""
@@ -276,8 +284,27 @@ class DiscordDelivery:
             log.warning(
                 "Posting job_id=%s in channel %s failed: %s %s", route.job_id, route.channel_id, exc.status, exc.text
             )
+            reason = UNREACHABLE.get(exc.code)
+            if reason is not None and self.on_unreachable is not None:
+                await self.on_unreachable(route.job_id, reason.format(channel=route.channel_id))
             return None
         return message.id
+
+    async def notice(self, guild_id: int | None, channel_ids: tuple[int, ...], text: str) -> bool:
+        """Tell a server something: in the first of `channel_ids` that takes it, else its system channel."""
+        targets = list(channel_ids)
+        guild = self.bot.get_guild(guild_id) if guild_id else None
+        if guild is not None and guild.system_channel is not None:
+            targets.append(guild.system_channel.id)
+        for channel_id in dict.fromkeys(targets):
+            channel = self.bot.get_partial_messageable(channel_id, guild_id=guild_id)
+            try:
+                await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+                return True
+            except discord.HTTPException as exc:
+                log.info("A notice to channel %s failed: %s %s", channel_id, exc.status, exc.code)
+        log.warning("Could not tell guild %s: %s", guild_id, text)
+        return False
 
     async def _edit_channel_message(
         self, route: JobRoute, message_id: int, *, content: str, view: discord.ui.View | None, **fields: Any

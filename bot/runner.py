@@ -21,6 +21,9 @@ def build_bot(settings: Settings, services: Services) -> StudioBot:
 
     bot = StudioBot(settings, bot_services(services))
     services.jobs.set_delivery(bot.delivery)
+    # Auto-posts hear from the delivery when their channel is unreachable, and tell the server through it.
+    bot.delivery.on_unreachable = services.autopost.unreachable
+    services.autopost.notify = bot.delivery.notice
     return bot
 
 
@@ -30,6 +33,7 @@ async def run_bot(settings: Settings) -> None:
     The queue starts after login (delivery needs the REST client and the application id) and before
     the gateway connects, so jobs recovered from the last run are shown while the bot comes online.
     """
+    from bot.services.autopost.wakeups import WakeUps
     from bot.services.container import open_services
 
     token = settings.require_token()
@@ -38,8 +42,13 @@ async def run_bot(settings: Settings) -> None:
         async with bot:
             await bot.login(token)
             await services.jobs.start()
+            wakeups = WakeUps(services.autopost, services.db)
+            await wakeups.start()
             log.info("logged in as %s; serving", bot.user)
-            await bot.connect(reconnect=True)
+            try:
+                await bot.connect(reconnect=True)
+            finally:
+                await wakeups.stop()
 
 
 async def sync_commands(settings: Settings, guild_id: int | None) -> list[str]:

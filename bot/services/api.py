@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from bot.services.training.results import CheckpointPost, TrainingResult
 
 if TYPE_CHECKING:
+    from bot.services.autopost.api import AutopostApi
     from bot.services.training.api import TrainingApi
     from bot.services.trainsets.api import CurationApi, SheetsApi, TrainsetsApi
 
@@ -383,6 +384,9 @@ class BotServices(Protocol):
 
     @property
     def training(self) -> TrainingApi: ...
+
+    @property
+    def autopost(self) -> AutopostApi: ...
 
     @property
     def curation(self) -> CurationApi: ...

@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.services.api import BotServices
+from bot.services.autopost.service import AutopostService
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.jobs.followups import FollowUps
 from bot.services.jobs.images import ImageSubmitter
+from bot.services.jobs.kinds.autopost import AutopostKind
 from bot.services.jobs.kinds.caption import CaptionKind
 from bot.services.jobs.kinds.check import CheckKind
 from bot.services.jobs.kinds.compose import ComposeKind, EditService
@@ -51,6 +53,7 @@ class Services:
     curation: Curation
     sheets: SheetService
     training: TrainService
+    autopost: AutopostService
 
 
 def bot_services(services: Services) -> BotServices:
@@ -75,6 +78,7 @@ def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings
     """Every kind of job this studio runs. A new capability adds its kind here, and nothing else changes."""
     images = settings.images_dir
     queue.register(GenerateKind(db, models, images))
+    queue.register(AutopostKind(db, models, images))
     queue.register(ComposeKind("vary", "Varying", db, models, images))
     queue.register(ComposeKind("edit", "Editing", db, models, images))
     queue.register(DescribeKind())
@@ -119,6 +123,7 @@ async def open_services(
         curation=Curation(db, posts, trainsets, queue.admission),
         sheets=SheetService(db, queue, submitter, models, uploads, trainsets),
         training=TrainService(db, queue, models, trainsets, registry, device=settings.engine.device),
+        autopost=AutopostService(db, submitter, models),
     )
     try:
         yield services

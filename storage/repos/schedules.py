@@ -162,11 +162,39 @@ class ScheduleRepository(Repository):
                 )
         return inserted > 0
 
+    async def mark_skipped(self, schedule_id: int, newest: datetime, count: int) -> None:
+        """Slots that passed while nothing could post them (the bot was down too long): not posted, not counted
+        again."""
+        await self._db.execute(
+            """UPDATE schedules SET last_slot = ?, last_result = ?
+               WHERE id = ? AND (last_slot IS NULL OR last_slot < ?)""",
+            (ts_to_db(newest), f"skipped {count} slot(s): too late to post", schedule_id, ts_to_db(newest)),
+        )
+
     async def slot_job(self, schedule_id: int, slot: datetime, job_id: int) -> None:
         await self._db.execute(
             "UPDATE schedule_slots SET job_id = ? WHERE schedule_id = ? AND slot = ?",
             (job_id, schedule_id, ts_to_db(slot)),
         )
+
+    async def pause(self, schedule_id: int, reason: str) -> bool:
+        """Pause an enabled schedule; False when it was paused already (so its server is told only once)."""
+        changed, _ = await self._db.execute(
+            "UPDATE schedules SET enabled = 0, paused_reason = ? WHERE id = ? AND enabled = 1", (reason, schedule_id)
+        )
+        return changed > 0
+
+    async def record_run(self, schedule_id: int, moment: datetime, job_id: int) -> None:
+        """A post made on demand (`/autopost run`): kept with the slots so a failed delivery finds its schedule,
+        without moving the schedule's newest slot."""
+        async with self._db.transaction():
+            await self._db.execute(
+                "INSERT OR IGNORE INTO schedule_slots (schedule_id, slot, job_id, claimed_at) VALUES (?, ?, ?, ?)",
+                (schedule_id, ts_to_db(moment), job_id, ts_to_db(self._db.now())),
+            )
+            await self._db.execute(
+                "UPDATE schedules SET last_run_at = ? WHERE id = ?", (ts_to_db(self._db.now()), schedule_id)
+            )
 
     async def schedule_of_job(self, job_id: int) -> Schedule | None:
         row = await self._db.fetchone(

@@ -44,10 +44,15 @@ async def test_run_logs_in_starts_the_queue_then_connects(fake, tmp_path: Path, 
         seen["delivery"] = self.services.jobs._delivery is self.delivery
         seen["started"] = self.services.jobs._started
         seen["reconnect"] = reconnect
+        # Auto-posts: the wake-ups run, and the delivery pauses a schedule whose channel is gone.
+        autopost = self.services.autopost
+        seen["autopost"] = autopost.on_change is not None and autopost.notify == self.delivery.notice
+        seen["unreachable"] = self.delivery.on_unreachable == autopost.unreachable
 
     monkeypatch.setattr(StudioBot, "connect", fake_connect)
     await runner.run_bot(_settings(tmp_path))
-    assert seen == {"user": seen["user"], "delivery": True, "started": True, "reconnect": True}
+    wired = {"delivery": True, "started": True, "reconnect": True, "autopost": True, "unreachable": True}
+    assert seen == {"user": seen["user"], **wired}
     assert seen["user"] is not None
     assert TOKEN not in caplog.text
 

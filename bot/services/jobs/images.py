@@ -139,7 +139,13 @@ class ImageSubmitter:
         self._models = models
 
     async def submit(
-        self, caller: Caller, kind_name: str, draft: ImageDraft, *, like: ImageRequest | None = None
+        self,
+        caller: Caller,
+        kind_name: str,
+        draft: ImageDraft,
+        *,
+        like: ImageRequest | None = None,
+        priority: int = 0,
     ) -> JobTicket:
         """Validate `draft` and queue it as a job of `kind_name` (a kind that makes images).
 
@@ -150,7 +156,7 @@ class ImageSubmitter:
             raise StudioError(f"Jobs of kind {kind_name!r} make no images.")
         request, limits = await self.prepare(caller, draft)
         rerun = kind.from_image_request(request) if like is None else kind.rerun(like, request)
-        return await self._queue.submit(caller, kind_name, rerun, limits=limits)
+        return await self._queue.submit(caller, kind_name, rerun, limits=limits, priority=priority)
 
     async def prepare(self, caller: Caller, draft: ImageDraft) -> tuple[ImageRequest, GuildSettings]:
         prompt = (draft.prompt or "").strip()
