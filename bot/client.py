@@ -33,6 +33,7 @@ EXTENSIONS = (
     "bot.cogs.sheets",
     "bot.cogs.curation",
     "bot.cogs.training",
+    "bot.cogs.autopost",
 )
 
 

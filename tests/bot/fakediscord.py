@@ -101,6 +101,9 @@ class FakeDiscord:
         self.bot: discord.Client | None = None
         self.cdn: dict[str, bytes] = {}  # attachment id → bytes, downloadable like Discord's CDN
         self.downloads: list[str] = []
+        # Channels that refuse the bot's messages: id → (HTTP status, Discord error code, message), e.g. a deleted
+        # channel (404, 10003, "Unknown Channel") or a lost permission (403, 50013, "Missing Permissions").
+        self.refusing: dict[int, tuple[int, int, str]] = {}
         self._runner: web.AppRunner | None = None
         self.base_url = ""
         self.user = {
@@ -348,6 +351,9 @@ class FakeDiscord:
         return _json(self.public(self.messages[message_id]))
 
     def _create_channel_message(self, channel_id: int, body: Any, files: list[tuple[str, bytes]]) -> web.Response:
+        if channel_id in self.refusing:
+            status, code, message = self.refusing[channel_id]
+            return _json({"code": code, "message": message}, status=status)
         body = body or {}
         error = self._validate_message(body, files, "channel message")
         if error:
@@ -618,7 +624,15 @@ class FakeDiscord:
         else:
             target._connection.parse_message_reaction_remove(data)  # type: ignore[arg-type]
 
-    def _options(self, bot: discord.Client, name: str, values: dict[str, Any], focused: str | None, validate: bool):
+    def _options(
+        self,
+        bot: discord.Client,
+        name: str,
+        values: dict[str, Any],
+        focused: str | None,
+        validate: bool,
+        permissions: int = BASIC_PERMISSIONS,
+    ):
         """The `data` of an application command: `name` may be "group sub"; attachments are attachment dicts."""
         group_name, _, sub = name.partition(" ")
         command = bot.tree.get_command(group_name)  # type: ignore[attr-defined]
@@ -627,13 +641,19 @@ class FakeDiscord:
             command = command.get_command(sub)  # type: ignore[union-attr]
             assert command is not None, f"/{name} is not registered"
         options = []
-        resolved: dict[str, Any] = {}
+        resolved: dict[str, dict[str, Any]] = {}
         for key, value in values.items():
             param = command.get_parameter(key)
             assert param is not None, f"/{name} has no option {key!r}"
             if param.type == discord.AppCommandOptionType.attachment:
-                resolved[value["id"]] = value
+                resolved.setdefault("attachments", {})[value["id"]] = value
                 options.append({"name": key, "type": param.type.value, "value": value["id"]})
+                continue
+            if param.type == discord.AppCommandOptionType.channel and key != focused:
+                # A channel option arrives as its id, with the channel (and the member's permissions in it) resolved.
+                channel = {"id": str(value), "type": 0, "name": f"channel-{value}", "permissions": str(permissions)}
+                resolved.setdefault("channels", {})[str(value)] = channel
+                options.append({"name": key, "type": param.type.value, "value": str(value)})
                 continue
             if validate and key != focused:
                 # What Discord's own client refuses before the bot ever sees it.
@@ -654,7 +674,7 @@ class FakeDiscord:
             options = [{"name": sub, "type": 1, "options": options}]
         data: dict[str, Any] = {"id": str(snowflake()), "name": group_name, "type": 1, "options": options}
         if resolved:
-            data["resolved"] = {"attachments": resolved}
+            data["resolved"] = resolved
         return data
 
     def slash(
@@ -672,7 +692,7 @@ class FakeDiscord:
         """Dispatch an application command with these option values."""
         target = bot or self.bot
         assert target is not None
-        data = self._options(target, name, values, None, validate)
+        data = self._options(target, name, values, None, validate, permissions)
         state = self._base(2, data, user_id=user_id, permissions=permissions, roles=roles, message=None)
         return self._dispatch(state, bot)
 

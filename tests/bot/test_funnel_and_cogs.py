@@ -133,7 +133,12 @@ async def test_settings_command_is_hidden_from_non_managers_when_synced(fake, ma
         "trainset",
         "charactersheet",
         "train",
+        "autopost",
     }
+    assert {o["name"] for o in commands["autopost"]["options"]} == {
+        "add", "list", "remove", "pause", "resume", "run", "timezone", "wildcard",
+    }  # fmt: skip
+    assert int(commands["autopost"]["default_member_permissions"]) == MANAGE_GUILD
     assert {o["name"] for o in commands["train"]["options"]} == {"start", "status", "cancel", "list"}
     start = next(o for o in commands["train"]["options"] if o["name"] == "start")
     assert [o["name"] for o in start["options"]][:2] == ["output_name", "set"]
