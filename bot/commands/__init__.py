@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.commands import db_cmd, gen_cmd, image_cmd, models_cmd, run_cmd, train_cmd, trainset_cmd
+from bot.commands import autopost_cmd, db_cmd, gen_cmd, image_cmd, models_cmd, run_cmd, train_cmd, trainset_cmd
 
 COMMANDS: tuple[click.Command, ...] = (
     run_cmd.run,
@@ -17,5 +17,6 @@ COMMANDS: tuple[click.Command, ...] = (
     models_cmd.models,
     trainset_cmd.trainset,
     train_cmd.train,
+    autopost_cmd.autopost,
     db_cmd.db,
 )

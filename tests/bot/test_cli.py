@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +151,7 @@ def _python_m(module: str, *args: str, cwd: Path):
 def test_python_dash_m_bot_cli_has_every_command(tmp_path: Path) -> None:
     out = _python_m("bot.cli", "--help", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    for command in ("generate", "describe", "vary", "edit", "models", "db", "run", "sync", "demo"):
+    for command in ("generate", "describe", "vary", "edit", "models", "db", "run", "sync", "demo", "autopost"):
         assert f"  {command} " in out.stdout
 
 
@@ -231,3 +232,52 @@ def test_train_a_folder_then_list_and_export(run, tmp_path: Path, monkeypatch: p
     assert missing.exit_code == 1 and "No LoRA named 'nope'" in missing.output
     nothing = run("train", "--name", "ghost", "--resume")
     assert nothing.exit_code == 1 and "No interrupted training of 'ghost'" in nothing.output
+
+
+def _schedule(tmp_path: Path) -> None:
+    """A schedule as /autopost add leaves it, with a server's wildcard list."""
+    import asyncio
+
+    from storage import open_database
+
+    async def make() -> None:
+        (tmp_path / "data").mkdir(exist_ok=True)
+        db = await open_database(tmp_path / "data" / "studio.db")
+        try:
+            await db.schedules.set_wildcard(42, "seas", ["north sea"])
+            params = {"count": 1, "lora_share": 100, "caption": "{model}: {prompt}"}
+            created = await db.schedules.create(
+                "boats",
+                42,
+                555,
+                "0 9 * * *",
+                "a boat on the __seas__ at {dawn|dusk}",
+                7,
+                model="tiny-sd",
+                params=params,
+            )
+            await db.schedules.update(created.id, home_channel_id=556)
+        finally:
+            await db.close()
+
+    asyncio.run(make())
+
+
+@pytest.mark.slow  # the real engine: tiny-sd
+def test_autopost_list_and_run_one_post_locally(run, tmp_path: Path) -> None:
+    assert "no auto-posts yet" in run("autopost", "list").output
+    _schedule(tmp_path)
+    listed = run("autopost", "list", "--guild", "42")
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.startswith("#1 boats -> channel 555: At 09:00 (UTC, `0 9 * * *`); next ")
+    assert "never run" in listed.output
+    assert "no auto-posts yet" in run("autopost", "list", "--guild", "43").output
+    out = tmp_path / "post"
+    result = run("autopost", "run", "1", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    prompt = re.search(r"prompt: [^\n]*", result.output).group(0)  # after the progress bar's carriage returns
+    assert prompt in ("prompt: a boat on the north sea at dawn", "prompt: a boat on the north sea at dusk")
+    assert f"tiny-sd: {prompt.removeprefix('prompt: ')}" in result.output  # the caption template
+    assert len(list(out.glob("*.png"))) == 1
+    missing = run("autopost", "run", "9", "--out", str(out))
+    assert missing.exit_code == 1 and "no auto-post 9" in missing.output

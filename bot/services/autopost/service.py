@@ -209,14 +209,21 @@ class AutopostService:
 
     # -- running ----------------------------------------------------------------------------------
 
-    async def post(self, schedule: Schedule, seed: int, moment: datetime) -> JobTicket:
+    async def preview(self, caller: Caller, schedule_id: int) -> JobTicket:
+        """Render one post of a schedule for `caller` alone (the CLI): its template and mix, no channel, no slot."""
+        self._may_manage(caller)
+        found = await self._schedule(caller, schedule_id)
+        now = self.clock()
+        return await self.post(found, slot_seed(found.id, now), now, caller=caller)
+
+    async def post(self, schedule: Schedule, seed: int, moment: datetime, *, caller: Caller | None = None) -> JobTicket:
         """Queue one post of `schedule`: the template and the model mix applied with `seed`."""
         params = schedule.params
         lists = await self._db.schedules.wildcards(schedule.guild_id)
         choice = pick(schedule.prompt, lists, int(params.get("lora_share", 100)), seed)
         model = await self._models.resolve(schedule.model)
         chosen = model.chosen if choice.use_lora or not model.loras else model.spec.name
-        caller = Caller(
+        caller = caller or Caller(
             user_id=schedule.created_by, guild_id=schedule.guild_id, channel_id=schedule.channel_id, origin="schedule"
         )
         draft = ImageDraft(
