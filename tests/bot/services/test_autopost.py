@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.services.api import Caller
+from bot.services.api import Caller, GenerateInput
 from bot.services.autopost.api import ScheduleOptions
 from bot.services.autopost.service import slot_seed
 from bot.services.autopost.timing import Timing
@@ -223,3 +223,13 @@ async def test_pause_resume_and_remove(services, tmp_path: Path) -> None:
     removed = await services.autopost.remove(MANAGER, schedule_id)
     assert removed.id == schedule_id and await services.db.schedules.get(schedule_id) is None
     assert await services.autopost.tick(schedule_id, datetime.now(UTC)) is None
+
+
+async def test_a_post_waits_behind_members_commands_queued_at_the_same_time(services, delivery) -> None:
+    schedule_id = await _add(services)
+    slot = await _first_slot(services, schedule_id)
+    post = await services.autopost.tick(schedule_id, slot + timedelta(seconds=5))  # queued first
+    member = await services.generate.submit(ALICE, GenerateInput(prompt="a dog", model="tiny-sd", steps=2))
+    await services.jobs.start()
+    await settle(services)
+    assert delivery.delivered_order() == [member.job_id, post]
