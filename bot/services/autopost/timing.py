@@ -9,6 +9,7 @@ daylight-saving changes included); cron-descriptor says them in words.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -103,15 +104,32 @@ class Timing:
     def after(self, moment: datetime, count: int = 3) -> list[datetime]:
         """The next `count` run times strictly after `moment`, in the schedule's time zone."""
         runs: list[datetime] = []
-        previous = None
-        now = moment + timedelta(microseconds=1)
-        for _ in range(count):
-            fire = self.trigger.get_next_fire_time(previous, now)
-            if fire is None:
+        for fire in self._fires(moment):
+            if len(runs) == count:
                 break
             runs.append(fire)
-            previous, now = fire, fire + timedelta(microseconds=1)
         return runs
+
+    def _fires(self, start: datetime) -> Iterator[datetime]:
+        """The run times strictly after `start`, in order, each strictly later than the one before."""
+        # Each run is asked for from an instant in UTC, never from the run before: APScheduler 3.11 steps from a
+        # previous run by its wall clock, which loses `fold` in the hour repeated when summer time ends and finds
+        # the same run again, forever (agronholm/apscheduler#1021, #1036).
+        now = start.astimezone(UTC) + timedelta(microseconds=1)
+        while True:
+            fire = self.trigger.get_next_fire_time(None, now)
+            if fire is None:
+                return
+            if fire.astimezone(UTC) < now:  # never the same instant twice, whatever the trigger says
+                raise ScheduleError(f"The schedule {self.cron!r} cannot be followed in {self.tz} around {fire}.")
+            if not (self._fixed_hours and _second_pass(fire)):
+                yield fire
+            now = fire.astimezone(UTC) + timedelta(microseconds=1)
+
+    @cached_property
+    def _fixed_hours(self) -> bool:
+        """Whether the schedule names its hours: then, as cron does, it runs once in an hour the clock repeats."""
+        return self.cron.split()[1] != "*"
 
     def shortest_gap(self, moment: datetime) -> timedelta:
         """The shortest time between two runs from `moment` on (daylight-saving changes included)."""
@@ -128,14 +146,16 @@ class Timing:
     def slots_between(self, start: datetime, end: datetime) -> list[datetime]:
         """The run times in (start, end]."""
         found: list[datetime] = []
-        previous = None
-        now = start + timedelta(microseconds=1)
-        while True:
-            fire = self.trigger.get_next_fire_time(previous, now)
-            if fire is None or fire > end:
-                return found
+        for fire in self._fires(start):
+            if fire > end:
+                break
             found.append(fire)
-            previous, now = fire, fire + timedelta(microseconds=1)
+        return found
+
+
+def _second_pass(moment: datetime) -> bool:
+    """Whether `moment` is the second time its wall clock reads so (the hour repeated when summer time ends)."""
+    return moment.fold == 1 and moment.replace(fold=0).utcoffset() != moment.utcoffset()
 
 
 def parse(text: str, tz: str, min_minutes: int, now: datetime) -> Timing:

@@ -126,3 +126,27 @@ def test_templates_and_lists_are_checked() -> None:
     assert parse_values("gym, café,\nbeach, gym") == ("gym", "café", "beach")
     with pytest.raises(TemplateError, match="separated by commas"):
         parse_values(" , ")
+
+
+def test_the_hour_repeated_when_summer_time_ends_is_followed_not_looped() -> None:
+    # 25 October 2026, Paris: 03:00 CEST becomes 02:00 CET, so 02:30 happens twice (an hour apart in UTC).
+    hourly = Timing("30 * * * *", "Europe/Paris")
+    night = datetime(2026, 10, 24, 22, 0, tzinfo=UTC)
+    slots = hourly.slots_between(night, night + timedelta(hours=5))
+    assert [s.astimezone(UTC).hour for s in slots] == [22, 23, 0, 1, 2]
+    assert [s.strftime("%H:%M%z") for s in slots[2:4]] == ["02:30+0200", "02:30+0100"]
+    # Each of the two 02:30 slots is due once, in turn, and then nothing until 03:30.
+    first, second = slots[2], slots[3]
+    assert due(hourly, slots[1], night, first.astimezone(UTC) + timedelta(minutes=1)).slot == first
+    assert due(hourly, first, night, second.astimezone(UTC) + timedelta(minutes=1)).slot == second
+    assert due(hourly, second, night, second.astimezone(UTC) + timedelta(minutes=30)).slot is None
+    assert hourly.shortest_gap(night) == timedelta(hours=1)
+    # A schedule that names its hours runs once on that night, as cron does: a daily post is not made twice.
+    daily = Timing("30 2 * * *", "Europe/Paris")
+    runs = daily.after(night, 3)
+    assert [(r.day, r.strftime("%H:%M%z")) for r in runs] == [
+        (25, "02:30+0200"),
+        (26, "02:30+0100"),
+        (27, "02:30+0100"),
+    ]
+    assert due(daily, None, night, runs[0].astimezone(UTC) + timedelta(hours=1, minutes=5)).slot is None
