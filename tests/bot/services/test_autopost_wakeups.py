@@ -31,7 +31,7 @@ async def test_start_registers_each_enabled_schedule_and_posts_a_missed_slot_onc
             try:
                 assert wakeups.registered() == {f"autopost-{hourly.id}", f"autopost-{daily.id}"}
                 job = wakeups._scheduler.get_job(f"autopost-{hourly.id}")
-                assert job.next_run_time == slot  # the alarm rings at the next slot (by the real clock)
+                assert job.next_run_time == slot + timedelta(hours=1)  # the alarm is set for the next run
             finally:
                 await wakeups.stop()
     jobs = [*await services.db.jobs.fair_queue(), *await services.db.jobs.list_running()]
@@ -59,5 +59,23 @@ async def test_changes_register_again_or_drop_the_alarm(services) -> None:
         await services.autopost.remove(MANAGER, made.id)
         await _settled(wakeups)
         assert wakeups.registered() == set()
+    finally:
+        await wakeups.stop()
+
+
+async def test_an_alarm_wakes_the_service_and_sets_the_next_one(services) -> None:
+    made = await services.autopost.add(MANAGER, 1, "every 1h", ScheduleOptions(prompt="a cat"))
+    wakeups = WakeUps(services.autopost, services.db)
+    await wakeups.start()
+    try:
+        job = wakeups._scheduler.get_job(f"autopost-{made.id}")
+        first = job.next_run_time
+        slot = Timing("0 * * * *", "UTC").after((await services.db.schedules.get(made.id)).created_at, 1)[0]
+        assert first == slot
+        # The alarm rings (APScheduler calls the job's function): the slot is posted, the next alarm set.
+        services.autopost.clock = lambda: slot + timedelta(seconds=1)
+        await job.func(*job.args)
+        assert (await services.db.schedules.get(made.id)).last_slot == slot
+        assert wakeups._scheduler.get_job(f"autopost-{made.id}").next_run_time == slot + timedelta(hours=1)
     finally:
         await wakeups.stop()
