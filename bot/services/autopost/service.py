@@ -98,8 +98,18 @@ class AutopostService:
             enabled=schedule.enabled,
             paused_reason=schedule.paused_reason,
             last_run_at=schedule.last_run_at,
-            last_result=schedule.last_result,
+            last_result=await self._result_now(schedule.last_result),
         )
+
+    async def _result_now(self, result: str | None) -> str | None:
+        """The last run's result with its job's state now: a post that failed after it was queued says so."""
+        found = re.search(r"\(job (\d+)\)", result or "")
+        job = await self._db.jobs.get(int(found.group(1))) if found else None
+        if job is None or job.status == "done":
+            return result
+        if job.status == "failed":
+            return f"failed (job {job.id}): {job.error or 'no reason given'}"
+        return f"{job.status} (job {job.id})"
 
     def _changed(self, schedule: Schedule) -> None:
         if self.on_change is not None:

@@ -233,3 +233,14 @@ async def test_a_post_waits_behind_members_commands_queued_at_the_same_time(serv
     await services.jobs.start()
     await settle(services)
     assert delivery.delivered_order() == [member.job_id, post]
+
+
+async def test_the_last_result_follows_the_posts_job(services) -> None:
+    schedule_id = await _add(services)
+    slot = await _first_slot(services, schedule_id)
+    job_id = await services.autopost.tick(schedule_id, slot + timedelta(seconds=5))
+    (view,) = await services.autopost.list(MANAGER)
+    assert view.last_result == f"queued (job {job_id})"
+    await services.db.jobs.fail(job_id, "The GPU ran out of memory.")
+    (view,) = await services.autopost.list(MANAGER)
+    assert view.last_result == f"failed (job {job_id}): The GPU ran out of memory."
