@@ -1,8 +1,9 @@
-"""Tiny SD 1.5 and SDXL pipelines with random weights, built offline from config under fixed seeds.
+"""Tiny SD 1.5, SDXL and FLUX.1 pipelines with random weights, built offline from config under fixed seeds.
 
 They exist so that every code path (txt2img, img2img, inpaint, LoRA) runs on a CPU in seconds with
 no download. Their images are noise. Built once, they are saved as a diffusers folder in safetensors
-and later loaded through the same folder loader as any real model.
+and later loaded through the same folder loader as any real model. The FLUX.1 recipes live in
+engine/tiny_flux.py.
 """
 
 from __future__ import annotations
@@ -18,9 +19,16 @@ from engine.errors import ModelUnavailable
 
 log = logging.getLogger(__name__)
 
-TINY_MODELS: dict[str, str] = {"tiny-sd": "sd15", "tiny-sdxl": "sdxl"}
-# Bump when the recipe below changes, so that stale cached folders are rebuilt.
+TINY_MODELS: dict[str, str] = {
+    "tiny-sd": "sd15",
+    "tiny-sdxl": "sdxl",
+    "tiny-flux": "flux",
+    "tiny-flux-kontext": "flux",
+}
+# Bump when a recipe changes, so that stale cached folders are rebuilt. RECIPE_VERSION covers the SD recipes;
+# a model listed in _RECIPE_VERSIONS has its own, so that changing one recipe leaves the other folders valid.
 RECIPE_VERSION = "1"
+_RECIPE_VERSIONS: dict[str, str] = {"tiny-flux": "flux-1", "tiny-flux-kontext": "flux-1"}
 _MARKER = ".tiny-recipe"
 _HIDDEN = 32
 _SEED = 1234
@@ -56,7 +64,8 @@ def write_byte_tokenizer(folder: Path) -> Path:
     return folder
 
 
-def _tokenizer(folder: Path) -> Any:
+def clip_tokenizer(folder: Path) -> Any:
+    """The byte-level CLIP tokenizer written to `folder` (see write_byte_tokenizer)."""
     from transformers import CLIPTokenizer
 
     write_byte_tokenizer(folder)
@@ -64,7 +73,8 @@ def _tokenizer(folder: Path) -> Any:
     return CLIPTokenizer.from_pretrained(str(folder), model_max_length=77)
 
 
-def _text_encoder(tokenizer: Any, *, with_projection: bool, seed: int) -> Any:
+def clip_text_encoder(tokenizer: Any, *, with_projection: bool, seed: int) -> Any:
+    """A 2-layer CLIP text encoder of width 32 (also its projection width) with seeded random weights."""
     import torch
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
@@ -145,12 +155,16 @@ def build_tiny_pipeline(name: str, work_dir: Path) -> Any:
     if name not in TINY_MODELS:
         raise ModelUnavailable(f"Unknown built-in model '{name}'. Built-in models: {', '.join(TINY_MODELS)}.")
     family = TINY_MODELS[name]
+    if family == "flux":
+        from engine.tiny_flux import build_tiny_flux_pipeline
+
+        return build_tiny_flux_pipeline(name, work_dir)
     sched_kwargs = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "steps_offset": 1}
-    tokenizer = _tokenizer(work_dir / "byte-tokenizer")
+    tokenizer = clip_tokenizer(work_dir / "byte-tokenizer")
     if family == "sd15":
         return StableDiffusionPipeline(
             vae=_vae(_SEED + 1),
-            text_encoder=_text_encoder(tokenizer, with_projection=False, seed=_SEED + 2),
+            text_encoder=clip_text_encoder(tokenizer, with_projection=False, seed=_SEED + 2),
             tokenizer=tokenizer,
             unet=_unet(family, _SEED + 3),
             scheduler=DDIMScheduler(clip_sample=False, set_alpha_to_one=False, **sched_kwargs),
@@ -160,8 +174,8 @@ def build_tiny_pipeline(name: str, work_dir: Path) -> Any:
         )
     return StableDiffusionXLPipeline(
         vae=_vae(_SEED + 1),
-        text_encoder=_text_encoder(tokenizer, with_projection=False, seed=_SEED + 2),
-        text_encoder_2=_text_encoder(tokenizer, with_projection=True, seed=_SEED + 4),
+        text_encoder=clip_text_encoder(tokenizer, with_projection=False, seed=_SEED + 2),
+        text_encoder_2=clip_text_encoder(tokenizer, with_projection=True, seed=_SEED + 4),
         tokenizer=tokenizer,
         tokenizer_2=tokenizer,
         unet=_unet(family, _SEED + 3),
@@ -174,7 +188,8 @@ def ensure_tiny_folder(name: str, cache_dir: Path | str) -> Path:
     cache_dir = Path(cache_dir)
     target = cache_dir / name
     marker = target / _MARKER
-    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == RECIPE_VERSION:
+    version = _RECIPE_VERSIONS.get(name, RECIPE_VERSION)
+    if marker.is_file() and marker.read_text(encoding="utf-8").strip() == version:
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
     log.info("Building built-in test model %s under %s", name, target)
@@ -183,7 +198,7 @@ def ensure_tiny_folder(name: str, cache_dir: Path | str) -> Path:
     try:
         pipe = build_tiny_pipeline(name, tmp)
         pipe.save_pretrained(tmp / "model", safe_serialization=True)
-        (tmp / "model" / _MARKER).write_text(RECIPE_VERSION, encoding="utf-8")
+        (tmp / "model" / _MARKER).write_text(version, encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
         (tmp / "model").rename(target)
