@@ -1,18 +1,33 @@
-"""Built-in model presets and the validation of requests against them (no torch here)."""
+"""The model catalog's rules: families, samplers, counts, and the validation of requests (no torch here).
+
+The presets themselves live in `engine.presets`; they are re-exported here for the modules that ask the catalog.
+"""
 
 from __future__ import annotations
 
 import math
 import random
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from engine.errors import InvalidRequest, ModelUnavailable
+from engine.presets import (
+    APACHE,
+    ASPECTS,
+    ATTENTION_MODULES,
+    FLUX_DEV_LICENCE,
+    FLUX_MODULES,
+    RUNNABLE_FAMILIES,
+    ModelPreset,
+    TrainingPreset,
+    all_presets,
+    family_preset,
+    get_preset,
+)
 from engine.types import GenerateRequest, Mode, ResolvedParams
 
-SUPPORTED_FAMILIES: tuple[str, ...] = ("sd15", "sdxl")
+SUPPORTED_FAMILIES: tuple[str, ...] = RUNNABLE_FAMILIES
 # Known architectures the catalog may list (an installed model, say) that the engine cannot run yet.
-DECLARED_FAMILIES: tuple[str, ...] = ("flux", "sd3")
+DECLARED_FAMILIES: tuple[str, ...] = ("sd3",)
 ALL_FAMILIES: tuple[str, ...] = SUPPORTED_FAMILIES + DECLARED_FAMILIES
 
 SCHEDULERS: tuple[str, ...] = (
@@ -27,8 +42,10 @@ SCHEDULERS: tuple[str, ...] = (
     "dpmpp_2m_karras",
     "dpmpp_2m_sde",
     "unipc",
+    "flow_match_euler",
 )
-ASPECTS: tuple[str, ...] = ("1:1", "2:3", "3:2", "16:9", "9:16")
+# FLUX is a flow-matching model: it samples with its own scheduler only, and the SD samplers do not apply to it.
+FLOW_SCHEDULERS: tuple[str, ...] = ("flow_match_euler",)
 COUNTS: tuple[int, ...] = (1, 2, 4, 8)
 # File types that unpickle (and so can run code) when loaded: refused everywhere, for models and LoRAs.
 PICKLE_SUFFIXES = frozenset({".ckpt", ".bin", ".pt", ".pth", ".pkl", ".pickle"})
@@ -37,56 +54,6 @@ MAX_SEED = 2**32 - 1
 MAX_LORAS = 4
 LORA_SCALE_RANGE = (-2.0, 2.0)
 DEFAULT_STRENGTH = {"img2img": 0.6, "inpaint": 1.0}
-ATTENTION_MODULES: tuple[str, ...] = ("to_k", "to_q", "to_v", "to_out.0")
-
-
-@dataclass(frozen=True)
-class TrainingPreset:
-    """Starting values for a LoRA trained on this base model."""
-
-    rank: int
-    alpha: int
-    learning_rate: float
-    batch_size: int
-    grad_accum: int
-    resolution: int
-    steps_per_image: int
-    target_modules: tuple[str, ...] = ATTENTION_MODULES
-
-
-@dataclass(frozen=True)
-class ModelPreset:
-    """A base model the catalog knows, with its defaults and bounds."""
-
-    id: str
-    display_name: str
-    family: str
-    source: str  # hub id, local path, or "builtin:<name>"
-    vram_gb: float  # fp16, one image at the default size
-    quality: int  # 1-5
-    speed: int  # 1-5
-    default_size: tuple[int, int]
-    steps: int
-    guidance: float
-    scheduler: str
-    step_range: tuple[int, int]
-    guidance_range: tuple[float, float]
-    aspect_sizes: MappingProxyType[str, tuple[int, int]]
-    training: TrainingPreset
-    description: str
-    is_test_model: bool = False
-    max_side: int = 2048
-    min_side: int = 64
-    size_step: int = 64  # the multiple the aspect presets use; requests only need multiples of 8
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        # Presets are catalog data: a work order carries one by its id (a MappingProxyType does not pickle).
-        return (get_preset, (self.id,))
-
-    @property
-    def max_pixels(self) -> int:
-        # Four times the default area bounds memory and time while leaving room for wide formats.
-        return 4 * self.default_size[0] * self.default_size[1]
 
 
 @dataclass(frozen=True)
@@ -105,156 +72,16 @@ class ModelSpec:
         return cls(name=preset.id, family=preset.family, source=preset.source, preset=preset)
 
 
-def _sizes(pairs: dict[str, tuple[int, int]]) -> MappingProxyType[str, tuple[int, int]]:
-    assert set(pairs) == set(ASPECTS)
-    return MappingProxyType(dict(pairs))
-
-
-_SD15_SIZES = _sizes({"1:1": (512, 512), "2:3": (512, 768), "3:2": (768, 512), "16:9": (896, 512), "9:16": (512, 896)})
-_SDXL_SIZES = _sizes(
-    {"1:1": (1024, 1024), "2:3": (832, 1216), "3:2": (1216, 832), "16:9": (1344, 768), "9:16": (768, 1344)}
-)
-_TINY_SIZES = _sizes({"1:1": (64, 64), "2:3": (64, 96), "3:2": (96, 64), "16:9": (112, 64), "9:16": (64, 112)})
-
-_SD15_TRAINING = TrainingPreset(16, 16, 1e-4, 2, 1, 512, 80)
-_SDXL_TRAINING = TrainingPreset(16, 16, 1e-4, 1, 2, 1024, 60)
-_TINY_TRAINING = TrainingPreset(4, 4, 1e-3, 4, 1, 64, 2)
-_TINY_NOTE = "Test model with random weights: it runs every code path offline in seconds, and its images are noise."
-
-_PRESETS: tuple[ModelPreset, ...] = (
-    ModelPreset(
-        id="sd15",
-        display_name="Stable Diffusion 1.5",
-        family="sd15",
-        source="stable-diffusion-v1-5/stable-diffusion-v1-5",
-        vram_gb=4.0,
-        quality=2,
-        speed=4,
-        default_size=(512, 512),
-        steps=30,
-        guidance=7.5,
-        scheduler="dpmpp_2m",
-        step_range=(1, 100),
-        guidance_range=(0.0, 20.0),
-        aspect_sizes=_SD15_SIZES,
-        training=_SD15_TRAINING,
-        description="The classic 512 px model: fast, light, with the largest LoRA ecosystem.",
-        max_side=1024,
-    ),
-    ModelPreset(
-        id="sdxl",
-        display_name="Stable Diffusion XL 1.0",
-        family="sdxl",
-        source="stabilityai/stable-diffusion-xl-base-1.0",
-        vram_gb=8.0,
-        quality=4,
-        speed=2,
-        default_size=(1024, 1024),
-        steps=30,
-        guidance=6.0,
-        scheduler="euler",
-        step_range=(1, 100),
-        guidance_range=(0.0, 20.0),
-        aspect_sizes=_SDXL_SIZES,
-        training=_SDXL_TRAINING,
-        description="1024 px base model: better composition and detail, about four times slower than SD 1.5.",
-    ),
-    ModelPreset(
-        id="sdxl-turbo",
-        display_name="SDXL Turbo",
-        family="sdxl",
-        source="stabilityai/sdxl-turbo",
-        vram_gb=8.0,
-        quality=3,
-        speed=5,
-        default_size=(512, 512),
-        steps=2,
-        guidance=0.0,
-        scheduler="euler_a",
-        step_range=(1, 4),
-        guidance_range=(0.0, 0.0),
-        aspect_sizes=_SD15_SIZES,
-        training=_SDXL_TRAINING,
-        description="Distilled SDXL: an image in 1 to 4 steps at 512 px, without guidance.",
-        max_side=1024,
-    ),
-    ModelPreset(
-        id="tiny-sd",
-        display_name="Tiny SD (test)",
-        family="sd15",
-        source="builtin:tiny-sd",
-        vram_gb=0.1,
-        quality=1,
-        speed=5,
-        default_size=(64, 64),
-        steps=4,
-        guidance=5.0,
-        scheduler="ddim",
-        step_range=(1, 50),
-        guidance_range=(0.0, 20.0),
-        aspect_sizes=_TINY_SIZES,
-        training=_TINY_TRAINING,
-        description=_TINY_NOTE,
-        is_test_model=True,
-        max_side=256,
-        min_side=16,
-        size_step=8,
-    ),
-    ModelPreset(
-        id="tiny-sdxl",
-        display_name="Tiny SDXL (test)",
-        family="sdxl",
-        source="builtin:tiny-sdxl",
-        vram_gb=0.1,
-        quality=1,
-        speed=5,
-        default_size=(64, 64),
-        steps=4,
-        guidance=5.0,
-        scheduler="euler",
-        step_range=(1, 50),
-        guidance_range=(0.0, 20.0),
-        aspect_sizes=_TINY_SIZES,
-        training=_TINY_TRAINING,
-        description=_TINY_NOTE,
-        is_test_model=True,
-        max_side=256,
-        min_side=16,
-        size_step=8,
-    ),
-)
-_BY_ID = MappingProxyType({p.id: p for p in _PRESETS})
-
-
-def all_presets() -> tuple[ModelPreset, ...]:
-    return _PRESETS
-
-
-def get_preset(preset_id: str) -> ModelPreset:
-    try:
-        return _BY_ID[preset_id]
-    except KeyError:
-        raise ModelUnavailable(f"Unknown model '{preset_id}'. Known models: {', '.join(_BY_ID)}.") from None
-
-
-def family_preset(family: str) -> ModelPreset:
-    """The preset whose defaults an installed base model of `family` reuses."""
-    by_family = {"sd15": "sd15", "sdxl": "sdxl"}
-    if family not in by_family:
-        raise ModelUnavailable(
-            f"Model family '{family}' is not supported yet. Supported families: {', '.join(SUPPORTED_FAMILIES)}."
-        )
-    return _BY_ID[by_family[family]]
-
-
 def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
 def _check_size(width: int, height: int, preset: ModelPreset) -> None:
     for label, value in (("width", width), ("height", height)):
-        if not isinstance(value, int) or value % 8:
-            raise InvalidRequest(f"The {label} must be a whole multiple of 8 pixels (got {value}).")
+        if not isinstance(value, int) or value % preset.size_multiple:
+            raise InvalidRequest(
+                f"The {label} must be a whole multiple of {preset.size_multiple} pixels for this model (got {value})."
+            )
         if not preset.min_side <= value <= preset.max_side:
             raise InvalidRequest(
                 f"The {label} must be between {preset.min_side} and {preset.max_side} pixels for this model "
@@ -308,6 +135,9 @@ def resolve(request: GenerateRequest, spec: ModelSpec) -> ResolvedParams:
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InvalidRequest(f"The prompt is too long ({len(prompt)} characters; at most {MAX_PROMPT_CHARS}).")
     negative = (request.negative_prompt or "").strip()
+    if negative and spec.family == "flux":
+        # FLUX has no classifier-free guidance to push away from a negative prompt.
+        raise InvalidRequest("FLUX models take no negative prompt: say what you want in the prompt instead.")
     if len(negative) > MAX_PROMPT_CHARS:
         raise InvalidRequest(
             f"The negative prompt is too long ({len(negative)} characters; at most {MAX_PROMPT_CHARS})."
@@ -360,6 +190,11 @@ def resolve(request: GenerateRequest, spec: ModelSpec) -> ResolvedParams:
     scheduler = preset.scheduler if request.scheduler is None else request.scheduler
     if scheduler not in SCHEDULERS:
         raise InvalidRequest(f"Unknown scheduler '{scheduler}'. Choose one of: {', '.join(SCHEDULERS)}.")
+    if (scheduler in FLOW_SCHEDULERS) != (spec.family == "flux"):
+        fitting = FLOW_SCHEDULERS if spec.family == "flux" else tuple(s for s in SCHEDULERS if s not in FLOW_SCHEDULERS)
+        raise InvalidRequest(
+            f"The scheduler '{scheduler}' does not fit {spec.family} models: use {', '.join(fitting)}, or leave it out."
+        )
 
     # 6. LoRAs.
     if len(request.loras) > MAX_LORAS:
@@ -403,3 +238,32 @@ def resolve(request: GenerateRequest, spec: ModelSpec) -> ResolvedParams:
         mode=mode,
         strength=strength,
     )
+
+
+# The catalog's interface, presets included (they live in engine.presets).
+__all__ = [
+    "ALL_FAMILIES",
+    "APACHE",
+    "ASPECTS",
+    "ATTENTION_MODULES",
+    "COUNTS",
+    "DECLARED_FAMILIES",
+    "DEFAULT_STRENGTH",
+    "FLOW_SCHEDULERS",
+    "FLUX_DEV_LICENCE",
+    "FLUX_MODULES",
+    "LORA_SCALE_RANGE",
+    "MAX_LORAS",
+    "MAX_PROMPT_CHARS",
+    "MAX_SEED",
+    "PICKLE_SUFFIXES",
+    "SCHEDULERS",
+    "SUPPORTED_FAMILIES",
+    "ModelPreset",
+    "ModelSpec",
+    "TrainingPreset",
+    "all_presets",
+    "family_preset",
+    "get_preset",
+    "resolve",
+]

@@ -26,6 +26,7 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _FAMILY_CONFIG = {
     "sd15": "stable-diffusion-v1-5/stable-diffusion-v1-5",
     "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
+    "flux": "black-forest-labs/FLUX.1-dev",
 }
 
 
@@ -72,12 +73,15 @@ def quiet_progress_bars() -> None:
 
 
 def _pipeline_class(family: str) -> Any:
-    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+    from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
 
     if family == "sd15":
         return StableDiffusionPipeline
     if family == "sdxl":
         return StableDiffusionXLPipeline
+    if family == "flux":
+        # FLUX.1 and FLUX.1 Kontext share the family; the folder's model_index.json names which pipeline it is.
+        return DiffusionPipeline
     raise ModelUnavailable(
         f"Model family '{family}' is not supported yet. Supported families: {', '.join(SUPPORTED_FAMILIES)}."
     )
@@ -132,6 +136,8 @@ def load_single_file(
     config = config or _FAMILY_CONFIG[family]
     local_only = hub_offline() or Path(config).is_dir()
     try:
+        if family == "flux":
+            return _flux_from_transformer_file(path, config, dtype=dtype, local_only=local_only)
         return cls.from_single_file(
             str(path), dtype=dtype, config=config, local_files_only=local_only, **_family_kwargs(family)
         )
@@ -146,6 +152,18 @@ def load_single_file(
         raise ModelUnavailable(
             f"Model '{name or path.name}' could not be loaded from '{path.name}': {_short(exc)}.{hint}"
         ) from exc
+
+
+def _flux_from_transformer_file(path: Path, config: str, *, dtype: Any, local_only: bool) -> Any:
+    """A FLUX transformer shared as one file (BFL or diffusers keys), with the rest of the pipeline from `config`."""
+    from diffusers import DiffusionPipeline, FluxTransformer2DModel
+
+    transformer = FluxTransformer2DModel.from_single_file(
+        str(path), config=config, subfolder="transformer", dtype=dtype, local_files_only=local_only
+    )
+    return DiffusionPipeline.from_pretrained(
+        config, transformer=transformer, dtype=dtype, use_safetensors=True, local_files_only=local_only
+    )
 
 
 def _missing_weights(name: str, source: str) -> ModelUnavailable:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InvalidRequest, ModelUnavailable
+from engine.families import denoiser, denoiser_name
 from engine.loading import refuse_pickle
 from engine.types import LoraSpec
 
@@ -80,7 +81,7 @@ def with_alpha_applied(state: dict[str, Any], header: Mapping[str, str]) -> dict
         return state
     meta = json.loads(raw)
     folded = dict(state)
-    for prefix in ("unet", "text_encoder"):  # each component's alpha is kept under its own prefix
+    for prefix in ("unet", "transformer", "text_encoder"):  # each component's alpha is kept under its own prefix
         alpha = meta.get(f"{prefix}.lora_alpha")
         if alpha is None:
             continue
@@ -113,6 +114,9 @@ class LoraCache:
     @property
     def resident_bytes(self) -> int:
         return sum(r.size for r in self._resident.values())
+
+    def _registered(self, name: str) -> bool:
+        return name in self._pipe.get_list_adapters().get(denoiser_name(self._family), [])
 
     def _check(self, spec: LoraSpec) -> Path:
         if spec.family != self._family:
@@ -152,11 +156,17 @@ class LoraCache:
         except Exception as exc:  # diffusers and peft raise many kinds for a malformed or mismatched file
             log.warning("Loading LoRA %s from %s failed: %s", spec.name, path, exc)
             # A half-loaded adapter would linger in the modules: remove whatever got registered.
-            if name in self._pipe.get_list_adapters().get("unet", []):
+            if self._registered(name):
                 self._delete([name])
             raise ModelUnavailable(
                 f"LoRA '{spec.name}' could not be loaded: the file does not fit a {self._family} model or is damaged."
             ) from exc
+        if not any(name in names for names in self._pipe.get_list_adapters().values()):
+            # diffusers only logs a warning for key layouts it does not know, and loads nothing (flux notes §4).
+            raise ModelUnavailable(
+                f"LoRA '{spec.name}' loads no weights into a {self._family} model: its keys are in a layout the "
+                "loader does not know. Export it again in the kohya or diffusers format."
+            )
         self._resident[name] = _Resident(name=name, size=size)
         log.info("Loaded LoRA %s as adapter %s (%d bytes)", spec.name, name, size)
 
@@ -172,7 +182,7 @@ class LoraCache:
                 self._load(spec, path, name, keep)
         if not names:
             # Any adapter on the UNet goes off: the studio's LoRAs, and one that is training on it.
-            if self._resident or getattr(self._pipe.unet, "peft_config", None):
+            if self._resident or getattr(denoiser(self._pipe, self._family), "peft_config", None):
                 self._pipe.disable_lora()
             return
         self._pipe.enable_lora()

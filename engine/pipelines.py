@@ -21,51 +21,17 @@ import torch
 
 from engine.catalog import ModelSpec, resolve
 from engine.device import apply_memory_plan, plan_memory
-from engine.errors import Cancelled, InvalidRequest, OutOfMemory
+from engine.errors import Cancelled, OutOfMemory
+from engine.families import call_options, denoiser, variant_class
 from engine.loading import load_base_pipeline, quiet_progress_bars
 from engine.lora import DEFAULT_LORA_BUDGET_BYTES, LoraCache
+from engine.schedulers import make_scheduler
 from engine.types import GeneratedImage, GenerateRequest, GenerateResult, Mode, ResolvedParams
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
 CancelCheck = Callable[[], bool]
-
-
-def make_scheduler(name: str, base_config: Any) -> Any:
-    """A new scheduler of kind `name`, keeping the model's own schedule settings (betas, spacing, prediction)."""
-    from diffusers import (
-        DDIMScheduler,
-        DDPMScheduler,
-        DPMSolverMultistepScheduler,
-        EulerAncestralDiscreteScheduler,
-        EulerDiscreteScheduler,
-        HeunDiscreteScheduler,
-        LMSDiscreteScheduler,
-        PNDMScheduler,
-        UniPCMultistepScheduler,
-    )
-
-    table: dict[str, tuple[Any, dict[str, Any]]] = {
-        "ddim": (DDIMScheduler, {}),
-        "ddpm": (DDPMScheduler, {}),
-        "pndm": (PNDMScheduler, {"skip_prk_steps": True}),
-        "lms": (LMSDiscreteScheduler, {}),
-        "euler": (EulerDiscreteScheduler, {}),
-        "euler_a": (EulerAncestralDiscreteScheduler, {}),
-        "heun": (HeunDiscreteScheduler, {}),
-        "dpmpp_2m": (DPMSolverMultistepScheduler, {"algorithm_type": "dpmsolver++", "solver_order": 2}),
-        "dpmpp_2m_karras": (
-            DPMSolverMultistepScheduler,
-            {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True},
-        ),
-        "dpmpp_2m_sde": (DPMSolverMultistepScheduler, {"algorithm_type": "sde-dpmsolver++", "solver_order": 2}),
-        "unipc": (UniPCMultistepScheduler, {}),
-    }
-    if name not in table:
-        raise InvalidRequest(f"Unknown scheduler '{name}'. Choose one of: {', '.join(table)}.")
-    cls, overrides = table[name]
-    return cls.from_config(base_config, **overrides)
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -171,23 +137,25 @@ class PipelineManager:
         return entry
 
     def _apply_optimizations(self, entry: _Loaded) -> None:
-        base = entry.base
-        base.unet.to(memory_format=torch.channels_last)
+        base, family = entry.base, entry.spec.family
+        if family != "flux":  # a transformer has no convolutions to lay out
+            base.unet.to(memory_format=torch.channels_last)
         base.vae.to(memory_format=torch.channels_last)
         self._set_qkv_fused(entry, fused=True)
         if self.device.type == "cuda":
             # In-place compile keeps the module object, so from_pipe variants and LoRA adapters still share it.
-            base.unet.compile(mode="max-autotune-no-cudagraphs")
+            denoiser(base, family).compile(mode="max-autotune-no-cudagraphs")
 
     @staticmethod
     def _set_qkv_fused(entry: _Loaded, *, fused: bool) -> None:
         # Fused QKV bypasses the separate to_q/to_k/to_v layers that LoRAs patch: fuse only while no LoRA runs.
         if entry.qkv_fused == fused:
             return
+        model = denoiser(entry.base, entry.spec.family)
         if fused:
-            entry.base.unet.fuse_qkv_projections()
+            model.fuse_qkv_projections()
         else:
-            entry.base.unet.unfuse_qkv_projections()
+            model.unfuse_qkv_projections()
         entry.qkv_fused = fused
 
     def pipeline(self, spec: ModelSpec, mode: Mode = "txt2img") -> Any:
@@ -196,10 +164,7 @@ class PipelineManager:
         if mode == "txt2img":
             return entry.base
         if mode not in entry.variants:
-            from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
-
-            cls = AutoPipelineForImage2Image if mode == "img2img" else AutoPipelineForInpainting
-            variant = cls.from_pipe(entry.base)
+            variant = variant_class(spec.family, mode).from_pipe(entry.base)
             variant.set_progress_bar_config(disable=True)
             entry.variants[mode] = variant
         return entry.variants[mode]
@@ -256,7 +221,7 @@ class PipelineManager:
                 plan = plan_memory(entry.weights_gb, entry.free_before_gb, params.width, params.height, params.count)
                 apply_memory_plan(entry.base, replace(plan, cpu_offload="none"), str(self.device))
             pipe.scheduler = make_scheduler(params.scheduler, entry.base.scheduler.config)
-            inputs = self._image_inputs(request, params)
+            inputs = self._image_inputs(request, params) | call_options(spec.preset)
             images = self._run_split(pipe, params, inputs, 0, params.count, on_progress, should_cancel)
             elapsed = time.monotonic() - started
         log.info(
@@ -342,10 +307,10 @@ class PipelineManager:
         # CPU generators: the same seed gives the same image on every device and in any batch.
         generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
         cancelled = False
-        if "mask_image" in inputs:
-            # The inpaint pipelines encode a single image with generator 0 only and repeat it: one copy per
-            # image makes each generator encode its own, so image i stays seed + i in any batch.
-            inputs = inputs | {"image": [inputs["image"]] * count, "mask_image": [inputs["mask_image"]] * count}
+        if "mask_image" in inputs or ("image" in inputs and params.family == "flux"):
+            # The inpaint pipelines (and FLUX's image-to-image) encode a single image with generator 0 only and
+            # repeat it: one copy per image makes each generator encode its own, so image i stays seed + i.
+            inputs = inputs | {k: [inputs[k]] * count for k in ("image", "mask_image") if k in inputs}
 
         def on_step_end(p: Any, step: int, _timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
             nonlocal cancelled

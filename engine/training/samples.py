@@ -93,7 +93,7 @@ class Samples:
         """The checkpoint's samples: the same prompts and seeds every time, with the LoRA as it is now."""
         import torch
 
-        from engine.pipelines import make_scheduler
+        from engine.schedulers import make_scheduler
 
         cfg = trainer.config
         if not cfg.sample_prompts:

@@ -28,7 +28,10 @@ def req(**kw) -> GenerateRequest:
 
 def test_presets_cover_the_catalog() -> None:
     ids = {p.id for p in all_presets()}
-    assert ids == {"sd15", "sdxl", "sdxl-turbo", "tiny-sd", "tiny-sdxl"}
+    assert ids == {
+        "sd15", "sdxl", "sdxl-turbo", "flux-schnell", "flux-dev", "flux-kontext",
+        "tiny-sd", "tiny-sdxl", "tiny-flux", "tiny-flux-kontext",
+    }  # fmt: skip
     assert get_preset("sdxl-turbo").step_range == (1, 4)
     assert get_preset("sdxl-turbo").guidance_range == (0.0, 0.0)
     assert get_preset("tiny-sd").is_test_model
@@ -46,8 +49,9 @@ def test_aspect_sizes_fit_the_family(preset) -> None:
         resolve(req(model=preset.id, aspect=aspect), ModelSpec.from_preset(preset))
         ratio_w, ratio_h = map(int, aspect.split(":"))
         assert abs(w / h - ratio_w / ratio_h) < 0.25
-    step = 64 if not preset.is_test_model else 8
+    step = 16 if preset.family == "flux" else 64 if not preset.is_test_model else 8
     assert preset.size_step == step
+    assert preset.is_test_model or preset.licence or preset.family != "flux"  # FLUX licences differ: /models says
     assert preset.steps in range(preset.step_range[0], preset.step_range[1] + 1)
 
 

@@ -53,7 +53,9 @@ def test_folder_without_model_index_is_refused(tmp_path: Path) -> None:
 
 
 def test_unsupported_family_is_refused(tmp_path: Path) -> None:
-    spec = ModelSpec(name="flux", family="flux", source="black-forest-labs/FLUX.1-dev", preset=family_preset("sdxl"))
+    spec = ModelSpec(
+        name="sd3", family="sd3", source="stabilityai/stable-diffusion-3-medium", preset=family_preset("sdxl")
+    )
     with pytest.raises(ModelUnavailable, match="not supported"):
         load_base_pipeline(spec, cache_dir=tmp_path)
 

@@ -1,0 +1,337 @@
+"""The built-in base models: their defaults, bounds, sizes, licences and training starting points (data only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from engine.errors import ModelUnavailable
+
+ASPECTS: tuple[str, ...] = ("1:1", "2:3", "3:2", "16:9", "9:16")
+ATTENTION_MODULES: tuple[str, ...] = ("to_k", "to_q", "to_v", "to_out.0")
+# The families the engine runs (the catalog re-exports this with the declared-only ones).
+RUNNABLE_FAMILIES: tuple[str, ...] = ("sd15", "sdxl", "flux")
+
+
+@dataclass(frozen=True)
+class TrainingPreset:
+    """Starting values for a LoRA trained on this base model."""
+
+    rank: int
+    alpha: int
+    learning_rate: float
+    batch_size: int
+    grad_accum: int
+    resolution: int
+    steps_per_image: int
+    target_modules: tuple[str, ...] = ATTENTION_MODULES
+
+
+@dataclass(frozen=True)
+class ModelPreset:
+    """A base model the catalog knows, with its defaults and bounds."""
+
+    id: str
+    display_name: str
+    family: str
+    source: str  # hub id, local path, or "builtin:<name>"
+    vram_gb: float  # fp16, one image at the default size
+    quality: int  # 1-5
+    speed: int  # 1-5
+    default_size: tuple[int, int]
+    steps: int
+    guidance: float
+    scheduler: str
+    step_range: tuple[int, int]
+    guidance_range: tuple[float, float]
+    aspect_sizes: MappingProxyType[str, tuple[int, int]]
+    training: TrainingPreset
+    description: str
+    is_test_model: bool = False
+    max_side: int = 2048
+    min_side: int = 64
+    size_step: int = 64  # the multiple the aspect presets use; requests only need multiples of `size_multiple`
+    size_multiple: int = 8  # FLUX packs 2×2 latent patches: its sides must be multiples of 16
+    licence: str = ""  # shown in /models; "" for the test models
+    max_sequence_length: int | None = None  # FLUX's T5 prompt length (it sets the text tokens, and the cost)
+    edits_by_instruction: bool = False  # FLUX.1 Kontext: /vary and character sheets follow an instruction
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        # Presets are catalog data: a work order carries one by its id (a MappingProxyType does not pickle).
+        return (get_preset, (self.id,))
+
+    @property
+    def max_pixels(self) -> int:
+        # Four times the default area bounds memory and time while leaving room for wide formats.
+        return 4 * self.default_size[0] * self.default_size[1]
+
+
+def _sizes(pairs: dict[str, tuple[int, int]]) -> MappingProxyType[str, tuple[int, int]]:
+    assert set(pairs) == set(ASPECTS)
+    return MappingProxyType(dict(pairs))
+
+
+_SD15_SIZES = _sizes({"1:1": (512, 512), "2:3": (512, 768), "3:2": (768, 512), "16:9": (896, 512), "9:16": (512, 896)})
+_SDXL_SIZES = _sizes(
+    {"1:1": (1024, 1024), "2:3": (832, 1216), "3:2": (1216, 832), "16:9": (1344, 768), "9:16": (768, 1344)}
+)
+_FLUX_SIZES = _sizes(
+    {"1:1": (1024, 1024), "2:3": (832, 1248), "3:2": (1248, 832), "16:9": (1344, 768), "9:16": (768, 1344)}
+)
+_TINY_SIZES = _sizes({"1:1": (64, 64), "2:3": (64, 96), "3:2": (96, 64), "16:9": (112, 64), "9:16": (64, 112)})
+
+_SD15_TRAINING = TrainingPreset(16, 16, 1e-4, 2, 1, 512, 80)
+_SDXL_TRAINING = TrainingPreset(16, 16, 1e-4, 1, 2, 1024, 60)
+_TINY_TRAINING = TrainingPreset(4, 4, 1e-3, 4, 1, 64, 2)
+# FLUX transformer blocks: attention (joint and single) and feed-forward, as the reference LoRA scripts target.
+FLUX_MODULES: tuple[str, ...] = (
+    "attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0", "attn.add_q_proj", "attn.add_k_proj",
+    "attn.add_v_proj", "attn.to_add_out", "ff.net.0.proj", "ff.net.2", "ff_context.net.0.proj", "ff_context.net.2",
+)  # fmt: skip
+_FLUX_TRAINING = TrainingPreset(16, 16, 1e-4, 1, 4, 1024, 60, target_modules=FLUX_MODULES)
+_TINY_FLUX_TRAINING = TrainingPreset(4, 4, 1e-3, 4, 1, 64, 2, target_modules=FLUX_MODULES)
+# Black Forest Labs' licences: schnell is open, dev and Kontext dev allow no commercial use of the model itself.
+APACHE = "Apache-2.0"
+FLUX_DEV_LICENCE = "FLUX.1 [dev] Non-Commercial License"
+_TINY_NOTE = "Test model with random weights: it runs every code path offline in seconds, and its images are noise."
+
+_PRESETS: tuple[ModelPreset, ...] = (
+    ModelPreset(
+        id="sd15",
+        display_name="Stable Diffusion 1.5",
+        family="sd15",
+        source="stable-diffusion-v1-5/stable-diffusion-v1-5",
+        vram_gb=4.0,
+        quality=2,
+        speed=4,
+        default_size=(512, 512),
+        steps=30,
+        guidance=7.5,
+        scheduler="dpmpp_2m",
+        step_range=(1, 100),
+        guidance_range=(0.0, 20.0),
+        aspect_sizes=_SD15_SIZES,
+        training=_SD15_TRAINING,
+        description="The classic 512 px model: fast, light, with the largest LoRA ecosystem.",
+        max_side=1024,
+    ),
+    ModelPreset(
+        id="sdxl",
+        display_name="Stable Diffusion XL 1.0",
+        family="sdxl",
+        source="stabilityai/stable-diffusion-xl-base-1.0",
+        vram_gb=8.0,
+        quality=4,
+        speed=2,
+        default_size=(1024, 1024),
+        steps=30,
+        guidance=6.0,
+        scheduler="euler",
+        step_range=(1, 100),
+        guidance_range=(0.0, 20.0),
+        aspect_sizes=_SDXL_SIZES,
+        training=_SDXL_TRAINING,
+        description="1024 px base model: better composition and detail, about four times slower than SD 1.5.",
+    ),
+    ModelPreset(
+        id="sdxl-turbo",
+        display_name="SDXL Turbo",
+        family="sdxl",
+        source="stabilityai/sdxl-turbo",
+        vram_gb=8.0,
+        quality=3,
+        speed=5,
+        default_size=(512, 512),
+        steps=2,
+        guidance=0.0,
+        scheduler="euler_a",
+        step_range=(1, 4),
+        guidance_range=(0.0, 0.0),
+        aspect_sizes=_SD15_SIZES,
+        training=_SDXL_TRAINING,
+        description="Distilled SDXL: an image in 1 to 4 steps at 512 px, without guidance.",
+        max_side=1024,
+    ),
+    ModelPreset(
+        id="flux-schnell",
+        display_name="FLUX.1 [schnell]",
+        family="flux",
+        source="black-forest-labs/FLUX.1-schnell",
+        vram_gb=34.0,  # 31.4 GiB of bf16 weights (12 B transformer, T5-XXL, CLIP, VAE); see engine/flux_memory.py
+        quality=4,
+        speed=4,
+        default_size=(1024, 1024),
+        steps=4,
+        guidance=0.0,
+        scheduler="flow_match_euler",
+        step_range=(1, 8),
+        guidance_range=(0.0, 0.0),
+        aspect_sizes=_FLUX_SIZES,
+        training=_FLUX_TRAINING,
+        description="Distilled FLUX.1: 1024 px in 4 steps without guidance; prompts up to 256 tokens.",
+        size_step=16,
+        size_multiple=16,
+        licence=APACHE,
+        max_sequence_length=256,
+    ),
+    ModelPreset(
+        id="flux-dev",
+        display_name="FLUX.1 [dev]",
+        family="flux",
+        source="black-forest-labs/FLUX.1-dev",
+        vram_gb=34.0,
+        quality=5,
+        speed=1,
+        default_size=(1024, 1024),
+        steps=28,
+        guidance=3.5,
+        scheduler="flow_match_euler",
+        step_range=(1, 100),
+        guidance_range=(0.0, 10.0),
+        aspect_sizes=_FLUX_SIZES,
+        training=_FLUX_TRAINING,
+        description="The 12 B FLUX.1 model LoRAs are trained on: the best prompt following and detail here.",
+        size_step=16,
+        size_multiple=16,
+        licence=FLUX_DEV_LICENCE,
+        max_sequence_length=512,
+    ),
+    ModelPreset(
+        id="flux-kontext",
+        display_name="FLUX.1 Kontext [dev]",
+        family="flux",
+        source="black-forest-labs/FLUX.1-Kontext-dev",
+        vram_gb=36.0,  # as dev, plus the context image's tokens
+        quality=5,
+        speed=1,
+        default_size=(1024, 1024),
+        steps=28,
+        guidance=2.5,
+        scheduler="flow_match_euler",
+        step_range=(1, 100),
+        guidance_range=(0.0, 10.0),
+        aspect_sizes=_FLUX_SIZES,
+        training=_FLUX_TRAINING,
+        description="Edits an image by instruction and keeps who is in it: /vary, /edit and character sheets.",
+        size_step=16,
+        size_multiple=16,
+        licence=FLUX_DEV_LICENCE,
+        max_sequence_length=512,
+        edits_by_instruction=True,
+    ),
+    ModelPreset(
+        id="tiny-sd",
+        display_name="Tiny SD (test)",
+        family="sd15",
+        source="builtin:tiny-sd",
+        vram_gb=0.1,
+        quality=1,
+        speed=5,
+        default_size=(64, 64),
+        steps=4,
+        guidance=5.0,
+        scheduler="ddim",
+        step_range=(1, 50),
+        guidance_range=(0.0, 20.0),
+        aspect_sizes=_TINY_SIZES,
+        training=_TINY_TRAINING,
+        description=_TINY_NOTE,
+        is_test_model=True,
+        max_side=256,
+        min_side=16,
+        size_step=8,
+    ),
+    ModelPreset(
+        id="tiny-sdxl",
+        display_name="Tiny SDXL (test)",
+        family="sdxl",
+        source="builtin:tiny-sdxl",
+        vram_gb=0.1,
+        quality=1,
+        speed=5,
+        default_size=(64, 64),
+        steps=4,
+        guidance=5.0,
+        scheduler="euler",
+        step_range=(1, 50),
+        guidance_range=(0.0, 20.0),
+        aspect_sizes=_TINY_SIZES,
+        training=_TINY_TRAINING,
+        description=_TINY_NOTE,
+        is_test_model=True,
+        max_side=256,
+        min_side=16,
+        size_step=8,
+    ),
+    ModelPreset(
+        id="tiny-flux",
+        display_name="Tiny FLUX (test)",
+        family="flux",
+        source="builtin:tiny-flux",
+        vram_gb=0.1,
+        quality=1,
+        speed=5,
+        default_size=(64, 64),
+        steps=4,
+        guidance=3.5,
+        scheduler="flow_match_euler",
+        step_range=(1, 50),
+        guidance_range=(0.0, 10.0),
+        aspect_sizes=_TINY_SIZES,
+        training=_TINY_FLUX_TRAINING,
+        description=_TINY_NOTE,
+        is_test_model=True,
+        max_side=256,
+        min_side=16,
+        size_step=16,
+        size_multiple=16,
+        max_sequence_length=32,
+    ),
+    ModelPreset(
+        id="tiny-flux-kontext",
+        display_name="Tiny FLUX Kontext (test)",
+        family="flux",
+        source="builtin:tiny-flux-kontext",
+        vram_gb=0.1,
+        quality=1,
+        speed=5,
+        default_size=(64, 64),
+        steps=4,
+        guidance=2.5,
+        scheduler="flow_match_euler",
+        step_range=(1, 50),
+        guidance_range=(0.0, 10.0),
+        aspect_sizes=_TINY_SIZES,
+        training=_TINY_FLUX_TRAINING,
+        description=_TINY_NOTE,
+        is_test_model=True,
+        max_side=256,
+        min_side=16,
+        size_step=16,
+        size_multiple=16,
+        max_sequence_length=32,
+        edits_by_instruction=True,
+    ),
+)
+_BY_ID = MappingProxyType({p.id: p for p in _PRESETS})
+
+
+def all_presets() -> tuple[ModelPreset, ...]:
+    return _PRESETS
+
+
+def get_preset(preset_id: str) -> ModelPreset:
+    try:
+        return _BY_ID[preset_id]
+    except KeyError:
+        raise ModelUnavailable(f"Unknown model '{preset_id}'. Known models: {', '.join(_BY_ID)}.") from None
+
+
+def family_preset(family: str) -> ModelPreset:
+    """The preset whose defaults an installed base model of `family` reuses."""
+    by_family = {"sd15": "sd15", "sdxl": "sdxl", "flux": "flux-dev"}
+    if family not in by_family:
+        raise ModelUnavailable(
+            f"Model family '{family}' is not supported yet. Supported families: {', '.join(RUNNABLE_FAMILIES)}."
+        )
+    return _BY_ID[by_family[family]]

@@ -1,0 +1,144 @@
+"""FLUX.1 through the engine's generate call, on the built-in tiny-flux models: the same rules as SD and SDXL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from engine.catalog import ModelSpec, get_preset
+from engine.errors import InvalidRequest, ModelUnavailable
+from engine.loading import load_folder
+from engine.types import GenerateRequest, LoraSpec
+
+from .conftest import STEPS, max_diff
+
+BATCH_TOLERANCE = 2  # 8-bit levels between an image made in a batch and alone (float summation order)
+
+
+@pytest.fixture(scope="module")
+def flux_spec() -> ModelSpec:
+    return ModelSpec.from_preset(get_preset("tiny-flux"))
+
+
+@pytest.fixture(scope="module")
+def kontext_spec() -> ModelSpec:
+    return ModelSpec.from_preset(get_preset("tiny-flux-kontext"))
+
+
+def req(model: str = "tiny-flux", **kw) -> GenerateRequest:
+    return GenerateRequest(**{"prompt": "a red lighthouse", "model": model, "num_inference_steps": STEPS, **kw})
+
+
+@pytest.mark.parametrize("count", [1, 2, 4, 8])
+def test_every_count_with_consecutive_seeds(manager, flux_spec, count) -> None:
+    result = manager.generate(req(count=count, seed=40), flux_spec)
+    assert [im.seed for im in result.images] == [40 + i for i in range(count)]
+    assert all(im.image.size == (64, 64) for im in result.images)
+    assert result.params.scheduler == "flow_match_euler" and result.params.guidance == 3.5
+    if count > 1:
+        assert max_diff(result.images[0].image, result.images[1].image) > 10
+
+
+def test_image_i_of_a_batch_equals_its_seed_alone(manager, flux_spec) -> None:
+    batch = manager.generate(req(count=4, seed=7), flux_spec)
+    again = manager.generate(req(count=4, seed=7), flux_spec)
+    assert all(max_diff(a.image, b.image) == 0 for a, b in zip(batch.images, again.images, strict=True))
+    alone = manager.generate(req(count=1, seed=9), flux_spec)
+    assert max_diff(batch.images[2].image, alone.images[0].image) <= BATCH_TOLERANCE
+
+
+@pytest.mark.parametrize("mode", ["img2img", "inpaint"])
+def test_img2img_and_inpaint_from_the_one_loaded_pipeline(manager, flux_spec, mode) -> None:
+    source = manager.generate(req(count=1, seed=1, aspect="3:2"), flux_spec).images[0].image
+    assert source.size == (96, 64)
+    mask = Image.new("L", source.size, 0)
+    mask.paste(255, (0, 0, source.width // 2, source.height))
+    inputs = {"init_image": source, "strength": 0.75} | ({"mask_image": mask} if mode == "inpaint" else {})
+    batch = manager.generate(req(count=2, seed=7, **inputs), flux_spec)
+    alone = manager.generate(req(count=1, seed=8, **inputs), flux_spec)
+    # The source's shape at the model's area, in multiples of 16 (not the pipelines' default of 1024²).
+    assert batch.params.mode == mode and batch.images[0].image.size == (80, 48)
+    assert max_diff(batch.images[0].image, batch.images[1].image) > 0
+    assert max_diff(batch.images[1].image, alone.images[0].image) <= BATCH_TOLERANCE
+    variant, base = manager.pipeline(flux_spec, mode), manager.pipeline(flux_spec)
+    assert (
+        variant is not base
+        and variant.transformer is base.transformer
+        and variant.text_encoder_2 is base.text_encoder_2
+    )
+
+
+def test_the_kontext_model_generates_and_edits_with_plain_image_to_image(manager, kontext_spec) -> None:
+    made = manager.generate(req("tiny-flux-kontext", count=2, seed=3), kontext_spec)
+    assert len(made.images) == 2 and made.params.guidance == 2.5
+    edited = manager.generate(req("tiny-flux-kontext", count=1, seed=3, init_image=made.images[0].image), kontext_spec)
+    assert edited.params.mode == "img2img" and type(manager.pipeline(kontext_spec, "img2img")).__name__ == (
+        "FluxImg2ImgPipeline"
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_kw", "message"),
+    [
+        ({"width": 72, "height": 64}, "multiple of 16 pixels"),
+        ({"scheduler": "ddim"}, "does not fit flux models: use flow_match_euler"),
+        ({"negative_prompt": "blurry"}, "FLUX models take no negative prompt"),
+    ],
+)
+def test_what_flux_cannot_take_is_refused_clearly(manager, flux_spec, request_kw, message) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        manager.generate(req(**request_kw), flux_spec)
+
+
+def test_sd_models_refuse_the_flow_scheduler(manager, sd_spec) -> None:
+    with pytest.raises(InvalidRequest, match="does not fit sd15 models"):
+        manager.generate(req("tiny-sd", scheduler="flow_match_euler"), sd_spec)
+
+
+def test_schnell_takes_no_guidance_and_at_most_256_text_tokens() -> None:
+    schnell = get_preset("flux-schnell")
+    assert (schnell.guidance_range, schnell.steps, schnell.max_sequence_length) == ((0.0, 0.0), 4, 256)
+    assert schnell.licence == "Apache-2.0" and "Non-Commercial" in get_preset("flux-dev").licence
+    assert get_preset("flux-kontext").edits_by_instruction
+
+
+# -- LoRAs -------------------------------------------------------------------------------------------------------
+
+
+def _flux_lora(tiny_cache: Path, seed: int) -> dict[str, torch.Tensor]:
+    """A random (not a no-op) LoRA on the tiny transformer's attention, as peft names it."""
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    pipe = load_folder(tiny_cache / "builtin" / "tiny-flux", "flux")
+    torch.manual_seed(seed)
+    config = LoraConfig(r=4, lora_alpha=4, init_lora_weights=False, target_modules=["to_q", "to_k", "to_v"])
+    pipe.transformer.add_adapter(config)
+    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(pipe.transformer).items()}
+
+
+def test_a_flux_lora_changes_the_image_and_scale_zero_is_the_base(manager, flux_spec, tiny_cache, tmp_path) -> None:
+    state = _flux_lora(tiny_cache, seed=11)
+    path = tmp_path / "style.safetensors"
+    save_file({f"transformer.{k}": v.contiguous() for k, v in state.items()}, str(path))
+    lora = LoraSpec(name="style", path=str(path), family="flux", scale=1.0)
+    base = manager.generate(req(count=1, seed=5), flux_spec).images[0].image
+    styled = manager.generate(req(count=1, seed=5, loras=(lora,)), flux_spec).images[0].image
+    off = LoraSpec(name="style", path=str(path), family="flux", scale=0.0)
+    zero = manager.generate(req(count=1, seed=5, loras=(off,)), flux_spec).images[0].image
+    assert max_diff(base, styled) > 0 and max_diff(base, zero) == 0
+    assert max_diff(manager.generate(req(count=1, seed=5), flux_spec).images[0].image, base) == 0  # off again
+
+
+def test_a_lora_whose_keys_load_nothing_is_refused(manager, flux_spec, tiny_cache, tmp_path) -> None:
+    # peft keys without the `transformer.` prefix: diffusers logs a warning and loads nothing (flux notes §4).
+    state = _flux_lora(tiny_cache, seed=12)
+    path = tmp_path / "bare.safetensors"
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    lora = LoraSpec(name="bare", path=str(path), family="flux", scale=1.0)
+    with pytest.raises(ModelUnavailable, match="loads no weights"):
+        manager.generate(req(count=1, seed=5, loras=(lora,)), flux_spec)
+    assert manager.generate(req(count=1, seed=5), flux_spec).images  # the model still works
