@@ -45,6 +45,10 @@ def _describe(model: ModelInfo) -> str:
         lines.append(f"on `{model.base_model}`")
     if model.description:
         lines.append(model.description)
+    if model.memory:
+        lines.append(f"memory: {model.memory}")
+    if model.licence:
+        lines.append(f"licence: {model.licence}")
     return clip("\n".join(lines), 1024)
 
 

@@ -23,6 +23,7 @@ def _line(info: ModelInfo) -> str:
     return (
         f"{info.name:<24} base  {info.family:<6} {info.vram_gb or 0:>4.1f} GB  quality {info.quality}/5  "
         f"speed {info.speed}/5  {w}x{h}, {info.default_steps} steps, guidance {info.default_guidance}"
+        + (f"  [{info.licence}]" if info.licence else "")
     )
 
 
@@ -59,7 +60,7 @@ def list_models(obj: Context) -> None:
 @models.command("add")
 @click.argument("name")
 @click.argument("source")
-@click.option("--family", type=click.Choice(["sd15", "sdxl"]), required=True)
+@click.option("--family", type=click.Choice(["sd15", "sdxl", "flux"]), required=True)
 @click.option("--display-name")
 @click.pass_obj
 def add_model(obj: Context, name: str, source: str, family: str, display_name: str | None) -> None:

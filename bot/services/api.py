@@ -200,6 +200,8 @@ class ModelInfo:
     trigger_word: str | None
     base_model: str | None
     description: str
+    licence: str | None = None  # the weights' licence, when it limits use (FLUX.1 [dev] is non-commercial)
+    memory: str | None = None  # how much free GPU memory each way of holding it needs (FLUX.1)
 
 
 @dataclass(frozen=True)

@@ -136,4 +136,18 @@ def _preset_info(preset: ModelPreset, record: ModelRecord | None = None) -> Mode
         trigger_word=None,
         base_model=None,
         description=(str(record.config.get("description", "")) if record else "") or preset.description,
+        licence=preset.licence or None,
+        memory=_memory_note(preset),
+    )
+
+
+def _memory_note(preset: ModelPreset) -> str | None:
+    """For a 12 B FLUX.1 model: the free GPU memory from which each way of holding it runs a 1024² image."""
+    if preset.family != "flux" or preset.is_test_model:
+        return None
+    from engine.flux_memory import smallest_gpu_for
+
+    return (
+        f"bf16 from ~{smallest_gpu_for('resident'):.0f} GB free, fp8 from ~{smallest_gpu_for('quantized', 'fp8'):.0f} "
+        f"GB, streamed block by block from ~{smallest_gpu_for('group_offload'):.0f} GB (slow)"
     )

@@ -68,6 +68,8 @@ async def test_models_lists_base_and_trained_models(fake, studio, bot) -> None:
     assert "`tiny-sd`" in text
     assert "trigger word: `mycat`" in text
     assert "on `tiny-sd`" in text
+    assert "licence: FLUX.1 [dev] Non-Commercial License" in text and "licence: Apache-2.0" in text
+    assert "memory: bf16 from ~" in text and "fp8 from ~" in text  # the FLUX.1 memory plan's thresholds
     assert all(fake.messages[mid]["flags"] & 64 for mid in ix.followups)
 
 
