@@ -105,7 +105,17 @@ def _size_from_image(image_size: tuple[int, int], preset: ModelPreset) -> tuple[
     return snap(w), snap(h)
 
 
-def _resolve_mode(request: GenerateRequest) -> Mode:
+def _resolve_mode(request: GenerateRequest, preset: ModelPreset) -> Mode:
+    if request.instruct:
+        if request.init_image is None or request.mask_image is not None:
+            raise InvalidRequest("An instruction edits one image: give the image, and no mask.")
+        if not preset.edits_by_instruction:
+            raise InvalidRequest(
+                f"'{preset.id}' does not edit by instruction: pick a FLUX.1 Kontext model (flux-kontext)."
+            )
+        if request.strength is not None:
+            raise InvalidRequest("An instruction edit takes no strength: the instruction says how much to change.")
+        return "instruct"
     if request.mask_image is not None and request.init_image is None:
         raise InvalidRequest("A mask needs an image to edit: give the image too.")
     if request.init_image is None:
@@ -154,9 +164,9 @@ def resolve(request: GenerateRequest, spec: ModelSpec) -> ResolvedParams:
         seed = request.seed
 
     # 3. Mode and strength.
-    mode = _resolve_mode(request)
+    mode = _resolve_mode(request, preset)
     strength: float | None = None
-    if mode != "txt2img":
+    if mode in ("img2img", "inpaint"):
         strength = DEFAULT_STRENGTH[mode] if request.strength is None else float(request.strength)
         if not 0.0 < strength <= 1.0:
             raise InvalidRequest(f"Strength must be above 0 and at most 1 (got {_fmt(strength)}).")

@@ -161,7 +161,7 @@ class PipelineManager:
     def pipeline(self, spec: ModelSpec, mode: Mode = "txt2img") -> Any:
         """The pipeline of `spec` for `mode`, sharing the base pipeline's modules."""
         entry = self._entry(spec)
-        if mode == "txt2img":
+        if mode == "txt2img" or mode == "instruct":  # a Kontext base pipeline takes the image and instruction
             return entry.base
         if mode not in entry.variants:
             variant = variant_class(spec.family, mode).from_pipe(entry.base)
@@ -243,10 +243,12 @@ class PipelineManager:
         from PIL import Image
 
         size = (params.width, params.height)
-        inputs: dict[str, Any] = {
-            "image": request.init_image.convert("RGB").resize(size, Image.Resampling.LANCZOS),
-            "strength": params.strength,
-        }
+        image = request.init_image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+        if params.mode == "instruct":
+            # Kontext scales its output to about 1 MP and snaps the input to its preferred sizes unless told not
+            # to: the edit keeps the size (and so the aspect ratio) chosen from the input image (flux notes §3).
+            return {"image": image, "max_area": params.width * params.height, "_auto_resize": False}
+        inputs: dict[str, Any] = {"image": image, "strength": params.strength}
         if params.mode == "inpaint":
             inputs["mask_image"] = request.mask_image.convert("L").resize(size, Image.Resampling.NEAREST)
         return inputs

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from PIL import Image
 
-Mode = Literal["txt2img", "img2img", "inpaint"]
+# instruct: FLUX.1 Kontext changes the image as the prompt says (an instruction), keeping who and what is in it.
+Mode = Literal["txt2img", "img2img", "inpaint", "instruct"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class GenerateRequest:
     init_image: Any = None  # PIL image, for img2img and inpaint
     strength: float | None = None
     mask_image: Any = None  # PIL image, for inpaint: white = change, black = keep
+    instruct: bool = False  # the prompt is an instruction for the image (a model that edits by instruction)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,18 @@ def test_a_lora_whose_keys_load_nothing_is_refused(manager, flux_spec, tiny_cach
     with pytest.raises(ModelUnavailable, match="loads no weights"):
         manager.generate(req(count=1, seed=5, loras=(lora,)), flux_spec)
     assert manager.generate(req(count=1, seed=5), flux_spec).images  # the model still works
+
+
+def test_kontext_edits_by_instruction_at_the_input_images_aspect(manager, flux_spec, kontext_spec) -> None:
+    wide = Image.new("RGB", (192, 96), (200, 40, 40))
+    edit = req("tiny-flux-kontext", prompt="make it blue", count=2, seed=21, init_image=wide, instruct=True)
+    result = manager.generate(edit, kontext_spec)
+    assert result.params.mode == "instruct" and result.params.strength is None
+    assert [im.image.size for im in result.images] == [(96, 48)] * 2  # 2:1 like the input, not Kontext's 1 MP
+    alone = manager.generate(replace(edit, count=1, seed=22), kontext_spec)
+    assert max_diff(result.images[1].image, alone.images[0].image) <= BATCH_TOLERANCE
+    assert type(manager.pipeline(kontext_spec, "instruct")).__name__ == "FluxKontextPipeline"
+    with pytest.raises(InvalidRequest, match="does not edit by instruction"):
+        manager.generate(replace(edit, model="tiny-flux"), flux_spec)
+    with pytest.raises(InvalidRequest, match="takes no strength"):
+        manager.generate(replace(edit, strength=0.5), kontext_spec)
