@@ -116,7 +116,8 @@ class ComposeOutcome:
     full_prompt: str  # with the model's trigger word
     negative: str
     description: str  # the caption the prompt was composed from
-    prompt_source: str = "composer"  # or "rewriter": the language model's version was accepted
+    # "rewriter": the language model's version was accepted; "kontext": the instruction went to FLUX.1 Kontext as is
+    prompt_source: str = "composer"
     mask: OutputFile | None = None  # a mask found from the region's words
     overlay: OutputFile | None = None  # the mask drawn over the image, shown to the user
 

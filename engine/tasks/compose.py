@@ -60,6 +60,8 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> ComposeOutcome:
             with Image.open(mask_path) as m:
                 mask = m.convert("L")
         overlay = _save_png(overlay_mask(image, mask), out_dir / "mask_overlay.png")
+    if not inpaint and task.generate.model.preset.edits_by_instruction:
+        return _instruct(task, ctx, host, out_dir, source)
     # 2. The output prompt: a caption of the image, changed by the instruction.
     ctx.raise_if_cancelled()
     description = clean_caption(host.captioner().caption(image, "short")) or "an image"
@@ -68,15 +70,33 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> ComposeOutcome:
     full = with_trigger(composed.prompt, task.trigger_word)
     # 3. The generation. img2img takes the composer's strength unless the user gave one; inpaint keeps its default.
     strength = composed.strength_hint if task.strength is None and not inpaint else task.strength
-    request = replace(task.generate.request, prompt=full, negative_prompt=composed.negative_prompt, strength=strength)
+    # FLUX has no negative prompt to steer away from (the catalog refuses one).
+    negative = "" if task.generate.model.family == "flux" else composed.negative_prompt
+    request = replace(task.generate.request, prompt=full, negative_prompt=negative, strength=strength)
     images = generate_images(host, ctx, replace(task.generate, request=request), out_dir, source, mask_path)
     return ComposeOutcome(
         images=images,
         prompt=composed.prompt,
         full_prompt=full,
-        negative=composed.negative_prompt,
+        negative=negative,
         description=description,
         prompt_source=composed.source,
         mask=found_mask,
         overlay=overlay,
+    )
+
+
+def _instruct(task: ComposeTask, ctx: WorkContext, host: EngineHost, out_dir: Path, source: Path) -> ComposeOutcome:
+    """FLUX.1 Kontext: the instruction itself is the prompt, applied to the image (no caption, no composing).
+
+    Kontext is trained on instructions ("make it a watercolor", "she sits in a café") and keeps the people and
+    things of the image; an output prompt composed from a caption would lose that.
+    """
+    instruction = " ".join(task.instruction.split())
+    full = with_trigger(instruction, task.trigger_word)
+    request = replace(task.generate.request, prompt=full, negative_prompt="", strength=None, instruct=True)
+    ctx.raise_if_cancelled()
+    images = generate_images(host, ctx, replace(task.generate, request=request), out_dir, source, None)
+    return ComposeOutcome(
+        images=images, prompt=instruction, full_prompt=full, negative="", description="", prompt_source="kontext"
     )

@@ -66,7 +66,7 @@ class ComposeDone(ImagesDone):
     negative: str = ""
     strength: float | None = None
     description: str = ""  # the caption the prompt was composed from
-    prompt_source: str = "composer"  # or "rewriter"
+    prompt_source: str = "composer"  # or "rewriter", or "kontext" (the instruction edited the image as is)
     mask_image: str | None = None  # a mask found from the region's words
 
     def to_json(self) -> dict[str, Any]:
