@@ -194,6 +194,21 @@ def load_from_hub(source: str, family: str, *, dtype: Any = None, name: str | No
     raise _missing_weights(name, source) from cache_error
 
 
+def weights_present(spec: ModelSpec) -> bool:
+    """Whether the weights of `spec` are on this machine: built in, a local path, or in the hub cache (no torch,
+    no network)."""
+    source = spec.source.strip()
+    if source.startswith(BUILTIN_PREFIX):
+        return source.removeprefix(BUILTIN_PREFIX) in TINY_MODELS
+    if Path(source).expanduser().exists():
+        return True
+    if not _HUB_ID.match(source):
+        return False
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(source, "model_index.json"), str)
+
+
 def load_base_pipeline(spec: ModelSpec, *, cache_dir: Path | str, dtype: Any = None) -> Any:
     """Load the base (text-to-image) pipeline of `spec` on the CPU, whatever its source."""
     _pipeline_class(spec.family)  # refuse unsupported families before touching any file

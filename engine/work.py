@@ -181,3 +181,4 @@ class SheetOutcome:
     images: ImagesOutcome  # image i is panel i; `params` are panel 1's
     prompts: tuple[str, ...]  # the prompt of each image
     description: str  # the caption of the reference the prompts start from
+    method: str = "img2img"  # or "kontext": each panel an instruction to FLUX.1 Kontext on the reference

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from bot.services.api import ModelChoice, ModelInfo
@@ -64,6 +65,17 @@ class ModelService:
         except Exception as exc:  # an unknown family in the database
             raise StudioError(f"Model {record.name!r} has an unsupported family {record.family!r}.") from exc
         return ModelSpec(name=record.name, family=record.family, source=record.source, preset=preset)
+
+    async def instruct_model(self) -> str | None:
+        """A model that edits by instruction (FLUX.1 Kontext) whose weights are on this machine, if any."""
+        from engine.loading import weights_present
+
+        for preset in all_presets():
+            if not preset.edits_by_instruction or preset.is_test_model:
+                continue
+            if await asyncio.to_thread(weights_present, ModelSpec.from_preset(preset)):  # reads the disk
+                return preset.id
+        return None
 
     async def autocomplete(self, current: str) -> list[ModelChoice]:
         """At most 25 choices matching what was typed: trained LoRAs (newest first), then base models."""

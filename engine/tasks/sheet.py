@@ -1,4 +1,9 @@
-"""The sheet task: one group of a character sheet, each panel image-to-image from the reference image."""
+"""The sheet task: one group of a character sheet, each panel made from the reference image.
+
+With a model that edits by instruction (FLUX.1 Kontext) each panel is an instruction applied to the reference,
+which keeps the face far better than image-to-image (the reference workflow's baseline); with any other model a
+panel is image-to-image from the reference with the panel's words added to its caption.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,13 @@ if TYPE_CHECKING:
     from engine.host import EngineHost
 
 PROGRESS_SCALE = 100  # progress in hundredths of a panel, so the bar moves within each panel
+KONTEXT = "kontext"
+IMG2IMG = "img2img"
+
+
+def instruction(panel: str) -> str:
+    """A panel's words as an instruction Kontext follows while keeping who it is."""
+    return f"Show this same character, {panel}. Keep the face, hairstyle and clothes exactly the same."
 
 
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
@@ -29,8 +41,12 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     started = time.monotonic()
     with Image.open(source) as img:
         reference = img.convert("RGB")
-    # 1. The words every panel starts from: what the reference shows.
-    description = task.description or clean_caption(host.captioner().caption(reference, "short")) or "a character"
+    kontext = task.generate.model.preset.edits_by_instruction
+    # 1. The words every panel starts from: what the reference shows (Kontext reads the reference itself).
+    if kontext:
+        description = task.description or "the reference image"
+    else:
+        description = task.description or clean_caption(host.captioner().caption(reference, "short")) or "a character"
     total = len(task.panels) * PROGRESS_SCALE
     base = task.generate.request
     seed = base.seed if base.seed is not None else 0
@@ -41,12 +57,14 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     # 2. One image per panel, each with its own prompt and seed, all from the reference.
     for index, panel in enumerate(task.panels):
         ctx.raise_if_cancelled()
-        prompt = with_trigger(f"{description}, {panel}", task.trigger_word)
+        prompt = with_trigger(instruction(panel) if kontext else f"{description}, {panel}", task.trigger_word)
 
         def report(step: int, steps: int, done: int = index) -> None:
             ctx.report(done * PROGRESS_SCALE + step * PROGRESS_SCALE // max(steps, 1), total)
 
         request = replace(base, prompt=prompt, count=1, seed=seed + index, init_image=reference)
+        if kontext:
+            request = replace(request, instruct=True, strength=None, negative_prompt="")
         result = host.manager().generate(request, task.generate.model, on_progress=report, should_cancel=ctx.cancelled)
         params = params or result.params
         generated = replace(result.images[0], index=index)  # panel i is image i of the group
@@ -57,4 +75,4 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     # 3. The group's grid, as for any result.
     grid = write_grid(images, out_dir)
     outcome = ImagesOutcome(params, tuple(saved), grid, time.monotonic() - started)
-    return SheetOutcome(outcome, tuple(prompts), description)
+    return SheetOutcome(outcome, tuple(prompts), description, KONTEXT if kontext else IMG2IMG)

@@ -58,3 +58,24 @@ async def test_vary_on_flux_dev_style_models_runs_image_to_image_without_a_negat
     assert job.status == "done", job.error
     (image,) = await services.db.images.for_job(1)
     assert image.params["mode"] == "img2img" and job.result.get("negative", "") == ""
+
+
+async def test_a_character_sheet_on_kontext_gives_each_panel_as_an_instruction(fake, bot, services) -> None:
+    ix = fake.slash("charactersheet", image=fake.attachment(png_bytes((96, 128))), count=4, model="tiny-flux-kontext")
+    await fake.wait_for(lambda: ix.followups, within=WAIT)
+    assert "Method: FLUX.1 Kontext instructions on the reference." in fake.messages[ix.followups[0]]["content"]
+    jobs = sorted(j.id for j in await services.db.jobs.list_for_user(fake_user(), 20) if j.kind == "sheet")
+    for job_id in jobs:
+        assert (await services.jobs.wait(job_id, WAIT)).status == "done"
+    (image,) = await services.db.images.for_job(jobs[3])
+    assert image.prompt == "Show this same character, in a gym. Keep the face, hairstyle and clothes exactly the same."
+    assert image.params["mode"] == "instruct" and (image.width, image.height) == (48, 80)  # 3:4, in steps of 16
+    assert fake.original(ix)["content"].startswith(
+        "Character sheet · face angles (1) · FLUX.1 Kontext instructions on the reference"
+    )
+
+
+def fake_user() -> int:
+    from tests.bot.fakediscord import USER_ID
+
+    return USER_ID

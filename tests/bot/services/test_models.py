@@ -119,3 +119,19 @@ def test_slugify_makes_safe_names(name: str, slug: str) -> None:
 def test_slugify_refuses_empty() -> None:
     with pytest.raises(StudioError):
         slugify("!!!")
+
+
+async def test_a_kontext_model_is_offered_for_sheets_only_once_its_weights_are_here(
+    services, tmp_path: Path, monkeypatch
+) -> None:
+    import huggingface_hub.constants
+
+    cache = tmp_path / "hub"
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    assert await services.models.instruct_model() is None  # test models do not count, and nothing is cached
+    repo = cache / "models--black-forest-labs--FLUX.1-Kontext-dev"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots" / "abc123").mkdir(parents=True)
+    (repo / "snapshots" / "abc123" / "model_index.json").write_text('{"_class_name": "FluxKontextPipeline"}')
+    assert await services.models.instruct_model() == "flux-kontext"

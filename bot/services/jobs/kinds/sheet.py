@@ -2,9 +2,10 @@
 
 The reference workflow: one image → about 30 variations in four groups (face angles, expressions, body
 poses, contexts) → pick 20-30 for training. Each group is its own job on the queue (other members' jobs
-interleave), image-to-image from the reference with a panel's words added to the reference's caption,
-at a strength that keeps the face as well as the base model allows. The last group's result carries a
-Quick select button that puts the first 25 images in a training set.
+interleave). With FLUX.1 Kontext (chosen, or installed when no model is chosen) each panel is an instruction
+applied to the reference; otherwise it is image-to-image from the reference with the panel's words added to the
+reference's caption, at a strength that keeps the face as well as the base model allows. The last group's result
+carries a Quick select button that puts the first 25 images in a training set.
 """
 
 from __future__ import annotations
@@ -88,7 +89,10 @@ GROUPS: tuple[tuple[str, float, tuple[str, ...]], ...] = (
 FULL_SHEET = sum(len(panels) for _, _, panels in GROUPS)  # 30
 MIN_SHEET = len(GROUPS)
 QUICK_SELECT = 25
-METHOD = "image-to-image from the reference"  # an instruction-editing model (FLUX Kontext) is next
+METHODS = {
+    "img2img": "image-to-image from the reference",
+    "kontext": "FLUX.1 Kontext instructions on the reference",
+}
 
 
 def plan_sheet(count: int) -> list[tuple[str, float, tuple[str, ...]]]:
@@ -177,7 +181,8 @@ class SheetKind(ImageKind[SheetRequest]):
         records = await self.store(job, request, outcome.images, outcome.prompts)
         done = SheetDone(tuple(r.id for r in records), outcome.images.elapsed_s, outcome.description)
         result = await self.job_result(job, request)
-        note = f"Character sheet · {request.group} ({len(request.panels)}) · {METHOD}, from: {outcome.description}"
+        method = METHODS.get(outcome.method, outcome.method)
+        note = f"Character sheet · {request.group} ({len(request.panels)}) · {method}, from: {outcome.description}"
         result = replace(
             result,
             prompt=outcome.prompts[0] if outcome.prompts else result.prompt,
@@ -225,6 +230,8 @@ class SheetService:
             found = await self._trainsets.named(caller, set_name)
             await self._trainsets.check_adding(caller.user_id, found)
             target = found.name
+        # The reference workflow's baseline: an instruction-editing model keeps the face far better.
+        model = model or await self._models.instruct_model()
         resolved = await self._models.resolve(model)
         upload = await self._uploads.image(image)
         width, height = model_size(upload.width, upload.height, resolved.spec)
@@ -255,7 +262,8 @@ class SheetService:
         # Weighed as one request against the member's limits and quota, queued in one step.
         tickets = await self._queue.submit_batch("sheet", entries, limits=limits)
         groups = tuple((group, len(panels)) for group, _, panels in jobs)
-        return SheetStarted(tuple(t.job_id for t in tickets), groups, tickets[-1].eta_s, METHOD)
+        method = METHODS["kontext" if resolved.spec.preset.edits_by_instruction else "img2img"]
+        return SheetStarted(tuple(t.job_id for t in tickets), groups, tickets[-1].eta_s, method)
 
     async def _sheet_images(self, last: Job, request: SheetRequest) -> list[ImageRecord]:
         """The images of every job of the sheet whose last job is `last`, in the order they were posted."""
