@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> TrainOutcome:
+    from engine.families import denoiser
     from engine.training.samples import Samples
     from engine.training.text_lora import TextEncoderLora
     from engine.training.trainer import Trainer
@@ -26,9 +27,10 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> TrainOutcome:
         samples = Samples(host.embedder, guidance=preset.guidance, scheduler=preset.scheduler)
         return Trainer(task, pipe, samples).run(ctx)
     finally:
-        pipe.unet.eval()  # also after a failure mid-step: other jobs expect inference mode
+        model = denoiser(pipe, task.model.family)
+        model.eval()  # also after a failure mid-step: other jobs expect inference mode
         manager.training_pipeline(task.model, None)
-        if task.adapter in (getattr(pipe.unet, "peft_config", None) or {}):
-            pipe.unet.delete_adapters([task.adapter])  # its weights are in the run's files now
+        if task.adapter in (getattr(model, "peft_config", None) or {}):
+            model.delete_adapters([task.adapter])  # its weights are in the run's files now
         if getattr(pipe, "text_encoder", None) is not None:
             TextEncoderLora(pipe.text_encoder, task.adapter).remove()

@@ -42,6 +42,10 @@ class FamilyCost:
 COSTS: dict[str, FamilyCost] = {
     "sd15": FamilyCost(512, 2.14, 1.0, 0.19, 0.5, 0.5, 374_016, 0.13, 19.4),
     "sdxl": FamilyCost(1024, 6.9, 6.8, 0.6, 1.5, 2.0, 2_616_320, 1.07, 200.0),
+    # FLUX.1 (flux notes §6): 31.5 GiB of bf16 weights with T5; 54.2 M LoRA parameters at rank 16 on the 13
+    # targets; 164 TFLOP a training step at 1024². Activations estimated from the transformer's 57 blocks at
+    # 4 608 tokens (not measured yet): the GPU figures in BENCHMARKS.md are to replace them.
+    "flux": FamilyCost(1024, 31.5, 24.0, 3.0, 3.0, 3.0, 3_387_500, 4.1, 5000.0),
 }
 # The built-in test models: a few MB in all; measured here, about 0.1 s per sample on one CPU thread.
 TINY = FamilyCost(64, 0.01, 0.001, 0.001, 0.01, 0.01, 7_680, 0.01, 0.1)
@@ -151,6 +155,9 @@ def plan_training(
     if values.get("optimizer") == "prodigy" and "learning_rate" not in given:
         values["learning_rate"] = 1.0  # Prodigy finds the step size itself; its authors advise 1.0 here
         sources["learning_rate"] = "optimizer"
+    if preset.family == "flux":
+        # Flow matching has no noise schedule for an offset or Min-SNR weights to act on.
+        values |= {"noise_offset": 0.0, "min_snr_gamma": None}
     config = TrainConfig(**values)
     cost = cost_of(preset)
     budget = None if gpu_gb is None else max(0.0, gpu_gb - RESERVE_GB)
@@ -196,7 +203,7 @@ def _check(config: TrainConfig, preset: ModelPreset) -> None:
         value = getattr(config, name)
         if not low <= value <= high:
             raise InvalidRequest(f"{name.replace('_', ' ')} must be between {low:g} and {high:g}, not {value:g}.")
-    step = 8 if preset.is_test_model else 64
+    step = max(8 if preset.is_test_model else 64, preset.size_multiple)  # FLUX packs 2×2 latent patches: 16
     low_px, high_px = (32, 512) if preset.is_test_model else (256, 2048)
     if config.resolution % step or not low_px <= config.resolution <= high_px:
         raise InvalidRequest(

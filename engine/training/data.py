@@ -45,9 +45,10 @@ class Prepared:
         return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def buckets_for(resolution: int) -> list[tuple[int, int]]:
-    """Aspect buckets of about `resolution`² pixels: sides in steps of 64 (8 for tiny models), at most 2:1."""
-    step = 64 if resolution >= 256 else 8
+def buckets_for(resolution: int, multiple: int = 8) -> list[tuple[int, int]]:
+    """Aspect buckets of about `resolution`² pixels: sides in steps of 64 (of `multiple` for tiny models, 16 for
+    FLUX's packed latents), at most 2:1."""
+    step = 64 if resolution >= 256 else max(8, multiple)
     area = resolution * resolution
     found: set[tuple[int, int]] = set()
     width = step * max(1, math.ceil(resolution / 2 / step))
@@ -86,7 +87,7 @@ def _fit(image: Image.Image, bucket: tuple[int, int]) -> tuple[Image.Image, int,
 
 def prepare(pipe: Any, recipe: Recipe, items: tuple[TrainItem, ...], resolution: int, device: torch.device) -> Prepared:
     """Encode every image and caption once (the VAE in fp32: SDXL's overflows in fp16)."""
-    buckets = buckets_for(resolution)
+    buckets = buckets_for(resolution, 16 if recipe.family == "flux" else 8)
     vae = pipe.vae
     dtype = vae.dtype
     upcast = dtype == torch.float16 and getattr(vae.config, "force_upcast", False)

@@ -1,7 +1,7 @@
 """What the denoiser learns to predict, per family: the noised input, the timesteps, the target and the weights.
 
 SD 1.5 and SDXL learn a DDPM objective (ε, or v for v-prediction models) with Min-SNR-γ weights (trainer notes
-§1); a flow-matching family (FLUX) adds its own objective here, and the training loop stays as it is.
+§1); FLUX learns the flow-matching objective (the velocity from data to noise), and the loop stays as it is.
 """
 
 from __future__ import annotations
@@ -62,3 +62,25 @@ class DdpmObjective:
         if self.prediction_type == "v_prediction":
             return clipped / (snr + 1)
         return clipped / snr
+
+
+class FlowMatchObjective:
+    """Rectified flow (FLUX.1): x_σ = (1 − σ)·x₀ + σ·ε, the model predicts ε − x₀ (flux notes §5).
+
+    σ is drawn logit-normal (mean 0, std 1), which weights the middle of the path, as the reference FLUX LoRA
+    scripts do; every sample weighs the same. The transformer takes σ itself as its timestep.
+    """
+
+    prediction_type = "flow"
+
+    def __init__(self, logit_mean: float = 0.0, logit_std: float = 1.0) -> None:
+        self.logit_mean = logit_mean
+        self.logit_std = logit_std
+
+    def draw(self, latents: torch.Tensor, noise: torch.Tensor, generator: torch.Generator) -> Draw:
+        batch = latents.shape[0]
+        u = torch.normal(self.logit_mean, self.logit_std, (batch,), generator=generator)
+        sigmas = torch.sigmoid(u).clamp(1e-3, 1.0)
+        shaped = sigmas.view(-1, *([1] * (latents.dim() - 1)))
+        noisy = (1.0 - shaped) * latents + shaped * noise
+        return Draw(noisy, sigmas, noise - latents, torch.ones(batch))

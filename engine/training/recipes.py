@@ -1,7 +1,7 @@
 """What differs between model families when training a LoRA: the denoiser and the layers the LoRA covers, the
 latent scaling, the text conditioning, the denoiser's call and what it learns to predict (`objectives`).
 
-A family is a recipe: another family (FLUX) adds one here without touching the loop.
+A family is a recipe: FLUX's lives in `flux_recipe.py`, and the loop does not know which one it runs.
 """
 
 from __future__ import annotations
@@ -140,10 +140,15 @@ class SdxlRecipe(_UnetRecipe):
 RECIPES: dict[str, Recipe] = {"sd15": Sd15Recipe(), "sdxl": SdxlRecipe()}
 
 
-def recipe_for(family: str) -> Recipe:
+def recipe_for(family: str, text_length: int | None = None) -> Recipe:
+    """The recipe of `family`; `text_length` is the model's T5 prompt length (FLUX)."""
     from engine.errors import InvalidRequest
 
+    if family == "flux":
+        from engine.training.flux_recipe import FluxRecipe
+
+        return FluxRecipe(text_length or 512)
     recipe = RECIPES.get(family)
     if recipe is None:
-        raise InvalidRequest(f"LoRA training for the {family} family is not supported yet (sd15 and sdxl are).")
+        raise InvalidRequest(f"LoRA training for the {family} family is not supported yet (sd15, sdxl, flux are).")
     return recipe

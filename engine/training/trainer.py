@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from engine.backends.base import WorkContext
 from engine.errors import EngineError, OutOfMemory, Stopped
+from engine.families import denoiser_name
 from engine.training import checkpoint
 from engine.training.data import Prepared, prepare
 from engine.training.recipes import recipe_for
@@ -37,7 +38,7 @@ class Trainer:
         self.task = task
         self.config = task.config
         self.pipe = pipe
-        self.recipe = recipe_for(task.model.family)
+        self.recipe = recipe_for(task.model.family, task.model.preset.max_sequence_length)
         self.unet = self.recipe.denoiser(pipe)  # the module the LoRA trains (named for the UNet families)
         self.device = self.unet.device
         self.samples = samples
@@ -332,10 +333,12 @@ class Trainer:
         )
         folder = self.task.run_dir / "final"
         state = self._lora_state()
+        family = self.recipe.family
+        name = self.task.output_name
         diffusers_file = export_diffusers(
-            folder / f"{self.task.output_name}.safetensors", state, self.config, self.recipe.targets, meta
+            folder / f"{name}.safetensors", state, self.config, self.recipe.targets, meta, denoiser_name(family)
         )
-        kohya_file = export_kohya(folder / f"{self.task.output_name}_kohya.safetensors", state, self.config, meta)
+        kohya_file = export_kohya(folder / f"{name}_kohya.safetensors", state, self.config, meta, family)
         plot = loss_plot(self.losses, folder / "loss.png", self.samples.file) if self.losses else None
         scales = None
         grid = self.samples.at_scales(self, SAMPLE_SCALES) if with_scales else None

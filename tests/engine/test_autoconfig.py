@@ -89,3 +89,15 @@ def test_the_text_encoder_trains_on_sd15_only() -> None:
     assert plan.config.train_text_encoder and plan.sources["train_text_encoder"] == "you"
     with pytest.raises(InvalidRequest, match=r"Text-encoder training is for SD 1\.5 models"):
         _plan("sdxl", train_text_encoder=True)
+
+
+def test_flux_plans_flow_matching_and_needs_a_big_gpu() -> None:
+    plan = _plan("flux-dev", gpu_gb=80.0)
+    assert (plan.config.noise_offset, plan.config.min_snr_gamma) == (0.0, None)  # no noise schedule to act on
+    assert plan.config.resolution == 1024 and plan.config.rank == 16
+    assert _plan("flux-dev", gpu_gb=48.0).config.gradient_checkpointing  # 31.5 GB of weights, then activations
+    with pytest.raises(InvalidRequest, match="needs about"):
+        _plan("flux-dev", gpu_gb=24.0)
+    with pytest.raises(InvalidRequest, match="multiple of 16"):
+        _plan("tiny-flux", gpu_gb=None, resolution=72)
+    assert _plan("tiny-flux", gpu_gb=None).config.resolution == 64
