@@ -101,9 +101,9 @@ def metadata(
     return meta
 
 
-def _diffusers_key(key: str) -> str:
-    """The UNet's tensors under `unet.`; the text encoder's keep their `text_encoder.` prefix."""
-    return key if key.startswith(TE_PREFIX) else f"unet.{key}"
+def _diffusers_key(key: str, prefix: str) -> str:
+    """The denoiser's tensors under `unet.` (or `transformer.`); the text encoder's keep `text_encoder.`."""
+    return key if key.startswith(TE_PREFIX) else f"{prefix}.{key}"
 
 
 def _with_hashes(tensors: dict[str, torch.Tensor], meta: dict[str, str]) -> dict[str, str]:
@@ -128,14 +128,17 @@ def export_diffusers(
     config: TrainConfig,
     targets: tuple[str, ...],
     meta: dict[str, str],
+    prefix: str = "unet",
 ) -> OutputFile:
     """The diffusers layout in peft's key style (`unet.….lora_A.weight`), alpha in `lora_adapter_metadata`.
+
+    `prefix` names the denoiser: `unet`, or `transformer` for FLUX.
 
     One key style for every layer: diffusers' own converter renames only attention layers, and a file that mixes
     styles loads its attention layers or not depending on which key comes first.
     """
-    tensors = {_diffusers_key(k): v.detach().float().cpu().contiguous() for k, v in peft_state.items()}
-    adapter = {f"unet.{k}": v for k, v in _lora_config(config, targets).items()}
+    tensors = {_diffusers_key(k, prefix): v.detach().float().cpu().contiguous() for k, v in peft_state.items()}
+    adapter = {f"{prefix}.{k}": v for k, v in _lora_config(config, targets).items()}
     if any(k.startswith(TE_PREFIX) for k in peft_state):
         adapter |= {f"text_encoder.{k}": v for k, v in _lora_config(config, TE_TARGETS).items()}
     header = _with_hashes(tensors, meta) | {
@@ -146,10 +149,15 @@ def export_diffusers(
 
 
 def export_kohya(
-    path: Path, peft_state: Mapping[str, torch.Tensor], config: TrainConfig, meta: dict[str, str]
+    path: Path, peft_state: Mapping[str, torch.Tensor], config: TrainConfig, meta: dict[str, str], family: str = "sd15"
 ) -> OutputFile:
     """The kohya layout (`lora_unet_…`, fp16, alpha tensors fixed to the trained alpha) for A1111 and ComfyUI."""
     from diffusers.utils import convert_state_dict_to_kohya
+
+    if family == "flux":
+        from engine.training.flux_kohya import to_kohya
+
+        return _write_kohya(path, to_kohya(peft_state, float(config.alpha)), meta)
 
     # kohya, A1111 and ComfyUI name text-encoder layers under `text_model.`, a level transformers 5 dropped, and
     # SD 1.5's one encoder `lora_te_` (trainer notes §0.4, §4.1).
@@ -158,12 +166,14 @@ def export_kohya(
         for k, v in peft_state.items()
     }
     kohya = {k.replace("lora_te1_", "lora_te_", 1): v for k, v in convert_state_dict_to_kohya(named).items()}
+    alphas = {k: torch.tensor(float(config.alpha)) for k in kohya if k.endswith(".alpha")}
+    return _write_kohya(path, kohya | alphas, meta)
+
+
+def _write_kohya(path: Path, kohya: Mapping[str, torch.Tensor], meta: dict[str, str]) -> OutputFile:
+    """Weights in fp16 (alphas as they are), with kohya's hashes in the header."""
     tensors = {
-        k: (
-            torch.tensor(float(config.alpha))
-            if k.endswith(".alpha")
-            else v.detach().to(torch.float16).cpu().contiguous()
-        )
+        k: v.float().reshape(()) if k.endswith(".alpha") else v.detach().to(torch.float16).cpu().contiguous()
         for k, v in kohya.items()
     }
     header = _with_hashes(tensors, meta)
@@ -174,13 +184,14 @@ def export_kohya(
 
 
 def export_checkpoint(
-    lora_file: Path, template: Path, folder: Path, name: str, step: int, config: TrainConfig
+    lora_file: Path, template: Path, folder: Path, name: str, step: int, config: TrainConfig, family: str = "sd15"
 ) -> tuple[OutputFile, OutputFile]:
     """A checkpoint's LoRA (peft tensors) as both files, with the run's header (`template`) at that step."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from engine.training.recipes import UNET_TARGETS
+    from engine.families import denoiser_name
+    from engine.training.recipes import recipe_for
 
     state = load_file(str(lora_file))
     with safe_open(str(template), "pt") as f:
@@ -188,6 +199,8 @@ def export_checkpoint(
     derived = ("sshs_", "modelspec.hash_sha256", "format", "lora_adapter_metadata")
     meta = {k: v for k, v in header.items() if not k.startswith(derived)} | {"ss_steps": str(step)}
     return (
-        export_diffusers(folder / f"{name}.safetensors", state, config, UNET_TARGETS, meta),
-        export_kohya(folder / f"{name}_kohya.safetensors", state, config, meta),
+        export_diffusers(
+            folder / f"{name}.safetensors", state, config, recipe_for(family).targets, meta, denoiser_name(family)
+        ),
+        export_kohya(folder / f"{name}_kohya.safetensors", state, config, meta, family),
     )

@@ -150,10 +150,11 @@ class Registry:
                 raise Refused("This run has not ended yet.")
             name = run.model_name or await self.free_name(run.output_name)
             config = config_from_plan(run.plan)
+            family = (await self._models.resolve(run.base_model)).spec.family
             template = Path(run.result["files"]["diffusers"])
             export_dir = self.run_dir(run.id) / f"export-{step}"
             diffusers_file, kohya_file = await asyncio.to_thread(
-                _export, checkpoints[step].lora_path, template, export_dir, run.output_name, step, config
+                _export, checkpoints[step].lora_path, template, export_dir, run.output_name, step, config, family
             )
             target, target_kohya = self.lora_files(name)
             await asyncio.to_thread(_install, diffusers_file, target)
@@ -167,7 +168,6 @@ class Registry:
                 "description": f"LoRA trained here on set '{run.set_name}', checkpoint of step {step}",
             }
             if run.model_name is None:
-                family = (await self._models.resolve(run.base_model)).spec.family
                 await self._db.models.add(
                     name=name,
                     display_name=name,
@@ -189,10 +189,12 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _export(lora: Path, template: Path, folder: Path, name: str, step: int, config: Any) -> tuple[Path, Path]:
+def _export(
+    lora: Path, template: Path, folder: Path, name: str, step: int, config: Any, family: str
+) -> tuple[Path, Path]:
     from engine.training.export import export_checkpoint
 
-    diffusers_file, kohya_file = export_checkpoint(lora, template, folder, name, step, config)
+    diffusers_file, kohya_file = export_checkpoint(lora, template, folder, name, step, config, family)
     return diffusers_file.path, kohya_file.path
 
 

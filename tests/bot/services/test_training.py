@@ -237,3 +237,26 @@ async def test_a_generation_is_delivered_while_a_training_runs(studio, tmp_path)
     assert (await services.db.jobs.get(train_job)).status == "running"  # the training goes on meanwhile
     await services.training.cancel(MANAGER)
     await services.jobs.wait(train_job, limit_s=120)
+
+
+async def test_a_flux_lora_trains_registers_and_generates(studio, tmp_path) -> None:
+    services, delivery = studio
+    await services.trainsets.create(MANAGER, "fluxy", trigger_word="zzflux", base_model="tiny-flux")
+    for item in planted_images(tmp_path / "fluxy", 4):
+        buffer = io.BytesIO()
+        Image.open(item.path).save(buffer, format="PNG")
+        await services.trainsets.add(MANAGER, buffer.getvalue(), "fluxy")
+    await settle(services)
+    plan = await services.training.plan(MANAGER, "fluxy", "Fluxy", steps=4)
+    assert plan.model_name == "fluxy"
+    ticket = await services.training.start(MANAGER, plan.run_id)
+    done = await services.jobs.wait(ticket.job_id, limit_s=300)
+    assert done.status == "done", done.error
+    result = delivery.results[ticket.job_id]
+    assert isinstance(result, TrainingResult) and result.kohya_path.is_file()
+    resolved = await services.models.resolve("fluxy")
+    assert resolved.spec.name == "tiny-flux" and resolved.loras and resolved.loras[0].family == "flux"
+    with_lora = await _image(services, "fluxy", 1.0)
+    base = await _image(services, "tiny-flux", None, "zzflux, a round figure")
+    assert np.abs(with_lora - base).max() > 0.0
+    np.testing.assert_array_equal(await _image(services, "fluxy", 0.0), base)
