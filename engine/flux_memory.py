@@ -27,6 +27,18 @@ TextEncoder = Literal["resident", "offload"]
 
 
 @dataclass(frozen=True, slots=True)
+class FluxSizes:
+    """The weights of one FLUX pipeline in GB: measured once loaded; the full-size model's by default."""
+
+    transformer_gb: float = TRANSFORMER_GB
+    t5_gb: float = T5_GB
+    small_gb: float = SMALL_GB
+
+
+FULL_SIZE = FluxSizes()
+
+
+@dataclass(frozen=True, slots=True)
 class FluxPlan:
     """How to hold the model: where its transformer lives, in what precision, and where T5 waits between prompts."""
 
@@ -65,43 +77,45 @@ def plan_flux_memory(
     fp8: bool = True,
     bitsandbytes: bool = False,
     host_ram_gb: float | None = None,
+    sizes: FluxSizes = FULL_SIZE,
 ) -> FluxPlan:
     """The cheapest plan whose estimated peak fits in `free_gb` (None: a CPU run, everything where it is).
 
     In order: all resident in bf16; T5 on the CPU between prompts; model CPU offload (the bf16 transformer alone
-    on the GPU); the transformer quantized to fp8 (`fp8`: the GPU computes in fp8, compute capability 8.9+) or
-    int8, then nf4 (`bitsandbytes` installed); group offload; else refused. Offloading needs the weights in host
+    on the GPU); the transformer stored in fp8 (`fp8`: computed in bf16, any GPU) or else int8 (torchao), then nf4
+    (`bitsandbytes` installed); group offload; else refused. Offloading needs the weights in host
     RAM (`host_ram_gb`, None: unknown, assumed enough). The VAE decodes one image at a time (slicing) throughout.
     """
+    transformer_gb, t5_gb, small_gb = sizes.transformer_gb, sizes.t5_gb, sizes.small_gb
     if width <= 0 or height <= 0 or count <= 0:
         raise ValueError(f"width, height and count must be positive, got {width}x{height}x{count}")
     if free_gb is None:
         return FluxPlan("resident", reason="CPU run: the weights stay in host memory")
     work = _work_gb(width, height, count)
     size = f"{count}×{width}x{height}"
-    everything = TRANSFORMER_GB + T5_GB + SMALL_GB + work
+    everything = transformer_gb + t5_gb + small_gb + work
     if everything <= free_gb:
         return FluxPlan("resident", need_gb=everything, reason=f"{size} needs ~{everything:.0f} GB of {free_gb:.0f}")
-    host_ok = host_ram_gb is None or host_ram_gb >= TRANSFORMER_GB + T5_GB + 4
-    without_t5 = TRANSFORMER_GB + SMALL_GB + work
+    host_ok = host_ram_gb is None or host_ram_gb >= transformer_gb + t5_gb + 4
+    without_t5 = transformer_gb + small_gb + work
     if without_t5 <= free_gb and host_ok:
         return FluxPlan(
-            "resident", t5="offload", need_gb=without_t5, reason=f"T5 ({T5_GB:.0f} GB) waits on the CPU: {size}"
+            "resident", t5="offload", need_gb=without_t5, reason=f"T5 ({t5_gb:.0f} GB) waits on the CPU: {size}"
         )
-    if TRANSFORMER_GB + work <= free_gb and host_ok:
+    if transformer_gb + work <= free_gb and host_ok:
         return FluxPlan(
-            "model_offload", t5="offload", need_gb=TRANSFORMER_GB + work, reason="one component on the GPU at a time"
+            "model_offload", t5="offload", need_gb=transformer_gb + work, reason="one component on the GPU at a time"
         )
     quantizations: list[Quantization] = ["fp8" if fp8 else "int8"]
     if bitsandbytes:
         quantizations.append("nf4")
     for quantization in quantizations:
-        need = TRANSFORMER_GB * QUANT_FACTOR[quantization] + SMALL_GB + work
+        need = transformer_gb * QUANT_FACTOR[quantization] + small_gb + work
         if need <= free_gb and host_ok:
             return FluxPlan(
                 "quantized", quantization, t5="offload", need_gb=need, reason=f"the bf16 weights do not fit {size}"
             )
-    streamed = GROUP_BLOCK_GB + SMALL_GB + work
+    streamed = GROUP_BLOCK_GB + small_gb + work
     if streamed <= free_gb and host_ok:
         return FluxPlan("group_offload", t5="offload", need_gb=streamed, reason="block-level group offload")
     if not host_ok:
@@ -109,7 +123,7 @@ def plan_flux_memory(
             "refused",
             reason=(
                 f"FLUX.1 does not fit: {free_gb:.0f} GB free on the GPU and {host_ram_gb:.0f} GB of RAM, where "
-                f"offloading needs about {TRANSFORMER_GB + T5_GB + 4:.0f} GB. Use an SD model, or a machine with "
+                f"offloading needs about {transformer_gb + t5_gb + 4:.0f} GB. Use an SD model, or a machine with "
                 "more memory."
             ),
         )

@@ -23,6 +23,8 @@ from engine.catalog import ModelSpec, resolve
 from engine.device import apply_memory_plan, plan_memory
 from engine.errors import Cancelled, OutOfMemory
 from engine.families import call_options, denoiser, variant_class
+from engine.flux_memory import plan_flux_memory
+from engine.flux_placement import apply_flux_plan, flux_sizes
 from engine.loading import load_base_pipeline, quiet_progress_bars
 from engine.lora import DEFAULT_LORA_BUDGET_BYTES, LoraCache
 from engine.schedulers import make_scheduler
@@ -115,13 +117,18 @@ class PipelineManager:
         weights_gb = _weights_gb(base)
         free_gb = _free_gb(self.device)
         width, height = spec.preset.default_size
-        # Plan for a typical job (four images at the default size): offload must be chosen before
-        # the weights move, and only the VAE switches are changed per request afterwards.
-        plan = plan_memory(weights_gb, free_gb, width, height, 4)
-        if plan.cpu_offload == "none":
-            base.to(self.device)
-        if free_gb is not None:
-            apply_memory_plan(base, plan, str(self.device))
+        if spec.family == "flux" and free_gb is not None:
+            # A 12 B model: resident, quantized, offloaded or refused, from the free memory (engine.flux_memory).
+            flux = plan_flux_memory(free_gb, width=width, height=height, count=4, sizes=flux_sizes(base))
+            apply_flux_plan(base, flux, str(self.device))
+        else:
+            # Plan for a typical job (four images at the default size): offload must be chosen before
+            # the weights move, and only the VAE switches are changed per request afterwards.
+            plan = plan_memory(weights_gb, free_gb, width, height, 4)
+            if plan.cpu_offload == "none":
+                base.to(self.device)
+            if free_gb is not None:
+                apply_memory_plan(base, plan, str(self.device))
         base.set_progress_bar_config(disable=True)
         entry = _Loaded(
             spec=spec,
@@ -217,7 +224,7 @@ class PipelineManager:
             if self.optimize:
                 self._set_qkv_fused(entry, fused=not request.loras and entry.training is None)
             pipe = self.pipeline(spec, params.mode)
-            if entry.free_before_gb is not None:
+            if entry.free_before_gb is not None and spec.family != "flux":
                 plan = plan_memory(entry.weights_gb, entry.free_before_gb, params.width, params.height, params.count)
                 apply_memory_plan(entry.base, replace(plan, cpu_offload="none"), str(self.device))
             pipe.scheduler = make_scheduler(params.scheduler, entry.base.scheduler.config)

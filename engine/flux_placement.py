@@ -1,0 +1,88 @@
+"""Putting a loaded FLUX.1 pipeline where its memory plan (`engine.flux_memory`) says, on the worker thread."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+
+from engine.errors import ModelUnavailable, OutOfMemory
+from engine.flux_memory import FluxPlan, FluxSizes
+
+log = logging.getLogger(__name__)
+
+
+def _gb(module: Any) -> float:
+    if not isinstance(module, torch.nn.Module):
+        return 0.0
+    tensors = [*module.parameters(), *module.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors) / 2**30
+
+
+def flux_sizes(pipe: Any) -> FluxSizes:
+    """The pipeline's weights by component, as loaded (the plan's sizes for this model and precision)."""
+    return FluxSizes(
+        transformer_gb=_gb(pipe.transformer),
+        t5_gb=_gb(pipe.text_encoder_2),
+        small_gb=_gb(pipe.text_encoder) + _gb(pipe.vae),
+    )
+
+
+def _quantize(transformer: Any, quantization: str) -> None:
+    if quantization == "fp8":
+        # fp8 storage, each layer cast up to the compute precision as it runs: half the memory on any GPU.
+        transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=transformer.dtype)
+        return
+    if quantization == "int8":
+        try:
+            from torchao.quantization import Int8WeightOnlyConfig, quantize_
+        except ImportError:
+            raise ModelUnavailable("int8 weights need torchao: `pip install torchao`, or free GPU memory.") from None
+        quantize_(transformer, Int8WeightOnlyConfig())
+        return
+    raise ModelUnavailable(f"The {quantization} weights need bitsandbytes' loader, which is not wired yet.")
+
+
+def _offload_t5(pipe: Any, device: str) -> None:
+    """T5 stays in host memory; its blocks visit the GPU one at a time while a prompt is encoded."""
+    from diffusers.hooks import apply_group_offloading
+
+    apply_group_offloading(
+        pipe.text_encoder_2,
+        onload_device=torch.device(device),
+        offload_device=torch.device("cpu"),
+        offload_type="block_level",
+        num_blocks_per_group=1,
+    )
+
+
+def apply_flux_plan(pipe: Any, plan: FluxPlan, device: str) -> None:
+    """Place the pipeline's components as `plan` says; a refused plan raises OutOfMemory with its reason."""
+    if plan.placement == "refused":
+        raise OutOfMemory(plan.reason)
+    if plan.placement == "model_offload":
+        pipe.enable_model_cpu_offload(device=device)
+    elif plan.placement == "group_offload":
+        pipe.transformer.enable_group_offload(
+            onload_device=torch.device(device),
+            offload_device=torch.device("cpu"),
+            offload_type="block_level",
+            num_blocks_per_group=1,
+            use_stream=torch.device(device).type == "cuda",  # transfers overlap compute on a CUDA stream
+        )
+        _offload_t5(pipe, device)
+        for name in ("text_encoder", "vae"):
+            getattr(pipe, name).to(device)
+    else:  # resident, the transformer maybe quantized
+        if plan.placement == "quantized":
+            _quantize(pipe.transformer, plan.quantization)
+        for name in ("transformer", "text_encoder", "vae"):
+            getattr(pipe, name).to(device)
+        if plan.t5 == "offload":
+            _offload_t5(pipe, device)
+        else:
+            pipe.text_encoder_2.to(device)
+    pipe.vae.enable_slicing()  # the plan counts one image's decode at a time
+    pipe._studio_flux_plan = plan
+    log.info("FLUX memory plan: %s (%s)", plan.summary, plan.reason)

@@ -1,0 +1,62 @@
+"""A FLUX pipeline placed as its memory plan says: quantized storage, T5 streamed from host memory, or refused.
+
+The manager runs on the CPU here; `_free_gb` pretends a GPU so the planning and placing code runs as on one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine import pipelines
+from engine.catalog import ModelSpec, get_preset
+from engine.errors import OutOfMemory
+from engine.flux_memory import FluxPlan, FluxSizes
+from engine.pipelines import PipelineManager
+from engine.types import GenerateRequest
+
+from .conftest import max_diff
+
+SPEC = ModelSpec.from_preset(get_preset("tiny-flux"))
+
+
+def _request(**kw) -> GenerateRequest:
+    return GenerateRequest(**{"prompt": "a red lighthouse", "model": "tiny-flux", "count": 2, "seed": 4,
+                              "num_inference_steps": 2, **kw})  # fmt: skip
+
+
+def _manager(tiny_cache: Path, monkeypatch: pytest.MonkeyPatch, plan: FluxPlan, asked: list) -> PipelineManager:
+    def fake_plan(free_gb: float | None, **kw) -> FluxPlan:
+        asked.append((free_gb, kw))
+        return plan
+
+    monkeypatch.setattr(pipelines, "_free_gb", lambda device: 20.0)
+    monkeypatch.setattr(pipelines, "plan_flux_memory", fake_plan)
+    return PipelineManager(device="cpu", cache_dir=tiny_cache)
+
+
+def test_fp8_storage_and_t5_streamed_from_host_memory_still_generate(tiny_cache, manager, monkeypatch) -> None:
+    reference = manager.generate(_request(), SPEC).images
+    asked: list = []
+    placed = _manager(tiny_cache, monkeypatch, FluxPlan("quantized", "fp8", t5="offload", need_gb=1.0), asked)
+    result = placed.generate(_request(), SPEC)
+    ((free_gb, kw),) = asked
+    sizes: FluxSizes = kw["sizes"]
+    assert free_gb == 20.0 and kw["count"] == 4 and 0 < sizes.transformer_gb < 0.01 and sizes.t5_gb > 0
+    pipe = placed.pipeline(SPEC)
+    stored = {p.dtype for p in pipe.transformer.parameters()}
+    assert torch.float8_e4m3fn in stored  # the weights are stored in fp8, cast up layer by layer to compute
+    assert getattr(pipe.text_encoder_2, "_diffusers_hook", None) is not None  # T5 streamed, block by block
+    assert pipe.vae.use_slicing
+    # fp8 storage moves the pixels a little, not the picture: the same seeds make nearly the same images.
+    assert all(max_diff(a.image, b.image) < 64 for a, b in zip(result.images, reference, strict=True))
+
+
+def test_a_model_that_fits_nowhere_is_refused_with_the_reason(tiny_cache, monkeypatch) -> None:
+    reason = "FLUX.1 does not fit in 3.0 GB of free GPU memory, even streamed block by block."
+    placed = _manager(tiny_cache, monkeypatch, FluxPlan("refused", reason=reason), [])
+    with pytest.raises(OutOfMemory, match=r"does not fit in 3\.0 GB"):
+        placed.generate(_request(), SPEC)
+    assert placed.loaded_models == ()  # nothing half-loaded stays behind
