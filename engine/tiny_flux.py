@@ -101,7 +101,8 @@ def _flux_transformer(seed: int) -> Any:
     ).eval()
 
 
-def _flux_scheduler() -> Any:
+def flux_scheduler() -> Any:
+    """FLUX.1-dev's flow-matching scheduler settings (also the benchmark's)."""
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     # FLUX.1-dev's values: the timestep shift grows with the image's token count.
@@ -129,7 +130,7 @@ def build_tiny_flux_pipeline(name: str, work_dir: Path) -> Any:
     t5 = t5_tokenizer()
     cls = FluxKontextPipeline if name == "tiny-flux-kontext" else FluxPipeline
     return cls(
-        scheduler=_flux_scheduler(),
+        scheduler=flux_scheduler(),
         vae=_flux_vae(seed + 1),
         text_encoder=clip_text_encoder(tokenizer, with_projection=False, seed=seed + 2),
         tokenizer=tokenizer,

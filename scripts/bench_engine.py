@@ -1,11 +1,13 @@
 """Benchmark the engine's generate path against a plain diffusers pipeline call on the same model.
 
-CPU mode (default): tiny-sd, same size, steps and seeds; prints images/s of each and the ratio engine/plain.
+CPU mode (default): tiny-sd (or --model tiny-flux), same size, steps and seeds; prints images/s of each and the
+ratio engine/plain.
 GPU mode (--gpu): full-size SD 1.5 and SDXL with random weights (no download), 25 steps, batches 1/4/8,
 eager and optimised (channels_last, fused QKV, torch.compile); prints images/s, it/s, peak memory and the
-share of the device's peak FLOP/s that the UNet work reaches.
+share of the device's peak FLOP/s that the UNet work reaches. `--families flux` adds a full-size FLUX.1-dev
+transformer at 1024², 28 steps (scripts/bench_flux.py).
 
-Usage: PYTHONPATH=. python scripts/bench_engine.py [--gpu] [--repeats N] [--peak-tflops 800]
+Usage: PYTHONPATH=. python scripts/bench_engine.py [--gpu] [--model tiny-flux] [--repeats N] [--peak-tflops 800]
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def _time(fn, device: torch.device, repeats: int) -> float:
     return (time.perf_counter() - started) / repeats
 
 
-def _plain_call(pipe, count: int, steps: int, guidance: float, size: tuple[int, int], seed: int):
+def _plain_call(pipe, count: int, steps: int, guidance: float, size: tuple[int, int], seed: int, **extra):
     generators = [torch.Generator("cpu").manual_seed(seed + i) for i in range(count)]
     return pipe(
         PROMPT,
@@ -67,15 +69,18 @@ def _plain_call(pipe, count: int, steps: int, guidance: float, size: tuple[int, 
         height=size[1],
         num_images_per_prompt=count,
         generator=generators,
+        **extra,
     ).images
 
 
-def bench_cpu(repeats: int, count: int, steps: int) -> None:
+def bench_cpu(repeats: int, count: int, steps: int, model: str = "tiny-sd") -> None:
+    from engine.families import call_options
+
     with tempfile.TemporaryDirectory() as cache:
-        spec = ModelSpec.from_preset(get_preset("tiny-sd"))
+        spec = ModelSpec.from_preset(get_preset(model))
         manager = PipelineManager("cpu", cache_dir=cache)
         engine_pipe = manager.pipeline(spec)
-        plain = load_folder(Path(cache) / "builtin" / "tiny-sd", "sd15")
+        plain = load_folder(Path(cache) / "builtin" / model, spec.family)
         plain.set_progress_bar_config(disable=True)
         plain.scheduler = type(engine_pipe.scheduler).from_config(engine_pipe.scheduler.config)
         size = spec.preset.default_size
@@ -83,11 +88,11 @@ def bench_cpu(repeats: int, count: int, steps: int) -> None:
         guidance = spec.preset.guidance
         t_engine, t_plain = _time_pair(
             lambda: manager.generate(request, spec),
-            lambda: _plain_call(plain, count, steps, guidance, size, 0),
+            lambda: _plain_call(plain, count, steps, guidance, size, 0, **call_options(spec.preset)),
             torch.device("cpu"),
             repeats,
         )
-        print(f"tiny-sd on CPU ({torch.get_num_threads()} threads), {size[0]}x{size[1]}, {steps} steps, batch {count}")
+        print(f"{model} on CPU ({torch.get_num_threads()} threads), {size[0]}x{size[1]}, {steps} steps, batch {count}")
         print(f"  engine: {count / t_engine:8.2f} images/s  ({t_engine * 1000:.0f} ms per call)")
         print(f"  plain:  {count / t_plain:8.2f} images/s  ({t_plain * 1000:.0f} ms per call)")
         print(f"  engine/plain: {t_plain / t_engine:.3f}")
@@ -189,7 +194,12 @@ def bench_gpu(repeats: int, steps: int, peak_tflops: float, families: list[str])
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for family in families:
-            _bench_gpu_family(family, work, device, dtype, repeats, steps, peak_tflops)
+            if family == "flux":
+                from bench_flux import bench_flux  # type: ignore[import-not-found]  # scripts/ beside this one
+
+                bench_flux(device, dtype, repeats, 28, peak_tflops)
+            else:
+                _bench_gpu_family(family, work, device, dtype, repeats, steps, peak_tflops)
             torch.cuda.empty_cache()
 
 
@@ -239,12 +249,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=4, help="CPU mode batch size")
     parser.add_argument("--steps", type=int, default=None, help="default: 4 on CPU, 25 on GPU")
     parser.add_argument("--peak-tflops", type=float, default=800.0, help="device peak (bf16 dense) in TFLOP/s")
-    parser.add_argument("--families", default="sd15,sdxl")
+    parser.add_argument("--families", default="sd15,sdxl,flux")
+    parser.add_argument("--model", default="tiny-sd", help="CPU mode: tiny-sd, tiny-sdxl or tiny-flux")
     args = parser.parse_args()
     if args.gpu:
         bench_gpu(args.repeats, args.steps or 25, args.peak_tflops, args.families.split(","))
     else:
-        bench_cpu(args.repeats, args.count, args.steps or 4)
+        bench_cpu(args.repeats, args.count, args.steps or 4, args.model)
 
 
 if __name__ == "__main__":
