@@ -59,16 +59,14 @@ def to_kohya(state: Mapping[str, torch.Tensor], alpha: float) -> dict[str, torch
             if not present:
                 continue
             downs, ups = [], []
-            width = None  # a missing part's rows (only proj_mlp can be missing from a trained set)
+            # A part that was not trained gets zero rows: as wide as the attention's (the MLP's four times that).
+            width = parts[(kind, block, present[0])]["B"].shape[0]
             for module in modules:
                 lora = parts.get((kind, block, module))
                 if lora is None:
-                    if width is None:
-                        raise ValueError(f"{prefix}.{block}.{bfl}: {module} is missing and its size is unknown")
-                    ups.append(torch.zeros(width * MLP_RATIO, 0))
+                    ups.append(torch.zeros(width * (MLP_RATIO if module == "proj_mlp" else 1), 0))
                     continue
                 down, up = lora["A"].float(), lora["B"].float()
-                width = up.shape[0]
                 downs.append(down)
                 ups.append(up)
             rank = sum(d.shape[0] for d in downs)

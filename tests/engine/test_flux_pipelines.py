@@ -158,3 +158,41 @@ def test_kontext_edits_by_instruction_at_the_input_images_aspect(manager, flux_s
         manager.generate(replace(edit, model="tiny-flux"), flux_spec)
     with pytest.raises(InvalidRequest, match="takes no strength"):
         manager.generate(replace(edit, strength=0.5), kontext_spec)
+
+
+def _double_block_lora(tiny_cache: Path, seed: int) -> dict[str, torch.Tensor]:
+    """A random LoRA on the first double block's attention and feed-forward (kohya's single-block split assumes
+    full-size widths, so the tiny model's single blocks stay out of the cross-format check)."""
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    pipe = load_folder(tiny_cache / "builtin" / "tiny-flux", "flux")
+    torch.manual_seed(seed)
+    modules = ("attn.to_q", "attn.to_k", "attn.to_v", "attn.to_out.0", "attn.add_q_proj", "ff.net.2")
+    targets = [f"transformer_blocks.0.{m}" for m in modules]
+    config = LoraConfig(r=4, lora_alpha=2, init_lora_weights=False, target_modules=targets)
+    pipe.transformer.add_adapter(config)
+    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(pipe.transformer).items()}
+
+
+def test_kohya_and_comfyui_layouts_load_as_the_diffusers_one(manager, flux_spec, tiny_cache, tmp_path) -> None:
+    from engine.training.flux_kohya import to_kohya
+
+    state = _double_block_lora(tiny_cache, seed=13)
+    files = {"diffusers": tmp_path / "d.safetensors", "kohya": tmp_path / "k.safetensors"}
+    # diffusers' layout carries alpha in its header; here alpha = rank / 2 is folded into the B matrices instead.
+    save_file({f"transformer.{k}": (v * 0.5 if ".lora_B." in k else v).contiguous() for k, v in state.items()},
+              str(files["diffusers"]))  # fmt: skip
+    kohya = to_kohya(state, alpha=2.0)
+    save_file({k: v.contiguous() for k, v in kohya.items()}, str(files["kohya"]))
+    comfy = {k.replace("lora_unet_double_blocks_0_", "diffusion_model.double_blocks.0."): v for k, v in kohya.items()}
+    comfy = {k.replace("_attn_qkv", "_attn.qkv").replace("_attn_proj", "_attn.proj").replace("_mlp_2", "_mlp.2"): v
+             for k, v in comfy.items()}  # fmt: skip
+    files["comfyui"] = tmp_path / "c.safetensors"
+    save_file({k: v.contiguous() for k, v in comfy.items()}, str(files["comfyui"]))
+    images = {}
+    for layout, path in files.items():
+        lora = LoraSpec(name=f"style-{layout}", path=str(path), family="flux", scale=1.0)
+        images[layout] = manager.generate(req(count=1, seed=5, loras=(lora,)), flux_spec).images[0].image
+    base = manager.generate(req(count=1, seed=5), flux_spec).images[0].image
+    assert max_diff(images["diffusers"], base) > 0
+    assert max_diff(images["kohya"], images["diffusers"]) <= 1 and max_diff(images["comfyui"], images["diffusers"]) <= 1
