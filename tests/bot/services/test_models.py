@@ -135,3 +135,29 @@ async def test_a_kontext_model_is_offered_for_sheets_only_once_its_weights_are_h
     (repo / "snapshots" / "abc123").mkdir(parents=True)
     (repo / "snapshots" / "abc123" / "model_index.json").write_text('{"_class_name": "FluxKontextPipeline"}')
     assert await services.models.instruct_model() == "flux-kontext"
+
+
+async def test_vary_on_a_flux_model_goes_to_kontext_once_it_is_installed(services, tmp_path: Path, monkeypatch) -> None:
+    import io
+
+    import huggingface_hub.constants
+    from PIL import Image
+
+    from bot.services.api import Caller, VaryImageInput
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buffer, format="PNG")
+    caller = Caller(user_id=1, guild_id=42, channel_id=7)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    plain = await services.edits.vary_image(caller, buffer.getvalue(), VaryImageInput("a hat", model="tiny-flux"))
+    assert (await services.db.jobs.get(plain.job_id)).request["chosen"] == "tiny-flux"  # no Kontext here yet
+    repo = tmp_path / "hub" / "models--black-forest-labs--FLUX.1-Kontext-dev"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc")
+    (repo / "snapshots" / "abc").mkdir(parents=True)
+    (repo / "snapshots" / "abc" / "model_index.json").write_text("{}")
+    kontext = await services.edits.vary_image(caller, buffer.getvalue(), VaryImageInput("a hat", model="tiny-flux"))
+    assert (await services.db.jobs.get(kontext.job_id)).request["chosen"] == "flux-kontext"
+    other = Caller(user_id=2, guild_id=42, channel_id=7)  # two jobs wait per member
+    sd = await services.edits.vary_image(other, buffer.getvalue(), VaryImageInput("a hat", model="tiny-sd"))
+    assert (await services.db.jobs.get(sd.job_id)).request["chosen"] == "tiny-sd"  # SD stays image-to-image

@@ -199,13 +199,24 @@ class EditService:
     ) -> JobTicket:
         """Check access, store the upload (and mask), size it for the model, validate, queue."""
         await self._queue.admission.check_access(caller)
-        model = await self._models.resolve(options.model)
+        chosen = options.model
+        model = await self._models.resolve(chosen)
+        if (
+            kind == "vary"
+            and model.spec.family == "flux"
+            and not model.loras
+            and not model.spec.preset.edits_by_instruction
+        ):
+            # A FLUX image edited by instruction: Kontext, when it is on this machine, keeps who is in the picture.
+            kontext = await self._models.instruct_model()
+            if kontext is not None:
+                chosen, model = kontext, await self._models.resolve(kontext)
         upload = await self._uploads.image(image)
         mask_path = await self._uploads.mask(mask, (upload.width, upload.height)) if mask is not None else None
         width, height = model_size(upload.width, upload.height, model.spec)
         draft = ImageDraft(
             prompt=instruction,
-            model=options.model,
+            model=chosen,
             count=options.count,
             seed=options.seed,
             width=width,
