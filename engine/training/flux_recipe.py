@@ -13,7 +13,7 @@ import torch
 
 from engine.catalog import FLUX_MODULES
 from engine.training.objectives import FlowMatchObjective, Objective
-from engine.training.recipes import Cached, Conditioning
+from engine.training.recipes import Cached, Conditioning, hidden_and_pooled
 
 TRAIN_GUIDANCE = 1.0  # the guidance the distilled model is conditioned on while it learns (reference scripts: 1)
 
@@ -69,10 +69,7 @@ class FluxRecipe:
         hidden, pooled, _ids = pipe.encode_prompt(
             captions, prompt_2=None, device=device, num_images_per_prompt=1, max_sequence_length=self.text_length
         )
-        return [
-            {"hidden": h.detach().float().cpu(), "pooled": p.detach().float().cpu()}
-            for h, p in zip(hidden, pooled, strict=True)
-        ]
+        return hidden_and_pooled(hidden, pooled)
 
     def batch(
         self, cached: list[dict[str, torch.Tensor]], sizes: list[tuple[int, ...]], device: torch.device

@@ -21,6 +21,14 @@ UNET_TARGETS: tuple[str, ...] = (*ATTENTION_MODULES, "ff.net.0.proj", "ff.net.2"
 Cached = dict[str, torch.Tensor]  # a caption's conditioning tensors, kept on the CPU
 
 
+def hidden_and_pooled(hidden: torch.Tensor, pooled: torch.Tensor) -> list[Cached]:
+    """Per caption, its token states and its pooled embedding, kept on the CPU in fp32."""
+    return [
+        {"hidden": h.detach().float().cpu(), "pooled": p.detach().float().cpu()}
+        for h, p in zip(hidden, pooled, strict=True)
+    ]
+
+
 @dataclass
 class Conditioning:
     """A batch's text conditioning, on the training device; `extra` goes to the UNet as keyword arguments."""
@@ -118,10 +126,7 @@ class SdxlRecipe(_UnetRecipe):
         hidden, _, pooled, _ = pipe.encode_prompt(
             captions, device=device, num_images_per_prompt=1, do_classifier_free_guidance=False
         )
-        return [
-            {"hidden": h.detach().float().cpu(), "pooled": p.detach().float().cpu()}
-            for h, p in zip(hidden, pooled, strict=True)
-        ]
+        return hidden_and_pooled(hidden, pooled)
 
     def batch(
         self, cached: list[dict[str, torch.Tensor]], sizes: list[tuple[int, ...]], device: torch.device
