@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -119,7 +120,9 @@ class PipelineManager:
         width, height = spec.preset.default_size
         if spec.family == "flux" and free_gb is not None:
             # A 12 B model: resident, quantized, offloaded or refused, from the free memory (engine.flux_memory).
-            flux = plan_flux_memory(free_gb, width=width, height=height, count=4, sizes=flux_sizes(base))
+            flux = plan_flux_memory(
+                free_gb, width=width, height=height, count=4, sizes=flux_sizes(base), host_ram_gb=_host_ram_gb()
+            )
             apply_flux_plan(base, flux, str(self.device))
         else:
             # Plan for a typical job (four images at the default size): offload must be chosen before
@@ -367,6 +370,14 @@ def _weights_gb(pipe: Any) -> float:
             total += sum(t.numel() * t.element_size() for t in component.parameters())
             total += sum(t.numel() * t.element_size() for t in component.buffers())
     return total / 2**30
+
+
+def _host_ram_gb() -> float | None:
+    """The machine's memory in GiB (offloading keeps the weights there); None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _free_gb(device: torch.device) -> float | None:
