@@ -22,13 +22,21 @@ Step = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
+class Named:
+    """A stand-in for a model spec: backends route by `request.model.name`."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class Script:
     steps: tuple[Step, ...]
+    model: Named | None = None  # the base model the work "needs": the host counts loads as a pipeline cache would
 
 
-def order(job_id: int, *steps: Step) -> WorkOrder:
+def order(job_id: int, *steps: Step, model: str | None = None) -> WorkOrder:
     """A work order that runs `steps`, in order; the value of the last step is the outcome."""
-    return WorkOrder(job_id=job_id, task="script", request=Script(tuple(steps)))
+    return WorkOrder(job_id=job_id, task="script", request=Script(tuple(steps), Named(model) if model else None))
 
 
 def wait_for_file(path: Path, limit_s: float = 5.0) -> bool:
@@ -82,6 +90,8 @@ def _run_step(step: Step, ctx: WorkContext) -> Any:
         return None
     if op == "fail":
         raise ValueError(args[0])
+    if op == "exit":  # the worker's process dies (only where the work runs in another process)
+        os._exit(3)
     if op == "cancelled":
         raise Cancelled()
     raise AssertionError(f"unknown script step {op!r}")
@@ -92,11 +102,15 @@ class ScriptHost:
 
     def __init__(self) -> None:
         self.ran: list[int] = []
+        self.loaded: list[str] = []  # base models loaded, in order (one held at a time, like the pipeline cache)
 
     def run(self, order: WorkOrder, ctx: WorkContext) -> Any:
         assert isinstance(order.request, Script), order.request
         self.ran.append(order.job_id)
+        model = order.request.model
+        if model is not None and (not self.loaded or self.loaded[-1] != model.name):
+            self.loaded.append(model.name)
         value: Any = None
         for step in order.request.steps:
-            value = _run_step(step, ctx)
+            value = (os.getpid(), list(self.loaded)) if step == ("loads",) else _run_step(step, ctx)
         return value

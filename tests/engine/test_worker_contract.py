@@ -26,8 +26,19 @@ from engine.backends import (
 from engine.errors import Cancelled
 from tests.engine.scripted import ScriptHost, order, wait_for_file
 
+
+def _ray(host: OrderRunner, slots: int) -> ExecutionBackend:
+    from engine.backends.ray_backend import RayBackend
+
+    # The runner is built inside the actor, from its class: the host given here stays in this process.
+    backend = RayBackend(type(host), workers=1, slots=slots, logical_gpus=4)
+    backend.wait_ready()  # a process starts first: the contract's timings are about the work, not that start
+    return backend
+
+
 BACKENDS: dict[str, Callable[[OrderRunner, int], ExecutionBackend]] = {
     "thread": lambda host, slots: ThreadBackend(host, slots=slots),
+    "ray": _ray,
 }
 
 

@@ -1,0 +1,270 @@
+"""`RayBackend`: the same contract as `ThreadBackend`, with one Ray actor per GPU, on one machine or several.
+
+Each actor owns its GPU (`num_gpus=1`: Ray pins it) and, inside, a `ThreadBackend` over its own engine host: one
+owner thread per GPU, interactive and batch lanes, a training's yield points, exactly as on a single machine.
+The job service still orders the jobs in SQLite and hands one over only when `free_slots(lane)` says a worker has
+room; nothing waits inside Ray. A job goes to a free worker that already holds its base model when there is one.
+
+An actor's `run` is an async generator streamed back (`num_returns="streaming"`): progress events, then the
+outcome or the exception. Cancel reaches the actor's handle (its per-step flag); an actor that dies (its process,
+its node) resolves the job with `WorkerLost`, which the job service retries by the kind's policy, and a new
+actor takes its place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.backends.base import LANES, BackendClosed, JobHandle, Lane, NoFreeSlot, OrderRunner, WorkerLost
+from engine.errors import Cancelled
+from engine.work import WorkOrder
+
+log = logging.getLogger(__name__)
+
+RunnerFactory = Callable[[], OrderRunner]
+
+
+class _Worker:
+    """The actor's body (made a Ray actor class by `_actor_class`): a ThreadBackend over its own runner."""
+
+    def __init__(self, factory: RunnerFactory, slots: int, batch_slots: int) -> None:
+        from engine.backends.thread import ThreadBackend
+
+        self._backend = ThreadBackend(factory(), slots=slots, batch_slots=batch_slots, thread_name="studio-ray-gpu")
+        self._handles: dict[Any, JobHandle[Any]] = {}
+        self._early: set[Any] = set()  # jobs cancelled before their `run` call got here
+
+    async def run(self, order: WorkOrder, lane: Lane):  # type: ignore[no-untyped-def]  # an async generator
+        handle = self._backend.submit(order, lane)
+        self._handles[order.job_id] = handle
+        if order.job_id in self._early:
+            self._early.discard(order.job_id)
+            handle.cancel()
+        try:
+            async for event in handle.events():
+                yield ("progress", event)
+            try:
+                yield ("done", await handle.result())
+            except Exception as exc:  # the work's own error, Cancelled included: sent as it is
+                yield ("error", exc)
+        finally:
+            self._handles.pop(order.job_id, None)
+
+    async def cancel(self, job_id: Any) -> None:
+        handle = self._handles.get(job_id)
+        if handle is not None:
+            handle.cancel()
+        else:  # the two calls may arrive in either order
+            self._early.add(job_id)
+
+    async def pid(self) -> int:
+        return os.getpid()
+
+
+def _actor_class(num_gpus: float) -> Any:
+    import ray
+
+    # No CPU reserved: a worker spends its time on its GPU, and the GPUs are what limits how many start.
+    return ray.remote(num_gpus=num_gpus, num_cpus=0, max_restarts=0)(_Worker)
+
+
+class _RayJobHandle(JobHandle[Any]):
+    """A handle whose work runs in an actor: cancel also reaches the actor's own handle."""
+
+    def __init__(self, job_id: Any, loop: asyncio.AbstractEventLoop, on_finish: Callable[[], None]) -> None:
+        super().__init__(job_id, lambda ctx: None, loop, on_finish)
+        self.actor: Any = None
+
+    def cancelled_early(self) -> bool:
+        return self._cancel_flag.is_set()
+
+    def cancel(self) -> None:
+        if self.done():
+            return
+        super().cancel()
+        if self.actor is not None:
+            self.actor.cancel.remote(self.job_id)
+
+
+@dataclass
+class _Slot:
+    """One actor, what it runs and the base models it holds (the last ones its jobs used)."""
+
+    actor: Any
+    busy: dict[Lane, int] = field(default_factory=lambda: dict.fromkeys(LANES, 0))
+    models: list[str] = field(default_factory=list)
+    current: dict[Any, str] = field(default_factory=dict)  # job id → task, for `studio workers`
+
+
+def model_of(order: WorkOrder) -> str | None:
+    """The base model an order needs, when it needs one (its spec's name)."""
+    request = order.request
+    for candidate in (request, getattr(request, "generate", None)):
+        spec = getattr(candidate, "model", None)
+        name = getattr(spec, "name", None)
+        if isinstance(name, str):
+            return name
+    return None
+
+
+class RayBackend:
+    """Runs orders on `workers` Ray actors, each with one GPU (logical ones on a CPU machine) and its own runner.
+
+    `factory` builds an actor's runner inside the actor (it must pickle: a class, or `functools.partial` of one).
+    `address` joins a running cluster; None starts a local Ray (dashboard off: Ray listens beyond loopback).
+    """
+
+    def __init__(
+        self,
+        factory: RunnerFactory,
+        workers: int = 1,
+        *,
+        address: str | None = None,
+        slots: int = 1,
+        batch_slots: int = 1,
+        logical_gpus: int | None = None,
+        max_models: int = 1,
+    ) -> None:
+        import ray
+
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        if not ray.is_initialized():
+            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+            if address:
+                options["address"] = address
+            else:
+                options |= {"num_gpus": logical_gpus if logical_gpus is not None else None}
+                # Workers import the studio's modules (and a test's runner) as the driver does.
+                options["runtime_env"] = {"env_vars": {"PYTHONPATH": os.pathsep.join(_import_roots())}}
+            ray.init(**{k: v for k, v in options.items() if v is not None})
+        self._factory = factory
+        self._per_worker: dict[Lane, int] = {"interactive": slots, "batch": batch_slots}
+        self._max_models = max_models
+        self._actor = _actor_class(1)
+        self._slots = [_Slot(self._spawn()) for _ in range(workers)]
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._live: set[_RayJobHandle] = set()
+        self._closed = False
+        self.loads: dict[int, int] = {}  # worker index → how many times a job there needed a model it lacked
+
+    def _spawn(self) -> Any:
+        per = self._per_worker
+        return self._actor.remote(self._factory, per["interactive"], per["batch"])
+
+    def free_slots(self, lane: Lane = "interactive") -> int:
+        if self._closed:
+            return 0
+        return sum(self._per_worker[lane] - slot.busy[lane] for slot in self._slots)
+
+    def wait_ready(self, limit_s: float = 120) -> list[int]:
+        """Block until every actor has started (its process and runner); their process ids. Not on the loop."""
+        import ray
+
+        return list(ray.get([slot.actor.pid.remote() for slot in self._slots], timeout=limit_s))
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Each worker's base models and current jobs (for `studio workers`)."""
+        return [
+            {"worker": i, "models": list(slot.models), "jobs": dict(slot.current)} for i, slot in enumerate(self._slots)
+        ]
+
+    def _pick(self, lane: Lane, model: str | None) -> int:
+        free = [i for i, slot in enumerate(self._slots) if slot.busy[lane] < self._per_worker[lane]]
+        if not free:
+            raise NoFreeSlot(f"no free {lane} slot on any of {len(self._slots)} Ray worker(s)")
+        # Affinity: a base model loads in seconds, a LoRA switch in milliseconds. Else a worker that holds no
+        # model yet, else the least busy one.
+        holding = [i for i in free if model is not None and model in self._slots[i].models]
+        empty = [i for i in free if not self._slots[i].models]
+        return (holding or empty or sorted(free, key=lambda i: sum(self._slots[i].busy.values())))[0]
+
+    def submit(self, order: WorkOrder, lane: Lane = "interactive") -> JobHandle[Any]:
+        loop = asyncio.get_running_loop()
+        if self._closed:
+            raise BackendClosed("the execution backend is shut down")
+        model = model_of(order)
+        index = self._pick(lane, model)
+        slot = self._slots[index]
+        slot.busy[lane] += 1
+        slot.current[order.job_id] = order.task
+        if model is not None and model not in slot.models:
+            self.loads[index] = self.loads.get(index, 0) + 1
+            slot.models = [model, *slot.models][: self._max_models]
+
+        def release() -> None:
+            slot.busy[lane] -= 1
+            slot.current.pop(order.job_id, None)
+
+        handle = _RayJobHandle(order.job_id, loop, release)
+        handle.actor = slot.actor
+        handle._start()
+        self._live.add(handle)
+        task = loop.create_task(self._drive(handle, index, order, lane), name=f"ray job {order.job_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        log.debug("job_id=%s submitted to Ray worker %d (%s, %s)", order.job_id, index, order.task, lane)
+        return handle
+
+    async def _drive(self, handle: _RayJobHandle, index: int, order: WorkOrder, lane: Lane) -> None:
+        from ray.exceptions import RayActorError
+
+        actor = self._slots[index].actor
+        value: Any = None
+        error: BaseException | None = None
+        if handle.cancelled_early():  # cancelled before this task ran: the order is never sent
+            self._live.discard(handle)
+            handle.finish(None, Cancelled())
+            return
+        try:
+            stream = actor.run.options(num_returns="streaming").remote(order, lane)
+            async for ref in stream:
+                kind, payload = await ref
+                if kind == "progress":
+                    handle._emit(payload)
+                elif kind == "done":
+                    value = payload
+                else:
+                    error = payload
+        except RayActorError as exc:
+            error = WorkerLost(f"Ray worker {index} died while running job {order.job_id}: {exc}")
+            self._replace(index, actor)
+        except Exception as exc:  # an error of Ray itself: the job fails, the backend goes on
+            error = exc
+        if error is not None and not isinstance(error, Cancelled):
+            log.error("job_id=%s failed on Ray worker %d", order.job_id, index, exc_info=error)
+        self._live.discard(handle)
+        handle.finish(value, error)
+
+    def _replace(self, index: int, dead: Any) -> None:
+        slot = self._slots[index]
+        if slot.actor is dead and not self._closed:
+            log.warning("Ray worker %d died: starting a new one", index)
+            slot.actor, slot.models = self._spawn(), []
+
+    async def shutdown(self) -> None:
+        """Cancel outstanding work, wait for it to end, and stop the actors (Ray itself stays up)."""
+        import ray
+
+        self._closed = True
+        for handle in list(self._live):
+            handle.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=10)
+        for slot in self._slots:
+            ray.kill(slot.actor)
+
+
+def _import_roots() -> list[str]:
+    """The folders the driver imports the studio from, so that actors find the same modules."""
+    import sys
+
+    import engine
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(engine.__file__)))
+    return list(dict.fromkeys([root, *[p for p in sys.path if p and os.path.isdir(p)]]))

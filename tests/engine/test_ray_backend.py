@@ -1,0 +1,52 @@
+"""What the Ray backend adds to the contract (tests/engine/test_worker_contract.py runs that on both backends):
+a worker that dies fails its job as a lost worker and is replaced, and jobs go where their base model is."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from engine.backends import WorkerLost
+from tests.engine.scripted import ScriptHost, order, wait_for_file
+
+ray = pytest.importorskip("ray")
+
+
+@pytest.fixture
+async def two_workers() -> AsyncIterator:
+    from engine.backends.ray_backend import RayBackend
+
+    backend = RayBackend(ScriptHost, workers=2, logical_gpus=4)
+    yield backend
+    await asyncio.wait_for(backend.shutdown(), 15)
+
+
+async def test_a_worker_that_dies_fails_its_job_as_lost_and_is_replaced(two_workers, tmp_path: Path) -> None:
+    backend = two_workers
+    started = tmp_path / "started"
+    doomed = backend.submit(order(1, ("touch", str(started)), ("sleep", 0.2), ("exit",)))
+    assert await asyncio.to_thread(wait_for_file, started, 30)
+    with pytest.raises(WorkerLost, match="died while running job 1"):
+        await asyncio.wait_for(doomed.result(), 60)
+    assert backend.free_slots() == 2  # its slot is free again, on a new worker
+    # The job service retries it: on a fresh actor, the same order runs to the end.
+    again = backend.submit(order(1, ("value", "done")))
+    assert await asyncio.wait_for(again.result(), 60) == "done"
+
+
+async def test_jobs_go_to_the_worker_that_holds_their_base_model(two_workers) -> None:
+    backend = two_workers
+    placed = []
+    for job_id, model in enumerate(["sd15", "sdxl", "sd15", "sdxl", "sd15", "sdxl"], start=1):
+        handle = backend.submit(order(job_id, ("loads",), model=model))
+        placed.append(await asyncio.wait_for(handle.result(), 60))
+    by_pid: dict[int, list[str]] = {}
+    for pid, loaded in placed:
+        by_pid[pid] = loaded
+    # Two workers, each loaded one base model once: six jobs, two loads (one worker alone would load six times).
+    assert sorted(map(tuple, by_pid.values())) == [("sd15",), ("sdxl",)]
+    assert sum(backend.loads.values()) == 2
+    assert sorted(w["models"][0] for w in backend.workers()) == ["sd15", "sdxl"]
