@@ -37,11 +37,13 @@ class EngineSettings(BaseModel):
 
 
 class BackendSettings(BaseModel):
-    """Where jobs run: `local` (one GPU thread in the bot's process). A Ray cluster is planned."""
+    """Where jobs run: `local` (one GPU thread in the bot's process) or `ray` (one Ray actor per GPU)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["local"] = "local"
+    kind: Literal["local", "ray"] = "local"
+    ray_address: str = ""  # a running cluster's address (`ray start --head` prints it); empty: start one here
+    ray_workers: int = Field(default=0, ge=0, le=64)  # 0: one per GPU Ray sees (one on a machine without GPUs)
 
 
 # Every variable the studio reads, and the field it fills (`.env.example` lists them all).
@@ -59,6 +61,8 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "STUDIO_REWRITER": ("engine", "rewriter"),
     "STUDIO_EMBEDDER": ("engine", "embedder"),
     "STUDIO_BACKEND": ("backend", "kind"),
+    "STUDIO_RAY_ADDRESS": ("backend", "ray_address"),
+    "STUDIO_RAY_WORKERS": ("backend", "ray_workers"),
 }
 
 

@@ -153,5 +153,9 @@ def test_sections_read_the_flat_variable_names(monkeypatch: pytest.MonkeyPatch, 
     assert settings.engine.hf_offline is True
     assert settings.backend.kind == "local"
     monkeypatch.setenv("STUDIO_BACKEND", "ray")
+    monkeypatch.setenv("STUDIO_RAY_WORKERS", "2")
+    ray = load_settings(env_file=None).backend
+    assert (ray.kind, ray.ray_workers, ray.ray_address) == ("ray", 2, "")
+    monkeypatch.setenv("STUDIO_BACKEND", "slurm")
     with pytest.raises(SettingsError, match=r"^STUDIO_BACKEND: "):
         load_settings(env_file=None)

@@ -74,6 +74,20 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
+def make_backend(settings: Settings, host: OrderRunner) -> ExecutionBackend:
+    """The backend the settings name: the GPU thread in this process, or Ray actors that build their own hosts."""
+    if settings.backend.kind == "ray":
+        from functools import partial
+
+        from engine.backends.ray_backend import RayBackend
+
+        ray = settings.backend
+        return RayBackend(
+            partial(EngineHost, engine_config(settings)), workers=ray.ray_workers, address=ray.ray_address or None
+        )
+    return ThreadBackend(host)
+
+
 def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings: Settings, registry: Registry) -> None:
     """Every kind of job this studio runs. A new capability adds its kind here, and nothing else changes."""
     images = settings.images_dir
@@ -95,7 +109,7 @@ async def open_services(
     """Open the database and the engine; the caller sets a delivery port, then `jobs.start()`."""
     db = await open_database(settings.db_path)
     host = host or EngineHost(engine_config(settings))
-    backend = backend or ThreadBackend(host)
+    backend = backend or make_backend(settings, host)
     models = ModelService(db, settings.default_model)
     queue = JobQueue(db, backend)
     # One registry: the end of a run and a member's choice of checkpoint take names under the same lock.

@@ -132,14 +132,18 @@ class RayBackend:
     ) -> None:
         import ray
 
-        if workers < 1:
-            raise ValueError(f"workers must be at least 1, got {workers}")
+        if workers < 0:
+            raise ValueError(f"workers must be 0 (one per GPU) or more, got {workers}")
         if not ray.is_initialized():
             options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if address:
                 options["address"] = address
             else:
-                options |= {"num_gpus": logical_gpus if logical_gpus is not None else None}
+                if logical_gpus is None and _local_gpus() == 0:
+                    # No GPU here: as many logical ones as workers, so each worker still gets "its" device (the
+                    # CPU); a test or a CPU-only install runs the same code as a GPU machine.
+                    logical_gpus = max(1, workers)
+                options |= {"num_gpus": logical_gpus}
                 # Workers import the studio's modules (and a test's runner) as the driver does.
                 options["runtime_env"] = {"env_vars": {"PYTHONPATH": os.pathsep.join(_import_roots())}}
             ray.init(**{k: v for k, v in options.items() if v is not None})
@@ -147,6 +151,7 @@ class RayBackend:
         self._per_worker: dict[Lane, int] = {"interactive": slots, "batch": batch_slots}
         self._max_models = max_models
         self._actor = _actor_class(1)
+        workers = workers or max(1, int(ray.cluster_resources().get("GPU", 0)))
         self._slots = [_Slot(self._spawn()) for _ in range(workers)]
         self._tasks: set[asyncio.Task[None]] = set()
         self._live: set[_RayJobHandle] = set()
@@ -258,6 +263,12 @@ class RayBackend:
             await asyncio.wait(list(self._tasks), timeout=10)
         for slot in self._slots:
             ray.kill(slot.actor)
+
+
+def _local_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
 def _import_roots() -> list[str]:

@@ -1,0 +1,69 @@
+"""The studio on the Ray backend (STUDIO_BACKEND=ray): real services, two workers that build their own engine hosts
+on the tiny models, a LoRA trained on a worker and registered by the bot, then used by a generation."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bot.services.api import Caller, GenerateInput
+from bot.services.container import open_services
+from bot.settings import load_settings
+from tests.bot.services.conftest import GUILD, RecordingDelivery, settle
+from tests.engine.training_support import planted_images
+
+pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
+
+MANAGER = Caller(user_id=1, guild_id=GUILD, channel_id=7, is_manager=True)
+
+
+async def _image(services, model: str, prompt: str = "a round figure") -> np.ndarray:
+    ticket = await services.generate.submit(
+        MANAGER, GenerateInput(prompt=prompt, model=model, count=1, seed=3, steps=2)
+    )
+    job = await services.jobs.wait(ticket.job_id, limit_s=180)
+    assert job.status == "done", job.error
+    (image,) = await services.db.images.for_job(ticket.job_id)
+    with Image.open(image.path) as png:
+        return np.asarray(png.convert("RGB"), dtype=np.int16)
+
+
+async def test_a_lora_trains_on_a_ray_worker_and_the_bot_registers_it(tmp_path: Path) -> None:
+    settings = load_settings(
+        env_file=None,
+        STUDIO_DATA_DIR=tmp_path / "data",
+        STUDIO_DEVICE="cpu",
+        STUDIO_DEFAULT_MODEL="tiny-sd",
+        STUDIO_CAPTIONER="tiny-blip",
+        STUDIO_EMBEDDER="tiny-clip",
+        STUDIO_BACKEND="ray",
+        STUDIO_RAY_WORKERS="2",
+    )
+    async with open_services(settings) as services:
+        from engine.backends.ray_backend import RayBackend
+
+        assert isinstance(services.backend, RayBackend) and len(services.backend.workers()) == 2
+        delivery = RecordingDelivery()
+        services.jobs.set_delivery(delivery)
+        await services.db.guild_settings.update(GUILD, min_training_images=4)
+        await services.jobs.start()
+        await services.trainsets.create(MANAGER, "mila", trigger_word="zzmila")
+        for item in planted_images(tmp_path / "set", 4):
+            buffer = io.BytesIO()
+            Image.open(item.path).save(buffer, format="PNG")
+            await services.trainsets.add(MANAGER, buffer.getvalue(), "mila")
+        await settle(services, limit_s=300)  # the captions, made on the workers
+        plan = await services.training.plan(MANAGER, "mila", "Mila", steps=4)
+        ticket = await services.training.start(MANAGER, plan.run_id)
+        done = await services.jobs.wait(ticket.job_id, limit_s=300)
+        assert done.status == "done", done.error
+        assert any(kind == "progress" and job == ticket.job_id for kind, job, _ in delivery.calls)
+        resolved = await services.models.resolve("mila")
+        assert resolved.loras and Path(resolved.loras[0].path).is_file()  # the bot's own registry, its own files
+        base = await _image(services, "tiny-sd", "zzmila, a round figure")
+        assert np.abs(await _image(services, "mila") - base).max() > 0
