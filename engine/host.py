@@ -95,6 +95,11 @@ class EngineHost:
                     log.info("engine ready on %s", device)
             return self._manager
 
+    def loaded_models(self) -> tuple[str, ...]:
+        """The base models in memory now (none before the first job: nothing is loaded to answer)."""
+        with self._manager_lock:
+            return () if self._manager is None else self._manager.loaded_models
+
     def _vision_model(self, kind: str, name: str) -> Any:
         with self._vision_lock:
             if kind not in self._vision:

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import click
 
-from bot.commands import autopost_cmd, db_cmd, gen_cmd, image_cmd, models_cmd, run_cmd, train_cmd, trainset_cmd
+from bot.commands import (
+    autopost_cmd,
+    db_cmd,
+    gen_cmd,
+    image_cmd,
+    models_cmd,
+    run_cmd,
+    train_cmd,
+    trainset_cmd,
+    workers_cmd,
+)
 
 COMMANDS: tuple[click.Command, ...] = (
     run_cmd.run,
@@ -18,5 +28,6 @@ COMMANDS: tuple[click.Command, ...] = (
     trainset_cmd.trainset,
     train_cmd.train,
     autopost_cmd.autopost,
+    workers_cmd.workers,
     db_cmd.db,
 )

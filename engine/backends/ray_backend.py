@@ -14,6 +14,7 @@ actor takes its place.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 from collections.abc import Callable
@@ -27,6 +28,9 @@ from engine.work import WorkOrder
 log = logging.getLogger(__name__)
 
 RunnerFactory = Callable[[], OrderRunner]
+NAMESPACE = "studio"
+_SPAWNED = itertools.count(1)  # worker names are unique in this process, whatever backend made them
+WORKER_PREFIX = "studio-worker-"
 
 
 class _Worker:
@@ -35,13 +39,16 @@ class _Worker:
     def __init__(self, factory: RunnerFactory, slots: int, batch_slots: int) -> None:
         from engine.backends.thread import ThreadBackend
 
-        self._backend = ThreadBackend(factory(), slots=slots, batch_slots=batch_slots, thread_name="studio-ray-gpu")
+        self._runner = factory()
+        self._backend = ThreadBackend(self._runner, slots=slots, batch_slots=batch_slots, thread_name="studio-ray-gpu")
         self._handles: dict[Any, JobHandle[Any]] = {}
+        self._tasks: dict[Any, str] = {}  # job id → its task, while it runs here
         self._early: set[Any] = set()  # jobs cancelled before their `run` call got here
 
     async def run(self, order: WorkOrder, lane: Lane):  # type: ignore[no-untyped-def]  # an async generator
         handle = self._backend.submit(order, lane)
         self._handles[order.job_id] = handle
+        self._tasks[order.job_id] = order.task
         if order.job_id in self._early:
             self._early.discard(order.job_id)
             handle.cancel()
@@ -54,6 +61,7 @@ class _Worker:
                 yield ("error", exc)
         finally:
             self._handles.pop(order.job_id, None)
+            self._tasks.pop(order.job_id, None)
 
     async def cancel(self, job_id: Any) -> None:
         handle = self._handles.get(job_id)
@@ -64,6 +72,22 @@ class _Worker:
 
     async def pid(self) -> int:
         return os.getpid()
+
+    async def status(self) -> dict[str, Any]:
+        """What `studio workers` shows: the process, its GPU, the base models it holds, its jobs."""
+        import ray
+        import torch
+
+        loaded = getattr(self._runner, "loaded_models", None)
+        device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+        return {
+            "pid": os.getpid(),
+            "node": ray.util.get_node_ip_address(),
+            "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+            "device": device,
+            "models": list(loaded()) if callable(loaded) else [],
+            "jobs": dict(self._tasks),
+        }
 
 
 def _actor_class(num_gpus: float) -> Any:
@@ -160,7 +184,10 @@ class RayBackend:
 
     def _spawn(self) -> Any:
         per = self._per_worker
-        return self._actor.remote(self._factory, per["interactive"], per["batch"])
+        # Named, so that `studio workers` in another process finds this bot's workers on the cluster.
+        name = f"{WORKER_PREFIX}{os.getpid()}-{next(_SPAWNED)}"
+        actor = self._actor.options(name=name, namespace=NAMESPACE)
+        return actor.remote(self._factory, per["interactive"], per["batch"])
 
     def free_slots(self, lane: Lane = "interactive") -> int:
         if self._closed:
@@ -263,6 +290,20 @@ class RayBackend:
             await asyncio.wait(list(self._tasks), timeout=10)
         for slot in self._slots:
             ray.kill(slot.actor)
+
+
+def worker_statuses(address: str | None = None, limit_s: float = 30) -> list[dict[str, Any]]:
+    """Every studio worker on the cluster at `address` (None: the one this machine runs), with its status."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address or "auto", include_dashboard=False, log_to_driver=False)
+    named = [a for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE]
+    actors = [(a["name"], ray.get_actor(a["name"], namespace=NAMESPACE)) for a in named]
+    actors = [(name, actor) for name, actor in actors if name.startswith(WORKER_PREFIX)]
+    statuses: list[dict[str, Any]] = ray.get([actor.status.remote() for _, actor in actors], timeout=limit_s)
+    found = [{"name": name, **status} for (name, _), status in zip(actors, statuses, strict=True)]
+    return sorted(found, key=lambda w: w["name"])
 
 
 def _local_gpus() -> int:

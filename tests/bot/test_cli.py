@@ -281,3 +281,8 @@ def test_autopost_list_and_run_one_post_locally(run, tmp_path: Path) -> None:
     assert len(list(out.glob("*.png"))) == 1
     missing = run("autopost", "run", "9", "--out", str(out))
     assert missing.exit_code == 1 and "no auto-post 9" in missing.output
+
+
+def test_workers_says_the_studio_runs_locally_by_default(run) -> None:
+    result = run("workers")
+    assert result.exit_code == 0 and "runs its jobs locally (STUDIO_BACKEND=local)" in result.output

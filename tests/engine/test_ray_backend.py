@@ -50,3 +50,21 @@ async def test_jobs_go_to_the_worker_that_holds_their_base_model(two_workers) ->
     assert sorted(map(tuple, by_pid.values())) == [("sd15",), ("sdxl",)]
     assert sum(backend.loads.values()) == 2
     assert sorted(w["models"][0] for w in backend.workers()) == ["sd15", "sdxl"]
+
+
+async def test_studio_workers_lists_each_worker_with_its_models_and_jobs(two_workers, tmp_path: Path) -> None:
+    from bot.commands.workers_cmd import worker_lines
+    from engine.backends.ray_backend import worker_statuses
+
+    backend = two_workers
+    started, release = tmp_path / "started", tmp_path / "release"
+    running = backend.submit(order(7, ("touch", str(started)), ("gate", str(release), 30)))
+    assert await asyncio.to_thread(wait_for_file, started, 30)
+    statuses = await asyncio.to_thread(worker_statuses)
+    mine = [w for w in statuses if w["pid"] in set(await asyncio.to_thread(backend.wait_ready))]
+    assert len(mine) == 2 and sorted(list(w["jobs"].items()) for w in mine) == [[], [(7, "script")]]
+    assert all(w["gpu_ids"] and w["device"] == "CPU" for w in mine)  # each pinned to its (logical) GPU
+    lines = worker_lines(mine)
+    assert any("job 7 (script)" in line for line in lines) and any(line.endswith("idle") for line in lines)
+    release.touch()
+    await asyncio.wait_for(running.result(), 30)
