@@ -92,6 +92,11 @@ def _run_step(step: Step, ctx: WorkContext) -> Any:
         raise ValueError(args[0])
     if op == "exit":  # the worker's process dies (only where the work runs in another process)
         os._exit(3)
+    if op == "exit_once":  # ("exit_once", marker): the first attempt's worker dies, a retry goes on
+        if not Path(args[0]).exists():
+            Path(args[0]).touch()
+            os._exit(3)
+        return None
     if op == "cancelled":
         raise Cancelled()
     raise AssertionError(f"unknown script step {op!r}")

@@ -67,3 +67,45 @@ async def test_a_lora_trains_on_a_ray_worker_and_the_bot_registers_it(tmp_path: 
         assert resolved.loras and Path(resolved.loras[0].path).is_file()  # the bot's own registry, its own files
         base = await _image(services, "tiny-sd", "zzmila, a round figure")
         assert np.abs(await _image(services, "mila") - base).max() > 0
+
+
+async def test_a_job_whose_worker_dies_is_retried_once_on_another(tmp_path: Path) -> None:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from bot.services.jobs import Completion, JobKind
+    from engine.backends.ray_backend import RayBackend
+    from engine.work import WorkOrder
+    from tests.engine.scripted import Script, ScriptHost
+
+    class ScriptKind(JobKind[dict]):
+        name, label, lane, retry = "script", "Scripting", "interactive", "requeue"
+
+        def parse(self, data: Mapping[str, Any]) -> dict:
+            return dict(data)
+
+        def dump(self, request: dict) -> dict[str, Any]:
+            return request
+
+        def summary(self, request: dict) -> str:
+            return "script"
+
+        async def order(self, job, request: dict) -> WorkOrder:
+            return WorkOrder(job.id, "script", Script(tuple(tuple(step) for step in request["steps"])))
+
+        async def complete(self, job, request: dict, outcome: Any) -> Completion:
+            return Completion(result={"v": 1, "pid": outcome[2]})
+
+    settings = load_settings(env_file=None, STUDIO_DATA_DIR=tmp_path / "data", STUDIO_DEVICE="cpu")
+    backend = RayBackend(ScriptHost, workers=2, logical_gpus=4)
+    backend.wait_ready()
+    async with open_services(settings, backend=backend) as services:
+        services.jobs.set_delivery(RecordingDelivery())
+        services.jobs.register(ScriptKind())
+        await services.jobs.start()
+        marker = tmp_path / "first-attempt"
+        steps = [["exit_once", str(marker)], ["where"]]
+        ticket = await services.jobs.submit(MANAGER, "script", {"v": 1, "steps": steps})
+        job = await services.jobs.wait(ticket.job_id, limit_s=120)
+        assert (job.status, job.attempts) == ("done", 2), job.error  # the first worker died, the retry ran
+        assert marker.exists() and job.result["pid"] in backend.wait_ready()  # a live worker ran the retry
