@@ -210,11 +210,19 @@ class RayBackend:
         free = [i for i, slot in enumerate(self._slots) if slot.busy[lane] < self._per_worker[lane]]
         if not free:
             raise NoFreeSlot(f"no free {lane} slot on any of {len(self._slots)} Ray worker(s)")
-        # Affinity: a base model loads in seconds, a LoRA switch in milliseconds. Else a worker that holds no
-        # model yet, else the least busy one.
-        holding = [i for i in free if model is not None and model in self._slots[i].models]
-        empty = [i for i in free if not self._slots[i].models]
-        return (holding or empty or sorted(free, key=lambda i: sum(self._slots[i].busy.values())))[0]
+
+        def preference(i: int) -> tuple[bool, bool, bool, int]:
+            slot = self._slots[i]
+            return (
+                # A worker that trains runs generations only between its steps: the others first.
+                lane == "interactive" and slot.busy["batch"] > 0,
+                # Affinity: a base model loads in seconds, a LoRA switch in milliseconds.
+                model is None or model not in slot.models,
+                bool(slot.models),  # else a worker that holds no model yet
+                sum(slot.busy.values()),  # else the least busy
+            )
+
+        return min(free, key=preference)
 
     def submit(self, order: WorkOrder, lane: Lane = "interactive") -> JobHandle[Any]:
         loop = asyncio.get_running_loop()

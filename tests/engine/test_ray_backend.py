@@ -68,3 +68,18 @@ async def test_studio_workers_lists_each_worker_with_its_models_and_jobs(two_wor
     assert any("job 7 (script)" in line for line in lines) and any(line.endswith("idle") for line in lines)
     release.touch()
     await asyncio.wait_for(running.result(), 30)
+
+
+async def test_a_training_pins_its_worker_and_generations_go_to_the_other(two_workers, tmp_path: Path) -> None:
+    backend = two_workers
+    started, release = tmp_path / "started", tmp_path / "release"
+    warm_pid, _ = await backend.submit(order(1, ("loads",), model="sd15")).result()  # one worker holds sd15
+    # The training needs sd15 too: it goes where sd15 is, and holds that worker for its run.
+    steps = (("touch", str(started)), ("gate", str(release), 60), ("where",))
+    training = backend.submit(order(2, *steps, model="sd15"), "batch")
+    assert await asyncio.to_thread(wait_for_file, started, 30)
+    # A generation on sd15 now goes to the other worker (which loads sd15), not behind the training.
+    generated_pid, loaded = await asyncio.wait_for(backend.submit(order(3, ("loads",), model="sd15")).result(), 60)
+    assert generated_pid != warm_pid and loaded == ["sd15"]
+    release.touch()
+    assert (await asyncio.wait_for(training.result(), 30))[2] == warm_pid
