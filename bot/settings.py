@@ -44,6 +44,8 @@ class BackendSettings(BaseModel):
     kind: Literal["local", "ray"] = "local"
     ray_address: str = ""  # a running cluster's address (`ray start --head` prints it); empty: start one here
     ray_workers: int = Field(default=0, ge=0, le=64)  # 0: one per GPU Ray sees (one on a machine without GPUs)
+    # How files reach the workers: a data folder every node sees at the same path, or with each order.
+    ray_files: Literal["shared", "object-store"] = "shared"
 
 
 # Every variable the studio reads, and the field it fills (`.env.example` lists them all).
@@ -63,6 +65,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "STUDIO_BACKEND": ("backend", "kind"),
     "STUDIO_RAY_ADDRESS": ("backend", "ray_address"),
     "STUDIO_RAY_WORKERS": ("backend", "ray_workers"),
+    "STUDIO_RAY_FILES": ("backend", "ray_files"),
 }
 
 

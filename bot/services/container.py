@@ -83,7 +83,10 @@ def make_backend(settings: Settings, host: OrderRunner) -> ExecutionBackend:
 
         ray = settings.backend
         return RayBackend(
-            partial(EngineHost, engine_config(settings)), workers=ray.ray_workers, address=ray.ray_address or None
+            partial(EngineHost, engine_config(settings)),
+            workers=ray.ray_workers,
+            address=ray.ray_address or None,
+            ship_files_from=settings.data_dir if ray.ray_files == "object-store" else None,
         )
     return ThreadBackend(host)
 

@@ -17,11 +17,14 @@ import asyncio
 import itertools
 import logging
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from engine.backends.base import LANES, BackendClosed, JobHandle, Lane, NoFreeSlot, OrderRunner, WorkerLost
+from engine.backends.shipping import Arrival, Files, pack, unpack
 from engine.errors import Cancelled
 from engine.work import WorkOrder
 
@@ -44,8 +47,13 @@ class _Worker:
         self._handles: dict[Any, JobHandle[Any]] = {}
         self._tasks: dict[Any, str] = {}  # job id → its task, while it runs here
         self._early: set[Any] = set()  # jobs cancelled before their `run` call got here
+        self._scratch_dir: Path | None = None  # where shipped files live on this worker
 
-    async def run(self, order: WorkOrder, lane: Lane):  # type: ignore[no-untyped-def]  # an async generator
+    async def run(self, order: WorkOrder, lane: Lane, shipment: tuple[str, Files] | None = None):  # type: ignore[no-untyped-def]  # an async generator
+        """Run `order`; with a `shipment` (the bot's data folder and the order's files) in this worker's scratch
+        folder, sending back what the run wrote. Yields (kind, payload, files)."""
+        back = Arrival(self._scratch(), shipment)
+        order = back.arrive(order)
         handle = self._backend.submit(order, lane)
         self._handles[order.job_id] = handle
         self._tasks[order.job_id] = order.task
@@ -54,14 +62,19 @@ class _Worker:
             handle.cancel()
         try:
             async for event in handle.events():
-                yield ("progress", event)
+                yield ("progress", *back.progress(event))
             try:
-                yield ("done", await handle.result())
+                yield ("done", *back.leave(await handle.result()))
             except Exception as exc:  # the work's own error, Cancelled included: sent as it is
-                yield ("error", exc)
+                yield ("error", *back.leave(exc))
         finally:
             self._handles.pop(order.job_id, None)
             self._tasks.pop(order.job_id, None)
+
+    def _scratch(self) -> Path:
+        if self._scratch_dir is None:
+            self._scratch_dir = Path(tempfile.mkdtemp(prefix="studio-worker-"))
+        return self._scratch_dir
 
     async def cancel(self, job_id: Any) -> None:
         handle = self._handles.get(job_id)
@@ -86,6 +99,7 @@ class _Worker:
             "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
             "device": device,
             "models": list(loaded()) if callable(loaded) else [],
+            "scratch": str(self._scratch_dir) if self._scratch_dir else None,  # where shipped files went
             "jobs": dict(self._tasks),
         }
 
@@ -153,6 +167,7 @@ class RayBackend:
         batch_slots: int = 1,
         logical_gpus: int | None = None,
         max_models: int = 1,
+        ship_files_from: Path | None = None,
     ) -> None:
         import ray
 
@@ -172,6 +187,8 @@ class RayBackend:
                 options["runtime_env"] = {"env_vars": {"PYTHONPATH": os.pathsep.join(_import_roots())}}
             ray.init(**{k: v for k, v in options.items() if v is not None})
         self._factory = factory
+        # None: every node sees the data folder at the same path; else the folder whose files travel with orders.
+        self._data_dir = ship_files_from.resolve() if ship_files_from is not None else None
         self._per_worker: dict[Lane, int] = {"interactive": slots, "batch": batch_slots}
         self._max_models = max_models
         self._actor = _actor_class(1)
@@ -262,9 +279,14 @@ class RayBackend:
             handle.finish(None, Cancelled())
             return
         try:
-            stream = actor.run.options(num_returns="streaming").remote(order, lane)
+            shipment = None
+            if self._data_dir is not None:  # files travel through the object store
+                shipment = (str(self._data_dir), await asyncio.to_thread(pack, order, self._data_dir))
+            stream = actor.run.options(num_returns="streaming").remote(order, lane, shipment)
             async for ref in stream:
-                kind, payload = await ref
+                kind, payload, files = await ref
+                if files and self._data_dir is not None:
+                    await asyncio.to_thread(unpack, files, self._data_dir)
                 if kind == "progress":
                     handle._emit(payload)
                 elif kind == "done":

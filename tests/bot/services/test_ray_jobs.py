@@ -33,7 +33,8 @@ async def _image(services, model: str, prompt: str = "a round figure") -> np.nda
         return np.asarray(png.convert("RGB"), dtype=np.int16)
 
 
-async def test_a_lora_trains_on_a_ray_worker_and_the_bot_registers_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("files", ["shared", "object-store"])
+async def test_a_lora_trains_on_a_ray_worker_and_the_bot_registers_it(tmp_path: Path, files: str) -> None:
     settings = load_settings(
         env_file=None,
         STUDIO_DATA_DIR=tmp_path / "data",
@@ -43,6 +44,7 @@ async def test_a_lora_trains_on_a_ray_worker_and_the_bot_registers_it(tmp_path: 
         STUDIO_EMBEDDER="tiny-clip",
         STUDIO_BACKEND="ray",
         STUDIO_RAY_WORKERS="2",
+        STUDIO_RAY_FILES=files,
     )
     async with open_services(settings) as services:
         from engine.backends.ray_backend import RayBackend
@@ -65,6 +67,15 @@ async def test_a_lora_trains_on_a_ray_worker_and_the_bot_registers_it(tmp_path: 
         assert any(kind == "progress" and job == ticket.job_id for kind, job, _ in delivery.calls)
         resolved = await services.models.resolve("mila")
         assert resolved.loras and Path(resolved.loras[0].path).is_file()  # the bot's own registry, its own files
+        run = await services.db.training_runs.get(plan.run_id)
+        data = str(settings.data_dir.resolve())
+        for path in run.result["files"].values():  # whatever the worker wrote is the bot's, at the bot's paths
+            assert path is None or (str(path).startswith(data) and Path(path).is_file()), path
+        if files == "object-store":  # the workers ran in their own scratch folders, with the files shipped there
+            from engine.backends.ray_backend import worker_statuses
+
+            scratch = [w["scratch"] for w in worker_statuses() if w["scratch"]]
+            assert scratch and any(any(Path(s).rglob("*.safetensors")) for s in scratch)
         base = await _image(services, "tiny-sd", "zzmila, a round figure")
         assert np.abs(await _image(services, "mila") - base).max() > 0
 
