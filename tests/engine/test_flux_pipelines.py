@@ -212,3 +212,34 @@ def test_fused_qkv_is_never_combined_with_a_lora(tiny_cache, flux_spec, manager,
     styled = optimised.generate(req(count=1, seed=5, loras=(lora,)), flux_spec).images[0].image
     assert not entry.qkv_fused  # fused q/k/v would bypass the LoRA's layers (flux notes §0.6)
     assert max_diff(styled, manager.generate(req(count=1, seed=5, loras=(lora,)), flux_spec).images[0].image) <= 1
+
+
+def test_an_xlabs_layout_loads_as_the_diffusers_one(manager, flux_spec, tiny_cache, tmp_path) -> None:
+    """XLabs files name BFL's fused attention (`processor.qkv_lora1`) and carry no alpha (scale 1)."""
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    from engine.training.flux_kohya import to_kohya
+
+    pipe = load_folder(tiny_cache / "builtin" / "tiny-flux", "flux")
+    torch.manual_seed(14)
+    targets = [f"transformer_blocks.0.attn.{m}" for m in ("to_q", "to_k", "to_v", "to_out.0")]
+    pipe.transformer.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False, target_modules=targets))
+    state = {k: v.detach().clone() for k, v in get_peft_model_state_dict(pipe.transformer).items()}
+    diffusers_file, xlabs_file = tmp_path / "d.safetensors", tmp_path / "x.safetensors"
+    save_file({f"transformer.{k}": v.contiguous() for k, v in state.items()}, str(diffusers_file))
+    kohya = to_kohya(state, alpha=4.0)
+    names = {"img_attn_qkv": "qkv_lora1", "img_attn_proj": "proj_lora1"}
+    xlabs = {}
+    for bfl, xl in names.items():
+        key = f"lora_unet_double_blocks_0_{bfl}"
+        down, up = kohya[f"{key}.lora_down.weight"], kohya[f"{key}.lora_up.weight"]
+        scale = kohya[f"{key}.alpha"].item() / down.shape[0]  # XLabs has no alpha: fold it into the up weights
+        xlabs[f"double_blocks.0.processor.{xl}.down.weight"] = down.contiguous()
+        xlabs[f"double_blocks.0.processor.{xl}.up.weight"] = (up * scale).contiguous()
+    save_file(xlabs, str(xlabs_file))
+    images = [
+        manager.generate(req(count=1, seed=5, loras=(LoraSpec(name, str(path), "flux", 1.0),)), flux_spec).images[0]
+        for name, path in (("d-style", diffusers_file), ("x-style", xlabs_file))
+    ]
+    assert max_diff(images[0].image, manager.generate(req(count=1, seed=5), flux_spec).images[0].image) > 0
+    assert max_diff(images[0].image, images[1].image) <= 1
