@@ -90,6 +90,7 @@ class ImagesCog(commands.Cog):
         instruction="What to paint there, e.g. 'a red umbrella'",
         mask="A black image, white where the picture should change",
         region="Or: the part to change, in words (e.g. 'the sky')",
+        model="Which model (default: the server's)",
     )
     async def edit(
         self,
@@ -98,9 +99,10 @@ class ImagesCog(commands.Cog):
         instruction: app_commands.Range[str, 1, MAX_INSTRUCTION],
         mask: discord.Attachment | None = None,
         region: app_commands.Range[str, 1, MAX_REGION] | None = None,
+        model: app_commands.Range[str, 1, 100] | None = None,
     ) -> None:
         await interaction.response.defer(thinking=True)
-        options = EditImageInput(instruction=instruction, region=region)
+        options = EditImageInput(instruction=instruction, region=region, model=model)
         if (mask is None) == (region is None):
             # Checked here too so nothing is downloaded for a request that cannot run.
             await self.bot.services.edits.edit_image(
@@ -112,6 +114,7 @@ class ImagesCog(commands.Cog):
         await self.bot.services.edits.edit_image(caller_from(interaction), data, options, mask_data)
 
     @vary.autocomplete("model")
+    @edit.autocomplete("model")
     async def model_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:

@@ -79,3 +79,18 @@ def fake_user() -> int:
     from tests.bot.fakediscord import USER_ID
 
     return USER_ID
+
+
+async def test_edit_with_a_mask_on_kontext_inpaints(fake, bot, services) -> None:
+    from tests.bot.images.conftest import mask_bytes
+
+    ix = fake.slash_with_files(
+        "edit", image=fake.attachment(png_bytes()), instruction="a red umbrella", mask=fake.attachment(mask_bytes()),
+        model="tiny-flux-kontext",
+    )  # fmt: skip
+    await fake.wait_for(lambda: fake.original(ix)["embeds"], within=WAIT)
+    job = await services.jobs.wait(1, WAIT)
+    assert job.kind == "edit" and job.status == "done", job.error
+    assert job.request["chosen"] == "tiny-flux-kontext"
+    images = await services.db.images.for_job(1)
+    assert {i.params["mode"] for i in images} == {"inpaint"}  # a mask: the inpainting path, not an instruction
