@@ -17,6 +17,7 @@ import asyncio
 import itertools
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -85,6 +86,11 @@ class _Worker:
 
     async def pid(self) -> int:
         return os.getpid()
+
+    async def close(self) -> None:
+        """Before the actor is stopped: its scratch folder (shipped files) goes; the data folder stays."""
+        if self._scratch_dir is not None:
+            shutil.rmtree(self._scratch_dir, ignore_errors=True)
 
     async def status(self) -> dict[str, Any]:
         """What `studio workers` shows: the process, its GPU, the base models it holds, its jobs."""
@@ -318,8 +324,14 @@ class RayBackend:
             handle.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=10)
+        closing = [asyncio.ensure_future(_awaited(slot.actor.close.remote())) for slot in self._slots]
+        await asyncio.wait(closing, timeout=10)  # a dead or stuck worker is killed all the same
         for slot in self._slots:
             ray.kill(slot.actor)
+
+
+async def _awaited(ref: Any) -> Any:
+    return await ref
 
 
 def worker_statuses(address: str | None = None, limit_s: float = 30) -> list[dict[str, Any]]:

@@ -71,6 +71,7 @@ async def test_a_lora_trains_on_a_ray_worker_and_the_bot_registers_it(tmp_path: 
         data = str(settings.data_dir.resolve())
         for path in run.result["files"].values():  # whatever the worker wrote is the bot's, at the bot's paths
             assert path is None or (str(path).startswith(data) and Path(path).is_file()), path
+        scratch: list[str] = []
         if files == "object-store":  # the workers ran in their own scratch folders, with the files shipped there
             from engine.backends.ray_backend import worker_statuses
 
@@ -78,6 +79,7 @@ async def test_a_lora_trains_on_a_ray_worker_and_the_bot_registers_it(tmp_path: 
             assert scratch and any(any(Path(s).rglob("*.safetensors")) for s in scratch)
         base = await _image(services, "tiny-sd", "zzmila, a round figure")
         assert np.abs(await _image(services, "mila") - base).max() > 0
+    assert not any(Path(s).exists() for s in scratch)  # the workers' scratch folders went with them
 
 
 async def test_a_job_whose_worker_dies_is_retried_once_on_another(tmp_path: Path) -> None:
