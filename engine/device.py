@@ -63,6 +63,14 @@ def memory_and_precision(setting: str = "auto") -> tuple[float | None, str]:
     return gpu_total_gb(setting), {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "no")
 
 
+def module_gb(module: Any) -> float:
+    """The size of a torch module's parameters and buffers in GiB (0 for anything that is not a module)."""
+    if not isinstance(module, torch.nn.Module):
+        return 0.0
+    tensors = [*module.parameters(), *module.buffers()]
+    return sum(t.numel() * t.element_size() for t in tensors) / 2**30
+
+
 def choose_dtype(device: str) -> torch.dtype:
     """bfloat16 on a GPU that supports it, else float16 on CUDA; float32 on the CPU."""
     if device.startswith("cuda"):

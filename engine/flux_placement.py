@@ -7,25 +7,19 @@ from typing import Any
 
 import torch
 
+from engine.device import module_gb
 from engine.errors import ModelUnavailable, OutOfMemory
 from engine.flux_memory import FluxPlan, FluxSizes
 
 log = logging.getLogger(__name__)
 
 
-def _gb(module: Any) -> float:
-    if not isinstance(module, torch.nn.Module):
-        return 0.0
-    tensors = [*module.parameters(), *module.buffers()]
-    return sum(t.numel() * t.element_size() for t in tensors) / 2**30
-
-
 def flux_sizes(pipe: Any) -> FluxSizes:
     """The pipeline's weights by component, as loaded (the plan's sizes for this model and precision)."""
     return FluxSizes(
-        transformer_gb=_gb(pipe.transformer),
-        t5_gb=_gb(pipe.text_encoder_2),
-        small_gb=_gb(pipe.text_encoder) + _gb(pipe.vae),
+        transformer_gb=module_gb(pipe.transformer),
+        t5_gb=module_gb(pipe.text_encoder_2),
+        small_gb=module_gb(pipe.text_encoder) + module_gb(pipe.vae),
     )
 
 

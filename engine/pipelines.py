@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from engine.catalog import ModelSpec, resolve
-from engine.device import apply_memory_plan, plan_memory
+from engine.device import apply_memory_plan, module_gb, plan_memory
 from engine.errors import Cancelled, OutOfMemory
 from engine.families import call_options, denoiser, variant_class
 from engine.flux_memory import plan_flux_memory
@@ -364,12 +364,7 @@ class PipelineManager:
 
 def _weights_gb(pipe: Any) -> float:
     """Size of every torch module of a pipeline, in GiB."""
-    total = 0
-    for component in pipe.components.values():
-        if isinstance(component, torch.nn.Module):
-            total += sum(t.numel() * t.element_size() for t in component.parameters())
-            total += sum(t.numel() * t.element_size() for t in component.buffers())
-    return total / 2**30
+    return sum(module_gb(component) for component in pipe.components.values())
 
 
 def _host_ram_gb() -> float | None:
