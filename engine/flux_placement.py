@@ -8,8 +8,9 @@ from typing import Any
 import torch
 
 from engine.device import module_gb
-from engine.errors import ModelUnavailable, OutOfMemory
+from engine.errors import OutOfMemory
 from engine.flux_memory import FluxPlan, FluxSizes
+from engine.quantize import int8_weights, nf4_weights, store_fp8
 
 log = logging.getLogger(__name__)
 
@@ -25,17 +26,11 @@ def flux_sizes(pipe: Any) -> FluxSizes:
 
 def _quantize(transformer: Any, quantization: str) -> None:
     if quantization == "fp8":
-        # fp8 storage, each layer cast up to the compute precision as it runs: half the memory on any GPU.
-        transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=transformer.dtype)
-        return
-    if quantization == "int8":
-        try:
-            from torchao.quantization import Int8WeightOnlyConfig, quantize_
-        except ImportError:
-            raise ModelUnavailable("int8 weights need torchao: `pip install torchao`, or free GPU memory.") from None
-        quantize_(transformer, Int8WeightOnlyConfig())
-        return
-    raise ModelUnavailable(f"The {quantization} weights need bitsandbytes' loader, which is not wired yet.")
+        store_fp8(transformer)
+    elif quantization == "int8":
+        int8_weights(transformer)
+    else:
+        nf4_weights(transformer)
 
 
 def _offload_t5(pipe: Any, device: str) -> None:

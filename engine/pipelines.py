@@ -8,6 +8,7 @@ generators, so nothing leaks from one job into the next.
 from __future__ import annotations
 
 import gc
+import importlib.util
 import logging
 import os
 import threading
@@ -121,7 +122,13 @@ class PipelineManager:
         if spec.family == "flux" and free_gb is not None:
             # A 12 B model: resident, quantized, offloaded or refused, from the free memory (engine.flux_memory).
             flux = plan_flux_memory(
-                free_gb, width=width, height=height, count=4, sizes=flux_sizes(base), host_ram_gb=_host_ram_gb()
+                free_gb,
+                width=width,
+                height=height,
+                count=4,
+                sizes=flux_sizes(base),
+                host_ram_gb=_host_ram_gb(),
+                bitsandbytes=importlib.util.find_spec("bitsandbytes") is not None,
             )
             apply_flux_plan(base, flux, str(self.device))
         else:

@@ -161,5 +161,6 @@ def _memory_note(preset: ModelPreset) -> str | None:
 
     return (
         f"bf16 from ~{smallest_gpu_for('resident'):.0f} GB free, fp8 from ~{smallest_gpu_for('quantized', 'fp8'):.0f} "
-        f"GB, streamed block by block from ~{smallest_gpu_for('group_offload'):.0f} GB (slow)"
+        f"GB, nf4 from ~{smallest_gpu_for('quantized', 'nf4'):.0f} GB (with bitsandbytes), streamed block by block "
+        f"from ~{smallest_gpu_for('group_offload'):.0f} GB (slow)"
     )

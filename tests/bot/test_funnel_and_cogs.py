@@ -69,7 +69,8 @@ async def test_models_lists_base_and_trained_models(fake, studio, bot) -> None:
     assert "trigger word: `mycat`" in text
     assert "on `tiny-sd`" in text
     assert "licence: FLUX.1 [dev] Non-Commercial License" in text and "licence: Apache-2.0" in text
-    assert "memory: bf16 from ~" in text and "fp8 from ~" in text  # the FLUX.1 memory plan's thresholds
+    # the FLUX.1 memory plan's thresholds
+    assert "memory: bf16 from ~" in text and "fp8 from ~" in text and "nf4 from ~" in text
     assert all(fake.messages[mid]["flags"] & 64 for mid in ix.followups)
 
 

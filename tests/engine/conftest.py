@@ -58,6 +58,17 @@ def random_lora(folder: Path, family: str, seed: int, rank: int = 4) -> dict[str
     return {k: v.detach().clone() for k, v in get_peft_model_state_dict(pipe.unet).items()}
 
 
+def random_flux_lora(tiny_cache: Path, seed: int) -> dict[str, torch.Tensor]:
+    """A random (not a no-op) LoRA on the tiny FLUX transformer's attention, as peft names it."""
+    from peft import LoraConfig, get_peft_model_state_dict
+
+    pipe = load_folder(tiny_cache / "builtin" / "tiny-flux", "flux")
+    torch.manual_seed(seed)
+    config = LoraConfig(r=4, lora_alpha=4, init_lora_weights=False, target_modules=["to_q", "to_k", "to_v"])
+    pipe.transformer.add_adapter(config)
+    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(pipe.transformer).items()}
+
+
 @dataclass(frozen=True)
 class LoraFiles:
     a_diffusers: Path

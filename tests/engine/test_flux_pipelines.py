@@ -15,7 +15,7 @@ from engine.errors import InvalidRequest, ModelUnavailable
 from engine.loading import load_folder
 from engine.types import GenerateRequest, LoraSpec
 
-from .conftest import STEPS, max_diff
+from .conftest import STEPS, max_diff, random_flux_lora
 
 BATCH_TOLERANCE = 2  # 8-bit levels between an image made in a batch and alone (float summation order)
 
@@ -110,19 +110,8 @@ def test_schnell_takes_no_guidance_and_at_most_256_text_tokens() -> None:
 # -- LoRAs -------------------------------------------------------------------------------------------------------
 
 
-def _flux_lora(tiny_cache: Path, seed: int) -> dict[str, torch.Tensor]:
-    """A random (not a no-op) LoRA on the tiny transformer's attention, as peft names it."""
-    from peft import LoraConfig, get_peft_model_state_dict
-
-    pipe = load_folder(tiny_cache / "builtin" / "tiny-flux", "flux")
-    torch.manual_seed(seed)
-    config = LoraConfig(r=4, lora_alpha=4, init_lora_weights=False, target_modules=["to_q", "to_k", "to_v"])
-    pipe.transformer.add_adapter(config)
-    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(pipe.transformer).items()}
-
-
 def test_a_flux_lora_changes_the_image_and_scale_zero_is_the_base(manager, flux_spec, tiny_cache, tmp_path) -> None:
-    state = _flux_lora(tiny_cache, seed=11)
+    state = random_flux_lora(tiny_cache, seed=11)
     path = tmp_path / "style.safetensors"
     save_file({f"transformer.{k}": v.contiguous() for k, v in state.items()}, str(path))
     lora = LoraSpec(name="style", path=str(path), family="flux", scale=1.0)
@@ -136,7 +125,7 @@ def test_a_flux_lora_changes_the_image_and_scale_zero_is_the_base(manager, flux_
 
 def test_a_lora_whose_keys_load_nothing_is_refused(manager, flux_spec, tiny_cache, tmp_path) -> None:
     # peft keys without the `transformer.` prefix: diffusers logs a warning and loads nothing (flux notes §4).
-    state = _flux_lora(tiny_cache, seed=12)
+    state = random_flux_lora(tiny_cache, seed=12)
     path = tmp_path / "bare.safetensors"
     save_file({k: v.contiguous() for k, v in state.items()}, str(path))
     lora = LoraSpec(name="bare", path=str(path), family="flux", scale=1.0)
@@ -207,7 +196,7 @@ def test_fused_qkv_is_never_combined_with_a_lora(tiny_cache, flux_spec, manager,
     entry = optimised._loaded["tiny-flux"]
     assert entry.qkv_fused and max_diff(fused, plain) <= 1  # the same model, one matmul for q, k and v
     path = tmp_path / "style.safetensors"
-    save_file({f"transformer.{k}": v.contiguous() for k, v in _flux_lora(tiny_cache, seed=11).items()}, str(path))
+    save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
     lora = LoraSpec(name="style", path=str(path), family="flux", scale=1.0)
     styled = optimised.generate(req(count=1, seed=5, loras=(lora,)), flux_spec).images[0].image
     assert not entry.qkv_fused  # fused q/k/v would bypass the LoRA's layers (flux notes §0.6)

@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from engine import pipelines
 from engine.catalog import ModelSpec, get_preset
 from engine.errors import OutOfMemory
 from engine.flux_memory import FluxPlan, FluxSizes
 from engine.pipelines import PipelineManager
-from engine.types import GenerateRequest
+from engine.types import GenerateRequest, LoraSpec
 
-from .conftest import max_diff
+from .conftest import max_diff, random_flux_lora
 
 SPEC = ModelSpec.from_preset(get_preset("tiny-flux"))
 
@@ -60,3 +61,29 @@ def test_a_model_that_fits_nowhere_is_refused_with_the_reason(tiny_cache, monkey
     with pytest.raises(OutOfMemory, match=r"does not fit in 3\.0 GB"):
         placed.generate(_request(), SPEC)
     assert placed.loaded_models == ()  # nothing half-loaded stays behind
+
+
+@pytest.mark.parametrize("quantization", ["int8", "nf4"])
+def test_int8_and_nf4_weights_generate_and_take_a_lora(
+    tiny_cache, manager, monkeypatch, tmp_path, quantization
+) -> None:
+    pytest.importorskip({"int8": "torchao", "nf4": "bitsandbytes"}[quantization])
+    reference = manager.generate(_request(count=1), SPEC).images[0].image
+    placed = _manager(tiny_cache, monkeypatch, FluxPlan("quantized", quantization, need_gb=1.0), [])
+    base = placed.generate(_request(count=1), SPEC).images[0].image
+    block = placed.pipeline(SPEC).transformer.transformer_blocks[0]
+    weight = block.attn.to_q.weight
+    if quantization == "nf4":
+        assert (
+            weight.dtype == torch.uint8
+            and weight.numel() * 2 == block.attn.to_q.in_features * block.attn.to_q.out_features
+        )
+    else:
+        assert type(weight).__name__ == "Int8Tensor"
+    assert max_diff(base, reference) < 64  # rounded weights, the same picture
+    # A LoRA loads on top of the quantized layers (peft wraps them), changes the image, and scale 0 is the base.
+    path = tmp_path / "style.safetensors"
+    save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
+    styled = placed.generate(_request(count=1, loras=(LoraSpec("style", str(path), "flux", 1.0),)), SPEC)
+    zero = placed.generate(_request(count=1, loras=(LoraSpec("style", str(path), "flux", 0.0),)), SPEC)
+    assert max_diff(styled.images[0].image, base) > 0 and max_diff(zero.images[0].image, base) == 0
