@@ -26,6 +26,8 @@ class EngineSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     device: Literal["auto", "cuda", "cpu"] = "auto"
+    # Speed: off | auto (fused attention, channels-last on a GPU) | compile (+ torch.compile) | max (+ fp8 FLUX).
+    optimize: Literal["off", "auto", "compile", "max"] = "auto"
     hf_offline: bool = False  # never reach the model hub
     # Vision models: a catalog id (engine/vision_catalog.py) or a local model folder.
     captioner: str = Field(default="blip-large", min_length=1)
@@ -57,6 +59,7 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "STUDIO_LOG_LEVEL": ("log_level",),
     "STUDIO_MAX_ATTACHMENT_MB": ("max_attachment_mb",),
     "STUDIO_DEVICE": ("engine", "device"),
+    "STUDIO_OPTIMIZE": ("engine", "optimize"),
     "STUDIO_HF_OFFLINE": ("engine", "hf_offline"),
     "STUDIO_CAPTIONER": ("engine", "captioner"),
     "STUDIO_SEGMENTER": ("engine", "segmenter"),

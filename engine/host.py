@@ -41,6 +41,7 @@ class EngineConfig:
     rewriter: str = "none"
     embedder: str = "clip-vit-base-patch32"  # image embeddings for the training-set outlier check
     offline: bool = True  # never ask the hub for vision models
+    optimize: str = "auto"  # engine.optimize's level: off, auto, compile or max
 
 
 class EngineHost:
@@ -90,7 +91,10 @@ class EngineHost:
 
                     device = choose_device(self.config.device)
                     self._manager = PipelineManager(
-                        device=device, dtype=choose_dtype(device), cache_dir=self.config.cache_dir
+                        device=device,
+                        dtype=choose_dtype(device),
+                        cache_dir=self.config.cache_dir,
+                        optimize=self.config.optimize,
                     )
                     log.info("engine ready on %s", device)
             return self._manager

@@ -24,11 +24,12 @@ import torch
 from engine.catalog import ModelSpec, resolve
 from engine.device import apply_memory_plan, module_gb, plan_memory
 from engine.errors import Cancelled, OutOfMemory
-from engine.families import call_options, denoiser, variant_class
+from engine.families import call_options, variant_class
 from engine.flux_memory import plan_flux_memory
 from engine.flux_placement import apply_flux_plan, flux_sizes
 from engine.loading import load_base_pipeline, quiet_progress_bars
 from engine.lora import DEFAULT_LORA_BUDGET_BYTES, LoraCache
+from engine.optimize import optimize_level, optimize_pipeline, set_qkv_fused
 from engine.schedulers import make_scheduler
 from engine.types import GeneratedImage, GenerateRequest, GenerateResult, Mode, ResolvedParams
 
@@ -65,6 +66,7 @@ class _Loaded:
     loras: LoraCache
     variants: dict[str, Any] = field(default_factory=dict)
     qkv_fused: bool = False
+    fusable: bool = False  # QKV projections may be fused while no LoRA runs (engine.optimize)
     weights_gb: float = 0.0
     free_before_gb: float | None = None  # GPU memory free before the weights were loaded (None on the CPU)
     training: str | None = None  # the adapter a LoRA is training as on this UNet: kept loaded, never fused
@@ -81,7 +83,7 @@ class PipelineManager:
         *,
         max_models: int = 1,
         lora_budget_bytes: int = DEFAULT_LORA_BUDGET_BYTES,
-        optimize: bool = False,
+        optimize: bool | str = "off",
     ) -> None:
         quiet_progress_bars()
         self.device = torch.device(device)
@@ -89,7 +91,7 @@ class PipelineManager:
         self.cache_dir = Path(cache_dir)
         self.max_models = max(1, max_models)
         self.lora_budget_bytes = lora_budget_bytes
-        self.optimize = optimize
+        self.optimize = optimize_level(optimize)
         self._loaded: OrderedDict[str, _Loaded] = OrderedDict()
         # Largest batch known to fit, per (model, mode, width, height), learnt from out-of-memory splits.
         self._batch_limit: dict[tuple[str, str, int, int], int] = {}
@@ -131,6 +133,7 @@ class PipelineManager:
                 bitsandbytes=importlib.util.find_spec("bitsandbytes") is not None,
             )
             apply_flux_plan(base, flux, str(self.device))
+            plain_weights = flux.placement == "resident" and flux.quantization == "none"
         else:
             # Plan for a typical job (four images at the default size): offload must be chosen before
             # the weights move, and only the VAE switches are changed per request afterwards.
@@ -139,6 +142,7 @@ class PipelineManager:
                 base.to(self.device)
             if free_gb is not None:
                 apply_memory_plan(base, plan, str(self.device))
+            plain_weights = plan.cpu_offload == "none"
         base.set_progress_bar_config(disable=True)
         entry = _Loaded(
             spec=spec,
@@ -147,35 +151,18 @@ class PipelineManager:
             weights_gb=weights_gb,
             free_before_gb=free_gb,
         )
-        if self.optimize:
-            self._apply_optimizations(entry)
+        entry.fusable = optimize_pipeline(base, spec.family, self.optimize, self.device, plain_weights=plain_weights)
+        entry.qkv_fused = entry.fusable
         self._loaded[spec.name] = entry
         log.info("Loaded model %s on %s in %.1f s", spec.name, self.device, time.monotonic() - started)
         return entry
 
-    def _apply_optimizations(self, entry: _Loaded) -> None:
-        base, family = entry.base, entry.spec.family
-        if family != "flux":  # a transformer has no convolutions to lay out
-            base.unet.to(memory_format=torch.channels_last)
-        base.vae.to(memory_format=torch.channels_last)
-        self._set_qkv_fused(entry, fused=True)
-        if self.device.type == "cuda":
-            # In-place compile keeps the module object, so from_pipe variants and LoRA adapters still share it.
-            if family == "flux":  # 57 alike blocks: compiled once and reused, in seconds rather than minutes
-                denoiser(base, family).compile_repeated_blocks(fullgraph=True)
-            else:
-                denoiser(base, family).compile(mode="max-autotune-no-cudagraphs")
-
     @staticmethod
     def _set_qkv_fused(entry: _Loaded, *, fused: bool) -> None:
         # Fused QKV bypasses the separate to_q/to_k/to_v layers that LoRAs patch: fuse only while no LoRA runs.
-        if entry.qkv_fused == fused:
+        if entry.qkv_fused == fused or not entry.fusable:
             return
-        model = denoiser(entry.base, entry.spec.family)
-        if fused:
-            model.fuse_qkv_projections()
-        else:
-            model.unfuse_qkv_projections()
+        set_qkv_fused(entry.base, entry.spec.family, fused=fused)
         entry.qkv_fused = fused
 
     def pipeline(self, spec: ModelSpec, mode: Mode = "txt2img") -> Any:
@@ -234,8 +221,7 @@ class PipelineManager:
                 raise Cancelled("The job was cancelled.")
             entry = self._entry(spec)
             entry.loras.activate(request.loras)
-            if self.optimize:
-                self._set_qkv_fused(entry, fused=not request.loras and entry.training is None)
+            self._set_qkv_fused(entry, fused=not request.loras and entry.training is None)
             pipe = self.pipeline(spec, params.mode)
             if entry.free_before_gb is not None and spec.family != "flux":
                 plan = plan_memory(entry.weights_gb, entry.free_before_gb, params.width, params.height, params.count)

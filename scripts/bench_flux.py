@@ -1,9 +1,11 @@
-"""Benchmark FLUX.1-dev at full size on a GPU: plain diffusers eager against the engine, eager and optimised.
+"""Benchmark FLUX.1-dev at full size on a GPU: plain diffusers eager against the engine, eager, compiled and in fp8.
 
 The transformer has FLUX.1-dev's real shape (11.9 B parameters, bf16) with random weights, so nothing is downloaded;
 CLIP-L and the VAE are full size; T5 keeps FLUX's width (4096) with one layer, since 28 transformer steps dwarf one
 prompt's encoding. Prints s/image, it/s, peak memory and the share of the device's peak FLOP/s the transformer's
-work reaches (74.4 TFLOP a forward at 1024² with 512 text tokens, flux notes §6).
+work reaches (74.4 TFLOP a forward at 1024² with 512 text tokens, flux notes §6). The engine runs at the levels
+`off` (eager), `compile` (regional torch.compile, fused QKV, channels-last VAE) and `max` (+ fp8 compute through
+torchao, on Ada/Hopper GPUs only): the STUDIO_OPTIMIZE settings a user picks.
 
 Usage: PYTHONPATH=. python scripts/bench_flux.py [--repeats 2] [--peak-tflops 989] [--tiny]
 `--tiny` runs the same code on the tiny configuration on the CPU (a smoke test of this script, not a figure).
@@ -104,6 +106,7 @@ def bench_flux(device: torch.device, dtype: torch.dtype, repeats: int, steps: in
     from engine import pipelines
     from engine.catalog import ModelSpec, get_preset
     from engine.pipelines import PipelineManager
+    from engine.quantize import fp8_compute_refusal
     from engine.types import GenerateRequest
 
     preset = get_preset("tiny-flux" if tiny else "flux-dev")
@@ -124,23 +127,29 @@ def bench_flux(device: torch.device, dtype: torch.dtype, repeats: int, steps: in
             def plain() -> None:
                 bench_engine._plain_call(pipe, 1, steps, preset.guidance, (size, size), 0, max_sequence_length=text)
 
-            for optimize in (False, True):
-                manager = PipelineManager(device, dtype, cache_dir=Path(tmp) / "cache", optimize=optimize)
-                label = "optimised" if optimize else "eager"
+            eager = 0.0
+            # fp8 compute quantizes the shared transformer in place, so `max` runs last.
+            for level in ("off", "compile", "max"):
+                refusal = fp8_compute_refusal(device)
+                if level == "max" and refusal is not None:
+                    print(f"  engine fp8+compile: skipped, {refusal}", flush=True)
+                    continue
+                manager = PipelineManager(device, dtype, cache_dir=Path(tmp) / "cache", optimize=level)
                 if device.type == "cuda":
                     torch.cuda.reset_peak_memory_stats(device)
                 run = lambda m=manager: m.generate(request, spec)  # noqa: E731
-                if optimize:
-                    t_engine = bench_engine._time(run, device, repeats)
-                else:
+                if level == "off":
                     t_engine, t_plain = bench_engine._time_pair(run, plain, device, repeats)
+                else:
+                    t_engine = bench_engine._time(run, device, repeats)
                 peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else 0.0
                 share = flops / t_engine / (peak_tflops * 1e12)
+                label = {"off": "eager", "compile": "compiled", "max": "fp8+compile"}[level]
                 line = (
-                    f"  engine {label:9}: {t_engine:6.2f} s/image, {steps / t_engine:6.2f} it/s, peak {peak:5.1f} GiB, "
-                    f"{share:5.1%} of peak FLOP/s"
+                    f"  engine {label:11}: {t_engine:6.2f} s/image, {steps / t_engine:6.2f} it/s, "
+                    f"peak {peak:5.1f} GiB, {share:5.1%} of peak FLOP/s"
                 )
-                if not optimize:
+                if level == "off":
                     line += f"; plain eager {t_plain:6.2f} s/image, engine/plain {t_plain / t_engine:.3f}"
                     eager = t_plain
                 else:

@@ -39,7 +39,12 @@ def test_env_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("STUDIO_DEV_GUILD_ID", "not-a-number"), ("STUDIO_DEVICE", "tpu"), ("STUDIO_LOG_LEVEL", "LOUD")],
+    [
+        ("STUDIO_DEV_GUILD_ID", "not-a-number"),
+        ("STUDIO_DEVICE", "tpu"),
+        ("STUDIO_LOG_LEVEL", "LOUD"),
+        ("STUDIO_OPTIMIZE", "fast"),
+    ],
 )
 def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
@@ -159,3 +164,11 @@ def test_sections_read_the_flat_variable_names(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("STUDIO_BACKEND", "slurm")
     with pytest.raises(SettingsError, match=r"^STUDIO_BACKEND: "):
         load_settings(env_file=None)
+
+
+def test_the_optimize_level_reaches_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.services.container import engine_config
+
+    assert engine_config(load_settings(env_file=None)).optimize == "auto"
+    monkeypatch.setenv("STUDIO_OPTIMIZE", "max")
+    assert engine_config(load_settings(env_file=None)).optimize == "max"

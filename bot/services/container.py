@@ -71,6 +71,7 @@ def engine_config(settings: Settings) -> EngineConfig:
         rewriter=engine.rewriter,
         embedder=engine.embedder,
         offline=engine.hf_offline,
+        optimize=engine.optimize,
     )
 
 

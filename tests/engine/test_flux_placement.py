@@ -28,14 +28,16 @@ def _request(**kw) -> GenerateRequest:
                               "num_inference_steps": 2, **kw})  # fmt: skip
 
 
-def _manager(tiny_cache: Path, monkeypatch: pytest.MonkeyPatch, plan: FluxPlan, asked: list) -> PipelineManager:
+def _manager(
+    tiny_cache: Path, monkeypatch: pytest.MonkeyPatch, plan: FluxPlan, asked: list, optimize: str = "off"
+) -> PipelineManager:
     def fake_plan(free_gb: float | None, **kw) -> FluxPlan:
         asked.append((free_gb, kw))
         return plan
 
     monkeypatch.setattr(pipelines, "_free_gb", lambda device: 20.0)
     monkeypatch.setattr(pipelines, "plan_flux_memory", fake_plan)
-    return PipelineManager(device="cpu", cache_dir=tiny_cache)
+    return PipelineManager(device="cpu", cache_dir=tiny_cache, optimize=optimize)
 
 
 def test_fp8_storage_and_t5_streamed_from_host_memory_still_generate(tiny_cache, manager, monkeypatch) -> None:
@@ -69,7 +71,8 @@ def test_int8_and_nf4_weights_generate_and_take_a_lora(
 ) -> None:
     pytest.importorskip({"int8": "torchao", "nf4": "bitsandbytes"}[quantization])
     reference = manager.generate(_request(count=1), SPEC).images[0].image
-    placed = _manager(tiny_cache, monkeypatch, FluxPlan("quantized", quantization, need_gb=1.0), [])
+    # Fused projections would concatenate quantized weights: the optimised path leaves them apart.
+    placed = _manager(tiny_cache, monkeypatch, FluxPlan("quantized", quantization, need_gb=1.0), [], "compile")
     base = placed.generate(_request(count=1), SPEC).images[0].image
     block = placed.pipeline(SPEC).transformer.transformer_blocks[0]
     weight = block.attn.to_q.weight
@@ -87,3 +90,4 @@ def test_int8_and_nf4_weights_generate_and_take_a_lora(
     styled = placed.generate(_request(count=1, loras=(LoraSpec("style", str(path), "flux", 1.0),)), SPEC)
     zero = placed.generate(_request(count=1, loras=(LoraSpec("style", str(path), "flux", 0.0),)), SPEC)
     assert max_diff(styled.images[0].image, base) > 0 and max_diff(zero.images[0].image, base) == 0
+    assert not placed._loaded["tiny-flux"].qkv_fused

@@ -1,0 +1,80 @@
+"""The optimisation levels: what each one changes in a loaded pipeline, and where fp8 compute may run."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from engine import optimize
+from engine.catalog import ModelSpec, get_preset
+from engine.optimize import effective_level, optimize_level
+from engine.pipelines import PipelineManager
+from engine.quantize import fp8_compute_refusal, int8_weights
+from engine.types import GenerateRequest, LoraSpec
+
+from .conftest import max_diff, random_flux_lora
+
+FLUX = ModelSpec.from_preset(get_preset("tiny-flux"))
+
+
+def _request(**kw) -> GenerateRequest:
+    return GenerateRequest(**{"prompt": "a red lighthouse", "model": "tiny-flux", "count": 1, "seed": 4,
+                              "num_inference_steps": 2, **kw})  # fmt: skip
+
+
+def test_levels_from_settings_and_the_older_switch() -> None:
+    assert [optimize_level(v) for v in (True, False, "max", "auto")] == ["compile", "off", "max", "auto"]
+    with pytest.raises(ValueError, match="one of off, auto, compile, max"):
+        optimize_level("fast")
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert effective_level("auto", cpu) == "off" and effective_level("auto", gpu) == "auto"
+    assert effective_level("compile", cpu) == "compile"
+
+
+def test_fp8_compute_needs_an_ada_or_hopper_gpu(monkeypatch) -> None:
+    assert fp8_compute_refusal(torch.device("cpu")) == "fp8 compute needs a CUDA GPU"
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    assert "sm_80" in (fp8_compute_refusal(torch.device("cuda")) or "")  # an A100 has no fp8 units
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    pytest.importorskip("torchao")
+    assert fp8_compute_refusal(torch.device("cuda")) is None  # an H100/H200
+
+
+def test_auto_changes_nothing_on_the_cpu(tiny_cache, manager) -> None:
+    auto = PipelineManager("cpu", cache_dir=tiny_cache, optimize="auto")
+    image = auto.generate(_request(), FLUX).images[0].image
+    assert not auto._loaded["tiny-flux"].qkv_fused
+    assert max_diff(image, manager.generate(_request(), FLUX).images[0].image) == 0
+
+
+def test_max_on_the_cpu_says_why_it_keeps_bf16_and_still_fuses(tiny_cache, caplog) -> None:
+    fastest = PipelineManager("cpu", cache_dir=tiny_cache, optimize="max")
+    with caplog.at_level(logging.INFO, logger="engine.optimize"):
+        fastest.generate(_request(), FLUX)
+    assert "stays in its precision: fp8 compute needs a CUDA GPU" in caplog.text
+    assert fastest._loaded["tiny-flux"].qkv_fused
+
+
+def test_quantized_compute_never_fuses_and_a_lora_still_applies(tiny_cache, manager, monkeypatch, tmp_path) -> None:
+    """Where fp8 compute runs, its weights are torchao tensors: stand in with torchao's int8 on the CPU."""
+    pytest.importorskip("torchao")
+    applied: list[str] = []
+
+    def quantize(transformer) -> None:
+        applied.append(type(transformer).__name__)
+        int8_weights(transformer)
+
+    monkeypatch.setattr(optimize, "fp8_compute_refusal", lambda device: None)
+    monkeypatch.setattr(optimize, "fp8_compute", quantize)
+    fastest = PipelineManager("cpu", cache_dir=tiny_cache, optimize="max")
+    base = fastest.generate(_request(), FLUX).images[0].image
+    entry = fastest._loaded["tiny-flux"]
+    assert applied == ["FluxTransformer2DModel"] and not entry.fusable and not entry.qkv_fused
+    assert max_diff(base, manager.generate(_request(), FLUX).images[0].image) < 64  # rounded, the same picture
+    path = tmp_path / "style.safetensors"
+    save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
+    styled = fastest.generate(_request(loras=(LoraSpec("style", str(path), "flux", 1.0),)), FLUX).images[0].image
+    assert max_diff(styled, base) > 0 and not entry.qkv_fused
