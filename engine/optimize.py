@@ -57,6 +57,7 @@ def optimize_pipeline(base: Any, family: str, level: Optimize, device: torch.dev
         refusal = fp8_compute_refusal(device)
         if refusal is None:
             fp8_compute(base.transformer)
+            base._studio_fp8_compute = True
             fusable = False  # fused QKV would have to be undone for a LoRA, which quantized weights cannot
             log.info("FLUX.1 transformer computes in fp8 (torchao)")
         else:
@@ -70,6 +71,11 @@ def optimize_pipeline(base: Any, family: str, level: Optimize, device: torch.dev
         else:
             denoiser(base, family).compile(mode="max-autotune-no-cudagraphs")
     return fusable
+
+
+def computes_in_fp8(base: Any) -> bool:
+    """Whether `max` turned the pipeline's transformer to fp8 compute (a training reloads it exact)."""
+    return bool(getattr(base, "_studio_fp8_compute", False))
 
 
 def set_qkv_fused(base: Any, family: str, *, fused: bool) -> None:

@@ -29,7 +29,7 @@ from engine.flux_memory import plan_flux_memory
 from engine.flux_placement import apply_flux_plan, flux_sizes
 from engine.loading import load_base_pipeline, quiet_progress_bars
 from engine.lora import DEFAULT_LORA_BUDGET_BYTES, LoraCache
-from engine.optimize import optimize_level, optimize_pipeline, set_qkv_fused
+from engine.optimize import Optimize, computes_in_fp8, optimize_level, optimize_pipeline, set_qkv_fused
 from engine.schedulers import make_scheduler
 from engine.types import GeneratedImage, GenerateRequest, GenerateResult, Mode, ResolvedParams
 
@@ -105,7 +105,7 @@ class PipelineManager:
         """Names of the resident base models, least recently used first."""
         return tuple(self._loaded)
 
-    def _entry(self, spec: ModelSpec) -> _Loaded:
+    def _entry(self, spec: ModelSpec, level: Optimize | None = None) -> _Loaded:
         entry = self._loaded.get(spec.name)
         if entry is not None and entry.spec.source == spec.source:
             self._loaded.move_to_end(spec.name)
@@ -151,7 +151,9 @@ class PipelineManager:
             weights_gb=weights_gb,
             free_before_gb=free_gb,
         )
-        entry.fusable = optimize_pipeline(base, spec.family, self.optimize, self.device, plain_weights=plain_weights)
+        entry.fusable = optimize_pipeline(
+            base, spec.family, level or self.optimize, self.device, plain_weights=plain_weights
+        )
         entry.qkv_fused = entry.fusable
         self._loaded[spec.name] = entry
         log.info("Loaded model %s on %s in %.1f s", spec.name, self.device, time.monotonic() - started)
@@ -182,7 +184,14 @@ class PipelineManager:
         Shared with generation: the weights are loaded once. While it trains, the model stays loaded and
         its attention is not fused (a fused QKV would bypass the layers the LoRA patches).
         """
-        entry = self._entry(spec)
+        loaded = self._loaded.get(spec.name)
+        exact: Optimize | None = None
+        if adapter is not None and self.optimize == "max":
+            # Train on the exact weights: fp8-computed ones are rounded, and not every GPU runs their backward.
+            exact = "compile"
+            if loaded is not None and computes_in_fp8(loaded.base):
+                self.unload(spec.name)
+        entry = self._entry(spec, level=exact)
         entry.training = adapter
         if adapter is not None:
             self._set_qkv_fused(entry, fused=False)

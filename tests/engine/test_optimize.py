@@ -78,3 +78,8 @@ def test_quantized_compute_never_fuses_and_a_lora_still_applies(tiny_cache, mana
     save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
     styled = fastest.generate(_request(loras=(LoraSpec("style", str(path), "flux", 1.0),)), FLUX).images[0].image
     assert max_diff(styled, base) > 0 and not entry.qkv_fused
+
+    # A training needs the exact weights: the model is loaded again without fp8 compute, once.
+    trained = fastest.training_pipeline(FLUX, "portrait")
+    assert type(trained.transformer.transformer_blocks[0].attn.to_q.weight) is torch.nn.Parameter
+    assert applied == ["FluxTransformer2DModel"] and fastest._loaded["tiny-flux"].training == "portrait"
