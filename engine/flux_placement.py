@@ -33,9 +33,13 @@ def _quantize(transformer: Any, quantization: str) -> None:
         nf4_weights(transformer)
 
 
-def _offload_t5(pipe: Any, device: str) -> None:
-    """T5 stays in host memory; its blocks visit the GPU one at a time while a prompt is encoded."""
+def stream_t5(pipe: Any, device: str) -> None:
+    """T5 stays in host memory; its blocks visit the GPU one at a time while a prompt is encoded (idempotent)."""
     from diffusers.hooks import apply_group_offloading
+
+    if getattr(pipe.text_encoder_2, "_diffusers_hook", None) is not None:
+        return  # streamed already (its memory plan, or an earlier training)
+    pipe.text_encoder_2.to("cpu")
 
     apply_group_offloading(
         pipe.text_encoder_2,
@@ -60,7 +64,7 @@ def apply_flux_plan(pipe: Any, plan: FluxPlan, device: str) -> None:
             num_blocks_per_group=1,
             use_stream=torch.device(device).type == "cuda",  # transfers overlap compute on a CUDA stream
         )
-        _offload_t5(pipe, device)
+        stream_t5(pipe, device)
         for name in ("text_encoder", "vae"):
             getattr(pipe, name).to(device)
     else:  # resident, the transformer maybe quantized
@@ -69,7 +73,7 @@ def apply_flux_plan(pipe: Any, plan: FluxPlan, device: str) -> None:
         for name in ("transformer", "text_encoder", "vae"):
             getattr(pipe, name).to(device)
         if plan.t5 == "offload":
-            _offload_t5(pipe, device)
+            stream_t5(pipe, device)
         else:
             pipe.text_encoder_2.to(device)
     pipe.vae.enable_slicing()  # the plan counts one image's decode at a time

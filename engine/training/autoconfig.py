@@ -34,6 +34,7 @@ class FamilyCost:
     lora_params_per_rank: int  # LoRA parameters per unit of rank on UNET_TARGETS (counted on the real config)
     sample_s_gpu: float  # seconds per training sample on an H100-class GPU (to be replaced by measurements)
     sample_s_cpu: float  # the same on a CPU
+    offloadable_gb: float = 0.0  # text encoder weights that may wait in host memory while it trains (FLUX's T5)
 
 
 # SD 1.5: 512² activations 1.49 GiB fp32 × 0.66 for 16 bits, 0.28 with checkpointing; SDXL 1024² 10.3 → 6.8 GiB,
@@ -45,7 +46,7 @@ COSTS: dict[str, FamilyCost] = {
     # FLUX.1 (flux notes §6): 31.5 GiB of bf16 weights with T5; 54.2 M LoRA parameters at rank 16 on the 13
     # targets; 164 TFLOP a training step at 1024². Activations estimated from the transformer's 57 blocks at
     # 4 608 tokens (not measured yet): the GPU figures in BENCHMARKS.md are to replace them.
-    "flux": FamilyCost(1024, 31.5, 24.0, 3.0, 3.0, 3.0, 3_387_500, 4.1, 5000.0),
+    "flux": FamilyCost(1024, 31.5, 24.0, 3.0, 3.0, 3.0, 3_387_500, 4.1, 5000.0, offloadable_gb=8.9),
 }
 # The built-in test models: a few MB in all; measured here, about 0.1 s per sample on one CPU thread.
 TINY = FamilyCost(64, 0.01, 0.001, 0.001, 0.01, 0.01, 7_680, 0.01, 0.1)
@@ -84,7 +85,8 @@ def memory_need_gb(cost: FamilyCost, config: TrainConfig, *, sixteen_bit: bool) 
     """The estimated GPU peak of a run (notes §6.1); fp32 doubles the weights and half again the activations."""
     scale = (config.resolution / cost.base_px) ** 2
     per_sample = cost.checkpointed_gb if config.gradient_checkpointing else cost.activations_gb
-    weights = cost.weights_gb if sixteen_bit else 2 * cost.weights_gb
+    weights = cost.weights_gb - (cost.offloadable_gb if config.text_encoder_offload else 0.0)
+    weights = weights if sixteen_bit else 2 * weights
     activations = per_sample * scale * config.batch_size * (1.0 if sixteen_bit else 1.5)
     lora_state = cost.lora_params_per_rank * config.rank * 16 / 1e9  # fp32 weight, gradient and two moments
     return CUDA_CONTEXT_GB + weights + activations + cost.transient_gb * scale + lora_state + cost.sampling_gb
@@ -97,10 +99,16 @@ def disk_bytes(cost: FamilyCost, config: TrainConfig) -> int:
     return params * (4 * checkpoints + 8 + 4 + 2) + checkpoints * 200_000
 
 
-def _sized(config: TrainConfig, sources: dict[str, str], fits: Any) -> TrainConfig:
-    """Switch on gradient checkpointing, then trade batch for accumulation, until the run fits."""
+def _sized(config: TrainConfig, sources: dict[str, str], fits: Any, *, offloadable: bool) -> TrainConfig:
+    """Send the text encoder to host memory (free: captions are encoded once), then switch on gradient
+    checkpointing (about a third slower), then trade batch for accumulation, until the run fits."""
     if fits(config):
         return config
+    if offloadable and not config.text_encoder_offload:
+        config = replace(config, text_encoder_offload=True)
+        sources["text_encoder_offload"] = "memory"
+        if fits(config):
+            return config
     if not config.gradient_checkpointing:
         config = replace(config, gradient_checkpointing=True)
         sources["gradient_checkpointing"] = "memory"
@@ -162,7 +170,12 @@ def plan_training(
     cost = cost_of(preset)
     budget = None if gpu_gb is None else max(0.0, gpu_gb - RESERVE_GB)
     if budget is not None:
-        config = _sized(config, sources, lambda c: memory_need_gb(cost, c, sixteen_bit=sixteen_bit) <= budget)
+        config = _sized(
+            config,
+            sources,
+            lambda c: memory_need_gb(cost, c, sixteen_bit=sixteen_bit) <= budget,
+            offloadable=cost.offloadable_gb > 0,
+        )
     if "steps" not in given:
         # The preset's images-seen per image (kohya's repeats × epochs), in optimizer steps.
         per_step = config.batch_size * config.grad_accum

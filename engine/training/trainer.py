@@ -242,6 +242,13 @@ class Trainer:
         cfg = self.config
         ctx.raise_if_cancelled()
         data = prepare(self.pipe, self.recipe, self.task.items, cfg.resolution, self.device)
+        if cfg.text_encoder_offload and self.recipe.family == "flux":
+            from engine.flux_placement import stream_t5
+
+            # The captions are encoded: T5's 8.9 GB wait in host memory, streamed in only to encode a prompt
+            # (the samples', a generation's). It stays so after the run, until the model loads again.
+            stream_t5(self.pipe, str(self.device))
+            log.info("training %s: T5 waits in host memory while the transformer trains", self.task.output_name)
         self.samples.reference(self.task.items)
         params, text_params = self._add_adapters()
         optimizer = self._optimizer(params, text_params)

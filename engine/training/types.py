@@ -38,6 +38,7 @@ class TrainConfig:
     optimizer: str = "adamw"  # adamw | adamw8bit (CUDA with bitsandbytes) | prodigy
     mixed_precision: str = "no"  # no | bf16 | fp16 (the LoRA itself always trains in fp32)
     gradient_checkpointing: bool = False
+    text_encoder_offload: bool = False  # FLUX: T5 waits in host memory once the captions are encoded (GPU short)
     train_text_encoder: bool = False  # a LoRA on the text encoder too (SD 1.5): captions are encoded every step
     text_encoder_lr: float | None = None  # None: half the learning rate
     checkpoint_every: int = 0  # steps; 0: every quarter of the run

@@ -95,7 +95,15 @@ def test_flux_plans_flow_matching_and_needs_a_big_gpu() -> None:
     plan = _plan("flux-dev", gpu_gb=80.0)
     assert (plan.config.noise_offset, plan.config.min_snr_gamma) == (0.0, None)  # no noise schedule to act on
     assert plan.config.resolution == 1024 and plan.config.rank == 16
-    assert _plan("flux-dev", gpu_gb=48.0).config.gradient_checkpointing  # 31.5 GB of weights, then activations
+    assert not plan.config.text_encoder_offload and not plan.config.gradient_checkpointing  # 80 GB hold it all
+    # Short of memory, T5 goes to host memory first (free: the captions are encoded once), then checkpointing.
+    roomy = _plan("flux-dev", gpu_gb=56.0)
+    assert roomy.config.text_encoder_offload and not roomy.config.gradient_checkpointing
+    assert roomy.sources["text_encoder_offload"] == "memory" and roomy.memory_gb is not None
+    assert roomy.memory_gb < 55.0 < roomy.memory_gb + 8.9  # T5's 8.9 GB are what made it fit
+    tight = _plan("flux-dev", gpu_gb=48.0).config
+    assert tight.text_encoder_offload and tight.gradient_checkpointing
+    assert not _plan("sdxl", gpu_gb=16.0).config.text_encoder_offload  # SD keeps its text encoders
     with pytest.raises(InvalidRequest, match="needs about"):
         _plan("flux-dev", gpu_gb=24.0)
     with pytest.raises(InvalidRequest, match="multiple of 16"):

@@ -151,3 +151,17 @@ def test_the_kohya_export_fuses_bfl_layers_that_split_back_into_the_trained_ones
 def test_the_converter_refuses_what_is_not_a_flux_block() -> None:
     with pytest.raises(ValueError, match="not a FLUX transformer block"):
         to_kohya({"down_blocks.0.attn.to_q.lora_A.weight": torch.zeros(2, 2)}, 1.0)
+
+
+def test_t5_waits_in_host_memory_while_a_short_gpu_trains(tiny_cache, tmp_path) -> None:
+    from engine.pipelines import PipelineManager
+
+    own = PipelineManager("cpu", cache_dir=tiny_cache)  # the session's manager keeps its T5 as it is
+    host = EngineHost(EngineConfig(embedder="tiny-clip"), manager_factory=lambda: own)
+    task = _task(tmp_path, steps=4, checkpoint_every=2, text_encoder_offload=True, sample_prompts=("zzchar",))
+    outcome = train.run(WorkOrder(7, "train", task), context()[0], host)
+    pipe = own.pipeline(task.model)
+    assert getattr(pipe.text_encoder_2, "_diffusers_hook", None) is not None  # streamed block by block now
+    # The checkpoint samples were drawn with T5 streamed in for their prompts, and generations still work.
+    assert outcome.steps_done == 4 and all(c.samples is not None for c in outcome.checkpoints)
+    assert _image(own, task.model, outcome.lora.path).shape == (64, 64, 3)

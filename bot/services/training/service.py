@@ -304,6 +304,9 @@ def plan_view(run: TrainingRun, summary: str, weak: int) -> PlanView:
         elif field_name == "learning_rate":
             value = f"{value:g}"
         rows.append(PlanRow(label, str(value), SOURCE_LABELS.get(sources.get(field_name, "preset"), "model preset")))
+    if config.get("text_encoder_offload"):  # FLUX on a GPU too small to keep T5 beside the training
+        source = SOURCE_LABELS.get(sources.get("text_encoder_offload", "memory"), "model preset")
+        rows.append(PlanRow("T5 text encoder", "in host memory while it trains", source))
     return PlanView(
         run_id=run.id,
         model_name=run.output_name,
