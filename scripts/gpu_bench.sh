@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run ON the lent GPU machine (device tool), after scripts/gpu_wheels.sh here:
+#   run(command="bash scripts/gpu_bench.sh", carry=[".whl"], timeout_s=590)
+# Every GPU benchmark in one go, the open issues' first: FLUX.1-dev (issue 13), then SD 1.5/SDXL generation,
+# then LoRA training. Each has its own time limit so that one slow compile cannot eat the others; the whole log
+# lands in $OUT/gpu-bench.log. Copy its figures into BENCHMARKS.md with this command line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/gpu-bench}
+mkdir -p "$OUT"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+export PYTHONPATH=/tmp/site:. PYTHONUNBUFFERED=1
+log="$OUT/gpu-bench.log"
+{
+  date -u; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  python3 -c "import torch, diffusers, transformers, torchao; print('torch', torch.__version__, 'diffusers',
+diffusers.__version__, 'transformers', transformers.__version__, 'torchao', torchao.__version__)"
+} 2>&1 | tee "$log"
+step() {  # step SECONDS COMMAND...
+  local limit=$1; shift
+  echo "== $* (limit ${limit}s)" | tee -a "$log"
+  timeout "$limit" "$@" 2>&1 | grep -v -e "Warning" -e "warnings.warn" | tee -a "$log"
+  echo "== exit ${PIPESTATUS[0]}" | tee -a "$log"
+}
+step "${FLUX_S:-300}" python3 scripts/bench_flux.py --repeats 2 --peak-tflops 989
+step "${ENGINE_S:-150}" python3 scripts/bench_engine.py --gpu --families sd15,sdxl --repeats 2 --peak-tflops 989
+step "${TRAIN_S:-120}" python3 scripts/bench_train.py --gpu
