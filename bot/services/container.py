@@ -113,6 +113,8 @@ async def open_services(
     """Open the database and the engine; the caller sets a delivery port, then `jobs.start()`."""
     db = await open_database(settings.db_path)
     host = host or EngineHost(engine_config(settings))
+    # On the loop, though a local Ray starts in seconds: nothing else runs yet (the bot connects after this), and a
+    # Ray driver started from another thread dies at the next ray.init after a shutdown (tried: tests hang on GCS).
     backend = backend or make_backend(settings, host)
     models = ModelService(db, settings.default_model)
     queue = JobQueue(db, backend)
