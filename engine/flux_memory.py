@@ -74,7 +74,7 @@ def plan_flux_memory(
     width: int = 1024,
     height: int = 1024,
     count: int = 1,
-    fp8: bool = True,
+    torchao: bool = False,
     bitsandbytes: bool = False,
     host_ram_gb: float | None = None,
     sizes: FluxSizes = FULL_SIZE,
@@ -82,8 +82,9 @@ def plan_flux_memory(
     """The cheapest plan whose estimated peak fits in `free_gb` (None: a CPU run, everything where it is).
 
     In order: all resident in bf16; T5 on the CPU between prompts; model CPU offload (the bf16 transformer alone
-    on the GPU); the transformer stored in fp8 (`fp8`: computed in bf16, any GPU) or else int8 (torchao), then nf4
-    (`bitsandbytes` installed); group offload; else refused. Offloading needs the weights in host
+    on the GPU); the transformer in int8 (`torchao` installed: one scale per row, a quarter of fp8's rounding error,
+    scripts/bench_quant_error.py) or else stored in fp8 (computed in bf16, any GPU), then nf4 (`bitsandbytes`
+    installed); group offload; else refused. Offloading needs the weights in host
     RAM (`host_ram_gb`, None: unknown, assumed enough). The VAE decodes one image at a time (slicing) throughout.
     """
     transformer_gb, t5_gb, small_gb = sizes.transformer_gb, sizes.t5_gb, sizes.small_gb
@@ -106,7 +107,7 @@ def plan_flux_memory(
         return FluxPlan(
             "model_offload", t5="offload", need_gb=transformer_gb + work, reason="one component on the GPU at a time"
         )
-    quantizations: list[Quantization] = ["fp8" if fp8 else "int8"]
+    quantizations: list[Quantization] = ["int8" if torchao else "fp8"]
     if bitsandbytes:
         quantizations.append("nf4")
     for quantization in quantizations:

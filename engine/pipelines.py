@@ -130,6 +130,7 @@ class PipelineManager:
                 count=4,
                 sizes=flux_sizes(base),
                 host_ram_gb=_host_ram_gb(),
+                torchao=importlib.util.find_spec("torchao") is not None,
                 bitsandbytes=importlib.util.find_spec("bitsandbytes") is not None,
             )
             apply_flux_plan(base, flux, str(self.device))

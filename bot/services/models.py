@@ -160,7 +160,8 @@ def _memory_note(preset: ModelPreset) -> str | None:
     from engine.flux_memory import smallest_gpu_for
 
     return (
-        f"bf16 from ~{smallest_gpu_for('resident'):.0f} GB free, fp8 from ~{smallest_gpu_for('quantized', 'fp8'):.0f} "
-        f"GB, nf4 from ~{smallest_gpu_for('quantized', 'nf4'):.0f} GB (with bitsandbytes), streamed block by block "
-        f"from ~{smallest_gpu_for('group_offload'):.0f} GB (slow)"
+        f"bf16 from ~{smallest_gpu_for('resident'):.0f} GB free, "
+        f"int8/fp8 from ~{smallest_gpu_for('quantized', 'fp8'):.0f} GB, "
+        f"nf4 from ~{smallest_gpu_for('quantized', 'nf4'):.0f} GB (with bitsandbytes), "
+        f"streamed block by block from ~{smallest_gpu_for('group_offload'):.0f} GB (slow)"
     )

@@ -70,7 +70,7 @@ async def test_models_lists_base_and_trained_models(fake, studio, bot) -> None:
     assert "on `tiny-sd`" in text
     assert "licence: FLUX.1 [dev] Non-Commercial License" in text and "licence: Apache-2.0" in text
     # the FLUX.1 memory plan's thresholds
-    assert "memory: bf16 from ~" in text and "fp8 from ~" in text and "nf4 from ~" in text
+    assert "memory: bf16 from ~" in text and "int8/fp8 from ~" in text and "nf4 from ~" in text
     assert all(fake.messages[mid]["flags"] & 64 for mid in ix.followups)
 
 

@@ -25,8 +25,8 @@ def test_the_cheapest_plan_that_fits(free_gb: float, placement: str, quantizatio
     assert plan.placement == "refused" or plan.need_gb <= free_gb
 
 
-def test_without_fp8_the_transformer_goes_int8_and_bitsandbytes_adds_nf4() -> None:
-    assert plan_flux_memory(22.0, fp8=False).quantization == "int8"
+def test_torchao_makes_the_transformer_int8_and_bitsandbytes_adds_nf4() -> None:
+    assert plan_flux_memory(22.0, torchao=True).quantization == "int8"
     assert plan_flux_memory(12.0).placement == "group_offload"
     nf4 = plan_flux_memory(12.0, bitsandbytes=True)
     assert (nf4.placement, nf4.quantization) == ("quantized", "nf4")

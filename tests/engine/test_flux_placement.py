@@ -5,6 +5,7 @@ The manager runs on the CPU here; `_free_gb` pretends a GPU so the planning and 
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,9 @@ def test_fp8_storage_and_t5_streamed_from_host_memory_still_generate(tiny_cache,
     ((free_gb, kw),) = asked
     sizes: FluxSizes = kw["sizes"]
     assert free_gb == 20.0 and kw["count"] == 4 and 0 < sizes.transformer_gb < 0.01 and sizes.t5_gb > 0
+    # The plan knows which quantizers are installed: int8 and nf4 are only offered where they can load.
+    assert kw["torchao"] == (find_spec("torchao") is not None)
+    assert kw["bitsandbytes"] == (find_spec("bitsandbytes") is not None)
     pipe = placed.pipeline(SPEC)
     stored = {p.dtype for p in pipe.transformer.parameters()}
     assert torch.float8_e4m3fn in stored  # the weights are stored in fp8, cast up layer by layer to compute
