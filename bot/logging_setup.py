@@ -59,3 +59,8 @@ def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
     logging.getLogger("transformers").setLevel(max(logging.ERROR, logging.getLevelName(level)))
     # The hub client retries unreachable hosts with a warning each time; the final error says it all.
     logging.getLogger("huggingface_hub").setLevel(max(logging.ERROR, logging.getLevelName(level)))
+    # With torchao installed, diffusers warns that it cannot read torchao-serialized checkpoints: the studio never
+    # loads one (it quantizes after loading), so the line only alarms; and torchao itself, imported by diffusers,
+    # warns about its CUDA kernels on a machine without them, and torch about how torchao registers its enums.
+    for name in ("diffusers.quantizers.torchao.torchao_quantizer", "torchao", "torch.utils._pytree"):
+        logging.getLogger(name).setLevel(max(logging.ERROR, logging.getLevelName(level)))

@@ -93,6 +93,8 @@ def test_setup_logging_is_idempotent() -> None:
     studio_handlers = [h for h in logging.getLogger().handlers if getattr(h, "_studio", False)]
     assert len(studio_handlers) == 1
     assert logging.getLogger("discord.http").level >= logging.WARNING
+    # The optional quantizer's import-time notices (CUDA kernels absent, checkpoints it cannot read) stay out.
+    assert logging.getLogger("torchao").level >= logging.ERROR
 
 
 @pytest.mark.parametrize(
