@@ -1,0 +1,50 @@
+"""The benchmark scripts still run: a lent GPU's minutes are too few to find a script broken there.
+
+Each runs its CPU smoke mode (tiny models, one repeat) in a subprocess, as a user would start it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str) -> str:
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_the_flux_benchmark_runs_every_level_it_can() -> None:
+    out = _run("scripts/bench_flux.py", "--tiny", "--repeats", "1")
+    assert "engine eager" in out and "engine/plain" in out and "engine compiled" in out and "× plain eager" in out
+    assert "fp8+compile: skipped, fp8 compute needs a CUDA GPU" in out  # the GPU-only row says why it is absent
+
+
+@pytest.mark.slow
+def test_the_engine_benchmark_runs_on_a_tiny_model() -> None:
+    out = _run("scripts/bench_engine.py", "--model", "tiny-flux", "--repeats", "1", "--count", "1", "--steps", "1")
+    assert "engine/plain" in out
+
+
+def test_the_quantization_error_benchmark_ranks_the_formats() -> None:
+    out = _run("scripts/bench_quant_error.py", "--stds", "0.02")
+    # "weights std 0.02: fp8 storage 3.31%, int8 per row 0.86%, nf4 (bnb) 9.21%"
+    parts = (part.rsplit(" ", 1) for part in out.strip().split(": ", 1)[1].split(", "))
+    values = {name: float(value.rstrip("%")) for name, value in parts}
+    assert values["int8 per row"] < values["fp8 storage"]
+
+
+def test_the_gpu_session_script_parses() -> None:
+    for script in ("scripts/gpu_bench.sh", "scripts/gpu_wheels.sh"):
+        assert subprocess.run(["bash", "-n", script], cwd=ROOT, check=False).returncode == 0
