@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Run ON the lent GPU machine (device tool), after scripts/gpu_wheels.sh here:
-#   run(command="bash scripts/gpu_bench.sh", carry=[".whl"], timeout_s=590)
-# Every GPU benchmark in one go, the open issues' first: FLUX.1-dev (issue 13), then SD 1.5/SDXL generation,
-# then LoRA training. Each has its own time limit so that one slow compile cannot eat the others; the whole log
-# lands in $OUT/gpu-bench.log. Copy its figures into BENCHMARKS.md with this command line.
+# Run ON the lent GPU machine (device tool), after scripts/gpu_wheels.sh here, in two calls that each fit the
+# 10-minute limit (a session has 15 minutes of device time, start-up included):
+#   run(command="bash scripts/gpu_bench.sh flux", carry=[".whl"], timeout_s=590)   # FLUX.1-dev, issue 13
+#   run(command="bash scripts/gpu_bench.sh sd", carry=[".whl"], timeout_s=400)     # SD 1.5/SDXL, trainer
+# `flux`: generation (eager, compiled, fp8) and LoRA training; `sd`: generation and training against plain loops.
+# Each benchmark has its own time limit so that one slow compile cannot eat the others; the whole log lands in
+# $OUT/gpu-bench.log. Copy its figures into BENCHMARKS.md with the command lines that made them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu-bench}
@@ -22,6 +24,12 @@ step() {  # step SECONDS COMMAND...
   timeout "$limit" "$@" 2>&1 | grep -v -e "Warning" -e "warnings.warn" | tee -a "$log"
   echo "== exit ${PIPESTATUS[0]}" | tee -a "$log"
 }
-step "${FLUX_S:-300}" python3 scripts/bench_flux.py --repeats 2 --peak-tflops 989
-step "${ENGINE_S:-150}" python3 scripts/bench_engine.py --gpu --families sd15,sdxl --repeats 2 --peak-tflops 989
-step "${TRAIN_S:-120}" python3 scripts/bench_train.py --gpu
+parts=${1:-flux,sd}
+if [[ ,$parts, == *,flux,* ]]; then
+  step "${FLUX_S:-300}" python3 scripts/bench_flux.py --repeats 2 --peak-tflops 989
+  step "${FLUX_TRAIN_S:-150}" python3 scripts/bench_flux_train.py
+fi
+if [[ ,$parts, == *,sd,* ]]; then
+  step "${ENGINE_S:-150}" python3 scripts/bench_engine.py --gpu --families sd15,sdxl --repeats 2 --peak-tflops 989
+  step "${TRAIN_S:-120}" python3 scripts/bench_train.py --gpu
+fi

@@ -32,6 +32,12 @@ def test_the_flux_benchmark_runs_every_level_it_can() -> None:
 
 
 @pytest.mark.slow
+def test_the_flux_training_benchmark_trains_and_compares_with_the_plan() -> None:
+    out = _run("scripts/bench_flux_train.py", "--tiny", "--steps", "4", "--warmup", "1")
+    assert out.count("samples/s") == 2 and "plan's estimate" in out and "loss " in out
+
+
+@pytest.mark.slow
 def test_the_engine_benchmark_runs_on_a_tiny_model() -> None:
     out = _run("scripts/bench_engine.py", "--model", "tiny-flux", "--repeats", "1", "--count", "1", "--steps", "1")
     assert "engine/plain" in out
