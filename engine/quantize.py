@@ -19,7 +19,14 @@ FP8_CAPABILITY = (8, 9)  # Ada (sm_89) and Hopper (sm_90) and later have fp8 ten
 
 def store_fp8(transformer: Any) -> None:
     """fp8 storage, each layer cast up to the compute precision as it runs: half the memory on any GPU."""
-    transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=transformer.dtype)
+    compute_dtype = transformer.dtype
+    transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=compute_dtype)
+    # peft gives a new LoRA its base layer's dtype, or the layer's `compute_dtype` where it has one (as bitsandbytes'
+    # layers do): without this, LoRAs loaded later would be rounded to fp8 too, and fp8 cannot multiply.
+    for module in transformer.modules():
+        weight = getattr(module, "weight", None)
+        if isinstance(weight, torch.Tensor) and weight.dtype == torch.float8_e4m3fn:
+            module.compute_dtype = compute_dtype
 
 
 def int8_weights(transformer: Any) -> None:

@@ -69,18 +69,18 @@ def test_a_model_that_fits_nowhere_is_refused_with_the_reason(tiny_cache, monkey
     assert placed.loaded_models == ()  # nothing half-loaded stays behind
 
 
-@pytest.mark.parametrize("quantization", ["int8", "nf4"])
-def test_int8_and_nf4_weights_generate_and_take_a_lora(
-    tiny_cache, manager, monkeypatch, tmp_path, quantization
-) -> None:
-    pytest.importorskip({"int8": "torchao", "nf4": "bitsandbytes"}[quantization])
+@pytest.mark.parametrize("quantization", ["fp8", "int8", "nf4"])
+def test_quantized_weights_generate_and_take_a_lora(tiny_cache, manager, monkeypatch, tmp_path, quantization) -> None:
+    pytest.importorskip({"fp8": "torch", "int8": "torchao", "nf4": "bitsandbytes"}[quantization])
     reference = manager.generate(_request(count=1), SPEC).images[0].image
     # Fused projections would concatenate quantized weights: the optimised path leaves them apart.
     placed = _manager(tiny_cache, monkeypatch, FluxPlan("quantized", quantization, need_gb=1.0), [], "compile")
     base = placed.generate(_request(count=1), SPEC).images[0].image
     block = placed.pipeline(SPEC).transformer.transformer_blocks[0]
     weight = block.attn.to_q.weight
-    if quantization == "nf4":
+    if quantization == "fp8":
+        assert weight.dtype == torch.float8_e4m3fn
+    elif quantization == "nf4":
         assert (
             weight.dtype == torch.uint8
             and weight.numel() * 2 == block.attn.to_q.in_features * block.attn.to_q.out_features
