@@ -165,3 +165,21 @@ def test_t5_waits_in_host_memory_while_a_short_gpu_trains(tiny_cache, tmp_path) 
     # The checkpoint samples were drawn with T5 streamed in for their prompts, and generations still work.
     assert outcome.steps_done == 4 and all(c.samples is not None for c in outcome.checkpoints)
     assert _image(own, task.model, outcome.lora.path).shape == (64, 64, 3)
+
+
+@pytest.mark.parametrize("quantization", ["fp8", "int8", "nf4"])
+def test_a_flux_lora_trains_on_quantized_weights(tiny_cache, tmp_path, monkeypatch, quantization) -> None:
+    """A GPU that holds FLUX only quantized still trains (QLoRA-like: frozen rounded weights, fp32 LoRA)."""
+    from engine import pipelines
+    from engine.flux_memory import FluxPlan
+
+    pytest.importorskip({"fp8": "torch", "int8": "torchao", "nf4": "bitsandbytes"}[quantization])
+    monkeypatch.setattr(pipelines, "_free_gb", lambda device: 20.0)  # a pretended GPU, short of memory
+    monkeypatch.setattr(pipelines, "plan_flux_memory", lambda free, **kw: FluxPlan("quantized", quantization))
+    own = pipelines.PipelineManager("cpu", cache_dir=tiny_cache)
+    host = EngineHost(EngineConfig(embedder="tiny-clip"), manager_factory=lambda: own)
+    outcome = train.run(WorkOrder(7, "train", _task(tmp_path, steps=4)), context()[0], host)
+    assert outcome.steps_done == 4 and all(np.isfinite(outcome.losses))
+    weight = own.pipeline(outcome_spec := _task(tmp_path).model).transformer.transformer_blocks[0].attn.to_q.weight
+    assert weight.dtype in (torch.float8_e4m3fn, torch.uint8) or type(weight).__name__ == "Int8Tensor"  # still
+    assert _image(own, outcome_spec, outcome.lora.path).shape == (64, 64, 3)  # its LoRA loads on the same weights
