@@ -95,3 +95,15 @@ def test_quantized_weights_generate_and_take_a_lora(tiny_cache, manager, monkeyp
     zero = placed.generate(_request(count=1, loras=(LoraSpec("style", str(path), "flux", 0.0),)), SPEC)
     assert max_diff(styled.images[0].image, base) > 0 and max_diff(zero.images[0].image, base) == 0
     assert not placed._loaded["tiny-flux"].qkv_fused
+
+
+def test_streamed_block_by_block_a_lora_gives_the_resident_images(tiny_cache, manager, monkeypatch, tmp_path) -> None:
+    """Group offload moves weights, never rounds them: the same images as resident, with and without a LoRA."""
+    path = tmp_path / "style.safetensors"
+    save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
+    styled = _request(count=1, loras=(LoraSpec("style", str(path), "flux", 1.0),))
+    placed = _manager(tiny_cache, monkeypatch, FluxPlan("group_offload", t5="offload", need_gb=1.0), [])
+    for request in (_request(count=1), styled, _request(count=1)):
+        got, want = placed.generate(request, SPEC).images[0].image, manager.generate(request, SPEC).images[0].image
+        assert max_diff(got, want) == 0
+    assert getattr(placed.pipeline(SPEC).transformer, "_diffusers_hook", None) is not None  # hooked, streamed
