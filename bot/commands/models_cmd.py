@@ -24,6 +24,7 @@ def _line(info: ModelInfo) -> str:
         f"{info.name:<24} base  {info.family:<6} {info.vram_gb or 0:>4.1f} GB  quality {info.quality}/5  "
         f"speed {info.speed}/5  {w}x{h}, {info.default_steps} steps, guidance {info.default_guidance}"
         + (f"  [{info.licence}]" if info.licence else "")
+        + (f"\n{'':<24} memory: {info.memory}" if info.memory else "")
     )
 
 

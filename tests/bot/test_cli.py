@@ -41,6 +41,9 @@ def test_models_list_shows_presets(run) -> None:
     assert result.exit_code == 0
     for name in ("tiny-sd", "tiny-sdxl", "sd15", "sdxl", "sdxl-turbo"):
         assert name in result.output
+    # FLUX.1's memory plan thresholds, as /models shows them: whether a GPU can hold it, and how.
+    flux_dev = result.output.split("flux-dev ", 1)[1].split("\n")
+    assert flux_dev[1].strip().startswith("memory: bf16 from ~") and "nf4 from ~" in flux_dev[1]
 
 
 def test_models_import_lora_then_list(run, tmp_path: Path) -> None:
