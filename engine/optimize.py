@@ -65,12 +65,19 @@ def optimize_pipeline(base: Any, family: str, level: Optimize, device: torch.dev
     if fusable:
         set_qkv_fused(base, family, fused=True)
     if level in ("compile", "max") and device.type == "cuda":
-        # In-place compile keeps the module object, so from_pipe variants and LoRA adapters still share it.
-        if family == "flux":  # 57 alike blocks: compiled once and reused, in seconds rather than minutes
-            denoiser(base, family).compile_repeated_blocks(fullgraph=True)
-        else:
-            denoiser(base, family).compile(mode="max-autotune-no-cudagraphs")
+        compile_denoiser(base, family)
     return fusable
+
+
+def compile_denoiser(base: Any, family: str, **options: Any) -> None:
+    """torch.compile the denoiser in place (`options` go to torch.compile: the tests trace with another backend).
+
+    In place, the module object stays, so from_pipe variants and LoRA adapters still share it.
+    """
+    if family == "flux":  # 57 alike blocks, each one whole graph: compiled once and reused, in seconds not minutes
+        denoiser(base, family).compile_repeated_blocks(fullgraph=True, **options)
+    else:
+        denoiser(base, family).compile(**({"mode": "max-autotune-no-cudagraphs"} | options))
 
 
 def computes_in_fp8(base: Any) -> bool:

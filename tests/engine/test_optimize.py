@@ -83,3 +83,19 @@ def test_quantized_compute_never_fuses_and_a_lora_still_applies(tiny_cache, mana
     trained = fastest.training_pipeline(FLUX, "portrait")
     assert type(trained.transformer.transformer_blocks[0].attn.to_q.weight) is torch.nn.Parameter
     assert applied == ["FluxTransformer2DModel"] and fastest._loaded["tiny-flux"].training == "portrait"
+
+
+def test_compiled_flux_blocks_trace_whole_with_fused_qkv_and_with_a_lora(tiny_cache, manager, tmp_path) -> None:
+    """The GPU's compile path, traced here by dynamo and AOT autograd (fullgraph: any graph break raises)."""
+    from engine.optimize import compile_denoiser
+
+    path = tmp_path / "style.safetensors"
+    save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
+    styled = _request(loras=(LoraSpec("style", str(path), "flux", 1.0),))
+    compiled = PipelineManager("cpu", cache_dir=tiny_cache, optimize="compile")
+    compile_denoiser(compiled.pipeline(FLUX), "flux", backend="aot_eager")
+    for request in (_request(), styled, _request()):  # fused, unfused for the LoRA, fused again
+        got = compiled.generate(request, FLUX).images[0].image
+        assert max_diff(got, manager.generate(request, FLUX).images[0].image) == 0
+    blocks = compiled.pipeline(FLUX).transformer.transformer_blocks
+    assert all(block._compiled_call_impl is not None for block in blocks)  # compiled in place, module by module
