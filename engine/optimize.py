@@ -40,11 +40,14 @@ def effective_level(level: Optimize, device: torch.device) -> Optimize:
     return "off" if level == "auto" and device.type != "cuda" else level
 
 
-def optimize_pipeline(base: Any, family: str, level: Optimize, device: torch.device, *, plain_weights: bool) -> bool:
+def optimize_pipeline(
+    base: Any, family: str, level: Optimize, device: torch.device, *, plain_weights: bool, compilable: bool
+) -> bool:
     """Speed `base` up in place as `level` says; returns whether its QKV projections may be fused.
 
     `plain_weights`: the denoiser's weights are ordinary tensors on the device (no offload hooks, no quantized
-    storage): only then can projections be fused or fp8 compute be applied.
+    storage): only then can projections be fused or fp8 compute be applied. `compilable`: no hook that torch.compile
+    cannot trace whole sits in its forward (offloading and fp8 storage add such hooks; int8 and nf4 layers do not).
     """
     level = effective_level(level, device)
     if level == "off":
@@ -64,9 +67,17 @@ def optimize_pipeline(base: Any, family: str, level: Optimize, device: torch.dev
             log.info("FLUX.1 transformer stays in its precision: %s", refusal)
     if fusable:
         set_qkv_fused(base, family, fused=True)
-    if level in ("compile", "max") and device.type == "cuda":
-        compile_denoiser(base, family)
+    if level in ("compile", "max") and _compiles_on(device):
+        if compilable:
+            compile_denoiser(base, family)
+        else:
+            log.info("The %s model is not compiled: its weights are offloaded or cast layer by layer", family)
     return fusable
+
+
+def _compiles_on(device: torch.device) -> bool:
+    """torch.compile pays off on CUDA; on the CPU the tiny models gain nothing from it."""
+    return device.type == "cuda"
 
 
 def compile_denoiser(base: Any, family: str, **options: Any) -> None:

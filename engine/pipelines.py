@@ -135,6 +135,8 @@ class PipelineManager:
             )
             apply_flux_plan(base, flux, str(self.device))
             plain_weights = flux.placement == "resident" and flux.quantization == "none"
+            # Layerwise fp8 casting and offloading hook every forward in ways torch.compile cannot trace whole.
+            compilable = flux.placement in ("resident", "quantized") and flux.quantization != "fp8"
         else:
             # Plan for a typical job (four images at the default size): offload must be chosen before
             # the weights move, and only the VAE switches are changed per request afterwards.
@@ -143,7 +145,7 @@ class PipelineManager:
                 base.to(self.device)
             if free_gb is not None:
                 apply_memory_plan(base, plan, str(self.device))
-            plain_weights = plan.cpu_offload == "none"
+            plain_weights = compilable = plan.cpu_offload == "none"
         base.set_progress_bar_config(disable=True)
         entry = _Loaded(
             spec=spec,
@@ -153,7 +155,7 @@ class PipelineManager:
             free_before_gb=free_gb,
         )
         entry.fusable = optimize_pipeline(
-            base, spec.family, level or self.optimize, self.device, plain_weights=plain_weights
+            base, spec.family, level or self.optimize, self.device, plain_weights=plain_weights, compilable=compilable
         )
         entry.qkv_fused = entry.fusable
         self._loaded[spec.name] = entry

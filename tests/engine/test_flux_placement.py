@@ -107,3 +107,31 @@ def test_streamed_block_by_block_a_lora_gives_the_resident_images(tiny_cache, ma
         got, want = placed.generate(request, SPEC).images[0].image, manager.generate(request, SPEC).images[0].image
         assert max_diff(got, want) == 0
     assert getattr(placed.pipeline(SPEC).transformer, "_diffusers_hook", None) is not None  # hooked, streamed
+
+
+@pytest.mark.parametrize(
+    ("plan", "compiled"),
+    [
+        (FluxPlan("quantized", "int8", need_gb=1.0), True),
+        (FluxPlan("quantized", "nf4", need_gb=1.0), True),
+        (FluxPlan("quantized", "fp8", need_gb=1.0), False),  # layerwise casting: dynamo refuses its Parameter()
+        (FluxPlan("group_offload", t5="offload", need_gb=1.0), False),  # its hooks are torch.compiler.disable()d
+    ],
+)
+def test_compile_runs_on_every_placement_that_can_trace_whole(tiny_cache, monkeypatch, tmp_path, plan, compiled):
+    """STUDIO_OPTIMIZE=compile as on a GPU (traced here with AOT autograd): no placement makes a job fail."""
+    from engine import optimize
+
+    pytest.importorskip({"int8": "torchao", "nf4": "bitsandbytes"}.get(plan.quantization, "torch"))
+    real = optimize.compile_denoiser
+    monkeypatch.setattr(optimize, "_compiles_on", lambda device: True)
+    monkeypatch.setattr(optimize, "compile_denoiser", lambda base, family: real(base, family, backend="aot_eager"))
+    torch._dynamo.reset()  # each case traces its own placement
+    placed = _manager(tiny_cache, monkeypatch, plan, [], "compile")
+    path = tmp_path / "style.safetensors"
+    save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
+    base = placed.generate(_request(count=1), SPEC).images[0].image
+    styled = placed.generate(_request(count=1, loras=(LoraSpec("style", str(path), "flux", 1.0),)), SPEC)
+    assert max_diff(styled.images[0].image, base) > 0
+    blocks = placed.pipeline(SPEC).transformer.transformer_blocks
+    assert all((block._compiled_call_impl is not None) == compiled for block in blocks)
