@@ -99,3 +99,23 @@ def test_compiled_flux_blocks_trace_whole_with_fused_qkv_and_with_a_lora(tiny_ca
         assert max_diff(got, manager.generate(request, FLUX).images[0].image) == 0
     blocks = compiled.pipeline(FLUX).transformer.transformer_blocks
     assert all(block._compiled_call_impl is not None for block in blocks)  # compiled in place, module by module
+
+
+def test_a_flux_lora_trains_on_compiled_blocks_with_checkpointing(tiny_cache, monkeypatch, tmp_path) -> None:
+    """A model compiled for generation (fullgraph blocks) also trains: adapters added, gradients checkpointed."""
+    from engine.host import EngineConfig, EngineHost
+    from engine.tasks import train
+    from engine.work import WorkOrder
+    from tests.engine.training_support import context, make_task, planted_images
+
+    real = optimize.compile_denoiser
+    monkeypatch.setattr(optimize, "_compiles_on", lambda device: True)
+    monkeypatch.setattr(optimize, "compile_denoiser", lambda base, family: real(base, family, backend="aot_eager"))
+    torch._dynamo.reset()
+    compiled = PipelineManager("cpu", cache_dir=tiny_cache, optimize="compile")
+    host = EngineHost(EngineConfig(embedder="tiny-clip"), manager_factory=lambda: compiled)
+    flow = {"noise_offset": 0.0, "min_snr_gamma": None, "gradient_checkpointing": True}
+    task = make_task(tmp_path / "run", planted_images(tmp_path / "set"), "tiny-flux", steps=4, **flow)
+    outcome = train.run(WorkOrder(7, "train", task), context()[0], host)
+    assert outcome.steps_done == 4 and len(set(outcome.losses)) == 4
+    assert compiled.pipeline(FLUX).transformer.transformer_blocks[0]._compiled_call_impl is not None
