@@ -13,6 +13,27 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from engine.prompt_words import (
+    ARTICLES,
+    ATTRIBUTE_MARKERS,
+    BODY_PARTS,
+    CAPTION_OPENERS,
+    DESC_TIME_RE,
+    FILLER_RE,
+    IMAGE_WIDE,
+    IMAGE_WORDS_RE,
+    NEGATIVE_RE,
+    PLACE_MARKERS,
+    PRONOUNS,
+    SEGMENT_RE,
+    STYLE_RE,
+    STYLES,
+    TIME_RE,
+    TIMES,
+    VERBS_ING,
+    WEARABLES,
+)
+
 MAX_PROMPT_CHARS = 400
 
 STRENGTH = {"style": 0.75, "context": 0.7, "replace": 0.65, "modify": 0.6, "free": 0.6, "add": 0.55, "time": 0.55}
@@ -44,139 +65,6 @@ class PassThroughRewriter:
         return composed
 
 
-# ---------------------------------------------------------------- vocabulary
-
-# Style words (longest first when matching) → the phrase that goes into the prompt.
-STYLES: dict[str, str] = {
-    "watercolour": "watercolor painting",
-    "watercolor": "watercolor painting",
-    "oil painting": "oil painting",
-    "acrylic": "acrylic painting",
-    "pixel art": "pixel art",
-    "8-bit": "8-bit pixel art",
-    "anime": "anime style",
-    "manga": "manga style",
-    "cyberpunk": "cyberpunk style, neon lights",
-    "steampunk": "steampunk style",
-    "vaporwave": "vaporwave style",
-    "synthwave": "synthwave style",
-    "pencil sketch": "pencil sketch",
-    "pencil drawing": "pencil sketch",
-    "sketch": "pencil sketch",
-    "charcoal": "charcoal drawing",
-    "line art": "line art",
-    "comic book": "comic book style",
-    "comic": "comic book style",
-    "cartoon": "cartoon style",
-    "pixar": "3d animated film style",
-    "3d render": "3d render",
-    "low poly": "low poly 3d render",
-    "claymation": "claymation",
-    "impressionist": "impressionist painting",
-    "impressionism": "impressionist painting",
-    "pop art": "pop art",
-    "art deco": "art deco style",
-    "art nouveau": "art nouveau style",
-    "ukiyo-e": "ukiyo-e woodblock print",
-    "woodblock": "ukiyo-e woodblock print",
-    "stained glass": "stained glass",
-    "mosaic": "mosaic",
-    "origami": "origami paper craft",
-    "film noir": "film noir, black and white",
-    "noir": "film noir, black and white",
-    "black and white": "black and white photograph",
-    "polaroid": "vintage polaroid photo",
-    "vintage photo": "vintage photo",
-    "studio ghibli": "studio ghibli style",
-    "ghibli": "studio ghibli style",
-    "photorealistic": "photorealistic photograph",
-    "oil": "oil painting",
-    "painting": "painting",
-    "drawing": "drawing",
-}
-_STYLE_RE = re.compile(r"\b(" + "|".join(re.escape(k) for k in sorted(STYLES, key=len, reverse=True)) + r")\b")
-
-# Time, season and weather → the phrase that goes into the prompt (with the light it implies).
-TIMES: dict[str, str] = {
-    "night": "at night, moonlight",
-    "nighttime": "at night, moonlight",
-    "night time": "at night, moonlight",
-    "sunset": "at sunset, golden hour light",
-    "dusk": "at dusk, fading twilight",
-    "sunrise": "at sunrise, soft morning light",
-    "dawn": "at dawn, soft morning light",
-    "noon": "at noon, bright midday sun",
-    "midday": "at noon, bright midday sun",
-    "golden hour": "at golden hour, warm golden light",
-    "morning": "in the morning, soft morning light",
-    "evening": "in the evening, warm evening light",
-    "winter": "in winter, snow, cold light",
-    "spring": "in spring, blossoms, fresh light",
-    "summer": "in summer, bright sunlight",
-    "autumn": "in autumn, falling leaves, warm tones",
-    "fall": "in autumn, falling leaves, warm tones",
-    "rain": "in the rain, wet reflections",
-    "snow": "in the snow, snowfall",
-    "fog": "in thick fog, hazy light",
-    "a storm": "during a storm, dramatic clouds",
-    "storm": "during a storm, dramatic clouds",
-}
-_TIME_WORDS = "|".join(re.escape(k) for k in sorted(TIMES, key=len, reverse=True))
-_TIME_RE = re.compile(
-    rf"\b(?:make\s+it\s+|turn\s+it\s+(?:in)?to\s+|set\s+it\s+)?(?:(?:at|during|in)\s+(?:the\s+)?)?(?P<t>{_TIME_WORDS})"
-    r"(?:\s+time)?\b"
-)
-# In a description only phrases with a preposition count as times ("a winter coat" is not a season).
-_DESC_TIME_RE = re.compile(rf"^(?:at|during|in)\s+(?:the\s+)?(?:{_TIME_WORDS})\b")
-
-_NEGATIVE_RE = re.compile(
-    r"\b(?:without|remove|erase|delete|get\s+rid\s+of|take\s+(?:out|away)|no\s+more|no|"
-    r"(?:don't|dont|do\s+not)(?:\s+(?:show|include|add|draw|put|want|make\s+it))?)"
-    r"\s+(?:the\s+|a\s+|an\s+|any\s+|all\s+(?:the\s+)?)?(?P<x>[^,;.]+?)(?=\s+and\s+|\s+but\s+|[,;.]|$)"
-)
-
-_FILLER_RE = re.compile(
-    r"^(?:(?:please|pls|can you|could you|would you|will you|i want you to|i want|i'd like|i would like|"
-    r"now|then|also|just|and)\s+)+"
-)
-_IMAGE_WORDS_RE = re.compile(r"\b(?:the|this|that)\s+(?:image|picture|photo|pic|scene|drawing)\b")
-_CAPTION_OPENERS = (
-    "a photo of ",
-    "a picture of ",
-    "an image of ",
-    "a close up of ",
-    "a closeup of ",
-    "there is ",
-    "this is ",
-)
-_ARTICLES = ("a ", "an ", "the ", "some ")
-_ATTRIBUTE_MARKERS = ("with", "wearing", "holding", "carrying")
-_PLACE_MARKERS = ("in front of", "next to", "in", "on", "at", "under", "near", "beside", "inside", "behind", "during")
-_SEGMENT_RE = re.compile(r"\s+(?=(?:" + "|".join(_ATTRIBUTE_MARKERS + _PLACE_MARKERS) + r")\s)")
-
-_PRONOUNS = {"it", "him", "her", "them", "he", "she", "they", "this", "that", "everything", "everyone", "subject"}
-_VERBS_ING = {
-    "wear": "wearing", "hold": "holding", "smile": "smiling", "laugh": "laughing", "cry": "crying",
-    "run": "running", "jump": "jumping", "dance": "dancing", "sleep": "sleeping", "sit": "sitting",
-    "stand": "standing", "fly": "flying", "sing": "singing", "swim": "swimming", "wave": "waving",
-    "eat": "eating", "read": "reading", "ride": "riding", "walk": "walking", "play": "playing",
-    "frown": "frowning", "fight": "fighting", "kneel": "kneeling", "carry": "carrying",
-}  # fmt: skip
-_BODY_PARTS = {
-    "hair", "eyes", "eye", "fur", "skin", "beard", "face", "lips", "dress", "shirt", "coat", "jacket", "hat",
-    "shoes", "clothes", "outfit", "wings", "tail", "car", "suit", "nose", "ears",
-}  # fmt: skip
-_IMAGE_WIDE = {
-    "brighter": "bright lighting", "lighter": "bright lighting", "darker": "dark moody lighting",
-    "more colorful": "vibrant colors", "colorful": "vibrant colors", "more colourful": "vibrant colors",
-    "warmer": "warm tones", "cooler": "cool tones", "sharper": "sharp focus", "more detailed": "highly detailed",
-}  # fmt: skip
-_WEARABLES = {
-    "hat", "cap", "crown", "glasses", "sunglasses", "scarf", "necklace", "earrings", "beard", "mustache",
-    "moustache", "wings", "halo", "helmet", "mask", "tie", "cape", "backpack", "collar", "bow", "tiara",
-}  # fmt: skip
-
-
 # ---------------------------------------------------------------- the description, in parts
 
 
@@ -197,11 +85,11 @@ class _Scene:
 def _strip_articles(text: str) -> str:
     text = text.strip()
     lowered = text.lower()
-    for opener in _CAPTION_OPENERS:
+    for opener in CAPTION_OPENERS:
         if lowered.startswith(opener):
             text, lowered = text[len(opener) :], lowered[len(opener) :]
             break
-    for article in _ARTICLES:
+    for article in ARTICLES:
         if lowered.startswith(article):
             return text[len(article) :].strip()
     return text
@@ -216,18 +104,18 @@ def _parse(description: str) -> _Scene:
     parts = [p.strip() for p in _normalise(description).split(",") if p.strip()]
     if not parts:
         return _Scene(subject="")
-    pieces = _SEGMENT_RE.split(_strip_articles(parts[0]))
+    pieces = SEGMENT_RE.split(_strip_articles(parts[0]))
     scene = _Scene(subject=pieces[0].strip())
     for piece in pieces[1:]:
         piece = piece.strip()
-        if _DESC_TIME_RE.match(piece):
+        if DESC_TIME_RE.match(piece):
             scene.times.append(piece)
-        elif piece.split()[0] in _ATTRIBUTE_MARKERS:
+        elif piece.split()[0] in ATTRIBUTE_MARKERS:
             scene.attributes.append(piece)
         else:
             scene.places.append(piece)
     for part in parts[1:]:
-        (scene.times if _DESC_TIME_RE.match(part) else scene.extras).append(part)
+        (scene.times if DESC_TIME_RE.match(part) else scene.extras).append(part)
     return scene
 
 
@@ -252,7 +140,7 @@ def _refers_to_subject(phrase: str, scene: _Scene) -> bool:
     words = re.findall(r"[a-z0-9'-]+", phrase)
     if not words:
         return False
-    if words[-1] in _PRONOUNS or (len(words) <= 2 and words[0] in _PRONOUNS):
+    if words[-1] in PRONOUNS or (len(words) <= 2 and words[0] in PRONOUNS):
         return True
     return _same_word(_head_word(phrase), _head_word(scene.subject))
 
@@ -278,7 +166,7 @@ def compose(description: str, instruction: str, rewriter: Rewriter | None = None
             negatives.append(term)
         return " , "
 
-    text = _NEGATIVE_RE.sub(take_negative, text)
+    text = NEGATIVE_RE.sub(take_negative, text)
     for term in negatives:
         _apply_negative(scene, term)
     if negatives:
@@ -293,7 +181,7 @@ def compose(description: str, instruction: str, rewriter: Rewriter | None = None
             times.append(phrase)
         return " , "
 
-    text = _TIME_RE.sub(take_time, text)
+    text = TIME_RE.sub(take_time, text)
     if times:
         scene.times = times
         rules.append("time")
@@ -316,8 +204,8 @@ def compose(description: str, instruction: str, rewriter: Rewriter | None = None
 
 def _clean_instruction(instruction: str) -> str:
     text = _normalise(instruction).strip(" .!?")
-    text = _FILLER_RE.sub("", text)
-    return _IMAGE_WORDS_RE.sub("it", text).strip(" .!?")
+    text = FILLER_RE.sub("", text)
+    return IMAGE_WORDS_RE.sub("it", text).strip(" .!?")
 
 
 def _clauses(text: str) -> list[str]:
@@ -326,7 +214,7 @@ def _clauses(text: str) -> list[str]:
     pieces = re.split(r"\s*(?:[,;]|\band\b|\bthen\b|\bbut\b)\s*", protected)
     clauses = []
     for piece in pieces:
-        piece = _FILLER_RE.sub("", piece.replace("black&white", "black and white").strip(" .!?"))
+        piece = FILLER_RE.sub("", piece.replace("black&white", "black and white").strip(" .!?"))
         if piece and piece not in ("it", "please"):
             clauses.append(piece)
     return clauses
@@ -359,7 +247,7 @@ def _style_rule(scene: _Scene, clause: str) -> str | None:
     if match:
         phrase = f"in the style of {match.group('x')}"
     else:
-        found = _STYLE_RE.search(clause)
+        found = STYLE_RE.search(clause)
         if not found:
             return None
         phrase = STYLES[found.group(1)]
@@ -386,7 +274,7 @@ def _add_rule(scene: _Scene, clause: str) -> str | None:
     else:
         element = re.sub(r"\s+(?:to|on)\s+(?:it|him|her|them|the\s+\w+)$", "", element)
     words = set(re.findall(r"[a-z]+", element))
-    if words & _WEARABLES:
+    if words & WEARABLES:
         scene.attributes.append(f"with {element}")
     elif element.startswith(("more ", "some ")):
         scene.extras.append(element)
@@ -400,9 +288,9 @@ def _replace_rule(scene: _Scene, clause: str) -> str | None:
     if not match or _head_word(match.group("x")) == "background":
         return None
     old, new = _strip_articles(match.group("x")), _strip_articles(match.group("y"))
-    if _STYLE_RE.search(new):
+    if STYLE_RE.search(new):
         return None
-    if old in _PRONOUNS or _refers_to_subject(old, scene):
+    if old in PRONOUNS or _refers_to_subject(old, scene):
         scene.subject = new
         return "replace"
     word = _head_word(old)
@@ -452,7 +340,7 @@ def _set_place(scene: _Scene, prep: str, where: str) -> None:
 
 
 def _looks_like_setting(part: str) -> bool:
-    return part.split()[0] in _PLACE_MARKERS or part.endswith(("background", "scenery", "landscape"))
+    return part.split()[0] in PLACE_MARKERS or part.endswith(("background", "scenery", "landscape"))
 
 
 def _make_rule(scene: _Scene, clause: str) -> str | None:
@@ -460,7 +348,7 @@ def _make_rule(scene: _Scene, clause: str) -> str | None:
         r"^(?:make|turn|let)\s+(?P<who>it|her|him|them|this|that|everything|the\s+[a-z-]+)\s+(?P<x>.+)$", clause
     )
     possessive = re.match(r"^make\s+(?:his|her|its|their)\s+(?P<part>[a-z-]+)\s+(?P<x>.+)$", clause)
-    if possessive and possessive.group("part") in _BODY_PARTS:
+    if possessive and possessive.group("part") in BODY_PARTS:
         part, value = possessive.group("part"), possessive.group("x")
         scene.attributes = [a for a in scene.attributes if not _mentions(a, part)]
         scene.attributes.append(f"with {value} {part}")
@@ -470,9 +358,9 @@ def _make_rule(scene: _Scene, clause: str) -> str | None:
     who, change = match.group("who"), match.group("x").strip()
     change = re.sub(r"^(?:look\s+like|look|into|be|become|seem)\s+", "", change)
     change = re.sub(r"^(?:more|very)\s+(?=\w+$)", "more ", change)
-    if who in ("it", "this", "that", "everything") and change in _IMAGE_WIDE:
+    if who in ("it", "this", "that", "everything") and change in IMAGE_WIDE:
         # "make it brighter" is about the picture, not the subject.
-        scene.extras.append(_IMAGE_WIDE[change])
+        scene.extras.append(IMAGE_WIDE[change])
         return "modify"
     if who.startswith("the ") and not _refers_to_subject(who, scene):
         scene.extras.append(f"{change} {_strip_articles(who)}")
@@ -485,8 +373,8 @@ def _modified_subject(subject: str, change: str) -> str:
     words = change.split()
     if words[0] in ("a", "an", "the"):
         return f"{subject} as {change}"
-    if words[0] in _VERBS_ING:
-        return " ".join([subject, _VERBS_ING[words[0]], *words[1:]])
+    if words[0] in VERBS_ING:
+        return " ".join([subject, VERBS_ING[words[0]], *words[1:]])
     if words[0].endswith("ing") or len(words) > 2:
         return f"{subject} {change}"
     return f"{change} {subject}"
