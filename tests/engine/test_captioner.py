@@ -13,9 +13,9 @@ from engine.captioner import (
     Florence2Captioner,
     clean_caption,
     describe,
-    read_pixels,
     tiny_captioner,
 )
+from engine.pixel_reading import read_pixels
 
 
 @pytest.fixture(scope="module")
