@@ -63,9 +63,10 @@ class FluxPlan:
         return f"{parts}{text_encoder} (~{self.need_gb:.0f} GB)"
 
 
-def _work_gb(width: int, height: int, count: int) -> float:
+def _work_gb(width: int, height: int, count: int, references: int = 0) -> float:
+    # Kontext appends the reference image's tokens to the sequence: its activations grow with them (not the VAE's).
     megapixels = width * height / 1e6
-    return ACTIVATION_GB_PER_MP * megapixels * count + VAE_GB_PER_MP * megapixels + HEADROOM_GB
+    return ACTIVATION_GB_PER_MP * megapixels * count * (1 + references) + VAE_GB_PER_MP * megapixels + HEADROOM_GB
 
 
 def plan_flux_memory(
@@ -74,6 +75,7 @@ def plan_flux_memory(
     width: int = 1024,
     height: int = 1024,
     count: int = 1,
+    references: int = 0,
     torchao: bool = False,
     bitsandbytes: bool = False,
     host_ram_gb: float | None = None,
@@ -92,7 +94,7 @@ def plan_flux_memory(
         raise ValueError(f"width, height and count must be positive, got {width}x{height}x{count}")
     if free_gb is None:
         return FluxPlan("resident", reason="CPU run: the weights stay in host memory")
-    work = _work_gb(width, height, count)
+    work = _work_gb(width, height, count, references)
     size = f"{count}×{width}x{height}"
     everything = transformer_gb + t5_gb + small_gb + work
     if everything <= free_gb:
@@ -137,9 +139,10 @@ def plan_flux_memory(
     )
 
 
-def smallest_gpu_for(plan: Placement, quantization: Quantization = "none") -> float:
-    """The free GPU memory (GB) from which a 1024² image runs under `plan`: the thresholds /models shows."""
-    work = _work_gb(1024, 1024, 1)
+def smallest_gpu_for(plan: Placement, quantization: Quantization = "none", references: int = 0) -> float:
+    """The free GPU memory (GB) from which a 1024² image (with `references` context images: Kontext) runs under
+    `plan`: the thresholds /models shows."""
+    work = _work_gb(1024, 1024, 1, references)
     return {
         "resident": TRANSFORMER_GB + T5_GB + SMALL_GB + work,
         "model_offload": TRANSFORMER_GB + work,

@@ -128,6 +128,7 @@ class PipelineManager:
                 width=width,
                 height=height,
                 count=4,
+                references=1 if spec.preset.edits_by_instruction else 0,
                 sizes=flux_sizes(base),
                 host_ram_gb=_host_ram_gb(),
                 torchao=importlib.util.find_spec("torchao") is not None,

@@ -159,9 +159,10 @@ def _memory_note(preset: ModelPreset) -> str | None:
         return None
     from engine.flux_memory import smallest_gpu_for
 
+    refs = 1 if preset.edits_by_instruction else 0  # Kontext: the reference image's tokens join the sequence
     return (
-        f"bf16 from ~{smallest_gpu_for('resident'):.0f} GB free, "
-        f"int8/fp8 from ~{smallest_gpu_for('quantized', 'fp8'):.0f} GB, "
-        f"nf4 from ~{smallest_gpu_for('quantized', 'nf4'):.0f} GB (with bitsandbytes), "
-        f"streamed block by block from ~{smallest_gpu_for('group_offload'):.0f} GB (slow)"
+        f"bf16 from ~{smallest_gpu_for('resident', references=refs):.0f} GB free, "
+        f"int8/fp8 from ~{smallest_gpu_for('quantized', 'fp8', refs):.0f} GB, "
+        f"nf4 from ~{smallest_gpu_for('quantized', 'nf4', refs):.0f} GB (with bitsandbytes), "
+        f"streamed block by block from ~{smallest_gpu_for('group_offload', references=refs):.0f} GB (slow)"
     )

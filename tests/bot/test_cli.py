@@ -44,6 +44,12 @@ def test_models_list_shows_presets(run) -> None:
     # FLUX.1's memory plan thresholds, as /models shows them: whether a GPU can hold it, and how.
     flux_dev = result.output.split("flux-dev ", 1)[1].split("\n")
     assert flux_dev[1].strip().startswith("memory: bf16 from ~") and "nf4 from ~" in flux_dev[1]
+    kontext = result.output.split("flux-kontext ", 1)[1].split("\n")[1]
+
+    def bf16_gb(line: str) -> int:
+        return int(line.split("bf16 from ~", 1)[1].split(" ", 1)[0])
+
+    assert bf16_gb(kontext) > bf16_gb(flux_dev[1])  # the reference image's tokens need room too
 
 
 def test_models_import_lora_then_list(run, tmp_path: Path) -> None:

@@ -36,6 +36,10 @@ def test_bigger_and_more_images_need_more() -> None:
     assert plan_flux_memory(36.0).placement == "resident"
     assert plan_flux_memory(36.0, count=8).t5 == "offload"
     assert plan_flux_memory(36.0, width=2048, height=2048, count=4).placement != "resident"
+    # Kontext's reference image joins the sequence: more activations, the same weights and VAE.
+    plain, kontext = plan_flux_memory(80.0), plan_flux_memory(80.0, references=1)
+    assert kontext.need_gb - plain.need_gb == pytest.approx(1.2, abs=0.1)
+    assert smallest_gpu_for("resident", references=1) > smallest_gpu_for("resident")
 
 
 def test_a_refusal_says_why_and_what_to_do() -> None:
