@@ -69,6 +69,27 @@ def random_flux_lora(tiny_cache: Path, seed: int) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in get_peft_model_state_dict(pipe.transformer).items()}
 
 
+@pytest.fixture(scope="session")
+def flux_lora_file(tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One random tiny-flux LoRA (seed 11) in the diffusers layout, written once for the session."""
+    from safetensors.torch import save_file
+
+    path = tmp_path_factory.mktemp("flux-lora") / "style.safetensors"
+    save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
+    return path
+
+
+@pytest.fixture
+def traced_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """STUDIO_OPTIMIZE's compile step runs here as on a GPU, traced by dynamo and AOT autograd (no C++ compiler)."""
+    from engine import optimize
+
+    real = optimize.compile_denoiser
+    monkeypatch.setattr(optimize, "_compiles_on", lambda device: True)
+    monkeypatch.setattr(optimize, "compile_denoiser", lambda base, family: real(base, family, backend="aot_eager"))
+    torch._dynamo.reset()  # each test traces its own model
+
+
 @dataclass(frozen=True)
 class LoraFiles:
     a_diffusers: Path

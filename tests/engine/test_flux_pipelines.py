@@ -187,7 +187,7 @@ def test_kohya_and_comfyui_layouts_load_as_the_diffusers_one(manager, flux_spec,
     assert max_diff(images["kohya"], images["diffusers"]) <= 1 and max_diff(images["comfyui"], images["diffusers"]) <= 1
 
 
-def test_fused_qkv_is_never_combined_with_a_lora(tiny_cache, flux_spec, manager, tmp_path) -> None:
+def test_fused_qkv_is_never_combined_with_a_lora(flux_lora_file, tiny_cache, flux_spec, manager) -> None:
     from engine.pipelines import PipelineManager
 
     optimised = PipelineManager("cpu", cache_dir=tiny_cache, optimize=True)
@@ -195,9 +195,7 @@ def test_fused_qkv_is_never_combined_with_a_lora(tiny_cache, flux_spec, manager,
     fused = optimised.generate(req(count=1, seed=5), flux_spec).images[0].image
     entry = optimised._loaded["tiny-flux"]
     assert entry.qkv_fused and max_diff(fused, plain) <= 1  # the same model, one matmul for q, k and v
-    path = tmp_path / "style.safetensors"
-    save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
-    lora = LoraSpec(name="style", path=str(path), family="flux", scale=1.0)
+    lora = LoraSpec(name="style", path=str(flux_lora_file), family="flux", scale=1.0)
     styled = optimised.generate(req(count=1, seed=5, loras=(lora,)), flux_spec).images[0].image
     assert not entry.qkv_fused  # fused q/k/v would bypass the LoRA's layers (flux notes §0.6)
     assert max_diff(styled, manager.generate(req(count=1, seed=5, loras=(lora,)), flux_spec).images[0].image) <= 1

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import save_file
 
 from engine import pipelines
 from engine.catalog import ModelSpec, get_preset
@@ -19,7 +18,7 @@ from engine.flux_memory import FluxPlan, FluxSizes
 from engine.pipelines import PipelineManager
 from engine.types import GenerateRequest, LoraSpec
 
-from .conftest import max_diff, random_flux_lora
+from .conftest import max_diff
 
 SPEC = ModelSpec.from_preset(get_preset("tiny-flux"))
 
@@ -70,7 +69,9 @@ def test_a_model_that_fits_nowhere_is_refused_with_the_reason(tiny_cache, monkey
 
 
 @pytest.mark.parametrize("quantization", ["fp8", "int8", "nf4"])
-def test_quantized_weights_generate_and_take_a_lora(tiny_cache, manager, monkeypatch, tmp_path, quantization) -> None:
+def test_quantized_weights_generate_and_take_a_lora(
+    flux_lora_file, tiny_cache, manager, monkeypatch, quantization
+) -> None:
     pytest.importorskip({"fp8": "torch", "int8": "torchao", "nf4": "bitsandbytes"}[quantization])
     reference = manager.generate(_request(count=1), SPEC).images[0].image
     # Fused projections would concatenate quantized weights: the optimised path leaves them apart.
@@ -89,19 +90,17 @@ def test_quantized_weights_generate_and_take_a_lora(tiny_cache, manager, monkeyp
         assert type(weight).__name__ == "Int8Tensor"
     assert max_diff(base, reference) < 64  # rounded weights, the same picture
     # A LoRA loads on top of the quantized layers (peft wraps them), changes the image, and scale 0 is the base.
-    path = tmp_path / "style.safetensors"
-    save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
-    styled = placed.generate(_request(count=1, loras=(LoraSpec("style", str(path), "flux", 1.0),)), SPEC)
-    zero = placed.generate(_request(count=1, loras=(LoraSpec("style", str(path), "flux", 0.0),)), SPEC)
+    styled = placed.generate(_request(count=1, loras=(LoraSpec("style", str(flux_lora_file), "flux", 1.0),)), SPEC)
+    zero = placed.generate(_request(count=1, loras=(LoraSpec("style", str(flux_lora_file), "flux", 0.0),)), SPEC)
     assert max_diff(styled.images[0].image, base) > 0 and max_diff(zero.images[0].image, base) == 0
     assert not placed._loaded["tiny-flux"].qkv_fused
 
 
-def test_streamed_block_by_block_a_lora_gives_the_resident_images(tiny_cache, manager, monkeypatch, tmp_path) -> None:
+def test_streamed_block_by_block_a_lora_gives_the_resident_images(
+    flux_lora_file, tiny_cache, manager, monkeypatch
+) -> None:
     """Group offload moves weights, never rounds them: the same images as resident, with and without a LoRA."""
-    path = tmp_path / "style.safetensors"
-    save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
-    styled = _request(count=1, loras=(LoraSpec("style", str(path), "flux", 1.0),))
+    styled = _request(count=1, loras=(LoraSpec("style", str(flux_lora_file), "flux", 1.0),))
     placed = _manager(tiny_cache, monkeypatch, FluxPlan("group_offload", t5="offload", need_gb=1.0), [])
     for request in (_request(count=1), styled, _request(count=1)):
         got, want = placed.generate(request, SPEC).images[0].image, manager.generate(request, SPEC).images[0].image
@@ -118,20 +117,14 @@ def test_streamed_block_by_block_a_lora_gives_the_resident_images(tiny_cache, ma
         (FluxPlan("group_offload", t5="offload", need_gb=1.0), False),  # its hooks are torch.compiler.disable()d
     ],
 )
-def test_compile_runs_on_every_placement_that_can_trace_whole(tiny_cache, monkeypatch, tmp_path, plan, compiled):
+def test_compile_runs_on_every_placement_that_can_trace_whole(
+    traced_compile, flux_lora_file, tiny_cache, monkeypatch, plan, compiled
+):
     """STUDIO_OPTIMIZE=compile as on a GPU (traced here with AOT autograd): no placement makes a job fail."""
-    from engine import optimize
-
     pytest.importorskip({"int8": "torchao", "nf4": "bitsandbytes"}.get(plan.quantization, "torch"))
-    real = optimize.compile_denoiser
-    monkeypatch.setattr(optimize, "_compiles_on", lambda device: True)
-    monkeypatch.setattr(optimize, "compile_denoiser", lambda base, family: real(base, family, backend="aot_eager"))
-    torch._dynamo.reset()  # each case traces its own placement
     placed = _manager(tiny_cache, monkeypatch, plan, [], "compile")
-    path = tmp_path / "style.safetensors"
-    save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
     base = placed.generate(_request(count=1), SPEC).images[0].image
-    styled = placed.generate(_request(count=1, loras=(LoraSpec("style", str(path), "flux", 1.0),)), SPEC)
+    styled = placed.generate(_request(count=1, loras=(LoraSpec("style", str(flux_lora_file), "flux", 1.0),)), SPEC)
     assert max_diff(styled.images[0].image, base) > 0
     blocks = placed.pipeline(SPEC).transformer.transformer_blocks
     assert all((block._compiled_call_impl is not None) == compiled for block in blocks)

@@ -6,7 +6,6 @@ import logging
 
 import pytest
 import torch
-from safetensors.torch import save_file
 
 from engine import optimize
 from engine.catalog import ModelSpec, get_preset
@@ -15,7 +14,7 @@ from engine.pipelines import PipelineManager
 from engine.quantize import fp8_compute_refusal, int8_weights
 from engine.types import GenerateRequest, LoraSpec
 
-from .conftest import max_diff, random_flux_lora
+from .conftest import max_diff
 
 FLUX = ModelSpec.from_preset(get_preset("tiny-flux"))
 
@@ -58,7 +57,9 @@ def test_max_on_the_cpu_says_why_it_keeps_bf16_and_still_fuses(tiny_cache, caplo
     assert fastest._loaded["tiny-flux"].qkv_fused
 
 
-def test_quantized_compute_never_fuses_and_a_lora_still_applies(tiny_cache, manager, monkeypatch, tmp_path) -> None:
+def test_quantized_compute_never_fuses_and_a_lora_still_applies(
+    flux_lora_file, tiny_cache, manager, monkeypatch
+) -> None:
     """Where fp8 compute runs, its weights are torchao tensors: stand in with torchao's int8 on the CPU."""
     pytest.importorskip("torchao")
     applied: list[str] = []
@@ -74,9 +75,9 @@ def test_quantized_compute_never_fuses_and_a_lora_still_applies(tiny_cache, mana
     entry = fastest._loaded["tiny-flux"]
     assert applied == ["FluxTransformer2DModel"] and not entry.fusable and not entry.qkv_fused
     assert max_diff(base, manager.generate(_request(), FLUX).images[0].image) < 64  # rounded, the same picture
-    path = tmp_path / "style.safetensors"
-    save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
-    styled = fastest.generate(_request(loras=(LoraSpec("style", str(path), "flux", 1.0),)), FLUX).images[0].image
+    styled = (
+        fastest.generate(_request(loras=(LoraSpec("style", str(flux_lora_file), "flux", 1.0),)), FLUX).images[0].image
+    )
     assert max_diff(styled, base) > 0 and not entry.qkv_fused
 
     # A training needs the exact weights: the model is loaded again without fp8 compute, once.
@@ -85,13 +86,11 @@ def test_quantized_compute_never_fuses_and_a_lora_still_applies(tiny_cache, mana
     assert applied == ["FluxTransformer2DModel"] and fastest._loaded["tiny-flux"].training == "portrait"
 
 
-def test_compiled_flux_blocks_trace_whole_with_fused_qkv_and_with_a_lora(tiny_cache, manager, tmp_path) -> None:
+def test_compiled_flux_blocks_trace_whole_with_fused_qkv_and_with_a_lora(flux_lora_file, tiny_cache, manager) -> None:
     """The GPU's compile path, traced here by dynamo and AOT autograd (fullgraph: any graph break raises)."""
     from engine.optimize import compile_denoiser
 
-    path = tmp_path / "style.safetensors"
-    save_file({f"transformer.{k}": v.contiguous() for k, v in random_flux_lora(tiny_cache, seed=11).items()}, str(path))
-    styled = _request(loras=(LoraSpec("style", str(path), "flux", 1.0),))
+    styled = _request(loras=(LoraSpec("style", str(flux_lora_file), "flux", 1.0),))
     compiled = PipelineManager("cpu", cache_dir=tiny_cache, optimize="compile")
     compile_denoiser(compiled.pipeline(FLUX), "flux", backend="aot_eager")
     for request in (_request(), styled, _request()):  # fused, unfused for the LoRA, fused again
@@ -101,17 +100,13 @@ def test_compiled_flux_blocks_trace_whole_with_fused_qkv_and_with_a_lora(tiny_ca
     assert all(block._compiled_call_impl is not None for block in blocks)  # compiled in place, module by module
 
 
-def test_a_flux_lora_trains_on_compiled_blocks_with_checkpointing(tiny_cache, monkeypatch, tmp_path) -> None:
+def test_a_flux_lora_trains_on_compiled_blocks_with_checkpointing(traced_compile, tiny_cache, tmp_path) -> None:
     """A model compiled for generation (fullgraph blocks) also trains: adapters added, gradients checkpointed."""
     from engine.host import EngineConfig, EngineHost
     from engine.tasks import train
     from engine.work import WorkOrder
     from tests.engine.training_support import context, make_task, planted_images
 
-    real = optimize.compile_denoiser
-    monkeypatch.setattr(optimize, "_compiles_on", lambda device: True)
-    monkeypatch.setattr(optimize, "compile_denoiser", lambda base, family: real(base, family, backend="aot_eager"))
-    torch._dynamo.reset()
     compiled = PipelineManager("cpu", cache_dir=tiny_cache, optimize="compile")
     host = EngineHost(EngineConfig(embedder="tiny-clip"), manager_factory=lambda: compiled)
     flow = {"noise_offset": 0.0, "min_snr_gamma": None, "gradient_checkpointing": True}
