@@ -30,13 +30,21 @@ class CliDelivery:
         self.extras: dict[int, list[Deliverable]] = {}
         self.errors: dict[int, str] = {}
         self._bar: tqdm | None = None
+        self._bar_job: int | None = None
 
     async def queued(self, route: JobRoute, position: int, eta_s: float | None) -> int | None:
         return None
 
     async def progress(self, route: JobRoute, progress: Progress) -> None:
+        if self._bar is not None and self._bar_job != route.job_id:
+            self._close_bar()  # another job's updates: a bar of its own, not the last one's label
         if self._bar is None:
-            self._bar = tqdm(total=progress.total, desc=f"job {route.job_id}", unit="step", leave=False)
+            # The bar starts at the first step seen, so its rate and ETA count only the steps this process ran
+            # (a resumed training starts at its checkpoint's step; a first update is not a step in no time).
+            self._bar = tqdm(
+                total=progress.total, initial=progress.step, desc=f"job {route.job_id}", unit="step", leave=False
+            )
+            self._bar_job = route.job_id
         self._bar.total = progress.total
         self._bar.n = progress.step
         self._bar.refresh()
