@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 from storage._codec import json_from_db, json_to_db, ts_required, ts_to_db
+from storage.names import name_key
 from storage.records import ModelRecord
 from storage.repos._base import Repository, check_slug, integrity_error
 
@@ -46,16 +47,20 @@ class ModelRepository(Repository):
         config: dict[str, Any] | None = None,
         active: bool = True,
         created_by: int | None = None,
+        key: str | None = None,
     ) -> ModelRecord:
-        """Register a model. A taken name raises DuplicateError (a ValueError)."""
+        """Register a model under `name` (a path-safe slug) matched by `key` (default: the name's).
+
+        A taken name or key raises DuplicateError (a ValueError).
+        """
         check_slug(name, "model")
         if kind not in _KINDS:
             raise ValueError(f"model kind must be 'base' or 'lora', not {kind!r}")
         try:
             await self._db.execute(
                 """INSERT INTO models (name, display_name, kind, family, category, source, base_model,
-                                       trigger_word, config, active, created_by, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                       trigger_word, config, active, created_by, created_at, name_key)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     name,
                     display_name,
@@ -69,18 +74,23 @@ class ModelRepository(Repository):
                     int(active),
                     created_by,
                     ts_to_db(self._db.now()),
+                    name_key(key if key is not None else name),
                 ),
             )
         except sqlite3.IntegrityError as exc:
             raise integrity_error(
-                exc, duplicate=f"a model named {name!r} already exists: pick another name", missing=name
+                exc, duplicate=f"a model named {display_name!r} already exists: pick another name", missing=name
             ) from exc
         record = await self.get(name)
         assert record is not None
         return record
 
     async def get(self, name: str) -> ModelRecord | None:
-        row = await self._db.fetchone("SELECT * FROM models WHERE name = ?", (name,))
+        """The model stored under `name`, else the one whose key matches it ("EXACTB" finds "exactB")."""
+        row = await self._db.fetchone(
+            "SELECT * FROM models WHERE name = ? OR name_key = ? ORDER BY name = ? DESC LIMIT 1",
+            (name, name_key(name), name),
+        )
         return None if row is None else _model(row)
 
     async def list(

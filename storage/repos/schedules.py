@@ -11,6 +11,7 @@ from typing import Any
 from storage._codec import json_from_db, json_to_db, ts_from_db, ts_required, ts_to_db
 from storage.errors import NotFoundError
 from storage.records import Schedule
+from storage.names import check_name, name_key
 from storage.repos._base import Repository, check_slug, integrity_error
 
 _UPDATABLE = (
@@ -42,7 +43,7 @@ def _schedule(row: sqlite3.Row) -> Schedule:
 
 def _to_column(field: str, value: Any) -> Any:
     if field == "name":
-        return check_slug(value, "schedule")
+        return check_name(value, "schedule name")
     if field == "params":
         if not isinstance(value, dict):
             raise ValueError("schedule params must be a dict")
@@ -66,13 +67,13 @@ class ScheduleRepository(Repository):
         params: dict[str, Any] | None = None,
         enabled: bool = True,
     ) -> Schedule:
-        """A new schedule; the name (a slug) is unique per guild. The cron text is validated by the caller."""
-        check_slug(name, "schedule")
+        """A new schedule; the name is kept as typed, unique per guild by its key. The caller checks the cron."""
+        name = check_name(name, "schedule name")
         try:
             _, schedule_id = await self._db.execute(
                 """INSERT INTO schedules (name, guild_id, channel_id, cron, prompt, model, params, enabled,
-                                          created_by, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                                          created_by, created_at, name_key)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     name,
                     guild_id,
@@ -84,6 +85,7 @@ class ScheduleRepository(Repository):
                     int(enabled),
                     created_by,
                     ts_to_db(self._db.now()),
+                    name_key(name),
                 ),
             )
         except sqlite3.IntegrityError as exc:
@@ -123,8 +125,11 @@ class ScheduleRepository(Repository):
         if not fields:
             return await self._require(schedule_id)
         names = [name for name in _UPDATABLE if name in fields]
-        assignments = ", ".join(f"{name} = ?" for name in names)
         values = [_to_column(name, fields[name]) for name in names]
+        if "name" in fields:  # the key follows the name
+            names.append("name_key")
+            values.append(name_key(values[names.index("name")]))
+        assignments = ", ".join(f"{name} = ?" for name in names)
         try:
             changed, _ = await self._db.execute(
                 f"UPDATE schedules SET {assignments} WHERE id = ?",  # noqa: S608 - column names are whitelisted

@@ -9,7 +9,8 @@ from pathlib import Path
 from storage._codec import ts_required, ts_to_db
 from storage.errors import DuplicateError, NotFoundError
 from storage.records import ItemSource, TrainingItem, TrainingSet
-from storage.repos._base import Repository, check_slug, integrity_error
+from storage.names import check_name, name_key
+from storage.repos._base import Repository, integrity_error
 
 
 def _set(row: sqlite3.Row) -> TrainingSet:
@@ -50,13 +51,13 @@ class TrainingSetRepository(Repository):
         trigger_word: str | None = None,
         base_model: str | None = None,
     ) -> TrainingSet:
-        """A new, empty set; the name (a slug) is unique per guild."""
-        check_slug(name, "training set")
+        """A new, empty set; the name is kept as typed and unique per guild by its key (storage.names)."""
+        name = check_name(name, "training set name")
         try:
             _, set_id = await self._db.execute(
-                """INSERT INTO training_sets (name, guild_id, owner_id, trigger_word, base_model, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?)""",
-                (name, guild_id, owner_id, trigger_word, base_model, ts_to_db(self._db.now())),
+                """INSERT INTO training_sets (name, guild_id, owner_id, trigger_word, base_model, created_at, name_key)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (name, guild_id, owner_id, trigger_word, base_model, ts_to_db(self._db.now()), name_key(name)),
             )
         except sqlite3.IntegrityError as exc:
             raise integrity_error(
@@ -72,8 +73,10 @@ class TrainingSetRepository(Repository):
         return None if row is None else _set(row)
 
     async def get_by_name(self, guild_id: int | None, name: str) -> TrainingSet | None:
+        """The set whose name matches `name` case-insensitively (by key)."""
         row = await self._db.fetchone(
-            "SELECT * FROM training_sets WHERE IFNULL(guild_id, 0) = IFNULL(?, 0) AND name = ?", (guild_id, name)
+            "SELECT * FROM training_sets WHERE IFNULL(guild_id, 0) = IFNULL(?, 0) AND name_key = ?",
+            (guild_id, name_key(name)),
         )
         return None if row is None else _set(row)
 
