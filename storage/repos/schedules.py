@@ -10,8 +10,8 @@ from typing import Any
 
 from storage._codec import json_from_db, json_to_db, ts_from_db, ts_required, ts_to_db
 from storage.errors import NotFoundError
-from storage.records import Schedule
 from storage.names import check_name, name_key
+from storage.records import Schedule
 from storage.repos._base import Repository, check_slug, integrity_error
 
 _UPDATABLE = (

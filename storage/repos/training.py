@@ -8,8 +8,8 @@ from pathlib import Path
 
 from storage._codec import ts_required, ts_to_db
 from storage.errors import DuplicateError, NotFoundError
-from storage.records import ItemSource, TrainingItem, TrainingSet
 from storage.names import check_name, name_key
+from storage.records import ItemSource, TrainingItem, TrainingSet
 from storage.repos._base import Repository, integrity_error
 
 
