@@ -38,6 +38,9 @@ def int8_weights(transformer: Any) -> None:
     quantize_(transformer, Int8WeightOnlyConfig())
 
 
+_NF4_BLOCK = 64  # bitsandbytes' nf4 block size (elements sharing one scale)
+
+
 def nf4_weights(transformer: Any) -> int:
     """Swap the linear layers of the transformer's blocks for bitsandbytes 4-bit (nf4) ones; returns how many.
 
@@ -66,6 +69,10 @@ def nf4_weights(transformer: Any) -> int:
                     device="meta",  # no second full-size copy while it is built
                 )
                 layer.weight = bnb.nn.Params4bit(child.weight.data, requires_grad=False, quant_type="nf4")
+                if child.in_features % _NF4_BLOCK:
+                    # bitsandbytes 0.50 repacks nf4 weights for AVX512-BF16 CPUs at the first inference, and the
+                    # packing needs whole 64-element blocks per row: narrower rows (tiny models) would crash there.
+                    layer.support_avx512bf16_for_cpu = False
                 if child.bias is not None:
                     layer.bias = torch.nn.Parameter(child.bias.data, requires_grad=False)
                 setattr(parent, name, layer)
