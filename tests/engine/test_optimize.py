@@ -95,7 +95,9 @@ def test_compiled_flux_blocks_trace_whole_with_fused_qkv_and_with_a_lora(flux_lo
     compile_denoiser(compiled.pipeline(FLUX), "flux", backend="aot_eager")
     for request in (_request(), styled, _request()):  # fused, unfused for the LoRA, fused again
         got = compiled.generate(request, FLUX).images[0].image
-        assert max_diff(got, manager.generate(request, FLUX).images[0].image) == 0
+        # AOT autograd decomposes some ops (norms, GELU) into others, so the float sums may round differently in
+        # their last bits, which can move a pixel by one 8-bit level: 2 levels of 255 allowed, a wrong graph is tens.
+        assert max_diff(got, manager.generate(request, FLUX).images[0].image) <= 2
     blocks = compiled.pipeline(FLUX).transformer.transformer_blocks
     assert all(block._compiled_call_impl is not None for block in blocks)  # compiled in place, module by module
 
