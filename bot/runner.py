@@ -37,7 +37,8 @@ async def run_bot(settings: Settings) -> None:
     from bot.services.container import open_services
 
     token = settings.require_token()
-    async with open_services(settings) as services:
+    # The bot owns the data folder for its life: a `studio generate` beside it is refused, not handed its jobs.
+    async with open_services(settings, owner="studio run") as services:
         bot = build_bot(settings, services)
         async with bot:
             await bot.login(token)

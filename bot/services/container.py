@@ -21,6 +21,7 @@ from bot.services.jobs.kinds.sheet import SheetKind, SheetService
 from bot.services.jobs.kinds.train import TrainKind
 from bot.services.jobs.queue import JobQueue
 from bot.services.models import ModelService
+from bot.services.owner import acquire as acquire_owner
 from bot.services.posts import PostService
 from bot.services.training.registry import Registry
 from bot.services.training.service import TrainService
@@ -108,9 +109,31 @@ def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings
 
 @asynccontextmanager
 async def open_services(
-    settings: Settings, host: OrderRunner | None = None, backend: ExecutionBackend | None = None
+    settings: Settings,
+    host: OrderRunner | None = None,
+    backend: ExecutionBackend | None = None,
+    *,
+    owner: str | None = None,
 ) -> AsyncIterator[Services]:
-    """Open the database and the engine; the caller sets a delivery port, then `jobs.start()`."""
+    """Open the database and the engine; the caller sets a delivery port, then `jobs.start()`.
+
+    `owner` (the command, e.g. "studio run") makes this process the data folder's one owner first, until the
+    services close: only an owner may start the queue, which recovers the jobs a crash left running.
+    """
+    # On the loop: a non-blocking flock and a few bytes, which a thread could leave held if cancelled meanwhile.
+    lock = acquire_owner(settings.data_dir, owner) if owner else None
+    try:
+        async with _services(settings, host, backend) as services:
+            yield services
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+@asynccontextmanager
+async def _services(
+    settings: Settings, host: OrderRunner | None, backend: ExecutionBackend | None
+) -> AsyncIterator[Services]:
     db = await open_database(settings.db_path)
     host = host or EngineHost(engine_config(settings))
     # On the loop, though a local Ray starts in seconds: nothing else runs yet (the bot connects after this), and a
