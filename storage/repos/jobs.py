@@ -235,6 +235,16 @@ class JobRepository(Repository):
         rows = await self._db.fetchall("SELECT * FROM jobs WHERE status = 'running' ORDER BY started_at, id")
         return [_job(row) for row in rows]
 
+    async def list_active(self, origin: str | None = None) -> list[Job]:
+        """Queued and running jobs, oldest first; of one origin ("cli", "interaction", ...) when given."""
+        sql = "SELECT * FROM jobs WHERE status IN ('queued', 'running')"
+        params: tuple[Any, ...] = ()
+        if origin is not None:
+            sql += " AND origin = ?"
+            params = (origin,)
+        rows = await self._db.fetchall(sql + " ORDER BY created_at, id", params)
+        return [_job(row) for row in rows]
+
     async def count_active(self, requester_id: int, guild_id: int | None = None) -> int:
         """Queued + running jobs of a user; in one guild, or everywhere when guild_id is None."""
         sql = "SELECT COUNT(*) FROM jobs WHERE requester_id = ? AND status IN ('queued', 'running')"

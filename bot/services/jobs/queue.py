@@ -11,8 +11,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bot.background import BackgroundTasks
 from bot.services.api import Caller, DeliveryPort, JobTicket, Progress, QueueView
@@ -33,6 +34,14 @@ log = logging.getLogger(__name__)
 GENERIC_FAILURE = "The engine failed on this job; the error was logged for the admins."
 
 
+@dataclass(frozen=True)
+class Leftover:
+    """A job a command line process left unfinished when it died, and what the next owner did with it."""
+
+    job: Job
+    action: Literal["dropped", "kept", "failed"]  # kept: a training, waiting for `studio train --resume`
+
+
 class JobQueue:
     """One queue for every kind of job; kinds are registered by the container before `start()`."""
 
@@ -51,6 +60,12 @@ class JobQueue:
         self._closing = False
         self._started = False  # nothing is dispatched before start() has recovered stale jobs
         self._cancel_requested: set[int] = set()  # running jobs a user cancelled (not the shutdown)
+        # Jobs made or waited on in this process. A command line runs only these; the bot runs every job but
+        # those a command line left behind (`start`), whose caller is gone.
+        self._mine: set[int] = set()
+        self._own_only = False
+        self._reader = False  # set by `read_only()`: another process may own the folder's queue
+        self._steps: dict[int, int] = {}  # the last step each running job reported
 
     # -- set-up ----------------------------------------------------------------------------------
 
@@ -68,13 +83,20 @@ class JobQueue:
     def set_delivery(self, delivery: DeliveryPort) -> None:
         self._delivery = delivery
 
-    async def start(self) -> None:
-        """Recover jobs a crash left running (by their kind's retry policy), then start dispatching."""
+    async def start(self, *, own_only: bool = False) -> list[Leftover]:
+        """Recover jobs a crash left running (by their kind's retry policy), then start dispatching.
+
+        Only the data folder's owner (`bot.services.owner`) may call this. `own_only` (the command line)
+        dispatches only the jobs this process submits or waits on. What a dead command line left is returned:
+        its image jobs are dropped (nobody waits for them), its trainings kept for `studio train --resume`.
+        """
+        self._own_only = own_only
         report = await self._db.jobs.recover_stale({name: kind.retry for name, kind in self._kinds.items()})
         for job_id in report.failed:
             job = await self._db.jobs.get(job_id)
             if job is not None and not self._silent(job):
                 await safely(self._delivery.failed(route_of(job), job.error or "Interrupted by a restart."))
+        leftovers = await self._leftovers(report.failed)
         for job in await self._db.jobs.fair_queue():
             kind = self._kinds.get(job.kind)
             if kind is not None and kind.answered_inline:
@@ -82,10 +104,38 @@ class JobQueue:
                 await self._db.jobs.cancel(job.id)
         self._started = True
         self._kick()
+        return leftovers
+
+    async def _leftovers(self, failed: Sequence[int]) -> list[Leftover]:
+        """Deal with the jobs of command line processes that died (none runs now: this process owns the folder)."""
+        found = []
+        for job_id in failed:
+            job = await self._db.jobs.get(job_id)
+            if job is not None and job.origin == "cli":
+                found.append(Leftover(job, "failed"))
+        for job in await self._db.jobs.list_active(origin="cli"):
+            kind = self._kinds.get(job.kind)
+            if kind is not None and kind.retry == "resume":
+                found.append(Leftover(job, "kept"))
+            elif await self._db.jobs.cancel(job.id):
+                found.append(Leftover(job, "dropped"))
+        for each in found:
+            log.warning("job_id=%s %s left by a command line that ended: %s", each.job.id, each.job.kind, each.action)
+        return found
+
+    def read_only(self) -> None:
+        """This process does not own the data folder (`bot.services.owner`): it never dispatches, waiting on a
+        queued job gives up at once (TimeoutError), and the jobs it queued are dropped when it stops."""
+        self._reader = True
 
     async def stop(self) -> None:
         """Stop dispatching; running work stops between steps and goes back to the queue for the next start."""
         self._closing = True
+        if self._reader:
+            for job_id in sorted(self._mine):  # nobody else runs them: the owner runs only its own (`_runs`)
+                job = await self._db.jobs.get(job_id)
+                if job is not None and job.status == "queued":
+                    await self._db.jobs.cancel(job_id)
         for handle in list(self._handles.values()):
             handle.cancel()
         await self._tasks.wait(limit_s=10)
@@ -137,6 +187,7 @@ class JobQueue:
         )
         await self._db.job_files.add(job.id, kind.input_files(request))
         self._finished[job.id] = asyncio.Event()
+        self._mine.add(job.id)
         return job
 
     async def _announce(self, kind: JobKind[Any], job: Job) -> JobTicket:
@@ -168,11 +219,16 @@ class JobQueue:
             raise Refused("Only the person who asked for this job, or a moderator, can do that.")
 
     async def cancel(self, caller: Caller, job_id: int) -> None:
+        await self._cancel(job_id, caller)
+
+    async def _cancel(self, job_id: int, caller: Caller | None) -> None:
+        """Cancel a job (after checking `caller` may); a running one stops between two steps."""
         # Under the dispatcher's lock: a job read as queued cannot be started before it is marked
         # cancelled, and a running one already has its handle.
         async with self._pump_lock:
             job = await self.source_job(job_id)
-            self.may_manage(caller, job)
+            if caller is not None:
+                self.may_manage(caller, job)
             if job.status == "running":
                 handle = self._handles.get(job_id)
                 if handle is not None:
@@ -187,13 +243,51 @@ class JobQueue:
         if not self._silent(job):
             await safely(self._delivery.cancelled(route_of(job)))
 
+    async def interrupt(self, limit_s: float = 30) -> tuple[list[int], list[Job]]:
+        """Ctrl+C at the command line: cancel this process's unfinished jobs for good, and wait for them to stop.
+
+        A resumable job (a training) is not cancelled but kept: the shutdown that follows stops it at a
+        checkpoint and queues it again. Returns the cancelled job ids and the kept jobs.
+        """
+        cancelled: list[int] = []
+        kept: list[Job] = []
+        for job_id in sorted(self._mine):
+            job = await self._db.jobs.get(job_id)
+            if job is None or not job.active:
+                continue
+            kind = self._kinds.get(job.kind)
+            if kind is not None and kind.retry == "resume":
+                kept.append(job)
+                continue
+            try:
+                await self._cancel(job_id, None)
+            except Refused:  # it ended meanwhile
+                continue
+            cancelled.append(job_id)
+        try:
+            waits = [self._finished.setdefault(job_id, asyncio.Event()).wait() for job_id in cancelled]
+            await asyncio.wait_for(asyncio.gather(*waits), limit_s)
+        except TimeoutError:  # a step longer than the limit: the shutdown records the cancel when it stops
+            log.warning("jobs %s did not stop within %s s", cancelled, limit_s)
+        return cancelled, kept
+
+    def last_step(self, job_id: int) -> int:
+        """The last step a running job reported (0 before its first)."""
+        return self._steps.get(job_id, 0)
+
     async def queue(self, caller: Caller) -> QueueView:
         return await queue_view(self._db, self._kinds.get, self.estimates, caller)
 
     async def wait(self, job_id: int, limit_s: float | None = None) -> Job:
-        """Wait until a job ends (for the CLI and tests); returns its final row."""
+        """Wait until a job ends (for the CLI and tests); returns its final row. A job waited on is run here,
+        even one an earlier process left (`studio train --resume`)."""
         event = self._finished.setdefault(job_id, asyncio.Event())
         job = await self.source_job(job_id)
+        if job.id not in self._mine:
+            self._mine.add(job.id)
+            self._kick()
+        if self._reader and job.status == "queued":
+            raise TimeoutError(f"job {job_id} waits for the data folder's owner")
         if job.active:
             await asyncio.wait_for(event.wait(), limit_s)
         return await self.source_job(job_id)
@@ -209,10 +303,23 @@ class JobQueue:
         async with self._pump_lock:
             for lane in LANES:
                 while not self._closing and self._backend.free_slots(lane) > 0:
-                    job = await self._db.jobs.next_fair(lane)
+                    job = await self._next(lane)
                     if job is None:
                         break
                     await self._dispatch(await self._db.jobs.start(job.id))
+
+    async def _next(self, lane: str) -> Job | None:
+        """The lane's next job in fair order among those this process runs."""
+        first = await self._db.jobs.next_fair(lane)
+        if first is None or self._runs(first):
+            return first
+        for job in await self._db.jobs.fair_queue(lane):  # jobs another process runs come first
+            if self._runs(job):
+                return job
+        return None
+
+    def _runs(self, job: Job) -> bool:
+        return job.id in self._mine or (not self._own_only and job.origin != "cli")
 
     async def _dispatch(self, job: Job) -> None:
         log.info("job_id=%s started kind=%s attempt=%s", job.id, job.kind, job.attempts)
@@ -237,6 +344,7 @@ class JobQueue:
         started = time.monotonic()
         try:
             async for event in handle.events():
+                self._steps[job.id] = event.step
                 if not kind.silent:
                     image = Path(event.image) if event.image else None
                     progress = Progress(job.id, event.step, event.total, event.eta_s, kind.label, event.detail, image)
@@ -278,6 +386,7 @@ class JobQueue:
             if self._handles.get(job.id) is handle:  # a retried job's next attempt has a handle of its own
                 del self._handles[job.id]
                 self._cancel_requested.discard(job.id)
+                self._steps.pop(job.id, None)
             if not retried or self._closing:  # a job tried again keeps its waiters waiting, until shutdown
                 self._set_finished(job.id)
             self._kick()
