@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 from tqdm import tqdm
 
+from bot.commands._support import Interrupted
 from bot.services.api import Deliverable, JobResult, JobRoute, JobTicket, Progress
 from bot.services.errors import StudioError
 from bot.settings import Settings
+from storage.records import Job
 
 if TYPE_CHECKING:
     from bot.services.container import Services
+    from bot.services.jobs.queue import Leftover
 
 # An existing file is refused before the job runs; a missing folder is created when the results are copied.
 OUT_DIR = click.Path(file_okay=False, path_type=Path)
@@ -73,18 +77,77 @@ class CliDelivery:
 
 
 async def with_services(
-    settings: Settings, work: Callable[[Services, CliDelivery], Awaitable[Any]], *, start: bool = True
+    settings: Settings,
+    work: Callable[[Services, CliDelivery], Awaitable[Any]],
+    *,
+    start: bool | Literal["if_free"] = True,
 ) -> Any:
-    """Open the services with a terminal delivery port, start the queue (unless `start` is False: `work` only
-    reads), run `work`, close everything."""
-    from bot.services.container import open_services
+    """Open the services with a terminal delivery port, start the queue, run `work`, close everything.
 
-    async with open_services(settings) as services:
+    Starting the queue makes this process the data folder's one owner (refused in one line while another
+    `studio` process owns it); with `start` False `work` only reads, beside any owner; "if_free" starts the
+    queue unless another process owns the folder. Ctrl+C cancels the jobs this command runs (a training
+    stops at a checkpoint instead) and raises `Interrupted`.
+    """
+    from bot.services.container import open_services
+    from bot.services.owner import FolderInUse
+
+    if start == "if_free":
+        try:
+            return await with_services(settings, work, start=True)
+        except FolderInUse:
+            return await with_services(settings, work, start=False)
+    owner = _command_name() if start else None
+    async with open_services(settings, owner=owner) as services:
         delivery = CliDelivery()
         services.jobs.set_delivery(delivery)
-        if start:
-            await services.jobs.start()
-        return await work(services, delivery)
+        if not start:
+            services.jobs.read_only()
+        try:
+            if start:
+                for leftover in await services.jobs.start(own_only=True):
+                    click.echo(await _leftover_line(services, leftover), err=True)
+            return await work(services, delivery)
+        except asyncio.CancelledError:
+            # asyncio.run turns Ctrl+C into this task's cancellation: the jobs are cancelled here, while the
+            # services are still open, and the shutdown below stops a training at a checkpoint.
+            raise Interrupted(await _cancel_own_jobs(services)) from None
+
+
+def _command_name() -> str:
+    ctx = click.get_current_context(silent=True)
+    return ctx.command_path if ctx is not None else "studio"
+
+
+async def _resume_hint(services: Services, job: Job) -> str:
+    """How to go on with a training job: the command with the name its run answers to."""
+    name = str(job.request.get("output_name", ""))
+    run = await services.db.training_runs.get(int(job.request.get("run_id", 0)))
+    if run is not None:
+        name = str(run.plan.get("requested_name") or run.output_name)
+    return f"`studio train --name {name} --resume` goes on"
+
+
+async def _cancel_own_jobs(services: Services) -> str:
+    """Ctrl+C: cancel this command's jobs for good, keep a training resumable; one line saying what happened."""
+    cancelled, kept = await services.jobs.interrupt()
+    parts = []
+    if cancelled:
+        parts.append(f"cancelled job{'s' if len(cancelled) > 1 else ''} {', '.join(map(str, cancelled))}")
+    for job in kept:
+        step = services.jobs.last_step(job.id)
+        parts.append(f"job {job.id} stopped at step {step}; {await _resume_hint(services, job)}")
+    return "; ".join(parts) or "interrupted before any job was queued"
+
+
+async def _leftover_line(services: Services, leftover: Leftover) -> str:
+    """One line for a job an interrupted or killed `studio` command left behind."""
+    job = leftover.job
+    if leftover.action == "kept":
+        return f"job {job.id} ({job.kind}) was left by an interrupted command: {await _resume_hint(services, job)}"
+    if leftover.action == "failed":
+        return f"job {job.id} ({job.kind}) left by an interrupted command failed: {job.error or 'interrupted'}"
+    return f"dropped job {job.id} ({job.kind}) left by an interrupted command"
 
 
 async def wait_delivered(services: Services, delivery: CliDelivery, job_id: int) -> Deliverable:

@@ -24,11 +24,26 @@ class Context:
         self.settings = settings
 
 
+class Interrupted(Exception):
+    """Ctrl+C ended a command; `message` says what became of its jobs."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a Ctrl+C
+
+
 def run_async(coro_factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-    """Run a coroutine, turning user-facing errors into one line and a non-zero exit."""
+    """Run a coroutine, turning user-facing errors into one line and a non-zero exit, and Ctrl+C into exit 130."""
     try:
         return asyncio.run(coro_factory())
     except (StudioError, SettingsError) as exc:
         raise click.ClickException(exc.user_message if isinstance(exc, StudioError) else str(exc)) from None
-    except KeyboardInterrupt:
-        raise click.Abort from None
+    except Interrupted as exc:
+        click.echo(exc.message, err=True)
+        raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
+    except KeyboardInterrupt:  # before any job existed, or a second Ctrl+C while the first one was handled
+        click.echo("interrupted", err=True)
+        raise click.exceptions.Exit(INTERRUPTED_EXIT) from None

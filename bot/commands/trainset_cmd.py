@@ -54,7 +54,7 @@ def list_sets(obj: Context, guild: int | None) -> None:
     async def go(services: Services, _delivery: CliDelivery) -> list[TrainsetInfo]:
         return await services.trainsets.list(_caller(guild))
 
-    sets = run_async(lambda: with_services(obj.settings, go))
+    sets = run_async(lambda: with_services(obj.settings, go, start=False))  # reading only: beside any owner
     for info in sets:
         click.echo(_info(info))
     if not sets:
@@ -72,7 +72,7 @@ def show(obj: Context, name: str, guild: int | None, out: Path | None) -> None:
     async def go(services: Services, _delivery: CliDelivery) -> TrainsetView:
         return await services.trainsets.show(_caller(guild), name)
 
-    view = run_async(lambda: with_services(obj.settings, go))
+    view = run_async(lambda: with_services(obj.settings, go, start="if_free"))  # checks run unless the folder is owned
     click.echo(_info(view.info))
     for item in view.items:
         click.echo(_item(item))
