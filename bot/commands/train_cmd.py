@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,27 +12,17 @@ from bot.commands._local import CliDelivery, wait_delivered, with_services
 from bot.commands._support import LOCAL, Context, run_async
 from bot.services.errors import StudioError
 from bot.services.training.api import PlanView, RunInfo
+from bot.services.training.folder import FolderImage, captioner_problem, read_folder
 from bot.services.training.results import TrainingResult
 
 if TYPE_CHECKING:
     from bot.services.container import Services
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-
-
-def _images(folder: Path) -> list[tuple[Path, str | None]]:
-    """The folder's images, by name, each with the caption of the `.txt` file beside it (None: caption it)."""
-    found = []
-    for path in sorted(folder.iterdir()):
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
-            text = path.with_suffix(".txt")
-            caption = " ".join(text.read_text(encoding="utf-8").split()) if text.is_file() else None
-            found.append((path, caption or None))
-    return found
-
 
 def _plan_lines(plan: PlanView) -> list[str]:
     lines = [f"plan: {plan.model_name} on {plan.base_model}, {plan.images} image(s), trigger '{plan.trigger_word}'"]
+    if plan.below_minimum is not None:
+        lines.append(f"  fewer images than the {plan.below_minimum} a training needs: trained anyway (--force)")
     lines += [f"  {row.label}: {row.value} ({row.source})" for row in plan.rows]
     memory = "" if plan.memory_gb is None else f", ~{plan.memory_gb:.1f} of {plan.budget_gb:.1f} GB GPU memory"
     lines.append(f"  {plan.samples} samples, ~{plan.estimate_s:.0f} s{memory}, ~{plan.disk_bytes / 1e6:.0f} MB of disk")
@@ -72,6 +62,7 @@ def _result_lines(result: TrainingResult, services: Services) -> list[str]:
 @click.option("--train-text-encoder", is_flag=True, default=None, help="Train the text encoder too (SD 1.5).")
 @click.option("--trigger", help="The trigger word (default: the name).")
 @click.option("--resume", is_flag=True, help="Go on with the interrupted run of --name from its last checkpoint.")
+@click.option("--force", is_flag=True, help="Train on fewer images than min_training_images asks.")
 @click.pass_context
 def train(
     ctx: click.Context,
@@ -86,6 +77,7 @@ def train(
     train_text_encoder: bool | None,
     trigger: str | None,
     resume: bool,
+    force: bool,
 ) -> None:
     """Train a LoRA from a folder of images (captions from .txt files beside them, else the captioner).
 
@@ -103,19 +95,18 @@ def train(
             job_id = await _interrupted(services, name)
         else:
             assert images is not None
-            await _fill_set(services, images, name, trigger, base_model)
-            plan = await services.training.plan(
-                LOCAL,
-                name,
-                name,
-                base_model=base_model,
-                steps=steps,
-                rank=rank,
-                learning_rate=learning_rate,
-                resolution=resolution,
-                optimizer=optimizer,
-                train_text_encoder=train_text_encoder or None,  # not given: the preset decides
-            )
+            settings: dict[str, Any] = {
+                "steps": steps,
+                "rank": rank,
+                "learning_rate": learning_rate,
+                "resolution": resolution,
+            }
+            settings |= {"optimizer": optimizer, "train_text_encoder": train_text_encoder or None}  # None: preset's
+            # Everything that can refuse the run is asked before an image is copied or captioned.
+            found = await asyncio.to_thread(read_folder, images, services.settings.max_attachment_bytes)
+            await _check_before_copying(services, found, name, base_model, settings, force=force)
+            await _fill_set(services, found, name, trigger, base_model)
+            plan = await services.training.plan(LOCAL, name, name, base_model=base_model, force=force, **settings)
             for line in _plan_lines(plan):
                 click.echo(line)
             job_id = (await services.training.start(LOCAL, plan.run_id)).job_id
@@ -128,22 +119,74 @@ def train(
     run_async(lambda: with_services(obj.settings, go))
 
 
-async def _fill_set(services: Services, folder: Path, name: str, trigger: str | None, base: str | None) -> None:
-    """The training set `name` with the folder's images; `.txt` captions are a member's, the rest are captioned."""
-    found = _images(folder)
-    if not found:
-        raise StudioError(f"No images ({', '.join(IMAGE_SUFFIXES)}) in {folder}.")
-    known = {s.name for s in await services.trainsets.list(LOCAL)}
-    if services.trainsets.slug(name) not in known:
+async def _existing_set(services: Services, name: str) -> tuple[str | None, set[str]]:
+    """The base model of the set `name` and the contents (sha256) of its images; (None, empty) when it is new."""
+    slug = services.trainsets.slug(name)
+    if slug not in {s.name for s in await services.trainsets.list(LOCAL)}:
+        return None, set()
+    found = await services.trainsets.named(LOCAL, slug)
+    return found.base_model, {item.path.stem for item in await services.db.training_sets.items(found.id)}
+
+
+async def _check_before_copying(
+    services: Services,
+    found: list[FolderImage],
+    name: str,
+    base_model: str | None,
+    settings: dict[str, Any],
+    *,
+    force: bool,
+) -> None:
+    """Refuse the settings, too few images or images nobody can caption, before the set changes."""
+    set_base, known = await _existing_set(services, name)
+    count = len(known | {image.sha256 for image in found})  # the set once the folder is in it
+    await services.training.check_settings(LOCAL, base_model or set_base, count, **settings)
+    minimum = (await services.db.guild_settings.get(LOCAL.guild_id)).min_training_images
+    if count < minimum and not force:
+        raise StudioError(
+            f"{count} image(s): a training needs at least {minimum} (min_training_images). Add more to the folder, "
+            "or pass --force to train on fewer."
+        )
+    uncaptioned = [image.path.name for image in found if image.caption is None and image.sha256 not in known]
+    if uncaptioned:
+        engine = services.settings.engine
+        problem = await asyncio.to_thread(captioner_problem, engine.captioner, offline=engine.hf_offline)
+        if problem is not None:
+            raise StudioError(
+                f"No caption for {len(uncaptioned)} image(s) (e.g. {uncaptioned[0]}): write a .txt beside each, "
+                f"or make a captioner available ({problem})."
+            )
+
+
+async def _fill_set(
+    services: Services, found: list[FolderImage], name: str, trigger: str | None, base: str | None
+) -> None:
+    """The training set `name` with the folder's images; `.txt` captions are a member's, the rest are captioned.
+    When the captioner leaves an image without a caption, the images this command added leave the set again."""
+    new_set = services.trainsets.slug(name) not in {s.name for s in await services.trainsets.list(LOCAL)}
+    if new_set:
         await services.trainsets.create(LOCAL, name, trigger or name, base)
-    added, captions = await services.trainsets.add_uploads(LOCAL, [path.read_bytes() for path, _ in found], name)
+    added, captions = await services.trainsets.add_uploads(LOCAL, [image.data for image in found], name)
     if captions is not None:
         await services.jobs.wait(captions)
     by_content = {item.path.stem: item for item in added}  # the set names its copies by their content
-    for path, caption in found:
-        item = by_content.get(hashlib.sha256(path.read_bytes()).hexdigest())
-        if item is not None and caption:
-            await services.trainsets.caption(LOCAL, item.number, caption, name)
+    for image in found:
+        item = by_content.get(image.sha256)
+        if item is not None and image.caption:
+            await services.trainsets.caption(LOCAL, item.number, image.caption, name)
+    records = [await services.db.training_sets.item(item.item_id) for item in added]
+    bare = [record for record in records if record is not None and not record.caption]
+    if bare:
+        if new_set:
+            await services.trainsets.delete(LOCAL, (await services.trainsets.named(LOCAL, name)).id)
+        else:
+            await services.trainsets.remove_items([record for record in records if record is not None])
+        failed = await services.db.jobs.get(captions) if captions is not None else None
+        why = f" ({failed.error})" if failed is not None and failed.error else ""
+        raise StudioError(
+            f"The captioner left {len(bare)} image(s) without a caption{why}: write a .txt beside each image, or "
+            "set STUDIO_CAPTIONER to a captioner you have. Nothing was trained; the set is as it was."
+        )
     click.echo(f"set '{services.trainsets.slug(name)}': {len(added)} new image(s) of {len(found)}")
 
 

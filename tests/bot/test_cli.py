@@ -217,9 +217,11 @@ def test_train_a_folder_then_list_and_export(run, tmp_path: Path, monkeypatch: p
         "--trigger",
         "zzhero",
         "--train-text-encoder",
+        "--force",  # 3 images, fewer than min_training_images
     )
     assert trained.exit_code == 0, trained.output
     out = trained.output
+    assert "fewer images than the 20 a training needs: trained anyway (--force)" in out
     assert "set 'hero': 3 new image(s) of 3" in out
     assert "  Text encoder: trained too (you)" in out
     assert "  Steps: 4 (you)" in out and "plan: hero on tiny-sd, 3 image(s), trigger 'zzhero'" in out

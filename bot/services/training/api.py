@@ -46,6 +46,7 @@ class PlanView:
     budget_gb: float | None
     set_summary: str  # the checks' one-line verdict
     weak_images: int
+    below_minimum: int | None = None  # the set's minimum, when the owner forced a run on fewer images
 
 
 @dataclass(frozen=True)

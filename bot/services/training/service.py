@@ -18,7 +18,7 @@ from bot.services.errors import NotFound, Refused, StudioError
 from bot.services.jobs.kinds.train import TrainRequest
 from bot.services.jobs.queue import JobQueue
 from bot.services.model_admin import slugify
-from bot.services.models import ModelService
+from bot.services.models import ModelService, ResolvedModel
 from bot.services.training.api import SOURCE_LABELS, PlanRow, PlanView, RunInfo
 from bot.services.training.plans import plan_to_json
 from bot.services.training.registry import Registry
@@ -27,7 +27,7 @@ from bot.services.trainsets.api import SetVerdict
 from bot.services.trainsets.service import TrainsetService
 from engine.errors import InvalidRequest
 from engine.prompts import with_trigger
-from engine.training.autoconfig import plan_training
+from engine.training.autoconfig import TrainPlan, plan_training
 from storage import Database
 from storage.records import TrainingRun
 
@@ -114,43 +114,34 @@ class TrainService:
         resolution: int | None = None,
         optimizer: str | None = None,
         train_text_encoder: bool | None = None,
+        force: bool = False,
     ) -> PlanView:
-        """Check the set, size the run, store the plan; nothing runs until `start`."""
+        """Check the set, size the run, store the plan; nothing runs until `start`. `force`: at the command line,
+        train on fewer images than `min_training_images` (the plan says so)."""
         await self._may_train(caller)
         await self._queue.admission.check_access(caller)
         found = await self._trainsets.target(caller, set_name)
         requested = slugify(output_name)
-        base = await self._models.resolve(base_model or found.base_model)
-        if base.loras:
-            raise Refused(f"{base.chosen!r} is a LoRA: train on a base model, e.g. the one it uses ({base.spec.name}).")
+        base = await self._base(base_model or found.base_model)
         await self._busy(caller.guild_id)
         verdict = await self._trainsets.check(caller, found.name)
-        if not verdict.ready and not _enough_for_the_owner(caller, verdict):
-            raise Refused(f"Set '{found.name}' is not ready to train: {verdict.summary}")
+        if not verdict.ready and not _enough_for_the_owner(caller, verdict, force=force):
+            hint = " Or pass --force to train on fewer." if caller.origin == "cli" and _only_few(verdict) else ""
+            raise Refused(f"Set '{found.name}' is not ready to train: {verdict.summary}{hint}")
         items = await self._db.training_sets.items(found.id)
         trigger = found.trigger_word or requested.replace("-", "")
-        from engine.device import memory_and_precision
-
-        gpu_gb, precision = await asyncio.to_thread(memory_and_precision, self._device)
         overrides: dict[str, Any] = {"steps": steps, "rank": rank, "learning_rate": learning_rate}
         overrides |= {"resolution": resolution, "optimizer": optimizer, "train_text_encoder": train_text_encoder}
-        try:
-            plan = plan_training(
-                base.spec.preset,
-                images=len(items),
-                overrides=overrides,
-                gpu_gb=gpu_gb,
-                precision=precision,
-                sample_prompts=tuple(f"{trigger}, {p}" for p in SAMPLE_PROMPTS),
-            )
-        except InvalidRequest as exc:
-            raise Refused(str(exc)) from None
+        plan = await self._sized(base, len(items), trigger, overrides)
         name = await self.registry.free_name(requested)
         lineage: dict[str, Any] = {"set": found.name, "images": len(items)}
         lineage["pickers"] = ",".join(str(u) for u in sorted({i.added_by for i in items}))
         if name != requested:
             lineage["retrain_of"] = requested  # the earlier model of that name
-        stored = plan_to_json(plan, [], lineage, {"requested_name": requested, "model_name": name})
+        extra: dict[str, Any] = {"requested_name": requested, "model_name": name}
+        if verdict.count < verdict.min_images:
+            extra["below_minimum"] = verdict.min_images  # forced: the plan says so
+        stored = plan_to_json(plan, [], lineage, extra)
         run = await self._db.training_runs.plan(
             guild_id=caller.guild_id,
             requester_id=caller.user_id,
@@ -163,6 +154,38 @@ class TrainService:
         )
         log.info("training run %s planned by user=%s: %s on %s", run.id, caller.user_id, name, base.spec.name)
         return plan_view(run, verdict.summary, len(verdict.flagged))
+
+    async def _base(self, name: str | None) -> ResolvedModel:
+        base = await self._models.resolve(name)
+        if base.loras:
+            raise Refused(f"{base.chosen!r} is a LoRA: train on a base model, e.g. the one it uses ({base.spec.name}).")
+        return base
+
+    async def _sized(self, base: ResolvedModel, images: int, trigger: str, overrides: dict[str, Any]) -> TrainPlan:
+        """The run's settings sized to this machine's GPU; Refused with the setting and its range when one is out."""
+        from engine.device import memory_and_precision
+
+        gpu_gb, precision = await asyncio.to_thread(memory_and_precision, self._device)
+        try:
+            return plan_training(
+                base.spec.preset,
+                images=images,
+                overrides=overrides,
+                gpu_gb=gpu_gb,
+                precision=precision,
+                sample_prompts=tuple(f"{trigger}, {p}" for p in SAMPLE_PROMPTS),
+            )
+        except InvalidRequest as exc:
+            raise Refused(str(exc)) from None
+
+    async def check_settings(self, caller: Caller, base_model: str | None, images: int, **overrides: Any) -> str:
+        """Refuse what `plan` would refuse of the settings alone (a range, the GPU's memory, a LoRA as base, a run
+        under way) before any image is copied or captioned; the base model's name."""
+        await self._may_train(caller)
+        base = await self._base(base_model)
+        await self._busy(caller.guild_id)
+        await self._sized(base, max(1, images), "check", overrides)
+        return base.spec.name
 
     async def start(self, caller: Caller, run_id: int) -> JobTicket:
         """Copy the set's images into the run's folder and queue the run (a second click is refused)."""
@@ -278,11 +301,18 @@ class TrainService:
         return result.kohya_path
 
 
-def _enough_for_the_owner(caller: Caller, verdict: SetVerdict) -> bool:
-    """At the command line the machine's owner may train on fewer images than a server asks (never on unreadable
-    ones)."""
+def _only_few(verdict: SetVerdict) -> bool:
+    """Whether the count is all that keeps the set from training (no unreadable image, checks done)."""
     unreadable = any("could not be read" in note for flag in verdict.flagged for note in flag.notes)
-    return caller.origin == "cli" and verdict.count > 0 and not unreadable
+    return 0 < verdict.count < verdict.min_images and not unreadable
+
+
+def _enough_for_the_owner(caller: Caller, verdict: SetVerdict, *, force: bool) -> bool:
+    """At the command line the machine's owner may train on fewer images than `min_training_images` asks, with
+    --force (never on unreadable ones); a set still being checked is judged by its count."""
+    unreadable = any("could not be read" in note for flag in verdict.flagged for note in flag.notes)
+    enough = verdict.count >= verdict.min_images or force
+    return caller.origin == "cli" and verdict.count > 0 and not unreadable and enough
 
 
 def plan_view(run: TrainingRun, summary: str, weak: int) -> PlanView:
@@ -323,6 +353,7 @@ def plan_view(run: TrainingRun, summary: str, weak: int) -> PlanView:
         budget_gb=plan.get("budget_gb"),
         set_summary=summary,
         weak_images=weak,
+        below_minimum=plan.get("below_minimum"),
     )
 
 
