@@ -11,8 +11,10 @@ import click
 from bot.commands._local import CliDelivery, wait_delivered, with_services
 from bot.commands._support import LOCAL, Context, run_async
 from bot.services.errors import StudioError
+from bot.services.owner import Holder
 from bot.services.training.api import PlanView, RunInfo
 from bot.services.training.folder import FolderImage, captioner_problem, read_folder
+from bot.services.training.interrupted import is_interrupted, last_checkpoint, live_owner
 from bot.services.training.results import TrainingResult
 
 if TYPE_CHECKING:
@@ -206,14 +208,42 @@ async def _interrupted(services: Services, name: str) -> int:
 def list_runs(obj: Context) -> None:
     """The trainings run on this machine, newest first, with their scores."""
 
-    async def go(services: Services, _delivery: CliDelivery) -> list[RunInfo]:
-        return await services.training.list(LOCAL)
+    async def go(services: Services, _delivery: CliDelivery) -> list[str]:
+        owner = await asyncio.to_thread(live_owner, services.settings.data_dir)
+        lines = []
+        for run in await services.training.list(LOCAL):
+            stopped_at = await _interrupted_at(services, run, owner)
+            lines.append(_run_line(run) if stopped_at is None else _interrupted_line(run, stopped_at))
+        return lines
 
-    runs = run_async(lambda: with_services(obj.settings, go, start=False))  # reading only: nothing resumes
-    for run in runs:
-        score = "" if run.best_consistency is None else f", best consistency {run.best_consistency:.3f}"
-        model = f" -> {run.model_name} (step {run.chosen_step})" if run.model_name else ""
-        done = run.steps_done if run.steps_done is not None else 0
-        click.echo(f"#{run.run_id} {run.output_name}: {run.status}, {done}/{run.steps} steps{score}{model}")
-    if not runs:
+    lines = run_async(lambda: with_services(obj.settings, go, start=False))  # reading only: nothing resumes
+    for line in lines:
+        click.echo(line)
+    if not lines:
         click.echo("no trainings yet")
+
+
+def _run_line(run: RunInfo) -> str:
+    score = "" if run.best_consistency is None else f", best consistency {run.best_consistency:.3f}"
+    model = f" -> {run.model_name} (step {run.chosen_step})" if run.model_name else ""
+    done = run.steps_done if run.steps_done is not None else 0
+    return f"#{run.run_id} {run.output_name}: {run.status}, {done}/{run.steps} steps{score}{model}"
+
+
+def _interrupted_line(run: RunInfo, step: int) -> str:
+    where = (
+        f"at step {step}/{run.steps} (its last checkpoint)" if step else f"before its first checkpoint, 0/{run.steps}"
+    )
+    resume = f"`studio train --name {run.output_name} --resume` to go on"
+    return f"#{run.run_id} {run.output_name}: interrupted {where}: {resume}"
+
+
+async def _interrupted_at(services: Services, run: RunInfo, owner: Holder | None) -> int | None:
+    """The step an interrupted run resumes from (0: from the start), or None when it is not interrupted."""
+    if run.status not in ("queued", "running"):
+        return None
+    stored = await services.db.training_runs.get(run.run_id)
+    job = await services.db.jobs.get(stored.job_id) if stored is not None and stored.job_id else None
+    if job is None or not is_interrupted(job.status, job.origin, owner):
+        return None
+    return await asyncio.to_thread(last_checkpoint, services.training.registry.run_dir(run.run_id)) or 0

@@ -1,0 +1,119 @@
+"""`studio train list` tells an interrupted run from a running one: its last checkpoint, and how to go on."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+from bot.services.owner import acquire
+from storage import open_database
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    for name in ("DISCORD_TOKEN", "STUDIO_DATA_DIR", "STUDIO_DEFAULT_MODEL", "STUDIO_DEV_GUILD_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(cli, ["--data-dir", str(tmp_path / "data"), *args], catch_exceptions=False)
+
+    return invoke
+
+
+def _crashed_run(data: Path, job_status: str, checkpoints: tuple[str, ...]) -> None:
+    """What a `studio train` killed mid-run leaves: its run started, its job unfinished, some checkpoint folders."""
+
+    async def build() -> None:
+        db = await open_database(data / "studio.db")
+        try:
+            found = await db.training_sets.create("hero", None, 0, "zzhero", "tiny-sd")
+            run = await db.training_runs.plan(
+                guild_id=None,
+                requester_id=0,
+                set_id=found.id,
+                set_name="hero",
+                output_name="hero",
+                base_model="tiny-sd",
+                trigger_word="zzhero",
+                plan={"v": 1, "config": {"steps": 40}, "estimate_s": 10.0},
+            )
+            job = await db.jobs.create("train", {"v": 1, "run_id": run.id}, 0, origin="cli", lane="batch")
+            await db.training_runs.started(run.id, job.id)
+            if job_status == "running":
+                await db.jobs.start(job.id)
+        finally:
+            await db.close()
+
+    asyncio.run(build())
+    for name in checkpoints:
+        folder = data / "training" / "run-1" / name
+        folder.mkdir(parents=True)
+        for file in ("state.json", "optimizer.safetensors", "lora.safetensors"):
+            (folder / file).write_text("{}")
+    if checkpoints:
+        (data / "training" / "run-1" / "ckpt-000024.tmp").mkdir()  # a save the kill cut short
+        (data / "training" / "run-1" / "ckpt-000032").mkdir()  # an older trainer's leftover, not a checkpoint
+        (data / "training" / "run-1" / "ckpt-000008" / "optimizer.safetensors").unlink()  # pruned: not resumable
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+CHECKPOINTS = ("ckpt-000008", "ckpt-000016")
+
+
+def test_a_killed_run_shows_its_last_checkpoint_and_how_to_resume(run, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert run("db", "upgrade").exit_code == 0
+    _crashed_run(data, "running", CHECKPOINTS)
+    # The killed process's name stays in the lock file; the OS dropped its lock.
+    (data / "studio.lock").write_text(
+        json.dumps({"pid": _dead_pid(), "command": "studio train", "since": "2026-01-01T00:00:00+00:00"})
+    )
+    listed = run("train", "list")
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.strip() == (
+        "#1 hero: interrupted at step 16/40 (its last checkpoint): `studio train --name hero --resume` to go on"
+    )
+
+
+def test_a_run_kept_by_another_command_is_interrupted_one_of_its_own_owner_runs(run, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert run("db", "upgrade").exit_code == 0
+    _crashed_run(data, "queued", CHECKPOINTS)  # the next command's recovery put it back in the queue and kept it
+    lock = acquire(data, "studio generate")
+    try:
+        assert "interrupted at step 16/40" in run("train", "list").output
+    finally:
+        lock.release()
+    lock = acquire(data, "studio train")  # the `studio train` that runs it, about to start it
+    try:
+        assert run("train", "list").output.strip() == "#1 hero: queued, 0/40 steps"
+    finally:
+        lock.release()
+
+
+def test_a_running_run_of_a_live_owner_is_not_interrupted(run, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert run("db", "upgrade").exit_code == 0
+    _crashed_run(data, "running", ())
+    lock = acquire(data, "studio run")
+    try:
+        assert run("train", "list").output.strip() == "#1 hero: running, 0/40 steps"
+    finally:
+        lock.release()
+    listed = run("train", "list").output.strip()  # its owner gone, before any checkpoint
+    assert listed.startswith("#1 hero: interrupted before its first checkpoint, 0/40: `studio train --name hero")
