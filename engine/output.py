@@ -29,7 +29,23 @@ UPLOAD_LIMIT_BYTES = 8 * 1024 * 1024
 _SETTING = re.compile(r'\s*([A-Za-z][\w \-/+.()]*?):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)')
 _LORA_TAG = re.compile(r"\s*<lora:([^:<>]+):([^:<>]+)>")
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
-_KNOWN = {"Steps", "Sampler", "CFG scale", "Seed", "Size", "Model"}
+# Civitai's A1111 extension appends `Hashes: {json}` unquoted; Civitai and sd-parsers read it back as JSON.
+_HASHES = re.compile(r"(?:,\s*)?Hashes:\s*(\{[^{}]*\})")
+_KNOWN = {"Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model hash", "Model"}
+_KNOWN |= {"Lora hashes", "Version", "Hashes"}
+# EXIF UserComment, in the Exif IFD, with the 8-byte character-code prefix A1111 writes (via piexif) for JPEG/WebP.
+_TEXT_KEYS = {"Schedule type": "schedule_type", "Model hash": "model_hash", "Version": "version"}
+_EXIF_IFD, _USER_COMMENT, _UNICODE = 0x8769, 0x9286, b"UNICODE\0"
+
+
+def studio_version() -> str:
+    """What `Version:` says: this project and its release (A1111 writes its own tag, e.g. `v1.10.1`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"studio-bot {version('studio-bot')}"
+    except PackageNotFoundError:
+        return "studio-bot"
 
 
 def _quote(value: object) -> str:
@@ -63,12 +79,21 @@ def a1111_parameters(
     model: str,
     loras: Iterable[tuple[str, float]] = (),
     extra: Mapping[str, object] | None = None,
+    *,
+    schedule_type: str | None = None,
+    model_hash: str | None = None,
+    lora_hashes: Mapping[str, str] | None = None,
+    version: str | None = None,
+    hashes: Mapping[str, str] | None = None,
 ) -> str:
-    """The `parameters` text AUTOMATIC1111 would write for these settings.
+    """The `parameters` text AUTOMATIC1111 would write for these settings, in its order.
 
-    LoRAs become `<lora:name:weight>` tags after the prompt; `extra` entries follow `Model`
-    in the settings line (keys must not hold ',' or ':').
+    `sampler` and `schedule_type` are A1111's names (engine.schedulers.a1111_sampler). LoRAs become
+    `<lora:name:weight>` tags after the prompt; `extra` entries follow `Model` in the settings line (keys must not
+    hold ',' or ':'), then `Lora hashes: "name: hash, …"`, `Version`, and Civitai's `Hashes: {json}`. Settings
+    left None are not written.
     """
+    loras = list(loras)
     tags = [f"<lora:{name}:{_weight(weight)}>" for name, weight in loras]
     for name, _ in loras:
         if not name or any(c in name for c in ":<>"):
@@ -77,19 +102,29 @@ def a1111_parameters(
     settings: list[tuple[str, object]] = [
         ("Steps", int(steps)),
         ("Sampler", sampler),
+        ("Schedule type", schedule_type),
         ("CFG scale", float(cfg_scale)),
         ("Seed", int(seed)),
         ("Size", f"{int(width)}x{int(height)}"),
+        ("Model hash", model_hash),
         ("Model", model),
     ]
     for key, value in (extra or {}).items():
         if not key or any(c in key for c in ",:\n") or key in _KNOWN:
             raise ValueError(f"extra key {key!r} is reserved or holds ',' ':' or a newline")
         settings.append((key, value))
+    if lora_hashes:
+        # A1111 drops ':' and ',' from each name, which would break the `name: hash, …` list.
+        pairs = (f"{re.sub('[:,]', '', name)}: {digest}" for name, digest in lora_hashes.items())
+        settings.append(("Lora hashes", ", ".join(pairs)))
+    settings.append(("Version", version))
+    line = ", ".join(f"{key}: {_quote(value)}" for key, value in settings if value is not None)
+    if hashes:
+        line += f", Hashes: {json.dumps(dict(hashes))}"
     lines = [first]
     if negative_prompt:
         lines.append(f"{NEGATIVE_PREFIX} {negative_prompt}")
-    lines.append(", ".join(f"{key}: {_quote(value)}" for key, value in settings))
+    lines.append(line)
     return "\n".join(lines)
 
 
@@ -97,7 +132,8 @@ def parse_a1111_parameters(text: str) -> dict[str, object]:
     """Read an A1111 `parameters` text back into a dict.
 
     Keys: prompt (LoRA tags removed), negative_prompt, loras (tuple of (name, weight)),
-    steps, sampler, cfg_scale, seed, width, height, model, and extra (every other setting,
+    steps, sampler, schedule_type, cfg_scale, seed, width, height, model_hash, model, lora_hashes
+    (dict name → hash), version, hashes (Civitai's `Hashes` dict), and extra (every other setting,
     as strings). Settings missing from the text are absent from the dict.
     """
     lines = text.rstrip("\n").split("\n")
@@ -118,6 +154,10 @@ def parse_a1111_parameters(text: str) -> dict[str, object]:
         "negative_prompt": negative,
         "loras": loras,
     }
+    if found := _HASHES.search(settings_line):
+        with contextlib.suppress(json.JSONDecodeError):
+            result["hashes"] = {str(k): str(v) for k, v in json.loads(found.group(1)).items()}
+        settings_line = settings_line[: found.start()] + settings_line[found.end() :]
     extra: dict[str, str] = {}
     for match in _SETTING.finditer(settings_line):
         key, value = match.group(1).strip(), _unquote(match.group(2))
@@ -134,6 +174,11 @@ def parse_a1111_parameters(text: str) -> dict[str, object]:
                 result["seed"] = int(value)
             elif key == "Model":
                 result["model"] = value
+            elif key in _TEXT_KEYS:
+                result[_TEXT_KEYS[key]] = value
+            elif key == "Lora hashes":
+                pairs = (pair.rpartition(":") for pair in value.split(","))
+                result["lora_hashes"] = {name.strip(): digest.strip() for name, _, digest in pairs if name.strip()}
             elif key == "Size" and (size := _SIZE.match(value)):
                 result["width"], result["height"] = int(size.group(1)), int(size.group(2))
             else:
@@ -208,26 +253,42 @@ def make_grid(images: Sequence[Image.Image]) -> Image.Image:
     return grid
 
 
-def _encode(image: Image.Image, fmt: str, quality: int | None = None) -> bytes:
+def _exif_comment(parameters: str) -> bytes:
+    """EXIF bytes holding `parameters` as a UserComment, where A1111 puts them in JPEG and WebP files."""
+    exif = Image.Exif()
+    exif.get_ifd(_EXIF_IFD)[_USER_COMMENT] = _UNICODE + parameters.encode("utf-16-be")
+    return exif.tobytes()
+
+
+def _encode(image: Image.Image, fmt: str, quality: int | None = None, parameters: str | None = None) -> bytes:
     buffer = io.BytesIO()
     if fmt == "PNG":
-        _png_ready(image).save(buffer, format="PNG", optimize=False)
-    elif fmt == "WEBP":
+        info = None
+        if parameters is not None:
+            info = PngInfo()
+            info.add_text(PARAMETERS_KEY, parameters)
+        _png_ready(image).save(buffer, format="PNG", optimize=False, pnginfo=info)
+        return buffer.getvalue()
+    exif = {"exif": _exif_comment(parameters)} if parameters is not None else {}
+    if fmt == "WEBP":
         keep_alpha = "A" in image.getbands()
-        image.convert("RGBA" if keep_alpha else "RGB").save(buffer, format="WEBP", quality=quality, method=4)
+        image.convert("RGBA" if keep_alpha else "RGB").save(buffer, format="WEBP", quality=quality, method=4, **exif)
     else:
-        image.convert("RGB").save(buffer, format="JPEG", quality=quality, optimize=True)
+        image.convert("RGB").save(buffer, format="JPEG", quality=quality, optimize=True, **exif)
     return buffer.getvalue()
 
 
-def encode_for_upload(image: Image.Image, max_bytes: int = UPLOAD_LIMIT_BYTES) -> tuple[bytes, str]:
+def encode_for_upload(
+    image: Image.Image, max_bytes: int = UPLOAD_LIMIT_BYTES, parameters: str | None = None
+) -> tuple[bytes, str]:
     """Encode for an upload of at most `max_bytes`: PNG if it fits, else lossy, then smaller.
 
-    Returns (data, extension without dot): "png", "webp" or "jpg".
+    `parameters` (A1111's text) travels inside the file: a PNG text chunk, or the EXIF UserComment of a WebP or
+    JPEG, where A1111 writes it. Returns (data, extension without dot): "png", "webp" or "jpg".
     """
     if max_bytes < 1024:
         raise ValueError(f"max_bytes must be at least 1024, got {max_bytes}")
-    data = _encode(image, "PNG")
+    data = _encode(image, "PNG", parameters=parameters)
     if len(data) <= max_bytes:
         return data, "png"
     fmt, ext = ("WEBP", "webp") if features.check("webp") else ("JPEG", "jpg")
@@ -235,7 +296,7 @@ def encode_for_upload(image: Image.Image, max_bytes: int = UPLOAD_LIMIT_BYTES) -
     level = 0
     current = image
     while True:
-        data = _encode(current, fmt, qualities[level])
+        data = _encode(current, fmt, qualities[level], parameters)
         if len(data) <= max_bytes:
             return data, ext
         # Lower the quality while that can plausibly close the gap; past that, shrink by the

@@ -52,32 +52,66 @@ def test_a1111_text_matches_the_webui_layout() -> None:
     ]
 
 
+def test_a1111_text_writes_hashes_schedule_and_version_where_the_webui_does() -> None:
+    text = a1111_parameters(
+        **BASE,
+        loras=[("fox-style", 0.8)],
+        extra={"Denoising strength": 0.6},
+        schedule_type="Karras",
+        model_hash="0123456789",
+        lora_hashes={"fox-style": "abcdef012345"},
+        version="studio-bot 0.1.0",
+        hashes={"model": "0123456789", "lora:fox-style": "fedcba9876"},
+    )
+    assert text.split("\n")[-1] == (
+        "Steps: 25, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7.0, Seed: 1234, Size: 512x768, "
+        'Model hash: 0123456789, Model: sd15, Denoising strength: 0.6, Lora hashes: "fox-style: abcdef012345", '
+        'Version: studio-bot 0.1.0, Hashes: {"model": "0123456789", "lora:fox-style": "fedcba9876"}'
+    )
+
+
+def test_lora_hash_names_lose_commas_and_colons_as_in_the_webui() -> None:
+    text = a1111_parameters(**BASE, lora_hashes={"a, b": "111111111111", "c": "222222222222"})
+    assert 'Lora hashes: "a b: 111111111111, c: 222222222222"' in text
+    assert parse_a1111_parameters(text)["lora_hashes"] == {"a b": "111111111111", "c": "222222222222"}
+
+
 def test_no_negative_line_without_a_negative_prompt() -> None:
     text = a1111_parameters(**{**BASE, "negative_prompt": ""})
     assert "Negative prompt" not in text
     assert text.count("\n") == 1
 
 
+_NAMED = {
+    "schedule_type": "Karras",
+    "model_hash": "0123456789",
+    "lora_hashes": {"fox-style": "abcdef012345", "b": "0123456789ab"},
+    "version": "studio-bot 0.1.0",
+    "hashes": {"model": "0123456789", "lora:fox-style": "fedcba9876"},
+}
+
+
 @pytest.mark.parametrize(
-    ("overrides", "loras", "extra"),
+    ("overrides", "loras", "extra", "named"),
     [
-        ({}, (), {}),
-        ({}, (("fox-style", 0.8), ("b", 1.25)), {"Denoising strength": "0.6"}),
-        ({"negative_prompt": None, "cfg_scale": 4.5, "seed": 2**32 - 1}, (("x", -0.5),), {}),
+        ({}, (), {}, {}),
+        ({}, (("fox-style", 0.8), ("b", 1.25)), {"Denoising strength": "0.6"}, _NAMED),
+        ({"negative_prompt": None, "cfg_scale": 4.5, "seed": 2**32 - 1}, (("x", -0.5),), {}, {}),
         (
             {"prompt": "line one,\nline two: with colon", "negative_prompt": "bad\nworse", "model": "my, model"},
             (),
-            {"Note": 'has "quotes", commas: and colons', "Schedule type": "Karras"},
+            {"Note": 'has "quotes", commas: and colons'},
+            {"schedule_type": "Uniform", "version": "v1.10.1"},
         ),
-        ({"prompt": "ünïcödé 猫", "sampler": "Euler a"}, (), {}),
+        ({"prompt": "ünïcödé 猫", "sampler": "Euler a"}, (), {}, {}),
     ],
 )
-def test_parameters_round_trip(overrides: dict, loras: tuple, extra: dict) -> None:
+def test_parameters_round_trip(overrides: dict, loras: tuple, extra: dict, named: dict) -> None:
     args = {**BASE, **overrides}
-    text = a1111_parameters(**args, loras=loras, extra=extra)
+    text = a1111_parameters(**args, loras=loras, extra=extra, **named)
     parsed = parse_a1111_parameters(text)
     expected = {**args, "negative_prompt": args["negative_prompt"] or None, "loras": tuple(loras), "extra": extra}
-    assert parsed == expected
+    assert parsed == expected | named
 
 
 def test_parse_reads_a_webui_text_with_unknown_settings() -> None:
@@ -92,12 +126,9 @@ def test_parse_reads_a_webui_text_with_unknown_settings() -> None:
     assert parsed["loras"] == (("styleA", 0.7),)
     assert (parsed["steps"], parsed["cfg_scale"], parsed["seed"]) == (30, 6.5, 99)
     assert (parsed["width"], parsed["height"], parsed["model"]) == (832, 1216, "sdxl_base")
-    assert parsed["extra"] == {
-        "Schedule type": "Karras",
-        "Model hash": "abc123",
-        "Lora hashes": "styleA: 1234abcd",
-        "Version": "v1.10.1",
-    }
+    assert (parsed["schedule_type"], parsed["model_hash"], parsed["version"]) == ("Karras", "abc123", "v1.10.1")
+    assert parsed["lora_hashes"] == {"styleA": "1234abcd"}
+    assert parsed["extra"] == {}
 
 
 def test_bad_lora_name_and_extra_key_are_refused() -> None:
