@@ -12,8 +12,9 @@ import logging
 import os
 import sqlite3
 import threading
+from collections.abc import Iterable, Mapping
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -149,3 +150,47 @@ def file_digest(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] 
     with _caches_lock:
         cache = _caches.setdefault(db_path, FileHashCache(db_path))
     return cache.digest(path)
+
+
+@dataclass(frozen=True)
+class ResourceHashes:
+    """What a job's images say about the files that made them, for A1111 and Civitai to find those files.
+
+    `model_hash`: A1111's `Model hash`, only for a model loaded from one checkpoint file. A1111 always hashes the
+    one file it loaded; a diffusers folder, a hub id or a built-in tiny model (written from its config) has no
+    such file, and a hash over a folder's parts would match nothing on Civitai, so none is written.
+    `lora_hashes`: A1111's `Lora hashes` (name → 12 hex, see FileDigest.lora_hash). `civitai`: the `Hashes`
+    JSON of Civitai's A1111 extension ("model", "lora:<name>" → first 10 hex of the file's sha256).
+    """
+
+    model_hash: str | None = None
+    lora_hashes: Mapping[str, str] = field(default_factory=dict)
+    civitai: Mapping[str, str] = field(default_factory=dict)
+
+
+def _digest_or_none(path: Path, cache_dir: str | os.PathLike[str] | None) -> FileDigest | None:
+    try:
+        return file_digest(path, cache_dir)
+    except OSError as exc:  # the images are made: a file that cannot be read only costs its hash in the metadata
+        log.warning("Cannot hash %s for the image metadata: %s", path, exc)
+        return None
+
+
+def resource_hashes(
+    model_source: str,
+    loras: Iterable[tuple[str, str | os.PathLike[str]]],
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> ResourceHashes:
+    """The hashes of a model (its catalog source) and its LoRAs ((name, file) pairs), cached in `cache_dir`."""
+    model_hash = None
+    civitai: dict[str, str] = {}
+    source = Path(model_source.strip()).expanduser()
+    if source.is_file() and (digest := _digest_or_none(source, cache_dir)) is not None:
+        model_hash = digest.model_hash
+        civitai["model"] = digest.model_hash
+    lora_hashes: dict[str, str] = {}
+    for name, path in loras:
+        if (digest := _digest_or_none(Path(path).expanduser(), cache_dir)) is not None:
+            lora_hashes[name] = digest.lora_hash
+            civitai[f"lora:{name}"] = digest.sha256[:10]
+    return ResourceHashes(model_hash, lora_hashes, civitai)

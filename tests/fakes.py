@@ -56,6 +56,7 @@ class FakeManager:
     def __init__(self, step_s: float = 0.0) -> None:
         self.step_s = step_s
         self.calls: list[GenerateRequest] = []
+        self.cache_dir = None  # where the generate task caches file hashes (None: in memory only)
 
     def generate(
         self, request: GenerateRequest, spec: ModelSpec, on_progress=None, should_cancel=None

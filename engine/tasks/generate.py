@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from engine.output import a1111_parameters, encode_for_upload, make_grid, save_png, write_bytes
+from engine.file_hashes import ResourceHashes, resource_hashes
+from engine.output import a1111_parameters, encode_for_upload, make_grid, save_png, studio_version, write_bytes
+from engine.schedulers import a1111_sampler
 from engine.types import GeneratedImage, ResolvedParams
 from engine.work import MASK, SOURCE, GenerateTask, ImagesOutcome, OutputFile, OutputImage, WorkOrder
 
@@ -39,26 +41,47 @@ def generate_images(
     result = host.manager().generate(request, task.model, on_progress=ctx.report, should_cancel=ctx.cancelled)
     p = result.params
     # 3. One PNG per image, with the parameters A1111 and ComfyUI read back, and the grid users see first.
-    saved = tuple(write_image(p, generated, out_dir) for generated in result.images)
-    grid = write_grid([g.image for g in result.images], out_dir)
+    hashes = job_hashes(task, host.manager().cache_dir)
+    saved = tuple(write_image(p, generated, out_dir, hashes) for generated in result.images)
+    grid_text = parameters_text(p, result.images[0].seed, hashes) if result.images else None
+    grid = write_grid([g.image for g in result.images], out_dir, grid_text)
     return ImagesOutcome(p, saved, grid, result.elapsed_s)
 
 
-def write_image(p: ResolvedParams, generated: GeneratedImage, out_dir: Path) -> OutputImage:
-    """`<index>.png` with the parameters that made it (A1111's `parameters` chunk)."""
-    text = a1111_parameters(
+def job_hashes(task: GenerateTask, cache_dir: Path | None) -> ResourceHashes:
+    """The hashes of the job's model and LoRA files (each file read once per version, cached in `cache_dir`)."""
+    return resource_hashes(task.model.source, [(lora.name, lora.path) for lora in task.request.loras], cache_dir)
+
+
+def parameters_text(p: ResolvedParams, seed: int, hashes: ResourceHashes | None = None) -> str:
+    """A1111's `parameters` text for an image of the job made with `seed` (a grid: the first image's)."""
+    hashes = hashes or ResourceHashes()
+    sampler, schedule_type = a1111_sampler(p.scheduler)
+    return a1111_parameters(
         prompt=p.prompt,
         negative_prompt=p.negative_prompt,
         steps=p.steps,
-        sampler=p.scheduler,
+        sampler=sampler,
         cfg_scale=p.guidance,
-        seed=generated.seed,
+        seed=seed,
         width=p.width,
         height=p.height,
         model=p.model,
         loras=p.loras,
         extra={"Denoising strength": p.strength} if p.strength is not None else None,
+        schedule_type=schedule_type,
+        model_hash=hashes.model_hash,
+        lora_hashes=hashes.lora_hashes,
+        version=studio_version(),
+        hashes=hashes.civitai,
     )
+
+
+def write_image(
+    p: ResolvedParams, generated: GeneratedImage, out_dir: Path, hashes: ResourceHashes | None = None
+) -> OutputImage:
+    """`<index>.png` with the parameters that made it (A1111's `parameters` chunk)."""
+    text = parameters_text(p, generated.seed, hashes)
     path = out_dir / f"{generated.index}.png"
     out_dir.mkdir(parents=True, exist_ok=True)
     sha, size = save_png(generated.image, path, text)
@@ -66,11 +89,11 @@ def write_image(p: ResolvedParams, generated: GeneratedImage, out_dir: Path) -> 
     return OutputImage(generated.index, generated.seed, OutputFile(path, sha, size), width, height)
 
 
-def write_grid(images: list[Image.Image], out_dir: Path) -> OutputFile | None:
-    """The grid of several images, encoded to fit an upload; None for one image."""
+def write_grid(images: list[Image.Image], out_dir: Path, parameters: str | None = None) -> OutputFile | None:
+    """The grid of several images, encoded to fit an upload, with `parameters` inside; None for one image."""
     if len(images) < 2:
         return None
-    data, ext = encode_for_upload(make_grid(images))
+    data, ext = encode_for_upload(make_grid(images), parameters=parameters)
     path = out_dir / f"grid.{ext}"
     sha, size = write_bytes(path, data)
     return OutputFile(path, sha, size)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from engine.prompts import clean_caption, with_trigger
-from engine.tasks.generate import write_grid, write_image
+from engine.tasks.generate import job_hashes, parameters_text, write_grid, write_image
 from engine.work import SOURCE, ImagesOutcome, OutputImage, SheetOutcome, SheetTask, WorkOrder
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     total = len(task.panels) * PROGRESS_SCALE
     base = task.generate.request
     seed = base.seed if base.seed is not None else 0
+    hashes = job_hashes(task.generate, host.manager().cache_dir)
     saved: list[OutputImage] = []
     prompts: list[str] = []
     images = []
@@ -68,11 +69,11 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
         result = host.manager().generate(request, task.generate.model, on_progress=report, should_cancel=ctx.cancelled)
         params = params or result.params
         generated = replace(result.images[0], index=index)  # panel i is image i of the group
-        saved.append(write_image(result.params, generated, out_dir))
+        saved.append(write_image(result.params, generated, out_dir, hashes))
         prompts.append(prompt)
         images.append(generated.image)
     assert params is not None
     # 3. The group's grid, as for any result.
-    grid = write_grid(images, out_dir)
+    grid = write_grid(images, out_dir, parameters_text(params, seed, hashes))
     outcome = ImagesOutcome(params, tuple(saved), grid, time.monotonic() - started)
     return SheetOutcome(outcome, tuple(prompts), description, KONTEXT if kontext else IMG2IMG)
