@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 import torch
 
+from engine.errors import EngineError
+
 log = logging.getLogger(__name__)
 
 Offload = Literal["none", "model", "sequential"]
@@ -26,8 +28,8 @@ HEADROOM_GB = 0.75  # allocator fragmentation, scheduler tensors, the decoded im
 _OFFLOAD_RANK: dict[str, int] = {"none": 0, "model": 1, "sequential": 2}
 
 
-class DeviceError(ValueError):
-    """The device setting cannot be honoured on this machine."""
+class DeviceError(EngineError, ValueError):
+    """The device setting (STUDIO_DEVICE) cannot be honoured on this machine; the message says what to set."""
 
 
 def choose_device(setting: str = "auto") -> str:
@@ -39,12 +41,20 @@ def choose_device(setting: str = "auto") -> str:
         return "cpu"
     if re.fullmatch(r"cuda(:\d+)?", value):
         if not torch.cuda.is_available():
-            raise DeviceError(f"device is set to {setting!r} but torch sees no CUDA GPU; set it to 'auto' or 'cpu'")
+            raise DeviceError(
+                f"STUDIO_DEVICE={setting} but torch sees no CUDA GPU (a CPU build of torch, or no driver?): "
+                "set STUDIO_DEVICE=auto or cpu"
+            )
         index = int(value.split(":")[1]) if ":" in value else 0
         if index >= torch.cuda.device_count():
-            raise DeviceError(f"device {setting!r} does not exist: torch sees {torch.cuda.device_count()} GPU(s)")
+            raise DeviceError(
+                f"STUDIO_DEVICE={setting} names a GPU that does not exist: torch sees {torch.cuda.device_count()} "
+                "GPU(s), numbered from 0"
+            )
         return value
-    raise DeviceError(f"unknown device {setting!r}; use one of {', '.join(DEVICE_SETTINGS)} (or 'cuda:N')")
+    raise DeviceError(
+        f"unknown device {setting!r} in STUDIO_DEVICE: use one of {', '.join(DEVICE_SETTINGS)} (or cuda:N)"
+    )
 
 
 def gpu_total_gb(setting: str = "auto") -> float | None:
