@@ -166,11 +166,12 @@ def _flux_from_transformer_file(path: Path, config: str, *, dtype: Any, local_on
     )
 
 
-def _missing_weights(name: str, source: str) -> ModelUnavailable:
+def _missing_weights(name: str, source: str, family: str) -> ModelUnavailable:
     return ModelUnavailable(
         f"Model '{name}' is not available: the weights of '{source}' are not on this machine and the model hub "
         f"cannot be reached. On a connected machine run `hf download {source}` and copy the Hugging Face cache "
-        "here, or set this model's source to a local diffusers folder or .safetensors file."
+        f"here, or add a local copy with `studio models add NAME PATH --family {family}`. The tiny test models "
+        "(tiny-sd, tiny-sdxl; STUDIO_DEFAULT_MODEL=tiny-sd) run without any weights."
     )
 
 
@@ -191,7 +192,7 @@ def load_from_hub(source: str, family: str, *, dtype: Any = None, name: str | No
         except Exception as exc:  # network errors come from requests, httpx or the hub client
             log.warning("Fetching %s from the hub failed: %s", source, exc)
     log.warning("Loading %s from the local cache failed: %s", source, cache_error)
-    raise _missing_weights(name, source) from cache_error
+    raise _missing_weights(name, source, family) from cache_error
 
 
 def weights_present(spec: ModelSpec) -> bool:

@@ -30,6 +30,17 @@ log = logging.getLogger(__name__)
 
 VisionKind = Literal["captioner", "segmenter", "rewriter", "embedder"]
 _SETTING = {k: f"STUDIO_{k.upper()}" for k in ("captioner", "segmenter", "rewriter", "embedder")}
+# The built-in test model of each kind: random weights, nothing to download (named in missing-weights errors).
+_TEST_MODEL = {"captioner": "tiny-blip", "segmenter": "tiny-clipseg", "rewriter": "tiny-lm", "embedder": "tiny-clip"}
+
+
+def _unavailable(kind: str, name: str, exc: Exception) -> ModelUnavailable:
+    return ModelUnavailable(
+        f"{exc} (setting {_SETTING[kind]}={name}; {_SETTING[kind]}={_TEST_MODEL[kind]} selects the test model, "
+        "which needs no weights)"
+    )
+
+
 REWRITER_OFF = "none"
 # config.json `model_type` → architecture we know how to load.
 _ARCHITECTURES = {"blip": "blip", "florence2": "florence2", "clipseg": "clipseg", "clip": "clip"}
@@ -207,7 +218,7 @@ def load_captioner(name: str, *, device: str = "cpu", offline: bool = True) -> C
     try:
         captioner = _cache_first(lambda off: loader.from_pretrained(preset.source, offline=off, device=device), offline)
     except CaptionerUnavailable as exc:
-        raise ModelUnavailable(f"{exc} (setting {_SETTING['captioner']}={name})") from exc
+        raise _unavailable("captioner", name, exc) from exc
     log.info("captioner %s loaded on %s", preset.id, device)
     return captioner
 
@@ -224,7 +235,7 @@ def load_segmenter(name: str, *, device: str = "cpu", offline: bool = True) -> T
             lambda off: ClipSegSegmenter.from_pretrained(preset.source, offline=off, device=device), offline
         )
     except SegmenterUnavailable as exc:
-        raise ModelUnavailable(f"{exc} (setting {_SETTING['segmenter']}={name})") from exc
+        raise _unavailable("segmenter", name, exc) from exc
     log.info("segmenter %s loaded on %s", preset.id, device)
     return segmenter
 
@@ -243,7 +254,7 @@ def load_rewriter(name: str, *, device: str = "cpu", offline: bool = True) -> Lo
             lambda off: LocalLMRewriter.from_pretrained(preset.source, offline=off, device=device), offline
         )
     except RewriterUnavailable as exc:
-        raise ModelUnavailable(f"{exc} (setting {_SETTING['rewriter']}={name})") from exc
+        raise _unavailable("rewriter", name, exc) from exc
     log.info("prompt rewriter %s loaded on %s", preset.id, device)
     return rewriter
 
@@ -261,7 +272,7 @@ def load_embedder(name: str, *, device: str = "cpu", offline: bool = True) -> Im
             offline,
         )
     except EmbedderUnavailable as exc:
-        raise ModelUnavailable(f"{exc} (setting {_SETTING['embedder']}={name})") from exc
+        raise _unavailable("embedder", name, exc) from exc
     log.info("image embedder %s loaded on %s", preset.id, device)
     return embedder
 
