@@ -158,6 +158,21 @@ class TrainingRunRepository(Repository):
         )
         return [_run(row) for row in rows]
 
+    async def measured(self, base_model: str, limit: int = 5) -> builtins.list[tuple[TrainingRun, float]]:
+        """The newest runs on `base_model` that trained to an end, in any server, with their job's wall seconds."""
+        rows = await self._db.fetchall(
+            """SELECT r.*, j.started_at AS job_started, j.finished_at AS job_finished
+               FROM training_runs r JOIN jobs j ON j.id = r.job_id
+               WHERE r.base_model = ? AND r.status IN ('done', 'stopped') AND j.status = 'done'
+                 AND j.started_at IS NOT NULL AND j.finished_at IS NOT NULL
+               ORDER BY j.finished_at DESC, r.id DESC LIMIT ?""",
+            (base_model, limit),
+        )
+        return [
+            (_run(row), (ts_required(row["job_finished"]) - ts_required(row["job_started"])).total_seconds())
+            for row in rows
+        ]
+
     # -- checkpoints and votes ---------------------------------------------------------------------
 
     async def set_checkpoints(self, run_id: int, checkpoints: Sequence[Mapping[str, Any]]) -> None:

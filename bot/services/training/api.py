@@ -47,6 +47,8 @@ class PlanView:
     set_summary: str  # the checks' one-line verdict
     weak_images: int
     below_minimum: int | None = None  # the set's minimum, when the owner forced a run on fewer images
+    estimate_range: tuple[float, float] = (0.0, 0.0)  # seconds, low and high; `estimate_s` lies between
+    estimate_basis: str = ""  # "from the last run's pace", or "a first guess: ..."
 
 
 @dataclass(frozen=True)

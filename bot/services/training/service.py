@@ -20,6 +20,7 @@ from bot.services.jobs.queue import JobQueue
 from bot.services.model_admin import slugify
 from bot.services.models import ModelService, ResolvedModel
 from bot.services.training.api import SOURCE_LABELS, PlanRow, PlanView, RunInfo
+from bot.services.training.pace import calibrate
 from bot.services.training.plans import plan_to_json
 from bot.services.training.registry import Registry
 from bot.services.training.results import TrainingResult
@@ -139,6 +140,10 @@ class TrainService:
         if name != requested:
             lineage["retrain_of"] = requested  # the earlier model of that name
         extra: dict[str, Any] = {"requested_name": requested, "model_name": name}
+        # The engine's guess of the compute, then the range this machine's measured runs make of it.
+        estimate = await calibrate(self._db, base.spec.name, plan.estimate_s)
+        extra |= {"guess_s": plan.estimate_s, "estimate_s": estimate.middle_s, "estimate_basis": estimate.basis}
+        extra["estimate_range"] = [estimate.low_s, estimate.high_s]
         if verdict.count < verdict.min_images:
             extra["below_minimum"] = verdict.min_images  # forced: the plan says so
         stored = plan_to_json(plan, [], lineage, extra)
@@ -354,6 +359,8 @@ def plan_view(run: TrainingRun, summary: str, weak: int) -> PlanView:
         set_summary=summary,
         weak_images=weak,
         below_minimum=plan.get("below_minimum"),
+        estimate_range=tuple(plan.get("estimate_range") or (plan["estimate_s"], plan["estimate_s"])),
+        estimate_basis=str(plan.get("estimate_basis", "")),
     )
 
 
