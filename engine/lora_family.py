@@ -1,0 +1,71 @@
+"""Which model family a LoRA file was made for, read from its tensor names and shapes (the header only).
+
+Used to refuse an import onto the wrong base in one line, instead of a LoRA that loads nothing at generation time.
+It answers only when the file says so plainly; a layout it does not know (or a LoRA of a tiny test model) is None.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+MAX_HEADER = 100 * 1024 * 1024
+# Names only FLUX.1 LoRAs use (diffusers, kohya and BFL layouts).
+_FLUX_MARKERS = ("single_transformer_blocks", "double_blocks", "single_blocks", "transformer.transformer_blocks")
+# Names only SDXL LoRAs use: its second text encoder.
+_SDXL_MARKERS = ("lora_te2_", "text_encoder_2.", "lora_te2.")
+# The width of the text embeddings the UNet's cross-attention reads: a real model's signature.
+_CROSS_WIDTH = {768: "sd15", 2048: "sdxl"}
+_DOWN_SUFFIXES = ("lora_down.weight", "lora_A.weight", "lora.down.weight")
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    """The JSON header of a .safetensors file (tensor names, dtypes, shapes); nothing else is read."""
+    with path.open("rb") as fh:
+        (length,) = struct.unpack("<Q", fh.read(8))
+        if not 0 < length <= MAX_HEADER:
+            raise ValueError(f"{path.name}: bad safetensors header length")
+        header: dict[str, Any] = json.loads(fh.read(length))
+    return header
+
+
+def _cross_attention_width(header: Mapping[str, Any]) -> int | None:
+    for key, info in header.items():
+        is_cross_k = "attn2.to_k" in key or "attn2_to_k" in key
+        if is_cross_k and key.endswith(_DOWN_SUFFIXES) and isinstance(info, Mapping):
+            shape = info.get("shape") or []
+            if len(shape) == 2:
+                return int(shape[1])
+    return None
+
+
+def guess_family(header: Mapping[str, Any]) -> str | None:
+    """'sd15', 'sdxl' or 'flux' when the tensor names or shapes say so plainly; None when unsure."""
+    keys = [k for k in header if k != "__metadata__"]
+    if any(marker in key for key in keys for marker in _FLUX_MARKERS):
+        return "flux"
+    if any(marker in key for key in keys for marker in _SDXL_MARKERS):
+        return "sdxl"
+    width = _cross_attention_width(header)
+    if width is not None:
+        return _CROSS_WIDTH.get(width)
+    return None
+
+
+def lora_family_of(path: Path) -> str | None:
+    """The family a LoRA file looks made for, or None (unknown layout, or an unreadable header)."""
+    try:
+        return guess_family(read_header(path))
+    except (OSError, ValueError, struct.error):
+        return None
+
+
+def wrong_family_message(file_name: str, looks: str, base_name: str, base_family: str) -> str:
+    """One line for a LoRA imported onto a base of another family."""
+    return (
+        f"{file_name} looks like a LoRA for {looks} models (its tensor names and sizes), but '{base_name}' is a "
+        f"{base_family} model: give --base a {looks} model (`studio models list` shows them)."
+    )
