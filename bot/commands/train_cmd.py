@@ -11,7 +11,6 @@ import click
 from bot.commands._local import CliDelivery, wait_delivered, with_services
 from bot.commands._support import LOCAL, Context, run_async
 from bot.services.errors import StudioError
-from bot.services.names import same_name
 from bot.services.owner import Holder
 from bot.services.training.api import PlanView, RunInfo
 from bot.services.training.folder import FolderImage, captioner_problem, read_folder
@@ -168,7 +167,7 @@ async def _fill_set(
 ) -> None:
     """The training set `name` with the folder's images; `.txt` captions are a member's, the rest are captioned.
     When the captioner leaves an image without a caption, the images this command added leave the set again."""
-    new_set = not any(same_name(s.name, name) for s in await services.trainsets.list(LOCAL))  # in any case
+    new_set = services.trainsets.slug(name) not in {s.name for s in await services.trainsets.list(LOCAL)}
     if new_set:
         await services.trainsets.create(LOCAL, name, trigger or name, base)
     added, captions = await services.trainsets.add_uploads(LOCAL, [image.data for image in found], name)
@@ -198,8 +197,7 @@ async def _fill_set(
 async def _interrupted(services: Services, name: str) -> int:
     """The job of the newest run of `name` that has not ended (the queue resumes it from its checkpoint)."""
     for run in await services.db.training_runs.list(None, limit=100):
-        named = same_name(name, run.output_name) or same_name(name, run.plan.get("requested_name"))  # in any case
-        if named and run.status == "started" and run.job_id:
+        if name in (run.output_name, run.plan.get("requested_name")) and run.status == "started" and run.job_id:
             job = await services.db.jobs.get(run.job_id)
             if job is not None and job.active:
                 click.echo(f"resuming run {run.id} ({run.output_name})")
