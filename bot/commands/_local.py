@@ -110,8 +110,14 @@ async def with_services(
             return await work(services, delivery)
         except asyncio.CancelledError:
             # asyncio.run turns Ctrl+C into this task's cancellation: the jobs are cancelled here, while the
-            # services are still open, and the shutdown below stops a training at a checkpoint.
-            raise Interrupted(await _cancel_own_jobs(services)) from None
+            # services are still open; closing them stops a training at a checkpoint.
+            cancelled, kept = await services.jobs.interrupt()
+            hints = [(job.id, await _resume_hint(services, job)) for job in kept]
+    delivery._close_bar()  # a stopped training reported steps until the close: the line below stands alone
+    parts = [f"cancelled job{'s' if len(cancelled) > 1 else ''} {', '.join(map(str, cancelled))}"] if cancelled else []
+    # After the close: the last step a stopped training reported is the checkpoint it saved.
+    parts += [f"job {job_id} stopped at step {services.jobs.last_step(job_id)}; {hint}" for job_id, hint in hints]
+    raise Interrupted("; ".join(parts) or "interrupted before any job was queued")
 
 
 def _command_name() -> str:
@@ -126,18 +132,6 @@ async def _resume_hint(services: Services, job: Job) -> str:
     if run is not None:
         name = str(run.plan.get("requested_name") or run.output_name)
     return f"`studio train --name {name} --resume` goes on"
-
-
-async def _cancel_own_jobs(services: Services) -> str:
-    """Ctrl+C: cancel this command's jobs for good, keep a training resumable; one line saying what happened."""
-    cancelled, kept = await services.jobs.interrupt()
-    parts = []
-    if cancelled:
-        parts.append(f"cancelled job{'s' if len(cancelled) > 1 else ''} {', '.join(map(str, cancelled))}")
-    for job in kept:
-        step = services.jobs.last_step(job.id)
-        parts.append(f"job {job.id} stopped at step {step}; {await _resume_hint(services, job)}")
-    return "; ".join(parts) or "interrupted before any job was queued"
 
 
 async def _leftover_line(services: Services, leftover: Leftover) -> str:

@@ -272,7 +272,8 @@ class JobQueue:
         return cancelled, kept
 
     def last_step(self, job_id: int) -> int:
-        """The last step a running job reported (0 before its first)."""
+        """The last step a running job reported (0 before its first); after the shutdown stopped a job, the step
+        it stopped at (a training's checkpoint: its events all arrive before it stops)."""
         return self._steps.get(job_id, 0)
 
     async def queue(self, caller: Caller) -> QueueView:
@@ -386,7 +387,8 @@ class JobQueue:
             if self._handles.get(job.id) is handle:  # a retried job's next attempt has a handle of its own
                 del self._handles[job.id]
                 self._cancel_requested.discard(job.id)
-                self._steps.pop(job.id, None)
+                if not self._closing:  # a job the shutdown stopped: its last step is what it saved (`last_step`)
+                    self._steps.pop(job.id, None)
             if not retried or self._closing:  # a job tried again keeps its waiters waiting, until shutdown
                 self._set_finished(job.id)
             self._kick()
