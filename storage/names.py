@@ -50,3 +50,11 @@ def path_slug(name: str) -> str:
         return slug
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:6]
     return f"{slug}-{digest}" if slug else f"n-{digest}"
+
+
+def legacy_slug(name: str) -> str:
+    """The slug names were stored as before names were kept (lower-case ASCII runs joined by dashes, 48 at most).
+
+    Rows from then are found by it, so "My LoRA", imported then as `my-lora`, still resolves.
+    """
+    return re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-")[:48].strip("-")

@@ -18,7 +18,7 @@ def models() -> None:
 def _line(info: ModelInfo) -> str:
     if info.kind == "lora":
         trigger = f", trigger '{info.trigger_word}'" if info.trigger_word else ""
-        return f"{info.name:<24} LoRA  {info.family:<6} on {info.base_model}{trigger}"
+        return f"{info.display_name:<24} LoRA  {info.family:<6} on {info.base_model}{trigger}"  # the name as typed
     w, h = info.default_size or (0, 0)
     return (
         f"{info.name:<24} base  {info.family:<6} {info.vram_gb or 0:>4.1f} GB  quality {info.quality}/5  "
@@ -93,8 +93,19 @@ def disable(obj: Context, name: str) -> None:
     """Hide a model from the picker (its files stay)."""
     from bot.services.model_admin import set_active
 
-    run_async(lambda: set_active(obj.settings, name, False))
-    click.echo(f"{name} disabled")
+    shown = run_async(lambda: set_active(obj.settings, name, False))
+    click.echo(f"{shown} disabled (`studio models enable {shown}` shows it again)")
+
+
+@models.command("enable")
+@click.argument("name")
+@click.pass_obj
+def enable(obj: Context, name: str) -> None:
+    """Show a disabled model in the picker again."""
+    from bot.services.model_admin import set_active
+
+    shown = run_async(lambda: set_active(obj.settings, name, True))
+    click.echo(f"{shown} enabled")
 
 
 @models.command("export")
@@ -107,11 +118,12 @@ def disable(obj: Context, name: str) -> None:
     show_default=True,
     help="kohya: for AUTOMATIC1111 and ComfyUI; diffusers: for diffusers and this studio.",
 )
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write it.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Where to write it.")
+@click.option("--force", is_flag=True, help="Replace the file at --out if there is one.")
 @click.pass_obj
-def export(obj: Context, name: str, fmt: str, out: Path) -> None:
+def export(obj: Context, name: str, fmt: str, out: Path, force: bool) -> None:
     """Write a LoRA trained here as a .safetensors file, with the metadata other tools read."""
     from bot.services.model_admin import export_lora
 
-    written = run_async(lambda: export_lora(obj.settings, name, fmt, out))
+    written = run_async(lambda: export_lora(obj.settings, name, fmt, out, force))
     click.echo(f"wrote {written} ({fmt} format)")

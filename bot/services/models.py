@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.services.api import ModelChoice, ModelInfo
 from bot.services.errors import NotFound, StudioError
+from bot.services.names import name_key
 from engine.catalog import ModelPreset, ModelSpec, all_presets, family_preset
 from engine.types import LoraSpec
 from storage import Database
@@ -33,18 +34,21 @@ class ModelService:
         self._db = db
         self.default_model = default_model
         self._presets = {p.id: p for p in all_presets()}
+        self._preset_keys = {name_key(p.id): p for p in self._presets.values()}  # `-m TINY-SD` finds tiny-sd
 
     async def _installed(self) -> list[ModelRecord]:
         return await self._db.models.list(kind=None, category="image", active_only=True)
 
     async def resolve(self, name: str | None, lora_scale: float | None = None) -> ResolvedModel:
         """Turn a picker value into a base model spec and LoRAs; unknown names get a clear error."""
-        chosen = (name or self.default_model).strip()
-        if chosen in self._presets:
-            return ResolvedModel(ModelSpec.from_preset(self._presets[chosen]), (), chosen, None)
-        record = await self._db.models.get(chosen)
+        asked = (name or self.default_model).strip()
+        preset = self._presets.get(asked) or self._preset_keys.get(name_key(asked))
+        if preset is not None:
+            return ResolvedModel(ModelSpec.from_preset(preset), (), preset.id, None)
+        record = await self._db.models.get(asked)  # by its name in any case (storage.names)
         if record is None or not record.active:
-            raise NotFound(f"Unknown model {chosen!r}. Pick one from the list, or run /models to see them all.")
+            raise NotFound(f"Unknown model {asked!r}. Pick one from the list, or run /models to see them all.")
+        chosen = record.name
         if record.kind == "base":
             return ResolvedModel(self._base_spec(record), (), chosen, None)
         if not record.base_model:

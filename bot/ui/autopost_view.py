@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 
 from bot.services.autopost.api import AutopostApi, ScheduleView
+from bot.services.names import name_key
 from bot.ui.caller import caller_from
 from bot.ui.render import clip
 
@@ -71,5 +72,5 @@ async def schedule_choices(
     """The server's schedules matching what was typed (id or name)."""
     needle = current.strip().lower().lstrip("#")
     views = await api.list(caller_from(interaction))
-    found = [v for v in views if needle in str(v.id) or needle in v.name]
+    found = [v for v in views if needle in str(v.id) or name_key(needle) in name_key(v.name)]
     return [app_commands.Choice(name=clip(f"#{v.id} {v.name} · {v.words}", 100), value=v.id) for v in found[:25]]

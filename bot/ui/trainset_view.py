@@ -9,6 +9,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.services.names import name_key, path_slug
 from bot.services.trainsets.api import (
     OUTLIER_MIN_SET,
     SetVerdict,
@@ -84,7 +85,7 @@ def show_message(view: TrainsetView) -> tuple[discord.Embed, list[discord.File]]
     embed.add_field(name="Check", value=verdict_text(view.verdict), inline=False)
     files = []
     if view.contact_sheet is not None:
-        name = f"{view.info.name}_sheet.png"
+        name = f"{path_slug(view.info.name)}_sheet.png"  # the set's name may hold any character
         files.append(discord.File(io.BytesIO(view.contact_sheet), filename=name))
         embed.set_image(url=f"attachment://{name}")
     return embed, files
@@ -168,7 +169,8 @@ async def set_choices(interaction: discord.Interaction, current: str) -> list[ap
         return []
     needle = current.strip().lower()
     sets = await services_of(interaction).trainsets.list(caller_from(interaction))
-    return [app_commands.Choice(name=s.name, value=s.name) for s in sets if needle in s.name][:MAX_AUTOCOMPLETE]
+    found = [s for s in sets if name_key(needle) in name_key(s.name)]  # names are kept as typed
+    return [app_commands.Choice(name=s.name, value=s.name) for s in found][:MAX_AUTOCOMPLETE]
 
 
 TRAINSET_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (DeleteSetButton, QuickSelectButton)

@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from storage._codec import json_from_db, json_to_db, ts_required, ts_to_db
-from storage.names import name_key
+from storage.names import legacy_slug, name_key
 from storage.records import ModelRecord
 from storage.repos._base import Repository, check_slug, integrity_error
 
@@ -86,10 +86,12 @@ class ModelRepository(Repository):
         return record
 
     async def get(self, name: str) -> ModelRecord | None:
-        """The model stored under `name`, else the one whose key matches it ("EXACTB" finds "exactB")."""
+        """The model stored under `name`, else the one whose key matches ("EXACTB" finds "exactB"), else a
+        row stored before names were kept whose slug `name` makes."""
         row = await self._db.fetchone(
-            "SELECT * FROM models WHERE name = ? OR name_key = ? ORDER BY name = ? DESC LIMIT 1",
-            (name, name_key(name), name),
+            """SELECT * FROM models WHERE name = ? OR name_key = ? OR name = ?
+               ORDER BY name = ? DESC, name_key = ? DESC LIMIT 1""",
+            (name, name_key(name), legacy_slug(name), name, name_key(name)),
         )
         return None if row is None else _model(row)
 

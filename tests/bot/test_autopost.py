@@ -41,7 +41,7 @@ def _in(fake, channel: int) -> list[dict]:
 async def test_add_list_and_the_manage_server_check(fake, studio, bot) -> None:
     answer = await _add(fake, schedule="daily 09:00", count=2, lora_share=80, name="Morning cat")
     embed = answer["embeds"][0]
-    assert embed["title"] == "Auto-post added: #1 morning-cat"
+    assert embed["title"] == "Auto-post added: #1 Morning cat"
     assert "**At 09:00** (UTC)" in embed["description"] and f"<#{POSTS}>" in embed["description"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert len(fields["Next runs"].splitlines()) == 3 and all("09:00 UTC" in r for r in fields["Next runs"].split("\n"))
@@ -55,7 +55,7 @@ async def test_add_list_and_the_manage_server_check(fake, studio, bot) -> None:
 
     listed = await _answer(fake, fake.slash("autopost list"))  # anyone may look
     (field,) = listed["embeds"][0]["fields"]
-    assert field["name"] == "#1 morning-cat" and "At 09:00 (UTC)" in field["value"] and "never run" in field["value"]
+    assert field["name"] == "#1 Morning cat" and "At 09:00 (UTC)" in field["value"] and "never run" in field["value"]
 
     zones = fake.autocomplete("autopost timezone", "tz", tz="europe/par")
     await fake.wait_for(lambda: zones.choices is not None)

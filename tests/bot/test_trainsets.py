@@ -43,13 +43,13 @@ def guild_id() -> int:
     return GUILD_ID
 
 
-async def _set_items(studio, guild_id: int, name: str = "my-char"):
+async def _set_items(studio, guild_id: int, name: str = "my char!"):
     found = await studio.services.db.training_sets.get_by_name(guild_id, name)
     assert found is not None
     return found, await studio.services.db.training_sets.items(found.id)
 
 
-async def _wait_items(fake, studio, guild_id: int, count: int, name: str = "my-char"):
+async def _wait_items(fake, studio, guild_id: int, count: int, name: str = "my char!"):
     async def enough():
         _found, items = await _set_items(studio, guild_id, name)
         return items if len(items) == count else None
@@ -69,7 +69,7 @@ async def fake_sleep() -> None:
     await asyncio.sleep(0.01)
 
 
-async def _captioned(studio, guild_id: int, name: str = "my-char"):
+async def _captioned(studio, guild_id: int, name: str = "my char!"):
     for _ in range(300):
         _found, items = await _set_items(studio, guild_id, name)
         if items and all(i.caption for i in items):
@@ -80,7 +80,7 @@ async def _captioned(studio, guild_id: int, name: str = "my-char"):
 
 async def test_create_react_show_caption_remove_and_delete(fake, studio, bot, guild_id) -> None:
     created = await _command(fake, "trainset create", name="My Char!", trigger_word="mychar")
-    assert created["content"].startswith("Created **my-char** (✅ active)") and created["flags"] & 64
+    assert created["content"].startswith("Created **My Char!** (✅ active)") and created["flags"] & 64
     job_id, grid = await _grid(fake, studio)
     images = await studio.services.db.images.for_job(job_id)
 
@@ -108,9 +108,9 @@ async def test_create_react_show_caption_remove_and_delete(fake, studio, bot, gu
 
     shown = await _command(fake, "trainset show")
     embed = shown["embeds"][0]
-    assert embed["title"] == "Training set my-char"
-    assert embed["image"]["url"] == "attachment://my-char_sheet.png"
-    assert [a["filename"] for a in shown["attachments"]] == ["my-char_sheet.png"]
+    assert embed["title"] == "Training set My Char!"
+    assert embed["image"]["url"] == "attachment://my-char-5871bc_sheet.png"
+    assert [a["filename"] for a in shown["attachments"]] == ["my-char-5871bc_sheet.png"]  # a safe file name
     listing = embed["fields"][0]["value"]
     assert listing.count(f"<@{USER_ID}>") == 2 and "`1` mychar, a photo of a cat" in listing
     check = embed["fields"][1]["value"]
@@ -118,7 +118,7 @@ async def test_create_react_show_caption_remove_and_delete(fake, studio, bot, gu
 
     fixed = await _command(fake, "trainset caption", number=1, text="mychar smiling, studio light")
     assert "mychar smiling, studio light" in fixed["content"]
-    refused = await _command(fake, "trainset remove", number=2, name="my-char", user_id=OTHER)
+    refused = await _command(fake, "trainset remove", number=2, name="MY CHAR!", user_id=OTHER)
     assert "Only the member who added image 2" in refused["content"]
 
     fake.react(grid, "2️⃣", user_id=OTHER, add=False)  # another member's removal takes back nothing
@@ -129,10 +129,10 @@ async def test_create_react_show_caption_remove_and_delete(fake, studio, bot, gu
     assert removed["content"].startswith("Removed image 1")
     await _wait_items(fake, studio, guild_id, 0)
 
-    refused = await _command(fake, "trainset delete", name="my-char", user_id=OTHER)
+    refused = await _command(fake, "trainset delete", name="MY CHAR!", user_id=OTHER)
     assert "Only the set's owner" in refused["content"]
-    asked = await _command(fake, "trainset delete", name="my-char")
-    assert asked["content"].startswith("Delete **my-char**")
+    asked = await _command(fake, "trainset delete", name="MY CHAR!")
+    assert asked["content"].startswith("Delete **My Char!**")
     found, _ = await _set_items(studio, guild_id)
     confirm = fake.click(f"studio:tsdel:{found.id}")
     await fake.wait_for(lambda: "Deleted" in (fake.messages[int(asked["id"])]["content"] or ""))

@@ -104,3 +104,9 @@ async def test_the_migration_gives_old_rows_their_key(tmp_path: Path) -> None:
         assert found is not None and found.name == "old-set"
     finally:
         await db.close()
+
+
+async def test_a_model_stored_before_names_were_kept_is_found_by_its_typed_name(db: Database) -> None:
+    await db.models.add("my-lora", "My LoRA", "lora", "sd15", "/x")  # as the old import stored it
+    found = await db.models.get("My LoRA")
+    assert found is not None and found.name == "my-lora"

@@ -24,11 +24,16 @@ from bot.services.jobs.images import ImageDraft, ImageSubmitter
 from bot.services.jobs.kinds.autopost import PRIORITY
 from bot.services.model_admin import slugify
 from bot.services.models import ModelService
+from bot.services.names import kept_name, name_key
 from storage import Database
 from storage.errors import DuplicateError
+from storage.names import MAX_NAME
 from storage.records import Schedule
 
 log = logging.getLogger(__name__)
+
+DERIVED_WORDS = 4  # a name made from the prompt: its first words
+MAX_DERIVED = 99
 
 # Tells a server something about one of its schedules: (guild, channels to try in order, text) → whether it went.
 Notifier = Callable[[int | None, tuple[int, ...], str], Awaitable[bool]]
@@ -130,7 +135,7 @@ class AutopostService:
             raise Refused("lora_share goes from 0 to 100 (percent), count from 1 to 8.")
         check_template(prompt, await self._db.schedules.wildcards(caller.guild_id))
         model = await self._models.resolve(options.model)  # NotFound says what to pick
-        name = slugify(options.name or " ".join(prompt.split()[:4]))
+        name = await self._new_name(caller.guild_id, options.name, prompt)
         params: dict[str, Any] = {"count": options.count, "lora_share": options.lora_share}
         if options.lora_scale is not None:
             params["lora_scale"] = options.lora_scale
@@ -153,6 +158,22 @@ class AutopostService:
         log.info("auto-post %s (%s) added by user=%s: %s", created.id, name, caller.user_id, timing.cron)
         self._changed(created)
         return await self.view(created)
+
+    async def _new_name(self, guild_id: int | None, given: str | None, prompt: str) -> str:
+        """The name given (kept as typed; a taken one is refused), or one derived from the prompt and made unique."""
+        taken = {name_key(s.name) for s in await self._db.schedules.list(guild_id=guild_id)}
+        if given is not None and given.strip():
+            name = kept_name(given, "auto-post name")
+            if name_key(name) in taken:
+                raise Refused(f"An auto-post named {name!r} exists here already: give another `name`.")
+            return name
+        words = re.sub(r"[\W_]+", " ", prompt).casefold().split()[:DERIVED_WORDS]  # \w: letters of any script
+        derived = "-".join(words)[: MAX_NAME - 4].strip("-") or "auto-post"
+        for number in range(1, MAX_DERIVED + 1):
+            name = derived if number == 1 else f"{derived}-{number}"
+            if name_key(name) not in taken:
+                return name
+        raise Refused(f"{MAX_DERIVED} auto-posts here start like this one: give this one a `name`.")
 
     async def list(self, caller: Caller) -> builtins.list[ScheduleView]:
         guild = None if caller.origin == "cli" and caller.guild_id is None else caller.guild_id

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.services.errors import Refused, StudioError
 from bot.services.models import ModelService
+from bot.services.names import kept_name, name_key, path_slug
 from bot.services.training.plans import config_from_plan
 from bot.services.training.results import CheckpointInfo, CheckpointPost, TrainingResult
 from engine.training.types import TrainOutcome
@@ -35,17 +36,27 @@ class Registry:
         return self._training_dir / f"run-{run_id}"
 
     def lora_files(self, model_name: str) -> tuple[Path, Path]:
-        return self._loras_dir / f"{model_name}.safetensors", self._loras_dir / f"{model_name}_kohya.safetensors"
+        """The model's two files, named by its path slug (the typed name may hold any character)."""
+        slug = path_slug(model_name)
+        return self._loras_dir / f"{slug}.safetensors", self._loras_dir / f"{slug}_kohya.safetensors"
 
     async def free_name(self, wanted: str) -> str:
-        """`wanted`, or `wanted-v2`, `-v3` … when a model (or a built-in preset) already has the name."""
-        taken = {info.name for info in await self._models.catalog()}
-        taken |= {record.name for record in await self._db.models.list(kind=None, category=None, active_only=False)}
-        if wanted not in taken:
+        """`wanted` as typed, or `wanted-v2`, `-v3` … when a LoRA has the name (in any case).
+
+        The name of a base model (a preset or an installed one) is refused: the LoRA would hide behind it.
+        """
+        wanted = kept_name(wanted, "model name")
+        records = await self._db.models.list(kind=None, category=None, active_only=False)
+        bases = {p.name for p in await self._models.catalog() if p.kind == "base"}
+        bases |= {r.name for r in records if r.kind == "base"}
+        if _taken(wanted, bases):
+            raise Refused(f"{wanted!r} is the name of a base model: pick another name for the LoRA.")
+        taken = {r.name for r in records}
+        if not _taken(wanted, taken):
             return wanted
         for version in range(2, MAX_VERSIONS + 1):
             name = f"{wanted}-v{version}"
-            if name not in taken:
+            if not _taken(name, taken):
                 return name
         raise Refused(f"Every name from {wanted} to {wanted}-v{MAX_VERSIONS} is taken; pick another name.")
 
@@ -169,7 +180,8 @@ class Registry:
             }
             if run.model_name is None:
                 await self._db.models.add(
-                    name=name,
+                    name=path_slug(name),
+                    key=name,
                     display_name=name,
                     kind="lora",
                     family=family,
@@ -180,9 +192,14 @@ class Registry:
                     created_by=run.requester_id,
                 )
             else:
-                await self._db.models.set_config(name, model_config)
+                await self._db.models.set_config(path_slug(name), model_config)
             await self._db.training_runs.registered(run.id, name, step)
             return name
+
+
+def _taken(name: str, stored: set[str]) -> bool:
+    """Whether `name` is one of the stored names (slugs): the same file, or the same name in another case."""
+    return path_slug(name) in stored or name_key(name) in {name_key(n) for n in stored}
 
 
 def _path(value: str | None) -> Path | None:

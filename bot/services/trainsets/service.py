@@ -19,8 +19,8 @@ from bot.services.api import Caller
 from bot.services.errors import NotFound, Refused, StudioError
 from bot.services.jobs.kinds.caption import CaptionRequest
 from bot.services.jobs.queue import JobQueue
-from bot.services.model_admin import slugify
 from bot.services.models import ModelService
+from bot.services.names import kept_name
 from bot.services.trainsets.api import (
     MAX_CAPTION,
     MAX_ITEMS,
@@ -97,8 +97,8 @@ class TrainsetService:
 
     @staticmethod
     def slug(name: str) -> str:
-        """The name a set is stored under (what `name` becomes)."""
-        return slugify(name)
+        """The name a set is stored under: as typed, trimmed (it is found again in any case)."""
+        return kept_name(name, "training set name")
 
     @staticmethod
     def _where(caller: Caller) -> int | None:
@@ -108,10 +108,9 @@ class TrainsetService:
 
     async def named(self, caller: Caller, name: str) -> TrainingSet:
         """The set called `name` in the caller's server; NotFound with what to do."""
-        slug = self.slug(name)
-        found = await self._db.training_sets.get_by_name(self._where(caller), slug)
+        found = await self._db.training_sets.get_by_name(self._where(caller), name)
         if found is None:
-            raise NotFound(f"There is no training set named {slug!r} here. /trainset list shows them.")
+            raise NotFound(f"There is no training set named {name.strip()!r} here. /trainset list shows them.")
         return found
 
     async def target(self, caller: Caller, name: str | None) -> TrainingSet:
@@ -147,7 +146,7 @@ class TrainsetService:
     ) -> TrainsetInfo:
         guild_id = self._where(caller)
         await self._queue.admission.check_access(caller)
-        slug = slugify(name)
+        slug = self.slug(name)
         trigger = " ".join((trigger_word or "").split()) or None
         if trigger is not None and len(trigger) > MAX_TRIGGER:
             raise StudioError(f"The trigger word is too long ({len(trigger)} characters; at most {MAX_TRIGGER}).")

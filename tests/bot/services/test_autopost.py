@@ -63,8 +63,31 @@ async def test_add_answers_in_words_with_the_next_runs_in_the_server_zone(servic
     assert view.name == "a-cat-at-dawn" and view.enabled and view.lora_share == 100
     (listed,) = await services.autopost.list(ALICE)
     assert listed.id == view.id and listed.channel_id == CHANNEL
-    with pytest.raises(Refused, match="named 'a-cat-at-dawn' exists"):
-        await services.autopost.add(MANAGER, CHANNEL, "daily 10:00", ScheduleOptions(prompt="a cat at dawn"))
+
+
+async def test_a_derived_name_is_made_unique_and_a_given_one_is_kept_or_refused(services) -> None:
+    prompt = ScheduleOptions(prompt="A red, blue green fox in snow")
+    first = await services.autopost.add(MANAGER, CHANNEL, "daily 09:00", prompt)
+    second = await services.autopost.add(MANAGER, CHANNEL, "daily 10:00", prompt)
+    third = await services.autopost.add(MANAGER, CHANNEL, "daily 11:00", prompt)
+    assert (first.name, second.name, third.name) == ("a-red-blue-green", "a-red-blue-green-2", "a-red-blue-green-3")
+    mine = await services.autopost.add(MANAGER, CHANNEL, "daily 12:00", ScheduleOptions(prompt="x", name="Café ✨"))
+    assert mine.name == "Café ✨"
+    with pytest.raises(Refused, match="named 'CAFÉ ✨' exists"):
+        await services.autopost.add(MANAGER, CHANNEL, "daily 13:00", ScheduleOptions(prompt="x", name="CAFÉ ✨"))
+    with pytest.raises(Refused, match="named 'a-red-blue-green' exists"):  # a name the user chose is not changed
+        await services.autopost.add(
+            MANAGER, CHANNEL, "daily 13:00", ScheduleOptions(prompt="x", name="a-red-blue-green")
+        )
+
+
+async def test_a_schedule_error_comes_before_a_name_error(services) -> None:
+    await services.autopost.add(MANAGER, CHANNEL, "daily 09:00", ScheduleOptions(prompt="x", name="taken"))
+    with pytest.raises(StudioError) as caught:
+        await services.autopost.add(MANAGER, CHANNEL, "whenever you like", ScheduleOptions(prompt="x", name="taken"))
+    assert "exists" not in caught.value.message
+    with pytest.raises(Refused, match="control"):
+        await services.autopost.add(MANAGER, CHANNEL, "daily 09:00", ScheduleOptions(prompt="x", name="bad\x07"))
 
 
 async def test_manage_server_is_needed_for_every_change(services) -> None:

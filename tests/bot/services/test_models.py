@@ -80,10 +80,12 @@ async def test_resolve_lora_and_family_mismatch(services) -> None:
 async def test_import_lora_and_refusals(services, settings, tmp_path: Path) -> None:
     good = _lora_file(tmp_path / "good.safetensors")
     record = await import_lora(settings, good, "My Cat!", "tiny-sd", "mycat", db=services.db)
-    assert record.name == "my-cat" and record.family == "sd15"
+    assert record.display_name == "My Cat!" and record.family == "sd15"  # kept as typed
+    assert record.name.startswith("my-cat-")  # the file's name: a slug, with a hash as it lost the "!"
     assert Path(record.source).is_file() and Path(record.source).parent == settings.loras_dir.resolve()
-    with pytest.raises(StudioError, match="already exists"):
-        await import_lora(settings, good, "my cat", "tiny-sd", db=services.db)
+    assert (await services.models.resolve("MY CAT!")).loras[0].name == record.name
+    with pytest.raises(StudioError, match="installed already"):
+        await import_lora(settings, good, "my cat!", "tiny-sd", db=services.db)
     pickle = tmp_path / "evil.ckpt"
     pickle.write_bytes(b"not really")
     with pytest.raises(StudioError, match="pickle"):
@@ -100,8 +102,8 @@ async def test_import_lora_and_refusals(services, settings, tmp_path: Path) -> N
 
 async def test_add_base_model(services, settings, tmp_path: Path) -> None:
     record = await add_base_model(settings, "Real Vis", "SG161222/RealVisXL_V4.0", "sdxl", db=services.db)
-    assert record.name == "real-vis" and record.kind == "base"
-    resolved = await services.models.resolve("real-vis")
+    assert record.display_name == "Real Vis" and record.kind == "base"
+    resolved = await services.models.resolve("real vis")
     assert resolved.spec.source == "SG161222/RealVisXL_V4.0" and resolved.spec.family == "sdxl"
     with pytest.raises(StudioError, match="pickle"):
         await add_base_model(settings, "bad", str(tmp_path / "model.ckpt"), "sd15", db=services.db)

@@ -66,7 +66,7 @@ async def test_a_run_goes_from_plan_to_a_registered_model_in_the_picker(studio, 
     services, delivery = studio
     await _set(services, tmp_path)
     plan = await services.training.plan(MANAGER, "mila", "Mila", steps=4, rank=8)
-    assert plan.model_name == "mila" and plan.trigger_word == "zzmila" and plan.images == 4
+    assert plan.model_name == "Mila" and plan.trigger_word == "zzmila" and plan.images == 4
     rows = {row.label: row for row in plan.rows}
     assert rows["Steps"].value == "4" and rows["Steps"].source == "you"
     assert rows["Rank (alpha)"].value == "8 (8)" and rows["Batch size"].source == "model preset"
@@ -78,7 +78,7 @@ async def test_a_run_goes_from_plan_to_a_registered_model_in_the_picker(studio, 
     assert done.status == "done", done.error
     result = delivery.results[ticket.job_id]
     assert isinstance(result, TrainingResult) and not result.stopped
-    assert (result.model_name, result.steps_done, result.total_steps) == ("mila", 4, 4)
+    assert (result.model_name, result.steps_done, result.total_steps) == ("Mila", 4, 4)
     assert [c.step for c in result.checkpoints] == [1, 2, 3, 4] and result.checkpoints[-1].chosen
     assert result.scales_path.is_file() and result.loss_plot_path.is_file() and result.kohya_path.is_file()
     # Progress showed the loss; each checkpoint's grid was posted on its own, for votes.
@@ -102,7 +102,7 @@ async def test_a_run_goes_from_plan_to_a_registered_model_in_the_picker(studio, 
     assert (await services.db.training_runs.get(plan.run_id)).plan["items"] == []
     # /train list shows the run with its scores.
     (info,) = await services.training.list(MANAGER)
-    assert (info.status, info.model_name, info.steps_done, info.chosen_step) == ("done", "mila", 4, 4)
+    assert (info.status, info.model_name, info.steps_done, info.chosen_step) == ("done", "Mila", 4, 4)
     assert info.best_consistency is not None
 
 
@@ -196,9 +196,9 @@ async def test_cancel_keeps_a_checkpoint_that_can_be_registered(studio, tmp_path
     assert result.stopped and result.model_name is None and 3 <= result.steps_done < 200
     assert await services.db.models.get("mila") is None
     registered = await services.training.choose(MANAGER, run_id, result.checkpoints[-1].step)
-    assert registered.model_name == "mila" and (await services.models.resolve("mila")).loras
+    assert registered.model_name == "Mila" and (await services.models.resolve("mila")).loras
     (info,) = await services.training.list(MANAGER)
-    assert info.status == "stopped" and info.model_name == "mila"
+    assert info.status == "stopped" and info.model_name == "Mila"
 
 
 async def test_a_run_stopped_by_a_restart_resumes_from_its_checkpoint(settings, tiny_manager, tmp_path) -> None:
@@ -221,7 +221,7 @@ async def test_a_run_stopped_by_a_restart_resumes_from_its_checkpoint(settings, 
         assert done.status == "done", done.error
         result = delivery.results[job_id]
         assert result.resumed_at is not None and result.resumed_at >= 5 and result.steps_done == 40
-        assert result.model_name == "mila"
+        assert result.model_name == "Mila"
         steps = [step for kind, jid, step in delivery.calls if kind == "progress" and jid == job_id]
         assert steps[0][0] == result.resumed_at + 1  # it went on from the checkpoint, not from step 1
 
@@ -248,7 +248,7 @@ async def test_a_flux_lora_trains_registers_and_generates(studio, tmp_path) -> N
         await services.trainsets.add(MANAGER, buffer.getvalue(), "fluxy")
     await settle(services)
     plan = await services.training.plan(MANAGER, "fluxy", "Fluxy", steps=4)
-    assert plan.model_name == "fluxy"
+    assert plan.model_name == "Fluxy"  # as typed
     ticket = await services.training.start(MANAGER, plan.run_id)
     done = await services.jobs.wait(ticket.job_id, limit_s=300)
     assert done.status == "done", done.error
