@@ -11,7 +11,6 @@ import click
 from bot.commands._local import CliDelivery, wait_delivered, with_services
 from bot.commands._support import LOCAL, Context, run_async
 from bot.services.errors import StudioError
-from bot.services.names import same_name
 from bot.services.owner import Holder
 from bot.services.training.api import PlanView, RunInfo
 from bot.services.training.folder import FolderImage, captioner_problem, read_folder
@@ -21,6 +20,7 @@ from bot.services.training.results import TrainingResult
 
 if TYPE_CHECKING:
     from bot.services.container import Services
+    from storage.records import TrainingRun
 
 
 def _plan_lines(plan: PlanView) -> list[str]:
@@ -97,7 +97,10 @@ def train(
 
     async def go(services: Services, delivery: CliDelivery) -> TrainingResult:
         if resume:
-            job_id = await _interrupted(services, name)
+            run = await _interrupted(services, name)
+            click.echo(f"resuming run {run.id} ({run.output_name})")
+            assert run.job_id is not None
+            job_id = run.job_id
         else:
             assert images is not None
             settings: dict[str, Any] = {
@@ -127,7 +130,7 @@ def train(
 async def _existing_set(services: Services, name: str) -> tuple[str | None, set[str]]:
     """The base model of the set `name` and the contents (sha256) of its images; (None, empty) when it is new."""
     slug = services.trainsets.slug(name)
-    if not any(same_name(s.name, slug) for s in await services.trainsets.list(LOCAL)):  # in any case
+    if slug not in {s.name for s in await services.trainsets.list(LOCAL)}:
         return None, set()
     found = await services.trainsets.named(LOCAL, slug)
     return found.base_model, {item.path.stem for item in await services.db.training_sets.items(found.id)}
@@ -168,7 +171,7 @@ async def _fill_set(
 ) -> None:
     """The training set `name` with the folder's images; `.txt` captions are a member's, the rest are captioned.
     When the captioner leaves an image without a caption, the images this command added leave the set again."""
-    new_set = not any(same_name(s.name, name) for s in await services.trainsets.list(LOCAL))  # in any case
+    new_set = services.trainsets.slug(name) not in {s.name for s in await services.trainsets.list(LOCAL)}
     if new_set:
         await services.trainsets.create(LOCAL, name, trigger or name, base)
     added, captions = await services.trainsets.add_uploads(LOCAL, [image.data for image in found], name)
@@ -195,16 +198,29 @@ async def _fill_set(
     click.echo(f"set '{services.trainsets.slug(name)}': {len(added)} new image(s) of {len(found)}")
 
 
-async def _interrupted(services: Services, name: str) -> int:
-    """The job of the newest run of `name` that has not ended (the queue resumes it from its checkpoint)."""
+async def _interrupted(services: Services, name: str) -> TrainingRun:
+    """The newest run of `name` that has not ended (its job resumes from its checkpoint)."""
     for run in await services.db.training_runs.list(None, limit=100):
-        named = same_name(name, run.output_name) or same_name(name, run.plan.get("requested_name"))  # in any case
-        if named and run.status == "started" and run.job_id:
+        if name in (run.output_name, run.plan.get("requested_name")) and run.status == "started" and run.job_id:
             job = await services.db.jobs.get(run.job_id)
             if job is not None and job.active:
-                click.echo(f"resuming run {run.id} ({run.output_name})")
-                return job.id
-    raise StudioError(f"No interrupted training of '{name}' to resume; start one with --images.")
+                return run
+    raise StudioError(f"No interrupted training of '{name}' (`studio train list` shows the trainings).")
+
+
+@train.command("cancel")
+@click.argument("name")
+@click.pass_obj
+def cancel_run(obj: Context, name: str) -> None:
+    """Drop an interrupted training (`studio train list` shows them), so that another may start."""
+
+    async def go(services: Services, _delivery: CliDelivery) -> tuple[TrainingRun, Path]:
+        run = await _interrupted(services, name)
+        await services.training.cancel(LOCAL, run.id)
+        return run, services.training.registry.run_dir(run.id)
+
+    run, folder = run_async(lambda: with_services(obj.settings, go))
+    click.echo(f"cancelled run {run.id} ({run.output_name}); its checkpoints stay in {folder}")
 
 
 @train.command("list")

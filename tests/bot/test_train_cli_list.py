@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import cli
+from bot.services.jobs.kinds.train import TrainRequest
 from bot.services.owner import acquire
 from storage import open_database
 
@@ -47,7 +48,8 @@ def _crashed_run(data: Path, job_status: str, checkpoints: tuple[str, ...]) -> N
                 trigger_word="zzhero",
                 plan={"v": 1, "config": {"steps": 40}, "estimate_s": 10.0},
             )
-            job = await db.jobs.create("train", {"v": 1, "run_id": run.id}, 0, origin="cli", lane="batch")
+            request = TrainRequest(run.id, "hero", "hero", 40, 10.0).to_json()
+            job = await db.jobs.create("train", request, 0, origin="cli", lane="batch")
             await db.training_runs.started(run.id, job.id)
             if job_status == "running":
                 await db.jobs.start(job.id)
@@ -117,3 +119,30 @@ def test_a_running_run_of_a_live_owner_is_not_interrupted(run, tmp_path: Path) -
         lock.release()
     listed = run("train", "list").output.strip()  # its owner gone, before any checkpoint
     assert listed.startswith("#1 hero: interrupted before its first checkpoint, 0/40: `studio train --name hero")
+
+
+def test_an_interrupted_run_is_resumed_or_cancelled_before_another_starts(run, tmp_path: Path) -> None:
+    from tests.engine.training_support import planted_images
+
+    data = tmp_path / "data"
+    assert run("db", "upgrade").exit_code == 0
+    _crashed_run(data, "running", CHECKPOINTS)
+    folder = tmp_path / "photos"
+    planted_images(folder, 3)
+    refused = run("train", "--images", str(folder), "--name", "other", "--base", "tiny-sd", "--force")
+    assert refused.exit_code == 1, refused.output
+    assert (
+        refused.output.strip()
+        .splitlines()[-1]
+        .endswith(
+            "The training 'hero' (run 1) has not ended: `studio train --name hero --resume` goes on with it, "
+            "`studio train cancel hero` drops it."
+        )
+    )
+    assert not (data / "trainsets").exists() or not any((data / "trainsets").rglob("*.png"))
+    cancelled = run("train", "cancel", "hero")
+    assert cancelled.exit_code == 0, cancelled.output
+    assert "cancelled run 1 (hero); its checkpoints stay in" in cancelled.output
+    assert run("train", "list").output.strip() == "#1 hero: cancelled, 0/40 steps"
+    again = run("train", "cancel", "hero")
+    assert again.exit_code == 1 and "No interrupted training of 'hero'" in again.output

@@ -17,8 +17,8 @@ from bot.services.api import Caller, JobTicket
 from bot.services.errors import NotFound, Refused, StudioError
 from bot.services.jobs.kinds.train import TrainRequest
 from bot.services.jobs.queue import JobQueue
+from bot.services.model_admin import slugify
 from bot.services.models import ModelService, ResolvedModel
-from bot.services.names import kept_name
 from bot.services.training.api import SOURCE_LABELS, PlanRow, PlanView, RunInfo
 from bot.services.training.pace import calibrate
 from bot.services.training.plans import plan_to_json
@@ -79,8 +79,14 @@ class TrainService:
         which = f" or one of these roles: {', '.join(f'<@&{r}>' for r in roles)}" if roles else ""
         raise Refused(f"Training a LoRA needs Manage Server{which}. Ask an admin (/settings trainer_role_ids).")
 
-    async def _busy(self, guild_id: int | None) -> None:
+    async def _busy(self, guild_id: int | None, *, cli: bool = False) -> None:
         active = await self._db.training_runs.active_in(guild_id)
+        if active and cli:  # another process running it owns the folder: this one is interrupted
+            name = active[0].output_name
+            raise Refused(
+                f"The training '{name}' (run {active[0].id}) has not ended: `studio train --name {name} --resume` "
+                f"goes on with it, `studio train cancel {name}` drops it."
+            )
         if active:
             run = active[0]
             raise Refused(
@@ -122,9 +128,9 @@ class TrainService:
         await self._may_train(caller)
         await self._queue.admission.check_access(caller)
         found = await self._trainsets.target(caller, set_name)
-        requested = kept_name(output_name, "model name")
+        requested = slugify(output_name)
         base = await self._base(base_model or found.base_model)
-        await self._busy(caller.guild_id)
+        await self._busy(caller.guild_id, cli=caller.origin == "cli")
         verdict = await self._trainsets.check(caller, found.name)
         if not verdict.ready and not _enough_for_the_owner(caller, verdict, force=force):
             hint = " Or pass --force to train on fewer." if caller.origin == "cli" and _only_few(verdict) else ""
@@ -188,7 +194,7 @@ class TrainService:
         under way) before any image is copied or captioned; the base model's name."""
         await self._may_train(caller)
         base = await self._base(base_model)
-        await self._busy(caller.guild_id)
+        await self._busy(caller.guild_id, cli=caller.origin == "cli")
         await self._sized(base, max(1, images), "check", overrides)
         return base.spec.name
 
