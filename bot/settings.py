@@ -170,6 +170,25 @@ class Settings(BaseSettings):
         return self.discord_token.get_secret_value().strip()
 
 
+def prepare_data_dir(settings: Settings) -> Path:
+    """Create the data folder if needed and check that files can be written in it; a one-line SettingsError if not.
+
+    Checked before any command touches it, so a wrong --data-dir is one line rather than a database error.
+    """
+    folder = settings.data_dir
+    fix = "pass --data-dir (or set STUDIO_DATA_DIR to) a folder you can write to"
+    if folder.exists() and not folder.is_dir():
+        raise SettingsError(f"the data folder {folder} is a file, not a folder: {fix}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-check-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise SettingsError(f"the data folder {folder} cannot be used ({exc.strerror or exc}): {fix}") from None
+    return folder
+
+
 def _env_name(loc: tuple[Any, ...]) -> str:
     path = tuple(str(part) for part in loc)
     for name, fields in ENV_NAMES.items():
