@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import re
+from pathlib import Path
 
 NOISY_LOGGERS = (
     "discord.gateway",
@@ -41,17 +43,37 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def setup_logging(level: str = "INFO", secrets: tuple[str, ...] = ()) -> None:
-    """Configure the root logger once; quiet the chatty libraries."""
+def setup_logging(
+    level: str = "INFO", secrets: tuple[str, ...] = (), *, stderr: bool = True, log_file: Path | None = None
+) -> None:
+    """Configure the root logger once; quiet the chatty libraries.
+
+    `stderr` shows the records in the terminal (the bot, and `studio --verbose`); `log_file` keeps them, with
+    their tracebacks, in a small rotating file (the CLI's commands, whose terminal shows one line per error).
+    """
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_studio", False):
-            root.removeHandler(handler)
-    handler = logging.StreamHandler()
-    handler._studio = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    handler.addFilter(RedactSecrets(secrets))
-    root.addHandler(handler)
+    for old in list(root.handlers):
+        if getattr(old, "_studio", False):
+            root.removeHandler(old)
+            old.close()
+    handlers: list[logging.Handler] = []
+    if stderr:
+        handlers.append(logging.StreamHandler())
+    if log_file is not None:
+        # delay: the file is made at the first record, so a command that logs nothing leaves nothing behind.
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                log_file, maxBytes=2_000_000, backupCount=2, encoding="utf-8", delay=True
+            )
+        )
+    if not handlers:
+        # Without any handler logging falls back to printing warnings on stderr.
+        handlers.append(logging.NullHandler())
+    for handler in handlers:
+        handler._studio = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.addFilter(RedactSecrets(secrets))
+        root.addHandler(handler)
     root.setLevel(level)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))
