@@ -83,3 +83,20 @@ def test_no_caption_source_is_refused(run, tmp_path: Path, monkeypatch: pytest.M
     (folder / "0.txt").write_text("zzhero in the rain")  # one caption of three is not enough
     line = _refused(run, tmp_path, folder, "--force")
     assert "No caption for 2 image(s) (e.g. 1.png)" in line and "blip-large" in line and ".txt" in line
+
+
+@pytest.mark.slow  # the engine's caption job runs (and fails to load its captioner)
+def test_a_captioner_that_fails_leaves_the_set_as_it_was(run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "my-blip"  # looks like a BLIP folder, holds no weights: only loading it tells
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "blip"}')
+    monkeypatch.setenv("STUDIO_CAPTIONER", str(broken))
+    folder = tmp_path / "photos"
+    planted_images(folder, 3)
+    result = run("train", "--images", str(folder), "--name", "hero", "--base", "tiny-sd", "--force")
+    assert result.exit_code == 1, result.output
+    line = result.output.strip().splitlines()[-1]
+    assert "The captioner left 3 image(s) without a caption" in line and "Nothing was trained" in line
+    assert "no training sets yet" in run("trainset", "list").output
+    assert not list((tmp_path / "data" / "trainsets").rglob("*.png"))
+    assert "no trainings yet" in run("train", "list").output
