@@ -14,6 +14,7 @@ from bot.services.models import ModelService
 from bot.services.names import kept_name, name_key, path_slug
 from bot.settings import Settings
 from engine.catalog import PICKLE_SUFFIXES
+from engine.lora_family import lora_family_of, wrong_family_message
 from storage import Database, open_database
 from storage.records import ModelRecord
 
@@ -124,6 +125,9 @@ async def import_lora(
         base = await ModelService(db, settings.default_model).resolve(base_model)
         if base.loras:
             raise StudioError(f"{base_model!r} is a LoRA; give the base model it was trained on.")
+        looks = await asyncio.to_thread(lora_family_of, path)
+        if looks is not None and looks != base.spec.family:
+            raise StudioError(wrong_family_message(path.name, looks, base.spec.name, base.spec.family))
         await _refuse_taken(db, settings, typed)
         target = settings.loras_dir / f"{slug}.safetensors"
         await asyncio.to_thread(_copy, path, target)
