@@ -69,7 +69,8 @@ def add_model(obj: Context, name: str, source: str, family: str, display_name: s
     from bot.services.model_admin import add_base_model
 
     record = run_async(lambda: add_base_model(obj.settings, name, source, family, display_name))
-    click.echo(f"added base model {record.name} ({record.family}) from {record.source}")
+    shown = f"{name.strip()} (as {record.name})" if record.name != name.strip() else record.name
+    click.echo(f"added base model {shown} ({record.family}) from {record.source}")
 
 
 @models.command("import-lora")
@@ -83,7 +84,7 @@ def import_lora(obj: Context, path: Path, name: str, base_model: str, trigger_wo
     from bot.services.model_admin import import_lora as do_import
 
     record = run_async(lambda: do_import(obj.settings, path, name, base_model, trigger_word))
-    click.echo(f"imported LoRA {record.name} on {record.base_model} ({record.family})")
+    click.echo(f"imported LoRA {record.display_name} on {record.base_model} ({record.family})")
 
 
 @models.command("disable")

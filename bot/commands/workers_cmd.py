@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
+import logging
+import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
 from bot.commands._support import Context
+
+PROBE_S = 5.0  # how long an address may take to answer before the command gives up
+GCS_PORT, CLIENT_PORT = 6379, 10001  # Ray's defaults: `host` alone, and `ray://host`
+
+
+def probe(address: str, timeout_s: float = PROBE_S) -> str | None:
+    """None when something listens at a Ray address (`host:port`, `ray://host[:port]`), else why not, in words.
+
+    Ray itself retries an unreachable address for many minutes, printing warnings: this answers in seconds.
+    """
+    if address in ("auto", "local"):
+        return None
+    parts = urlsplit(address if "://" in address else f"//{address}")
+    try:
+        port = parts.port or (CLIENT_PORT if parts.scheme == "ray" else GCS_PORT)
+    except ValueError:
+        return f"{address!r} is not host:port"
+    if not parts.hostname:
+        return f"{address!r} names no host"
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout_s):
+            return None
+    except TimeoutError:
+        return f"{parts.hostname}:{port} did not answer within {timeout_s:.0f} s"
+    except OSError as exc:
+        return f"{parts.hostname}:{port} cannot be reached ({exc.strerror or exc})"
 
 
 def worker_lines(statuses: list[dict[str, Any]]) -> list[str]:
@@ -32,8 +61,16 @@ def workers(obj: Context, address: str | None) -> None:
         from engine.backends.ray_backend import worker_statuses
     except ImportError:
         raise click.ClickException("Ray is not installed: pip install -e '.[ray]'") from None
+    target = address or backend.ray_address or None
+    problem = probe(target) if target else None
+    if problem is not None:
+        raise click.ClickException(
+            f"No Ray cluster at {target}: {problem}. Check --address (or STUDIO_RAY_ADDRESS): `ray start --head` "
+            "prints it."
+        )
+    logging.getLogger("ray").setLevel(logging.ERROR)  # its retry warnings are not this command's answer
     try:
-        statuses = worker_statuses(address or backend.ray_address or None)
+        statuses = worker_statuses(target)
     except ConnectionError as exc:
         raise click.ClickException(
             f"No Ray cluster to ask: {exc}. Is the bot running with STUDIO_BACKEND=ray?"

@@ -58,9 +58,9 @@ def test_models_import_lora_then_list(run, tmp_path: Path) -> None:
     result = run("models", "import-lora", str(lora), "--name", "My Cat", "--base", "tiny-sd", "--trigger", "mycat")
     assert result.exit_code == 0, result.output
     listed = run("models", "list").output
-    assert "my-cat" in listed and "trigger 'mycat'" in listed
-    assert run("models", "disable", "my-cat").exit_code == 0
-    assert "my-cat" not in run("models", "list").output
+    assert "My Cat " in listed and "trigger 'mycat'" in listed  # the name as typed
+    assert run("models", "disable", "my cat").exit_code == 0  # found in any case
+    assert "My Cat " not in run("models", "list").output
 
 
 @pytest.mark.slow  # the CLI runs the real engine on tiny-sd
@@ -222,22 +222,22 @@ def test_train_a_folder_then_list_and_export(run, tmp_path: Path, monkeypatch: p
     assert trained.exit_code == 0, trained.output
     out = trained.output
     assert "fewer images than the 20 a training needs: trained anyway (--force)" in out
-    assert "set 'hero': 3 new image(s) of 3" in out
+    assert "set 'Hero': 3 new image(s) of 3" in out  # names are kept as typed
     assert "  Text encoder: trained too (you)" in out
-    assert "  Steps: 4 (you)" in out and "plan: hero on tiny-sd, 3 image(s), trigger 'zzhero'" in out
-    assert "trained 4/4 steps" in out and "registered as 'hero' (trigger 'zzhero')" in out
+    assert "  Steps: 4 (you)" in out and "plan: Hero on tiny-sd, 3 image(s), trigger 'zzhero'" in out
+    assert "trained 4/4 steps" in out and "registered as 'Hero' (trigger 'zzhero')" in out
     assert "step 4: loss" in out and "<- registered" in out
     shown = run("trainset", "show", "hero")
     assert "zzhero standing in the rain" in shown.output and len(items) == 3
     listed = run("train", "list")
-    assert listed.output.startswith("#1 hero: done, 4/4 steps") and "-> hero (step 4)" in listed.output
-    assert "hero " in run("models", "list").output
+    assert listed.output.startswith("#1 Hero: done, 4/4 steps") and "-> Hero (step 4)" in listed.output
+    assert "Hero " in run("models", "list").output
     exported = tmp_path / "hero_for_a1111.safetensors"
     done = run("models", "export", "hero", "--format", "kohya", "--out", str(exported))
     assert done.exit_code == 0, done.output
     with safe_open(str(exported), "pt") as f:
         keys = list(f.keys())
-        assert f.metadata()["ss_output_name"] == "hero" and f.metadata()["ss_network_train_unet_only"] == "False"
+        assert f.metadata()["ss_output_name"] == "Hero" and f.metadata()["ss_network_train_unet_only"] == "False"
     assert {k.split("_")[1] for k in keys} == {"unet", "te"}  # lora_unet_… and lora_te_…
     missing = run("models", "export", "nope", "--out", str(tmp_path / "x.safetensors"))
     assert missing.exit_code == 1 and "No LoRA named 'nope'" in missing.output
