@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,43 @@ def test_an_interrupted_run_is_resumed_or_cancelled_before_another_starts(run, t
     assert run("train", "list").output.strip() == "#1 hero: cancelled, 0/40 steps"
     again = run("train", "cancel", "hero")
     assert again.exit_code == 1 and "No interrupted training of 'hero'" in again.output
+
+
+@pytest.mark.slow  # a real `studio train` process on tiny-sd, killed at its first checkpoint
+def test_a_run_whose_process_was_killed(run, tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    from tests.engine.training_support import planted_images
+
+    data, folder = tmp_path / "data", tmp_path / "photos"
+    for item in planted_images(folder, 3):
+        item.path.with_suffix(".txt").write_text(item.caption)  # no captioner needed
+    env = os.environ | {"STUDIO_DEVICE": "cpu", "STUDIO_CAPTIONER": "tiny-blip", "STUDIO_EMBEDDER": "tiny-clip"}
+    args = ["--data-dir", str(data), "train", "--images", str(folder), "--name", "hero", "--base", "tiny-sd"]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *args, "--steps", "200", "--force"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    checkpoint = data / "training" / "run-1" / "ckpt-000050"
+    try:
+        deadline = time.monotonic() + 240
+        while not (checkpoint / "optimizer.safetensors").is_file():
+            assert child.poll() is None, "the training ended before its first checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint after 4 minutes"
+            time.sleep(0.2)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    listed = run("train", "list")
+    assert listed.exit_code == 0, listed.output
+    # Killed at its first checkpoint, or at a later one it reached before the signal.
+    assert re.fullmatch(
+        r"#1 hero: interrupted at step (50|100|150)/200 \(its last checkpoint\): "
+        r"`studio train --name hero --resume` to go on",
+        listed.output.strip(),
+    ), listed.output
