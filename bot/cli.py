@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import click
 
 from bot.commands import COMMANDS
-from bot.commands._support import Context
+from bot.commands._support import INTERRUPTED_EXIT, Context
 from bot.services.errors import UserFacing, cli_wording
 from bot.settings import SettingsError, load_settings, prepare_data_dir
 
@@ -113,7 +113,10 @@ class StudioGroup(click.Group):
         except click.exceptions.NoArgsIsHelpError as exc:  # `studio models` alone: the help, as click shows it
             exc.show()
             sys.exit(exc.exit_code)
-        except click.Abort:
+        except click.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):  # click's own Ctrl+C handling, outside any job
+                click.echo("interrupted", err=True)
+                sys.exit(INTERRUPTED_EXIT)
             click.echo("Aborted!", err=True)
             sys.exit(1)
         except Exception as exc:

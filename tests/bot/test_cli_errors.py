@@ -98,12 +98,16 @@ CASES: dict[str, list[Case]] = {
         Case(("train", "--images", "{dir}", "--name", "x", "--base", "tiny-sd"), NO_GPU_LINE, NO_GPU),
     ],
     "train list": [Case(("train", "list", "extra"), "unexpected extra argument")],
+    "train cancel": [Case(("train", "cancel", "nothing-here"), "studio train list"), Case(("train", "cancel"), "NAME")],
     "autopost list": [Case(("autopost", "list", "--guild", "abc"), "'abc' is not a valid integer")],
     "autopost run": [
         Case(("autopost", "run", "999", "--out", "{dir}/out"), "999"),
         Case(("autopost", "run", "1", "--out", "{file}"), "is a file"),
     ],
-    "workers": [Case(("workers", "extra"), "unexpected extra argument")],
+    "workers": [
+        Case(("workers", "extra"), "unexpected extra argument"),
+        Case(("workers", "--address", "127.0.0.1:1"), "127.0.0.1:1"),  # nothing listens there: seconds, not minutes
+    ],
     "db upgrade": [
         Case(("--data-dir", "/proc/no-such-dir", "db", "upgrade"), "/proc/no-such-dir"),
         Case(("db", "upgrade", "--data-dir", "{file}"), "is a file, not a folder"),
@@ -288,3 +292,41 @@ def test_cli_wording_names_studio_commands_and_leaves_paths_alone() -> None:
     )
     assert cli_wording("saved in /models/x and data/models") == "saved in /models/x and data/models"
     assert cli_wording("The engine failed; the error was logged for the admins.").endswith("--verbose for the details.")
+
+
+def test_the_console_script_prints_one_line_on_stderr(tmp_path: Path) -> None:
+    """The installed entry point, in its own process: nothing but the line reaches the terminal."""
+    import os
+    import subprocess
+    import sys
+
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("hello", encoding="utf-8")
+    env = {**os.environ, "STUDIO_DEVICE": "cpu"}
+    code = "from bot.cli import main; main()"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "db", "upgrade", "--data-dir", str(not_a_folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"error: the data folder {not_a_folder} is a file, not a folder: "
+        "pass --data-dir (or set STUDIO_DATA_DIR to) a folder you can write to"
+    ]
+
+
+def test_ctrl_c_outside_a_job_exits_130_in_one_line(studio, monkeypatch) -> None:
+    from bot.commands import models_cmd
+
+    def interrupted(obj: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(models_cmd, "print_catalog", interrupted)
+    result = studio("models", "list")
+    assert result.exit_code == 130
+    assert [line for line in result.output.splitlines() if line.strip()] == ["interrupted"]
