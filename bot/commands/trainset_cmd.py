@@ -10,6 +10,7 @@ import click
 from bot.commands._local import CliDelivery, with_services
 from bot.commands._support import LOCAL_USER, Context, run_async
 from bot.services.api import Caller
+from bot.services.names import same_name
 from bot.services.trainsets.api import TrainsetInfo, TrainsetItem, TrainsetView
 
 if TYPE_CHECKING:
@@ -95,8 +96,7 @@ def add(obj: Context, name: str, images: tuple[Path, ...], guild: int | None) ->
 
     async def go(services: Services, _delivery: CliDelivery) -> list[TrainsetItem]:
         caller = _caller(guild)
-        known = {s.name for s in await services.trainsets.list(caller)}
-        if services.trainsets.slug(name) not in known:
+        if not any(same_name(s.name, name) for s in await services.trainsets.list(caller)):  # in any case
             await services.trainsets.create(caller, name)
         added, captions = await services.trainsets.add_uploads(caller, [p.read_bytes() for p in images], name)
         if captions is not None:

@@ -182,9 +182,9 @@ def test_trainset_add_list_and_show(run, tmp_path: Path, monkeypatch: pytest.Mon
     assert added.exit_code == 0, added.output
     assert added.output.count("added image") == 2
     listed = run("trainset", "list")
-    assert listed.output.strip() == "my-char: 2 image(s), owner 0"
+    assert listed.output.strip() == "My Char: 2 image(s), owner 0"  # as typed
     sheet = tmp_path / "sheet.png"
-    shown = run("trainset", "show", "my-char", "--out", str(sheet))
+    shown = run("trainset", "show", "MY CHAR", "--out", str(sheet))
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
     assert lines[1].startswith("    1. ") and "(caption pending)" not in shown.output  # captioned before `add` ended
