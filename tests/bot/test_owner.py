@@ -97,6 +97,10 @@ def test_commands_that_run_jobs_are_refused_and_readers_work_beside_an_owner(
         lines = refused.output.strip().splitlines()
         assert refused.exit_code == 1, (args, refused.output)
         assert f"in use by `studio run` (pid {holder.pid}" in lines[-1], (args, refused.output)
+    monkeypatch.setenv("DISCORD_TOKEN", "a-token-never-sent")
+    bot = run("run")  # a second bot on the folder: refused before it logs in
+    assert bot.exit_code == 1 and f"in use by `studio run` (pid {holder.pid}" in bot.output
+    monkeypatch.delenv("DISCORD_TOKEN")
     for args in (("models", "list"), ("train", "list"), ("trainset", "list"), ("autopost", "list")):
         read = run(*args)
         assert read.exit_code == 0, (args, read.output)
