@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,8 @@ except ImportError:  # pragma: no cover - Windows has no flock: the folder goes 
     fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = "studio.lock"
+
+log = logging.getLogger(__name__)
 
 
 class FolderInUse(StudioError):
@@ -61,7 +64,8 @@ class OwnerLock:
 
 def _try_lock(fd: int) -> bool:
     """Take the lock without waiting; False when another process holds it."""
-    if fcntl is None:  # pragma: no cover - Windows: no advisory lock without a mandatory one on the bytes we read
+    if fcntl is None:  # pragma: no cover - Windows: msvcrt's locks are mandatory, they would hide who owns it
+        log.warning("no flock on this system: a second studio process on this data folder is not refused")
         return True
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
