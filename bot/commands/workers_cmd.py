@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import queue
 import socket
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import click
@@ -13,6 +16,8 @@ from bot.commands._support import Context
 
 PROBE_S = 5.0  # how long an address may take to answer before the command gives up
 GCS_PORT, CLIENT_PORT = 6379, 10001  # Ray's defaults: `host` alone, and `ray://host`
+ANSWER_S = 60.0  # how long a listening address may take to answer as a Ray cluster
+T = TypeVar("T")
 
 
 def probe(address: str, timeout_s: float = PROBE_S) -> str | None:
@@ -36,6 +41,27 @@ def probe(address: str, timeout_s: float = PROBE_S) -> str | None:
         return f"{parts.hostname}:{port} did not answer within {timeout_s:.0f} s"
     except OSError as exc:
         return f"{parts.hostname}:{port} cannot be reached ({exc.strerror or exc})"
+
+
+def _within(limit_s: float, call: Callable[[], T]) -> T:
+    """`call()`, or TimeoutError after `limit_s`: ray.init on an address that is not a Ray cluster retries for
+    minutes and cannot be interrupted, so it runs in a daemon thread the command leaves behind when it exits."""
+    done: queue.Queue[tuple[bool, Any]] = queue.Queue()
+
+    def work() -> None:
+        try:
+            done.put((True, call()))
+        except BaseException as exc:  # handed to the command's thread
+            done.put((False, exc))
+
+    threading.Thread(target=work, name="ray-probe", daemon=True).start()
+    try:
+        ok, value = done.get(timeout=limit_s)
+    except queue.Empty:
+        raise TimeoutError from None
+    if not ok:
+        raise value
+    return cast(T, value)
 
 
 def worker_lines(statuses: list[dict[str, Any]]) -> list[str]:
@@ -70,7 +96,12 @@ def workers(obj: Context, address: str | None) -> None:
         )
     logging.getLogger("ray").setLevel(logging.ERROR)  # its retry warnings are not this command's answer
     try:
-        statuses = worker_statuses(target)
+        statuses = _within(ANSWER_S, lambda: worker_statuses(target))
+    except TimeoutError:
+        raise click.ClickException(
+            f"{target or 'The local Ray cluster'} did not answer as a Ray cluster within {ANSWER_S:.0f} s: "
+            "check --address (or STUDIO_RAY_ADDRESS)."
+        ) from None
     except ConnectionError as exc:
         raise click.ClickException(
             f"No Ray cluster to ask: {exc}. Is the bot running with STUDIO_BACKEND=ray?"

@@ -144,3 +144,23 @@ def test_workers_with_an_unreachable_address_fails_in_one_line(run, monkeypatch:
     address = f"127.0.0.1:{_free_port()}"
     _one_line_error(run("workers", "--address", address), f"No Ray cluster at {address}", "cannot be reached")
     _one_line_error(run("workers", "--address", "ray://127.0.0.1:notaport"), "not host:port")
+
+
+def test_workers_gives_up_on_an_address_that_never_answers_as_ray(run, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ray")
+    import threading
+
+    from bot.commands import workers_cmd
+    from engine.backends import ray_backend
+
+    never = threading.Event()
+    monkeypatch.setattr(ray_backend, "worker_statuses", lambda address: never.wait())  # ray.init hanging
+    monkeypatch.setattr(workers_cmd, "ANSWER_S", 0.2)
+    with socket.socket() as listener:  # something listens, so the TCP probe passes
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        try:
+            _one_line_error(run("workers", "--address", address), f"{address} did not answer as a Ray cluster")
+        finally:
+            never.set()
