@@ -149,7 +149,7 @@ def test_an_interrupted_run_is_resumed_or_cancelled_before_another_starts(run, t
     assert again.exit_code == 1 and "No interrupted training of 'hero'" in again.output
 
 
-@pytest.mark.slow  # a real `studio train` process on tiny-sd, killed at its first checkpoint
+@pytest.mark.slow  # a real `studio train` process on tiny-sd, killed at its first checkpoint, then resumed
 def test_a_run_whose_process_was_killed(run, tmp_path: Path) -> None:
     import os
     import signal
@@ -163,13 +163,13 @@ def test_a_run_whose_process_was_killed(run, tmp_path: Path) -> None:
     env = os.environ | {"STUDIO_DEVICE": "cpu", "STUDIO_CAPTIONER": "tiny-blip", "STUDIO_EMBEDDER": "tiny-clip"}
     args = ["--data-dir", str(data), "train", "--images", str(folder), "--name", "hero", "--base", "tiny-sd"]
     child = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", *args, "--steps", "200", "--force"],
+        [sys.executable, "-m", "bot.cli", *args, "--steps", "80", "--force"],
         env=env,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    checkpoint = data / "training" / "run-1" / "ckpt-000050"
+    checkpoint = data / "training" / "run-1" / "ckpt-000020"
     try:
         deadline = time.monotonic() + 240
         while not (checkpoint / "optimizer.safetensors").is_file():
@@ -183,7 +183,11 @@ def test_a_run_whose_process_was_killed(run, tmp_path: Path) -> None:
     assert listed.exit_code == 0, listed.output
     # Killed at its first checkpoint, or at a later one it reached before the signal.
     assert re.fullmatch(
-        r"#1 hero: interrupted at step (50|100|150)/200 \(its last checkpoint\): "
+        r"#1 hero: interrupted at step (20|40|60)/80 \(its last checkpoint\): "
         r"`studio train --name hero --resume` to go on",
         listed.output.strip(),
     ), listed.output
+    resumed = run("train", "--name", "hero", "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert "trained 80/80 steps" in resumed.output and ", resumed at step" in resumed.output
+    assert run("train", "list").output.startswith("#1 hero: done, 80/80 steps")
