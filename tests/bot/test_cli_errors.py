@@ -78,6 +78,7 @@ CASES: dict[str, list[Case]] = {
         Case(("models", "import-lora", "{missing}", "--name", "x", "--base", "sd15"), "does not exist"),
         Case(("models", "import-lora", "{file}", "--name", "x", "--base", "sd15"), "safetensors"),
         Case(("models", "import-lora", "{lora}", "--name", "x", "--base", "no-such-model"), "studio models list"),
+        Case(("models", "import-lora", "{lora}", "--name", "Tiny-SD", "--base", "tiny-sd"), "pick another name"),
     ],
     "models disable": [Case(("models", "disable", "nothing-here"), "nothing-here")],
     "models enable": [Case(("models", "enable", "nothing-here"), "nothing-here")],
@@ -85,6 +86,9 @@ CASES: dict[str, list[Case]] = {
         Case(("models", "export", "nothing-here", "--out", "{dir}/x.safetensors"), "studio models list"),
         Case(("models", "export", "trained", "--out", "/proc/no-such-dir/x.safetensors"), "/proc/no-such-dir"),
         Case(("models", "export", "trained", "--out", "{file}/x.safetensors"), "is a file where a folder is needed"),
+        Case(
+            ("models", "export", "trained", "--out", "{data}/loras/trained.safetensors", "--force"), "export somewhere"
+        ),
     ],
     "trainset list": [Case(("trainset", "list", "--guild", "abc"), "'abc' is not a valid integer")],
     "trainset show": [Case(("trainset", "show", "nothing-here"), "studio trainset list")],
@@ -95,6 +99,8 @@ CASES: dict[str, list[Case]] = {
     "train": [
         Case(("train", "--images", "{missing}", "--name", "x"), "does not exist"),
         Case(("train", "--optimizer", "sgd"), "'sgd' is not one of"),
+        Case(("train", "--images", "{dir}", "--name", "x", "--steps", "0"), "steps must be between"),
+        Case(("train", "--images", "{dir}", "--name", "x", "--base", "tiny-sd"), "--force"),  # too few images
         Case(("train", "--images", "{dir}", "--name", "x", "--base", "tiny-sd"), NO_GPU_LINE, NO_GPU),
     ],
     "train list": [Case(("train", "list", "extra"), "unexpected extra argument")],
@@ -158,6 +164,7 @@ def files(tmp_path: Path) -> dict[str, str]:
         "dir": str(tmp_path / "folder"),
         "missing": str(tmp_path / "missing.png"),
         "lora": str(lora),
+        "data": str(tmp_path / "data"),  # the studio's own folder (the `studio` fixture's --data-dir)
     }
 
 
