@@ -35,10 +35,27 @@ def _tensor_section_sha256(data: bytes) -> str:
     return hashlib.sha256(data[8 + length :]).hexdigest()
 
 
+# kohya's `--network_module` for each family: sd-scripts trains FLUX.1 LoRAs with its own module.
+NETWORK_MODULE = {"sd15": "networks.lora", "sdxl": "networks.lora", "flux": "networks.lora_flux"}
+# `modelspec.implementation` as sd-scripts (library/sai_model_spec.py) writes it into a kohya-layout LoRA: the
+# code whose module names the keys follow. The diffusers-layout file says "diffusers" for every family.
+KOHYA_IMPLEMENTATION = {
+    "sd15": "diffusers",
+    "sdxl": "https://github.com/Stability-AI/generative-models",
+    "flux": "https://github.com/black-forest-labs/flux",
+}
+
+
+def dataset_dir(output_name: str) -> str:
+    """The training folder's name as kohya's `<repeats>_<name>` (one repeat): the key of both `ss_dataset_dirs` and
+    `ss_tag_frequency`, which kohya takes from the same folder."""
+    return f"1_{output_name}"
+
+
 def tag_frequency(items: tuple[TrainItem, ...], output_name: str) -> dict[str, dict[str, int]]:
     """`ss_tag_frequency`: the comma-separated pieces of the captions, counted (A1111 builds its tag cloud from it)."""
     pieces = Counter(piece.strip() for item in items for piece in item.caption.split(",") if piece.strip())
-    return {f"1_{output_name}": dict(pieces)}
+    return {dataset_dir(output_name): dict(pieces)}
 
 
 def metadata(
@@ -60,7 +77,7 @@ def metadata(
     meta = {
         "ss_base_model_version": recipe.base_model_version,
         "ss_v2": "False",
-        "ss_network_module": "networks.lora",
+        "ss_network_module": NETWORK_MODULE.get(recipe.family, "networks.lora"),
         "ss_network_dim": str(config.rank),
         "ss_network_alpha": str(float(config.alpha)),
         "ss_output_name": output_name,
@@ -77,7 +94,7 @@ def metadata(
         "ss_text_encoder_lr": str(config.te_lr if config.train_text_encoder else 0),
         "ss_network_train_unet_only": str(not config.train_text_encoder),
         "ss_lr_scheduler": "constant_with_warmup",
-        "ss_lr_warmup_steps": str(config.warmup_steps),
+        "ss_lr_warmup_steps": str(config.warmup),
         "ss_optimizer": config.optimizer,
         "ss_mixed_precision": config.mixed_precision,
         "ss_seed": str(config.seed),
@@ -86,7 +103,7 @@ def metadata(
         "ss_caption_dropout_rate": str(config.caption_dropout),
         "ss_sd_model_name": base_name,
         "ss_tag_frequency": json.dumps(tag_frequency(items, output_name)),
-        "ss_dataset_dirs": json.dumps({output_name: {"n_repeats": 1, "img_count": len(items)}}),
+        "ss_dataset_dirs": json.dumps({dataset_dir(output_name): {"n_repeats": 1, "img_count": len(items)}}),
         "modelspec.sai_model_spec": "1.0.0",
         "modelspec.architecture": recipe.architecture,
         "modelspec.implementation": "diffusers",
@@ -154,6 +171,7 @@ def export_kohya(
     """The kohya layout (`lora_unet_…`, fp16, alpha tensors fixed to the trained alpha) for A1111 and ComfyUI."""
     from diffusers.utils import convert_state_dict_to_kohya
 
+    meta = meta | {"modelspec.implementation": KOHYA_IMPLEMENTATION.get(family, "diffusers")}
     if family == "flux":
         from engine.training.flux_kohya import to_kohya
 

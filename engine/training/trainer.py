@@ -148,8 +148,9 @@ class Trainer:
 
     def _step(self, step: int, data: Prepared, optimizer: torch.optim.Optimizer, params: list[Any]) -> float:
         cfg = self.config
-        for group in optimizer.param_groups:  # constant with warm-up: the step alone sets it
-            group["lr"] = group["peak_lr"] * min(1.0, step / max(1, cfg.warmup_steps))
+        # Constant with a linear warm-up (TrainConfig.warmup: at most a tenth of the run): the step alone sets it.
+        for group in optimizer.param_groups:
+            group["lr"] = group["peak_lr"] * min(1.0, step / max(1, cfg.warmup))
         if self._dirty:
             self._activate()
             if not all(p.requires_grad for p in params):

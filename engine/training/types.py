@@ -54,6 +54,12 @@ class TrainConfig:
     def every(self) -> int:
         return self.checkpoint_every or max(1, self.steps // 4)
 
+    @property
+    def warmup(self) -> int:
+        """Warm-up steps the run uses: `warmup_steps`, but at most a tenth of the run (steps // 10), so a short run
+        still spends most of its steps at the full learning rate (a 6-step run has none)."""
+        return min(self.warmup_steps, self.steps // 10)
+
 
 @dataclass(frozen=True)
 class TrainTask:
