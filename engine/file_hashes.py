@@ -65,20 +65,20 @@ def _header_end(path: Path, size: int) -> int | None:
     return 8 + length if 8 + length <= size else None
 
 
-def compute_digest(path: Path) -> FileDigest:
-    """Read the file once and hash it both ways."""
+def compute_digest(path: Path, *, tensors: bool = True) -> FileDigest:
+    """Read the file once and hash it both ways (the whole file only when `tensors` is False: half the work)."""
     size = path.stat().st_size
-    tensors_at = _header_end(path, size)
+    tensors_at = _header_end(path, size) if tensors else None
     whole = hashlib.sha256()
-    tensors = hashlib.sha256() if tensors_at is not None else None
+    after_header = hashlib.sha256() if tensors_at is not None else None
     offset = 0
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             whole.update(chunk)
-            if tensors is not None and tensors_at is not None and offset + len(chunk) > tensors_at:
-                tensors.update(chunk[max(0, tensors_at - offset) :])
+            if after_header is not None and tensors_at is not None and offset + len(chunk) > tensors_at:
+                after_header.update(chunk[max(0, tensors_at - offset) :])
             offset += len(chunk)
-    return FileDigest(whole.hexdigest(), tensors.hexdigest() if tensors is not None else None)
+    return FileDigest(whole.hexdigest(), after_header.hexdigest() if after_header is not None else None)
 
 
 class FileHashCache:
@@ -125,16 +125,22 @@ class FileHashCache:
         except (sqlite3.Error, OSError) as exc:
             log.warning("The file-hash cache %s cannot be written (%s): the hash is kept in memory", self.db_path, exc)
 
-    def digest(self, path: str | os.PathLike[str]) -> FileDigest:
-        """The digest of the file at `path` (raises FileNotFoundError, like any other read, when it is gone)."""
+    def digest(self, path: str | os.PathLike[str], *, tensors: bool = True) -> FileDigest:
+        """The digest of the file at `path` (raises FileNotFoundError, like any other read, when it is gone).
+
+        `tensors=False` (a base model: only its whole-file hash is written) skips the tensor hash; a digest
+        stored without one is computed again when a caller needs it.
+        """
         resolved = Path(path).expanduser().resolve()
         stat = resolved.stat()
         key = (str(resolved), stat.st_size, stat.st_mtime_ns)
         with self._lock:  # one thread hashes a file while the others wait for its result
             found = self._memory.get(key) or self._stored(key)
+            if found is not None and tensors and found.tensor_sha256 is None and _header_end(resolved, stat.st_size):
+                found = None
             if found is None:
                 log.info("Hashing %s (%d bytes)", resolved, stat.st_size)
-                found = compute_digest(resolved)
+                found = compute_digest(resolved, tensors=tensors)
                 self._store(key, found)
             self._memory[key] = found
             return found
@@ -144,12 +150,14 @@ _caches: dict[Path | None, FileHashCache] = {}
 _caches_lock = threading.Lock()
 
 
-def file_digest(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None) -> FileDigest:
+def file_digest(
+    path: str | os.PathLike[str], cache_dir: str | os.PathLike[str] | None = None, *, tensors: bool = True
+) -> FileDigest:
     """The digest of `path`, remembered in `cache_dir`/file_hashes.sqlite3 (in memory only when None)."""
     db_path = Path(cache_dir) / CACHE_FILE if cache_dir is not None else None
     with _caches_lock:
         cache = _caches.setdefault(db_path, FileHashCache(db_path))
-    return cache.digest(path)
+    return cache.digest(path, tensors=tensors)
 
 
 @dataclass(frozen=True)
@@ -168,9 +176,9 @@ class ResourceHashes:
     civitai: Mapping[str, str] = field(default_factory=dict)
 
 
-def _digest_or_none(path: Path, cache_dir: str | os.PathLike[str] | None) -> FileDigest | None:
+def _digest_or_none(path: Path, cache_dir: str | os.PathLike[str] | None, *, tensors: bool) -> FileDigest | None:
     try:
-        return file_digest(path, cache_dir)
+        return file_digest(path, cache_dir, tensors=tensors)
     except OSError as exc:  # the images are made: a file that cannot be read only costs its hash in the metadata
         log.warning("Cannot hash %s for the image metadata: %s", path, exc)
         return None
@@ -185,12 +193,12 @@ def resource_hashes(
     model_hash = None
     civitai: dict[str, str] = {}
     source = Path(model_source.strip()).expanduser()
-    if source.is_file() and (digest := _digest_or_none(source, cache_dir)) is not None:
+    if source.is_file() and (digest := _digest_or_none(source, cache_dir, tensors=False)) is not None:
         model_hash = digest.model_hash
         civitai["model"] = digest.model_hash
     lora_hashes: dict[str, str] = {}
     for name, path in loras:
-        if (digest := _digest_or_none(Path(path).expanduser(), cache_dir)) is not None:
+        if (digest := _digest_or_none(Path(path).expanduser(), cache_dir, tensors=True)) is not None:
             lora_hashes[name] = digest.lora_hash
             civitai[f"lora:{name}"] = digest.sha256[:10]
     return ResourceHashes(model_hash, lora_hashes, civitai)

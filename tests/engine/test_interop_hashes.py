@@ -62,7 +62,7 @@ def test_each_file_version_is_read_once_even_after_a_restart(tmp_path: Path, mon
     path = _lora(tmp_path / "style.safetensors")
     reads: list[Path] = []
     real = file_hashes.compute_digest
-    monkeypatch.setattr(file_hashes, "compute_digest", lambda p: reads.append(p) or real(p))
+    monkeypatch.setattr(file_hashes, "compute_digest", lambda p, **kw: reads.append(p) or real(p, **kw))
     db = tmp_path / "cache" / CACHE_FILE
     first = FileHashCache(db).digest(path)
     assert FileHashCache(db).digest(path) == first  # a new process: the SQLite file answers
@@ -73,6 +73,14 @@ def test_each_file_version_is_read_once_even_after_a_restart(tmp_path: Path, mon
     changed = FileHashCache(db).digest(path)
     assert len(reads) == 2
     assert changed.sha256 == hashlib.sha256(path.read_bytes()).hexdigest() != first.sha256
+
+
+def test_a_model_hashed_whole_is_hashed_again_when_its_tensor_hash_is_wanted(tmp_path: Path) -> None:
+    path = _lora(tmp_path / "merge.safetensors")
+    cache = FileHashCache(tmp_path / CACHE_FILE)
+    whole_only = cache.digest(path, tensors=False)  # a base model: A1111 writes only the whole file's hash
+    assert whole_only.tensor_sha256 is None
+    assert FileHashCache(tmp_path / CACHE_FILE).digest(path) == compute_digest(path)
 
 
 def test_an_unusable_cache_file_only_costs_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
