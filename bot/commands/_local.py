@@ -125,20 +125,28 @@ def _command_name() -> str:
     return ctx.command_path if ctx is not None else "studio"
 
 
-async def _resume_hint(services: Services, job: Job) -> str:
-    """How to go on with a training job: the command with the name its run answers to."""
-    name = str(job.request.get("output_name", ""))
+async def _run_name(services: Services, job: Job) -> str:
+    """The name a training job's run answers to in `studio train --name`."""
     run = await services.db.training_runs.get(int(job.request.get("run_id", 0)))
     if run is not None:
-        name = str(run.plan.get("requested_name") or run.output_name)
-    return f"`studio train --name {name} --resume` goes on"
+        return str(run.plan.get("requested_name") or run.output_name)
+    return str(job.request.get("output_name", ""))
+
+
+async def _resume_hint(services: Services, job: Job) -> str:
+    """How to go on with a training job."""
+    return f"`studio train --name {await _run_name(services, job)} --resume` goes on"
 
 
 async def _leftover_line(services: Services, leftover: Leftover) -> str:
     """One line for a job an interrupted or killed `studio` command left behind."""
     job = leftover.job
     if leftover.action == "kept":
-        return f"job {job.id} ({job.kind}) was left by an interrupted command: {await _resume_hint(services, job)}"
+        name = await _run_name(services, job)
+        return (
+            f"job {job.id} ({job.kind}) was left by an interrupted command: `studio train --name {name} --resume` "
+            f"goes on, `studio train cancel {name}` drops it"
+        )
     if leftover.action == "failed":
         return f"job {job.id} ({job.kind}) left by an interrupted command failed: {job.error or 'interrupted'}"
     return f"dropped job {job.id} ({job.kind}) left by an interrupted command"

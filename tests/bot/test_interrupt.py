@@ -123,6 +123,7 @@ def test_ctrl_c_stops_a_training_at_a_checkpoint_that_resume_goes_on_from(tmp_pa
     other = studio.run("generate", "meanwhile", "-n", "1", "-m", "tiny-sd", "--steps", "2")
     assert other.returncode == 0, other.stderr
     assert f"job {job} (train) was left by an interrupted command: `studio train --name Hero --resume`" in other.stderr
+    assert "`studio train cancel Hero` drops it" in other.stderr
     assert studio.jobs()[job] == ("train", "queued")
     resumed = studio.run("train", "--name", "Hero", "--resume")
     assert resumed.returncode == 0, resumed.stderr
