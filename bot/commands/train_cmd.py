@@ -11,6 +11,7 @@ import click
 from bot.commands._local import CliDelivery, wait_delivered, with_services
 from bot.commands._support import LOCAL, Context, run_async
 from bot.services.errors import StudioError
+from bot.services.names import same_name
 from bot.services.owner import Holder
 from bot.services.training.api import PlanView, RunInfo
 from bot.services.training.folder import FolderImage, captioner_problem, read_folder
@@ -130,7 +131,7 @@ def train(
 async def _existing_set(services: Services, name: str) -> tuple[str | None, set[str]]:
     """The base model of the set `name` and the contents (sha256) of its images; (None, empty) when it is new."""
     slug = services.trainsets.slug(name)
-    if slug not in {s.name for s in await services.trainsets.list(LOCAL)}:
+    if not any(same_name(s.name, slug) for s in await services.trainsets.list(LOCAL)):  # in any case
         return None, set()
     found = await services.trainsets.named(LOCAL, slug)
     return found.base_model, {item.path.stem for item in await services.db.training_sets.items(found.id)}
@@ -171,7 +172,7 @@ async def _fill_set(
 ) -> None:
     """The training set `name` with the folder's images; `.txt` captions are a member's, the rest are captioned.
     When the captioner leaves an image without a caption, the images this command added leave the set again."""
-    new_set = services.trainsets.slug(name) not in {s.name for s in await services.trainsets.list(LOCAL)}
+    new_set = not any(same_name(s.name, name) for s in await services.trainsets.list(LOCAL))  # in any case
     if new_set:
         await services.trainsets.create(LOCAL, name, trigger or name, base)
     added, captions = await services.trainsets.add_uploads(LOCAL, [image.data for image in found], name)
@@ -201,7 +202,8 @@ async def _fill_set(
 async def _interrupted(services: Services, name: str) -> TrainingRun:
     """The newest run of `name` that has not ended (its job resumes from its checkpoint)."""
     for run in await services.db.training_runs.list(None, limit=100):
-        if name in (run.output_name, run.plan.get("requested_name")) and run.status == "started" and run.job_id:
+        named = same_name(name, run.output_name) or same_name(name, run.plan.get("requested_name"))  # in any case
+        if named and run.status == "started" and run.job_id:
             job = await services.db.jobs.get(run.job_id)
             if job is not None and job.active:
                 return run
