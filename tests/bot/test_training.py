@@ -49,7 +49,7 @@ async def test_plan_start_progress_result_votes_checkpoint_try_and_download(fake
     plan = await _answer(fake, ix)
     assert plan["flags"] & 64  # only the member sees the plan
     embed = plan["embeds"][0]
-    assert embed["title"] == "Train mila on tiny-sd"
+    assert embed["title"] == "Train Mila on tiny-sd"  # as typed
     settings = embed["fields"][0]["value"]
     assert "Steps: **4** · _you_" in settings and "Batch size: **4** · _model preset_" in settings
     run_id = int(custom_ids(plan)[0].rsplit(":", 1)[1])
@@ -58,7 +58,7 @@ async def test_plan_start_progress_result_votes_checkpoint_try_and_download(fake
     start = fake.click(f"studio:trgo:{run_id}", message=plan, permissions=MANAGE_GUILD)
     await fake.wait_for(lambda: start.original_id and fake.original(start)["embeds"], within=120)
     card = fake.original(start)
-    assert card["embeds"][0]["title"] == "🎨 mila is ready"
+    assert card["embeds"][0]["title"] == "🎨 Mila is ready"
     # On its way, the status message showed the loss, the newest checkpoint's score and its sample grid.
     statuses = [r for r in fake.requests if r.method == "PATCH" and start.token in r.path]
     last = next(
@@ -79,7 +79,7 @@ async def test_plan_start_progress_result_votes_checkpoint_try_and_download(fake
 
     posts = await fake.wait_for(checkpoint_posts)
     for number, post in enumerate(posts, start=1):
-        assert f"**mila**, checkpoint {number} of 4 (step {number}): consistency" in post["content"]
+        assert f"**Mila**, checkpoint {number} of 4 (step {number}): consistency" in post["content"]
     assert all(p["attachments"] for p in posts)
 
     async def votes():
@@ -131,8 +131,8 @@ async def test_plan_start_progress_result_votes_checkpoint_try_and_download(fake
     assert got["attachments"][0]["filename"] == "mila_kohya.safetensors" and got["flags"] & 64
 
     listing = await _answer(fake, fake.slash("train list"))
-    assert f"#{run_id} mila** (done)" in listing["embeds"][0]["description"]
-    assert "→ **mila** (step 2)" in listing["embeds"][0]["description"]
+    assert f"#{run_id} Mila** (done)" in listing["embeds"][0]["description"]
+    assert "→ **Mila** (step 2)" in listing["embeds"][0]["description"]
     status = await _answer(fake, fake.slash("train status"))
     assert status["embeds"][0]["description"].startswith("Nothing is training here")
 

@@ -34,7 +34,7 @@ async def test_exactB_round_trips_through_training_lookup_export_and_resume(stud
     )  # the set is found in any case too
     assert plan.model_name == "exactB"
     ticket = await services.training.start(LOCAL, plan.run_id)
-    assert await _interrupted(services, "EXACTB") == ticket.job_id  # `--resume --name` finds it in any case
+    assert (await _interrupted(services, "EXACTB")).job_id == ticket.job_id  # `--resume --name`: any case
     await services.jobs.wait(ticket.job_id, limit_s=300)
     for asked in ("exactB", "EXACTB", "exactb"):
         resolved = await services.models.resolve(asked)
