@@ -51,6 +51,8 @@ def hoist_global_options(args: Sequence[str]) -> list[str]:
         name = arg.split("=", 1)[0]
         if name in GLOBAL_OPTIONS:
             takes_value = GLOBAL_OPTIONS[name] and "=" not in arg
+            if takes_value and i + 1 == len(args):  # moved to the front, it would swallow the subcommand's name
+                raise click.UsageError(f"Option '{name}' requires an argument.")
             front.extend(args[i : i + 2] if takes_value else [arg])
             i += 2 if takes_value else 1
             continue
@@ -104,7 +106,13 @@ class StudioGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        argv = hoist_global_options(sys.argv[1:] if args is None else args)
+        try:
+            argv = hoist_global_options(sys.argv[1:] if args is None else args)
+        except click.UsageError as exc:
+            if not standalone_mode:
+                raise
+            click.echo(error_line(exc)[0], err=True)
+            sys.exit(exc.exit_code)
         if not standalone_mode:  # a caller that handles click's exceptions itself
             return super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         verbose = "--verbose" in argv[: argv.index("--")] if "--" in argv else "--verbose" in argv

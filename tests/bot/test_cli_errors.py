@@ -115,6 +115,7 @@ CASES: dict[str, list[Case]] = {
         Case(("workers", "--address", "127.0.0.1:1"), "127.0.0.1:1"),  # nothing listens there: seconds, not minutes
     ],
     "db upgrade": [
+        Case(("db", "upgrade", "--data-dir"), "'--data-dir' requires an argument"),
         Case(("--data-dir", "/proc/no-such-dir", "db", "upgrade"), "/proc/no-such-dir"),
         Case(("db", "upgrade", "--data-dir", "{file}"), "is a file, not a folder"),
     ],
