@@ -171,7 +171,10 @@ async def set_active(settings: Settings, name: str, active: bool) -> str:
     try:
         record = await db.models.get(name)
         if record is None:
-            raise StudioError(f"No installed model named {name!r}; `studio models list` shows the enabled ones.")
+            every = await db.models.list(kind=None, category=None, active_only=False)
+            hidden = [r.display_name if r.kind == "lora" else r.name for r in every if not r.active]
+            known = f"; disabled: {', '.join(hidden)}" if hidden else "; `studio models list` shows the enabled ones"
+            raise StudioError(f"No installed model named {name!r}{known}.")
         await db.models.set_active(record.name, active)
         return record.display_name if record.kind == "lora" else record.name
     finally:

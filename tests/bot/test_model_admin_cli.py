@@ -74,7 +74,8 @@ def test_disable_is_undone_by_enable(run, tmp_path: Path) -> None:
     enabled = run("models", "enable", "ink")
     assert enabled.exit_code == 0 and "Ink enabled" in enabled.output
     assert any(line.startswith("Ink ") for line in run("models", "list").output.splitlines())
-    _one_line_error(run("models", "enable", "nothing-here"), "No installed model named 'nothing-here'")
+    assert run("models", "disable", "ink").exit_code == 0
+    _one_line_error(run("models", "enable", "nothing-here"), "No installed model named 'nothing-here'; disabled: Ink")
 
 
 def _trained(data: Path, name: str) -> Path:
