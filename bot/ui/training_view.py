@@ -14,6 +14,7 @@ import discord
 from bot.services.api import GenerateInput
 from bot.services.errors import Refused
 from bot.services.training.api import PlanView, RunInfo
+from bot.services.training.pace import estimate_range
 from bot.services.training.results import CheckpointInfo, CheckpointPost, TrainingResult
 from bot.ui import custom_ids, feedback, render
 from bot.ui.buttons import modal_text
@@ -58,12 +59,19 @@ def plan_embed(plan: PlanView) -> discord.Embed:
     embed.add_field(
         name="Estimate",
         value=(
-            f"{plan.samples} samples, {fmt_eta(plan.estimate_s)}, {memory}, about {_size(plan.disk_bytes)} of disk. "
+            f"{plan.samples} samples, {_took(plan)}, {memory}, about {_size(plan.disk_bytes)} of disk. "
             "Other members' images keep coming while it trains."
         ),
         inline=False,
     )
     return embed
+
+
+def _took(plan: PlanView) -> str:
+    """The run's time as a range and where it comes from (a measured pace, or a first guess)."""
+    if not plan.estimate_basis:
+        return fmt_eta(plan.estimate_s)
+    return f"{estimate_range(*plan.estimate_range)} ({plan.estimate_basis})"
 
 
 class StartButton(Funnel, discord.ui.DynamicItem[discord.ui.Button], template=custom_ids.TEMPLATES["trgo"]):
