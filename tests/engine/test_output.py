@@ -206,6 +206,19 @@ def test_small_image_uploads_as_png() -> None:
     assert Image.open(io.BytesIO(data)).format == "PNG"
 
 
+@pytest.mark.parametrize(("max_bytes", "ext"), [(8 * 1024 * 1024, "png"), (32 * 1024, "webp")])
+def test_an_upload_carries_its_parameters_where_a1111_puts_them(max_bytes: int, ext: str) -> None:
+    text = a1111_parameters(**{**BASE, "prompt": "ünïcödé 猫, a fox"})
+    data, got = encode_for_upload(_noise(256), max_bytes=max_bytes, parameters=text)
+    assert got == ext and len(data) <= max_bytes
+    with Image.open(io.BytesIO(data)) as image:
+        if ext == "png":
+            assert image.text["parameters"] == text
+        else:  # EXIF UserComment: an 8-byte character-code prefix, then UTF-16 big-endian
+            comment = image.getexif().get_ifd(0x8769)[0x9286]
+            assert comment[:8] == b"UNICODE\0" and comment[8:].decode("utf-16-be") == text
+
+
 def test_noisy_large_image_is_shrunk_under_a_tight_limit() -> None:
     image = _noise(2048)
     limit = 300 * 1024
