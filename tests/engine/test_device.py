@@ -47,6 +47,21 @@ def test_choose_device_without_a_gpu() -> None:
         choose_device("cuda")
 
 
+@pytest.mark.usefixtures("no_gpu")
+def test_cuda_without_a_gpu_is_an_engine_error_naming_the_setting_and_the_fix(tmp_path) -> None:
+    """An engine error's message crosses the job queue to the user; any other error becomes 'logged for the admins'."""
+    from engine.errors import EngineError
+    from engine.host import EngineConfig, EngineHost
+
+    host = EngineHost(EngineConfig(device="cuda", cache_dir=tmp_path))
+    with pytest.raises(EngineError) as failed:
+        host.manager()
+    assert failed.value.user_message == (
+        "STUDIO_DEVICE=cuda but torch sees no CUDA GPU (a CPU build of torch, or no driver?): "
+        "set STUDIO_DEVICE=auto or cpu"
+    )
+
+
 @pytest.mark.usefixtures("gpu")
 def test_choose_device_rejects_bad_settings() -> None:
     with pytest.raises(DeviceError, match="unknown device"):
