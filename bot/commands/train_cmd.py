@@ -146,7 +146,8 @@ async def _check_before_copying(
     *,
     force: bool,
 ) -> None:
-    """Refuse the settings, too few images or images nobody can caption, before the set changes."""
+    """Refuse the name, the settings, too few images or images nobody can caption, before the set changes."""
+    await services.training.registry.free_name(name)  # a name that cannot be kept, or a base model's
     set_base, known = await _existing_set(services, name)
     count = len(known | {image.sha256 for image in found})  # the set once the folder is in it
     await services.training.check_settings(LOCAL, base_model or set_base, count, **settings)

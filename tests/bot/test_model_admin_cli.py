@@ -165,3 +165,17 @@ def test_workers_gives_up_on_an_address_that_never_answers_as_ray(run, monkeypat
             _one_line_error(run("workers", "--address", address), f"{address} did not answer as a Ray cluster")
         finally:
             never.set()
+
+
+def test_train_refuses_a_base_models_name_before_it_copies_anything(run, tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for n in range(3):
+        Image.new("RGB", (64, 64), (60 * n, 90, 120)).save(folder / f"p{n}.png")
+        (folder / f"p{n}.txt").write_text("zzx a square")
+    for name in ("TINY-SD", "  "):
+        refused = run("train", "--images", str(folder), "--name", name, "--force")
+        _one_line_error(refused, "base model" if name.strip() else "empty")
+    assert run("trainset", "list").output.strip() == "no training sets yet"
