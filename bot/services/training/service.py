@@ -17,8 +17,8 @@ from bot.services.api import Caller, JobTicket
 from bot.services.errors import NotFound, Refused, StudioError
 from bot.services.jobs.kinds.train import TrainRequest
 from bot.services.jobs.queue import JobQueue
-from bot.services.model_admin import slugify
 from bot.services.models import ModelService, ResolvedModel
+from bot.services.names import kept_name
 from bot.services.training.api import SOURCE_LABELS, PlanRow, PlanView, RunInfo
 from bot.services.training.pace import calibrate
 from bot.services.training.plans import plan_to_json
@@ -128,7 +128,7 @@ class TrainService:
         await self._may_train(caller)
         await self._queue.admission.check_access(caller)
         found = await self._trainsets.target(caller, set_name)
-        requested = slugify(output_name)
+        requested = kept_name(output_name, "model name")
         base = await self._base(base_model or found.base_model)
         await self._busy(caller.guild_id, cli=caller.origin == "cli")
         verdict = await self._trainsets.check(caller, found.name)
