@@ -16,7 +16,7 @@ from bot.commands._support import Context
 
 PROBE_S = 5.0  # how long an address may take to answer before the command gives up
 GCS_PORT, CLIENT_PORT = 6379, 10001  # Ray's defaults: `host` alone, and `ray://host`
-ANSWER_S = 60.0  # how long a listening address may take to answer as a Ray cluster
+ANSWER_S = 30.0  # how long a listening address may take to answer as a Ray cluster
 T = TypeVar("T")
 
 
@@ -104,7 +104,7 @@ def workers(obj: Context, address: str | None) -> None:
         ) from None
     except ConnectionError as exc:
         raise click.ClickException(
-            f"No Ray cluster to ask: {exc}. Is the bot running with STUDIO_BACKEND=ray?"
+            f"No Ray cluster to ask: {str(exc).rstrip('.')}. Is the bot running with STUDIO_BACKEND=ray?"
         ) from None
     for line in worker_lines(statuses):
         click.echo(line)
