@@ -38,7 +38,8 @@ def test_missing_hub_weights_give_one_clear_message(tmp_path: Path, monkeypatch:
     message = err.value.message
     assert "'sd15'" in message
     assert "hf download stable-diffusion-v1-5/stable-diffusion-v1-5" in message
-    assert "local diffusers folder" in message
+    assert "studio models add NAME PATH --family sd15" in message  # or a local copy of the weights
+    assert "STUDIO_DEFAULT_MODEL=tiny-sd" in message  # and what runs without any
     assert "\n" not in message
 
 
