@@ -8,25 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from safetensors.numpy import save_file
 
-from bot.cli import cli
 from storage import open_database
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    for name in ("DISCORD_TOKEN", "STUDIO_DATA_DIR", "STUDIO_DEFAULT_MODEL", "STUDIO_DEV_GUILD_ID", "STUDIO_BACKEND"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, ["--data-dir", str(tmp_path / "data"), *args])
-
-    return invoke
 
 
 def _one_line_error(result, *needles: str) -> None:

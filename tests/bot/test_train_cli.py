@@ -5,25 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bot.cli import cli
 from tests.engine.training_support import planted_images
 
 
 @pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    for name in ("DISCORD_TOKEN", "STUDIO_DATA_DIR", "STUDIO_DEFAULT_MODEL", "STUDIO_DEV_GUILD_ID"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
-    monkeypatch.setenv("STUDIO_CAPTIONER", "tiny-blip")
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, ["--data-dir", str(tmp_path / "data"), *args], catch_exceptions=False)
-
-    return invoke
+def run(run, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("STUDIO_CAPTIONER", "tiny-blip")  # captions without weights
+    return run
 
 
 def _copied(data: Path) -> list[Path]:

@@ -10,26 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bot.cli import cli
 from bot.services.jobs.kinds.train import TrainRequest
 from bot.services.owner import acquire
 from storage import open_database
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    for name in ("DISCORD_TOKEN", "STUDIO_DATA_DIR", "STUDIO_DEFAULT_MODEL", "STUDIO_DEV_GUILD_ID"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(cli, ["--data-dir", str(tmp_path / "data"), *args], catch_exceptions=False)
-
-    return invoke
 
 
 def _crashed_run(data: Path, job_status: str, checkpoints: tuple[str, ...]) -> None:
