@@ -216,6 +216,21 @@ _TINY_SD = ModelPreset(
     min_side=16,
     size_step=8,
 )
+# Trained on a toy world (engine/tiny_world): 32 px is the size it learnt; larger sizes run but drift.
+_TINY_WORLD = replace(
+    _TINY_SD,
+    id="tiny-world",
+    display_name="Tiny World (toy shapes)",
+    source="builtin:tiny-world",
+    default_size=(32, 32),
+    steps=20,  # as faithful as 30 steps, and guidance 3 as 5 or better (BENCHMARKS.md, "Model quality")
+    guidance=3.0,
+    aspect_sizes=_sizes({"1:1": (32, 32), "2:3": (32, 48), "3:2": (48, 32), "16:9": (56, 32), "9:16": (32, 56)}),
+    description=(
+        "A toy world of coloured shapes, for trying the studio without a GPU: 32 px images of circles, squares "
+        "and triangles in 8 colours, e.g. 'a red circle on a blue background'. It knows nothing else."
+    ),
+)
 _TINY_SDXL = replace(
     _TINY_SD, id="tiny-sdxl", display_name="Tiny SDXL (test)", family="sdxl", source="builtin:tiny-sdxl",
     scheduler="euler",
@@ -245,7 +260,7 @@ _TINY_FLUX_KONTEXT = replace(
 # Each variant above states only what differs from the model it derives from.
 _PRESETS: tuple[ModelPreset, ...] = (
     _SD15, _SDXL, _SDXL_TURBO, _FLUX_SCHNELL, _FLUX_DEV, _FLUX_KONTEXT, _TINY_SD, _TINY_SDXL, _TINY_FLUX,
-    _TINY_FLUX_KONTEXT,
+    _TINY_FLUX_KONTEXT, _TINY_WORLD,
 )  # fmt: skip
 _BY_ID = MappingProxyType({p.id: p for p in _PRESETS})
 

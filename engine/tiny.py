@@ -4,6 +4,10 @@ They exist so that every code path (txt2img, img2img, inpaint, LoRA) runs on a C
 no download. Their images are noise. Built once, they are saved as a diffusers folder in safetensors
 and later loaded through the same folder loader as any real model. The FLUX.1 recipes live in
 engine/tiny_flux.py.
+
+`tiny-world` is the exception: a small SD 1.5-family model *trained* on a toy world of coloured shapes, whose
+weights are committed in engine/tiny_world/weights (scripts/build_tiny_world.py made them), so its images
+follow the prompt.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ TINY_MODELS: dict[str, str] = {
     "tiny-sdxl": "sdxl",
     "tiny-flux": "flux",
     "tiny-flux-kontext": "flux",
+    "tiny-world": "sd15",
 }
+TRAINED = "tiny-world"  # shipped with trained weights rather than built from a recipe
 # Bump when a recipe changes, so that stale cached folders are rebuilt. RECIPE_VERSION covers the SD recipes;
 # a model listed in _RECIPE_VERSIONS has its own, so that changing one recipe leaves the other folders valid.
 RECIPE_VERSION = "1"
@@ -155,6 +161,8 @@ def build_tiny_pipeline(name: str, work_dir: Path) -> Any:
     if name not in TINY_MODELS:
         raise ModelUnavailable(f"Unknown built-in model '{name}'. Built-in models: {', '.join(TINY_MODELS)}.")
     family = TINY_MODELS[name]
+    if name == TRAINED:
+        raise ModelUnavailable(f"'{name}' has trained weights, not a recipe: load engine/tiny_world/weights.")
     if family == "flux":
         from engine.tiny_flux import build_tiny_flux_pipeline
 
@@ -184,7 +192,13 @@ def build_tiny_pipeline(name: str, work_dir: Path) -> Any:
 
 
 def ensure_tiny_folder(name: str, cache_dir: Path | str) -> Path:
-    """Return the diffusers folder of tiny model `name` under `cache_dir`, building it on first use."""
+    """Return the diffusers folder of tiny model `name` under `cache_dir`, building it on first use.
+
+    The trained `tiny-world` is not built: its committed folder is returned as it is."""
+    if name == TRAINED:
+        from engine.tiny_world import WEIGHTS_DIR
+
+        return WEIGHTS_DIR
     cache_dir = Path(cache_dir)
     target = cache_dir / name
     marker = target / _MARKER

@@ -324,8 +324,9 @@ def build(
         )
         if keep_fp32 is not None:
             pipe.save_pretrained(keep_fp32, safe_serialization=True)
-        if fp16:
-            pipe.to(dtype=torch.float16)
+        if fp16:  # the text encoder stays float32: transformers would load it as float16, which the CPU runs badly
+            pipe.unet.to(dtype=torch.float16)
+            pipe.vae.to(dtype=torch.float16)
         staged = work / "model"
         pipe.save_pretrained(staged, safe_serialization=True)
         recipe = {"vae_steps": vae_steps, "text_steps": text_steps, "unet_steps": unet_steps, "images": images}

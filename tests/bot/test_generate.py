@@ -80,7 +80,13 @@ async def test_autocomplete_caps_at_25_and_narrows(fake, studio, bot) -> None:
     assert sorted(c["value"] for c in narrowed.choices) == [f"style-1{i}" for i in range(10)]
     tiny = fake.autocomplete("generate", "model", prompt="p", model="test model")
     await fake.wait_for(lambda: tiny.choices is not None)
-    assert {c["value"] for c in tiny.choices} == {"tiny-sd", "tiny-sdxl", "tiny-flux", "tiny-flux-kontext"}
+    assert {c["value"] for c in tiny.choices} == {
+        "tiny-sd",
+        "tiny-sdxl",
+        "tiny-flux",
+        "tiny-flux-kontext",
+        "tiny-world",
+    }
     assert await studio.queued_jobs() == []
 
 

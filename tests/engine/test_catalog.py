@@ -30,7 +30,7 @@ def test_presets_cover_the_catalog() -> None:
     ids = {p.id for p in all_presets()}
     assert ids == {
         "sd15", "sdxl", "sdxl-turbo", "flux-schnell", "flux-dev", "flux-kontext",
-        "tiny-sd", "tiny-sdxl", "tiny-flux", "tiny-flux-kontext",
+        "tiny-sd", "tiny-sdxl", "tiny-flux", "tiny-flux-kontext", "tiny-world",
     }  # fmt: skip
     assert get_preset("sdxl-turbo").step_range == (1, 4)
     assert get_preset("sdxl-turbo").guidance_range == (0.0, 0.0)
