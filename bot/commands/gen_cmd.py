@@ -54,13 +54,14 @@ def generate(obj: Context, prompt: str, count: str, out: Path | None, **options:
 @click.command("demo")
 @click.pass_obj
 def demo(obj: Context) -> None:
-    """The main job on the embedded defaults: create the database, list the models, generate on tiny-sd."""
+    """The main job on the embedded defaults: create the database, list the models, generate on tiny-world."""
     from bot.commands.models_cmd import print_catalog
 
     click.echo(f"data directory: {obj.settings.data_dir}")
     print_catalog(obj)
-    inp = GenerateInput(prompt="a lighthouse on a cliff at dawn, oil painting", count=4, model="tiny-sd", seed=42)
+    inp = GenerateInput(prompt="a red circle on a blue background", count=4, model="tiny-world", seed=42)
     print_result(run_async(lambda: generate_locally(obj, inp, None)))
     click.echo(
-        "tiny-sd has random weights: its images are noise. Point STUDIO_DEFAULT_MODEL at sd15 or sdxl for real ones."
+        "tiny-world is a toy world of coloured shapes (32 px, e.g. 'two yellow triangles on a black background'). "
+        "For real pictures, give a real model: `studio generate PROMPT -m sd15`, or STUDIO_DEFAULT_MODEL=sd15."
     )
