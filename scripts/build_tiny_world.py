@@ -2,8 +2,9 @@
 
     OMP_NUM_THREADS=1 nice -n 10 python scripts/build_tiny_world.py [--out engine/tiny_world/weights]
 
-The result is a diffusers StableDiffusionPipeline folder (fp16 safetensors) that the studio loads with
-`engine.loading.load_folder(path, "sd15")`. Three stages, each with a fixed seed and a fixed step count:
+The result is a diffusers StableDiffusionPipeline folder (safetensors: UNet and VAE in fp16, the text encoder in
+fp32; 10.5 MB) that the studio loads with `engine.loading.load_folder(path, "sd15")`.
+Three stages, each with a fixed seed and a fixed step count:
 
 1. VAE (blocks 16/32/64, x4 downsampling: 32x32x3 -> 8x8x4) on 20,000 images, half world scenes and half
    clutter of any shape (stars and rings too, so a later LoRA's new concept can be encoded). It trains on
@@ -13,10 +14,13 @@ The result is a diffusers StableDiffusionPipeline folder (fp16 safetensors) that
 3. UNet (blocks 64/128 on 8x8 latents, cross-attention) on 20,000 pre-encoded scenes whose triples are not
    held out, epsilon prediction, Min-SNR-5 weights, 10% caption dropout so classifier-free guidance works.
 
-Time: about 9 to 10 minutes on one thread of this machine's Xeon (2 cores shared with other jobs), 6 with
-two free threads. Rebuilds: with the same thread count, CPU and library versions the files come out the same
-(a shortened build was checked bit for bit); another thread count changes the reduction order and gives other
-weights of similar quality. The committed weights are the reference; this script is their recipe.
+Time: 12.6 min (755 s: VAE 272 s, text encoder 42 s, UNet 412 s) on one thread at nice 10 of this machine's
+2-core Xeon while other jobs kept its load at 3 to 7. The default is one torch thread (TW_THREADS, --threads): on
+a busy machine two threads that wait on each other are slower. Rebuilds: a shortened build (--vae-steps 30
+--text-steps 10 --unet-steps 20 --images 1000) run twice gave bit-identical safetensors at one thread; the full
+build was not run twice (close, not checked). Another thread count, CPU or library version changes the reduction
+order and gives other weights of similar quality, so the committed weights are the reference and this script
+their recipe. The fp16 copy follows prompts as well as the float32 one (BENCHMARKS.md, "Model quality").
 """
 
 from __future__ import annotations
