@@ -1,51 +1,336 @@
-"""The layers stay apart: no Discord below the adapter, no torch above the engine."""
+"""The layers stay apart, read from every import of the project's own modules.
+
+Today's layers (issue 20 moves the core out of `bot/` and updates the table below with the move):
+
+- `storage` imports nothing of the project but itself;
+- `engine` imports nothing of the project but itself;
+- the core (`bot/services`, `bot/settings.py`, `bot/background.py`) imports itself, `engine` and `storage`,
+  never an adapter, `discord`, `click` or an HTTP framework, and importing it loads no torch;
+- the adapters (the rest of `bot/`: cogs, ui, commands, the CLI, client, runner, delivery) import the core and
+  each other, never `engine` or `storage` directly, but for the pairs in `ADAPTER_DEBT`, which only shrinks.
+
+Every import counts: absolute, relative (resolved against its package), inside a function (lazy) and under
+`if TYPE_CHECKING`. A typing-only import still ties one package's vocabulary to another's, so it counts for
+the layering; it costs nothing at run time, so the torch check runs the real import in a subprocess instead.
+"""
 
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+PROJECT = ("bot", "engine", "storage")
+
+# Longest prefix wins. `bot` itself (its __init__) and whatever else sits in it belong to the adapter.
+LAYERS = {
+    "storage": "storage",
+    "engine": "engine",
+    "bot.services": "core",
+    "bot.settings": "core",
+    "bot.background": "core",
+    "bot": "adapter",
+}
+
+# The project layers each layer may import; an adapter reaching engine/storage is checked against ADAPTER_DEBT.
+MAY_IMPORT = {
+    "storage": {"storage"},
+    "engine": {"engine"},
+    "core": {"core", "engine", "storage"},
+    "adapter": {"adapter", "core"},
+}
+
+DISCORD = {"discord"}
+CLICK = {"click"}
+HTTP = {"fastapi", "starlette", "aiohttp.web", "flask"}
+TORCH = {"torch", "diffusers", "transformers", "peft"}
+
+# (scope: a layer or a dotted module prefix, third-party modules it never imports, why)
+THIRD_PARTY_BANS = [
+    ("storage", DISCORD | CLICK | HTTP | TORCH, "storage is plain SQLite"),
+    ("engine", DISCORD | CLICK | HTTP, "the engine knows no front door"),
+    ("core", DISCORD | CLICK | HTTP, "the core serves every front door"),
+    ("core", TORCH, "no torch above the engine"),
+    ("adapter", TORCH, "no torch above the engine"),
+    ("bot.cogs", {"aiosqlite", "sqlite3", "PIL"}, "a cog talks to services, not to SQL or pixels"),
+]
+
+# Today's adapter -> engine/storage imports. The move of issue 20 re-exports these through the core and empties
+# this table; the test fails on a pair not listed here, and on a listed pair that no longer occurs.
+ADAPTER_DEBT: dict[tuple[str, str], str] = {
+    ("bot.cli", "engine.device"): "checks the device before an engine command (lazy); the core should answer it",
+    ("bot.cogs.generate", "engine.catalog"): "ASPECTS, COUNTS, MAX_PROMPT_CHARS, MAX_SEED for the slash options",
+    ("bot.cogs.images", "engine.catalog"): "COUNTS for the slash options",
+    ("bot.commands._local", "storage.records"): "the Job row the CLI's delivery port receives",
+    ("bot.commands.db_cmd", "storage"): "open_database and migrations for `studio db` (lazy)",
+    ("bot.commands.gen_cmd", "engine.catalog"): "ASPECTS, SCHEDULERS for the option choices",
+    ("bot.commands.models_cmd", "engine.vision_catalog"): "vision_presets for `studio models list` (lazy)",
+    ("bot.commands.models_cmd", "storage"): "open_database to build a ModelService by hand (lazy)",
+    ("bot.commands.train_cmd", "storage.records"): "the TrainingRun row type (TYPE_CHECKING)",
+    ("bot.commands.workers_cmd", "engine.backends.ray_backend"): "worker_statuses for `studio workers` (lazy)",
+}
 
 
-def _imported_roots(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    roots: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
+@dataclass(frozen=True)
+class Edge:
+    """One import of a project module: who imports what, where, and when it runs."""
+
+    source: str
+    target: str
+    line: int
+    how: str  # "top", "lazy" (inside a function) or "typing" (under `if TYPE_CHECKING`)
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line} imports {self.target} ({self.how})"
 
 
-def _offenders(folder: str, banned: set[str]) -> list[str]:
-    files = sorted((ROOT / folder).rglob("*.py"))
-    assert files, f"{folder}/ has no Python files: the layout changed"
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules(root: Path) -> dict[str, Path]:
+    """Every project module under `root`, by dotted name."""
+    found = {}
+    for package in PROJECT:
+        for path in sorted((root / package).rglob("*.py")):
+            found[_module_name(path, root)] = path
+    return found
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _walk(nodes: Iterable[ast.AST], how: str) -> Iterator[tuple[ast.Import | ast.ImportFrom, str]]:
+    """Each import statement among `nodes` and below, with when it runs: at import, lazily, or never."""
+    for node in nodes:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node, how
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            yield from _walk(ast.iter_child_nodes(node), "lazy" if how == "top" else how)
+        elif isinstance(node, ast.If) and _is_type_checking(node.test):
+            yield from _walk(node.body, "typing")
+            yield from _walk(node.orelse, how)
+        else:
+            yield from _walk(ast.iter_child_nodes(node), how)
+
+
+def _targets(node: ast.Import | ast.ImportFrom, name: str, is_package: bool, known: set[str]) -> list[str]:
+    """The dotted modules one import statement reaches; `from pkg import mod` reaches `pkg.mod`."""
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    base = node.module or ""
+    if base == "__future__":
+        return []
+    if node.level:
+        package = name.split(".") if is_package else name.split(".")[:-1]
+        anchor = package[: len(package) - (node.level - 1)]
+        base = ".".join([*anchor, base] if base else anchor)
+    targets = []
+    for alias in node.names:
+        sub = f"{base}.{alias.name}"
+        if sub in known:
+            targets.append(sub)
+        elif base.split(".")[0] not in PROJECT:
+            targets += [base, sub]  # third party: `from aiohttp import web` is aiohttp.web, unknowable statically
+        else:
+            targets.append(base)
+    return list(dict.fromkeys(targets))
+
+
+def _imports(root: Path) -> list[Edge]:
+    """Every import statement of every project module under `root`, resolved to dotted names."""
+    modules = _modules(root)
+    known = set(modules)
+    edges = []
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node, how in _walk(tree.body, "top"):
+            for target in _targets(node, name, path.name == "__init__.py", known):
+                edges.append(Edge(name, target, node.lineno, how))
+    return edges
+
+
+def _layer(name: str) -> str | None:
+    matches = [prefix for prefix in LAYERS if name == prefix or name.startswith(prefix + ".")]
+    return LAYERS[max(matches, key=len)] if matches else None
+
+
+def _within(name: str, prefixes: set[str]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _in_scope(name: str, scope: str) -> bool:
+    return _layer(name) == scope if scope in MAY_IMPORT else _within(name, {scope})
+
+
+def _layer_violations(edges: list[Edge]) -> list[str]:
+    """Project imports that cross a layer the table forbids (adapter debt is judged apart)."""
+    bad = []
+    for edge in edges:
+        source, target = _layer(edge.source), _layer(edge.target)
+        if target is None or source is None or target in MAY_IMPORT[source]:
+            continue
+        if source == "adapter" and target in ("engine", "storage"):
+            continue
+        bad.append(str(edge))
+    return bad
+
+
+def _third_party_violations(edges: list[Edge]) -> list[str]:
     return [
-        f"{p.relative_to(ROOT)} imports {sorted(_imported_roots(p) & banned)}"
-        for p in files
-        if _imported_roots(p) & banned
+        f"{edge} - {why}"
+        for scope, banned, why in THIRD_PARTY_BANS
+        for edge in edges
+        if _in_scope(edge.source, scope) and _within(edge.target, banned)
     ]
 
 
-@pytest.mark.parametrize("folder", ["engine", "storage", "bot/services"])
-def test_no_discord_below_the_adapter(folder: str) -> None:
-    assert _offenders(folder, {"discord"}) == []
+def _adapter_reach(edges: list[Edge]) -> dict[tuple[str, str], Edge]:
+    """Each (adapter module, engine/storage module) pair that occurs, with its first occurrence."""
+    pairs: dict[tuple[str, str], Edge] = {}
+    for edge in edges:
+        if _layer(edge.source) == "adapter" and _layer(edge.target) in ("engine", "storage"):
+            pairs.setdefault((edge.source, edge.target), edge)
+    return pairs
 
 
-@pytest.mark.parametrize("folder", ["storage", "bot"])
-def test_no_torch_above_the_engine(folder: str) -> None:
-    assert _offenders(folder, {"torch", "diffusers", "transformers", "peft"}) == []
+def _debt_drift(edges: list[Edge], debt: dict[tuple[str, str], str]) -> tuple[list[str], list[str]]:
+    """(new adapter -> engine/storage imports, allowlisted pairs that no longer occur)."""
+    reach = _adapter_reach(edges)
+    new = [str(edge) for pair, edge in sorted(reach.items()) if pair not in debt]
+    gone = [f"{src} -> {dst}" for src, dst in sorted(debt) if (src, dst) not in reach]
+    return new, gone
 
 
-def test_no_sql_in_cogs() -> None:
-    assert _offenders("bot/cogs", {"aiosqlite", "sqlite3", "PIL", "torch"}) == []
+@pytest.fixture(scope="module")
+def edges() -> list[Edge]:
+    found = _imports(ROOT)
+    assert len({e.source for e in found}) > 100, "too few modules import anything: the layout changed"
+    return found
 
 
-def test_checker_sees_imports(tmp_path: Path) -> None:
-    sample = tmp_path / "m.py"
-    sample.write_text("import discord.ext.commands\nfrom torch import nn\nfrom . import x\n", encoding="utf-8")
-    assert _imported_roots(sample) == {"discord", "torch"}
+def test_every_module_has_a_layer() -> None:
+    assert [name for name in _modules(ROOT) if _layer(name) is None] == []
+    for layer in ("storage", "engine", "core", "adapter"):
+        assert any(_layer(name) == layer for name in _modules(ROOT)), f"no module is in the {layer} layer"
+
+
+def test_project_imports_follow_the_layers(edges: list[Edge]) -> None:
+    assert _layer_violations(edges) == []
+
+
+def test_third_party_imports_stay_in_their_layer(edges: list[Edge]) -> None:
+    assert _third_party_violations(edges) == []
+
+
+def test_adapters_reach_engine_and_storage_only_through_listed_debt(edges: list[Edge]) -> None:
+    new, gone = _debt_drift(edges, ADAPTER_DEBT)
+    assert new == [], "an adapter imports engine/storage directly: go through the core (bot/services)"
+    assert gone == [], "paid off: delete these pairs from ADAPTER_DEBT so the list only shrinks"
+
+
+_IMPORT_CORE = """
+import importlib, json, pkgutil, sys
+heavy = {heavy!r}
+import bot.services.container
+loaded = {{"container": sorted(m for m in heavy if m in sys.modules)}}
+import bot.services
+names = [m.name for m in pkgutil.walk_packages(bot.services.__path__, "bot.services.")]
+for name in [*names, "bot.settings", "bot.background"]:
+    importlib.import_module(name)
+loaded["every core module"] = sorted(m for m in heavy if m in sys.modules)
+print(json.dumps(loaded))
+"""
+
+
+def _loaded_by_the_core(root: Path) -> dict[str, list[str]]:
+    """Which of torch & co. and the front doors' libraries importing the core under `root` loads."""
+    # A fresh interpreter: this test session may have imported torch already. `-c` puts `root` first on the path.
+    run = subprocess.run(
+        [sys.executable, "-c", _IMPORT_CORE.format(heavy=sorted(TORCH | DISCORD | CLICK | HTTP))],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    loaded: dict[str, list[str]] = json.loads(run.stdout.splitlines()[-1])
+    return loaded
+
+
+def test_importing_the_core_loads_no_torch_and_no_front_door() -> None:
+    # This catches what the static check cannot: torch pulled in by an engine module the core imports.
+    assert _loaded_by_the_core(ROOT) == {"container": [], "every core module": []}
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def test_the_guard_fails_on_a_violation(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "storage/__init__.py": "",
+            "storage/db.py": "from . import repos\n\ndef f():\n    import engine.work\n",
+            "storage/repos/__init__.py": "import typing\nif typing.TYPE_CHECKING:\n    from bot import settings\n",
+            "engine/__init__.py": "",
+            "engine/work.py": "from engine import catalog\nfrom storage.db import f\n",
+            "engine/catalog.py": "ASPECTS = []\n",
+            "bot/__init__.py": "",
+            "bot/settings.py": "",
+            "bot/cli.py": "from engine.catalog import ASPECTS\nimport engine.work\n",
+            "bot/services/__init__.py": "",
+            "bot/services/api.py": "from .. import cli\nfrom . import container\nimport discord\n",
+            "bot/services/container.py": "from storage import db\nfrom engine import work\nfrom aiohttp import web\n",
+        },
+    )
+    edges = _imports(tmp_path)
+    assert Edge("bot.services.api", "bot.services.container", 2, "top") in edges  # `from . import container`
+    assert _layer_violations(edges) == [
+        "bot.services.api:1 imports bot.cli (top)",
+        "engine.work:2 imports storage.db (top)",
+        "storage.db:4 imports engine.work (lazy)",
+        "storage.repos:3 imports bot.settings (typing)",
+    ]
+    assert _third_party_violations(edges) == [
+        "bot.services.api:3 imports discord (top) - the core serves every front door",
+        "bot.services.container:3 imports aiohttp.web (top) - the core serves every front door",
+    ]
+    debt = {("bot.cli", "engine.catalog"): "constants", ("bot.cli", "storage.db"): "paid off"}
+    assert _debt_drift(edges, debt) == (["bot.cli:2 imports engine.work (top)"], ["bot.cli -> storage.db"])
+
+
+def test_the_import_check_sees_torch_pulled_in_through_the_engine(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "torch/__init__.py": "",  # shadows the real one: the subprocess finds tmp_path first
+            "engine/__init__.py": "",
+            "engine/work.py": "import torch\n",
+            "bot/__init__.py": "",
+            "bot/settings.py": "",
+            "bot/background.py": "",
+            "bot/services/__init__.py": "",
+            "bot/services/container.py": "",
+            "bot/services/api.py": "from engine import work\n",
+        },
+    )
+    assert _loaded_by_the_core(tmp_path) == {"container": [], "every core module": ["torch"]}
