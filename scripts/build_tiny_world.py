@@ -16,11 +16,11 @@ Three stages, each with a fixed seed and a fixed step count:
 
 Time: 12.6 min (755 s: VAE 272 s, text encoder 42 s, UNet 412 s) on one thread at nice 10 of this machine's
 2-core Xeon while other jobs kept its load at 3 to 7. The default is one torch thread (TW_THREADS, --threads): on
-a busy machine two threads that wait on each other are slower. Rebuilds: a shortened build (--vae-steps 30
---text-steps 10 --unet-steps 20 --images 1000) run twice gave bit-identical safetensors at one thread; the full
-build was not run twice (close, not checked). Another thread count, CPU or library version changes the reduction
-order and gives other weights of similar quality, so the committed weights are the reference and this script
-their recipe. The fp16 copy follows prompts as well as the float32 one (BENCHMARKS.md, "Model quality").
+a busy machine two threads that wait on each other are slower. Rebuilds: the full build run twice at one thread
+gave bit-identical safetensors (721 s the second time), as did a shortened one run twice. Another thread count,
+CPU or library version changes the reduction order and gives other weights of similar quality, so the committed
+weights are the reference and this script their recipe. The fp16 copy follows prompts as well as the float32
+one (BENCHMARKS.md, "Model quality").
 """
 
 from __future__ import annotations
@@ -289,7 +289,7 @@ def build(
         train_vae(vae, codec_data, vae_steps)
         check_rng = random.Random(2)
         scenes = to_tensor([world.render(world.random_scene(check_rng), check_rng) for _ in range(256)])
-        zorps = to_tensor([world.render_zorp(random.choice(world.COLOURS[:4]), check_rng) for _ in range(64)])
+        zorps = to_tensor([world.render_zorp(check_rng.choice(world.COLOURS[:4]), check_rng) for _ in range(64)])
         log(f"vae PSNR {psnr(vae, scenes):.1f} dB on scenes, {psnr(vae, zorps):.1f} dB on the unseen concept")
 
         text_encoder = make_text_encoder(tokenizer)
