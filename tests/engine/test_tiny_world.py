@@ -114,3 +114,35 @@ def test_the_studio_loads_tiny_world_and_draws_the_demo_prompt(manager) -> None:
     assert [im.image.size for im in result.images] == [(32, 32)] * 4
     readings = [read_colours(im.image) for im in result.images]
     assert sum((r.colour, r.background) == ("red", "blue") for r in readings) >= 3
+
+
+@pytest.mark.slow
+def test_the_recipe_builds_a_folder_the_studio_loads_and_the_benchmark_reads(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = os.environ | {"PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+
+    def run(*args: str) -> str:
+        done = subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    steps = ("--vae-steps", "2", "--text-steps", "2", "--unet-steps", "2", "--images", "200")
+    out = run("scripts/build_tiny_world.py", "--out", str(tmp_path / "model"), *steps)
+    assert "text encoder reads" in out and "wrote" in out
+    report = run(
+        "scripts/bench_tiny_world.py",
+        "--model",
+        str(tmp_path / "model"),
+        "--prompts",
+        "4",
+        "--guidance",
+        "3",
+        "--steps",
+        "2",
+    )
+    assert "guidance 3: fidelity" in report and "chance 0.018" in report
