@@ -170,8 +170,9 @@ def _missing_weights(name: str, source: str, family: str) -> ModelUnavailable:
     return ModelUnavailable(
         f"Model '{name}' is not available: the weights of '{source}' are not on this machine and the model hub "
         f"cannot be reached. On a connected machine run `hf download {source}` and copy the Hugging Face cache "
-        f"here, or add a local copy with `studio models add NAME PATH --family {family}`. The tiny test models "
-        "(tiny-sd, tiny-sdxl; STUDIO_DEFAULT_MODEL=tiny-sd) run without any weights."
+        f"here, or add a local copy with `studio models add NAME PATH --family {family}`. The built-in tiny models "
+        "run without downloads: tiny-world draws a toy world of shapes (STUDIO_DEFAULT_MODEL=tiny-world), "
+        "tiny-sd and tiny-sdxl make noise."
     )
 
 

@@ -39,7 +39,7 @@ def test_missing_hub_weights_give_one_clear_message(tmp_path: Path, monkeypatch:
     assert "'sd15'" in message
     assert "hf download stable-diffusion-v1-5/stable-diffusion-v1-5" in message
     assert "studio models add NAME PATH --family sd15" in message  # or a local copy of the weights
-    assert "STUDIO_DEFAULT_MODEL=tiny-sd" in message  # and what runs without any
+    assert "STUDIO_DEFAULT_MODEL=tiny-world" in message  # and what runs without any
     assert "\n" not in message
 
 
