@@ -11,15 +11,15 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.background import BackgroundTasks
 from bot.delivery import DiscordDelivery
-from bot.services.api import BotServices
-from bot.settings import Settings
 from bot.ui import feedback
 from bot.ui.buttons import DYNAMIC_ITEMS, submit_remix
 from bot.ui.describe_view import DESCRIBE_ITEMS
 from bot.ui.training_view import TRAINING_ITEMS, submit_try
 from bot.ui.trainset_view import TRAINSET_ITEMS
+from studio.api import BotServices
+from studio.background import BackgroundTasks
+from studio.settings import Settings
 
 log = logging.getLogger(__name__)
 

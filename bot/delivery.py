@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.services.api import Deliverable, JobResult, JobRoute, Progress
-from bot.services.training.results import CheckpointPost, TrainingResult
 from bot.ui import render
 from bot.ui.buttons import running_view
 from bot.ui.render_images import images_message
 from bot.ui.training_view import checkpoint_message, training_message
+from studio.api import Deliverable, JobResult, JobRoute, Progress
+from studio.training.results import CheckpointPost, TrainingResult
 
 if TYPE_CHECKING:
     from discord.ext import commands

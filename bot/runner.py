@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from bot.settings import Settings
+from studio.settings import Settings
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
-    from bot.services.container import Services
+    from studio.container import Services
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 def build_bot(settings: Settings, services: Services) -> StudioBot:
     """The bot on these services, its delivery port registered with the job service (before `jobs.start()`)."""
     from bot.client import StudioBot
-    from bot.services.container import bot_services
+    from studio.container import bot_services
 
     bot = StudioBot(settings, bot_services(services))
     services.jobs.set_delivery(bot.delivery)
@@ -33,8 +33,8 @@ async def run_bot(settings: Settings) -> None:
     The queue starts after login (delivery needs the REST client and the application id) and before
     the gateway connects, so jobs recovered from the last run are shown while the bot comes online.
     """
-    from bot.services.autopost.wakeups import WakeUps
-    from bot.services.container import open_services
+    from studio.autopost.wakeups import WakeUps
+    from studio.container import open_services
 
     token = settings.require_token()
     # The bot owns the data folder for its life: a `studio generate` beside it is refused, not handed its jobs.
@@ -56,7 +56,7 @@ async def sync_commands(settings: Settings, guild_id: int | None) -> list[str]:
     """Log in, push the slash commands to Discord (one guild or globally), and log out."""
     import discord
 
-    from bot.services.container import open_services
+    from studio.container import open_services
 
     token = settings.require_token()
     async with open_services(settings) as services:

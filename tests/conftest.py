@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 # Fixtures that build the real engine's tiny models: a test that uses one is `slow` (see pyproject.toml).
 SLOW_FIXTURES = frozenset({"tiny_manager", "manager", "tiny_cache", "captioner", "segmenter", "tiny"})
@@ -36,3 +39,24 @@ def tiny_manager(tmp_path_factory: pytest.TempPathFactory):
     from engine.pipelines import PipelineManager
 
     return PipelineManager(device="cpu", cache_dir=tmp_path_factory.mktemp("models"))
+
+
+# Variables of the machine that would change what a `studio` command does in a test.
+STUDIO_ENV = ("DISCORD_TOKEN", "STUDIO_DATA_DIR", "STUDIO_DEFAULT_MODEL", "STUDIO_DEV_GUILD_ID", "STUDIO_BACKEND")
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """Runs `studio --data-dir <tmp>/data ARGS` in-process on the CPU, with no stray `.env` or variable read."""
+    monkeypatch.chdir(tmp_path)
+    for name in STUDIO_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    from cli.main import cli  # the CLI, imported only by the tests that run it
+
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(cli, ["--data-dir", str(tmp_path / "data"), *args], catch_exceptions=False)
+
+    return invoke

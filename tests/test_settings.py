@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from bot.logging_setup import RedactSecrets, setup_logging
-from bot.settings import SettingsError, load_settings
+from studio.settings import SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.settings import ENV_NAMES
+    from studio.settings import ENV_NAMES
 
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
@@ -119,9 +119,9 @@ def test_interaction_tokens_in_discord_urls_are_redacted(url: str) -> None:
 async def test_interaction_tokens_stay_out_of_the_reprs_of_callers_routes_and_jobs(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
-    from bot.services.api import Caller
-    from bot.services.jobs.routes import route_of
     from storage import open_database
+    from studio.api import Caller
+    from studio.jobs.routes import route_of
 
     secret = "aW50ZXJhY3Rpb246c2VjcmV0"
     expires = datetime(2030, 1, 1, tzinfo=UTC)
@@ -137,7 +137,7 @@ async def test_interaction_tokens_stay_out_of_the_reprs_of_callers_routes_and_jo
 
 
 def test_every_variable_is_documented_in_env_example_and_the_readme() -> None:
-    from bot.settings import ENV_NAMES
+    from studio.settings import ENV_NAMES
 
     root = Path(__file__).resolve().parent.parent
     example = (root / ".env.example").read_text(encoding="utf-8")
@@ -169,7 +169,7 @@ def test_sections_read_the_flat_variable_names(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_the_optimize_level_reaches_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.services.container import engine_config
+    from studio.container import engine_config
 
     assert engine_config(load_settings(env_file=None)).optimize == "auto"
     monkeypatch.setenv("STUDIO_OPTIMIZE", "max")

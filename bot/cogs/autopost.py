@@ -8,12 +8,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services.autopost.api import MAX_CAPTION, MAX_PROMPT, AutopostApi, ScheduleOptions
-from bot.services.errors import Refused
 from bot.ui import render
 from bot.ui.autopost_view import list_embed, schedule_choices, schedule_embed
 from bot.ui.caller import caller_from
 from bot.ui.render import clip
+from studio.autopost.api import MAX_CAPTION, MAX_PROMPT, AutopostApi, ScheduleOptions
+from studio.errors import Refused
 
 if TYPE_CHECKING:
     from bot.client import StudioBot

@@ -8,10 +8,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services.api import GenerateInput
 from bot.ui import render
 from bot.ui.caller import caller_from
 from engine.catalog import ASPECTS, COUNTS, MAX_PROMPT_CHARS, MAX_SEED
+from studio.api import GenerateInput
 
 if TYPE_CHECKING:
     from bot.client import StudioBot

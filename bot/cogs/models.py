@@ -8,8 +8,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services.api import ModelInfo
 from bot.ui.render import clip
+from studio.api import ModelInfo
 
 if TYPE_CHECKING:
     from bot.client import StudioBot

@@ -8,10 +8,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services.api import QueueEntry, QueueView
 from bot.ui.buttons import queue_view
 from bot.ui.caller import caller_from
 from bot.ui.render import clip, fmt_eta
+from studio.api import QueueEntry, QueueView
 
 if TYPE_CHECKING:
     from bot.client import StudioBot

@@ -8,10 +8,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services.api import SettingView
-from bot.services.errors import Refused
 from bot.ui.caller import caller_from
 from bot.ui.render import clip
+from studio.api import SettingView
+from studio.errors import Refused
 
 if TYPE_CHECKING:
     from bot.client import StudioBot

@@ -8,11 +8,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services.training.api import TrainingApi
 from bot.ui import render
 from bot.ui.caller import caller_from
 from bot.ui.training_view import plan_buttons, plan_embed, runs_embed
 from bot.ui.trainset_view import set_choices
+from studio.training.api import TrainingApi
 
 if TYPE_CHECKING:
     from bot.client import StudioBot

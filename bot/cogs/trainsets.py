@@ -8,11 +8,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services.trainsets.api import MAX_CAPTION, MAX_ITEMS, MAX_TRIGGER, TrainsetsApi
 from bot.ui.attachments import read_attachment
 from bot.ui.caller import caller_from
 from bot.ui.render import clip
 from bot.ui.trainset_view import delete_view, info_line, list_embed, set_choices, show_message, verdict_text
+from studio.trainsets.api import MAX_CAPTION, MAX_ITEMS, MAX_TRIGGER, TrainsetsApi
 
 if TYPE_CHECKING:
     from bot.client import StudioBot

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.services.errors import StudioError
+from studio.errors import StudioError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 

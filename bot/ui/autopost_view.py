@@ -7,10 +7,10 @@ from datetime import datetime
 import discord
 from discord import app_commands
 
-from bot.services.autopost.api import AutopostApi, ScheduleView
-from bot.services.names import name_key
 from bot.ui.caller import caller_from
 from bot.ui.render import clip
+from studio.autopost.api import AutopostApi, ScheduleView
+from studio.names import name_key
 
 MAX_LISTED = 25  # an embed's fields
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import discord
 
-from bot.services.api import JobResult
 from bot.ui import custom_ids, feedback, render
 from bot.ui.caller import caller_from, services_of
 from bot.ui.feedback import Funnel
+from studio.api import JobResult
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import discord
 
-from bot.services.api import BotServices, Caller
+from studio.api import BotServices, Caller
 
 # Discord: an interaction token can edit the response (and send followups) for 15 minutes.
 TOKEN_LIFETIME = timedelta(minutes=15)

@@ -11,11 +11,11 @@ from typing import Any
 
 import discord
 
-from bot.services.api import BatchTickets, DescribeResult
 from bot.ui import custom_ids
 from bot.ui.caller import caller_from, services_of
 from bot.ui.feedback import Funnel
 from bot.ui.render import clip
+from studio.api import BatchTickets, DescribeResult
 
 ROW_WIDTH = 5
 

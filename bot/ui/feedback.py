@@ -7,9 +7,9 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.services.errors import NotFound, UserFacing
 from bot.ui import render
 from bot.ui.render import GENERIC_ERROR, clip
+from studio.errors import NotFound, UserFacing
 
 log = logging.getLogger(__name__)
 

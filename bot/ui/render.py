@@ -15,7 +15,7 @@ from pathlib import Path
 import discord
 from discord import app_commands
 
-from bot.services.api import ModelsApi, Progress, ResultImage
+from studio.api import ModelsApi, Progress, ResultImage
 
 MAX_CONTENT = 2000
 MAX_ATTACHMENTS = 10

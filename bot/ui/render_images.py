@@ -9,9 +9,9 @@ from pathlib import Path
 
 import discord
 
-from bot.services.api import JobResult
 from bot.ui.buttons import result_view
 from bot.ui.render import MAX_ATTACHMENTS, MAX_CONTENT, Rendered, clip, image_filename, spoiled
+from studio.api import JobResult
 
 
 def grid_filename(result: JobResult) -> str:

@@ -11,16 +11,16 @@ from typing import Any
 
 import discord
 
-from bot.services.api import GenerateInput
-from bot.services.errors import Refused
-from bot.services.training.api import PlanView, RunInfo
-from bot.services.training.pace import estimate_range
-from bot.services.training.results import CheckpointInfo, CheckpointPost, TrainingResult
 from bot.ui import custom_ids, feedback, render
 from bot.ui.buttons import modal_text
 from bot.ui.caller import caller_from, services_of
 from bot.ui.feedback import Funnel
 from bot.ui.render import clip, fmt_eta
+from studio.api import GenerateInput
+from studio.errors import Refused
+from studio.training.api import PlanView, RunInfo
+from studio.training.pace import estimate_range
+from studio.training.results import CheckpointInfo, CheckpointPost, TrainingResult
 
 MAX_OPTIONS = 25  # Discord's limit for a select menu
 TRY_PROMPT_ID = "prompt"

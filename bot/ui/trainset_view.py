@@ -9,8 +9,12 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.services.names import name_key, path_slug
-from bot.services.trainsets.api import (
+from bot.ui import custom_ids
+from bot.ui.caller import caller_from, services_of
+from bot.ui.feedback import Funnel
+from bot.ui.render import MAX_AUTOCOMPLETE, clip, fmt_eta
+from studio.names import name_key, path_slug
+from studio.trainsets.api import (
     OUTLIER_MIN_SET,
     SetVerdict,
     SheetStarted,
@@ -18,10 +22,6 @@ from bot.services.trainsets.api import (
     TrainsetItem,
     TrainsetView,
 )
-from bot.ui import custom_ids
-from bot.ui.caller import caller_from, services_of
-from bot.ui.feedback import Funnel
-from bot.ui.render import MAX_AUTOCOMPLETE, clip, fmt_eta
 
 COLOUR = 0x5865F2
 MAX_LISTED = 40  # items listed under the sheet; the sheet itself shows them all

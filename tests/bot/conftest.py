@@ -17,37 +17,18 @@ from typing import Any
 
 import discord
 import pytest
-from click.testing import CliRunner, Result
 
-from bot.cli import cli
 from bot.client import StudioBot
 from bot.runner import build_bot
-from bot.services.container import Services, open_services
-from bot.settings import load_settings
 from engine.backends import OrderRunner
 from engine.host import EngineConfig, EngineHost
 from storage.records import Job
+from studio.container import Services, open_services
+from studio.settings import load_settings
 from tests.bot.fakediscord import MANAGE_GUILD, FakeDiscord, InteractionState
 from tests.fakes import FakeEngineHost
 
 JOB_LIMIT_S = 60.0
-# Variables of the machine that would change what a `studio` command does in a test.
-STUDIO_ENV = ("DISCORD_TOKEN", "STUDIO_DATA_DIR", "STUDIO_DEFAULT_MODEL", "STUDIO_DEV_GUILD_ID", "STUDIO_BACKEND")
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    """Runs `studio --data-dir <tmp>/data ARGS` in-process on the CPU, with no stray `.env` or variable read."""
-    monkeypatch.chdir(tmp_path)
-    for name in STUDIO_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(cli, ["--data-dir", str(tmp_path / "data"), *args], catch_exceptions=False)
-
-    return invoke
 
 
 class Studio:

@@ -1,7 +1,7 @@
 """/autopost through discord.py's real code: the commands, a post in its channel, and pausing on Discord's errors.
 
 A wake-up is `services.autopost.tick(id, now)` with `now` set from the schedule's own slots (the scheduler itself
-only calls it: tests/bot/services/test_autopost_wakeups.py).
+only calls it: tests/studio/test_autopost_wakeups.py).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.services.autopost.timing import Timing
+from studio.autopost.timing import Timing
 from tests.bot.conftest import custom_ids, reply
 from tests.bot.fakediscord import CHANNEL_ID, MANAGE_GUILD
 

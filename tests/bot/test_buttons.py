@@ -95,7 +95,7 @@ async def test_a_remix_modal_opened_before_a_restart_still_submits(fake, studio,
 
 
 async def test_a_remix_of_a_deleted_job_says_so(fake, studio, first) -> None:
-    from bot.services.privacy import delete_user_data
+    from studio.privacy import delete_user_data
 
     job, message = first
     click = fake.click(f"studio:remix:{job.id}", message=message)
@@ -143,7 +143,7 @@ async def test_buttons_work_on_new_services_and_a_new_bot_after_a_restart(fake, 
 
 
 async def test_buttons_of_a_job_that_no_longer_exists_say_so(fake, studio, first) -> None:
-    from bot.services.privacy import delete_user_data
+    from studio.privacy import delete_user_data
 
     job, message = first
     await delete_user_data(studio.services.db, USER_ID)  # `studio db delete-user`: the job row is gone

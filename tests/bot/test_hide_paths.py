@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.errors import StudioError
 from bot.ui.feedback import user_message
 from bot.ui.render import failed_text, hide_paths
+from studio.errors import StudioError
 
 
 @pytest.mark.parametrize(
@@ -28,8 +28,8 @@ def test_failures_and_refusals_hide_paths() -> None:
 
 
 def test_grid_attachment_keeps_the_encoded_extension(tmp_path) -> None:
-    from bot.services.api import JobResult
     from bot.ui.render_images import grid_filename
+    from studio.api import JobResult
 
     def result(grid: str | None, spoiler: bool = False) -> JobResult:
         return JobResult(

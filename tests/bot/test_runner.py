@@ -8,7 +8,7 @@ import pytest
 
 from bot import runner
 from bot.client import StudioBot
-from bot.settings import load_settings
+from studio.settings import load_settings
 
 TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"
 
@@ -58,7 +58,7 @@ async def test_run_logs_in_starts_the_queue_then_connects(fake, tmp_path: Path, 
 
 
 async def test_run_without_token_fails_before_touching_anything(tmp_path: Path) -> None:
-    from bot.settings import SettingsError
+    from studio.settings import SettingsError
 
     settings = load_settings(env_file=None, STUDIO_DATA_DIR=tmp_path / "data")
     with pytest.raises(SettingsError, match="DISCORD_TOKEN"):

@@ -7,8 +7,8 @@ import io
 import pytest
 from PIL import Image
 
-from bot.services.errors import StudioError
-from bot.services.jobs.kinds.sheet import FULL_SHEET, GROUPS, plan_sheet
+from studio.errors import StudioError
+from studio.trainsets.sheet import FULL_SHEET, GROUPS, plan_sheet
 from tests.bot.conftest import custom_ids, edits
 from tests.bot.fakediscord import GUILD_ID, USER_ID
 
@@ -118,8 +118,8 @@ async def test_a_sheet_is_weighed_against_the_daily_quota_at_once(fake, studio, 
 async def test_two_sheets_at_once_are_weighed_together(fake, studio, bot) -> None:
     import asyncio
 
-    from bot.services.api import Caller
-    from bot.services.errors import Refused
+    from studio.api import Caller
+    from studio.errors import Refused
 
     await studio.settings("max_concurrent_per_user", "1")
     caller = Caller(user_id=USER_ID, guild_id=GUILD_ID, channel_id=720000000000000001)
@@ -140,7 +140,7 @@ async def test_a_remix_of_a_group_draws_it_from_the_new_words(fake, studio, bot)
     for job_id in jobs:
         await studio.wait(job_id)
     assert await studio.services.followups.remix_prompt(jobs[0]) == "a cat"  # the reference's caption
-    from bot.services.api import Caller
+    from studio.api import Caller
 
     caller = Caller(user_id=USER_ID, guild_id=GUILD_ID, channel_id=720000000000000001)
     ticket = await studio.services.followups.remix(caller, jobs[0], "a red dragon with green eyes")

@@ -53,7 +53,7 @@ async def test_jobs_go_to_the_worker_that_holds_their_base_model(two_workers) ->
 
 
 async def test_studio_workers_lists_each_worker_with_its_models_and_jobs(two_workers, tmp_path: Path) -> None:
-    from bot.commands.workers_cmd import worker_lines
+    from cli.commands.workers_cmd import worker_lines
     from engine.backends.ray_backend import worker_statuses
 
     backend = two_workers

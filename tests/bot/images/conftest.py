@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from bot.client import StudioBot
-from bot.services.api import Caller
-from bot.services.container import Services, engine_config, open_services
-from bot.settings import Settings, load_settings
 from engine.host import EngineHost
+from studio.api import Caller
+from studio.container import Services, engine_config, open_services
+from studio.settings import Settings, load_settings
 from tests.bot.fakediscord import BASIC_PERMISSIONS, USER_ID, FakeDiscord, InteractionState, snowflake
 
 TINY_ENV = {

@@ -9,12 +9,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from bot.cli import cli
-from bot.services.api import EditImageInput, VaryImageInput
-from bot.services.container import open_services
-from bot.services.errors import StudioError
+from cli.main import cli
 from engine.errors import ModelUnavailable
 from engine.vision_catalog import load_captioner, resolve_vision, vision_presets
+from studio.api import EditImageInput, VaryImageInput
+from studio.container import open_services
+from studio.errors import StudioError
 from tests.bot.images.conftest import ALICE, TINY_ENV, host_for, mask_bytes, png_bytes, with_engine
 
 # ---------------------------------------------------------------- CLI
@@ -194,7 +194,7 @@ async def test_missing_captioner_weights_fail_describe_with_a_clear_message(sett
 
 
 async def test_describe_answers_before_the_interaction_expires(settings, tiny_manager, monkeypatch) -> None:
-    from bot.services.jobs.kinds import describe
+    from studio.images import describe
 
     monkeypatch.setattr(describe, "DESCRIBE_WAIT_S", 0.2)
     async with open_services(settings, host=host_for(settings, tiny_manager)) as services:

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from bot.services.api import EditImageInput, VaryImageInput
-from bot.services.container import open_services
 from engine import vision_catalog
 from engine.composer import compose
 from engine.rewriter import LocalLMRewriter, screen_rewrite
+from studio.api import EditImageInput, VaryImageInput
+from studio.container import open_services
 from tests.bot.images.conftest import ALICE, host_for, mask_bytes, png_bytes, with_engine
 
 

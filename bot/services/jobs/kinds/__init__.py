@@ -1,1 +1,0 @@
-"""One module per kind of job; `bot.services.container` registers them with the queue."""

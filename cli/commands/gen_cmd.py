@@ -1,0 +1,67 @@
+"""`studio generate` and `studio demo`: the same jobs as /generate, run locally."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from cli.commands._local import OUT_DIR, CliDelivery, copy_failed, copy_result, print_result, wait_result, with_services
+from cli.commands._support import LOCAL, Context, run_async
+from engine.catalog import ASPECTS, SCHEDULERS
+from studio.api import GenerateInput, JobResult
+
+if TYPE_CHECKING:
+    from studio.container import Services
+
+
+async def generate_locally(obj: Context, options: GenerateInput, out: Path | None) -> JobResult:
+    """Run one generation job through the job queue and copy its files to `out`."""
+
+    async def go(services: Services, delivery: CliDelivery) -> JobResult:
+        return await wait_result(services, delivery, await services.generate.submit(LOCAL, options))
+
+    result: JobResult = await with_services(obj.settings, go)
+    if out is not None:
+        try:
+            result = await asyncio.to_thread(copy_result, result, out)
+        except OSError as exc:
+            raise copy_failed(out, exc) from None
+    return result
+
+
+@click.command("generate")
+@click.argument("prompt")
+@click.option("--count", "-n", type=click.Choice(["1", "2", "4", "8"]), default="4", show_default=True)
+@click.option("--model", "-m", help="Catalog id or installed model/LoRA name (default: STUDIO_DEFAULT_MODEL).")
+@click.option("--negative", default="", help="Negative prompt.")
+@click.option("--aspect", type=click.Choice(ASPECTS))
+@click.option("--seed", type=int)
+@click.option("--steps", type=int)
+@click.option("--guidance", type=float)
+@click.option("--lora-scale", type=float, help="Weight of the LoRA when --model names one.")
+@click.option("--scheduler", type=click.Choice(SCHEDULERS), help="Sampler (default: the model's).")
+@click.option("--out", type=OUT_DIR, help="Also copy the images and grid into this folder.")
+@click.pass_obj
+def generate(obj: Context, prompt: str, count: str, out: Path | None, **options: object) -> None:
+    """Make images from a text prompt, exactly as /generate does."""
+    inp = GenerateInput(prompt=prompt, count=int(count), **options)  # type: ignore[arg-type]
+    print_result(run_async(lambda: generate_locally(obj, inp, out)))
+
+
+@click.command("demo")
+@click.pass_obj
+def demo(obj: Context) -> None:
+    """The main job on the embedded defaults: create the database, list the models, generate on tiny-world."""
+    from cli.commands.models_cmd import print_catalog
+
+    click.echo(f"data directory: {obj.settings.data_dir}")
+    print_catalog(obj)
+    inp = GenerateInput(prompt="a red circle on a blue background", count=4, model="tiny-world", seed=42)
+    print_result(run_async(lambda: generate_locally(obj, inp, None)))
+    click.echo(
+        "tiny-world is a toy world of coloured shapes (32 px, e.g. 'two yellow triangles on a black background'). "
+        "For real pictures, give a real model: `studio generate PROMPT -m sd15`, or STUDIO_DEFAULT_MODEL=sd15."
+    )

@@ -1,0 +1,1 @@
+"""The application every front door shares (the Discord bot, the command line): no discord, no click, no torch."""

@@ -1,0 +1,176 @@
+"""Builds the services once, for the bot and the CLI alike: the queue, every kind of job, the APIs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from engine.backends import ExecutionBackend, OrderRunner, ThreadBackend
+from engine.host import EngineConfig, EngineHost
+from storage import Database, open_database
+from studio.api import BotServices
+from studio.autopost.kind import AutopostKind
+from studio.autopost.service import AutopostService
+from studio.guild_settings import GuildSettingsService
+from studio.images.compose import ComposeKind, EditService
+from studio.images.describe import DescribeKind, DescribeService
+from studio.images.followups import FollowUps
+from studio.images.generate import GenerateKind, GenerateService
+from studio.images.images import ImageSubmitter
+from studio.images.posts import PostService
+from studio.jobs.queue import JobQueue
+from studio.models.service import ModelService
+from studio.owner import acquire as acquire_owner
+from studio.settings import Settings
+from studio.training.kind import TrainKind
+from studio.training.registry import Registry
+from studio.training.service import TrainService
+from studio.trainsets.caption import CaptionKind
+from studio.trainsets.check import CheckKind
+from studio.trainsets.curation import Curation
+from studio.trainsets.service import TrainsetService
+from studio.trainsets.sheet import SheetKind, SheetService
+from studio.uploads import Uploads
+
+
+@dataclass
+class Services:
+    """Everything the bot and the CLI use (the bot sees it as `studio.api.BotServices`)."""
+
+    settings: Settings
+    db: Database
+    host: OrderRunner
+    backend: ExecutionBackend
+    jobs: JobQueue
+    models: ModelService
+    generate: GenerateService
+    followups: FollowUps
+    describe: DescribeService
+    edits: EditService
+    posts: PostService
+    guild_settings: GuildSettingsService
+    trainsets: TrainsetService
+    curation: Curation
+    sheets: SheetService
+    training: TrainService
+    autopost: AutopostService
+
+
+def bot_services(services: Services) -> BotServices:
+    """The services as the Discord adapter sees them (mypy checks that `Services` provides every API)."""
+    return services
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    engine = settings.engine
+    return EngineConfig(
+        device=engine.device,
+        cache_dir=settings.models_dir,
+        captioner=engine.captioner,
+        segmenter=engine.segmenter,
+        rewriter=engine.rewriter,
+        embedder=engine.embedder,
+        offline=engine.hf_offline,
+        optimize=engine.optimize,
+    )
+
+
+def make_backend(settings: Settings, host: OrderRunner) -> ExecutionBackend:
+    """The backend the settings name: the GPU thread in this process, or Ray actors that build their own hosts."""
+    if settings.backend.kind == "ray":
+        from functools import partial
+
+        from engine.backends.ray_backend import RayBackend
+
+        ray = settings.backend
+        return RayBackend(
+            partial(EngineHost, engine_config(settings)),
+            workers=ray.ray_workers,
+            address=ray.ray_address or None,
+            ship_files_from=settings.data_dir if ray.ray_files == "object-store" else None,
+        )
+    return ThreadBackend(host)
+
+
+def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings: Settings, registry: Registry) -> None:
+    """Every kind of job this studio runs. A new capability adds its kind here, and nothing else changes."""
+    images = settings.images_dir
+    queue.register(GenerateKind(db, models, images))
+    queue.register(AutopostKind(db, models, images))
+    queue.register(ComposeKind("vary", "Varying", db, models, images))
+    queue.register(ComposeKind("edit", "Editing", db, models, images))
+    queue.register(DescribeKind())
+    queue.register(SheetKind(db, models, images))
+    queue.register(CaptionKind(db))
+    queue.register(CheckKind())
+    queue.register(TrainKind(db, models, registry))
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    host: OrderRunner | None = None,
+    backend: ExecutionBackend | None = None,
+    *,
+    owner: str | None = None,
+) -> AsyncIterator[Services]:
+    """Open the database and the engine; the caller sets a delivery port, then `jobs.start()`.
+
+    `owner` (the command, e.g. "studio run") makes this process the data folder's one owner first, until the
+    services close: only an owner may start the queue, which recovers the jobs a crash left running.
+    """
+    # On the loop: a non-blocking flock and a few bytes, which a thread could leave held if cancelled meanwhile.
+    lock = acquire_owner(settings.data_dir, owner) if owner else None
+    try:
+        async with _services(settings, host, backend) as services:
+            yield services
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+@asynccontextmanager
+async def _services(
+    settings: Settings, host: OrderRunner | None, backend: ExecutionBackend | None
+) -> AsyncIterator[Services]:
+    db = await open_database(settings.db_path)
+    host = host or EngineHost(engine_config(settings))
+    # On the loop, though a local Ray starts in seconds: nothing else runs yet (the bot connects after this), and a
+    # Ray driver started from another thread dies at the next ray.init after a shutdown (tried: tests hang on GCS).
+    backend = backend or make_backend(settings, host)
+    models = ModelService(db, settings.default_model)
+    queue = JobQueue(db, backend)
+    # One registry: the end of a run and a member's choice of checkpoint take names under the same lock.
+    registry = Registry(db, models, settings.training_dir, settings.loras_dir)
+    register_kinds(queue, db, models, settings, registry)
+    uploads = Uploads(settings.uploads_dir, settings.max_attachment_bytes)
+    submitter = ImageSubmitter(queue, models)
+    generate = GenerateService(submitter)
+    posts = PostService(db)
+    trainsets = TrainsetService(db, queue, models, uploads, settings.trainsets_dir)
+    services = Services(
+        settings=settings,
+        db=db,
+        host=host,
+        backend=backend,
+        jobs=queue,
+        models=models,
+        generate=generate,
+        followups=FollowUps(db, queue, submitter),
+        describe=DescribeService(queue, generate, uploads),
+        edits=EditService(queue, submitter, models, uploads),
+        posts=posts,
+        guild_settings=GuildSettingsService(db),
+        trainsets=trainsets,
+        curation=Curation(db, posts, trainsets, queue.admission),
+        sheets=SheetService(db, queue, submitter, models, uploads, trainsets),
+        training=TrainService(db, queue, models, trainsets, registry, device=settings.engine.device),
+        autopost=AutopostService(db, submitter, models),
+    )
+    try:
+        yield services
+    finally:
+        await queue.stop()
+        await backend.shutdown()
+        await db.close()

@@ -1,0 +1,396 @@
+"""What every kind of job that makes images shares: its typed request, validation, work order and results.
+
+/generate, the V buttons, /vary and /edit (and later character sheets and auto-posts) all end in a
+generation: the request is validated against the model and the guild once, when it is queued; the
+model is looked up again when the job starts, so a LoRA retrained under the same name is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, ClassVar, Self, TypeVar
+
+from engine.catalog import resolve
+from engine.errors import EngineError
+from engine.prompts import with_trigger
+from engine.types import GenerateRequest, ResolvedParams
+from engine.work import MASK, SOURCE, GenerateTask, ImagesOutcome
+from storage import Database
+from storage.records import GuildSettings, ImageRecord, Job
+from studio import policy
+from studio.api import Caller, JobResult, JobTicket, ResultImage
+from studio.errors import StudioError
+from studio.jobs.kind import Completion, JobKind, check_version
+from studio.jobs.queue import JobQueue
+from studio.models.service import ModelService, ResolvedModel
+
+# Roles of the files an image job records besides its inputs (engine.work.SOURCE and MASK).
+GRID, OUTPUT, OVERLAY = "grid", "output", "overlay"
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """A generation, validated and with every value made concrete; stored as the job's request."""
+
+    VERSION: ClassVar[int] = 1
+
+    prompt: str  # as the user typed it
+    full_prompt: str  # with the LoRA's trigger word: what the model gets
+    chosen: str  # the picker value: a base model or a LoRA name
+    base_model: str
+    count: int
+    seed: int
+    width: int
+    height: int
+    steps: int
+    guidance: float
+    scheduler: str
+    negative: str = ""
+    lora_scale: float | None = None
+    loras: tuple[tuple[str, float], ...] = ()
+    mode: str = "txt2img"  # txt2img, img2img, inpaint
+    strength: float | None = None
+    source_image: str | None = None  # the image img2img / inpaint starts from
+    mask_image: str | None = None
+    note: str | None = None  # shown above the result, e.g. "Variation (strong) of image 2 of job 12"
+    parent_job: int | None = None
+    spoiler: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["loras"] = [list(pair) for pair in self.loras]
+        return {"v": self.VERSION, **data}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """Also reads the requests written before they had a version (their keys are the same)."""
+        check_version(data, cls.VERSION, "job")
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values.setdefault("full_prompt", data.get("prompt", ""))
+        try:
+            values["loras"] = tuple((str(name), float(scale)) for name, scale in data.get("loras") or ())
+            return cls(**values)
+        except (TypeError, ValueError) as exc:
+            raise StudioError("This job's stored request is incomplete; start a new one.") from exc
+
+    def files(self) -> list[tuple[Path, str]]:
+        """(path, role) of the files the generation reads."""
+        pairs = [(self.source_image, SOURCE), (self.mask_image, MASK)]
+        return [(Path(path), role) for path, role in pairs if path]
+
+
+@dataclass(frozen=True)
+class ImageDraft:
+    """A generation as asked for, before validation; None means 'the model's default'."""
+
+    prompt: str
+    model: str | None = None
+    negative: str = ""
+    count: int | None = None
+    seed: int | None = None
+    aspect: str | None = None
+    width: int | None = None
+    height: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    scheduler: str | None = None
+    lora_scale: float | None = None
+    mode: str = "txt2img"
+    strength: float | None = None
+    source_image: str | None = None
+    mask_image: str | None = None
+    note: str | None = None
+    parent_job: int | None = None
+
+    @classmethod
+    def again(cls, request: ImageRequest, job_id: int) -> ImageDraft:
+        """The draft that makes `request` again with a new seed (reroll, remix, vary)."""
+        return cls(
+            prompt=request.prompt,
+            model=request.chosen,
+            negative=request.negative,
+            count=request.count,
+            width=request.width,
+            height=request.height,
+            steps=request.steps,
+            guidance=request.guidance,
+            scheduler=request.scheduler,
+            lora_scale=request.lora_scale,
+            mode=request.mode,
+            strength=request.strength,
+            source_image=request.source_image,
+            mask_image=request.mask_image,
+            note=request.note,
+            parent_job=job_id,
+        )
+
+
+class ImageSubmitter:
+    """Turns a draft into a validated `ImageRequest` under the model's bounds and the guild's policy, and queues it."""
+
+    def __init__(self, queue: JobQueue, models: ModelService) -> None:
+        self._queue = queue
+        self._admission = queue.admission
+        self._models = models
+
+    async def submit(
+        self,
+        caller: Caller,
+        kind_name: str,
+        draft: ImageDraft,
+        *,
+        like: ImageRequest | None = None,
+        priority: int = 0,
+    ) -> JobTicket:
+        """Validate `draft` and queue it as a job of `kind_name` (a kind that makes images).
+
+        `like` is the request of the job this one reruns (a reroll, a remix): what the kind keeps of it.
+        """
+        kind = self._queue.kind(kind_name)
+        if not isinstance(kind, ImageKind):
+            raise StudioError(f"Jobs of kind {kind_name!r} make no images.")
+        request, limits = await self.prepare(caller, draft)
+        rerun = kind.from_image_request(request) if like is None else kind.rerun(like, request)
+        return await self._queue.submit(caller, kind_name, rerun, limits=limits, priority=priority)
+
+    async def prepare(self, caller: Caller, draft: ImageDraft) -> tuple[ImageRequest, GuildSettings]:
+        prompt = (draft.prompt or "").strip()
+        if not prompt:
+            raise StudioError("The prompt is empty. Describe the image you want.")
+        limits = await self._admission.limits(caller)
+        await _require_inputs(draft)
+        model = await self._models.resolve(draft.model, draft.lora_scale)
+        full_prompt = with_trigger(prompt, model.trigger_word)
+        params = _validate(draft, model, full_prompt)
+        spoiler = policy.check_request(
+            caller,
+            limits,
+            prompt=full_prompt,
+            negative=draft.negative,
+            count=params.count,
+            steps=params.steps,
+            width=params.width,
+            height=params.height,
+        )
+        request = ImageRequest(
+            prompt=prompt,
+            full_prompt=full_prompt,
+            chosen=model.chosen,
+            base_model=model.spec.name,
+            count=params.count,
+            seed=params.seed,
+            width=params.width,
+            height=params.height,
+            steps=params.steps,
+            guidance=params.guidance,
+            scheduler=params.scheduler,
+            negative=draft.negative,
+            lora_scale=draft.lora_scale,
+            loras=params.loras,
+            mode=draft.mode,
+            strength=draft.strength,
+            source_image=draft.source_image,
+            mask_image=draft.mask_image,
+            note=draft.note,
+            parent_job=draft.parent_job,
+            spoiler=spoiler,
+        )
+        return request, limits
+
+
+def _validate(draft: ImageDraft, model: ResolvedModel, prompt: str) -> ResolvedParams:
+    request = GenerateRequest(
+        prompt=prompt,
+        model=model.spec.name,
+        negative_prompt=draft.negative,
+        count=draft.count if draft.count is not None else 4,
+        seed=draft.seed,
+        width=draft.width,
+        height=draft.height,
+        aspect=draft.aspect,
+        num_inference_steps=draft.steps,
+        guidance_scale=draft.guidance,
+        scheduler=draft.scheduler,
+        loras=model.loras,
+    )
+    try:
+        return resolve(request, model.spec)  # draws the seed when none was given
+    except EngineError as exc:
+        raise StudioError(exc.message) from None
+
+
+async def _require_inputs(draft: ImageDraft) -> None:
+    """A job that starts from files (rerolls and remixes of /vary and /edit) needs them still on disk."""
+    paths = [Path(p) for p in (draft.source_image, draft.mask_image) if p]
+    if paths and not all(await asyncio.to_thread(lambda: [p.is_file() for p in paths])):
+        raise StudioError("The image this job started from is gone from the server. Start again from a new image.")
+
+
+R = TypeVar("R", bound=ImageRequest)
+
+
+class ImageKind(JobKind[R]):
+    """A kind whose jobs end in images: cost, order and storage shared; the request type is the subclass's."""
+
+    label = "Generating"
+    default_unit_s = 1.5
+
+    def __init__(self, db: Database, models: ModelService, images_dir: Path) -> None:
+        self._db = db
+        self._models = models
+        self._images_dir = images_dir
+
+    @abstractmethod
+    def from_image_request(self, request: ImageRequest) -> R:
+        """This kind's request for a plain generation (a reroll or a variation of one of its results)."""
+
+    def rerun(self, old: R, fresh: ImageRequest) -> R:
+        """The request that runs `old` again with `fresh`'s values (a new seed, a new prompt)."""
+        return self.from_image_request(fresh)
+
+    @abstractmethod
+    async def effective(self, job: Job) -> ImageRequest:
+        """What a finished job of this kind ran (a /vary job's output prompt, say): follow-ups start from it."""
+
+    def dump(self, request: R) -> dict[str, Any]:
+        return request.to_json()
+
+    def summary(self, request: R) -> str:
+        return request.prompt
+
+    def cost(self, request: R) -> int:
+        return request.count
+
+    def input_files(self, request: R) -> Iterable[tuple[Path, str]]:
+        return request.files()
+
+    def out_dir(self, job: Job) -> Path:
+        return self._images_dir / f"{job.id:07d}"
+
+    async def generate_task(self, request: ImageRequest) -> tuple[GenerateTask, ResolvedModel]:
+        """The engine's generation, with the model (and its LoRA files) looked up now."""
+        model = await self._models.resolve(request.chosen, request.lora_scale)
+        engine_request = GenerateRequest(
+            prompt=request.full_prompt,
+            model=model.spec.name,
+            negative_prompt=request.negative,
+            count=request.count,
+            seed=request.seed,
+            width=request.width,
+            height=request.height,
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance,
+            scheduler=request.scheduler,
+            loras=model.loras,
+            strength=request.strength,
+        )
+        return GenerateTask(engine_request, model.spec), model
+
+    async def store(
+        self, job: Job, request: ImageRequest, outcome: ImagesOutcome, prompts: Sequence[str] = ()
+    ) -> list[ImageRecord]:
+        """Record the images and files of a finished generation; an attempt before a restart left the same ones.
+
+        `prompts` gives each image its own prompt (a character sheet's panels); by default all share one.
+        """
+        p = outcome.params
+        known = {image.index: image for image in await self._db.images.for_job(job.id)}
+        records = []
+        for saved in outcome.images:
+            if saved.index in known:  # written by an attempt before a restart: same seed, same file
+                records.append(known[saved.index])
+                continue
+            record = await self._db.images.add(
+                job_id=job.id,
+                index=saved.index,
+                path=saved.file.path,
+                sha256=saved.file.sha256,
+                size_bytes=saved.file.size_bytes,
+                width=saved.width,
+                height=saved.height,
+                seed=saved.seed,
+                prompt=prompts[saved.index] if saved.index < len(prompts) else p.prompt,
+                negative_prompt=p.negative_prompt,
+                model=request.chosen or p.model,
+                loras=tuple(p.loras),
+                params={
+                    "steps": p.steps,
+                    "guidance": p.guidance,
+                    "scheduler": p.scheduler,
+                    "mode": p.mode,
+                    "strength": p.strength,
+                    "base_model": p.model,
+                },
+            )
+            records.append(record)
+        files = [(r.path, OUTPUT) for r in records]
+        if outcome.grid is not None:
+            files.append((outcome.grid.path, GRID))
+        await self._db.job_files.add(job.id, files)
+        return records
+
+    async def job_result(self, job: Job, r: ImageRequest) -> JobResult:
+        """A finished job as delivery shows it: `r`, what ran (`effective`), with its images and grid."""
+        images = sorted(await self._db.images.for_job(job.id), key=lambda i: i.index)
+        grids = await self._db.job_files.for_job(job.id, GRID)
+        # Shown after the images, e.g. the mask overlay of /edit.
+        extra_files = tuple(f.path for f in await self._db.job_files.for_job(job.id, OVERLAY))
+        return JobResult(
+            job_id=job.id,
+            kind=job.kind,
+            requester_id=job.requester_id,
+            prompt=r.full_prompt,
+            negative_prompt=r.negative,
+            model=r.chosen or r.base_model,
+            loras=r.loras,
+            seed=r.seed,
+            # What ran: an edit may have needed more steps than asked (at least one step must denoise).
+            steps=int(images[0].params.get("steps", r.steps)) if images else r.steps,
+            guidance=r.guidance,
+            width=r.width,
+            height=r.height,
+            images=tuple(result_image(i) for i in images),
+            grid_path=grids[0].path if grids else None,
+            spoiler=r.spoiler,
+            note=r.note,
+            extra_files=extra_files,
+        )
+
+
+def result_image(image: ImageRecord) -> ResultImage:
+    return ResultImage(image.id, image.index, image.path, image.seed, image.width, image.height)
+
+
+def post_role(count: int) -> str:
+    """A message of several images is a grid (keycaps pick one); of one, a single (⭐ picks it)."""
+    return "grid" if count > 1 else "single"
+
+
+@dataclass(frozen=True)
+class ImagesDone:
+    """The typed outcome of a generation, stored as the job's result."""
+
+    VERSION: ClassVar[int] = 1
+
+    image_ids: tuple[int, ...]
+    elapsed_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"v": self.VERSION, "images": list(self.image_ids), "elapsed_s": self.elapsed_s}
+
+
+def images_completion(records: list[ImageRecord], result: JobResult, done: Mapping[str, Any]) -> Completion:
+    """The queue's completion of a generation: deliver `result`, post its images, charge them."""
+    ids = tuple(r.id for r in sorted(records, key=lambda r: r.index))
+    return Completion(
+        result=done,
+        deliverable=result,
+        charge=len(records),
+        posted_images=ids,
+        post_role=post_role(len(ids)),
+    )

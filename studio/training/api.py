@@ -1,0 +1,107 @@
+"""What the Discord layer and the CLI may ask of LoRA training, and what they get back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from studio.api import Caller, JobTicket
+from studio.training.results import TrainingResult
+
+# Where a plan's value came from, as the plan shows it.
+SOURCE_LABELS = {
+    "preset": "model preset",
+    "memory": "sized to GPU memory",
+    "you": "you",
+    "set": "set size",
+    "engine": "the engine's precision",
+    "optimizer": "the optimizer's default",
+}
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    label: str
+    value: str
+    source: str  # one of SOURCE_LABELS' values
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """A run's plan before it starts: shown with Start and Cancel buttons."""
+
+    run_id: int
+    model_name: str  # what it will be registered as (the name asked for, or name-v2 when taken)
+    requested_name: str
+    set_name: str
+    base_model: str
+    trigger_word: str
+    images: int
+    samples: int
+    rows: tuple[PlanRow, ...]
+    estimate_s: float
+    disk_bytes: int
+    memory_gb: float | None
+    budget_gb: float | None
+    set_summary: str  # the checks' one-line verdict
+    weak_images: int
+    below_minimum: int | None = None  # the set's minimum, when the owner forced a run on fewer images
+    estimate_range: tuple[float, float] = (0.0, 0.0)  # seconds, low and high; `estimate_s` lies between
+    estimate_basis: str = ""  # "from the last run's pace", or "a first guess: ..."
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run as /train status and /train list show it."""
+
+    run_id: int
+    output_name: str
+    model_name: str | None
+    set_name: str
+    base_model: str
+    requester_id: int | None
+    status: str  # queued, running, done, stopped, failed, cancelled
+    steps: int
+    steps_done: int | None
+    chosen_step: int | None
+    best_consistency: float | None
+    votes: int
+    error: str | None = None
+
+
+class TrainingApi(Protocol):
+    """LoRA training. Refusals are StudioErrors that say what to do."""
+
+    async def plan(
+        self,
+        caller: Caller,
+        set_name: str | None,
+        output_name: str,
+        *,
+        base_model: str | None = None,
+        steps: int | None = None,
+        rank: int | None = None,
+        learning_rate: float | None = None,
+        resolution: int | None = None,
+        optimizer: str | None = None,
+        train_text_encoder: bool | None = None,
+    ) -> PlanView: ...
+
+    async def start(self, caller: Caller, run_id: int) -> JobTicket: ...
+
+    async def drop(self, caller: Caller, run_id: int) -> None: ...
+
+    async def cancel(self, caller: Caller, run_id: int | None = None) -> RunInfo: ...
+
+    async def status(self, caller: Caller) -> list[RunInfo]: ...
+
+    async def list(self, caller: Caller) -> list[RunInfo]: ...
+
+    async def result(self, caller: Caller, run_id: int) -> TrainingResult: ...
+
+    async def choose(self, caller: Caller, run_id: int, step: int) -> TrainingResult: ...
+
+    async def vote(self, message_id: int, user_id: int, *, up: bool) -> bool: ...
+
+    async def download(self, caller: Caller, run_id: int) -> Path: ...

@@ -1,0 +1,55 @@
+"""Telling a training that runs from one a killed or interrupted process left behind, read beside any owner.
+
+A run's job says `queued` or `running` in both cases; what differs is whether a live process owns the data
+folder's queue and runs it. Nothing here takes the owner's lock or imports torch: `studio train list` reads only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from studio.owner import LOCK_NAME, Holder, read_holder
+
+# The trainer's checkpoint layout (engine.training.checkpoint): `ckpt-<step>/` holds these once complete.
+_CHECKPOINT_FILES = ("state.json", "optimizer.safetensors")
+
+
+def live_owner(data_dir: Path) -> Holder | None:
+    """The process that owns the data folder's queue, when it is still alive (a kill leaves its name behind)."""
+    holder = read_holder(data_dir / LOCK_NAME)
+    if holder is None:
+        return None
+    try:
+        os.kill(holder.pid, 0)  # signal 0: is it there, nothing sent
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return holder  # another user's process, alive
+    return holder
+
+
+def is_interrupted(job_status: str, job_origin: str, owner: Holder | None) -> bool:
+    """Whether an unfinished run's job is left without anyone to run it.
+
+    A running job with no live owner was killed with its process. A queued training of the command line is run
+    only by the `studio train` that made it (another command's queue keeps it for `--resume`); a queued one of
+    Discord waits for the bot, which is interrupted too while no process owns the folder.
+    """
+    if job_status not in ("queued", "running"):
+        return False
+    if owner is None:
+        return True
+    if job_status == "queued" and job_origin == "cli":
+        return owner.command.split()[1:2] != ["train"]
+    return False
+
+
+def last_checkpoint(run_dir: Path) -> int | None:
+    """The step of the newest checkpoint a resume starts from (complete, its optimizer state kept), or None."""
+    steps = []
+    for path in run_dir.glob("ckpt-*") if run_dir.is_dir() else ():
+        number = path.name.removeprefix("ckpt-")
+        if number.isdigit() and all((path / name).is_file() for name in _CHECKPOINT_FILES):
+            steps.append(int(number))
+    return max(steps, default=None)
