@@ -17,8 +17,8 @@ from bot.ui.buttons import DYNAMIC_ITEMS, submit_remix
 from bot.ui.describe_view import DESCRIBE_ITEMS
 from bot.ui.training_view import TRAINING_ITEMS, submit_try
 from bot.ui.trainset_view import TRAINSET_ITEMS
-from studio.api import BotServices
 from studio.background import BackgroundTasks
+from studio.bundle import StudioBundle
 from studio.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class StudioBot(commands.Bot):
     def __init__(
         self,
         settings: Settings,
-        services: BotServices,
+        services: StudioBundle,
         *,
         delivery: DiscordDelivery | None = None,
         **options: Any,

@@ -25,7 +25,8 @@ from bot.ui import render
 from bot.ui.buttons import running_view
 from bot.ui.render_images import images_message
 from bot.ui.training_view import checkpoint_message, training_message
-from studio.api import Deliverable, JobResult, JobRoute, Progress
+from studio.contract import Deliverable, JobRoute, Progress
+from studio.images.api import JobResult
 from studio.training.results import CheckpointPost, TrainingResult
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 def build_bot(settings: Settings, services: Services) -> StudioBot:
     """The bot on these services, its delivery port registered with the job service (before `jobs.start()`)."""
     from bot.client import StudioBot
-    from studio.container import bot_services
+    from studio.container import as_bundle
 
-    bot = StudioBot(settings, bot_services(services))
+    bot = StudioBot(settings, as_bundle(services))
     services.jobs.set_delivery(bot.delivery)
     # Auto-posts hear from the delivery when their channel is unreachable, and tell the server through it.
     bot.delivery.on_unreachable = services.autopost.unreachable

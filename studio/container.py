@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from engine.backends import ExecutionBackend, OrderRunner, ThreadBackend
 from engine.host import EngineConfig, EngineHost
 from storage import Database, open_database
-from studio.api import BotServices
 from studio.autopost.kind import AutopostKind
 from studio.autopost.service import AutopostService
+from studio.bundle import StudioBundle
 from studio.guild_settings import GuildSettingsService
 from studio.images.compose import ComposeKind, EditService
 from studio.images.describe import DescribeKind, DescribeService
@@ -36,7 +36,7 @@ from studio.uploads import Uploads
 
 @dataclass
 class Services:
-    """Everything the bot and the CLI use (the bot sees it as `studio.api.BotServices`)."""
+    """Everything the bot and the CLI use (the bot sees it as `studio.bundle.StudioBundle`)."""
 
     settings: Settings
     db: Database
@@ -57,8 +57,8 @@ class Services:
     autopost: AutopostService
 
 
-def bot_services(services: Services) -> BotServices:
-    """The services as the Discord adapter sees them (mypy checks that `Services` provides every API)."""
+def as_bundle(services: Services) -> StudioBundle:
+    """The services as an adapter sees them (mypy checks that `Services` provides every API)."""
     return services
 
 

@@ -7,8 +7,9 @@ import re
 
 from storage import Database
 from storage.records import GuildSettings
-from studio.api import Caller, SettingView
+from studio.contract import Caller
 from studio.errors import Refused, StudioError
+from studio.guild_settings_api import SettingView
 
 HELP: dict[str, str] = {
     "allowed_role_ids": "roles allowed to make images (mentions or ids, comma-separated; empty = everyone)",

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Protocol
 
-from studio.api import Caller
+from studio.contract import Caller
 from studio.errors import Refused
 
 # Words that mark a prompt as adult content; guilds choose to block such prompts or spoiler the results.

@@ -8,7 +8,10 @@ The layers, after the move of issue 20 (the core left the Discord package for `s
   never an adapter, `discord`, `click` or an HTTP framework, and importing it loads no torch;
 - the adapters (`bot/`, the Discord adapter: cogs, ui, client, runner, delivery; `cli/`, the command line)
   import the core, never `engine` or `storage` directly, but for the pairs in `ADAPTER_DEBT`, which only
-  shrinks; the CLI may use the bot's runner (`studio run`), the bot never imports the CLI.
+  shrinks; the CLI may use the bot's runner (`studio run`), the bot never imports the CLI;
+- the Discord adapter sees the core only through its face (`BOT_FACE`): the contract, the bundle, the feature
+  `api` modules and a short list of shared vocabulary; only its composition root (`bot.runner`) opens the
+  services (`studio.container`).
 
 Every import counts: absolute, relative (resolved against its package), inside a function (lazy) and under
 `if TYPE_CHECKING`. A typing-only import still ties one package's vocabulary to another's, so it counts for
@@ -79,6 +82,20 @@ ADAPTER_DEBT: dict[tuple[str, str], str] = {
     ("cli.commands.train_cmd", "storage.records"): "the TrainingRun row type (TYPE_CHECKING)",
     ("cli.commands.workers_cmd", "engine.backends.ray_backend"): "worker_statuses for `studio workers` (lazy)",
 }
+
+
+# The core modules the Discord adapter may import besides `studio.contract`, `studio.bundle` and the feature APIs
+# (`studio.<feature>.api`, `studio.<name>_api`): (module, why).
+BOT_VOCABULARY = {
+    "studio.errors": "the errors the services raise, with their wording for users",
+    "studio.settings": "the settings the bot is built from",
+    "studio.background": "the bot's own background tasks",
+    "studio.names": "how names compare and become file-safe, shared by the views and the services",
+    "studio.training.results": "training's deliverables and checkpoint cards, rendered by the adapter",
+    "studio.training.pace": "the ETA range the training view shows before a run",
+}
+# The adapter's composition root: it opens the services and wires the delivery port, so it may import any of the core.
+BOT_ROOTS = {"bot.runner"}
 
 
 @dataclass(frozen=True)
@@ -195,6 +212,27 @@ def _layer_violations(edges: list[Edge]) -> list[str]:
     return bad
 
 
+def _is_core_face(name: str) -> bool:
+    parts = name.split(".")
+    return (
+        name in ("studio.contract", "studio.bundle")
+        or name in BOT_VOCABULARY
+        or (parts[0] == "studio" and (parts[-1] == "api" or parts[-1].endswith("_api")))
+    )
+
+
+def _bot_face_violations(edges: list[Edge]) -> list[str]:
+    """Imports of the core by the Discord adapter that go past its face (the composition root excepted)."""
+    return [
+        str(edge)
+        for edge in edges
+        if _within(edge.source, {"bot"})
+        and not _within(edge.source, BOT_ROOTS)
+        and _layer(edge.target) == "core"
+        and not _is_core_face(edge.target)
+    ]
+
+
 def _third_party_violations(edges: list[Edge]) -> list[str]:
     return [
         f"{edge} - {why}"
@@ -236,6 +274,11 @@ def test_every_module_has_a_layer() -> None:
 
 def test_project_imports_follow_the_layers(edges: list[Edge]) -> None:
     assert _layer_violations(edges) == []
+
+
+def test_the_discord_adapter_sees_only_the_core_face(edges: list[Edge]) -> None:
+    assert _bot_face_violations(edges) == [], "import it from studio.contract, studio.bundle or a feature's api"
+    assert any(_within(e.source, BOT_ROOTS) and e.target == "studio.container" for e in edges)
 
 
 def test_third_party_imports_stay_in_their_layer(edges: list[Edge]) -> None:
@@ -300,11 +343,14 @@ def test_the_guard_fails_on_a_violation(tmp_path: Path) -> None:
             "engine/work.py": "from engine import catalog\nfrom storage.db import f\n",
             "engine/catalog.py": "ASPECTS = []\n",
             "bot/__init__.py": "",
-            "bot/runner.py": "def run():\n    from cli.main import ASPECTS\n",
+            "bot/runner.py": "def run():\n    from cli.main import ASPECTS\n    from studio import container\n",
+            "bot/cogs/generate.py": "from studio.images import api\nimport studio.contract\nimport studio.container\n",
             "cli/main.py": "from engine.catalog import ASPECTS\nimport engine.work\n",
             "cli/commands/gen_cmd.py": "from ..main import ASPECTS\n",
             "studio/__init__.py": "",
             "studio/settings.py": "",
+            "studio/contract.py": "",
+            "studio/images/api.py": "",
             "studio/api.py": "from cli import main\nfrom . import container\nimport discord\n",
             "studio/container.py": "from storage import db\nfrom engine import work\nfrom aiohttp import web\n",
         },
@@ -323,6 +369,7 @@ def test_the_guard_fails_on_a_violation(tmp_path: Path) -> None:
         "studio.api:3 imports discord (top) - the core serves every front door",
         "studio.container:3 imports aiohttp.web (top) - the core serves every front door",
     ]
+    assert _bot_face_violations(edges) == ["bot.cogs.generate:3 imports studio.container (top)"]
     debt = {("cli.main", "engine.catalog"): "constants", ("cli.main", "storage.db"): "paid off"}
     assert _debt_drift(edges, debt) == (["cli.main:2 imports engine.work (top)"], ["cli.main -> storage.db"])
 

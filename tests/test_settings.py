@@ -120,7 +120,7 @@ async def test_interaction_tokens_stay_out_of_the_reprs_of_callers_routes_and_jo
     from datetime import UTC, datetime
 
     from storage import open_database
-    from studio.api import Caller
+    from studio.contract import Caller
     from studio.jobs.routes import route_of
 
     secret = "aW50ZXJhY3Rpb246c2VjcmV0"

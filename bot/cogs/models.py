@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.ui.render import clip
-from studio.api import ModelInfo
+from studio.models.api import ModelInfo
 
 if TYPE_CHECKING:
     from bot.client import StudioBot

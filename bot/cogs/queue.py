@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot.ui.buttons import queue_view
 from bot.ui.caller import caller_from
 from bot.ui.render import clip, fmt_eta
-from studio.api import QueueEntry, QueueView
+from studio.jobs.api import QueueEntry, QueueView
 
 if TYPE_CHECKING:
     from bot.client import StudioBot

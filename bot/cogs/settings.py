@@ -10,8 +10,8 @@ from discord.ext import commands
 
 from bot.ui.caller import caller_from
 from bot.ui.render import clip
-from studio.api import SettingView
 from studio.errors import Refused
+from studio.guild_settings_api import SettingView
 
 if TYPE_CHECKING:
     from bot.client import StudioBot

@@ -17,7 +17,7 @@ import discord
 from bot.ui import custom_ids, feedback, render
 from bot.ui.caller import caller_from, services_of
 from bot.ui.feedback import Funnel
-from studio.api import JobResult
+from studio.images.api import JobResult
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 import discord
 
-from studio.api import BotServices, Caller
+from studio.bundle import StudioBundle
+from studio.contract import Caller
 
 # Discord: an interaction token can edit the response (and send followups) for 15 minutes.
 TOKEN_LIFETIME = timedelta(minutes=15)
@@ -40,6 +41,6 @@ def caller_from(interaction: discord.Interaction) -> Caller:
     )
 
 
-def services_of(interaction: discord.Interaction) -> BotServices:
+def services_of(interaction: discord.Interaction) -> StudioBundle:
     """The services of the bot that received `interaction` (a `bot.client.StudioBot`)."""
     return interaction.client.services  # type: ignore[attr-defined]

@@ -15,7 +15,8 @@ from bot.ui import custom_ids
 from bot.ui.caller import caller_from, services_of
 from bot.ui.feedback import Funnel
 from bot.ui.render import clip
-from studio.api import BatchTickets, DescribeResult
+from studio.contract import BatchTickets
+from studio.images.api import DescribeResult
 
 ROW_WIDTH = 5
 

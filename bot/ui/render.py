@@ -15,7 +15,9 @@ from pathlib import Path
 import discord
 from discord import app_commands
 
-from studio.api import ModelsApi, Progress, ResultImage
+from studio.contract import Progress
+from studio.images.api import ResultImage
+from studio.models.api import ModelsApi
 
 MAX_CONTENT = 2000
 MAX_ATTACHMENTS = 10

@@ -11,7 +11,7 @@ import discord
 
 from bot.ui.buttons import result_view
 from bot.ui.render import MAX_ATTACHMENTS, MAX_CONTENT, Rendered, clip, image_filename, spoiled
-from studio.api import JobResult
+from studio.images.api import JobResult
 
 
 def grid_filename(result: JobResult) -> str:

@@ -16,8 +16,8 @@ from bot.ui.buttons import modal_text
 from bot.ui.caller import caller_from, services_of
 from bot.ui.feedback import Funnel
 from bot.ui.render import clip, fmt_eta
-from studio.api import GenerateInput
 from studio.errors import Refused
+from studio.images.api import GenerateInput
 from studio.training.api import PlanView, RunInfo
 from studio.training.pace import estimate_range
 from studio.training.results import CheckpointInfo, CheckpointPost, TrainingResult

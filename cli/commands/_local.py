@@ -14,8 +14,9 @@ from tqdm import tqdm
 
 from cli.commands._support import Interrupted
 from storage.records import Job
-from studio.api import Deliverable, JobResult, JobRoute, JobTicket, Progress
+from studio.contract import Deliverable, JobRoute, JobTicket, Progress
 from studio.errors import StudioError
+from studio.images.api import JobResult
 from studio.settings import Settings
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from studio.api import Caller
+from studio.contract import Caller
 from studio.errors import StudioError
 from studio.settings import Settings, SettingsError
 

@@ -9,8 +9,9 @@ import click
 
 from cli.commands._local import OUT_DIR, CliDelivery, copy_failed, copy_result, print_result, wait_result, with_services
 from cli.commands._support import LOCAL_USER, Context, run_async
-from studio.api import Caller, JobResult
 from studio.autopost.api import ScheduleView
+from studio.contract import Caller
+from studio.images.api import JobResult
 
 if TYPE_CHECKING:
     from studio.container import Services

@@ -9,7 +9,7 @@ import click
 
 from cli.commands._local import OUT_DIR, CliDelivery, copy_failed, copy_result, print_result, wait_result, with_services
 from cli.commands._support import LOCAL, Context, run_async
-from studio.api import DescribeResult, EditImageInput, JobResult, VaryImageInput
+from studio.images.api import DescribeResult, EditImageInput, JobResult, VaryImageInput
 
 IMAGE = click.Path(exists=True, dir_okay=False, path_type=Path)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cli.commands._support import Context, run_async
-from studio.api import ModelInfo
+from studio.models.api import ModelInfo
 
 
 @click.group()

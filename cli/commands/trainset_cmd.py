@@ -9,7 +9,7 @@ import click
 
 from cli.commands._local import CliDelivery, with_services
 from cli.commands._support import LOCAL_USER, Context, run_async
-from studio.api import Caller
+from studio.contract import Caller
 from studio.names import same_name
 from studio.trainsets.api import TrainsetInfo, TrainsetItem, TrainsetView
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from studio.api import Caller, JobTicket
+from studio.contract import Caller, JobTicket
 
 MAX_PROMPT = 1000
 MAX_CAPTION = 500

@@ -19,11 +19,11 @@ from storage import Database
 from storage.errors import DuplicateError
 from storage.names import MAX_NAME
 from storage.records import Schedule
-from studio.api import Caller, JobTicket
 from studio.autopost.api import MAX_CAPTION, MAX_PROMPT, ScheduleOptions, ScheduleView
 from studio.autopost.kind import PRIORITY
 from studio.autopost.timing import Timing, due, parse, zone
 from studio.autopost.wildcards import check_template, parse_values, pick
+from studio.contract import Caller, JobTicket
 from studio.errors import NotFound, Refused, StudioError
 from studio.images.images import ImageDraft, ImageSubmitter
 from studio.models.admin import slugify

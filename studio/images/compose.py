@@ -17,8 +17,9 @@ from engine.uploads import model_size
 from engine.work import MASK, ComposeOutcome, ComposeTask, ImagesOutcome, WorkOrder
 from storage import Database
 from storage.records import Job
-from studio.api import MAX_INSTRUCTION, MAX_REGION, Caller, EditImageInput, JobTicket, VaryImageInput
+from studio.contract import Caller, JobTicket
 from studio.errors import StudioError
+from studio.images.api import MAX_INSTRUCTION, MAX_REGION, EditImageInput, VaryImageInput
 from studio.images.images import (
     OVERLAY,
     ImageDraft,

@@ -13,8 +13,9 @@ from typing import Any, ClassVar, Self
 
 from engine.work import SOURCE, DescribeOutcome, DescribeTask, WorkOrder
 from storage.records import Job
-from studio.api import MAX_DESCRIBE, BatchTickets, Caller, DescribeResult, GenerateInput, JobTicket
+from studio.contract import BatchTickets, Caller, JobTicket
 from studio.errors import NotFound, Refused, StudioError
+from studio.images.api import MAX_DESCRIBE, DescribeResult, GenerateInput
 from studio.images.generate import GenerateService
 from studio.jobs.kind import Completion, JobKind, check_version
 from studio.jobs.queue import GENERIC_FAILURE, JobQueue

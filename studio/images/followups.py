@@ -8,8 +8,9 @@ from dataclasses import replace
 
 from storage import Database
 from storage.records import ImageRecord, Job
-from studio.api import Caller, JobResult, JobTicket, ResultImage, VaryStrength
+from studio.contract import Caller, JobTicket
 from studio.errors import NotFound, Refused
+from studio.images.api import JobResult, ResultImage, VaryStrength
 from studio.images.images import ImageDraft, ImageKind, ImageSubmitter, result_image
 from studio.jobs.queue import JobQueue
 

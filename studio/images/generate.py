@@ -7,7 +7,8 @@ from typing import Any
 
 from engine.work import ImagesOutcome, WorkOrder
 from storage.records import Job
-from studio.api import Caller, GenerateInput, JobTicket
+from studio.contract import Caller, JobTicket
+from studio.images.api import GenerateInput
 from studio.images.images import ImageDraft, ImageKind, ImageRequest, ImagesDone, ImageSubmitter, images_completion
 from studio.jobs.kind import Completion
 

@@ -22,8 +22,9 @@ from engine.work import MASK, SOURCE, GenerateTask, ImagesOutcome
 from storage import Database
 from storage.records import GuildSettings, ImageRecord, Job
 from studio import policy
-from studio.api import Caller, JobResult, JobTicket, ResultImage
+from studio.contract import Caller, JobTicket
 from studio.errors import StudioError
+from studio.images.api import JobResult, ResultImage
 from studio.jobs.kind import Completion, JobKind, check_version
 from studio.jobs.queue import JobQueue
 from studio.models.service import ModelService, ResolvedModel

@@ -8,7 +8,7 @@ The map lives in SQLite (`posts`), so reactions on messages posted before a rest
 from __future__ import annotations
 
 from storage import Database
-from studio.api import PostedImage
+from studio.images.api import PostedImage
 
 STAR = "⭐"
 _VS16 = "\ufe0f"  # the emoji presentation selector, sent by some clients and not by others

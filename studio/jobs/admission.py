@@ -7,7 +7,7 @@ from collections.abc import Callable
 from storage import Database
 from storage.records import GuildSettings, Job
 from studio import policy
-from studio.api import Caller
+from studio.contract import Caller
 from studio.jobs.kind import JobKind
 
 # The machine's owner at the command line: only the model's own bounds apply.

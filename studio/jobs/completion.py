@@ -7,7 +7,7 @@ import logging
 from engine.backends import WorkerLost
 from storage import Database
 from storage.records import Job
-from studio.api import DeliveryPort
+from studio.contract import DeliveryPort
 from studio.jobs.admission import account_of
 from studio.jobs.kind import Completion
 from studio.jobs.routes import route_of, safely

@@ -8,8 +8,9 @@ from typing import Any
 from engine.backends import LANES
 from storage import Database
 from storage.records import Job
-from studio.api import Caller, QueueEntry, QueueView
+from studio.contract import Caller
 from studio.errors import StudioError
+from studio.jobs.api import QueueEntry, QueueView
 from studio.jobs.estimates import Estimates
 from studio.jobs.kind import JobKind
 

@@ -19,10 +19,11 @@ from engine.backends import LANES, ExecutionBackend, JobHandle, WorkerLost
 from engine.errors import Cancelled, EngineError, Stopped
 from storage import Database
 from storage.records import GuildSettings, Job
-from studio.api import Caller, DeliveryPort, JobTicket, Progress, QueueView
 from studio.background import BackgroundTasks
+from studio.contract import Caller, DeliveryPort, JobTicket, Progress
 from studio.errors import NotFound, Refused, StudioError
 from studio.jobs.admission import Admission
+from studio.jobs.api import QueueView
 from studio.jobs.completion import close_if_delivered, finish, retry_after_lost_worker
 from studio.jobs.estimates import Estimates
 from studio.jobs.kind import JobKind

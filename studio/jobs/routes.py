@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from storage.records import Job
-from studio.api import Deliverable, JobRoute, Progress
+from studio.contract import Deliverable, JobRoute, Progress
 
 log = logging.getLogger(__name__)
 

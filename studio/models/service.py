@@ -9,8 +9,8 @@ from engine.catalog import ModelPreset, ModelSpec, all_presets, family_preset
 from engine.types import LoraSpec
 from storage import Database
 from storage.records import ModelRecord
-from studio.api import ModelChoice, ModelInfo
 from studio.errors import NotFound, StudioError
+from studio.models.api import ModelChoice, ModelInfo
 from studio.names import name_key
 
 MAX_CHOICES = 25  # Discord's autocomplete limit

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from studio.api import Caller, JobTicket
+from studio.contract import Caller, JobTicket
 from studio.training.results import TrainingResult
 
 # Where a plan's value came from, as the plan shows it.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from studio.contract import Deliverable
+
 
 @dataclass(frozen=True)
 class CheckpointInfo:
@@ -21,7 +23,7 @@ class CheckpointInfo:
 
 
 @dataclass(frozen=True)
-class TrainingResult:
+class TrainingResult(Deliverable):
     """The end of a run: the model it registered (or the checkpoint it stopped at), samples and files."""
 
     run_id: int
@@ -44,7 +46,7 @@ class TrainingResult:
 
 
 @dataclass(frozen=True)
-class CheckpointPost:
+class CheckpointPost(Deliverable):
     """A checkpoint's sample grid, posted on its own so that members can vote on it with 👍."""
 
     run_id: int

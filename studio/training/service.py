@@ -18,7 +18,7 @@ from engine.prompts import with_trigger
 from engine.training.autoconfig import TrainPlan, plan_training
 from storage import Database
 from storage.records import TrainingRun
-from studio.api import Caller, JobTicket
+from studio.contract import Caller, JobTicket
 from studio.errors import NotFound, Refused, StudioError
 from studio.jobs.queue import JobQueue
 from studio.models.service import ModelService, ResolvedModel

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
-from studio.api import Caller
+from studio.contract import Caller
 
 RECOMMENDED_IMAGES = (20, 30)  # the reference workflow: pick 20-30 of a character's images
 MAX_ITEMS = 200  # per set: far above what a LoRA wants, low enough to list and check quickly

@@ -11,7 +11,7 @@ from typing import Any
 
 from storage import Database
 from storage.records import TrainingItem, TrainingSet
-from studio.api import Caller
+from studio.contract import Caller
 from studio.errors import StudioError
 from studio.jobs.queue import GENERIC_FAILURE, JobQueue
 from studio.models.service import ModelService

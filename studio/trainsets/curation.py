@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from storage import Database, StorageError
-from studio.api import Caller
+from studio.contract import Caller
 from studio.errors import StudioError
 from studio.images.posts import PostService, normalise_emoji
 from studio.jobs.admission import Admission

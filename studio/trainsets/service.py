@@ -18,7 +18,7 @@ from pathlib import Path
 from engine.contact_sheet import contact_sheet
 from storage import Database, DuplicateError
 from storage.records import ItemSource, TrainingItem, TrainingSet
-from studio.api import Caller
+from studio.contract import Caller
 from studio.errors import NotFound, Refused, StudioError
 from studio.jobs.queue import JobQueue
 from studio.models.service import ModelService

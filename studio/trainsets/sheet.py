@@ -18,7 +18,7 @@ from engine.uploads import model_size
 from engine.work import SheetOutcome, SheetTask, WorkOrder
 from storage import Database
 from storage.records import ImageRecord, Job
-from studio.api import Caller
+from studio.contract import Caller
 from studio.errors import NotFound, Refused, StudioError
 from studio.images.images import ImageDraft, ImageKind, ImageRequest, ImagesDone, ImageSubmitter, images_completion
 from studio.jobs.kind import Completion

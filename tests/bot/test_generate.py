@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.api import Caller, GenerateInput, JobResult, ResultImage
+from studio.contract import Caller
+from studio.images.api import GenerateInput, JobResult, ResultImage
 from studio.jobs.routes import route_of
 from tests.bot.conftest import custom_ids, edits, job_of
 from tests.bot.fakediscord import CHANNEL_ID, GUILD_ID, USER_ID
@@ -91,7 +92,7 @@ async def test_autocomplete_caps_at_25_and_narrows(fake, studio, bot) -> None:
 
 
 async def test_progress_is_rate_limited_but_the_last_step_is_sent(fake, studio, make_bot) -> None:
-    from studio.api import Progress
+    from studio.contract import Progress
 
     bot = await make_bot(start=False)  # the job must stay queued: the test plays the worker's progress
     ix = fake.slash("generate", prompt="a cat", **FAST)
@@ -109,7 +110,7 @@ async def test_progress_is_rate_limited_but_the_last_step_is_sent(fake, studio, 
 async def test_a_progress_picture_is_uploaded_once_and_kept_until_it_changes(fake, studio, make_bot, tmp_path) -> None:
     from PIL import Image
 
-    from studio.api import Progress
+    from studio.contract import Progress
 
     bot = await make_bot(start=False)
     bot.delivery.progress_interval_s = 0.0
@@ -213,7 +214,7 @@ async def test_a_scheduled_post_pings_nobody_skips_the_role_list_and_is_charged_
 
 async def test_a_result_of_a_type_nothing_renders_fails_visibly(fake, studio, bot, caplog) -> None:
     """A kind that delivers something no renderer knows is a bug: the user hears of it, the log has it."""
-    from studio.api import JobRoute
+    from studio.contract import JobRoute
 
     route = JobRoute(1, USER_ID, GUILD_ID, CHANNEL_ID, None, interaction_token=None, token_expires_at=None)
     assert await bot.delivery.delivered(route, object()) is None  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ def test_failures_and_refusals_hide_paths() -> None:
 
 def test_grid_attachment_keeps_the_encoded_extension(tmp_path) -> None:
     from bot.ui.render_images import grid_filename
-    from studio.api import JobResult
+    from studio.images.api import JobResult
 
     def result(grid: str | None, spoiler: bool = False) -> JobResult:
         return JobResult(

@@ -118,7 +118,7 @@ async def test_a_sheet_is_weighed_against_the_daily_quota_at_once(fake, studio, 
 async def test_two_sheets_at_once_are_weighed_together(fake, studio, bot) -> None:
     import asyncio
 
-    from studio.api import Caller
+    from studio.contract import Caller
     from studio.errors import Refused
 
     await studio.settings("max_concurrent_per_user", "1")
@@ -140,7 +140,7 @@ async def test_a_remix_of_a_group_draws_it_from_the_new_words(fake, studio, bot)
     for job_id in jobs:
         await studio.wait(job_id)
     assert await studio.services.followups.remix_prompt(jobs[0]) == "a cat"  # the reference's caption
-    from studio.api import Caller
+    from studio.contract import Caller
 
     caller = Caller(user_id=USER_ID, guild_id=GUILD_ID, channel_id=720000000000000001)
     ticket = await studio.services.followups.remix(caller, jobs[0], "a red dragon with green eyes")

@@ -18,7 +18,7 @@ OTHER = USER_ID + 1
 
 
 async def _set(studio, tmp_path, guild_id: int) -> None:
-    from studio.api import Caller
+    from studio.contract import Caller
 
     services = studio.services
     await services.db.guild_settings.update(guild_id, min_training_images=4)

@@ -16,8 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from studio.api import Caller, GenerateInput
 from studio.container import Services, open_services
+from studio.contract import Caller
+from studio.images.api import GenerateInput
 from studio.owner import LOCK_NAME, FolderInUse, acquire, read_holder
 from studio.settings import load_settings
 from tests.fakes import FakeEngineHost

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from cli.commands._local import CliDelivery
-from studio.api import JobRoute, Progress
+from studio.contract import JobRoute, Progress
 
 
 def _route(job_id: int) -> JobRoute:

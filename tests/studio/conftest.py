@@ -14,8 +14,8 @@ import pytest
 
 from engine.backends import OrderRunner
 from engine.host import EngineHost
-from studio.api import Caller, Deliverable, JobRoute, Progress
 from studio.container import Services, open_services
+from studio.contract import Caller, Deliverable, JobRoute, Progress
 from studio.settings import Settings, load_settings
 from tests.fakes import FakeEngineHost
 

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from studio.api import Caller, GenerateInput
 from studio.autopost.api import ScheduleOptions
 from studio.autopost.service import slot_seed
 from studio.autopost.timing import Timing
+from studio.contract import Caller
 from studio.errors import NotFound, Refused, StudioError
+from studio.images.api import GenerateInput
 from studio.images.images import ImageRequest
 from tests.studio.conftest import ALICE, GUILD, RecordingDelivery, reopen, settle
 

@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 from PIL import Image
 
-from studio.api import Caller, GenerateInput
+from studio.contract import Caller
 from studio.errors import NotFound, Refused, StudioError
+from studio.images.api import GenerateInput
 from tests.studio.conftest import ALICE, BOB, GUILD, MOD, RecordingDelivery, reopen
 
 FAST = {"steps": 2, "model": "tiny-sd"}

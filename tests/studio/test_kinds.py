@@ -18,8 +18,8 @@ import pytest
 from engine.backends import WorkContext, WorkerLost
 from engine.work import WorkOrder
 from storage.records import Job
-from studio.api import GenerateInput
 from studio.errors import NotFound, StudioError
+from studio.images.api import GenerateInput
 from studio.jobs import Completion, JobKind
 from studio.jobs.kind import KindStats, check_version
 from tests.studio.conftest import ALICE, BOB, GUILD, RecordingDelivery, reopen

@@ -145,7 +145,8 @@ async def test_vary_on_a_flux_model_goes_to_kontext_once_it_is_installed(service
     import huggingface_hub.constants
     from PIL import Image
 
-    from studio.api import Caller, VaryImageInput
+    from studio.contract import Caller
+    from studio.images.api import VaryImageInput
 
     buffer = io.BytesIO()
     Image.new("RGB", (64, 64), "red").save(buffer, format="PNG")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from studio.api import EditImageInput, GenerateInput
+from studio.images.api import EditImageInput, GenerateInput
 from studio.privacy import delete_user_data
 from tests.studio.conftest import ALICE, BOB
 

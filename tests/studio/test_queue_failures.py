@@ -10,7 +10,7 @@ from PIL import Image
 from engine.backends import WorkContext, WorkerLost
 from engine.tasks import generate as generate_task
 from engine.work import WorkOrder
-from studio.api import GenerateInput, VaryImageInput
+from studio.images.api import GenerateInput, VaryImageInput
 from tests.studio.conftest import ALICE, GUILD, reopen
 
 FAST = {"steps": 2, "model": "tiny-sd"}

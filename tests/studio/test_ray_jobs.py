@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.api import Caller, GenerateInput
 from studio.container import open_services
+from studio.contract import Caller
+from studio.images.api import GenerateInput
 from studio.settings import load_settings
 from tests.engine.training_support import planted_images
 from tests.studio.conftest import GUILD, RecordingDelivery, settle

@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 
 from engine.host import EngineConfig, EngineHost
-from studio.api import Caller, GenerateInput
 from studio.container import Services, open_services
+from studio.contract import Caller
 from studio.errors import Refused
+from studio.images.api import GenerateInput
 from studio.training.results import CheckpointPost, TrainingResult
 from tests.engine.training_support import planted_images
 from tests.studio.conftest import ALICE, BOB, GUILD, MOD, RecordingDelivery, settle

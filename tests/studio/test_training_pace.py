@@ -12,8 +12,8 @@ from PIL import Image
 
 from engine.host import EngineConfig, EngineHost
 from storage.records import TrainingRun
-from studio.api import Caller
 from studio.container import Services, open_services
+from studio.contract import Caller
 from studio.training.pace import _predicted, estimate_range
 from tests.engine.training_support import planted_images
 from tests.studio.conftest import GUILD, RecordingDelivery, settle

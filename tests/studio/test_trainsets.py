@@ -8,8 +8,9 @@ import io
 import pytest
 from PIL import Image, ImageFilter
 
-from studio.api import Caller, GenerateInput
+from studio.contract import Caller
 from studio.errors import Refused
+from studio.images.api import GenerateInput
 from studio.privacy import delete_user_data
 from tests.engine.test_dataset_checks import face, near_copy, other
 from tests.studio.conftest import ALICE, BOB, GUILD, settle

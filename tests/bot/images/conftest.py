@@ -14,8 +14,8 @@ from PIL import Image
 
 from bot.client import StudioBot
 from engine.host import EngineHost
-from studio.api import Caller
 from studio.container import Services, engine_config, open_services
+from studio.contract import Caller
 from studio.settings import Settings, load_settings
 from tests.bot.fakediscord import BASIC_PERMISSIONS, USER_ID, FakeDiscord, InteractionState, snowflake
 

@@ -12,9 +12,9 @@ from PIL import Image
 from cli.main import cli
 from engine.errors import ModelUnavailable
 from engine.vision_catalog import load_captioner, resolve_vision, vision_presets
-from studio.api import EditImageInput, VaryImageInput
 from studio.container import open_services
 from studio.errors import StudioError
+from studio.images.api import EditImageInput, VaryImageInput
 from tests.bot.images.conftest import ALICE, TINY_ENV, host_for, mask_bytes, png_bytes, with_engine
 
 # ---------------------------------------------------------------- CLI

@@ -9,8 +9,8 @@ import pytest
 from engine import vision_catalog
 from engine.composer import compose
 from engine.rewriter import LocalLMRewriter, screen_rewrite
-from studio.api import EditImageInput, VaryImageInput
 from studio.container import open_services
+from studio.images.api import EditImageInput, VaryImageInput
 from tests.bot.images.conftest import ALICE, host_for, mask_bytes, png_bytes, with_engine
 
 

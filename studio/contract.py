@@ -1,0 +1,111 @@
+"""What every front door and the services agree on: who asks, where a job's messages go, and the port that shows them.
+
+The services never import an adapter. Each adapter (the Discord bot, the command line) builds a `Caller` for
+whoever asks, and implements `DeliveryPort` to put job progress and results in front of its users; what it
+shows (`Deliverable`) is plain data from a feature, rendered by the adapter by type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal, Protocol
+
+# Where a request comes from: a member's slash command or button, the `studio` command line on the
+# bot's own machine (no guild policy), or a schedule firing (exempt from role lists, charged to the
+# server, posted without mentioning anyone).
+Origin = Literal["interaction", "cli", "schedule"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks, and where: enough for every policy check."""
+
+    user_id: int
+    guild_id: int | None = None
+    channel_id: int | None = None
+    role_ids: tuple[int, ...] = ()
+    is_moderator: bool = False  # Manage Messages, or Manage Server, in that guild
+    is_manager: bool = False  # Manage Server in that guild
+    origin: Origin = "interaction"
+    # The interaction that asked, when there is one: its token lets delivery edit the reply for 15 minutes.
+    interaction_token: str | None = field(default=None, repr=False)  # a secret: kept out of logs
+    token_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class JobTicket:
+    """A job accepted into the queue."""
+
+    job_id: int
+    position: int  # 0 = running or next
+    eta_s: float | None
+
+
+@dataclass(frozen=True)
+class BatchTickets:
+    """Jobs started together (e.g. "generate all"); `refused` says why the rest did not start."""
+
+    tickets: tuple[JobTicket, ...]
+    refused: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    job_id: int
+    step: int
+    total: int
+    eta_s: float | None
+    label: str = "Generating"  # what the job's kind is doing: "Generating", "Describing", "Training", ...
+    detail: str | None = None  # what the step says besides its number: "loss 0.123, 2.1 samples/s"
+    image: Path | None = None  # a picture of the work so far (a training's newest sample grid)
+
+
+@dataclass(frozen=True)
+class JobRoute:
+    """Where a job's messages go. Built from the job's row, so it survives a restart."""
+
+    job_id: int
+    requester_id: int
+    guild_id: int | None
+    channel_id: int | None
+    message_id: int | None  # the message that shows the job (status, then result), once known
+    interaction_token: str | None = field(repr=False)  # a secret, valid until token_expires_at (15 minutes)
+    token_expires_at: datetime | None
+    origin: Origin = "interaction"
+
+    @property
+    def mention(self) -> bool:
+        """Whether a new channel message may ping the requester (a schedule's post pings nobody)."""
+        return self.origin == "interaction"
+
+
+class Deliverable:
+    """What `DeliveryPort.delivered` and `posted` show: a feature's plain result (images, a trained LoRA's card, a
+    checkpoint's grid), which each adapter renders by its type. Results subclass it; the contract names none."""
+
+    __slots__ = ()
+
+
+class DeliveryPort(Protocol):
+    """Implemented once by the Discord adapter (and by the CLI) to show every job's life to its requester.
+
+    One instance serves all jobs: everything it needs is in the route, so jobs recovered after a
+    restart are delivered the same way. A method that returns a message id lets the service remember
+    which message shows the job (buttons and reactions are found through it).
+    """
+
+    async def queued(self, route: JobRoute, position: int, eta_s: float | None) -> int | None: ...
+
+    async def progress(self, route: JobRoute, progress: Progress) -> None: ...
+
+    async def delivered(self, route: JobRoute, result: Deliverable) -> int | None: ...
+
+    async def posted(self, route: JobRoute, item: Deliverable) -> int | None:
+        """Show one more message for the job in its channel (a checkpoint's grid, say); returns its id."""
+        ...
+
+    async def failed(self, route: JobRoute, message: str) -> None: ...
+
+    async def cancelled(self, route: JobRoute) -> None: ...

@@ -1,0 +1,41 @@
+"""What the adapters may ask of the model picker and catalog, and what they get back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One autocomplete entry: `value` is what the command receives."""
+
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One model as users see it in /models."""
+
+    name: str
+    display_name: str
+    kind: str  # base | lora
+    family: str
+    vram_gb: float | None
+    quality: int | None
+    speed: int | None
+    default_steps: int | None
+    default_guidance: float | None
+    default_size: tuple[int, int] | None
+    trigger_word: str | None
+    base_model: str | None
+    description: str
+    licence: str | None = None  # the weights' licence, when it limits use (FLUX.1 [dev] is non-commercial)
+    memory: str | None = None  # how much free GPU memory each way of holding it needs (FLUX.1)
+
+
+class ModelsApi(Protocol):
+    async def autocomplete(self, current: str) -> list[ModelChoice]: ...
+
+    async def catalog(self) -> list[ModelInfo]: ...
