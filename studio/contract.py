@@ -13,21 +13,32 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 # Where a request comes from: a member's slash command or button, the `studio` command line on the
-# bot's own machine (no guild policy), or a schedule firing (exempt from role lists, charged to the
-# server, posted without mentioning anyone).
+# bot's own machine, or a schedule firing. It decides where the job's messages go and how they read (a
+# schedule's post mentions nobody), never what the caller may do: that is the caller's capabilities.
 Origin = Literal["interaction", "cli", "schedule"]
+# The account a schedule's jobs count against: its server's, not a member's.
+SERVER_ACCOUNT = 0
 
 
 @dataclass(frozen=True)
 class Caller:
-    """Who asks, and where: enough for every policy check."""
+    """Who asks, and where, with what they may do: enough for every policy check.
+
+    The adapter that builds a caller computes its capabilities (the Discord adapter from the member's permissions
+    in that server, the command line as the machine's owner); the services read them, never the origin.
+    """
 
     user_id: int
     guild_id: int | None = None
     channel_id: int | None = None
     role_ids: tuple[int, ...] = ()
-    is_moderator: bool = False  # Manage Messages, or Manage Server, in that guild
-    is_manager: bool = False  # Manage Server in that guild
+    may_moderate: bool = False  # act on other members' jobs and set images (Discord: Manage Messages or Server)
+    may_manage_server: bool = False  # settings, auto-posts, training, others' sets (Discord: Manage Server)
+    # The machine's owner: held to no server's limits, role lists or DM rule, and sees every server's runs.
+    bypasses_server_policy: bool = False
+    # Whose usage the request counts against when not the user's own (a schedule's: SERVER_ACCOUNT). Such a request
+    # is held to neither a member's role lists nor a member's load limits.
+    account: int | None = None
     origin: Origin = "interaction"
     # The interaction that asked, when there is one: its token lets delivery edit the reply for 15 minutes.
     interaction_token: str | None = field(default=None, repr=False)  # a secret: kept out of logs

@@ -88,7 +88,7 @@ class GuildSettingsService:
     async def update(self, caller: Caller, name: str, value: str) -> list[SettingView]:
         if caller.guild_id is None:
             raise Refused("Settings belong to a server; use /settings in one.")
-        if not caller.is_manager:
+        if not caller.may_manage_server:
             raise Refused("Only members with Manage Server can change settings.")
         if name not in self.names():
             raise StudioError(f"Unknown setting {name!r}. Known: {', '.join(self.names())}.")

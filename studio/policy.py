@@ -55,14 +55,19 @@ def is_nsfw(prompt: str) -> bool:
 
 
 def check_access(caller: Caller, limits: PolicyLimits) -> None:
-    """Role allowlist and DMs. A schedule was set up by a manager: it is not held to the role list."""
-    if caller.origin == "schedule":
+    """Role allowlist and DMs. The machine's owner is held to neither; nor is a schedule (charged to its server),
+    which a manager set up."""
+    if caller.bypasses_server_policy or caller.account is not None:
         return
     if caller.guild_id is None:
-        if not limits.serve_dms and caller.origin != "cli":
+        if not limits.serve_dms:
             raise Refused("This bot does not make images in DMs. Use it in a server channel.")
         return
-    if limits.allowed_role_ids and not (set(caller.role_ids) & set(limits.allowed_role_ids)) and not caller.is_manager:
+    if (
+        limits.allowed_role_ids
+        and not (set(caller.role_ids) & set(limits.allowed_role_ids))
+        and not caller.may_manage_server
+    ):
         roles = ", ".join(f"<@&{r}>" for r in limits.allowed_role_ids)
         raise Refused(f"Only members with one of these roles can make images here: {roles}.")
 

@@ -42,7 +42,7 @@ class SettingsCog(commands.Cog):
     ) -> None:
         caller = caller_from(interaction)
         # default_permissions only hides the command; Discord lets admins override it per role.
-        if not caller.is_manager:
+        if not caller.may_manage_server:
             raise Refused("You need the Manage Server permission to use /settings.")
         if interaction.guild_id is None:  # guild_only makes this impossible; keeps the type checker honest
             raise Refused("Use /settings in a server.")

@@ -34,8 +34,8 @@ def caller_from(interaction: discord.Interaction) -> Caller:
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         role_ids=role_ids,
-        is_moderator=in_guild and (perms.manage_messages or perms.manage_guild),
-        is_manager=in_guild and perms.manage_guild,
+        may_moderate=in_guild and (perms.manage_messages or perms.manage_guild),
+        may_manage_server=in_guild and perms.manage_guild,
         interaction_token=interaction.token,
         token_expires_at=token_expiry(interaction.created_at),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -13,8 +14,13 @@ from studio.errors import StudioError
 from studio.settings import Settings, SettingsError
 
 LOCAL_USER = 0  # the CLI's jobs are recorded as made by user 0
-# The machine's owner at the command line: no guild policy, only the model's own bounds.
-LOCAL = Caller(user_id=LOCAL_USER, origin="cli")
+# The machine's owner at the command line: every capability; no server's policy, only the model's own bounds.
+LOCAL = Caller(user_id=LOCAL_USER, may_moderate=True, may_manage_server=True, bypasses_server_policy=True, origin="cli")
+
+
+def local_caller(guild_id: int | None = None) -> Caller:
+    """The machine's owner, acting on one server's schedules or sets (None: the ones made on this machine)."""
+    return replace(LOCAL, guild_id=guild_id)
 
 
 class Context:

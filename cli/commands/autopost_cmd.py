@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.commands._local import OUT_DIR, CliDelivery, copy_failed, copy_result, print_result, wait_result, with_services
-from cli.commands._support import LOCAL_USER, Context, run_async
+from cli.commands._support import LOCAL, Context, local_caller, run_async
 from studio.autopost.api import ScheduleView
-from studio.contract import Caller
 from studio.images.api import JobResult
 
 if TYPE_CHECKING:
@@ -44,7 +43,7 @@ def list_schedules(obj: Context, guild: int | None) -> None:
     """Every schedule: its channel, timing in words, next run, last run and its result."""
 
     async def go(services: Services, _delivery: CliDelivery) -> list[ScheduleView]:
-        return await services.autopost.list(Caller(user_id=LOCAL_USER, guild_id=guild, origin="cli"))
+        return await services.autopost.list(local_caller(guild))
 
     views = run_async(lambda: with_services(obj.settings, go, start=False))  # reading only: nothing runs
     for view in views:
@@ -61,8 +60,7 @@ def run_post(obj: Context, schedule_id: int, out: Path) -> None:
     """Render one post of schedule ID here, its template and model mix applied, without posting it."""
 
     async def go(services: Services, delivery: CliDelivery) -> JobResult:
-        caller = Caller(user_id=LOCAL_USER, origin="cli")
-        return await wait_result(services, delivery, await services.autopost.preview(caller, schedule_id))
+        return await wait_result(services, delivery, await services.autopost.preview(LOCAL, schedule_id))
 
     result: JobResult = run_async(lambda: with_services(obj.settings, go))
     try:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from cli.commands._local import CliDelivery, with_services
-from cli.commands._support import LOCAL_USER, Context, run_async
+from cli.commands._support import Context, local_caller, run_async
 from studio.contract import Caller
 from studio.names import same_name
 from studio.trainsets.api import TrainsetInfo, TrainsetItem, TrainsetView
@@ -21,7 +21,7 @@ GUILD = click.option("--guild", type=int, help="The server's id (default: the se
 
 
 def _caller(guild: int | None) -> Caller:
-    return Caller(user_id=LOCAL_USER, guild_id=guild, origin="cli")
+    return local_caller(guild)
 
 
 def _info(info: TrainsetInfo) -> str:

@@ -23,7 +23,7 @@ from studio.autopost.api import MAX_CAPTION, MAX_PROMPT, ScheduleOptions, Schedu
 from studio.autopost.kind import PRIORITY
 from studio.autopost.timing import Timing, due, parse, zone
 from studio.autopost.wildcards import check_template, parse_values, pick
-from studio.contract import Caller, JobTicket
+from studio.contract import SERVER_ACCOUNT, Caller, JobTicket
 from studio.errors import NotFound, Refused, StudioError
 from studio.images.images import ImageDraft, ImageSubmitter
 from studio.models.admin import slugify
@@ -72,12 +72,12 @@ class AutopostService:
 
     @staticmethod
     def _may_manage(caller: Caller) -> None:
-        if caller.origin != "cli" and not caller.is_manager:
+        if not caller.may_manage_server:
             raise Refused("Auto-posts are for members with Manage Server.")
 
     async def _schedule(self, caller: Caller, schedule_id: int) -> Schedule:
         found = await self._db.schedules.get(schedule_id)
-        if found is None or (caller.origin != "cli" and found.guild_id != caller.guild_id):
+        if found is None or (not caller.bypasses_server_policy and found.guild_id != caller.guild_id):
             raise NotFound(f"There is no auto-post {schedule_id} here. /autopost list shows them.")
         return found
 
@@ -176,7 +176,7 @@ class AutopostService:
         raise Refused(f"{MAX_DERIVED} auto-posts here start like this one: give this one a `name`.")
 
     async def list(self, caller: Caller) -> builtins.list[ScheduleView]:
-        guild = None if caller.origin == "cli" and caller.guild_id is None else caller.guild_id
+        guild = None if caller.bypasses_server_policy and caller.guild_id is None else caller.guild_id
         return [await self.view(s) for s in await self._db.schedules.list(guild_id=guild)]
 
     async def remove(self, caller: Caller, schedule_id: int) -> ScheduleView:
@@ -255,7 +255,11 @@ class AutopostService:
         model = await self._models.resolve(schedule.model)
         chosen = model.chosen if choice.use_lora or not model.loras else model.spec.name
         caller = caller or Caller(
-            user_id=schedule.created_by, guild_id=schedule.guild_id, channel_id=schedule.channel_id, origin="schedule"
+            user_id=schedule.created_by,
+            guild_id=schedule.guild_id,
+            channel_id=schedule.channel_id,
+            account=SERVER_ACCOUNT,
+            origin="schedule",
         )
         draft = ImageDraft(
             prompt=choice.prompt,

@@ -88,7 +88,7 @@ class DescribeService:
             # The caller's interaction lasts 15 minutes: answer before then, whatever the queue does.
             done = await self._queue.wait(ticket.job_id, limit_s=DESCRIBE_WAIT_S)
         except TimeoutError:
-            await self._queue.cancel(replace(caller, is_moderator=True), ticket.job_id)
+            await self._queue.cancel(replace(caller, may_moderate=True), ticket.job_id)
             raise StudioError("The queue is too long to describe this image now; try again in a few minutes.") from None
         if done.status == "done":
             return DescribeResult(done.id, _prompts(done))

@@ -7,17 +7,15 @@ from collections.abc import Callable
 from storage import Database
 from storage.records import GuildSettings, Job
 from studio import policy
-from studio.contract import Caller
+from studio.contract import SERVER_ACCOUNT, Caller
 from studio.jobs.kind import JobKind
 
 # The machine's owner at the command line: only the model's own bounds apply.
 LOCAL_LIMITS = GuildSettings(max_steps=150, max_size=4096, max_concurrent_per_user=20, daily_quota=0)
-# Scheduled posts are charged to their server: their usage is counted under this user id.
-SERVER_ACCOUNT = 0
 
 
 def account_of(job: Job) -> int:
-    """Whose usage a job counts as: the requester's, or the server's for a schedule."""
+    """Whose usage a job counts as: the requester's, or the server's for a schedule (the row keeps the origin)."""
     return SERVER_ACCOUNT if job.origin == "schedule" else job.requester_id
 
 
@@ -30,7 +28,7 @@ class Admission:
 
     async def limits(self, caller: Caller) -> GuildSettings:
         """The policy limits that apply to `caller`."""
-        if caller.origin == "cli":
+        if caller.bypasses_server_policy:
             return LOCAL_LIMITS
         if caller.guild_id is None:
             return GuildSettings()
@@ -57,8 +55,8 @@ class Admission:
 
     async def check_load(self, caller: Caller, limits: GuildSettings, cost: int) -> None:
         """The caller's concurrent jobs and daily quota (call under the queue's submit lock)."""
-        if caller.origin == "schedule":
-            return  # charged to the server; the schedule's own interval bounds it
+        if caller.account is not None:
+            return  # charged to the server (a schedule): the schedule's own interval bounds it
         active = [
             j for j in await self._db.jobs.list_for_user(caller.user_id, limit=100) if j.active and self._limited(j)
         ]

@@ -216,7 +216,7 @@ class JobQueue:
 
     @staticmethod
     def may_manage(caller: Caller, job: Job) -> None:
-        if caller.user_id != job.requester_id and not caller.is_moderator:
+        if caller.user_id != job.requester_id and not caller.may_moderate:
             raise Refused("Only the person who asked for this job, or a moderator, can do that.")
 
     async def cancel(self, caller: Caller, job_id: int) -> None:

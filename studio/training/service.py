@@ -71,7 +71,7 @@ class TrainService:
     # -- who and where ---------------------------------------------------------------------------
 
     async def _may_train(self, caller: Caller) -> None:
-        if caller.origin == "cli" or caller.is_manager:
+        if caller.may_manage_server:
             return
         roles = (await self._db.guild_settings.get(caller.guild_id)).trainer_role_ids
         if set(caller.role_ids) & set(roles):
@@ -96,13 +96,13 @@ class TrainService:
 
     async def _run(self, run_id: int, caller: Caller) -> TrainingRun:
         run = await self._db.training_runs.get(run_id)
-        if run is None or (caller.origin != "cli" and run.guild_id != (caller.guild_id or 0)):
+        if run is None or (not caller.bypasses_server_policy and run.guild_id != (caller.guild_id or 0)):
             raise NotFound(f"There is no training run {run_id} here. /train list shows them.")
         return run
 
     @staticmethod
     def _may_manage(caller: Caller, run: TrainingRun, what: str) -> None:
-        if caller.origin == "cli" or caller.user_id == run.requester_id or caller.is_moderator:
+        if caller.user_id == run.requester_id or caller.may_moderate:
             return
         raise Refused(f"Only the member who started this training, or a moderator, can {what}.")
 
@@ -323,7 +323,7 @@ def _enough_for_the_owner(caller: Caller, verdict: SetVerdict, *, force: bool) -
     --force (never on unreadable ones); a set still being checked is judged by its count."""
     unreadable = any("could not be read" in note for flag in verdict.flagged for note in flag.notes)
     enough = verdict.count >= verdict.min_images or force
-    return caller.origin == "cli" and verdict.count > 0 and not unreadable and enough
+    return caller.bypasses_server_policy and verdict.count > 0 and not unreadable and enough
 
 
 def plan_view(run: TrainingRun, summary: str, weak: int) -> PlanView:

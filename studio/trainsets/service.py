@@ -102,7 +102,7 @@ class TrainsetService:
 
     @staticmethod
     def _where(caller: Caller) -> int | None:
-        if caller.guild_id is None and caller.origin == "interaction":
+        if caller.guild_id is None and not caller.bypasses_server_policy:
             raise Refused("Training sets belong to a server: use /trainset in one of its channels.")
         return caller.guild_id
 
@@ -190,7 +190,7 @@ class TrainsetService:
 
     @staticmethod
     def _may_manage(caller: Caller, found: TrainingSet, what: str) -> None:
-        if caller.user_id != found.owner_id and not caller.is_manager and caller.origin != "cli":
+        if caller.user_id != found.owner_id and not caller.may_manage_server:
             raise Refused(f"Only the set's owner, <@{found.owner_id}>, or a member with Manage Server can {what}.")
 
     async def lock(self, caller: Caller, name: str, locked: bool) -> TrainsetInfo:
@@ -288,7 +288,7 @@ class TrainsetService:
 
     @staticmethod
     def _may_change(caller: Caller, found: TrainingSet, item: TrainingItem, number: int) -> None:
-        if caller.user_id in (item.added_by, found.owner_id) or caller.is_moderator or caller.origin == "cli":
+        if caller.user_id in (item.added_by, found.owner_id) or caller.may_moderate:
             return
         raise Refused(f"Only the member who added image {number}, the set's owner or a moderator can change it.")
 

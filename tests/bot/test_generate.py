@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.contract import Caller
+from studio.contract import SERVER_ACCOUNT, Caller
 from studio.images.api import GenerateInput, JobResult, ResultImage
 from studio.jobs.routes import route_of
 from tests.bot.conftest import custom_ids, edits, job_of
@@ -195,7 +195,9 @@ async def test_a_scheduled_post_pings_nobody_skips_the_role_list_and_is_charged_
 ) -> None:
     await studio.settings("allowed_role_ids", "555555555")  # members need this role to generate
     await studio.settings("daily_quota", "1")
-    creator = Caller(user_id=USER_ID, guild_id=GUILD_ID, channel_id=CHANNEL_ID, origin="schedule")
+    creator = Caller(
+        user_id=USER_ID, guild_id=GUILD_ID, channel_id=CHANNEL_ID, account=SERVER_ACCOUNT, origin="schedule"
+    )
     for prompt in ("morning post", "evening post"):  # over the creator's own quota: the server pays
         ticket = await studio.services.generate.submit(creator, GenerateInput(prompt, count=1, **FAST))
         job = await studio.wait(ticket.job_id)

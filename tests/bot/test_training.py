@@ -22,7 +22,7 @@ async def _set(studio, tmp_path, guild_id: int) -> None:
 
     services = studio.services
     await services.db.guild_settings.update(guild_id, min_training_images=4)
-    owner = Caller(user_id=USER_ID, guild_id=guild_id, channel_id=1, is_manager=True)
+    owner = Caller(user_id=USER_ID, guild_id=guild_id, channel_id=1, may_manage_server=True)
     await services.trainsets.create(owner, "mila", trigger_word="zzmila")
     for item in planted_images(tmp_path / "set", 4):
         buffer = io.BytesIO()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cli.commands._support import LOCAL
 from cli.main import cli
 from studio.container import Services, open_services
 from studio.contract import Caller
@@ -24,7 +25,7 @@ from studio.settings import load_settings
 from tests.fakes import FakeEngineHost
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI_USER = Caller(user_id=0, origin="cli")
+CLI_USER = LOCAL
 MEMBER = Caller(user_id=5, guild_id=42, channel_id=7)
 FAST = {"steps": 2, "model": "tiny-sd", "count": 1}
 

@@ -110,7 +110,7 @@ def tiny_delivery(tiny_services: Services) -> RecordingDelivery:
 GUILD = 42
 ALICE = Caller(user_id=1, guild_id=GUILD, channel_id=7)
 BOB = Caller(user_id=2, guild_id=GUILD, channel_id=7)
-MOD = Caller(user_id=3, guild_id=GUILD, channel_id=7, is_moderator=True, is_manager=True)
+MOD = Caller(user_id=3, guild_id=GUILD, channel_id=7, may_moderate=True, may_manage_server=True)
 
 
 async def settle(services: Services, limit_s: float = 30.0) -> None:

@@ -20,7 +20,7 @@ from studio.images.api import GenerateInput
 from studio.images.images import ImageRequest
 from tests.studio.conftest import ALICE, GUILD, RecordingDelivery, reopen, settle
 
-MANAGER = Caller(user_id=3, guild_id=GUILD, channel_id=7, is_manager=True)
+MANAGER = Caller(user_id=3, guild_id=GUILD, channel_id=7, may_manage_server=True)
 CHANNEL = 555
 
 
@@ -105,7 +105,7 @@ async def test_manage_server_is_needed_for_every_change(services) -> None:
         with pytest.raises(Refused, match="Manage Server"):
             await attempt
     assert (await services.db.schedules.get(schedule_id)).enabled
-    other_guild = Caller(user_id=3, guild_id=99, channel_id=1, is_manager=True)
+    other_guild = Caller(user_id=3, guild_id=99, channel_id=1, may_manage_server=True)
     with pytest.raises(NotFound, match="no auto-post"):
         await services.autopost.remove(other_guild, schedule_id)
 

@@ -20,7 +20,7 @@ from tests.studio.conftest import GUILD, RecordingDelivery, settle
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
 
-MANAGER = Caller(user_id=1, guild_id=GUILD, channel_id=7, is_manager=True)
+MANAGER = Caller(user_id=1, guild_id=GUILD, channel_id=7, may_manage_server=True)
 
 
 async def _image(services, model: str, prompt: str = "a round figure") -> np.ndarray:

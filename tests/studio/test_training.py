@@ -21,7 +21,7 @@ from tests.studio.conftest import ALICE, BOB, GUILD, MOD, RecordingDelivery, set
 
 pytestmark = pytest.mark.slow
 
-MANAGER = Caller(user_id=1, guild_id=GUILD, channel_id=7, is_manager=True)
+MANAGER = Caller(user_id=1, guild_id=GUILD, channel_id=7, may_manage_server=True)
 
 
 def _host(tiny_manager) -> EngineHost:

@@ -18,7 +18,7 @@ from studio.training.pace import _predicted, estimate_range
 from tests.engine.training_support import planted_images
 from tests.studio.conftest import GUILD, RecordingDelivery, settle
 
-MANAGER = Caller(user_id=1, guild_id=GUILD, channel_id=7, is_manager=True)
+MANAGER = Caller(user_id=1, guild_id=GUILD, channel_id=7, may_manage_server=True)
 
 
 def _run(guess_s: float, steps: int, steps_done: int, resumed_at: int | None, trainer_s: float) -> TrainingRun:

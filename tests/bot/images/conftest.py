@@ -25,7 +25,16 @@ TINY_ENV = {
     "STUDIO_CAPTIONER": "tiny-blip",
     "STUDIO_SEGMENTER": "tiny-clipseg",
 }
-ALICE = Caller(user_id=USER_ID, guild_id=None, channel_id=7, origin="cli")
+# At the command line: the machine's owner, with every capability.
+ALICE = Caller(
+    user_id=USER_ID,
+    guild_id=None,
+    channel_id=7,
+    may_moderate=True,
+    may_manage_server=True,
+    bypasses_server_policy=True,
+    origin="cli",
+)
 
 
 def png_bytes(
