@@ -281,6 +281,11 @@ def test_the_discord_adapter_sees_only_the_core_face(edges: list[Edge]) -> None:
     assert any(_within(e.source, BOT_ROOTS) and e.target == "studio.container" for e in edges)
 
 
+def test_the_contract_names_no_feature(edges: list[Edge]) -> None:
+    # Deliverable is an open base class: features subclass it, adapters render it by type (bot.delivery.RENDERERS).
+    assert [str(e) for e in edges if e.source == "studio.contract" and _layer(e.target) is not None] == []
+
+
 def test_third_party_imports_stay_in_their_layer(edges: list[Edge]) -> None:
     assert _third_party_violations(edges) == []
 

@@ -33,7 +33,7 @@ async def finish(db: Database, delivery: DeliveryPort, job: Job, done: Completio
     # marked done at the next start, never posted twice).
     await db.jobs.record_result(job.id, dict(done.result))
     if done.deliverable is not None:
-        message_id = await safely(delivery.delivered(route_of(job), done.deliverable))  # type: ignore[arg-type]
+        message_id = await safely(delivery.delivered(route_of(job), done.deliverable))
         await db.jobs.mark_delivered(job.id, message_id)
         if message_id and done.posted_images:
             posted = db.posts.record(
@@ -41,7 +41,7 @@ async def finish(db: Database, delivery: DeliveryPort, job: Job, done: Completio
             )
             await safely(posted)
     if done.extras:
-        ids = [await safely(delivery.posted(route_of(job), extra)) for extra in done.extras]  # type: ignore[arg-type]
+        ids = [await safely(delivery.posted(route_of(job), extra)) for extra in done.extras]
         if done.on_posted is not None:
             await safely(done.on_posted(ids))
     async with db.transaction():  # done and charged together

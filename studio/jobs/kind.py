@@ -14,6 +14,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from engine.work import WorkOrder
 from storage.records import Job
+from studio.contract import Deliverable
 from studio.errors import StudioError
 
 Lane = Literal["interactive", "batch"]
@@ -43,12 +44,12 @@ class Completion:
     """What a kind hands back to the queue once it has stored a job's outcome."""
 
     result: Mapping[str, Any]  # the typed outcome as stored in the job's `result`
-    deliverable: object | None = None  # what the DeliveryPort shows (images today); None: nothing to post
+    deliverable: Deliverable | None = None  # what the DeliveryPort shows (images, a training's card); None: nothing
     charge: int = 0  # images counted against quotas
     posted_images: tuple[int, ...] = ()  # the image ids the delivered message shows, in order
     post_role: str = "grid"  # grid, single, sheet, autopost
     # Further messages after the result (a training's checkpoint grids), and what to do with their ids.
-    extras: tuple[object, ...] = ()
+    extras: tuple[Deliverable, ...] = ()
     units_done: float | None = None  # the work this attempt did, for the pace, when less than the request's
     on_posted: Callable[[list[int | None]], Awaitable[None]] | None = None
 
