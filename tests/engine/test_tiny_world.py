@@ -1,4 +1,4 @@
-"""Tiny World: the generator, the pixel classifier, and the committed model's prompt fidelity."""
+"""Tiny World: the generator, the pixel classifiers (colours, the zorp), and the committed model's prompt fidelity."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from engine.catalog import ModelSpec, all_presets, get_preset
 from engine.tiny_world import WEIGHTS_DIR, world
+from engine.tiny_world.concept import BACKGROUNDS, is_zorp, trigger_prompts, write_zorp_set, zorp_score
 from engine.tiny_world.fidelity import CHANCE, fidelity, fidelity_prompts, generate, shuffled_fidelity
 from engine.tiny_world.reading import prompt_colours, read_colours
 from engine.types import GenerateRequest
@@ -146,3 +147,20 @@ def test_the_recipe_builds_a_folder_the_studio_loads_and_the_benchmark_reads(tmp
         "2",
     )
     assert "guidance 3: fidelity" in report and "chance 0.018" in report
+
+
+def test_the_zorp_reader_tells_the_generators_zorps_from_its_scenes() -> None:
+    rng = random.Random(12)
+    zorps = [world.render_zorp(rng.choice(BACKGROUNDS), rng) for _ in range(200)]
+    scenes = [world.render(world.random_scene(rng), rng) for _ in range(400)]
+    assert sum(is_zorp(image) for image in zorps) / len(zorps) > 0.95  # measured: 1.00 (scores 0.82 and up)
+    assert sum(not is_zorp(image) for image in scenes) / len(scenes) > 0.95  # measured: 1.00 (scores 0.25 at most)
+    assert all(0.0 <= zorp_score(image) <= 1.0 for image in zorps + scenes)
+
+
+def test_a_zorp_set_has_a_caption_beside_each_image_with_the_trigger_in_front(tmp_path) -> None:
+    paths = write_zorp_set(tmp_path, 7)
+    assert [p.name for p in paths][:2] == ["zorp-00.png", "zorp-01.png"] and all(p.is_file() for p in paths)
+    captions = [p.with_suffix(".txt").read_text(encoding="utf-8") for p in paths]
+    assert captions[0] == "zorp, a zorp on a red background" and len(set(captions)) == len(BACKGROUNDS)
+    assert trigger_prompts(7) == captions
