@@ -100,14 +100,17 @@ def main() -> None:
         print(f"{len(paths)} training zorps: read as zorps {clean:.2f}, after a VAE round trip {round_trip:.2f}")
         lora, took, output = train(work / "run", work / "zorps", options)
         trained = re.search(r"trained (\d+)/\d+ steps in (\d+) s", output)
-        steps = trained.group(1) if trained else "?"
+        steps, training_s = trained.groups() if trained else ("?", "?")
         start = time.monotonic()
         figures = measure(manager, lora, trigger_count=args.prompts, fidelity_count=args.others)
         measured = time.monotonic() - start
     zorps = ", ".join(f"{s:g}: {figures.zorp[s]:.2f}" for s in SCALES)
     backgrounds = ", ".join(f"{s:g}: {figures.background[s]:.2f}" for s in SCALES)
     settings = " ".join(options) or "the preset defaults"
-    print(f"studio train: {steps} steps, {took:.0f} s wall ({settings}; training set seed {args.set_seed})")
+    print(
+        f"studio train: {steps} steps, {training_s} s training, {took:.0f} s wall ({settings}; training set seed "
+        f"{args.set_seed})"
+    )
     print(f"zorp rate by LoRA scale ({args.prompts} trigger prompts, seeds 0-{args.prompts - 1}): {zorps}")
     print(f"background as named, by scale: {backgrounds}")
     print(
