@@ -54,3 +54,12 @@ def test_the_quantization_error_benchmark_ranks_the_formats() -> None:
 def test_the_gpu_session_script_parses() -> None:
     for script in ("scripts/gpu_bench.sh", "scripts/gpu_wheels.sh"):
         assert subprocess.run(["bash", "-n", script], cwd=ROOT, check=False).returncode == 0
+
+
+@pytest.mark.slow
+def test_the_tiny_world_lora_benchmark_trains_with_studio_train_and_reads_the_scales() -> None:
+    out = _run(
+        "scripts/bench_tiny_world_lora.py", "--steps", "2", "--images", "6", "--prompts", "1", "--others", "1",
+    )  # fmt: skip
+    assert "training zorps: read as zorps 1.00" in out and "studio train: 2 steps" in out
+    assert "zorp rate by LoRA scale" in out and "0: 0.00" in out and "with the LoRA at 1.0" in out
