@@ -1,16 +1,15 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
-# Both install from the lock files in requirements/ (every package pinned, with hashes), so a fresh clone gets
-# the versions the suite last passed with; `make lock` refreshes them (README, Development).
+# Both install from the lock files requirements.txt and requirements-dev.txt (every package pinned, with hashes),
+# so a fresh clone gets the versions the suite last passed with; `make lock` refreshes them (README, Development).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := pip==26.3
 TORCH  := torch==2.13.0
-LOCKS  := requirements
 LOCKER := $(VENV)-lock
 # pip-compile options shared by both locks: hashes, no machine-specific index lines, torch left out (below).
 COMPILE := $(LOCKER)/bin/pip-compile -q --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
-	--unsafe-package torch --constraint $(LOCKS)/torch.txt
+	--unsafe-package torch --constraint constraints-torch.txt
 
 .PHONY: demo test test-fast lint format lock clean
 
@@ -21,15 +20,15 @@ $(BIN)/python:
 # torch first, pinned and outside the hashed locks: the same version is a CPU build here and a CUDA build on a
 # GPU machine, with different files (unpinned, pip resolves a CUDA build of several GB).
 # The runtime: what the studio needs to run (no dev tools, no Ray, no bitsandbytes).
-$(VENV)/.runtime: $(BIN)/python $(LOCKS)/runtime.txt pyproject.toml
+$(VENV)/.runtime: $(BIN)/python requirements.txt pyproject.toml
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q --require-hashes -r $(LOCKS)/runtime.txt
+	$(BIN)/pip install -q --require-hashes -r requirements.txt
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 # The runtime plus the dev extras: linters, pytest, Ray, torchao, bitsandbytes, sd-parsers.
-$(VENV)/.dev: $(VENV)/.runtime $(LOCKS)/dev.txt
-	$(BIN)/pip install -q --require-hashes -r $(LOCKS)/dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.txt
 	touch $@
 
 demo: $(VENV)/.runtime
@@ -55,8 +54,8 @@ test-fast: $(VENV)/.dev
 # Resolved on Linux x86_64, Python 3.11, against the CPU build of torch that pip finds for $(TORCH).
 lock:
 	test -x $(LOCKER)/bin/pip-compile || ($(PYTHON) -m venv $(LOCKER) && $(LOCKER)/bin/pip install -q $(PIP) pip-tools==7.7.0)
-	$(COMPILE) --upgrade -o $(LOCKS)/runtime.txt pyproject.toml
-	$(COMPILE) --upgrade --extra dev --constraint $(LOCKS)/runtime.txt -o $(LOCKS)/dev.txt pyproject.toml
+	$(COMPILE) --upgrade -o requirements.txt pyproject.toml
+	$(COMPILE) --upgrade --extra dev --constraint requirements.txt -o requirements-dev.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV) $(LOCKER) data/demo .pytest_cache .ruff_cache .mypy_cache
