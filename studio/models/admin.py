@@ -12,6 +12,7 @@ from pathlib import Path
 from engine.catalog import PICKLE_SUFFIXES
 from engine.lora_family import lora_family_of, wrong_family_message
 from storage import Database, open_database
+from storage.names import legacy_slug
 from storage.records import ModelRecord
 from studio.errors import Refused, StudioError
 from studio.models.service import ModelService
@@ -35,7 +36,7 @@ def looks_like_path(source: str) -> bool:
 
 def slugify(name: str) -> str:
     """A lower-case ASCII slug (wildcard names use it); model names are kept as typed (studio.names)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.strip().lower()).strip("-")[:48].strip("-")
+    slug = legacy_slug(name)  # the one lower-case slug rule, also how old rows are found
     if not slug:
         raise StudioError("Give a name with at least one letter or digit.")
     return slug
