@@ -10,6 +10,7 @@ from engine.backends.base import (
     OrderRunner,
     ProgressEvent,
     WorkContext,
+    WorkerInfo,
     WorkerLost,
 )
 from engine.backends.thread import ThreadBackend
@@ -25,5 +26,6 @@ __all__ = [
     "ProgressEvent",
     "ThreadBackend",
     "WorkContext",
+    "WorkerInfo",
     "WorkerLost",
 ]

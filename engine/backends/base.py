@@ -55,6 +55,21 @@ class ProgressEvent:
     image: str | None = None  # a picture of the work so far (a training's newest sample grid): a file path
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """One worker as its backend sees it: what training plans are sized against and `studio workers` shows."""
+
+    name: str  # "local", "engine-process", "ray-0": stable for the backend's life
+    device: str  # where its work runs: "cuda:0", "cpu", "mps"
+    gpu_name: str | None  # the accelerator's product name; None on a CPU
+    gpu_memory_gb: float | None  # the accelerator's total memory; None on a CPU
+    precision: str  # the dtype its diffusion work runs in: "bf16", "fp16" or "fp32"
+    loaded_models: tuple[str, ...] = ()  # base models it holds in memory, most recently used first
+    busy: bool = False  # running a job now
+    jobs: tuple[JobId, ...] = ()  # the jobs it runs now
+    alive: bool = True  # False for a worker that died and is being replaced
+
+
 # Runs the waiting interactive work (after calling `before` when there is some); True when it ran any.
 YieldHook = Callable[[Callable[[], None] | None], bool]
 
