@@ -74,7 +74,6 @@ ADAPTER_DEBT: dict[tuple[str, str], str] = {
     ("cli.main", "engine.device"): "checks the device before an engine command (lazy); the core should answer it",
     ("bot.cogs.generate", "engine.catalog"): "ASPECTS, COUNTS, MAX_PROMPT_CHARS, MAX_SEED for the slash options",
     ("bot.cogs.images", "engine.catalog"): "COUNTS for the slash options",
-    ("cli.commands._local", "storage.records"): "the Job row the CLI's delivery port receives",
     ("cli.commands.db_cmd", "storage"): "open_database and migrations for `studio db` (lazy)",
     ("cli.commands.gen_cmd", "engine.catalog"): "ASPECTS, SCHEDULERS for the option choices",
     ("cli.commands.models_cmd", "engine.vision_catalog"): "vision_presets for `studio models list` (lazy)",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -13,7 +13,6 @@ import click
 from tqdm import tqdm
 
 from cli.commands._support import Interrupted
-from storage.records import Job
 from studio.contract import Deliverable, JobRoute, JobTicket, Progress
 from studio.errors import StudioError
 from studio.images.api import JobResult
@@ -21,7 +20,7 @@ from studio.settings import Settings
 
 if TYPE_CHECKING:
     from studio.container import Services
-    from studio.jobs.queue import Leftover
+    from studio.jobs.recovery import Leftover
 
 # An existing file is refused before the job runs; a missing folder is created when the results are copied.
 OUT_DIR = click.Path(file_okay=False, path_type=Path)
@@ -113,7 +112,7 @@ async def with_services(
             # asyncio.run turns Ctrl+C into this task's cancellation: the jobs are cancelled here, while the
             # services are still open; closing them stops a training at a checkpoint.
             cancelled, kept = await services.jobs.interrupt()
-            hints = [(job.id, await _resume_hint(services, job)) for job in kept]
+            hints = [(job.job_id, await _resume_hint(services, job.request)) for job in kept]
     delivery._close_bar()  # a stopped training reported steps until the close: the line below stands alone
     parts = [f"cancelled job{'s' if len(cancelled) > 1 else ''} {', '.join(map(str, cancelled))}"] if cancelled else []
     # After the close: the last step a stopped training reported is the checkpoint it saved.
@@ -126,31 +125,31 @@ def _command_name() -> str:
     return ctx.command_path if ctx is not None else "studio"
 
 
-async def _run_name(services: Services, job: Job) -> str:
-    """The name a training job's run answers to in `studio train --name`."""
-    run = await services.db.training_runs.get(int(job.request.get("run_id", 0)))
+async def _run_name(services: Services, request: Mapping[str, Any]) -> str:
+    """The name the run of a training job (its stored `request`) answers to in `studio train --name`."""
+    run = await services.db.training_runs.get(int(request.get("run_id", 0)))
     if run is not None:
         return str(run.plan.get("requested_name") or run.output_name)
-    return str(job.request.get("output_name", ""))
+    return str(request.get("output_name", ""))
 
 
-async def _resume_hint(services: Services, job: Job) -> str:
+async def _resume_hint(services: Services, request: Mapping[str, Any]) -> str:
     """How to go on with a training job."""
-    return f"`studio train --name {await _run_name(services, job)} --resume` goes on"
+    return f"`studio train --name {await _run_name(services, request)} --resume` goes on"
 
 
 async def _leftover_line(services: Services, leftover: Leftover) -> str:
     """One line for a job an interrupted or killed `studio` command left behind."""
-    job = leftover.job
+    job = leftover
     if leftover.action == "kept":
-        name = await _run_name(services, job)
+        name = await _run_name(services, job.request)
         return (
-            f"job {job.id} ({job.kind}) was left by an interrupted command: `studio train --name {name} --resume` "
+            f"job {job.job_id} ({job.kind}) was left by an interrupted command: `studio train --name {name} --resume` "
             f"goes on, `studio train cancel {name}` drops it"
         )
     if leftover.action == "failed":
-        return f"job {job.id} ({job.kind}) left by an interrupted command failed: {job.error or 'interrupted'}"
-    return f"dropped job {job.id} ({job.kind}) left by an interrupted command"
+        return f"job {job.job_id} ({job.kind}) left by an interrupted command failed: {job.error or 'interrupted'}"
+    return f"dropped job {job.job_id} ({job.kind}) left by an interrupted command"
 
 
 async def wait_delivered(services: Services, delivery: CliDelivery, job_id: int) -> Deliverable:

@@ -11,9 +11,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from engine.backends import LANES, ExecutionBackend, JobHandle, WorkerLost
 from engine.errors import Cancelled, EngineError, Stopped
@@ -28,19 +27,12 @@ from studio.jobs.completion import close_if_delivered, finish, retry_after_lost_
 from studio.jobs.estimates import Estimates
 from studio.jobs.kind import JobKind
 from studio.jobs.listing import queue_view
+from studio.jobs.recovery import Leftover, recover
 from studio.jobs.routes import NullDelivery, route_of, safely
 
 log = logging.getLogger(__name__)
 
 GENERIC_FAILURE = "The engine failed on this job; the error was logged for the admins."
-
-
-@dataclass(frozen=True)
-class Leftover:
-    """A job a command line process left unfinished when it died, and what the next owner did with it."""
-
-    job: Job
-    action: Literal["dropped", "kept", "failed"]  # kept: a training, waiting for `studio train --resume`
 
 
 class JobQueue:
@@ -88,41 +80,14 @@ class JobQueue:
         """Recover jobs a crash left running (by their kind's retry policy), then start dispatching.
 
         Only the data folder's owner (`studio.owner`) may call this. `own_only` (the command line)
-        dispatches only the jobs this process submits or waits on. What a dead command line left is returned:
-        its image jobs are dropped (nobody waits for them), its trainings kept for `studio train --resume`.
+        dispatches only the jobs this process submits or waits on. What a dead command line left is returned
+        (`recovery.recover`).
         """
         self._own_only = own_only
-        report = await self._db.jobs.recover_stale({name: kind.retry for name, kind in self._kinds.items()})
-        for job_id in report.failed:
-            job = await self._db.jobs.get(job_id)
-            if job is not None and not self._silent(job):
-                await safely(self._delivery.failed(route_of(job), job.error or "Interrupted by a restart."))
-        leftovers = await self._leftovers(report.failed)
-        for job in await self._db.jobs.fair_queue():
-            kind = self._kinds.get(job.kind)
-            if kind is not None and kind.answered_inline:
-                log.info("job_id=%s %s dropped: its caller went away with the restart", job.id, job.kind)
-                await self._db.jobs.cancel(job.id)
+        leftovers = await recover(self._db, self._kinds, self._delivery)
         self._started = True
         self._kick()
         return leftovers
-
-    async def _leftovers(self, failed: Sequence[int]) -> list[Leftover]:
-        """Deal with the jobs of command line processes that died (none runs now: this process owns the folder)."""
-        found = []
-        for job_id in failed:
-            job = await self._db.jobs.get(job_id)
-            if job is not None and job.origin == "cli":
-                found.append(Leftover(job, "failed"))
-        for job in await self._db.jobs.list_active(origin="cli"):
-            kind = self._kinds.get(job.kind)
-            if kind is not None and kind.retry == "resume":
-                found.append(Leftover(job, "kept"))
-            elif await self._db.jobs.cancel(job.id):
-                found.append(Leftover(job, "dropped"))
-        for each in found:
-            log.warning("job_id=%s %s left by a command line that ended: %s", each.job.id, each.job.kind, each.action)
-        return found
 
     def read_only(self) -> None:
         """This process does not own the data folder (`studio.owner`): it never dispatches, waiting on a
@@ -244,21 +209,21 @@ class JobQueue:
         if not self._silent(job):
             await safely(self._delivery.cancelled(route_of(job)))
 
-    async def interrupt(self, limit_s: float = 30) -> tuple[list[int], list[Job]]:
+    async def interrupt(self, limit_s: float = 30) -> tuple[list[int], list[Leftover]]:
         """Ctrl+C at the command line: cancel this process's unfinished jobs for good, and wait for them to stop.
 
         A resumable job (a training) is not cancelled but kept: the shutdown that follows stops it at a
         checkpoint and queues it again. Returns the cancelled job ids and the kept jobs.
         """
         cancelled: list[int] = []
-        kept: list[Job] = []
+        kept: list[Leftover] = []
         for job_id in sorted(self._mine):
             job = await self._db.jobs.get(job_id)
             if job is None or not job.active:
                 continue
             kind = self._kinds.get(job.kind)
             if kind is not None and kind.retry == "resume":
-                kept.append(job)
+                kept.append(Leftover.of(job, "kept"))
                 continue
             try:
                 await self._cancel(job_id, None)

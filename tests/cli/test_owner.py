@@ -132,7 +132,7 @@ async def test_a_command_line_owner_drops_a_dead_commands_jobs_and_runs_no_one_e
     members = await services.generate.submit(MEMBER, GenerateInput(prompt="for the bot", **FAST))
     async with open_services(settings, host=FakeEngineHost(), owner="studio generate") as cli_run:
         leftovers = await cli_run.jobs.start(own_only=True)
-        assert [(each.job.id, each.action) for each in leftovers] == [(left.job_id, "dropped")]
+        assert [(each.job_id, each.action) for each in leftovers] == [(left.job_id, "dropped")]
         own = await cli_run.generate.submit(CLI_USER, GenerateInput(prompt="mine", **FAST))
         assert (await cli_run.jobs.wait(own.job_id, limit_s=60)).status == "done"
         # The member's job waits for the bot: a command line never delivers it to the terminal.
@@ -145,7 +145,7 @@ async def test_the_bot_keeps_a_dead_commands_training_for_resume_and_runs_the_re
     member = await services.generate.submit(MEMBER, GenerateInput(prompt="for the bot", **FAST))
     async with open_services(settings, host=FakeEngineHost(), owner="studio run") as bot:
         leftovers = await bot.jobs.start()
-        assert [(each.job.id, each.action) for each in leftovers] == [(training.id, "kept")]
+        assert [(each.job_id, each.action) for each in leftovers] == [(training.id, "kept")]
         assert (await bot.jobs.wait(member.job_id, limit_s=60)).status == "done"
         assert (await bot.db.jobs.get(training.id)).status == "queued"  # not run: it waits for --resume
         # Waiting on it, as `studio train --resume` does, runs it here (its plan is gone, so it fails).
