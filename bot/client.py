@@ -57,7 +57,7 @@ class StudioBot(commands.Bot):
     """Takes its resources in the constructor, loads its cogs in `setup_hook` (advanced_startup.py).
 
     `services` is the bundle of service APIs the cogs call. `delivery` (made here when not given) is the
-    job queue's DeliveryPort: register it with `jobs.set_delivery` before `jobs.start()`
+    port for the members' and the schedules' jobs: register it with `jobs.delivery` before `jobs.start()`
     (`bot.runner.build_bot` does both).
     """
 

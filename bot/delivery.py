@@ -6,7 +6,8 @@ the job's message is the interaction's original response (the deferred "thinking
 or button left), edited through the interaction webhook; after it expired (or without one) the job
 gets a plain channel message, edited later by its id, that mentions the requester when a member
 asked (a schedule's post mentions nobody). A result is rendered by its type (`RENDERERS`). Discord
-errors are logged with the job id and never raised into the services.
+errors are logged with the job id and never raised into the services, but for a channel closed to the bot:
+that is raised as `Unreachable`, which the services hear through their router (an auto-post pauses).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from bot.ui import render
 from bot.ui.buttons import running_view
 from bot.ui.render_images import images_message
 from bot.ui.training_view import checkpoint_message, training_message
-from studio.contract import Deliverable, JobRoute, Progress
+from studio.contract import Deliverable, JobRoute, Progress, SchedulePaused, Unreachable
 from studio.images.api import JobResult
 from studio.training.results import CheckpointPost, TrainingResult
 
@@ -99,8 +100,6 @@ class DiscordDelivery:
         self._channel_messages: dict[int, int] = {}  # job id → status message we posted in the channel
         self._lost_tokens: set[int] = set()  # jobs whose interaction response is gone before its token expired
         self._progress_images: dict[int, Path] = {}  # the picture each job's status message shows
-        # Told when a job's channel is gone or closed to the bot (an auto-post's schedule then pauses).
-        self.on_unreachable: Callable[[int, str], Awaitable[None]] | None = None
 
     def bind(self, bot: commands.Bot) -> None:
         """Attach the bot (the services may need the port before the bot exists)."""
@@ -286,10 +285,18 @@ class DiscordDelivery:
                 "Posting job_id=%s in channel %s failed: %s %s", route.job_id, route.channel_id, exc.status, exc.text
             )
             reason = UNREACHABLE.get(exc.code)
-            if reason is not None and self.on_unreachable is not None:
-                await self.on_unreachable(route.job_id, reason.format(channel=route.channel_id))
+            if reason is not None:  # nothing else to do here: the services decide (an auto-post pauses)
+                raise Unreachable(reason.format(channel=route.channel_id)) from None
             return None
         return message.id
+
+    async def schedule_paused(self, notice: SchedulePaused) -> None:
+        """Tell the server where the schedule was made (or where it posts, else its system channel)."""
+        text = (
+            f"The auto-post **{notice.name}** (#{notice.schedule_id}) is paused: {notice.reason}. Fix it, then "
+            f"`/autopost resume {notice.schedule_id}`."
+        )
+        await self.notice(notice.guild_id, notice.channel_ids, text)
 
     async def notice(self, guild_id: int | None, channel_ids: tuple[int, ...], text: str) -> bool:
         """Tell a server something: in the first of `channel_ids` that takes it, else its system channel."""

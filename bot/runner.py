@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from studio.contract import Origin
 from studio.settings import Settings
 
 if TYPE_CHECKING:
@@ -13,6 +14,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DISCORD_ORIGINS: tuple[Origin, ...] = ("interaction", "schedule")
+
 
 def build_bot(settings: Settings, services: Services) -> StudioBot:
     """The bot on these services, its delivery port registered with the job service (before `jobs.start()`)."""
@@ -20,10 +23,8 @@ def build_bot(settings: Settings, services: Services) -> StudioBot:
     from studio.container import as_bundle
 
     bot = StudioBot(settings, as_bundle(services))
-    services.jobs.set_delivery(bot.delivery)
-    # Auto-posts hear from the delivery when their channel is unreachable, and tell the server through it.
-    bot.delivery.on_unreachable = services.autopost.unreachable
-    services.autopost.notify = bot.delivery.notice
+    # Members' commands and buttons, and the schedules' posts and notices, are shown in Discord.
+    services.jobs.delivery.register(bot.delivery, *DISCORD_ORIGINS)
     return bot
 
 

@@ -166,7 +166,7 @@ async def _services(
         curation=Curation(db, posts, trainsets, queue.admission),
         sheets=SheetService(db, queue, submitter, models, uploads, trainsets),
         training=TrainService(db, queue, models, trainsets, registry, device=settings.engine.device),
-        autopost=AutopostService(db, submitter, models),
+        autopost=AutopostService(db, submitter, models, queue.delivery),
     )
     try:
         yield services

@@ -99,12 +99,37 @@ class Deliverable:
     __slots__ = ()
 
 
-class DeliveryPort(Protocol):
-    """Implemented once by the Discord adapter (and by the CLI) to show every job's life to its requester.
+@dataclass(frozen=True)
+class SchedulePaused:
+    """A schedule that stopped posting by itself (its model is gone, its channel closed): its server hears it once.
 
-    One instance serves all jobs: everything it needs is in the route, so jobs recovered after a
-    restart are delivered the same way. A method that returns a message id lets the service remember
-    which message shows the job (buttons and reactions are found through it).
+    Routed like a job, by `origin` (a schedule's posts and notices go to the port of the "schedule" origin).
+    """
+
+    schedule_id: int
+    name: str
+    reason: str  # what went wrong, in words: "its model is gone (...)"
+    guild_id: int | None
+    channel_ids: tuple[int, ...]  # where to say it, in order: where the schedule was made, where it posts
+    origin: Origin = "schedule"
+
+
+class Unreachable(Exception):
+    """Raised by a port's method when the route's channel will not take messages until someone acts there
+    (deleted, closed to the adapter). The queue reports it to the core (a schedule posting there pauses)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # "its channel <#12> was deleted": how the port's users name the channel
+
+
+class DeliveryPort(Protocol):
+    """Implemented once per front door (the Discord adapter, the CLI) to show every job's life to its requester.
+
+    Each adapter registers its port for the origins it shows (`studio.jobs.router.DeliveryRouter`). One instance
+    serves all jobs: everything it needs is in the route, so jobs recovered after a restart are delivered the same
+    way. A method that returns a message id lets the service remember which message shows the job (buttons and
+    reactions are found through it). Any method may raise `Unreachable`.
     """
 
     async def queued(self, route: JobRoute, position: int, eta_s: float | None) -> int | None: ...
@@ -120,3 +145,7 @@ class DeliveryPort(Protocol):
     async def failed(self, route: JobRoute, message: str) -> None: ...
 
     async def cancelled(self, route: JobRoute) -> None: ...
+
+    async def schedule_paused(self, notice: SchedulePaused) -> None:
+        """Tell the schedule's server it stopped posting, why, and how to start it again."""
+        ...

@@ -13,7 +13,7 @@ import click
 from tqdm import tqdm
 
 from cli.commands._support import Interrupted
-from studio.contract import Deliverable, JobRoute, JobTicket, Progress
+from studio.contract import Deliverable, JobRoute, JobTicket, Progress, SchedulePaused
 from studio.errors import StudioError
 from studio.images.api import JobResult
 from studio.settings import Settings
@@ -75,6 +75,14 @@ class CliDelivery:
         self._close_bar()
         self.errors[route.job_id] = "cancelled"
 
+    async def schedule_paused(self, notice: SchedulePaused) -> None:
+        self._close_bar()
+        click.echo(
+            f"auto-post #{notice.schedule_id} {notice.name} paused: {notice.reason}; "
+            f"`/autopost resume {notice.schedule_id}` in Discord starts it again",
+            err=True,
+        )
+
 
 async def with_services(
     settings: Settings,
@@ -100,7 +108,7 @@ async def with_services(
     owner = _command_name() if start else None
     async with open_services(settings, owner=owner) as services:
         delivery = CliDelivery()
-        services.jobs.set_delivery(delivery)
+        services.jobs.delivery.register(delivery, "cli")  # the jobs of this command, and none of the bot's
         if not start:
             services.jobs.read_only()
         try:

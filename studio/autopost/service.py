@@ -11,7 +11,7 @@ import builtins
 import hashlib
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,9 +23,10 @@ from studio.autopost.api import MAX_CAPTION, MAX_PROMPT, ScheduleOptions, Schedu
 from studio.autopost.kind import PRIORITY
 from studio.autopost.timing import Timing, due, parse, zone
 from studio.autopost.wildcards import check_template, parse_values, pick
-from studio.contract import SERVER_ACCOUNT, Caller, JobTicket
+from studio.contract import SERVER_ACCOUNT, Caller, JobTicket, SchedulePaused
 from studio.errors import NotFound, Refused, StudioError
 from studio.images.images import ImageDraft, ImageSubmitter
+from studio.jobs.router import DeliveryRouter
 from studio.models.admin import slugify
 from studio.models.service import ModelService
 from studio.names import kept_name, name_key
@@ -34,9 +35,6 @@ log = logging.getLogger(__name__)
 
 DERIVED_WORDS = 4  # a name made from the prompt: its first words
 MAX_DERIVED = 99
-
-# Tells a server something about one of its schedules: (guild, channels to try in order, text) → whether it went.
-Notifier = Callable[[int | None, tuple[int, ...], str], Awaitable[bool]]
 
 
 def slot_seed(schedule_id: int, moment: datetime) -> int:
@@ -59,13 +57,16 @@ class AutopostService:
         db: Database,
         submitter: ImageSubmitter,
         models: ModelService,
+        delivery: DeliveryRouter,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._db = db
         self._submitter = submitter
         self._models = models
+        # A pause is told through the port of the schedule's origin; a post's channel found closed pauses it.
+        self._delivery = delivery
+        delivery.on_unreachable(self.unreachable)
         self.clock = clock
-        self.notify: Notifier | None = None  # set by the Discord adapter: where a paused schedule is announced
         self.on_change: Callable[[Schedule], None] | None = None  # set by the wake-ups: re-register a schedule
 
     # -- who and what ----------------------------------------------------------------------------
@@ -305,13 +306,10 @@ class AutopostService:
             return  # paused already (by a member, or by an earlier failure): the server was told
         self._changed(schedule)
         log.warning("auto-post %s paused: %s", schedule.id, reason)
-        if self.notify is not None:
-            channels = tuple(c for c in (schedule.home_channel_id, schedule.channel_id) if c)
-            text = (
-                f"The auto-post **{schedule.name}** (#{schedule.id}) is paused: {reason}. Fix it, then "
-                f"`/autopost resume {schedule.id}`."
-            )
-            await self.notify(schedule.guild_id, channels, text)
+        channels = tuple(c for c in (schedule.home_channel_id, schedule.channel_id) if c)
+        await self._delivery.schedule_paused(
+            SchedulePaused(schedule.id, schedule.name, reason, schedule.guild_id, channels)
+        )
 
     async def unreachable(self, job_id: int, reason: str) -> None:
         """The post of `job_id` could not be shown (channel deleted, permission lost): pause its schedule."""

@@ -7,9 +7,9 @@ import logging
 from engine.backends import WorkerLost
 from storage import Database
 from storage.records import Job
-from studio.contract import DeliveryPort
 from studio.jobs.admission import account_of
 from studio.jobs.kind import Completion
+from studio.jobs.router import DeliveryRouter
 from studio.jobs.routes import route_of, safely
 
 log = logging.getLogger(__name__)
@@ -27,21 +27,24 @@ async def retry_after_lost_worker(db: Database, job: Job, retry: str, exc: Worke
     return True
 
 
-async def finish(db: Database, delivery: DeliveryPort, job: Job, done: Completion) -> None:
+async def finish(db: Database, delivery: DeliveryRouter, job: Job, done: Completion) -> None:
     """Store, deliver, record the post, then mark done and charge (in one transaction)."""
     # The outcome is stored before it is shown: a crash after the delivery keeps it (the job is then
     # marked done at the next start, never posted twice).
     await db.jobs.record_result(job.id, dict(done.result))
-    if done.deliverable is not None:
-        message_id = await safely(delivery.delivered(route_of(job), done.deliverable))
+    shown = delivery.serves(job.origin)  # else a job of this process nobody here shows: stored, not delivered
+    if not shown:
+        log.info("job_id=%s done; no port here shows origin %r: its outcome is stored only", job.id, job.origin)
+    if done.deliverable is not None and shown:
+        message_id = await delivery.delivered(route_of(job), done.deliverable)
         await db.jobs.mark_delivered(job.id, message_id)
         if message_id and done.posted_images:
             posted = db.posts.record(
                 message_id, done.posted_images, done.post_role, channel_id=job.channel_id, guild_id=job.guild_id
             )
             await safely(posted)
-    if done.extras:
-        ids = [await safely(delivery.posted(route_of(job), extra)) for extra in done.extras]
+    if done.extras and shown:
+        ids = [await delivery.posted(route_of(job), extra) for extra in done.extras]
         if done.on_posted is not None:
             await safely(done.on_posted(ids))
     async with db.transaction():  # done and charged together

@@ -19,7 +19,7 @@ from engine.errors import Cancelled, EngineError, Stopped
 from storage import Database
 from storage.records import GuildSettings, Job
 from studio.background import BackgroundTasks
-from studio.contract import Caller, DeliveryPort, JobTicket, Progress
+from studio.contract import Caller, JobTicket, Progress
 from studio.errors import NotFound, Refused, StudioError
 from studio.jobs.admission import Admission
 from studio.jobs.api import QueueView
@@ -28,7 +28,8 @@ from studio.jobs.estimates import Estimates
 from studio.jobs.kind import JobKind
 from studio.jobs.listing import queue_view
 from studio.jobs.recovery import Leftover, recover
-from studio.jobs.routes import NullDelivery, route_of, safely
+from studio.jobs.router import DeliveryRouter
+from studio.jobs.routes import route_of
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +37,15 @@ GENERIC_FAILURE = "The engine failed on this job; the error was logged for the a
 
 
 class JobQueue:
-    """One queue for every kind of job; kinds are registered by the container before `start()`."""
+    """One queue for every kind of job; kinds are registered by the container before `start()`.
 
-    def __init__(self, db: Database, backend: ExecutionBackend, delivery: DeliveryPort | None = None) -> None:
+    Each adapter registers its port with `delivery` for the origins it shows (before `start()`).
+    """
+
+    def __init__(self, db: Database, backend: ExecutionBackend) -> None:
         self._db = db
         self._backend = backend
-        self._delivery: DeliveryPort = delivery or NullDelivery()
+        self.delivery = DeliveryRouter()  # never raises: a failure to show a job cannot break its bookkeeping
         self._kinds: dict[str, JobKind[Any]] = {}
         self.admission = Admission(db, self._kinds.get)
         self.estimates = Estimates(self._kinds.get)
@@ -59,6 +63,7 @@ class JobQueue:
         self._own_only = False
         self._reader = False  # set by `read_only()`: another process may own the folder's queue
         self._steps: dict[int, int] = {}  # the last step each running job reported
+        self.delivery.when_registered(self._kick)  # jobs waiting for a port of their origin may run now
 
     # -- set-up ----------------------------------------------------------------------------------
 
@@ -73,9 +78,6 @@ class JobQueue:
             raise NotFound(f"This bot no longer runs jobs of kind {name!r}.")
         return kind
 
-    def set_delivery(self, delivery: DeliveryPort) -> None:
-        self._delivery = delivery
-
     async def start(self, *, own_only: bool = False) -> list[Leftover]:
         """Recover jobs a crash left running (by their kind's retry policy), then start dispatching.
 
@@ -84,7 +86,7 @@ class JobQueue:
         (`recovery.recover`).
         """
         self._own_only = own_only
-        leftovers = await recover(self._db, self._kinds, self._delivery)
+        leftovers = await recover(self._db, self._kinds, self.delivery)
         self._started = True
         self._kick()
         return leftovers
@@ -161,7 +163,7 @@ class JobQueue:
         eta = self.estimates.eta((await self._db.jobs.fair_queue(job.lane))[: position + 1])
         log.info("job_id=%s queued kind=%s user=%s position=%s", job.id, kind.name, job.requester_id, position)
         if not kind.silent:
-            message_id = await safely(self._delivery.queued(route_of(job), position, eta))
+            message_id = await self.delivery.queued(route_of(job), position, eta)
             if message_id:
                 await self._db.jobs.set_message(job.id, job.channel_id, message_id)
         self._kick()
@@ -207,7 +209,7 @@ class JobQueue:
                 return
             self._set_finished(job_id)
         if not self._silent(job):
-            await safely(self._delivery.cancelled(route_of(job)))
+            await self.delivery.cancelled(route_of(job))
 
     async def interrupt(self, limit_s: float = 30) -> tuple[list[int], list[Leftover]]:
         """Ctrl+C at the command line: cancel this process's unfinished jobs for good, and wait for them to stop.
@@ -286,7 +288,9 @@ class JobQueue:
         return None
 
     def _runs(self, job: Job) -> bool:
-        return job.id in self._mine or (not self._own_only and job.origin != "cli")
+        # Jobs made or waited on here; and, unless the command line, every job this process can show (a port of its
+        # origin is registered): the bot shows no command line's job, so it leaves those a dead `studio` left.
+        return job.id in self._mine or (not self._own_only and self.delivery.serves(job.origin))
 
     async def _dispatch(self, job: Job) -> None:
         log.info("job_id=%s started kind=%s attempt=%s", job.id, job.kind, job.attempts)
@@ -315,7 +319,7 @@ class JobQueue:
                 if not kind.silent:
                     image = Path(event.image) if event.image else None
                     progress = Progress(job.id, event.step, event.total, event.eta_s, kind.label, event.detail, image)
-                    await safely(self._delivery.progress(route, progress))
+                    await self.delivery.progress(route, progress)
             try:
                 outcome = await handle.result()
             except Stopped as stop:  # a member's cancel that kept the work so far: the kind stores it
@@ -331,7 +335,7 @@ class JobQueue:
                 log.info("job_id=%s cancelled", job.id)
                 await self._db.jobs.cancel(job.id)
                 if not kind.silent:
-                    await safely(self._delivery.cancelled(route))
+                    await self.delivery.cancelled(route)
         except WorkerLost as exc:
             retried = await retry_after_lost_worker(self._db, job, kind.retry, exc)
             if not retried:
@@ -344,7 +348,7 @@ class JobQueue:
         else:
             try:
                 self.estimates.learn(kind, request, time.monotonic() - started, completion.units_done)
-                await finish(self._db, self._delivery, job, completion)
+                await finish(self._db, self.delivery, job, completion)
             except Exception:
                 log.exception("job_id=%s: storing or delivering its outcome failed", job.id)
                 if not await close_if_delivered(self._db, job):  # shown: done; else failed, never left running
@@ -364,7 +368,7 @@ class JobQueue:
         await self._db.jobs.fail(job.id, message)
         self._set_finished(job.id)
         if not self._silent(job):
-            await safely(self._delivery.failed(route_of(job), message))
+            await self.delivery.failed(route_of(job), message)
 
     def _set_finished(self, job_id: int) -> None:
         self._finished.setdefault(job_id, asyncio.Event()).set()

@@ -11,7 +11,7 @@ from storage import Database
 from storage.records import Job
 from studio.contract import DeliveryPort
 from studio.jobs.kind import JobKind
-from studio.jobs.routes import route_of, safely
+from studio.jobs.routes import route_of
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ async def recover(db: Database, kinds: Mapping[str, JobKind[Any]], delivery: Del
     for job_id in report.failed:
         job = await db.jobs.get(job_id)
         if job is not None and not _silent(kinds, job):
-            await safely(delivery.failed(route_of(job), job.error or "Interrupted by a restart."))
+            await delivery.failed(route_of(job), job.error or "Interrupted by a restart.")
     leftovers = await _leftovers(db, kinds, report.failed)
     for job in await db.jobs.fair_queue():
         kind = kinds.get(job.kind)

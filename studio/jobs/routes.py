@@ -1,4 +1,4 @@
-"""Where a job's messages go, and the port that shows them."""
+"""Where a job's messages go (its route, from its row), and a guard for what follows a delivery."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from storage.records import Job
-from studio.contract import Deliverable, JobRoute, Progress
+from studio.contract import JobRoute
 
 log = logging.getLogger(__name__)
 
@@ -26,30 +26,8 @@ def route_of(job: Job) -> JobRoute:
     )
 
 
-class NullDelivery:
-    """The DeliveryPort used until an adapter registers its own."""
-
-    async def queued(self, route: JobRoute, position: int, eta_s: float | None) -> int | None:
-        return None
-
-    async def progress(self, route: JobRoute, progress: Progress) -> None:
-        return None
-
-    async def delivered(self, route: JobRoute, result: Deliverable) -> int | None:
-        return None
-
-    async def posted(self, route: JobRoute, item: Deliverable) -> int | None:
-        return None
-
-    async def failed(self, route: JobRoute, message: str) -> None:
-        return None
-
-    async def cancelled(self, route: JobRoute) -> None:
-        return None
-
-
 async def safely(call: Awaitable[Any]) -> Any:
-    """A delivery failure is logged and never breaks the job's bookkeeping."""
+    """A failure after a delivery (recording the post, say) is logged and never breaks the job's bookkeeping."""
     try:
         return await call
     except Exception:

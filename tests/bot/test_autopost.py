@@ -115,6 +115,20 @@ async def test_a_channel_that_refuses_posts_pauses_the_schedule(fake, studio, bo
     assert len([m for m in _in(fake, CHANNEL_ID) if "is paused" in m["content"]]) == 1  # told once
 
 
+async def test_a_schedule_whose_model_is_gone_is_announced_once_where_it_was_made(fake, studio, bot) -> None:
+    db = studio.services.db
+    await db.models.add("mila", "Mila", "lora", "sd15", "/loras/mila.safetensors", base_model="tiny-sd", config={})
+    await _add(fake, model="mila")
+    await db.models.set_active("mila", False)
+    slot = await _slot(studio, 1)
+    for late_s in (3, 3603):  # this slot and the next: paused at the first, and the server told once
+        assert await studio.services.autopost.tick(1, slot + timedelta(seconds=late_s)) is None
+    (notice,) = await fake.wait_for(lambda: [m for m in _in(fake, CHANNEL_ID) if "is paused" in m["content"]])
+    assert notice["content"].startswith("The auto-post **a-red-blue-cat** (#1) is paused: its model is gone")
+    assert notice["content"].endswith("Fix it, then `/autopost resume 1`.")
+    assert _in(fake, POSTS) == []  # nothing was posted
+
+
 async def test_a_post_on_tiny_sd_through_the_real_engine(fake, tiny_studio) -> None:
     await tiny_studio.open()
     await _add(fake, prompt="a small red cube", model="tiny-sd")

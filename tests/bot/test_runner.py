@@ -41,17 +41,16 @@ async def test_run_logs_in_starts_the_queue_then_connects(fake, tmp_path: Path, 
     async def fake_connect(self: StudioBot, *, reconnect: bool = True) -> None:
         # Everything must be ready before the gateway opens: logged in, delivery wired, queue started.
         seen["user"] = self.user.id if self.user else None
-        seen["delivery"] = self.services.jobs._delivery is self.delivery
+        router = self.services.jobs.delivery
+        seen["delivery"] = router.port("interaction") is router.port("schedule") is self.delivery
+        seen["no cli"] = not router.serves("cli")  # a dead `studio` command's jobs are not the bot's to show
         seen["started"] = self.services.jobs._started
         seen["reconnect"] = reconnect
-        # Auto-posts: the wake-ups run, and the delivery pauses a schedule whose channel is gone.
-        autopost = self.services.autopost
-        seen["autopost"] = autopost.on_change is not None and autopost.notify == self.delivery.notice
-        seen["unreachable"] = self.delivery.on_unreachable == autopost.unreachable
+        seen["autopost"] = self.services.autopost.on_change is not None  # the wake-ups run
 
     monkeypatch.setattr(StudioBot, "connect", fake_connect)
     await runner.run_bot(_settings(tmp_path))
-    wired = {"delivery": True, "started": True, "reconnect": True, "autopost": True, "unreachable": True}
+    wired = {"delivery": True, "no cli": True, "started": True, "reconnect": True, "autopost": True}
     assert seen == {"user": seen["user"], **wired}
     assert seen["user"] is not None
     assert TOKEN not in caplog.text

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
 from engine.backends import OrderRunner
 from engine.host import EngineHost
 from studio.container import Services, open_services
-from studio.contract import Caller, Deliverable, JobRoute, Progress
+from studio.contract import Caller, Deliverable, JobRoute, Origin, Progress, SchedulePaused
 from studio.settings import Settings, load_settings
 from tests.fakes import FakeEngineHost
 
@@ -27,6 +28,7 @@ class RecordingDelivery:
         self.calls: list[tuple[str, int, object]] = []
         self.results: dict[int, Deliverable] = {}
         self.labels: list[str] = []
+        self.notices: list[SchedulePaused] = []
         self._next_message = 1000
 
     async def queued(self, route: JobRoute, position: int, eta_s: float | None) -> int | None:
@@ -55,11 +57,24 @@ class RecordingDelivery:
     async def cancelled(self, route: JobRoute) -> None:
         self.calls.append(("cancelled", route.job_id, None))
 
+    async def schedule_paused(self, notice: SchedulePaused) -> None:
+        self.notices.append(notice)
+
     def kinds(self, job_id: int) -> list[str]:
         return [kind for kind, jid, _ in self.calls if jid == job_id]
 
     def delivered_order(self) -> list[int]:
         return [jid for kind, jid, _ in self.calls if kind == "delivered"]
+
+
+ORIGINS: tuple[Origin, ...] = get_args(Origin)
+
+
+def show_everything(services: Services, port: RecordingDelivery) -> RecordingDelivery:
+    """Make `port` the one port of every origin (in place of any before): a process that shows every job."""
+    services.jobs.delivery.unregister(*ORIGINS)
+    services.jobs.delivery.register(port, *ORIGINS)
+    return port
 
 
 @pytest.fixture
@@ -95,16 +110,12 @@ async def tiny_services(settings, tiny_manager) -> AsyncIterator[Services]:
 
 @pytest.fixture
 def delivery(services: Services) -> RecordingDelivery:
-    port = RecordingDelivery()
-    services.jobs.set_delivery(port)
-    return port
+    return show_everything(services, RecordingDelivery())
 
 
 @pytest.fixture
 def tiny_delivery(tiny_services: Services) -> RecordingDelivery:
-    port = RecordingDelivery()
-    tiny_services.jobs.set_delivery(port)
-    return port
+    return show_everything(tiny_services, RecordingDelivery())
 
 
 GUILD = 42

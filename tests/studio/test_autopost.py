@@ -14,11 +14,11 @@ import pytest
 from studio.autopost.api import ScheduleOptions
 from studio.autopost.service import slot_seed
 from studio.autopost.timing import Timing
-from studio.contract import Caller
+from studio.contract import Caller, Deliverable, JobRoute, Unreachable
 from studio.errors import NotFound, Refused, StudioError
 from studio.images.api import GenerateInput
 from studio.images.images import ImageRequest
-from tests.studio.conftest import ALICE, GUILD, RecordingDelivery, reopen, settle
+from tests.studio.conftest import ALICE, GUILD, RecordingDelivery, reopen, settle, show_everything
 
 MANAGER = Caller(user_id=3, guild_id=GUILD, channel_id=7, may_manage_server=True)
 CHANNEL = 555
@@ -195,14 +195,7 @@ async def test_wildcards_and_the_lora_share_over_many_posts(services) -> None:
     assert places == {"gym", "café", "beach"}
 
 
-async def test_a_removed_model_pauses_the_schedule_and_tells_the_server_once(services) -> None:
-    told: list[tuple[int | None, tuple[int, ...], str]] = []
-
-    async def notify(guild: int | None, channels: tuple[int, ...], text: str) -> bool:
-        told.append((guild, channels, text))
-        return True
-
-    services.autopost.notify = notify
+async def test_a_removed_model_pauses_the_schedule_and_tells_the_server_once(services, delivery) -> None:
     await _lora(services)
     schedule_id = await _add(services, model="mila")
     await services.db.models.set_active("mila", False)
@@ -211,30 +204,43 @@ async def test_a_removed_model_pauses_the_schedule_and_tells_the_server_once(ser
     assert await services.autopost.tick(schedule_id, slot + timedelta(hours=1, seconds=5)) is None
     shown = await services.db.schedules.get(schedule_id)
     assert not shown.enabled and "its model is gone" in shown.paused_reason
-    assert len(told) == 1 and told[0][:2] == (GUILD, (7, CHANNEL))
-    assert f"/autopost resume {schedule_id}" in told[0][2]
+    (notice,) = delivery.notices  # told once, through the port of the schedule's origin
+    assert (notice.schedule_id, notice.guild_id, notice.channel_ids) == (schedule_id, GUILD, (7, CHANNEL))
+    assert notice.origin == "schedule" and "its model is gone" in notice.reason
     with pytest.raises(NotFound, match="Unknown model"):  # resuming needs the model back
         await services.autopost.resume(MANAGER, schedule_id)
     await services.db.models.set_active("mila", True)
     assert (await services.autopost.resume(MANAGER, schedule_id)).enabled
 
 
-async def test_an_unreachable_channel_pauses_the_schedule(services, delivery) -> None:
-    told: list[str] = []
+class ClosedChannel(RecordingDelivery):
+    """A port whose channels take no message: each job's result is refused as unreachable."""
 
-    async def notify(guild: int | None, channels: tuple[int, ...], text: str) -> bool:
-        told.append(text)
-        return True
+    async def delivered(self, route: JobRoute, result: Deliverable) -> int | None:
+        await super().delivered(route, result)
+        raise Unreachable(f"its channel <#{route.channel_id}> was deleted")
 
-    services.autopost.notify = notify
+
+async def test_an_unreachable_channel_pauses_the_schedule(services) -> None:
+    port = show_everything(services, ClosedChannel())
+    await services.jobs.start()
     schedule_id = await _add(services)
-    _, ticket = await services.autopost.run(MANAGER, schedule_id)
-    await services.autopost.unreachable(ticket.job_id, "its channel was deleted")
-    await services.autopost.unreachable(ticket.job_id, "its channel was deleted")
+    for _ in range(2):  # a second post into the closed channel: paused already, nobody is told again
+        _, ticket = await services.autopost.run(MANAGER, schedule_id)
+        assert (await services.jobs.wait(ticket.job_id, limit_s=30)).status == "done"
     shown = await services.db.schedules.get(schedule_id)
-    assert not shown.enabled and shown.paused_reason == "its channel was deleted"
-    assert len(told) == 1
+    assert not shown.enabled and shown.paused_reason == f"its channel <#{CHANNEL}> was deleted"
+    assert [n.schedule_id for n in port.notices] == [schedule_id]
     await services.autopost.unreachable(999_999, "a job of no schedule")  # ignored
+
+
+async def test_a_job_of_no_schedule_in_an_unreachable_channel_pauses_nothing(services) -> None:
+    port = show_everything(services, ClosedChannel())
+    await services.jobs.start()
+    schedule_id = await _add(services)
+    ticket = await services.generate.submit(ALICE, GenerateInput(prompt="a cat", steps=2))
+    assert (await services.jobs.wait(ticket.job_id, limit_s=30)).status == "done"
+    assert (await services.db.schedules.get(schedule_id)).enabled and port.notices == []
 
 
 async def test_pause_resume_and_remove(services, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from PIL import Image
 from studio.contract import Caller
 from studio.errors import NotFound, Refused, StudioError
 from studio.images.api import GenerateInput
-from tests.studio.conftest import ALICE, BOB, GUILD, MOD, RecordingDelivery, reopen
+from tests.studio.conftest import ALICE, BOB, GUILD, MOD, RecordingDelivery, reopen, show_everything
 
 FAST = {"steps": 2, "model": "tiny-sd"}
 
@@ -201,7 +201,7 @@ async def test_restart_requeues_a_running_job_once_and_delivers_it_once(services
     # New services on the same database, as after a restart.
     fresh = RecordingDelivery()
     async with reopen(settings, host) as restarted:
-        restarted.jobs.set_delivery(fresh)
+        show_everything(restarted, fresh)
         await restarted.jobs.start()
         job = await restarted.jobs.wait(ticket.job_id, limit_s=60)
     assert job.status == "done" and job.attempts == 2
@@ -213,7 +213,7 @@ async def test_restart_requeues_a_running_job_once_and_delivers_it_once(services
     await services.db.jobs.mark_delivered(second.job_id, 1234)
     again = RecordingDelivery()
     async with reopen(settings, host) as restarted:
-        restarted.jobs.set_delivery(again)
+        show_everything(restarted, again)
         await restarted.jobs.start()
         assert (await restarted.db.jobs.get(second.job_id)).status == "done"
     assert again.delivered_order() == []
@@ -237,7 +237,7 @@ async def test_clean_shutdown_requeues_the_running_job(services, settings, host,
 
     after = RecordingDelivery()
     async with reopen(settings, host) as restarted:
-        restarted.jobs.set_delivery(after)
+        show_everything(restarted, after)
         await restarted.jobs.start()
         assert (await restarted.jobs.wait(ticket.job_id, limit_s=120)).status == "done"
     assert after.delivered_order() == [ticket.job_id]

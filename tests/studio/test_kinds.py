@@ -22,7 +22,7 @@ from studio.errors import NotFound, StudioError
 from studio.images.api import GenerateInput
 from studio.jobs import Completion, JobKind
 from studio.jobs.kind import KindStats, check_version
-from tests.studio.conftest import ALICE, BOB, GUILD, RecordingDelivery, reopen
+from tests.studio.conftest import ALICE, BOB, GUILD, RecordingDelivery, reopen, show_everything
 
 FAST = {"steps": 2, "model": "tiny-sd"}
 
@@ -195,7 +195,7 @@ async def test_a_crash_resumes_a_batch_job_and_fails_a_describe(services, settin
     fresh = RecordingDelivery()
     async with reopen(settings, host) as restarted:
         restarted.jobs.register(EchoKind())
-        restarted.jobs.set_delivery(fresh)
+        show_everything(restarted, fresh)
         await restarted.jobs.start()
         job = await restarted.jobs.wait(trained.job_id, limit_s=30)
         assert (job.status, job.attempts, job.result) == ("done", 4, {"v": 1, "echo": "RESUME ME"})

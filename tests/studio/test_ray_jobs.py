@@ -15,7 +15,7 @@ from studio.contract import Caller
 from studio.images.api import GenerateInput
 from studio.settings import load_settings
 from tests.engine.training_support import planted_images
-from tests.studio.conftest import GUILD, RecordingDelivery, settle
+from tests.studio.conftest import GUILD, RecordingDelivery, settle, show_everything
 
 pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -52,7 +52,7 @@ async def test_a_lora_trains_on_a_ray_worker_and_the_bot_registers_it(tmp_path: 
 
         assert isinstance(services.backend, RayBackend) and len(services.backend.workers()) == 2
         delivery = RecordingDelivery()
-        services.jobs.set_delivery(delivery)
+        show_everything(services, delivery)
         await services.db.guild_settings.update(GUILD, min_training_images=4)
         await services.jobs.start()
         await services.trainsets.create(MANAGER, "mila", trigger_word="zzmila")
@@ -114,7 +114,7 @@ async def test_a_job_whose_worker_dies_is_retried_once_on_another(tmp_path: Path
     backend = RayBackend(ScriptHost, workers=2, logical_gpus=4)
     backend.wait_ready()
     async with open_services(settings, backend=backend) as services:
-        services.jobs.set_delivery(RecordingDelivery())
+        show_everything(services, RecordingDelivery())
         services.jobs.register(ScriptKind())
         await services.jobs.start()
         marker = tmp_path / "first-attempt"

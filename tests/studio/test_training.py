@@ -17,7 +17,7 @@ from studio.errors import Refused
 from studio.images.api import GenerateInput
 from studio.training.results import CheckpointPost, TrainingResult
 from tests.engine.training_support import planted_images
-from tests.studio.conftest import ALICE, BOB, GUILD, MOD, RecordingDelivery, settle
+from tests.studio.conftest import ALICE, BOB, GUILD, MOD, RecordingDelivery, settle, show_everything
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ def _host(tiny_manager) -> EngineHost:
 async def studio(settings, tiny_manager) -> AsyncIterator[tuple[Services, RecordingDelivery]]:
     async with open_services(settings, host=_host(tiny_manager)) as services:
         delivery = RecordingDelivery()
-        services.jobs.set_delivery(delivery)
+        show_everything(services, delivery)
         await services.db.guild_settings.update(GUILD, min_training_images=4)
         await services.jobs.start()
         yield services, delivery
@@ -205,7 +205,7 @@ async def test_cancel_keeps_a_checkpoint_that_can_be_registered(studio, tmp_path
 async def test_a_run_stopped_by_a_restart_resumes_from_its_checkpoint(settings, tiny_manager, tmp_path) -> None:
     async with open_services(settings, host=_host(tiny_manager)) as services:
         delivery = RecordingDelivery()
-        services.jobs.set_delivery(delivery)
+        show_everything(services, delivery)
         await services.db.guild_settings.update(GUILD, min_training_images=4)
         await services.jobs.start()
         await _set(services, tmp_path)
@@ -216,7 +216,7 @@ async def test_a_run_stopped_by_a_restart_resumes_from_its_checkpoint(settings, 
         job = await services.db.jobs.get(job_id)
         assert job.status == "queued"
         delivery = RecordingDelivery()
-        services.jobs.set_delivery(delivery)
+        show_everything(services, delivery)
         await services.jobs.start()
         done = await services.jobs.wait(job_id, limit_s=300)
         assert done.status == "done", done.error

@@ -16,7 +16,7 @@ from studio.container import Services, open_services
 from studio.contract import Caller
 from studio.training.pace import _predicted, estimate_range
 from tests.engine.training_support import planted_images
-from tests.studio.conftest import GUILD, RecordingDelivery, settle
+from tests.studio.conftest import GUILD, RecordingDelivery, settle, show_everything
 
 MANAGER = Caller(user_id=1, guild_id=GUILD, channel_id=7, may_manage_server=True)
 
@@ -51,7 +51,7 @@ def _host(tiny_manager) -> EngineHost:
 @pytest.fixture
 async def studio(settings, tiny_manager) -> AsyncIterator[Services]:
     async with open_services(settings, host=_host(tiny_manager)) as services:
-        services.jobs.set_delivery(RecordingDelivery())
+        show_everything(services, RecordingDelivery())
         await services.db.guild_settings.update(GUILD, min_training_images=4)
         await services.jobs.start()
         yield services

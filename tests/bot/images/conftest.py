@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from bot.client import StudioBot
+from bot.runner import DISCORD_ORIGINS
 from engine.host import EngineHost
 from studio.container import Services, engine_config, open_services
 from studio.contract import Caller
@@ -153,7 +154,8 @@ async def make_bot(fake: FakeDiscordWithFiles, services: Services, settings: Set
 
     async def start() -> StudioBot:
         bot = StudioBot(settings, services)
-        services.jobs.set_delivery(bot.delivery)
+        services.jobs.delivery.unregister(*DISCORD_ORIGINS)  # a second bot takes over from the first
+        services.jobs.delivery.register(bot.delivery, *DISCORD_ORIGINS)
         await bot.login("fake-token")
         fake.attach(bot)
         bots.append(bot)
