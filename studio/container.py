@@ -163,7 +163,7 @@ async def _services(
         posts=posts,
         guild_settings=GuildSettingsService(db),
         trainsets=trainsets,
-        curation=Curation(db, posts, trainsets, queue.admission),
+        curation=Curation(db, trainsets, queue.admission),
         sheets=SheetService(db, queue, submitter, models, uploads, trainsets),
         training=TrainService(db, queue, models, trainsets, registry, device=settings.engine.device),
         autopost=AutopostService(db, submitter, models, queue.delivery),

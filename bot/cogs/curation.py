@@ -1,42 +1,78 @@
-"""Reactions on the bot's results pick images for training sets: two thin listeners, one service call each.
+"""Reactions on the bot's results pick images for training sets: ⭐ on a single image, keycap n on a grid.
 
-Raw events fire for messages that are not cached (posted before a restart, say); the services find
-the image behind a message in SQLite. Reactions by the bot itself and custom emoji mean nothing here.
+The emoji and the message say which image (the services' `posts` map, in SQLite, so messages posted before a
+restart count too); the pick itself is by image id, into the member's active set, as every front door does it.
+Removing the reaction takes the image back out. Raw events fire for messages that are not cached; reactions by
+the bot itself and custom emoji mean nothing here. Nothing is answered: a refusal is logged, the reaction adds
+nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
 
+from bot.ui.caller import caller_from_reaction
+from studio.errors import StudioError
+
 if TYPE_CHECKING:
     from bot.client import StudioBot
+
+log = logging.getLogger(__name__)
 
 
 class CurationCog(commands.Cog):
     def __init__(self, bot: StudioBot) -> None:
         self.bot = bot
+        # One reaction at a time: an add and its removal, arriving together, are handled in the order they came.
+        self._lock = asyncio.Lock()
 
     def _counts(self, payload: discord.RawReactionActionEvent) -> bool:
         own = self.bot.user is not None and payload.user_id == self.bot.user.id
         return not own and payload.emoji.id is None and bool(payload.emoji.name)
 
+    async def _image_id(self, payload: discord.RawReactionActionEvent) -> int | None:
+        """The image the reaction points at; None on a message that is not a result, or an emoji that picks none."""
+        posted = await self.bot.services.posts.image_for_reaction(payload.message_id, str(payload.emoji.name))
+        return None if posted is None else posted.image_id
+
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        if self._counts(payload):
-            roles = tuple(role.id for role in payload.member.roles) if payload.member is not None else ()
-            await self.bot.services.curation.reaction_added(
-                payload.guild_id, payload.user_id, payload.message_id, str(payload.emoji.name), roles
-            )
+        if not self._counts(payload):
+            return
+        async with self._lock:
+            image_id = await self._image_id(payload)
+            if image_id is None:
+                return
+            try:
+                await self.bot.services.curation.pick(caller_from_reaction(payload), None, image_id)
+            except (StudioError, OSError) as exc:
+                log.info(
+                    "user=%s: %s on message %s picks nothing: %s",
+                    payload.user_id,
+                    payload.emoji,
+                    payload.message_id,
+                    exc,
+                )
 
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
-        if self._counts(payload):
-            await self.bot.services.curation.reaction_removed(
-                payload.guild_id, payload.user_id, payload.message_id, str(payload.emoji.name)
-            )
+        if not self._counts(payload):
+            return
+        async with self._lock:
+            image_id = await self._image_id(payload)
+            if image_id is None:
+                return
+            try:
+                await self.bot.services.curation.unpick(caller_from_reaction(payload), None, image_id)
+            except StudioError as exc:
+                log.info(
+                    "user=%s: taking back %s on message %s: %s", payload.user_id, payload.emoji, payload.message_id, exc
+                )
 
 
 async def setup(bot: StudioBot) -> None:

@@ -41,6 +41,16 @@ def caller_from(interaction: discord.Interaction) -> Caller:
     )
 
 
+def caller_from_reaction(payload: discord.RawReactionActionEvent) -> Caller:
+    """The member who reacted, where, with their roles when Discord sends them (on an add, not on a removal).
+
+    A reaction carries no permissions: the member acts as themselves (their own picks, their own sets).
+    """
+    member = payload.member
+    role_ids = tuple(int(r) for r in getattr(member, "_roles", ())) if member is not None else ()
+    return Caller(user_id=payload.user_id, guild_id=payload.guild_id, channel_id=payload.channel_id, role_ids=role_ids)
+
+
 def services_of(interaction: discord.Interaction) -> StudioBundle:
     """The services of the bot that received `interaction` (a `bot.client.StudioBot`)."""
     return interaction.client.services  # type: ignore[attr-defined]

@@ -210,7 +210,7 @@ def print_result(result: JobResult) -> None:
         f"{result.steps} steps, guidance {result.guidance}, {result.width}x{result.height}"
     )
     for image in result.images:
-        click.echo(f"  image {image.index + 1} (seed {image.seed}): {image.path}")
+        click.echo(f"  image {image.index + 1} (id {image.image_id}, seed {image.seed}): {image.path}")
     if result.grid_path is not None:
         click.echo(f"  grid: {result.grid_path}")
     for path in result.extra_files:

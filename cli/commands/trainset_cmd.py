@@ -1,4 +1,4 @@
-"""`studio trainset list|show|add`: the training sets, from the bot's machine."""
+"""`studio trainset list|show|add|pick|unpick`: the training sets, from the bot's machine."""
 
 from __future__ import annotations
 
@@ -108,3 +108,42 @@ def add(obj: Context, name: str, images: tuple[Path, ...], guild: int | None) ->
         click.echo(f"added image {item.number}: {item.path}")
     if len(added) < len(images):
         click.echo(f"{len(images) - len(added)} image(s) were in the set already, or it is full")
+
+
+IMAGE_ID = click.argument("image_id", metavar="IMAGE_ID", type=click.IntRange(min=1))
+
+
+@trainset.command("pick")
+@click.argument("name")
+@IMAGE_ID
+@GUILD
+@click.pass_obj
+def pick(obj: Context, name: str, image_id: int, guild: int | None) -> None:
+    """Put one of the bot's results into a set by its image id (as ⭐ or a keycap does in Discord) and caption it.
+
+    `studio generate` prints each image's id.
+    """
+
+    async def go(services: Services, _delivery: CliDelivery) -> TrainsetItem:
+        item, captions = await services.curation.pick(_caller(guild), name, image_id)
+        if captions is not None:
+            await services.jobs.wait(captions)  # the caption, before the command ends
+        return item
+
+    item = run_async(lambda: with_services(obj.settings, go))
+    click.echo(f"picked image {image_id} as image {item.number}: {item.path}")
+
+
+@trainset.command("unpick")
+@click.argument("name")
+@IMAGE_ID
+@GUILD
+@click.pass_obj
+def unpick(obj: Context, name: str, image_id: int, guild: int | None) -> None:
+    """Take image IMAGE_ID out of a set again (its set's copy of the file goes with it)."""
+
+    async def go(services: Services, _delivery: CliDelivery) -> TrainsetItem:
+        return await services.curation.unpick(_caller(guild), name, image_id)
+
+    item = run_async(lambda: with_services(obj.settings, go, start="if_free"))
+    click.echo(f"took image {image_id} (image {item.number}) out of the set")

@@ -130,16 +130,16 @@ class SheetsApi(Protocol):
 
 
 class CurationApi(Protocol):
-    """Reactions on the bot's results pick images for the member's active set."""
+    """Picking the bot's result images into training sets, by image id; `set_name` None: the caller's active set.
 
-    async def reaction_added(
-        self, guild_id: int | None, user_id: int, message_id: int, emoji: str, role_ids: tuple[int, ...] = ()
-    ) -> bool:
-        """⭐ / keycap on one of the bot's results: add that image to the member's active set; True if added.
+    Refusals are StudioErrors in one line: no such image (or one made in another server), no active set, a
+    locked or full set, the server's role list, an image already in the set (pick) or not in it (unpick).
+    """
 
-        `role_ids`: the member's roles (the server's role list applies to picking as to generating)."""
+    async def pick(self, caller: Caller, set_name: str | None, image_id: int) -> tuple[TrainsetItem, int | None]:
+        """Copy result image `image_id` into the set: the new item, and the job that captions it."""
         ...
 
-    async def reaction_removed(self, guild_id: int | None, user_id: int, message_id: int, emoji: str) -> bool:
-        """The reaction is gone: remove the images it added (that member's only); True if any was removed."""
+    async def unpick(self, caller: Caller, set_name: str | None, image_id: int) -> TrainsetItem:
+        """Take image `image_id` out of the set (whoever added it, the set's owner or a moderator may); the item."""
         ...

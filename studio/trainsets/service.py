@@ -64,8 +64,6 @@ class NewItem:
     path: Path
     image_id: int | None = None  # a result of the bot's
     sha256: str | None = None
-    message_id: int | None = None  # the reaction that adds it (its removal takes the image out again)
-    emoji: str | None = None
 
 
 def item_view(number: int, item: TrainingItem) -> TrainsetItem:
@@ -82,7 +80,7 @@ def item_view(number: int, item: TrainingItem) -> TrainsetItem:
 
 
 class TrainsetService:
-    """Implements `TrainsetsApi` (the reactions too: `studio.trainsets.curation` maps them to images)."""
+    """Implements `TrainsetsApi` (`studio.trainsets.curation` picks result images into its sets)."""
 
     def __init__(self, db: Database, queue: JobQueue, models: ModelService, uploads: Uploads, sets_dir: Path) -> None:
         self._db = db
@@ -264,9 +262,7 @@ class TrainsetService:
                 name = f"{one.sha256 or one.image_id or one.path.stem}{one.path.suffix or '.png'}"
                 target = self.folder(found.id) / name
                 await asyncio.to_thread(_copy, one.path, target)
-                item = await self._db.training_sets.add_item(
-                    found.id, target, added_by, one.image_id, source=source, message_id=one.message_id, emoji=one.emoji
-                )
+                item = await self._db.training_sets.add_item(found.id, target, added_by, one.image_id, source=source)
                 if item is not None:
                     added.append(item)
             numbers = {item.id: n for n, item in enumerate(await self._db.training_sets.items(found.id), start=1)}
@@ -287,14 +283,14 @@ class TrainsetService:
         return found, items[number - 1]
 
     @staticmethod
-    def _may_change(caller: Caller, found: TrainingSet, item: TrainingItem, number: int) -> None:
+    def may_change(caller: Caller, found: TrainingSet, item: TrainingItem, number: int) -> None:
         if caller.user_id in (item.added_by, found.owner_id) or caller.may_moderate:
             return
         raise Refused(f"Only the member who added image {number}, the set's owner or a moderator can change it.")
 
     async def remove(self, caller: Caller, number: int, name: str | None = None) -> TrainsetItem:
         found, item = await self._numbered(caller, number, name)
-        self._may_change(caller, found, item, number)
+        self.may_change(caller, found, item, number)
         await self.remove_items([item])
         return item_view(number, item)
 
@@ -305,7 +301,7 @@ class TrainsetService:
         if len(caption) > MAX_CAPTION:
             raise StudioError(f"The caption is too long ({len(caption)} characters; at most {MAX_CAPTION}).")
         found, item = await self._numbered(caller, number, name)
-        self._may_change(caller, found, item, number)
+        self.may_change(caller, found, item, number)
         await self._db.training_sets.set_caption(item.id, caption, "user")
         changed = await self._db.training_sets.item(item.id)
         assert changed is not None

@@ -96,6 +96,15 @@ CASES: dict[str, list[Case]] = {
         Case(("trainset", "add", "set"), "Missing argument"),
         Case(("trainset", "add", "set", "{missing}"), "does not exist"),
     ],
+    "trainset pick": [
+        Case(("trainset", "pick", "set", "abc"), "'abc' is not a valid integer"),
+        Case(("trainset", "pick", "set", "0"), "0 is not in the range x>=1"),
+        Case(("trainset", "pick", "nothing-here", "7"), "studio trainset list"),
+    ],
+    "trainset unpick": [
+        Case(("trainset", "unpick", "set"), "Missing argument 'IMAGE_ID'"),
+        Case(("trainset", "unpick", "nothing-here", "7"), "studio trainset list"),
+    ],
     "train": [
         Case(("train", "--images", "{missing}", "--name", "x"), "does not exist"),
         Case(("train", "--optimizer", "sgd"), "'sgd' is not one of"),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+from dataclasses import replace
 
 import pytest
 from PIL import Image, ImageFilter
 
 from studio.contract import Caller
-from studio.errors import Refused
+from studio.errors import NotFound, Refused, StudioError
 from studio.images.api import GenerateInput
 from studio.privacy import delete_user_data
 from tests.engine.test_dataset_checks import face, near_copy, other
@@ -84,8 +85,8 @@ async def test_deleting_a_members_data_removes_what_they_added_to_other_sets(ser
     await services.trainsets.use(ALICE, "bobs")
     ticket = await services.generate.submit(BOB, GenerateInput("a cat", count=2, **FAST))
     await services.jobs.wait(ticket.job_id, limit_s=30)
-    message = (await services.db.jobs.get(ticket.job_id)).message_id
-    assert await services.curation.reaction_added(GUILD, ALICE.user_id, message, "2️⃣")
+    second = (await services.db.images.for_job(ticket.job_id))[1]
+    await services.curation.pick(ALICE, None, second.id)
     await services.trainsets.add(ALICE, _bytes(face(4)), "bobs")
     await settle(services)
     before = await services.trainsets.show(BOB, "bobs")
@@ -101,20 +102,40 @@ async def test_deleting_a_members_data_removes_what_they_added_to_other_sets(ser
     assert counts["training_items"] == 2 and counts["active_training_sets"] == 1
 
 
-async def test_reactions_need_one_of_the_bots_results_and_an_active_set(services, delivery) -> None:
+async def test_pick_and_unpick_by_image_id_with_each_refusal_in_one_line(services, delivery) -> None:
     await services.jobs.start()
     ticket = await services.generate.submit(ALICE, GenerateInput("a cat", count=1, **FAST))
     await services.jobs.wait(ticket.job_id, limit_s=30)
-    message = (await services.db.jobs.get(ticket.job_id)).message_id
-    assert not await services.curation.reaction_added(GUILD, ALICE.user_id, message, "⭐")  # no active set
+    (image,) = await services.db.images.for_job(ticket.job_id)
+    elsewhere = await services.generate.submit(
+        Caller(user_id=9, guild_id=GUILD + 1), GenerateInput("a dog", count=1, **FAST)
+    )
+    await services.jobs.wait(elsewhere.job_id, limit_s=30)
+    (theirs,) = await services.db.images.for_job(elsewhere.job_id)
+    with pytest.raises(StudioError, match="no active training set"):
+        await services.curation.pick(ALICE, None, image.id)
     await services.trainsets.create(ALICE, "stars")
-    assert not await services.curation.reaction_added(GUILD, ALICE.user_id, 424242, "⭐")  # not a result
-    assert not await services.curation.reaction_added(GUILD, ALICE.user_id, message, "1️⃣")  # a single: ⭐ only
-    assert await services.curation.reaction_added(GUILD, ALICE.user_id, message, "⭐")
-    assert not await services.curation.reaction_added(GUILD, ALICE.user_id, message, "⭐")  # replayed event
-    assert not await services.curation.reaction_removed(GUILD, BOB.user_id, message, "⭐")  # not Bob's
-    assert len((await services.trainsets.show(ALICE)).items) == 1
-    assert await services.curation.reaction_removed(GUILD, ALICE.user_id, message, "⭐")
+    with pytest.raises(NotFound, match="no image 424242 here"):
+        await services.curation.pick(ALICE, None, 424242)
+    with pytest.raises(NotFound, match=f"no image {theirs.id} here"):  # made in another server
+        await services.curation.pick(ALICE, None, theirs.id)
+
+    item, captions = await services.curation.pick(ALICE, None, image.id)
+    assert captions is not None
+    assert (item.number, item.source, item.added_by) == (1, "reaction", ALICE.user_id)
+    assert item.path.read_bytes() == image.path.read_bytes() and item.path != image.path  # the set's own copy
+    with pytest.raises(Refused, match="in the set 'stars' already"):
+        await services.curation.pick(ALICE, "STARS", image.id)
+    with pytest.raises(StudioError, match="no active training set"):  # Bob has no set of his own
+        await services.curation.unpick(BOB, None, image.id)
+    with pytest.raises(Refused, match="Only the member who added image 1"):
+        await services.curation.unpick(BOB, "stars", image.id)
+    await services.trainsets.lock(ALICE, "stars", True)
+    await services.curation.unpick(ALICE, None, image.id)
+    with pytest.raises(Refused, match="is locked"):
+        await services.curation.pick(BOB, "stars", image.id)
+    with pytest.raises(NotFound, match=f"Image {image.id} is not in the set 'stars'"):
+        await services.curation.unpick(ALICE, "stars", image.id)
     assert (await services.trainsets.show(ALICE)).items == ()
 
 
@@ -123,29 +144,29 @@ async def test_sets_belong_to_a_server(services) -> None:
         await services.trainsets.create(Caller(user_id=ALICE.user_id), "in-a-dm")
 
 
-async def _grid_message(services, caller, count: int = 2) -> int:
+async def _grid_images(services, caller, count: int = 2) -> list[int]:
     ticket = await services.generate.submit(caller, GenerateInput("a cat", count=count, **FAST))
     await services.jobs.wait(ticket.job_id, limit_s=30)
-    return (await services.db.jobs.get(ticket.job_id)).message_id
+    return [image.id for image in await services.db.images.for_job(ticket.job_id)]
 
 
-async def test_a_reaction_taken_back_at_once_leaves_nothing(services, delivery) -> None:
+async def test_a_pick_taken_back_at_once_leaves_nothing(services, delivery) -> None:
     await services.jobs.start()
     await services.trainsets.create(ALICE, "quick")
-    message = await _grid_message(services, ALICE)
+    first, second = await _grid_images(services, ALICE)
     added, removed = await asyncio.gather(
-        services.curation.reaction_added(GUILD, ALICE.user_id, message, "1️⃣"),
-        services.curation.reaction_removed(GUILD, ALICE.user_id, message, "1️⃣"),
+        services.curation.pick(ALICE, None, first),
+        services.curation.unpick(ALICE, None, first),
     )
-    assert (added, removed) == (True, True)
+    assert added[0].item_id == removed.item_id
     assert (await services.trainsets.show(ALICE)).items == ()
     folder = services.trainsets.folder((await services.trainsets.list(ALICE))[0].id)
     assert not any(folder.glob("*.png"))
     # Taken back and given again: the file the second add copied is there for its item.
     for _ in range(2):
-        await services.curation.reaction_added(GUILD, ALICE.user_id, message, "2️⃣")
-        await services.curation.reaction_removed(GUILD, ALICE.user_id, message, "2️⃣")
-    assert await services.curation.reaction_added(GUILD, ALICE.user_id, message, "2️⃣")
+        await services.curation.pick(ALICE, None, second)
+        await services.curation.unpick(ALICE, None, second)
+    await services.curation.pick(ALICE, None, second)
     (item,) = (await services.trainsets.show(ALICE)).items
     assert item.path.is_file()
 
@@ -197,13 +218,14 @@ async def test_show_answers_at_once_when_the_checks_wait_in_the_queue(services, 
     )
 
 
-async def test_reactions_follow_the_servers_role_list(services, delivery) -> None:
+async def test_picking_follows_the_servers_role_list(services, delivery) -> None:
     await services.jobs.start()
     await services.trainsets.create(BOB, "roles")
-    message = await _grid_message(services, BOB)
+    first, _ = await _grid_images(services, BOB)
     await services.db.guild_settings.update(GUILD, allowed_role_ids=(555,))
-    assert not await services.curation.reaction_added(GUILD, BOB.user_id, message, "1️⃣")
-    assert await services.curation.reaction_added(GUILD, BOB.user_id, message, "1️⃣", (555,))
+    with pytest.raises(Refused, match="roles"):
+        await services.curation.pick(BOB, None, first)
+    assert (await services.curation.pick(replace(BOB, role_ids=(555,)), None, first))[0].number == 1
 
 
 def test_the_outlier_minimum_is_the_engines() -> None:
