@@ -1,10 +1,10 @@
 """Reactions on the bot's results pick images for training sets: ⭐ on a single image, keycap n on a grid.
 
-The emoji and the message say which image (the services' `posts` map, in SQLite, so messages posted before a
-restart count too); the pick itself is by image id, into the member's active set, as every front door does it.
-Removing the reaction takes the image back out. Raw events fire for messages that are not cached; reactions by
-the bot itself and custom emoji mean nothing here. Nothing is answered: a refusal is logged, the reaction adds
-nothing.
+The emoji and the message say which image (`bot.ui.reactions`, over the services' `posts` map in SQLite, so
+messages posted before a restart count too); the pick itself is by image id, into the member's active set, as
+every front door picks. Removing the reaction takes the image back out. Raw events fire for messages that are
+not cached; reactions by the bot itself and custom emoji mean nothing here. Nothing is answered: a refusal is
+logged, the reaction adds nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import discord
 from discord.ext import commands
 
 from bot.ui.caller import caller_from_reaction
+from bot.ui.reactions import image_for_reaction
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class CurationCog(commands.Cog):
 
     async def _image_id(self, payload: discord.RawReactionActionEvent) -> int | None:
         """The image the reaction points at; None on a message that is not a result, or an emoji that picks none."""
-        posted = await self.bot.services.posts.image_for_reaction(payload.message_id, str(payload.emoji.name))
+        posted = await image_for_reaction(self.bot.services, payload.message_id, str(payload.emoji.name))
         return None if posted is None else posted.image_id
 
     @commands.Cog.listener()

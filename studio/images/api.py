@@ -151,7 +151,7 @@ class EditsApi(Protocol):
 
 @dataclass(frozen=True)
 class PostedImage:
-    """The image a reaction on a message points at."""
+    """One image a message of the bot's shows, numbered as on the message."""
 
     image_id: int
     job_id: int
@@ -162,12 +162,12 @@ class PostedImage:
 
 
 class PostsApi(Protocol):
-    """Which images the bot's messages show: written when a result is posted, read by reactions."""
+    """Which images the bot's messages show: written when a result is posted, read when a member points at one."""
 
     async def record(
         self, message_id: int, image_ids: tuple[int, ...], role: str, *, channel_id: int | None, guild_id: int | None
     ) -> None: ...
 
-    async def image_for_reaction(self, message_id: int, emoji: str) -> PostedImage | None:
-        """⭐ on a single-image message, keycap n on a message of several: the image meant; else None."""
+    async def images_on(self, message_id: int) -> tuple[PostedImage, ...]:
+        """The images message `message_id` shows, by their number on it (none: not a message of results)."""
         ...

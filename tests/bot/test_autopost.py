@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.ui.reactions import image_for_reaction
 from studio.autopost.timing import Timing
 from tests.bot.conftest import custom_ids, reply
 from tests.bot.fakediscord import CHANNEL_ID, MANAGE_GUILD
@@ -92,7 +93,7 @@ async def test_a_due_slot_posts_in_its_channel_once_with_buttons(fake, studio, b
     (post,) = await fake.wait_for(lambda: [m for m in _in(fake, POSTS) if m["attachments"]])
     assert post["content"].startswith("Today: a ") and "<@" not in post["content"]  # nobody is mentioned
     assert {f"studio:u:{job_id}:1", f"studio:v:{job_id}:2:s", f"studio:reroll:{job_id}"} <= set(custom_ids(post))
-    picked = await studio.services.posts.image_for_reaction(int(post["id"]), "2️⃣")
+    picked = await image_for_reaction(studio.services, int(post["id"]), "2️⃣")
     assert picked is not None and picked.job_id == job_id  # reactions pick from it as from any result
 
 
@@ -138,4 +139,4 @@ async def test_a_post_on_tiny_sd_through_the_real_engine(fake, tiny_studio) -> N
     (post,) = await fake.wait_for(lambda: [m for m in _in(fake, POSTS) if m["attachments"]], within=30)
     assert post["attachments"][0]["filename"].endswith(".png")
     (image,) = await tiny_studio.services.db.images.for_job(job.id)
-    assert (await tiny_studio.services.posts.image_for_reaction(int(post["id"]), "⭐")).image_id == image.id
+    assert (await image_for_reaction(tiny_studio.services, int(post["id"]), "⭐")).image_id == image.id

@@ -7,6 +7,7 @@ SQLite: it holds for messages posted before a restart.
 
 from __future__ import annotations
 
+from bot.ui.reactions import image_for_reaction
 from tests.bot.conftest import job_of
 from tests.bot.fakediscord import CHANNEL_ID, GUILD_ID
 
@@ -28,7 +29,7 @@ async def test_a_reaction_on_a_grid_a_single_and_a_message_from_before_a_restart
     images = await studio.services.db.images.for_job(job_id)
 
     async def picked(message: dict, emoji: str) -> tuple[int, int] | None:
-        posted = await studio.services.posts.image_for_reaction(int(message["id"]), emoji)
+        posted = await image_for_reaction(studio.services, int(message["id"]), emoji)
         return None if posted is None else (posted.image_id, posted.number)
 
     for services_of_the_day in ("before", "after a restart"):
@@ -57,6 +58,6 @@ async def test_a_result_of_one_image_is_a_single(fake, studio, bot) -> None:
     job = await studio.wait(await job_of(fake, ix))
     message = fake.original(ix)
     (image,) = await studio.services.db.images.for_job(job.id)
-    posted = await studio.services.posts.image_for_reaction(int(message["id"]), "⭐")
+    posted = await image_for_reaction(studio.services, int(message["id"]), "⭐")
     assert posted is not None and (posted.image_id, posted.job_id, posted.index) == (image.id, job.id, 0)
     assert posted.path == image.path
