@@ -148,16 +148,16 @@ async def _resume_hint(services: Services, request: Mapping[str, Any]) -> str:
 
 async def _leftover_line(services: Services, leftover: Leftover) -> str:
     """One line for a job an interrupted or killed `studio` command left behind."""
-    job = leftover
+    job = f"job {leftover.job_id} ({leftover.kind})"
     if leftover.action == "kept":
-        name = await _run_name(services, job.request)
+        name = await _run_name(services, leftover.request)
         return (
-            f"job {job.job_id} ({job.kind}) was left by an interrupted command: `studio train --name {name} --resume` "
+            f"{job} was left by an interrupted command: `studio train --name {name} --resume` "
             f"goes on, `studio train cancel {name}` drops it"
         )
     if leftover.action == "failed":
-        return f"job {job.job_id} ({job.kind}) left by an interrupted command failed: {job.error or 'interrupted'}"
-    return f"dropped job {job.job_id} ({job.kind}) left by an interrupted command"
+        return f"{job} left by an interrupted command failed: {leftover.error or 'interrupted'}"
+    return f"dropped {job} left by an interrupted command"
 
 
 async def wait_delivered(services: Services, delivery: CliDelivery, job_id: int) -> Deliverable:

@@ -281,3 +281,17 @@ def test_autopost_list_and_run_one_post_locally(run, tmp_path: Path) -> None:
 def test_workers_says_the_studio_runs_locally_by_default(run) -> None:
     result = run("workers")
     assert result.exit_code == 0 and "runs its jobs locally (STUDIO_BACKEND=local)" in result.output
+
+
+def test_the_terminals_port_tells_of_a_paused_schedule_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    from cli.commands._local import CliDelivery
+    from studio.contract import SchedulePaused
+    from studio.jobs.router import DeliveryRouter
+
+    router = DeliveryRouter()
+    router.register(CliDelivery(), "cli", "schedule")
+    asyncio.run(router.schedule_paused(SchedulePaused(3, "morning cat", "its model is gone", 42, (7,))))
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == "auto-post #3 morning cat paused: its model is gone; `/autopost resume 3` in Discord starts it again"
