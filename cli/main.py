@@ -161,7 +161,7 @@ def _check_device(ctx: click.Context, settings: Any) -> None:
     words = ctx.meta.get("studio.subcommand_args", [])
     if readers is not None and words[:1] and words[0] in readers:
         return
-    from engine.device import choose_device
+    from engine.diffusion.device import choose_device
 
     choose_device(settings.engine.device)  # a DeviceError says what to set
 

@@ -19,11 +19,11 @@ from engine.backends.base import WorkContext
 from engine.work import WorkOrder
 
 if TYPE_CHECKING:
-    from engine.captioner import Captioner
-    from engine.embedder import ImageEmbedder
-    from engine.masks import TextSegmenter
-    from engine.pipelines import PipelineManager
-    from engine.rewriter import LocalLMRewriter
+    from engine.diffusion.pipelines import PipelineManager
+    from engine.vision.captioner import Captioner
+    from engine.vision.embedder import ImageEmbedder
+    from engine.vision.masks import TextSegmenter
+    from engine.vision.rewriter import LocalLMRewriter
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ class EngineConfig:
     rewriter: str = "none"
     embedder: str = "clip-vit-base-patch32"  # image embeddings for the training-set outlier check
     offline: bool = True  # never ask the hub for vision models
-    optimize: str = "auto"  # engine.optimize's level: off, auto, compile or max
+    optimize: str = "auto"  # engine.diffusion.optimize's level: off, auto, compile or max
 
 
 class EngineHost:
@@ -86,8 +86,8 @@ class EngineHost:
                 if self._manager_factory is not None:
                     self._manager = self._manager_factory()
                 else:
-                    from engine.device import choose_device, choose_dtype
-                    from engine.pipelines import PipelineManager
+                    from engine.diffusion.device import choose_device, choose_dtype
+                    from engine.diffusion.pipelines import PipelineManager
 
                     device = choose_device(self.config.device)
                     self._manager = PipelineManager(
@@ -107,8 +107,8 @@ class EngineHost:
     def _vision_model(self, kind: str, name: str) -> Any:
         with self._vision_lock:
             if kind not in self._vision:
-                from engine import vision_catalog
-                from engine.device import choose_device
+                from engine.diffusion.device import choose_device
+                from engine.vision import catalog as vision_catalog
 
                 load = {
                     "captioner": vision_catalog.load_captioner,
@@ -130,7 +130,7 @@ class EngineHost:
 
     def rewriter(self) -> LocalLMRewriter | None:
         """The prompt rewriter the config names, loaded on first use; None for `none`."""
-        from engine.vision_catalog import rewriter_enabled
+        from engine.vision.catalog import rewriter_enabled
 
         if not rewriter_enabled(self.config.rewriter):
             return None

@@ -154,7 +154,8 @@ _FLUX_DEV = replace(
     display_name="FLUX.1 [dev]",
     family="flux",
     source="black-forest-labs/FLUX.1-dev",
-    vram_gb=34.0,  # 31.4 GiB of bf16 weights (12 B transformer, T5-XXL, CLIP, VAE); see engine/flux_memory.py
+    # 31.4 GiB of bf16 weights (12 B transformer, T5-XXL, CLIP, VAE); see engine/families/flux/memory_plan.py
+    vram_gb=34.0,
     quality=5,
     speed=1,
     steps=28,
@@ -216,7 +217,7 @@ _TINY_SD = ModelPreset(
     min_side=16,
     size_step=8,
 )
-# Trained on a toy world (engine/tiny_world): 32 px is the size it learnt; larger sizes run but drift.
+# Trained on a toy world (engine/tiny/world): 32 px is the size it learnt; larger sizes run but drift.
 _TINY_WORLD = replace(
     _TINY_SD,
     id="tiny-world",

@@ -1,4 +1,4 @@
-"""Benchmark the checks before training (engine.dataset_checks) on a synthetic set of 30 images.
+"""Benchmark the checks before training (engine.training.checks) on a synthetic set of 30 images.
 
 Each size is a set of 30 noisy PNGs (or JPEGs); prints the median seconds per image over the repeats, without
 an embedder and with the tiny random CLIP (a real CLIP's cost is the model's, measured on a GPU machine).
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.dataset_checks import check_images
-from engine.embedder import tiny_clip_embedder
+from engine.training.checks import check_images
+from engine.vision.embedder import tiny_clip_embedder
 
 SET_SIZE = 30
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 
 from engine.catalog import ModelSpec, family_preset, get_preset
-from engine.loading import load_folder
-from engine.pipelines import PipelineManager
-from engine.tiny import write_byte_tokenizer
+from engine.diffusion.loading import load_folder
+from engine.diffusion.pipelines import PipelineManager
+from engine.tiny.models import write_byte_tokenizer
 from engine.types import GenerateRequest
 
 PROMPT = "a lighthouse on a cliff at dusk, oil painting"
@@ -74,7 +74,7 @@ def _plain_call(pipe, count: int, steps: int, guidance: float, size: tuple[int, 
 
 
 def bench_cpu(repeats: int, count: int, steps: int, model: str = "tiny-sd") -> None:
-    from engine.families import call_options
+    from engine.families.base import call_options
 
     with tempfile.TemporaryDirectory() as cache:
         spec = ModelSpec.from_preset(get_preset(model))

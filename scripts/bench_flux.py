@@ -29,8 +29,8 @@ def build(device: torch.device, dtype: torch.dtype, *, tiny: bool, work: Path) -
     from diffusers import AutoencoderKL, FluxPipeline, FluxTransformer2DModel
     from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
 
-    from engine.tiny import clip_tokenizer
-    from engine.tiny_flux import flux_scheduler, t5_tokenizer
+    from engine.tiny.flux import flux_scheduler, t5_tokenizer
+    from engine.tiny.models import clip_tokenizer
 
     tok = clip_tokenizer(work / "clip")
     t5_tok = t5_tokenizer()
@@ -79,7 +79,7 @@ def transformer_flops(pipe: Any, size: int, text_tokens: int) -> float:
     """FLOPs of one transformer forward for one image (counted by torch on the real module)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from engine.training.flux_recipe import grid_ids, pack
+    from engine.families.flux.training_recipe import grid_ids, pack
 
     model = pipe.transformer
     device, dtype = model.device, model.dtype
@@ -103,10 +103,10 @@ def bench_flux(device: torch.device, dtype: torch.dtype, repeats: int, steps: in
                tiny: bool = False) -> None:  # fmt: skip
     import bench_engine  # type: ignore[import-not-found]  # scripts/ beside this one
 
-    from engine import pipelines
     from engine.catalog import ModelSpec, get_preset
-    from engine.pipelines import PipelineManager
-    from engine.quantize import fp8_compute_refusal
+    from engine.diffusion import pipelines
+    from engine.diffusion.pipelines import PipelineManager
+    from engine.diffusion.quantize import fp8_compute_refusal
     from engine.types import GenerateRequest
 
     preset = get_preset("tiny-flux" if tiny else "flux-dev")

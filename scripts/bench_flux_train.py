@@ -27,9 +27,9 @@ def bench(device: torch.device, dtype: torch.dtype, steps: int, warmup: int, *, 
     import bench_flux  # type: ignore[import-not-found]  # scripts/ beside this one
     import bench_train  # type: ignore[import-not-found]
 
-    from engine import pipelines
     from engine.backends.base import WorkContext
     from engine.catalog import ModelSpec, get_preset
+    from engine.diffusion import pipelines
     from engine.tasks import train
     from engine.training.autoconfig import CUDA_CONTEXT_GB, cost_of, memory_need_gb
     from engine.training.types import TrainConfig, TrainTask

@@ -2,12 +2,12 @@
 
 Loads the model through the studio's own loader, makes one 32 px image per prompt (half of the prompts use
 (shape, colour, background) triples the UNet never saw) and reads each image's shape and background colours
-with the pixel classifier of engine/tiny_world/reading.py. Prints, per guidance scale, the share of images whose
+with the pixel classifier of engine/tiny/world/reading.py. Prints, per guidance scale, the share of images whose
 two colours both match their prompt, split into held-out and seen triples, and the chance level: the same
 images scored against shuffled prompts, and 1/56 for guessing two different colours out of 8.
 
 Usage: PYTHONPATH=. python scripts/bench_tiny_world.py [--prompts 200] [--steps 30] [--guidance 1,3,5,8]
-       [--model engine/tiny_world/weights]
+       [--model engine/tiny/world/weights]
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from engine.loading import load_folder
-from engine.tiny_world import WEIGHTS_DIR
-from engine.tiny_world.fidelity import CHANCE, fidelity, fidelity_prompts, generate, shuffled_fidelity
+from engine.diffusion.loading import load_folder
+from engine.tiny.world import WEIGHTS_DIR
+from engine.tiny.world.fidelity import CHANCE, fidelity, fidelity_prompts, generate, shuffled_fidelity
 
 
 def main() -> None:

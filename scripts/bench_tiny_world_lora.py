@@ -6,9 +6,9 @@
    tiny-world` process (the set, the plan from the preset, the train job on the queue and backend, the
    registered LoRA), with its default settings unless --steps, --rank or --learning-rate are given;
 3. generates with the registered LoRA through the engine's LoRA cache, as a generation with it does, at each
-   scale: the share of the trigger prompts' images that the pixel reader (engine/tiny_world/concept.py) reads as
+   scale: the share of the trigger prompts' images that the pixel reader (engine/tiny/world/concept.py) reads as
    a zorp, and of them on the background their prompt names; then the prompt fidelity of prompts without the
-   trigger (engine/tiny_world/fidelity.py) with no LoRA and with it at 1.0: what the LoRA does to the rest.
+   trigger (engine/tiny/world/fidelity.py) with no LoRA and with it at 1.0: what the LoRA does to the rest.
 Also prints the reader on the training images and on their VAE round trip (the most a generation can show).
 
 Usage: PYTHONPATH=. python scripts/bench_tiny_world_lora.py [--steps N] [--rank N] [--learning-rate X]
@@ -55,7 +55,7 @@ def reader_on_training_images(paths: list[Path], pipe) -> tuple[float, float]:
     import torch
     from PIL import Image
 
-    from engine.tiny_world.concept import zorp_rate
+    from engine.tiny.world.concept import zorp_rate
 
     originals = [Image.open(p).convert("RGB") for p in paths]
     pixels = torch.tensor(np.stack([np.asarray(im) for im in originals]), dtype=torch.float32)
@@ -86,9 +86,9 @@ def main() -> None:
     import torch
 
     from engine.catalog import ModelSpec, get_preset
-    from engine.pipelines import PipelineManager
-    from engine.tiny_world.concept import write_zorp_set
-    from engine.tiny_world.lora_quality import SCALES, measure
+    from engine.diffusion.pipelines import PipelineManager
+    from engine.tiny.world.concept import write_zorp_set
+    from engine.tiny.world.lora_quality import SCALES, measure
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory(prefix="tw-lora-") as tmp:

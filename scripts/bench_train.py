@@ -47,11 +47,11 @@ from PIL import Image
 
 from engine.backends.base import WorkContext
 from engine.catalog import ModelSpec, family_preset, get_preset
+from engine.diffusion.loading import load_folder
+from engine.diffusion.pipelines import PipelineManager
 from engine.host import EngineConfig, EngineHost
-from engine.loading import load_folder
-from engine.pipelines import PipelineManager
 from engine.tasks import train
-from engine.tiny import ensure_tiny_folder
+from engine.tiny.models import ensure_tiny_folder
 from engine.training.recipes import UNET_TARGETS
 from engine.training.types import TrainConfig, TrainItem, TrainTask
 from engine.work import WorkOrder

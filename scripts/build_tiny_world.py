@@ -1,9 +1,9 @@
 """Build the `tiny-world` model from nothing: render the world, train a VAE, a text encoder and a UNet, save it.
 
-    OMP_NUM_THREADS=1 nice -n 10 python scripts/build_tiny_world.py [--out engine/tiny_world/weights]
+    OMP_NUM_THREADS=1 nice -n 10 python scripts/build_tiny_world.py [--out engine/tiny/world/weights]
 
 The result is a diffusers StableDiffusionPipeline folder (safetensors: UNet and VAE in fp16, the text encoder in
-fp32; 10.5 MB) that the studio loads with `engine.loading.load_folder(path, "sd15")`.
+fp32; 10.5 MB) that the studio loads with `engine.diffusion.loading.load_folder(path, "sd15")`.
 Three stages, each with a fixed seed and a fixed step count:
 
 1. VAE (blocks 16/32/64, x4 downsampling: 32x32x3 -> 8x8x4) on 20,000 images, half world scenes and half
@@ -44,8 +44,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from engine.tiny import clip_tokenizer  # noqa: E402
-from engine.tiny_world import WEIGHTS_DIR, world  # noqa: E402
+from engine.tiny.models import clip_tokenizer  # noqa: E402
+from engine.tiny.world import WEIGHTS_DIR, world  # noqa: E402
 
 _T0 = time.monotonic()
 _BF16 = torch.autocast("cpu", dtype=torch.bfloat16)

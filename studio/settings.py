@@ -29,7 +29,7 @@ class EngineSettings(BaseModel):
     # Speed: off | auto (fused attention, channels-last on a GPU) | compile (+ torch.compile) | max (+ fp8 FLUX).
     optimize: Literal["off", "auto", "compile", "max"] = "auto"
     hf_offline: bool = False  # never reach the model hub
-    # Vision models: a catalog id (engine/vision_catalog.py) or a local model folder.
+    # Vision models: a catalog id (engine/vision/catalog.py) or a local model folder.
     captioner: str = Field(default="blip-large", min_length=1)
     segmenter: str = Field(default="clipseg", min_length=1)
     # Optional language model that rewrites /vary and /edit prompts: `none`, a catalog id, or a local folder.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from engine.image_input import ImageRejected
-from engine.uploads import Upload, store_mask, store_upload
+from engine.images.input import ImageRejected
+from engine.images.uploads import Upload, store_mask, store_upload
 from studio.errors import StudioError
 
 

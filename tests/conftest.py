@@ -36,7 +36,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 @pytest.fixture(scope="session")
 def tiny_manager(tmp_path_factory: pytest.TempPathFactory):
     """One pipeline manager for the whole session: building the tiny models costs more than using them."""
-    from engine.pipelines import PipelineManager
+    from engine.diffusion.pipelines import PipelineManager
 
     return PipelineManager(device="cpu", cache_dir=tmp_path_factory.mktemp("models"))
 

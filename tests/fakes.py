@@ -23,8 +23,8 @@ from PIL import Image
 from engine.backends import WorkContext
 from engine.catalog import ModelSpec, resolve
 from engine.errors import Cancelled, InvalidRequest
-from engine.output import write_bytes
-from engine.prompts import with_trigger
+from engine.images.output import write_bytes
+from engine.prompting.text import with_trigger
 from engine.tasks import check_set as check_set_task
 from engine.tasks import generate as generate_task
 from engine.tasks import sheet as sheet_task
@@ -51,7 +51,7 @@ def colour(seed: int) -> tuple[int, int, int]:
 
 
 class FakeManager:
-    """Stands in for `engine.pipelines.PipelineManager.generate`."""
+    """Stands in for `engine.diffusion.pipelines.PipelineManager.generate`."""
 
     def __init__(self, step_s: float = 0.0) -> None:
         self.step_s = step_s

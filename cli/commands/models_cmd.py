@@ -47,7 +47,7 @@ def print_catalog(obj: Context) -> None:
 @click.pass_obj
 def list_models(obj: Context) -> None:
     """Base models and trained LoRAs, as the picker shows them; then the captioners, segmenters and rewriters."""
-    from engine.vision_catalog import vision_presets
+    from engine.vision.catalog import vision_presets
 
     print_catalog(obj)
     engine = obj.settings.engine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.prompts import clean_caption
+from engine.prompting.text import clean_caption
 from engine.work import CaptionOutcome, CaptionTask, WorkOrder
 
 if TYPE_CHECKING:

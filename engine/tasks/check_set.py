@@ -10,14 +10,14 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from engine.dataset_checks import OUTLIER_MIN_SET, check_images
 from engine.errors import ModelUnavailable
+from engine.training.checks import OUTLIER_MIN_SET, check_images
 from engine.work import CheckOutcome, CheckSetTask, WorkOrder
 
 if TYPE_CHECKING:
     from engine.backends.base import WorkContext
-    from engine.embedder import ImageEmbedder
     from engine.host import EngineHost
+    from engine.vision.embedder import ImageEmbedder
 
 log = logging.getLogger(__name__)
 

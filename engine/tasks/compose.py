@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from engine.composer import compose
 from engine.errors import InvalidRequest
-from engine.output import write_bytes
-from engine.prompts import clean_caption, with_trigger
+from engine.images.output import write_bytes
+from engine.prompting.composer import compose
+from engine.prompting.text import clean_caption, with_trigger
 from engine.tasks.generate import generate_images
 from engine.work import MASK, SOURCE, ComposeOutcome, ComposeTask, OutputFile, WorkOrder
 
@@ -31,7 +31,7 @@ def _save_png(image: Image.Image, path: Path) -> OutputFile:
 
 
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> ComposeOutcome:
-    from engine.masks import mask_coverage, overlay_mask
+    from engine.vision.masks import mask_coverage, overlay_mask
 
     task = order.request
     assert isinstance(task, ComposeTask), type(task)

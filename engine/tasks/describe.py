@@ -19,7 +19,7 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> DescribeOutcome
     source = order.input(SOURCE)
     if source is None:
         raise ValueError(f"describe order for job {order.job_id} has no source image")
-    from engine.captioner import describe  # torch: imported on the worker
+    from engine.vision.captioner import describe  # torch: imported on the worker
 
     with Image.open(source) as img:
         image = img.convert("RGB")

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from engine.file_hashes import ResourceHashes, resource_hashes
-from engine.output import a1111_parameters, encode_for_upload, make_grid, save_png, studio_version, write_bytes
-from engine.schedulers import a1111_sampler
+from engine.diffusion.schedulers import a1111_sampler
+from engine.images.file_hashes import ResourceHashes, resource_hashes
+from engine.images.output import a1111_parameters, encode_for_upload, make_grid, save_png, studio_version, write_bytes
 from engine.types import GeneratedImage, ResolvedParams
 from engine.work import MASK, SOURCE, GenerateTask, ImagesOutcome, OutputFile, OutputImage, WorkOrder
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from engine.prompts import clean_caption, with_trigger
+from engine.prompting.text import clean_caption, with_trigger
 from engine.tasks.generate import job_hashes, parameters_text, write_grid, write_image
 from engine.work import SOURCE, ImagesOutcome, OutputImage, SheetOutcome, SheetTask, WorkOrder
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> TrainOutcome:
-    from engine.families import denoiser
+    from engine.families.base import denoiser
     from engine.training.samples import Samples
     from engine.training.text_lora import TextEncoderLora
     from engine.training.trainer import Trainer

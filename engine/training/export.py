@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from safetensors.torch import save, save_file
 
-from engine.output import write_bytes
+from engine.images.output import write_bytes
 from engine.training.recipes import Recipe
 from engine.training.text_lora import PREFIX as TE_PREFIX
 from engine.training.text_lora import TE_TARGETS
@@ -173,7 +173,7 @@ def export_kohya(
 
     meta = meta | {"modelspec.implementation": KOHYA_IMPLEMENTATION.get(family, "diffusers")}
     if family == "flux":
-        from engine.training.flux_kohya import to_kohya
+        from engine.families.flux.kohya_keys import to_kohya
 
         return _write_kohya(path, to_kohya(peft_state, float(config.alpha)), meta)
 
@@ -208,7 +208,7 @@ def export_checkpoint(
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from engine.families import denoiser_name
+    from engine.families.base import denoiser_name
     from engine.training.recipes import recipe_for
 
     state = load_file(str(lora_file))

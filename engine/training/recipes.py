@@ -150,7 +150,7 @@ def recipe_for(family: str, text_length: int | None = None) -> Recipe:
     from engine.errors import InvalidRequest
 
     if family == "flux":
-        from engine.training.flux_recipe import FluxRecipe
+        from engine.families.flux.training_recipe import FluxRecipe
 
         return FluxRecipe(text_length or 512)
     recipe = RECIPES.get(family)

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from engine.output import make_grid
+from engine.images.output import make_grid
 from engine.work import OutputFile
 
 if TYPE_CHECKING:
-    from engine.embedder import ImageEmbedder
     from engine.training.trainer import Trainer
     from engine.training.types import TrainItem
+    from engine.vision.embedder import ImageEmbedder
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class Samples:
         """The checkpoint's samples: the same prompts and seeds every time, with the LoRA as it is now."""
         import torch
 
-        from engine.schedulers import make_scheduler
+        from engine.diffusion.schedulers import make_scheduler
 
         cfg = trainer.config
         if not cfg.sample_prompts:

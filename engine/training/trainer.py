@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from engine.backends.base import WorkContext
 from engine.errors import EngineError, OutOfMemory, Stopped
-from engine.families import denoiser_name
+from engine.families.base import denoiser_name
 from engine.training import checkpoint
 from engine.training.data import Prepared, prepare
 from engine.training.recipes import recipe_for
@@ -244,7 +244,7 @@ class Trainer:
         ctx.raise_if_cancelled()
         data = prepare(self.pipe, self.recipe, self.task.items, cfg.resolution, self.device)
         if cfg.text_encoder_offload and self.recipe.family == "flux":
-            from engine.flux_placement import stream_t5
+            from engine.families.flux.placement import stream_t5
 
             # The captions are encoded: T5's 8.9 GB wait in host memory, streamed in only to encode a prompt
             # (the samples', a generation's). It stays so after the run, until the model loads again.
@@ -291,7 +291,7 @@ class Trainer:
             try:
                 loss = self._step(step, data, optimizer, params)
             except Exception as exc:
-                from engine.pipelines import is_oom
+                from engine.diffusion.pipelines import is_oom
 
                 if not is_oom(exc):
                     raise

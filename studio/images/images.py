@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Self, TypeVar
 
 from engine.catalog import resolve
 from engine.errors import EngineError
-from engine.prompts import with_trigger
+from engine.prompting.text import with_trigger
 from engine.types import GenerateRequest, ResolvedParams
 from engine.work import MASK, SOURCE, GenerateTask, ImagesOutcome
 from storage import Database

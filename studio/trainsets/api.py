@@ -14,7 +14,7 @@ MAX_ITEMS = 200  # per set: far above what a LoRA wants, low enough to list and 
 MAX_CAPTION = 500
 MAX_TRIGGER = 50
 OUTLIER_MIN_SET = (
-    5  # engine.dataset_checks looks for images unlike the rest from this many on (a test keeps them equal)
+    5  # engine.training.checks looks for images unlike the rest from this many on (a test keeps them equal)
 )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from engine.prompts import with_trigger
+from engine.prompting.text import with_trigger
 from engine.work import CaptionOutcome, CaptionTask, WorkOrder
 from storage import Database
 from storage.records import Job

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.tiny_world.concept import write_zorp_set
-from engine.tiny_world.lora_quality import measure
+from engine.tiny.world.concept import write_zorp_set
+from engine.tiny.world.lora_quality import measure
 
 pytestmark = pytest.mark.slow  # trains and generates on the real engine (about 35 s here)
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # trains and generates on the real engine (about 
 def test_a_lora_trained_by_studio_train_draws_the_new_concept_and_spares_other_prompts(run, tmp_path: Path) -> None:
     import torch
 
-    from engine.pipelines import PipelineManager
+    from engine.diffusion.pipelines import PipelineManager
 
     torch.set_num_threads(1)
     write_zorp_set(tmp_path / "zorps", 20)

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from engine.catalog import ModelSpec, get_preset
-from engine.loading import load_folder
-from engine.lora import save_lora_diffusers, save_lora_kohya
-from engine.pipelines import PipelineManager
-from engine.tiny import TINY_MODELS, ensure_tiny_folder
+from engine.diffusion.loading import load_folder
+from engine.diffusion.lora import save_lora_diffusers, save_lora_kohya
+from engine.diffusion.pipelines import PipelineManager
+from engine.tiny.models import TINY_MODELS, ensure_tiny_folder
 
 STEPS = 2
 
@@ -82,7 +82,7 @@ def flux_lora_file(tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture
 def traced_compile(monkeypatch: pytest.MonkeyPatch) -> None:
     """STUDIO_OPTIMIZE's compile step runs here as on a GPU, traced by dynamo and AOT autograd (no C++ compiler)."""
-    from engine import optimize
+    from engine.diffusion import optimize
 
     real = optimize.compile_denoiser
     monkeypatch.setattr(optimize, "_compiles_on", lambda device: True)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from engine.captioner import (
+from engine.vision.captioner import (
     BlipCaptioner,
     Captioner,
     CaptionerUnavailable,
@@ -15,7 +15,7 @@ from engine.captioner import (
     describe,
     tiny_captioner,
 )
-from engine.pixel_reading import read_pixels
+from engine.vision.pixel_reading import read_pixels
 
 
 @pytest.fixture(scope="module")

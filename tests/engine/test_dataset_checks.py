@@ -14,7 +14,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from engine.backends import WorkContext
-from engine.dataset_checks import (
+from engine.errors import Cancelled, ModelUnavailable
+from engine.host import EngineConfig, EngineHost
+from engine.training.checks import (
     BLUR_FLOOR,
     check_images,
     exposure,
@@ -23,9 +25,7 @@ from engine.dataset_checks import (
     outliers,
     phash_pair,
 )
-from engine.errors import Cancelled, ModelUnavailable
-from engine.host import EngineConfig, EngineHost
-from engine.vision_catalog import load_embedder, resolve_vision, vision_presets
+from engine.vision.catalog import load_embedder, resolve_vision, vision_presets
 from engine.work import CheckOutcome, CheckSetTask, WorkOrder
 from tests.fakes import FakeEmbedder, FakeEngineHost
 
@@ -305,7 +305,7 @@ def test_the_catalog_lists_and_resolves_embedders(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_tiny_clip_is_deterministic_and_runs_the_outlier_path(clean_paths: list[Path], planted) -> None:
-    from engine.embedder import ImageEmbedder, tiny_clip_embedder
+    from engine.vision.embedder import ImageEmbedder, tiny_clip_embedder
 
     embedder = load_embedder("tiny-clip")
     assert isinstance(embedder, ImageEmbedder) and embedder.name == "tiny-clip"

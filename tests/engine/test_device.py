@@ -9,7 +9,7 @@ import pytest
 import torch
 from diffusers import AutoencoderKL
 
-from engine.device import (
+from engine.diffusion.device import (
     DeviceError,
     MemoryPlan,
     apply_memory_plan,
@@ -167,7 +167,7 @@ class _OffloadRecorder:
 
 def test_apply_memory_plan_toggles_the_vae_and_installs_offload(caplog: pytest.LogCaptureFixture) -> None:
     pipe = _OffloadRecorder()
-    caplog.set_level(logging.INFO, logger="engine.device")
+    caplog.set_level(logging.INFO, logger="engine.diffusion.device")
 
     apply_memory_plan(pipe, MemoryPlan(vae_slicing=True, vae_tiling=True, reason="tight"))
     assert (pipe.vae.use_slicing, pipe.vae.use_tiling) == (True, True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.flux_memory import plan_flux_memory, smallest_gpu_for
+from engine.families.flux.memory_plan import plan_flux_memory, smallest_gpu_for
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from engine.catalog import ModelSpec, get_preset
+from engine.diffusion.loading import load_folder
 from engine.errors import InvalidRequest, ModelUnavailable
-from engine.loading import load_folder
 from engine.types import GenerateRequest, LoraSpec
 
 from .conftest import STEPS, max_diff, random_flux_lora
@@ -164,7 +164,7 @@ def _double_block_lora(tiny_cache: Path, seed: int) -> dict[str, torch.Tensor]:
 
 
 def test_kohya_and_comfyui_layouts_load_as_the_diffusers_one(manager, flux_spec, tiny_cache, tmp_path) -> None:
-    from engine.training.flux_kohya import to_kohya
+    from engine.families.flux.kohya_keys import to_kohya
 
     state = _double_block_lora(tiny_cache, seed=13)
     files = {"diffusers": tmp_path / "d.safetensors", "kohya": tmp_path / "k.safetensors"}
@@ -188,7 +188,7 @@ def test_kohya_and_comfyui_layouts_load_as_the_diffusers_one(manager, flux_spec,
 
 
 def test_fused_qkv_is_never_combined_with_a_lora(flux_lora_file, tiny_cache, flux_spec, manager) -> None:
-    from engine.pipelines import PipelineManager
+    from engine.diffusion.pipelines import PipelineManager
 
     optimised = PipelineManager("cpu", cache_dir=tiny_cache, optimize=True)
     plain = manager.generate(req(count=1, seed=5), flux_spec).images[0].image
@@ -205,7 +205,7 @@ def test_an_xlabs_layout_loads_as_the_diffusers_one(manager, flux_spec, tiny_cac
     """XLabs files name BFL's fused attention (`processor.qkv_lora1`) and carry no alpha (scale 1)."""
     from peft import LoraConfig, get_peft_model_state_dict
 
-    from engine.training.flux_kohya import to_kohya
+    from engine.families.flux.kohya_keys import to_kohya
 
     pipe = load_folder(tiny_cache / "builtin" / "tiny-flux", "flux")
     torch.manual_seed(14)

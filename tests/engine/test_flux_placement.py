@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import pipelines
 from engine.catalog import ModelSpec, get_preset
+from engine.diffusion import pipelines
+from engine.diffusion.pipelines import PipelineManager
 from engine.errors import OutOfMemory
-from engine.flux_memory import FluxPlan, FluxSizes
-from engine.pipelines import PipelineManager
+from engine.families.flux.memory_plan import FluxPlan, FluxSizes
 from engine.types import GenerateRequest, LoraSpec
 
 from .conftest import max_diff

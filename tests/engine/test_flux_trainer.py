@@ -12,11 +12,11 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from engine.errors import Stopped
+from engine.families.flux.kohya_keys import to_kohya
+from engine.families.flux.training_recipe import pack, unpack
 from engine.host import EngineConfig, EngineHost
 from engine.tasks import train
 from engine.training.data import prepare
-from engine.training.flux_kohya import to_kohya
-from engine.training.flux_recipe import pack, unpack
 from engine.training.recipes import recipe_for
 from engine.types import GenerateRequest, LoraSpec
 from engine.work import WorkOrder
@@ -154,7 +154,7 @@ def test_the_converter_refuses_what_is_not_a_flux_block() -> None:
 
 
 def test_t5_waits_in_host_memory_while_a_short_gpu_trains(tiny_cache, tmp_path) -> None:
-    from engine.pipelines import PipelineManager
+    from engine.diffusion.pipelines import PipelineManager
 
     own = PipelineManager("cpu", cache_dir=tiny_cache)  # the session's manager keeps its T5 as it is
     host = EngineHost(EngineConfig(embedder="tiny-clip"), manager_factory=lambda: own)
@@ -170,8 +170,8 @@ def test_t5_waits_in_host_memory_while_a_short_gpu_trains(tiny_cache, tmp_path) 
 @pytest.mark.parametrize("quantization", ["fp8", "int8", "nf4"])
 def test_a_flux_lora_trains_on_quantized_weights(tiny_cache, tmp_path, monkeypatch, quantization) -> None:
     """A GPU that holds FLUX only quantized still trains (QLoRA-like: frozen rounded weights, fp32 LoRA)."""
-    from engine import pipelines
-    from engine.flux_memory import FluxPlan
+    from engine.diffusion import pipelines
+    from engine.families.flux.memory_plan import FluxPlan
 
     pytest.importorskip({"fp8": "torch", "int8": "torchao", "nf4": "bitsandbytes"}[quantization])
     monkeypatch.setattr(pipelines, "_free_gb", lambda device: 20.0)  # a pretended GPU, short of memory

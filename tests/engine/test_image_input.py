@@ -9,7 +9,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from engine.image_input import ImageRejected, fit_size, fit_to_model, load_image, open_checked, sniff_type
+from engine.images.input import ImageRejected, fit_size, fit_to_model, load_image, open_checked, sniff_type
 
 LIMITS = {"max_bytes": 2 * 1024 * 1024, "max_pixels": 1024 * 1024}
 

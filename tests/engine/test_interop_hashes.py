@@ -10,8 +10,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from engine import file_hashes
-from engine.file_hashes import CACHE_FILE, FileHashCache, compute_digest, file_digest
+from engine.images import file_hashes
+from engine.images.file_hashes import CACHE_FILE, FileHashCache, compute_digest, file_digest
 
 
 def _lora(path: Path, note: str = "v1") -> Path:

@@ -9,8 +9,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from engine.file_hashes import compute_digest
 from engine.host import EngineConfig, EngineHost
+from engine.images.file_hashes import compute_digest
 from engine.tasks import train
 from engine.training.export import export_diffusers, export_kohya, metadata
 from engine.training.recipes import recipe_for

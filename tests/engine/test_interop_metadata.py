@@ -15,11 +15,11 @@ from sd_parsers.data import Generators
 
 from engine.backends import WorkContext
 from engine.catalog import ModelSpec, get_preset
-from engine.file_hashes import compute_digest, resource_hashes
+from engine.diffusion.pipelines import PipelineManager
+from engine.diffusion.schedulers import A1111_NAMES, a1111_sampler, scheduler_table
 from engine.host import EngineConfig, EngineHost
-from engine.output import encode_for_upload, parse_a1111_parameters
-from engine.pipelines import PipelineManager
-from engine.schedulers import A1111_NAMES, a1111_sampler, scheduler_table
+from engine.images.file_hashes import compute_digest, resource_hashes
+from engine.images.output import encode_for_upload, parse_a1111_parameters
 from engine.tasks import generate
 from engine.types import GenerateRequest, LoraSpec, ResolvedParams
 from engine.work import GenerateTask, WorkOrder

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from engine.catalog import ModelSpec, family_preset, get_preset
+from engine.diffusion.loading import load_base_pipeline, load_folder
 from engine.errors import ModelUnavailable
-from engine.loading import load_base_pipeline, load_folder
-from engine.tiny import ensure_tiny_folder
+from engine.tiny.models import ensure_tiny_folder
 
 
 def _spec(source: str, family: str = "sd15", **kw) -> ModelSpec:
@@ -105,7 +105,7 @@ def test_single_file_checkpoint_loads_like_its_folder(tiny_cache: Path, tmp_path
 def test_hub_counts_as_offline_when_its_name_does_not_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
     import socket
 
-    from engine import loading
+    from engine.diffusion import loading
 
     def no_dns(*_args: object, **_kwargs: object) -> None:
         raise socket.gaierror(-2, "Name or service not known")

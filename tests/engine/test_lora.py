@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+from engine.diffusion.lora import LoraCache, adapter_name, slugify
 from engine.errors import InvalidRequest, ModelUnavailable
-from engine.lora import LoraCache, adapter_name, slugify
 from engine.types import GenerateRequest, LoraSpec
 
 from .conftest import STEPS, max_diff

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
-from engine.lora_family import guess_family, lora_family_of
+from engine.families.lora_detect import guess_family, lora_family_of
 
 
 def _shape(*dims: int) -> dict[str, object]:
@@ -32,7 +32,8 @@ def test_unknown_layouts_and_test_model_sizes_are_not_guessed(tmp_path: Path) ->
         guess_family({"unet.down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.lora_A.weight": _shape(4, 32)})
         is None
     )
-    assert guess_family({"unet.x.lora.down.weight": _shape(2, 2), "__metadata__": {}}) is None  # type: ignore[dict-item]
+    # type: ignore[dict-item]
+    assert guess_family({"unet.x.lora.down.weight": _shape(2, 2), "__metadata__": {}}) is None
     path = tmp_path / "cat.safetensors"
     save_file({"unet.mid.attn2.to_k.lora_A.weight": np.zeros((4, 768), dtype=np.float32)}, str(path))
     assert lora_family_of(path) == "sd15"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.image_input import ImageRejected
-from engine.masks import (
+from engine.images.input import ImageRejected
+from engine.vision.masks import (
     ClipSegSegmenter,
     SegmenterUnavailable,
     TextSegmenter,

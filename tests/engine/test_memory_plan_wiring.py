@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import pipelines
 from engine.catalog import ModelSpec, get_preset
-from engine.device import MemoryPlan
-from engine.pipelines import PipelineManager
+from engine.diffusion import pipelines
+from engine.diffusion.device import MemoryPlan
+from engine.diffusion.pipelines import PipelineManager
 from engine.types import GenerateRequest
 
 
@@ -26,7 +26,7 @@ def test_plans_apply_per_request(tiny_cache: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(pipelines, "plan_memory", fake_plan)
     manager = PipelineManager(device="cpu", cache_dir=tiny_cache)
     spec = ModelSpec.from_preset(get_preset("tiny-sd"))
-    caplog.set_level(logging.INFO, logger="engine.device")
+    caplog.set_level(logging.INFO, logger="engine.diffusion.device")
 
     manager.generate(GenerateRequest(prompt="a", model="tiny-sd", count=2, seed=1, num_inference_steps=1), spec)
     vae = manager.pipeline(spec).vae

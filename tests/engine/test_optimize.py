@@ -7,11 +7,11 @@ import logging
 import pytest
 import torch
 
-from engine import optimize
 from engine.catalog import ModelSpec, get_preset
-from engine.optimize import effective_level, optimize_level
-from engine.pipelines import PipelineManager
-from engine.quantize import fp8_compute_refusal, int8_weights
+from engine.diffusion import optimize
+from engine.diffusion.optimize import effective_level, optimize_level
+from engine.diffusion.pipelines import PipelineManager
+from engine.diffusion.quantize import fp8_compute_refusal, int8_weights
 from engine.types import GenerateRequest, LoraSpec
 
 from .conftest import max_diff
@@ -51,7 +51,7 @@ def test_auto_changes_nothing_on_the_cpu(tiny_cache, manager) -> None:
 
 def test_max_on_the_cpu_says_why_it_keeps_bf16_and_still_fuses(tiny_cache, caplog) -> None:
     fastest = PipelineManager("cpu", cache_dir=tiny_cache, optimize="max")
-    with caplog.at_level(logging.INFO, logger="engine.optimize"):
+    with caplog.at_level(logging.INFO, logger="engine.diffusion.optimize"):
         fastest.generate(_request(), FLUX)
     assert "stays in its precision: fp8 compute needs a CUDA GPU" in caplog.text
     assert fastest._loaded["tiny-flux"].qkv_fused
@@ -88,7 +88,7 @@ def test_quantized_compute_never_fuses_and_a_lora_still_applies(
 
 def test_compiled_flux_blocks_trace_whole_with_fused_qkv_and_with_a_lora(flux_lora_file, tiny_cache, manager) -> None:
     """The GPU's compile path, traced here by dynamo and AOT autograd (fullgraph: any graph break raises)."""
-    from engine.optimize import compile_denoiser
+    from engine.diffusion.optimize import compile_denoiser
 
     styled = _request(loras=(LoraSpec("style", str(flux_lora_file), "flux", 1.0),))
     compiled = PipelineManager("cpu", cache_dir=tiny_cache, optimize="compile")

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.output import (
+from engine.images.output import (
     a1111_parameters,
     encode_for_upload,
     grid_shape,

@@ -6,8 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
+from engine.diffusion.pipelines import PipelineManager
 from engine.errors import Cancelled, OutOfMemory
-from engine.pipelines import PipelineManager
 from engine.types import GenerateRequest
 
 from .conftest import STEPS, max_diff

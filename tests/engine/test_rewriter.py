@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.composer import MAX_PROMPT_CHARS, compose
 from engine.errors import ModelUnavailable
-from engine.rewriter import LocalLMRewriter, clean_output, screen_rewrite, tiny_rewriter
-from engine.vision_catalog import load_rewriter, resolve_vision, rewriter_enabled, vision_presets
+from engine.prompting.composer import MAX_PROMPT_CHARS, compose
+from engine.vision.catalog import load_rewriter, resolve_vision, rewriter_enabled, vision_presets
+from engine.vision.rewriter import LocalLMRewriter, clean_output, screen_rewrite, tiny_rewriter
 
 CAT = "a cat on a sofa"
 HAT_CAT = "a cat with a hat on a sofa"
@@ -114,14 +114,14 @@ def test_an_accepted_rewrite_keeps_the_composers_negative_and_strength() -> None
 
 
 def test_a_refused_rewrite_falls_back_and_logs_why(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="engine.rewriter")
+    caplog.set_level(logging.INFO, logger="engine.vision.rewriter")
     plain = compose(CAT, "make it a watercolor")
     assert compose(CAT, "make it a watercolor", rewriter=_Scripted("a cozy living room")) == plain
     assert "refused (drops the instruction's key words)" in caplog.text
 
 
 def test_a_generation_error_falls_back_and_logs_the_exception(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="engine.rewriter")
+    caplog.set_level(logging.INFO, logger="engine.vision.rewriter")
     plain = compose(CAT, "make it a watercolor")
     assert compose(CAT, "make it a watercolor", rewriter=_Scripted(RuntimeError("CUDA error: boom"))) == plain
     failures = [r for r in caplog.records if "rewriter failed" in r.getMessage()]

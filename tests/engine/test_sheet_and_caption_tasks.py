@@ -11,7 +11,7 @@ from PIL import Image
 from engine.backends import WorkContext
 from engine.catalog import ModelSpec, get_preset
 from engine.host import EngineConfig, EngineHost
-from engine.output import parse_a1111_parameters
+from engine.images.output import parse_a1111_parameters
 from engine.tasks import caption, sheet
 from engine.types import GenerateRequest
 from engine.work import CaptionTask, GenerateTask, SheetTask, WorkOrder

@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.tiny import build_tiny_pipeline, ensure_tiny_folder
-from engine.tiny_flux import t5_tokenizer
+from engine.tiny.flux import t5_tokenizer
+from engine.tiny.models import build_tiny_pipeline, ensure_tiny_folder
 
 FLUX_MODELS = {"tiny-flux": "FluxPipeline", "tiny-flux-kontext": "FluxKontextPipeline"}
 RUN = {"height": 64, "width": 64, "num_inference_steps": 2, "max_sequence_length": 32, "output_type": "np"}

@@ -7,10 +7,10 @@ import random
 import pytest
 
 from engine.catalog import ModelSpec, all_presets, get_preset
-from engine.tiny_world import WEIGHTS_DIR, world
-from engine.tiny_world.concept import BACKGROUNDS, is_zorp, trigger_prompts, write_zorp_set, zorp_score
-from engine.tiny_world.fidelity import CHANCE, fidelity, fidelity_prompts, generate, shuffled_fidelity
-from engine.tiny_world.reading import prompt_colours, read_colours
+from engine.tiny.world import WEIGHTS_DIR, world
+from engine.tiny.world.concept import BACKGROUNDS, is_zorp, trigger_prompts, write_zorp_set, zorp_score
+from engine.tiny.world.fidelity import CHANCE, fidelity, fidelity_prompts, generate, shuffled_fidelity
+from engine.tiny.world.reading import prompt_colours, read_colours
 from engine.types import GenerateRequest
 
 # Measured: 0.97 over 200 such prompts, 0.95 over these 56 (BENCHMARKS.md, "Model quality"); chance is 1/56.
@@ -86,7 +86,7 @@ def test_the_catalog_lists_tiny_world_as_a_32_px_sd15_model() -> None:
 def world_pipe():
     import torch
 
-    from engine.loading import load_folder
+    from engine.diffusion.loading import load_folder
 
     torch.set_num_threads(1)
     pipe = load_folder(WEIGHTS_DIR, "sd15")

@@ -141,7 +141,7 @@ def test_a_kill_during_the_run_resumes_from_its_checkpoint_with_the_same_losses(
         import torch
         torch.set_num_threads(1)
         from engine.host import EngineConfig, EngineHost
-        from engine.pipelines import PipelineManager
+        from engine.diffusion.pipelines import PipelineManager
         from engine.tasks import train
         from engine.work import WorkOrder
         from tests.engine.training_support import context, make_task, planted_images
@@ -291,7 +291,7 @@ def test_a_cancel_after_the_last_step_keeps_the_finished_run(host, tmp_path) -> 
 
 def test_a_file_that_mixes_key_styles_loads_every_layer() -> None:
     """diffusers guesses a file's key style from its first key: a feed-forward key first hid the attention layers."""
-    from engine.lora import one_key_style
+    from engine.diffusion.lora import one_key_style
 
     mixed = {
         "unet.a.ff.net.2.lora_A.weight": 1,

@@ -229,7 +229,7 @@ async def test_picking_follows_the_servers_role_list(services, delivery) -> None
 
 
 def test_the_outlier_minimum_is_the_engines() -> None:
-    from engine import dataset_checks
+    from engine.training import checks as dataset_checks
     from studio.trainsets.api import OUTLIER_MIN_SET
 
     assert OUTLIER_MIN_SET == dataset_checks.OUTLIER_MIN_SET

@@ -11,7 +11,7 @@ from PIL import Image
 
 from cli.main import cli
 from engine.errors import ModelUnavailable
-from engine.vision_catalog import load_captioner, resolve_vision, vision_presets
+from engine.vision.catalog import load_captioner, resolve_vision, vision_presets
 from studio.container import open_services
 from studio.errors import StudioError
 from studio.images.api import EditImageInput, VaryImageInput

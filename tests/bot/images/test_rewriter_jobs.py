@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from engine import vision_catalog
-from engine.composer import compose
-from engine.rewriter import LocalLMRewriter, screen_rewrite
+from engine.prompting.composer import compose
+from engine.vision import catalog as vision_catalog
+from engine.vision.rewriter import LocalLMRewriter, screen_rewrite
 from studio.container import open_services
 from studio.images.api import EditImageInput, VaryImageInput
 from tests.bot.images.conftest import ALICE, host_for, mask_bytes, png_bytes, with_engine

@@ -88,7 +88,7 @@ def a1111_parameters(
 ) -> str:
     """The `parameters` text AUTOMATIC1111 would write for these settings, in its order.
 
-    `sampler` and `schedule_type` are A1111's names (engine.schedulers.a1111_sampler). LoRAs become
+    `sampler` and `schedule_type` are A1111's names (engine.diffusion.schedulers.a1111_sampler). LoRAs become
     `<lora:name:weight>` tags after the prompt; `extra` entries follow `Model` in the settings line (keys must not
     hold ',' or ':'), then `Lora hashes: "name: hash, …"`, `Version`, and Civitai's `Hashes: {json}`. Settings
     left None are not written.

@@ -1,4 +1,5 @@
-"""Putting a loaded FLUX.1 pipeline where its memory plan (`engine.flux_memory`) says, on the worker thread."""
+"""Putting a loaded FLUX.1 pipeline where its memory plan (`engine.families.flux.memory_plan`) says, on the worker
+thread."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Any
 
 import torch
 
-from engine.device import module_gb
+from engine.diffusion.device import module_gb
+from engine.diffusion.quantize import int8_weights, nf4_weights, store_fp8
 from engine.errors import OutOfMemory
-from engine.flux_memory import FluxPlan, FluxSizes
-from engine.quantize import int8_weights, nf4_weights, store_fp8
+from engine.families.flux.memory_plan import FluxPlan, FluxSizes
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from engine.tiny_world.world import COLOURS, PALETTE
+from engine.tiny.world.world import COLOURS, PALETTE
 
 _PALETTE = np.array([PALETTE[name] for name in COLOURS], dtype=np.float32)
 _FRAME = 2

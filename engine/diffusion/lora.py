@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.diffusion.loading import refuse_pickle
 from engine.errors import InvalidRequest, ModelUnavailable
-from engine.families import denoiser, denoiser_name
-from engine.loading import refuse_pickle
+from engine.families.base import denoiser, denoiser_name
 from engine.types import LoraSpec
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from engine.image_input import WIDE_MODES, ImageRejected, wide_to_l
+from engine.images.input import WIDE_MODES, ImageRejected, wide_to_l
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any, Literal, cast, get_args
 
 import torch
 
-from engine.families import denoiser
-from engine.quantize import fp8_compute, fp8_compute_refusal
+from engine.diffusion.quantize import fp8_compute, fp8_compute_refusal
+from engine.families.base import denoiser
 
 log = logging.getLogger(__name__)
 

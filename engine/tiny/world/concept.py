@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.tiny_world.world import COLOURS, PALETTE, render_zorp
+from engine.tiny.world.world import COLOURS, PALETTE, render_zorp
 
 _PALETTE = np.array([PALETTE[name] for name in COLOURS], dtype=np.float32)
 _ORANGE, _PURPLE = COLOURS.index("orange"), COLOURS.index("purple")

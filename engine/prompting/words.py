@@ -1,6 +1,6 @@
 """The words the prompt composer knows: styles, times and weather, and the patterns that find them.
 
-Plain data and regular expressions, kept apart from the rules in `engine.composer` that use them.
+Plain data and regular expressions, kept apart from the rules in `engine.prompting.composer` that use them.
 """
 
 from __future__ import annotations

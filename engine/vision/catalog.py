@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from engine.errors import ModelUnavailable
 
 if TYPE_CHECKING:
-    from engine.captioner import Captioner
-    from engine.embedder import ClipEmbedder, ImageEmbedder
-    from engine.masks import TextSegmenter
-    from engine.rewriter import LocalLMRewriter
+    from engine.vision.captioner import Captioner
+    from engine.vision.embedder import ClipEmbedder, ImageEmbedder
+    from engine.vision.masks import TextSegmenter
+    from engine.vision.rewriter import LocalLMRewriter
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -193,11 +193,11 @@ def _local_language_model(folder: Path, model_type: str) -> VisionPreset:
 
 def _cache_first(load: Callable[[bool], T], offline: bool) -> T:
     """Try the local cache (fast, no network) first; ask the hub only when allowed and the cache lacks it."""
-    from engine.captioner import CaptionerUnavailable
-    from engine.embedder import EmbedderUnavailable
-    from engine.loading import hub_offline
-    from engine.masks import SegmenterUnavailable
-    from engine.rewriter import RewriterUnavailable
+    from engine.diffusion.loading import hub_offline
+    from engine.vision.captioner import CaptionerUnavailable
+    from engine.vision.embedder import EmbedderUnavailable
+    from engine.vision.masks import SegmenterUnavailable
+    from engine.vision.rewriter import RewriterUnavailable
 
     try:
         return load(True)
@@ -209,7 +209,7 @@ def _cache_first(load: Callable[[bool], T], offline: bool) -> T:
 
 def load_captioner(name: str, *, device: str = "cpu", offline: bool = True) -> Captioner:
     """Build the captioner a setting names (blocking: call it on the worker thread)."""
-    from engine.captioner import BlipCaptioner, CaptionerUnavailable, Florence2Captioner
+    from engine.vision.captioner import BlipCaptioner, CaptionerUnavailable, Florence2Captioner
 
     preset = resolve_vision("captioner", name)
     if preset.source == "builtin:tiny-blip":
@@ -225,7 +225,7 @@ def load_captioner(name: str, *, device: str = "cpu", offline: bool = True) -> C
 
 def load_segmenter(name: str, *, device: str = "cpu", offline: bool = True) -> TextSegmenter:
     """Build the segmenter a setting names (blocking: call it on the worker thread)."""
-    from engine.masks import ClipSegSegmenter, SegmenterUnavailable
+    from engine.vision.masks import ClipSegSegmenter, SegmenterUnavailable
 
     preset = resolve_vision("segmenter", name)
     if preset.source == "builtin:tiny-clipseg":
@@ -244,7 +244,7 @@ def load_rewriter(name: str, *, device: str = "cpu", offline: bool = True) -> Lo
     """Build the prompt rewriter a setting names, or None for `none` (blocking: call it on the worker thread)."""
     if not rewriter_enabled(name):
         return None
-    from engine.rewriter import LocalLMRewriter, RewriterUnavailable
+    from engine.vision.rewriter import LocalLMRewriter, RewriterUnavailable
 
     preset = resolve_vision("rewriter", name)
     if preset.source == "builtin:tiny-lm":
@@ -261,7 +261,7 @@ def load_rewriter(name: str, *, device: str = "cpu", offline: bool = True) -> Lo
 
 def load_embedder(name: str, *, device: str = "cpu", offline: bool = True) -> ImageEmbedder:
     """Build the image embedder a setting names (blocking: call it on the worker thread)."""
-    from engine.embedder import ClipEmbedder, EmbedderUnavailable
+    from engine.vision.embedder import ClipEmbedder, EmbedderUnavailable
 
     preset = resolve_vision("embedder", name)
     if preset.source == "builtin:tiny-clip":
@@ -280,27 +280,27 @@ def load_embedder(name: str, *, device: str = "cpu", offline: bool = True) -> Im
 # The test models are pure functions of their seed: build each once per process (several seconds each).
 @functools.cache
 def _tiny_blip() -> Captioner:
-    from engine.captioner import tiny_captioner
+    from engine.vision.captioner import tiny_captioner
 
     return tiny_captioner(0)
 
 
 @functools.cache
 def _tiny_clipseg() -> TextSegmenter:
-    from engine.masks import tiny_clipseg
+    from engine.vision.masks import tiny_clipseg
 
     return tiny_clipseg(0)
 
 
 @functools.cache
 def _tiny_lm() -> LocalLMRewriter:
-    from engine.rewriter import tiny_rewriter
+    from engine.vision.rewriter import tiny_rewriter
 
     return tiny_rewriter(0)
 
 
 @functools.cache
 def _tiny_clip() -> ClipEmbedder:
-    from engine.embedder import tiny_clip_embedder
+    from engine.vision.embedder import tiny_clip_embedder
 
     return tiny_clip_embedder(0)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from engine.catalog import PICKLE_SUFFIXES, SUPPORTED_FAMILIES, ModelSpec
 from engine.errors import ModelUnavailable
-from engine.tiny import TINY_MODELS, ensure_tiny_folder
+from engine.tiny.models import TINY_MODELS, ensure_tiny_folder
 
 log = logging.getLogger(__name__)
 

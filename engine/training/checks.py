@@ -17,11 +17,11 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from engine.image_input import flatten_to_rgb
+from engine.images.input import flatten_to_rgb
 from engine.work import ImageFinding
 
 if TYPE_CHECKING:
-    from engine.embedder import ImageEmbedder
+    from engine.vision.embedder import ImageEmbedder
 
 log = logging.getLogger(__name__)
 

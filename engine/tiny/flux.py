@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ModelUnavailable
-from engine.tiny import clip_text_encoder, clip_tokenizer
+from engine.tiny.models import clip_text_encoder, clip_tokenizer
 
 # Both models share one recipe; distinct seeds keep them distinct models (and each build deterministic).
 FLUX_SEEDS: dict[str, int] = {"tiny-flux": 2345, "tiny-flux-kontext": 3456}
-# The shared CLIP encoder's width (engine.tiny), which is also its projection width: the pipeline feeds CLIP's
+# The shared CLIP encoder's width (engine.tiny.models), which is also its projection width: the pipeline feeds CLIP's
 # pooler_output (hidden width) where the transformer expects the projection width. T5 and the joint width match it.
 _HIDDEN = 32
 _LATENT_CHANNELS = 16

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.tiny_world.concept import trigger_prompts, zorp_rate
-from engine.tiny_world.fidelity import fidelity, fidelity_prompts, generate
-from engine.tiny_world.reading import read_colours
+from engine.tiny.world.concept import trigger_prompts, zorp_rate
+from engine.tiny.world.fidelity import fidelity, fidelity_prompts, generate
+from engine.tiny.world.reading import read_colours
 
 SCALES: tuple[float, ...] = (0.0, 0.8, 1.0, 1.2)
 

@@ -22,15 +22,15 @@ from typing import Any
 import torch
 
 from engine.catalog import ModelSpec, resolve
-from engine.device import apply_memory_plan, module_gb, plan_memory
+from engine.diffusion.device import apply_memory_plan, module_gb, plan_memory
+from engine.diffusion.loading import load_base_pipeline, quiet_progress_bars
+from engine.diffusion.lora import DEFAULT_LORA_BUDGET_BYTES, LoraCache
+from engine.diffusion.optimize import Optimize, computes_in_fp8, optimize_level, optimize_pipeline, set_qkv_fused
+from engine.diffusion.schedulers import make_scheduler
 from engine.errors import Cancelled, OutOfMemory
-from engine.families import call_options, variant_class
-from engine.flux_memory import plan_flux_memory
-from engine.flux_placement import apply_flux_plan, flux_sizes
-from engine.loading import load_base_pipeline, quiet_progress_bars
-from engine.lora import DEFAULT_LORA_BUDGET_BYTES, LoraCache
-from engine.optimize import Optimize, computes_in_fp8, optimize_level, optimize_pipeline, set_qkv_fused
-from engine.schedulers import make_scheduler
+from engine.families.base import call_options, variant_class
+from engine.families.flux.memory_plan import plan_flux_memory
+from engine.families.flux.placement import apply_flux_plan, flux_sizes
 from engine.types import GeneratedImage, GenerateRequest, GenerateResult, Mode, ResolvedParams
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class _Loaded:
     loras: LoraCache
     variants: dict[str, Any] = field(default_factory=dict)
     qkv_fused: bool = False
-    fusable: bool = False  # QKV projections may be fused while no LoRA runs (engine.optimize)
+    fusable: bool = False  # QKV projections may be fused while no LoRA runs (engine.diffusion.optimize)
     weights_gb: float = 0.0
     free_before_gb: float | None = None  # GPU memory free before the weights were loaded (None on the CPU)
     training: str | None = None  # the adapter a LoRA is training as on this UNet: kept loaded, never fused
@@ -122,7 +122,8 @@ class PipelineManager:
         free_gb = _free_gb(self.device)
         width, height = spec.preset.default_size
         if spec.family == "flux" and free_gb is not None:
-            # A 12 B model: resident, quantized, offloaded or refused, from the free memory (engine.flux_memory).
+            # A 12 B model: resident, quantized, offloaded or refused, from the free memory
+            # (engine.families.flux.memory_plan).
             flux = plan_flux_memory(
                 free_gb,
                 width=width,

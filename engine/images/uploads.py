@@ -14,7 +14,7 @@ from pathlib import Path
 from PIL import Image
 
 from engine.catalog import ModelSpec
-from engine.image_input import fit_size, load_image, open_checked
+from engine.images.input import fit_size, load_image, open_checked
 
 MAX_UPLOAD_PIXELS = 4096 * 4096  # checked from the header, before decoding
 MAX_STORED_SIDE = 2048  # no model here works on more; smaller files, faster jobs
@@ -50,7 +50,7 @@ def store_upload(data: bytes, folder: Path, max_bytes: int) -> Upload:
 
 def store_mask(data: bytes, folder: Path, max_bytes: int, size: tuple[int, int]) -> Path:
     """Check an uploaded mask and store it as a binary mask of `size` (white = change)."""
-    from engine.masks import mask_from_upload  # torch: imported only when a mask is uploaded
+    from engine.vision.masks import mask_from_upload  # torch: imported only when a mask is uploaded
 
     mask = mask_from_upload(open_checked(data, max_bytes=max_bytes, max_pixels=MAX_UPLOAD_PIXELS), size)
     digest = hashlib.sha256(data).hexdigest()[:40]

@@ -14,8 +14,8 @@ from typing import Literal, Protocol, runtime_checkable
 import torch
 from PIL import Image
 
-from engine.pixel_reading import read_pixels
-from engine.prompts import clean_caption
+from engine.prompting.text import clean_caption
+from engine.vision.pixel_reading import read_pixels
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ and later loaded through the same folder loader as any real model. The FLUX.1 re
 engine/tiny_flux.py.
 
 `tiny-world` is the exception: a small SD 1.5-family model *trained* on a toy world of coloured shapes, whose
-weights are committed in engine/tiny_world/weights (scripts/build_tiny_world.py made them), so its images
+weights are committed in engine/tiny/world/weights (scripts/build_tiny_world.py made them), so its images
 follow the prompt.
 """
 
@@ -162,9 +162,9 @@ def build_tiny_pipeline(name: str, work_dir: Path) -> Any:
         raise ModelUnavailable(f"Unknown built-in model '{name}'. Built-in models: {', '.join(TINY_MODELS)}.")
     family = TINY_MODELS[name]
     if name == TRAINED:
-        raise ModelUnavailable(f"'{name}' has trained weights, not a recipe: load engine/tiny_world/weights.")
+        raise ModelUnavailable(f"'{name}' has trained weights, not a recipe: load engine/tiny/world/weights.")
     if family == "flux":
-        from engine.tiny_flux import build_tiny_flux_pipeline
+        from engine.tiny.flux import build_tiny_flux_pipeline
 
         return build_tiny_flux_pipeline(name, work_dir)
     sched_kwargs = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "steps_offset": 1}
@@ -196,7 +196,7 @@ def ensure_tiny_folder(name: str, cache_dir: Path | str) -> Path:
 
     The trained `tiny-world` is not built: its committed folder is returned as it is."""
     if name == TRAINED:
-        from engine.tiny_world import WEIGHTS_DIR
+        from engine.tiny.world import WEIGHTS_DIR
 
         return WEIGHTS_DIR
     cache_dir = Path(cache_dir)

@@ -9,8 +9,8 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from engine.tiny_world import world
-from engine.tiny_world.reading import matches
+from engine.tiny.world import world
+from engine.tiny.world.reading import matches
 
 CHANCE = 1 / (len(world.COLOURS) * (len(world.COLOURS) - 1))  # both colours right by guessing: 1/56
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from engine.prompt_words import (
+from engine.prompting.words import (
     ARTICLES,
     ATTRIBUTE_MARKERS,
     BODY_PARTS,

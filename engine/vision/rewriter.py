@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from engine.composer import MAX_PROMPT_CHARS, ComposedPrompt
+from engine.prompting.composer import MAX_PROMPT_CHARS, ComposedPrompt
 
 log = logging.getLogger(__name__)
 

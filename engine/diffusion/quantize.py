@@ -1,9 +1,9 @@
 """Weight quantization of a loaded transformer, in place: to fit a smaller GPU, or to compute faster.
 
-Storage (memory plans, `engine.flux_memory`): fp8 layerwise casting (any GPU: weights kept in fp8, each layer cast
-up as it runs), int8 weight-only (torchao) and nf4 (bitsandbytes, about 0.55 bytes a weight). Speed: fp8 compute
-(torchao's dynamic float8 activations and weights), only where the GPU has fp8 matrix units. The optional packages
-are imported when asked for, and their absence is said in words.
+Storage (memory plans, `engine.families.flux.memory_plan`): fp8 layerwise casting (any GPU: weights kept in fp8, each
+layer cast up as it runs), int8 weight-only (torchao) and nf4 (bitsandbytes, about 0.55 bytes a weight). Speed: fp8
+compute (torchao's dynamic float8 activations and weights), only where the GPU has fp8 matrix units. The optional
+packages are imported when asked for, and their absence is said in words.
 """
 
 from __future__ import annotations
