@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from engine.backends import ExecutionBackend, OrderRunner, ThreadBackend
-from engine.host import EngineConfig, EngineHost
+from engine import EngineConfig, EngineHost, ExecutionBackend, OrderRunner, ThreadBackend
 from storage import Database, open_database
 from studio.autopost.kind import AutopostKind
 from studio.autopost.service import AutopostService
@@ -81,7 +80,7 @@ def make_backend(settings: Settings, host: OrderRunner) -> ExecutionBackend:
     if settings.backend.kind == "ray":
         from functools import partial
 
-        from engine.backends.ray_backend import RayBackend
+        from engine import RayBackend
 
         ray = settings.backend
         return RayBackend(

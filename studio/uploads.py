@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from engine.images.input import ImageRejected
-from engine.images.uploads import Upload, store_mask, store_upload
+from engine import ImageRejected, Upload, store_mask, store_upload
 from studio.errors import StudioError
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.work import ImagesOutcome
+from engine import ImagesOutcome
 from storage.records import Job
 from studio.images.generate import GenerateKind
 from studio.images.images import ImageRequest, ImagesDone, images_completion

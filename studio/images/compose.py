@@ -13,8 +13,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Self
 
-from engine.images.uploads import model_size
-from engine.work import MASK, ComposeOutcome, ComposeTask, ImagesOutcome, WorkOrder
+from engine import MASK, ComposeOutcome, ComposeTask, ImagesOutcome, WorkOrder, model_size
 from storage import Database
 from storage.records import Job
 from studio.contract import Caller, JobTicket

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from engine.work import SOURCE, DescribeOutcome, DescribeTask, WorkOrder
+from engine import SOURCE, DescribeOutcome, DescribeTask, WorkOrder
 from storage.records import Job
 from studio.contract import BatchTickets, Caller, JobTicket
 from studio.errors import NotFound, Refused, StudioError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.work import ImagesOutcome, WorkOrder
+from engine import ImagesOutcome, WorkOrder
 from storage.records import Job
 from studio.contract import Caller, JobTicket
 from studio.images.api import GenerateInput

@@ -14,11 +14,17 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar, Self, TypeVar
 
-from engine.catalog import resolve
-from engine.errors import EngineError
-from engine.prompting.text import with_trigger
-from engine.types import GenerateRequest, ResolvedParams
-from engine.work import MASK, SOURCE, GenerateTask, ImagesOutcome
+from engine import (
+    MASK,
+    SOURCE,
+    EngineError,
+    GenerateRequest,
+    GenerateTask,
+    ImagesOutcome,
+    ResolvedParams,
+    resolve,
+    with_trigger,
+)
 from storage import Database
 from storage.records import GuildSettings, ImageRecord, Job
 from studio import policy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from engine.backends import WorkerLost
+from engine import WorkerLost
 from storage import Database
 from storage.records import Job
 from studio.jobs.admission import account_of

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
-from engine.work import WorkOrder
+from engine import WorkOrder
 from storage.records import Job
 from studio.contract import Deliverable
 from studio.errors import StudioError

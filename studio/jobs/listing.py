@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.backends import LANES
+from engine import LANES
 from storage import Database
 from storage.records import Job
 from studio.contract import Caller

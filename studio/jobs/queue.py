@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.backends import LANES, ExecutionBackend, JobHandle, WorkerLost
-from engine.errors import Cancelled, EngineError, Stopped
+from engine import LANES, Cancelled, EngineError, ExecutionBackend, JobHandle, Stopped, WorkerLost
 from storage import Database
 from storage.records import GuildSettings, Job
 from studio.background import BackgroundTasks

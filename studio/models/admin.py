@@ -9,8 +9,7 @@ import shutil
 import struct
 from pathlib import Path
 
-from engine.catalog import PICKLE_SUFFIXES
-from engine.families.lora_detect import lora_family_of, wrong_family_message
+from engine import PICKLE_SUFFIXES, lora_family_of, wrong_family_message
 from storage import Database, open_database
 from storage.names import legacy_slug
 from storage.records import ModelRecord

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from engine.catalog import ModelPreset, ModelSpec, all_presets, family_preset
-from engine.types import LoraSpec
+from engine import LoraSpec, ModelPreset, ModelSpec, all_presets, family_preset
 from storage import Database
 from storage.records import ModelRecord
 from studio.errors import NotFound, StudioError
@@ -72,7 +71,7 @@ class ModelService:
 
     async def instruct_model(self) -> str | None:
         """A model that edits by instruction (FLUX.1 Kontext) whose weights are on this machine, if any."""
-        from engine.diffusion.loading import weights_present
+        from engine import weights_present
 
         for preset in all_presets():
             if not preset.edits_by_instruction or preset.is_test_model:
@@ -161,7 +160,7 @@ def _memory_note(preset: ModelPreset) -> str | None:
     """For a 12 B FLUX.1 model: the free GPU memory from which each way of holding it runs a 1024² image."""
     if preset.family != "flux" or preset.is_test_model:
         return None
-    from engine.families.flux.memory_plan import smallest_gpu_for
+    from engine import smallest_gpu_for
 
     refs = 1 if preset.edits_by_instruction else 0  # Kontext: the reference image's tokens join the sequence
     return (

@@ -8,9 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.errors import ModelUnavailable
-from engine.images.input import ImageRejected, load_image
-from engine.images.uploads import MAX_UPLOAD_PIXELS
+from engine import MAX_UPLOAD_PIXELS, ImageRejected, ModelUnavailable, load_image
 from studio.errors import StudioError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -61,7 +59,7 @@ def _caption(text: Path) -> str | None:
 def captioner_problem(name: str, *, offline: bool) -> str | None:
     """Why the captioner `name` cannot caption here (not a captioner, weights neither local nor downloadable), or
     None when it can. Nothing is loaded: a local folder or the hub cache's copy is taken on trust."""
-    from engine.vision.catalog import resolve_vision
+    from engine import resolve_vision
 
     try:
         preset = resolve_vision("captioner", name)
@@ -73,7 +71,7 @@ def captioner_problem(name: str, *, offline: bool) -> str | None:
 
     if isinstance(try_to_load_from_cache(preset.source, "config.json"), str):
         return None
-    from engine.diffusion.loading import hub_offline
+    from engine import hub_offline
 
     if offline or hub_offline():
         return (

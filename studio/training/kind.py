@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from engine.training.types import TrainItem, TrainOutcome, TrainTask
-from engine.work import WorkOrder
+from engine import TrainItem, TrainOutcome, TrainTask, WorkOrder
 from storage import Database
 from storage.records import Job
 from studio.errors import StudioError

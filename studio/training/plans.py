@@ -6,8 +6,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from engine.training.autoconfig import TrainPlan
-from engine.training.types import TrainConfig
+from engine import TrainConfig, TrainPlan
 
 
 def plan_to_json(

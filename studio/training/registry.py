@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from engine.training.types import TrainOutcome
+from engine import TrainOutcome
 from storage import Database
 from storage.records import Job, TrainingRun
 from studio.errors import Refused, StudioError
@@ -209,7 +209,7 @@ def _path(value: str | None) -> Path | None:
 def _export(
     lora: Path, template: Path, folder: Path, name: str, step: int, config: Any, family: str
 ) -> tuple[Path, Path]:
-    from engine.training.export import export_checkpoint
+    from engine import export_checkpoint
 
     diffusers_file, kohya_file = export_checkpoint(lora, template, folder, name, step, config, family)
     return diffusers_file.path, kohya_file.path

@@ -13,9 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from engine.errors import InvalidRequest
-from engine.prompting.text import with_trigger
-from engine.training.autoconfig import TrainPlan, plan_training
+from engine import InvalidRequest, TrainPlan, plan_training, with_trigger
 from storage import Database
 from storage.records import TrainingRun
 from studio.contract import Caller, JobTicket
@@ -174,7 +172,7 @@ class TrainService:
 
     async def _sized(self, base: ResolvedModel, images: int, trigger: str, overrides: dict[str, Any]) -> TrainPlan:
         """The run's settings sized to this machine's GPU; Refused with the setting and its range when one is out."""
-        from engine.diffusion.device import memory_and_precision
+        from engine import memory_and_precision
 
         gpu_gb, precision = await asyncio.to_thread(memory_and_precision, self._device)
         try:

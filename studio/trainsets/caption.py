@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from engine.prompting.text import with_trigger
-from engine.work import CaptionOutcome, CaptionTask, WorkOrder
+from engine import CaptionOutcome, CaptionTask, WorkOrder, with_trigger
 from storage import Database
 from storage.records import Job
 from studio.errors import StudioError

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from engine.work import CheckOutcome, CheckSetTask, WorkOrder
+from engine import CheckOutcome, CheckSetTask, WorkOrder
 from storage.records import Job
 from studio.errors import StudioError
 from studio.jobs.kind import Completion, JobKind, check_version

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.images.contact_sheet import contact_sheet
+from engine import contact_sheet
 from storage import Database, DuplicateError
 from storage.records import ItemSource, TrainingItem, TrainingSet
 from studio.contract import Caller

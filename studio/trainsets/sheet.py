@@ -14,8 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Self
 
-from engine.images.uploads import model_size
-from engine.work import SheetOutcome, SheetTask, WorkOrder
+from engine import SheetOutcome, SheetTask, WorkOrder, model_size
 from storage import Database
 from storage.records import ImageRecord, Job
 from studio.contract import Caller
