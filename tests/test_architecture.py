@@ -4,8 +4,10 @@ The layers, after the move of issue 20 (the core left the Discord package for `s
 
 - `storage` imports nothing of the project but itself;
 - `engine` imports nothing of the project but itself;
-- the core (`studio/`, settings and background tasks included) imports itself, `engine` and `storage`,
-  never an adapter, `discord`, `click` or an HTTP framework, and importing it loads no torch;
+- the core (`studio/`, settings and background tasks included) imports itself, `storage` and the engine's face
+  (`from engine import WorkOrder`: `engine` itself, never `engine.x`), never an adapter, `discord`, `click` or
+  an HTTP framework, and importing it loads no torch;
+- the engine's own modules import each other by full path, never through the face at import time (a cycle);
 - the adapters (`bot/`, the Discord adapter: cogs, ui, client, runner, delivery; `cli/`, the command line)
   import the core, never `engine` or `storage` directly, but for the pairs in `ADAPTER_DEBT`, which only
   shrinks; the CLI may use the bot's runner (`studio run`), the bot never imports the CLI;
@@ -49,6 +51,9 @@ MAY_IMPORT = {
     "core": {"core", "engine", "storage"},
     "adapter": {"adapter", "core"},
 }
+
+# The one engine module the core may import: the public face, engine/__init__.py.
+ENGINE_FACE = "engine"
 
 # (importer, imported, why): adapters that stay apart although both are in the adapter layer.
 APART = [("bot", "cli", "the Discord adapter does not import the command line")]
@@ -214,6 +219,16 @@ def _layer_violations(edges: list[Edge]) -> list[str]:
     return bad
 
 
+def _engine_face_violations(edges: list[Edge]) -> list[str]:
+    """The core reaching past the engine's face, and engine modules importing the face as they load."""
+    return [
+        str(edge)
+        for edge in edges
+        if (_layer(edge.source) == "core" and _layer(edge.target) == "engine" and edge.target != ENGINE_FACE)
+        or (_layer(edge.source) == "engine" and edge.target == ENGINE_FACE and edge.how == "top")
+    ]
+
+
 def _is_core_face(name: str) -> bool:
     parts = name.split(".")
     return (
@@ -276,6 +291,11 @@ def test_every_module_has_a_layer() -> None:
 
 def test_project_imports_follow_the_layers(edges: list[Edge]) -> None:
     assert _layer_violations(edges) == []
+
+
+def test_the_core_sees_only_the_engine_face(edges: list[Edge]) -> None:
+    assert _engine_face_violations(edges) == [], "import it as `from engine import …`; add it to engine/__init__.py"
+    assert any(_layer(e.source) == "core" and e.target == ENGINE_FACE for e in edges)
 
 
 def test_the_discord_adapter_sees_only_the_core_face(edges: list[Edge]) -> None:
@@ -346,9 +366,10 @@ def test_the_guard_fails_on_a_violation(tmp_path: Path) -> None:
             "storage/__init__.py": "",
             "storage/db.py": "from . import repos\n\ndef f():\n    import engine.work\n",
             "storage/repos/__init__.py": "import typing\nif typing.TYPE_CHECKING:\n    from studio import settings\n",
-            "engine/__init__.py": "",
+            "engine/__init__.py": "from engine.work import WorkOrder\n",
             "engine/work.py": "from engine import catalog\nfrom storage.db import f\n",
             "engine/catalog.py": "ASPECTS = []\n",
+            "engine/host.py": "from engine import WorkOrder\n\ndef run():\n    import engine\n",
             "bot/__init__.py": "",
             "bot/runner.py": "def run():\n    from cli.main import ASPECTS\n    from studio import container\n",
             "bot/cogs/generate.py": "from studio.images import api\nimport studio.contract\nimport studio.container\n",
@@ -357,7 +378,7 @@ def test_the_guard_fails_on_a_violation(tmp_path: Path) -> None:
             "studio/__init__.py": "",
             "studio/settings.py": "",
             "studio/contract.py": "",
-            "studio/images/api.py": "",
+            "studio/images/api.py": "from engine import WorkOrder\n",
             "studio/api.py": "from cli import main\nfrom . import container\nimport discord\n",
             "studio/container.py": "from storage import db\nfrom engine import work\nfrom aiohttp import web\n",
         },
@@ -377,6 +398,10 @@ def test_the_guard_fails_on_a_violation(tmp_path: Path) -> None:
         "studio.container:3 imports aiohttp.web (top) - the core serves every front door",
     ]
     assert _bot_face_violations(edges) == ["bot.cogs.generate:3 imports studio.container (top)"]
+    assert _engine_face_violations(edges) == [
+        "studio.container:2 imports engine.work (top)",
+        "engine.host:1 imports engine (top)",
+    ]
     debt = {("cli.main", "engine.catalog"): "constants", ("cli.main", "storage.db"): "paid off"}
     assert _debt_drift(edges, debt) == (["cli.main:2 imports engine.work (top)"], ["cli.main -> storage.db"])
 
