@@ -13,7 +13,7 @@ from studio.contract import Caller
 from studio.errors import NotFound, Refused, StudioError
 from studio.images.api import GenerateInput
 from studio.privacy import delete_user_data
-from tests.engine.test_dataset_checks import face, near_copy, other
+from tests.engine.training.test_dataset_checks import face, near_copy, other
 from tests.studio.conftest import ALICE, BOB, GUILD, settle
 
 FAST = {"steps": 2, "model": "tiny-sd"}

@@ -9,8 +9,7 @@ from PIL import Image
 from engine.diffusion.pipelines import PipelineManager
 from engine.errors import Cancelled, OutOfMemory
 from engine.types import GenerateRequest
-
-from .conftest import STEPS, max_diff
+from tests.engine.conftest import STEPS, max_diff
 
 # Batched and single-image runs differ by at most this many 8-bit levels on the CPU (kernel blocking
 # changes float summation order with the batch size); same-batch reruns are bit-identical.

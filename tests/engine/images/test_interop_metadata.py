@@ -96,7 +96,7 @@ def test_a_grid_too_big_for_png_keeps_its_parameters_in_exif(tmp_path: Path) -> 
 
 @pytest.mark.slow
 def test_images_and_grid_of_a_job_read_back_with_sampler_and_hashes(tiny_cache: Path, lora_files, tmp_path) -> None:
-    from .ldm_export import save_ldm_checkpoint
+    from tests.engine.ldm_export import save_ldm_checkpoint
 
     folder = tiny_cache / "builtin" / "tiny-sd"
     manager = PipelineManager("cpu", cache_dir=tmp_path / "models")

@@ -13,8 +13,7 @@ from engine.diffusion.optimize import effective_level, optimize_level
 from engine.diffusion.pipelines import PipelineManager
 from engine.diffusion.quantize import fp8_compute_refusal, int8_weights
 from engine.types import GenerateRequest, LoraSpec
-
-from .conftest import max_diff
+from tests.engine.conftest import max_diff
 
 FLUX = ModelSpec.from_preset(get_preset("tiny-flux"))
 

@@ -17,8 +17,7 @@ from engine.diffusion.pipelines import PipelineManager
 from engine.errors import OutOfMemory
 from engine.families.flux.memory_plan import FluxPlan, FluxSizes
 from engine.types import GenerateRequest, LoraSpec
-
-from .conftest import max_diff
+from tests.engine.conftest import max_diff
 
 SPEC = ModelSpec.from_preset(get_preset("tiny-flux"))
 

@@ -14,8 +14,7 @@ from engine.catalog import ModelSpec, get_preset
 from engine.diffusion.loading import load_folder
 from engine.errors import InvalidRequest, ModelUnavailable
 from engine.types import GenerateRequest, LoraSpec
-
-from .conftest import STEPS, max_diff, random_flux_lora
+from tests.engine.conftest import STEPS, max_diff, random_flux_lora
 
 BATCH_TOLERANCE = 2  # 8-bit levels between an image made in a batch and alone (float summation order)
 

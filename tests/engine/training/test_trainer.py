@@ -25,7 +25,7 @@ from tests.engine.training_support import context, eval_loss, make_task, planted
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

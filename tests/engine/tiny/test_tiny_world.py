@@ -124,7 +124,7 @@ def test_the_recipe_builds_a_folder_the_studio_loads_and_the_benchmark_reads(tmp
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     env = os.environ | {"PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
 
     def run(*args: str) -> str:

@@ -85,7 +85,7 @@ def test_single_file_checkpoint_loads_like_its_folder(tiny_cache: Path, tmp_path
     import numpy as np
     import torch
 
-    from .ldm_export import save_ldm_checkpoint
+    from tests.engine.ldm_export import save_ldm_checkpoint
 
     folder = tiny_cache / "builtin" / "tiny-sd"
     pipe = load_folder(folder, "sd15")

@@ -9,8 +9,7 @@ from safetensors.torch import load_file
 from engine.diffusion.lora import LoraCache, adapter_name, slugify
 from engine.errors import InvalidRequest, ModelUnavailable
 from engine.types import GenerateRequest, LoraSpec
-
-from .conftest import STEPS, max_diff
+from tests.engine.conftest import STEPS, max_diff
 
 
 def req(*loras: LoraSpec, model: str = "tiny-sd", **kw) -> GenerateRequest:
