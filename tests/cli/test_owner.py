@@ -188,8 +188,11 @@ async def test_a_reader_neither_runs_nor_leaves_jobs(settings) -> None:
 def _status(db: Path, job_id: int) -> str | None:
     if not db.exists():
         return None
-    with sqlite3.connect(db, timeout=10) as conn:
-        row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    try:
+        with sqlite3.connect(db, timeout=10) as conn:
+            row = conn.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    except sqlite3.OperationalError:  # the file exists a moment before the migrations create its tables
+        return None
     return None if row is None else str(row[0])
 
 
