@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.backends.base import WorkContext
+from engine.backends.base import WorkContext, WorkerInfo
 from engine.work import WorkOrder
 
 if TYPE_CHECKING:
@@ -63,6 +63,9 @@ class EngineHost:
         self._vision: dict[str, Any] = {}
         self._vision_lock = threading.Lock()
         self._tasks: dict[str, Task] = dict(default_tasks() if tasks is None else tasks)
+        # The base models held, as the owner thread saw them after its last order: other threads read this tuple,
+        # never the pipeline cache itself, which only the owner thread may touch.
+        self._held: tuple[str, ...] = ()
 
     def register_task(self, name: str, task: Task) -> None:
         """Run orders whose `task` is `name` with `task` (a new job kind brings its engine task)."""
@@ -77,7 +80,11 @@ class EngineHost:
         task = self._tasks.get(order.task)
         if task is None:
             raise ValueError(f"no engine task {order.task!r} (known: {', '.join(self._tasks)})")
-        return task(order, ctx, self)
+        try:
+            return task(order, ctx, self)
+        finally:
+            if self._manager is not None:  # on the owner thread: the one place the cache may be read
+                self._held = tuple(reversed(self._manager.loaded_models))  # most recently used first
 
     def manager(self) -> PipelineManager:
         """The pipeline manager, built on first use (on the worker: it loads torch)."""
@@ -100,9 +107,30 @@ class EngineHost:
             return self._manager
 
     def loaded_models(self) -> tuple[str, ...]:
-        """The base models in memory now (none before the first job: nothing is loaded to answer)."""
+        """The base models in memory after the last order, most recently used first (any thread)."""
+        return self._held
+
+    def worker_info(self, name: str) -> WorkerInfo:
+        """This host's device as a worker named `name`: GPU, its total memory, precision, models held.
+
+        Any thread, blocking: it imports torch and asks the GPU's properties (not its pipelines).
+        """
+        import torch
+
+        from engine.diffusion.device import choose_device, choose_dtype
+
         with self._manager_lock:
-            return () if self._manager is None else self._manager.loaded_models
+            manager = self._manager
+        # The loaded manager's own device and dtype when there is one (a test's manager may have neither).
+        device = str(getattr(manager, "device", None) or choose_device(self.config.device))
+        dtype = getattr(manager, "dtype", None) or choose_dtype(device)
+        gpu_name = gpu_gb = None
+        if device.startswith("cuda"):
+            index = torch.device(device).index or 0
+            props = torch.cuda.get_device_properties(index)
+            gpu_name, gpu_gb = props.name, round(props.total_memory / 1e9, 1)
+        precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32")
+        return WorkerInfo(name, device, gpu_name, gpu_gb, precision, self.loaded_models())
 
     def _vision_model(self, kind: str, name: str) -> Any:
         with self._vision_lock:

@@ -87,7 +87,6 @@ ADAPTER_DEBT: dict[tuple[str, str], str] = {
     ("cli.commands.models_cmd", "engine.vision.catalog"): "vision_presets for `studio models list` (lazy)",
     ("cli.commands.models_cmd", "storage"): "open_database to build a ModelService by hand (lazy)",
     ("cli.commands.train_cmd", "storage.records"): "the TrainingRun row type (TYPE_CHECKING)",
-    ("cli.commands.workers_cmd", "engine.backends.ray_backend"): "worker_statuses for `studio workers` (lazy)",
 }
 
 

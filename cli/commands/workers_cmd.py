@@ -1,4 +1,4 @@
-"""`studio workers`: the Ray workers running the studio's jobs, their GPU, the base models they hold, their jobs."""
+"""`studio workers`: the engine's workers, whatever the backend: device, GPU and memory, precision, models, jobs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from cli.commands._support import Context
+from cli.commands._support import Context, run_async
+from studio.workers import WorkerInfo, WorkersView
 
 PROBE_S = 5.0  # how long an address may take to answer before the command gives up
 GCS_PORT, CLIENT_PORT = 6379, 10001  # Ray's defaults: `host` alone, and `ray://host`
@@ -64,30 +65,45 @@ def _within(limit_s: float, call: Callable[[], T]) -> T:
     return cast(T, value)
 
 
-def worker_lines(statuses: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for w in statuses:
-        gpus = ",".join(w["gpu_ids"]) or "-"
-        models = ", ".join(w["models"]) or "no model loaded"
-        jobs = ", ".join(f"job {job} ({task})" for job, task in w["jobs"].items()) or "idle"
-        lines.append(f"{w['name']}: {w['node']} pid {w['pid']}, GPU {gpus} ({w['device']}); {models}; {jobs}")
-    return lines
+def worker_line(w: WorkerInfo, kinds: dict[int, str] | None = None, *, models_known: bool = True) -> str:
+    """One worker in one line: name, where, device and GPU, precision, models held, jobs."""
+    kinds = kinds or {}
+    gpu = f"{w.gpu_name or 'GPU'} {w.gpu_memory_gb:.0f} GB" if w.gpu_memory_gb is not None else "no GPU"
+    where = f" ({w.where})" if w.where else ""
+    models = (", ".join(w.loaded_models) or "no model loaded") if models_known else "models held unknown here"
+    jobs = ", ".join(f"job {job} ({kinds[int(job)]})" if int(job) in kinds else f"job {job}" for job in w.jobs)
+    state = "" if w.alive else "not answering; "
+    return f"{w.name}{where}: {w.device}, {gpu}, {w.precision}; {models}; {state}{jobs or 'idle'}"
+
+
+def worker_lines(view: WorkersView) -> list[str]:
+    lines = [worker_line(w, view.job_kinds, models_known=view.models_known) for w in view.workers]
+    return lines + ([view.note] if view.note else [])
 
 
 @click.command("workers")
-@click.option("--address", help="The Ray cluster (default: STUDIO_RAY_ADDRESS, else the one running here).")
+@click.option("--address", help="A Ray cluster to ask (default: STUDIO_RAY_ADDRESS when STUDIO_BACKEND=ray).")
 @click.pass_obj
 def workers(obj: Context, address: str | None) -> None:
-    """List the Ray workers (STUDIO_BACKEND=ray): GPU, base models held, current jobs."""
+    """List the engine's workers: device, GPU and memory, precision, base models held, current jobs."""
     backend = obj.settings.backend
     if backend.kind != "ray" and address is None:
-        click.echo("The studio runs its jobs locally (STUDIO_BACKEND=local): one GPU thread in the bot's process.")
-        return
-    try:
-        from engine.backends.ray_backend import worker_statuses
-    except ImportError:
-        raise click.ClickException("Ray is not installed: pip install -e '.[ray]'") from None
-    target = address or backend.ray_address or None
+        from studio.workers import local_workers
+
+        view = run_async(lambda: local_workers(obj.settings))
+    else:
+        view = WorkersView(tuple(_ray(address or backend.ray_address or None)), {})
+    for line in worker_lines(view):
+        click.echo(line)
+    if not view.workers:
+        click.echo("no studio workers on this cluster: is the bot running?")
+
+
+def _ray(target: str | None) -> list[WorkerInfo]:
+    """The Ray cluster's studio workers, or a one-line error: no Ray, nothing at the address, no answer."""
+    from studio.errors import StudioError
+    from studio.workers import ray_workers
+
     problem = probe(target) if target else None
     if problem is not None:
         raise click.ClickException(
@@ -96,7 +112,9 @@ def workers(obj: Context, address: str | None) -> None:
         )
     logging.getLogger("ray").setLevel(logging.ERROR)  # its retry warnings are not this command's answer
     try:
-        statuses = _within(ANSWER_S, lambda: worker_statuses(target))
+        return _within(ANSWER_S, lambda: ray_workers(target))
+    except StudioError as exc:
+        raise click.ClickException(exc.user_message) from None
     except TimeoutError:
         raise click.ClickException(
             f"{target or 'The local Ray cluster'} did not answer as a Ray cluster within {ANSWER_S:.0f} s: "
@@ -106,7 +124,3 @@ def workers(obj: Context, address: str | None) -> None:
         raise click.ClickException(
             f"No Ray cluster to ask: {str(exc).rstrip('.')}. Is the bot running with STUDIO_BACKEND=ray?"
         ) from None
-    for line in worker_lines(statuses):
-        click.echo(line)
-    if not statuses:
-        click.echo("no studio workers on this cluster: is the bot running?")

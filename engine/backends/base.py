@@ -68,6 +68,25 @@ class WorkerInfo:
     busy: bool = False  # running a job now
     jobs: tuple[JobId, ...] = ()  # the jobs it runs now
     alive: bool = True  # False for a worker that died and is being replaced
+    where: str = ""  # the machine and process, where that is not the asker's own ("10.0.0.5 pid 4242, GPU 0")
+
+    @property
+    def training_precision(self) -> str:
+        """The precision as a training plan states it: bf16, fp16, or "no" (fp32)."""
+        return "no" if self.precision == "fp32" else self.precision
+
+
+def describe_runner(runner: OrderRunner, name: str) -> WorkerInfo:
+    """What `runner` says of its device (`EngineHost.worker_info`); a runner that cannot say is a CPU worker.
+
+    Blocking (it may import torch and ask the GPU): call it off the event loop.
+    """
+    describe = getattr(runner, "worker_info", None)
+    if callable(describe):
+        info = describe(name)
+        assert isinstance(info, WorkerInfo), type(info)
+        return info
+    return WorkerInfo(name, device="cpu", gpu_name=None, gpu_memory_gb=None, precision="fp32")
 
 
 # Runs the waiting interactive work (after calling `before` when there is some); True when it ran any.
@@ -187,6 +206,11 @@ class JobHandle(Generic[T]):
         """True once `result()` would return without waiting."""
         return self._finished.is_set()
 
+    def running(self) -> bool:
+        """True while the work runs on its worker (started, not finished)."""
+        with self._lock:
+            return self._state is _State.RUNNING
+
     # -- event loop ----------------------------------------------------------------------------
 
     async def events(self) -> AsyncIterator[ProgressEvent]:
@@ -300,6 +324,14 @@ class ExecutionBackend(Protocol):
         """Start `order`; raises `NoFreeSlot` when the lane is busy, `BackendClosed` after shutdown.
 
         Call on the event loop. The handle's result is the order's outcome (plain data).
+        """
+        ...
+
+    async def workers(self) -> list[WorkerInfo]:
+        """Each worker: its device, GPU and memory, precision, the base models it holds, its jobs.
+
+        Asked on the event loop; a backend answers without blocking it (the GPU is asked off the loop). A worker
+        that died is listed with `alive` False until its replacement answers.
         """
         ...
 

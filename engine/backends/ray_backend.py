@@ -20,11 +20,20 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from engine.backends.base import LANES, BackendClosed, JobHandle, Lane, NoFreeSlot, OrderRunner, WorkerLost
+from engine.backends.base import (
+    LANES,
+    BackendClosed,
+    JobHandle,
+    Lane,
+    NoFreeSlot,
+    OrderRunner,
+    WorkerInfo,
+    WorkerLost,
+)
 from engine.backends.shipping import Arrival, Files, pack, unpack
 from engine.errors import Cancelled
 from engine.work import WorkOrder
@@ -46,7 +55,6 @@ class _Worker:
         self._runner = factory()
         self._backend = ThreadBackend(self._runner, slots=slots, batch_slots=batch_slots, thread_name="studio-ray-gpu")
         self._handles: dict[Any, JobHandle[Any]] = {}
-        self._tasks: dict[Any, str] = {}  # job id → its task, while it runs here
         self._early: set[Any] = set()  # jobs cancelled before their `run` call got here
         self._scratch_dir: Path | None = None  # where shipped files live on this worker
 
@@ -57,7 +65,6 @@ class _Worker:
         order = back.arrive(order)
         handle = self._backend.submit(order, lane)
         self._handles[order.job_id] = handle
-        self._tasks[order.job_id] = order.task
         if order.job_id in self._early:
             self._early.discard(order.job_id)
             handle.cancel()
@@ -70,7 +77,6 @@ class _Worker:
                 yield ("error", *back.leave(exc))
         finally:
             self._handles.pop(order.job_id, None)
-            self._tasks.pop(order.job_id, None)
 
     def _scratch(self) -> Path:
         if self._scratch_dir is None:
@@ -92,22 +98,14 @@ class _Worker:
         if self._scratch_dir is not None:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
 
-    async def status(self) -> dict[str, Any]:
-        """What `studio workers` shows: the process, its GPU, the base models it holds, its jobs."""
+    async def info(self, name: str) -> WorkerInfo:
+        """This worker as `workers()` shows it: its host's device and models, its jobs, and where it runs."""
         import ray
-        import torch
 
-        loaded = getattr(self._runner, "loaded_models", None)
-        device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
-        return {
-            "pid": os.getpid(),
-            "node": ray.util.get_node_ip_address(),
-            "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
-            "device": device,
-            "models": list(loaded()) if callable(loaded) else [],
-            "scratch": str(self._scratch_dir) if self._scratch_dir else None,  # where shipped files went
-            "jobs": dict(self._tasks),
-        }
+        (info,) = await self._backend.workers()
+        gpus = ",".join(str(g) for g in ray.get_gpu_ids())
+        where = f"{ray.util.get_node_ip_address()} pid {os.getpid()}" + (f", GPU {gpus}" if gpus else "")
+        return replace(info, name=name, where=where)
 
 
 def _actor_class(num_gpus: float) -> Any:
@@ -139,6 +137,7 @@ class _RayJobHandle(JobHandle[Any]):
 class _Slot:
     """One actor, what it runs and the base models it holds (the last ones its jobs used)."""
 
+    name: str
     actor: Any
     busy: dict[Lane, int] = field(default_factory=lambda: dict.fromkeys(LANES, 0))
     models: list[str] = field(default_factory=list)
@@ -199,18 +198,18 @@ class RayBackend:
         self._max_models = max_models
         self._actor = _actor_class(1)
         workers = workers or max(1, int(ray.cluster_resources().get("GPU", 0)))
-        self._slots = [_Slot(self._spawn()) for _ in range(workers)]
+        self._slots = [_Slot(*self._spawn()) for _ in range(workers)]
         self._tasks: set[asyncio.Task[None]] = set()
         self._live: set[_RayJobHandle] = set()
         self._closed = False
         self.loads: dict[int, int] = {}  # worker index → how many times a job there needed a model it lacked
 
-    def _spawn(self) -> Any:
+    def _spawn(self) -> tuple[str, Any]:
         per = self._per_worker
         # Named, so that `studio workers` in another process finds this bot's workers on the cluster.
         name = f"{WORKER_PREFIX}{os.getpid()}-{next(_SPAWNED)}"
         actor = self._actor.options(name=name, namespace=NAMESPACE)
-        return actor.remote(self._factory, per["interactive"], per["batch"])
+        return name, actor.remote(self._factory, per["interactive"], per["batch"])
 
     def free_slots(self, lane: Lane = "interactive") -> int:
         if self._closed:
@@ -223,11 +222,22 @@ class RayBackend:
 
         return list(ray.get([slot.actor.pid.remote() for slot in self._slots], timeout=limit_s))
 
-    def workers(self) -> list[dict[str, Any]]:
-        """Each worker's base models and current jobs (for `studio workers`)."""
-        return [
-            {"worker": i, "models": list(slot.models), "jobs": dict(slot.current)} for i, slot in enumerate(self._slots)
-        ]
+    async def workers(self, limit_s: float = 30) -> list[WorkerInfo]:
+        """Each actor as it describes itself, with the jobs this backend gave it; one that does not answer within
+        `limit_s` (dead, or its node gone) is listed as not alive, with what this backend knows of it."""
+        return list(await asyncio.gather(*(self._info(slot, limit_s) for slot in self._slots)))
+
+    async def _info(self, slot: _Slot, limit_s: float) -> WorkerInfo:
+        from ray.exceptions import RayError
+
+        jobs = tuple(slot.current)
+        try:
+            info: WorkerInfo = await asyncio.wait_for(_awaited(slot.actor.info.remote(slot.name)), limit_s)
+        except (RayError, TimeoutError) as exc:
+            log.warning("Ray worker %s did not answer: %s", slot.name, exc)
+            unknown = WorkerInfo(slot.name, "unknown", None, None, "unknown", tuple(slot.models), alive=False)
+            return replace(unknown, busy=bool(jobs), jobs=jobs)
+        return replace(info, busy=bool(jobs), jobs=jobs)
 
     def _pick(self, lane: Lane, model: str | None) -> int:
         free = [i for i, slot in enumerate(self._slots) if slot.busy[lane] < self._per_worker[lane]]
@@ -313,7 +323,7 @@ class RayBackend:
         slot = self._slots[index]
         if slot.actor is dead and not self._closed:
             log.warning("Ray worker %d died: starting a new one", index)
-            slot.actor, slot.models = self._spawn(), []
+            (slot.name, slot.actor), slot.models = self._spawn(), []
 
     async def shutdown(self) -> None:
         """Cancel outstanding work, wait for it to end, and stop the actors (Ray itself stays up)."""
@@ -334,8 +344,9 @@ async def _awaited(ref: Any) -> Any:
     return await ref
 
 
-def worker_statuses(address: str | None = None, limit_s: float = 30) -> list[dict[str, Any]]:
-    """Every studio worker on the cluster at `address` (None: the one this machine runs), with its status."""
+def worker_statuses(address: str | None = None, limit_s: float = 30) -> list[WorkerInfo]:
+    """Every studio worker on the cluster at `address` (None: the one this machine runs), as it describes itself
+    (from another process than the bot's: its jobs are those its actor runs)."""
     import ray
 
     if not ray.is_initialized():
@@ -343,9 +354,8 @@ def worker_statuses(address: str | None = None, limit_s: float = 30) -> list[dic
     named = [a for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE]
     actors = [(a["name"], ray.get_actor(a["name"], namespace=NAMESPACE)) for a in named]
     actors = [(name, actor) for name, actor in actors if name.startswith(WORKER_PREFIX)]
-    statuses: list[dict[str, Any]] = ray.get([actor.status.remote() for _, actor in actors], timeout=limit_s)
-    found = [{"name": name, **status} for (name, _), status in zip(actors, statuses, strict=True)]
-    return sorted(found, key=lambda w: w["name"])
+    found: list[WorkerInfo] = ray.get([actor.info.remote(name) for name, actor in actors], timeout=limit_s)
+    return sorted(found, key=lambda w: w.name)
 
 
 def _local_gpus() -> int:

@@ -13,9 +13,19 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from engine.backends.base import LANES, BackendClosed, JobHandle, Lane, NoFreeSlot, OrderRunner
+from engine.backends.base import (
+    LANES,
+    BackendClosed,
+    JobHandle,
+    Lane,
+    NoFreeSlot,
+    OrderRunner,
+    WorkerInfo,
+    describe_runner,
+)
 from engine.work import WorkOrder
 
 log = logging.getLogger(__name__)
@@ -26,21 +36,28 @@ class ThreadBackend:
 
     `slots` is how many interactive jobs may be submitted but not finished at once (they still run one
     after another), `batch_slots` the same for the batch lane. With one slot each, the job service
-    keeps every other queued job in SQLite.
+    keeps every other queued job in SQLite. `name` is the one worker's name in `workers()`.
     """
 
     def __init__(
-        self, host: OrderRunner, slots: int = 1, *, batch_slots: int = 1, thread_name: str = "studio-gpu"
+        self,
+        host: OrderRunner,
+        slots: int = 1,
+        *,
+        batch_slots: int = 1,
+        thread_name: str = "studio-gpu",
+        name: str = "local",
     ) -> None:
         if slots < 1 or batch_slots < 1:
             raise ValueError(f"slots must be at least 1, got {slots} interactive and {batch_slots} batch")
         self._host = host
+        self._name = name
         self._slots: dict[Lane, int] = {"interactive": slots, "batch": batch_slots}
         self._busy: dict[Lane, int] = dict.fromkeys(LANES, 0)
         self._cond = threading.Condition()
         self._closed = False
         self._stopping = False
-        self._live: set[JobHandle[Any]] = set()
+        self._live: dict[JobHandle[Any], None] = {}  # in submission order
         self._pending: dict[Lane, deque[JobHandle[Any]]] = {lane: deque() for lane in LANES}
         self._thread = threading.Thread(target=self._loop, name=thread_name, daemon=True)
         self._thread.start()
@@ -66,11 +83,20 @@ class ThreadBackend:
             handle: JobHandle[Any] = JobHandle(
                 order.job_id, lambda ctx: host.run(order, ctx), loop, lambda: self._release(handle, lane)
             )
-            self._live.add(handle)
+            self._live[handle] = None
             self._pending[lane].append(handle)
             self._cond.notify()
         log.debug("job_id=%s submitted (%s, %s)", order.job_id, order.task, lane)
         return handle
+
+    async def workers(self) -> list[WorkerInfo]:
+        """The one worker: the host's device (asked off the loop) and the jobs submitted to it, not yet finished."""
+        info = await asyncio.to_thread(describe_runner, self._host, self._name)
+        with self._cond:
+            live = list(self._live)
+        busy = any(handle.running() for handle in live)
+        jobs = tuple(handle.job_id for handle in live)
+        return [replace(info, busy=busy, jobs=jobs, alive=self._thread.is_alive())]
 
     async def shutdown(self) -> None:
         """Cancel pending and running jobs, stop the thread and wait for it off the event loop.
@@ -91,7 +117,7 @@ class ThreadBackend:
     def _release(self, handle: JobHandle[Any], lane: Lane) -> None:
         with self._cond:
             self._busy[lane] -= 1
-            self._live.discard(handle)
+            self._live.pop(handle, None)
 
     def _next(self) -> tuple[JobHandle[Any], Lane] | None:
         with self._cond:

@@ -278,9 +278,39 @@ def test_autopost_list_and_run_one_post_locally(run, tmp_path: Path) -> None:
     assert missing.exit_code == 1 and "no auto-post 9" in missing.output
 
 
-def test_workers_says_the_studio_runs_locally_by_default(run) -> None:
+def test_workers_describes_the_local_worker_through_the_backend(run) -> None:
     result = run("workers")
-    assert result.exit_code == 0 and "runs its jobs locally (STUDIO_BACKEND=local)" in result.output
+    assert result.exit_code == 0, result.output
+    worker, note = result.output.strip().splitlines()
+    assert worker == "local: cpu, no GPU, fp32; no model loaded; idle"  # STUDIO_DEVICE=cpu, as the tests run
+    assert note.startswith("No studio process runs now")
+
+
+def test_workers_says_what_it_cannot_see_while_another_process_owns_the_folder(run, tmp_path: Path) -> None:
+    import asyncio
+
+    from storage import open_database
+    from studio.owner import acquire
+
+    async def a_running_job() -> int:
+        db = await open_database(tmp_path / "data" / "studio.db")
+        try:
+            job = await db.jobs.create("train", {"v": 1}, 1, guild_id=None, origin="interaction", lane="batch")
+            return (await db.jobs.start(job.id)).id
+        finally:
+            await db.close()
+
+    job_id = asyncio.run(a_running_job())
+    lock = acquire(tmp_path / "data", "studio run")  # the bot, as far as the folder knows
+    try:
+        result = run("workers")
+    finally:
+        lock.release()
+    assert result.exit_code == 0, result.output
+    worker, note = result.output.strip().splitlines()
+    owner = "local (the data folder's owner)"
+    assert worker == f"{owner}: cpu, no GPU, fp32; models held unknown here; job {job_id} (train)"
+    assert "owned by `studio run`" in note and "known only there" in note
 
 
 def test_the_terminals_port_tells_of_a_paused_schedule_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:

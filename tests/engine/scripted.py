@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.backends import WorkContext
+from engine.backends import WorkContext, WorkerInfo
 from engine.errors import Cancelled
 from engine.work import WorkOrder
 
@@ -103,7 +103,10 @@ def _run_step(step: Step, ctx: WorkContext) -> Any:
 
 
 class ScriptHost:
-    """Runs `Script` orders; records which orders ran, in order."""
+    """Runs `Script` orders; records which orders ran, in order. It describes itself as a CPU worker unless a
+    subclass names a GPU (`GPU`: its name and memory), as the worker a training plan is sized against."""
+
+    GPU: tuple[str, float] | None = None
 
     def __init__(self) -> None:
         self.ran: list[int] = []
@@ -119,3 +122,9 @@ class ScriptHost:
         for step in order.request.steps:
             value = (os.getpid(), list(self.loaded)) if step == ("loads",) else _run_step(step, ctx)
         return value
+
+    def worker_info(self, name: str) -> WorkerInfo:
+        held = (self.loaded[-1],) if self.loaded else ()
+        if self.GPU is None:
+            return WorkerInfo(name, "cpu", None, None, "fp32", held)
+        return WorkerInfo(name, "cuda:0", self.GPU[0], self.GPU[1], "bf16", held)

@@ -49,23 +49,27 @@ async def test_jobs_go_to_the_worker_that_holds_their_base_model(two_workers) ->
     # Two workers, each loaded one base model once: six jobs, two loads (one worker alone would load six times).
     assert sorted(map(tuple, by_pid.values())) == [("sd15",), ("sdxl",)]
     assert sum(backend.loads.values()) == 2
-    assert sorted(w["models"][0] for w in backend.workers()) == ["sd15", "sdxl"]
+    assert sorted(w.loaded_models[0] for w in await backend.workers()) == ["sd15", "sdxl"]
 
 
 async def test_studio_workers_lists_each_worker_with_its_models_and_jobs(two_workers, tmp_path: Path) -> None:
-    from cli.commands.workers_cmd import worker_lines
+    from cli.commands.workers_cmd import worker_line
     from engine.backends.ray_backend import worker_statuses
 
     backend = two_workers
     started, release = tmp_path / "started", tmp_path / "release"
     running = backend.submit(order(7, ("touch", str(started)), ("gate", str(release), 30)))
     assert await asyncio.to_thread(wait_for_file, started, 30)
+    # From another process's view (`studio workers`): the actors describe themselves.
     statuses = await asyncio.to_thread(worker_statuses)
-    mine = [w for w in statuses if w["pid"] in set(await asyncio.to_thread(backend.wait_ready))]
-    assert len(mine) == 2 and sorted(list(w["jobs"].items()) for w in mine) == [[], [(7, "script")]]
-    assert all(w["gpu_ids"] and w["device"] == "CPU" for w in mine)  # each pinned to its (logical) GPU
-    lines = worker_lines(mine)
-    assert any("job 7 (script)" in line for line in lines) and any(line.endswith("idle") for line in lines)
+    pids = {f"pid {pid}," for pid in await asyncio.to_thread(backend.wait_ready)}
+    mine = [w for w in statuses if any(pid in w.where for pid in pids)]
+    assert len(mine) == 2 and sorted(w.jobs for w in mine) == [(), (7,)]
+    assert all(", GPU " in w.where and w.device == "cpu" for w in mine)  # each pinned to its (logical) GPU
+    # The backend's own view agrees, worker by worker.
+    assert sorted((w.name, w.jobs) for w in await backend.workers()) == sorted((w.name, w.jobs) for w in mine)
+    lines = [worker_line(w, {7: "script"}) for w in mine]
+    assert any(line.endswith("job 7 (script)") for line in lines) and any(line.endswith("idle") for line in lines)
     release.touch()
     await asyncio.wait_for(running.result(), 30)
 
@@ -83,3 +87,14 @@ async def test_a_training_pins_its_worker_and_generations_go_to_the_other(two_wo
     assert generated_pid != warm_pid and loaded == ["sd15"]
     release.touch()
     assert (await asyncio.wait_for(training.result(), 30))[2] == warm_pid
+
+
+async def test_a_worker_that_does_not_answer_is_listed_as_not_alive(two_workers, tmp_path: Path) -> None:
+    import ray
+
+    backend = two_workers
+    dead = backend._slots[0]
+    ray.kill(dead.actor)
+    listed = {w.name: w for w in await backend.workers(limit_s=30)}
+    assert listed[dead.name].alive is False and listed[dead.name].device == "unknown"
+    assert [w.alive for name, w in listed.items() if name != dead.name] == [True]

@@ -270,3 +270,20 @@ async def test_elapsed_is_reported_from_the_worker(backend: ExecutionBackend) ->
     events = [e async for e in handle.events()]
     await handle.result()
     assert events and 0.04 <= events[-1].elapsed_s <= time.monotonic() - start + 0.01
+
+
+async def test_workers_describe_each_worker_with_its_jobs_and_models(backend: ExecutionBackend, tmp_path: Path) -> None:
+    idle = await backend.workers()
+    assert idle and all(w.alive and not w.busy and w.jobs == () for w in idle)
+    assert len({w.name for w in idle}) == len(idle)  # names tell the workers apart
+    assert all(w.device == "cpu" and w.gpu_memory_gb is None and w.precision == "fp32" for w in idle)
+    started, release = tmp_path / "started", tmp_path / "release"
+    running = backend.submit(order(5, ("touch", str(started)), ("gate", str(release), 30), model="sd15"))
+    assert await asyncio.to_thread(wait_for_file, started, 30)
+    busy = [w for w in await backend.workers() if w.busy]
+    assert [w.jobs for w in busy] == [(5,)]
+    release.touch()
+    await asyncio.wait_for(running.result(), 30)
+    after = await backend.workers()
+    assert not any(w.busy or w.jobs for w in after)
+    assert [w.loaded_models for w in after if w.name == busy[0].name] == [("sd15",)]  # what its host holds now
