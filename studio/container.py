@@ -164,7 +164,7 @@ async def _services(
         trainsets=trainsets,
         curation=Curation(db, trainsets, queue.admission),
         sheets=SheetService(db, queue, submitter, models, uploads, trainsets),
-        training=TrainService(db, queue, models, trainsets, registry, device=settings.engine.device),
+        training=TrainService(db, queue, models, trainsets, registry, backend.workers),
         autopost=AutopostService(db, submitter, models, queue.delivery),
     )
     try:

@@ -1,15 +1,36 @@
-"""The train task: a LoRA trained on the generation pipeline's own weights, between other members' jobs."""
+"""The train task: a LoRA trained on the generation pipeline's own weights, between other members' jobs.
+
+The plan was sized for a worker when it was made; here, where it runs, it is checked against the real device first.
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from engine.backends.base import describe_runner
+from engine.training.autoconfig import fit_to_device
 from engine.training.types import TrainOutcome, TrainTask
 from engine.work import WorkOrder
 
 if TYPE_CHECKING:
-    from engine.backends.base import WorkContext
+    from engine.backends.base import OrderRunner, WorkContext
     from engine.host import EngineHost
+
+log = logging.getLogger(__name__)
+
+
+def fitted(task: TrainTask, host: OrderRunner, job_id: object) -> TrainTask:
+    """The task with its config fitted to this worker's device (InvalidRequest when it cannot fit)."""
+    info = describe_runner(host, "this worker")
+    where = f"this worker ({info.gpu_name or info.device}, {info.gpu_memory_gb or 0:.0f} GB)"
+    config, changed = fit_to_device(
+        task.model.preset, task.config, gpu_gb=info.gpu_memory_gb, precision=info.training_precision, where=where
+    )
+    if changed:
+        log.warning("job_id=%s: the plan is adapted to %s: %s", job_id, where, "; ".join(changed))
+    return replace(task, config=config)
 
 
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> TrainOutcome:
@@ -20,6 +41,7 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> TrainOutcome:
 
     task = order.request
     assert isinstance(task, TrainTask), type(task)
+    task = fitted(task, host, order.job_id)
     manager = host.manager()
     pipe = manager.training_pipeline(task.model, task.adapter)
     preset = task.model.preset

@@ -203,6 +203,44 @@ def plan_training(
     )
 
 
+def fit_to_device(
+    preset: ModelPreset, config: TrainConfig, *, gpu_gb: float | None, precision: str, where: str = "this worker"
+) -> tuple[TrainConfig, tuple[str, ...]]:
+    """A planned `config` re-checked where it runs: the same, or adapted to the device's memory, with what changed.
+
+    A plan is sized for the worker chosen when it was made; by the time it runs it may be elsewhere (another worker,
+    a replaced one). Offloading the text encoder, gradient checkpointing and trading batch for accumulation keep the
+    run's images seen and its result; resolution and rank would change the LoRA, so a run that still does not fit
+    is refused (InvalidRequest) with what to do.
+    """
+    changed: list[str] = []
+    if config.mixed_precision != precision:
+        changed.append(f"precision {config.mixed_precision} → {precision}")
+        config = replace(config, mixed_precision=precision)
+    if gpu_gb is None:  # a CPU run: host memory, not sized
+        return config, tuple(changed)
+    cost = cost_of(preset)
+    budget = max(0.0, gpu_gb - RESERVE_GB)
+    sixteen_bit = precision != "no"
+
+    def fits(c: TrainConfig) -> bool:
+        return memory_need_gb(cost, c, sixteen_bit=sixteen_bit) <= budget
+
+    before = config
+    config = _sized(config, {}, fits, offloadable=cost.offloadable_gb > 0)
+    for name in ("text_encoder_offload", "gradient_checkpointing", "batch_size", "grad_accum"):
+        if getattr(config, name) != getattr(before, name):
+            changed.append(f"{name.replace('_', ' ')} {getattr(before, name)} → {getattr(config, name)}")
+    if not fits(config):
+        need = memory_need_gb(cost, config, sixteen_bit=sixteen_bit)
+        raise InvalidRequest(
+            f"This run needs about {need:.1f} GB of GPU memory and {where} has {budget:.1f} GB for it, even with "
+            f"batch 1 and gradient checkpointing: plan it again so that it is sized for this worker, with a lower "
+            f"resolution (now {config.resolution}) or rank (now {config.rank})."
+        )
+    return config, tuple(changed)
+
+
 LIMITS: dict[str, tuple[float, float]] = {
     "steps": (1, 20_000),
     "rank": (1, 256),

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from engine import InvalidRequest, TrainPlan, plan_training, with_trigger
+from engine import TrainPlan, WorkerInfo, with_trigger
 from storage import Database
 from storage.records import TrainingRun
 from studio.contract import Caller, JobTicket
@@ -27,6 +27,7 @@ from studio.training.pace import calibrate
 from studio.training.plans import plan_to_json
 from studio.training.registry import Registry
 from studio.training.results import TrainingResult
+from studio.training.sizing import WorkersQuery, plan_for, training_worker, worker_json
 from studio.trainsets.api import SetVerdict
 from studio.trainsets.service import TrainsetService
 
@@ -56,14 +57,14 @@ class TrainService:
         models: ModelService,
         trainsets: TrainsetService,
         registry: Registry,
-        device: str = "auto",
+        workers: WorkersQuery,
     ) -> None:
         self._db = db
         self._queue = queue
         self._models = models
         self._trainsets = trainsets
         self.registry = registry
-        self._device = device
+        self._workers = workers  # the backend's `workers()`: what plans are sized for
         self._starting = asyncio.Lock()
 
     # -- who and where ---------------------------------------------------------------------------
@@ -137,13 +138,13 @@ class TrainService:
         trigger = found.trigger_word or requested.replace("-", "")
         overrides: dict[str, Any] = {"steps": steps, "rank": rank, "learning_rate": learning_rate}
         overrides |= {"resolution": resolution, "optimizer": optimizer, "train_text_encoder": train_text_encoder}
-        plan = await self._sized(base, len(items), trigger, overrides)
+        plan, worker = await self._sized(base, len(items), trigger, overrides)
         name = await self.registry.free_name(requested)
         lineage: dict[str, Any] = {"set": found.name, "images": len(items)}
         lineage["pickers"] = ",".join(str(u) for u in sorted({i.added_by for i in items}))
         if name != requested:
             lineage["retrain_of"] = requested  # the earlier model of that name
-        extra: dict[str, Any] = {"requested_name": requested, "model_name": name}
+        extra: dict[str, Any] = {"requested_name": requested, "model_name": name, "worker": worker_json(worker)}
         # The engine's guess of the compute, then the range this machine's measured runs make of it.
         estimate = await calibrate(self._db, base.spec.name, plan.estimate_s)
         extra |= {"guess_s": plan.estimate_s, "estimate_s": estimate.middle_s, "estimate_basis": estimate.basis}
@@ -170,22 +171,13 @@ class TrainService:
             raise Refused(f"{base.chosen!r} is a LoRA: train on a base model, e.g. the one it uses ({base.spec.name}).")
         return base
 
-    async def _sized(self, base: ResolvedModel, images: int, trigger: str, overrides: dict[str, Any]) -> TrainPlan:
-        """The run's settings sized to this machine's GPU; Refused with the setting and its range when one is out."""
-        from engine import memory_and_precision
-
-        gpu_gb, precision = await asyncio.to_thread(memory_and_precision, self._device)
-        try:
-            return plan_training(
-                base.spec.preset,
-                images=images,
-                overrides=overrides,
-                gpu_gb=gpu_gb,
-                precision=precision,
-                sample_prompts=tuple(f"{trigger}, {p}" for p in SAMPLE_PROMPTS),
-            )
-        except InvalidRequest as exc:
-            raise Refused(str(exc)) from None
+    async def _sized(
+        self, base: ResolvedModel, images: int, trigger: str, overrides: dict[str, Any]
+    ) -> tuple[TrainPlan, WorkerInfo]:
+        """The run's settings sized to the worker that will run it (`sizing`), and that worker."""
+        worker = await training_worker(self._workers)
+        prompts = tuple(f"{trigger}, {p}" for p in SAMPLE_PROMPTS)
+        return plan_for(worker, base.spec.preset, images=images, overrides=overrides, sample_prompts=prompts), worker
 
     async def check_settings(self, caller: Caller, base_model: str | None, images: int, **overrides: Any) -> str:
         """Refuse what `plan` would refuse of the settings alone (a range, the GPU's memory, a LoRA as base, a run

@@ -12,6 +12,7 @@ import pytest
 
 from engine.backends import ThreadBackend
 from engine.errors import Cancelled
+from engine.work import WorkOrder
 from tests.engine.scripted import ScriptHost, order
 
 
@@ -120,3 +121,47 @@ async def test_a_yield_outside_a_batch_job_is_a_no_op(backend: ThreadBackend) ->
     start = time.monotonic()
     assert await backend.submit(order(1, ("yield",), ("value", 1))).result() == 1
     assert time.monotonic() - start < 2
+
+
+def test_the_train_task_fits_its_plan_to_the_worker_it_runs_on() -> None:
+    from dataclasses import replace
+
+    from engine.catalog import ModelSpec, get_preset
+    from engine.errors import InvalidRequest
+    from engine.tasks.train import fitted
+    from engine.training.autoconfig import plan_training
+    from engine.training.types import TrainTask
+    from tests.engine.scripted import ScriptHost
+
+    class Small(ScriptHost):
+        GPU = ("RTX 3060", 12.0)
+
+    def planned(model: str, **overrides: object) -> TrainTask:
+        preset = get_preset(model)
+        config = plan_training(preset, images=25, overrides=overrides, gpu_gb=80.0, precision="bf16").config
+        return TrainTask(ModelSpec.from_preset(preset), (), config, Path("run"), "job_1", "out")
+
+    big_sd = planned("sd15", resolution=1024)
+    on_small = fitted(big_sd, Small(), 1)
+    assert on_small.config.gradient_checkpointing and on_small == replace(big_sd, config=on_small.config)
+    with pytest.raises(InvalidRequest, match=r"this worker \(RTX 3060, 12 GB\) has 11\.0 GB"):
+        fitted(planned("flux-dev"), Small(), 2)
+
+
+async def test_the_host_describes_its_device_and_the_models_its_last_order_left() -> None:
+    from engine.host import EngineConfig, EngineHost
+
+    class Manager:
+        loaded_models = ("sd15", "sdxl")  # least recently used first, as the pipeline cache lists them
+
+    host = EngineHost(EngineConfig(device="cpu"), manager_factory=Manager, tasks={"load": lambda o, c, h: h.manager()})
+    backend = ThreadBackend(host)
+    try:
+        (before,) = await backend.workers()
+        assert (before.name, before.device, before.gpu_name, before.gpu_memory_gb) == ("local", "cpu", None, None)
+        assert before.precision == "fp32" and before.loaded_models == () and before.alive
+        await backend.submit(WorkOrder(1, "load", None)).result()
+        (after,) = await backend.workers()
+        assert after.loaded_models == ("sdxl", "sd15")  # most recently used first
+    finally:
+        await backend.shutdown()

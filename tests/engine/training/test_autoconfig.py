@@ -6,7 +6,7 @@ import pytest
 
 from engine.catalog import get_preset
 from engine.errors import InvalidRequest
-from engine.training.autoconfig import COSTS, memory_need_gb, plan_training
+from engine.training.autoconfig import COSTS, RESERVE_GB, fit_to_device, memory_need_gb, plan_training
 
 
 def _plan(model: str = "sd15", gpu_gb: float | None = 24.0, **overrides):
@@ -109,3 +109,30 @@ def test_flux_plans_flow_matching_and_needs_a_big_gpu() -> None:
     with pytest.raises(InvalidRequest, match="multiple of 16"):
         _plan("tiny-flux", gpu_gb=None, resolution=72)
     assert _plan("tiny-flux", gpu_gb=None).config.resolution == 64
+
+
+def test_a_plan_for_a_large_gpu_is_adapted_where_it_runs_on_a_smaller_one() -> None:
+    preset = get_preset("sd15")
+    planned = plan_training(preset, images=25, overrides={"resolution": 1024}, gpu_gb=80.0, precision="bf16").config
+    assert not planned.gradient_checkpointing  # 80 GB: the preset as it is
+    fitted, changed = fit_to_device(preset, planned, gpu_gb=12.0, precision="bf16")
+    assert fitted.gradient_checkpointing and "gradient checkpointing False → True" in changed
+    # What the run learns from stays: images seen per step, resolution, rank.
+    assert fitted.batch_size * fitted.grad_accum == planned.batch_size * planned.grad_accum
+    assert (fitted.resolution, fitted.rank, fitted.steps) == (planned.resolution, planned.rank, planned.steps)
+    assert memory_need_gb(COSTS["sd15"], fitted, sixteen_bit=True) <= 12.0 - RESERVE_GB
+    assert fit_to_device(preset, planned, gpu_gb=80.0, precision="bf16") == (planned, ())  # where it was sized
+
+
+def test_a_plan_that_cannot_fit_where_it_runs_is_refused_with_what_to_do() -> None:
+    preset = get_preset("flux-dev")
+    planned = plan_training(preset, images=25, overrides={}, gpu_gb=80.0, precision="bf16").config
+    with pytest.raises(InvalidRequest, match=r"has 11\.0 GB for it.*plan it again so that it is sized for this worker"):
+        fit_to_device(preset, planned, gpu_gb=12.0, precision="bf16", where="worker 'small'")
+
+
+def test_a_plan_run_on_the_cpu_takes_the_cpus_precision() -> None:
+    preset = get_preset("sd15")
+    planned = plan_training(preset, images=25, overrides={}, gpu_gb=24.0, precision="bf16").config
+    fitted, changed = fit_to_device(preset, planned, gpu_gb=None, precision="no")
+    assert fitted.mixed_precision == "no" and changed == ("precision bf16 → no",)
