@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.catalog import ModelSpec
 from engine.types import GenerateRequest, ResolvedParams
+
+if TYPE_CHECKING:  # engine.training.types imports this module: its config is named here, not imported
+    from engine.training.types import TrainConfig
 
 # Roles of the files an order reads (its `inputs`) and a job writes (recorded in the job_files table).
 SOURCE, MASK = "source", "mask"
@@ -182,3 +186,25 @@ class SheetOutcome:
     prompts: tuple[str, ...]  # the prompt of each image
     description: str  # the caption of the reference the prompts start from
     method: str = "img2img"  # or "kontext": each panel an instruction to FLUX.1 Kontext on the reference
+
+
+# -- exports ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportTask:
+    """A training checkpoint's LoRA as the files other tools read, written into the order's `out_dir`:
+    `<name>.safetensors` (diffusers layout) and `<name>_kohya.safetensors` (A1111, ComfyUI)."""
+
+    lora: Path  # the checkpoint's LoRA (peft tensors)
+    template: Path  # the run's own diffusers export: the header the files start from
+    name: str  # ss_output_name, and the files' stem
+    step: int  # the checkpoint's step (ss_steps)
+    config: TrainConfig  # the run's settings: alpha, rank, resolution travel with the files
+    family: str  # the base model's family: the keys' layout
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    diffusers: OutputFile
+    kohya: OutputFile

@@ -22,6 +22,7 @@ from studio.jobs.queue import JobQueue
 from studio.models.service import ModelService
 from studio.owner import acquire as acquire_owner
 from studio.settings import Settings
+from studio.training.export_kind import ExportKind
 from studio.training.kind import TrainKind
 from studio.training.registry import Registry
 from studio.training.service import TrainService
@@ -104,6 +105,7 @@ def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings
     queue.register(CaptionKind(db))
     queue.register(CheckKind())
     queue.register(TrainKind(db, models, registry))
+    queue.register(ExportKind(db))
 
 
 @asynccontextmanager
@@ -141,7 +143,7 @@ async def _services(
     models = ModelService(db, settings.default_model)
     queue = JobQueue(db, backend)
     # One registry: the end of a run and a member's choice of checkpoint take names under the same lock.
-    registry = Registry(db, models, settings.training_dir, settings.loras_dir)
+    registry = Registry(db, models, queue, settings.training_dir, settings.loras_dir)
     register_kinds(queue, db, models, settings, registry)
     uploads = Uploads(settings.uploads_dir, settings.max_attachment_bytes)
     submitter = ImageSubmitter(queue, models)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def default_tasks() -> dict[str, Task]:
     """The tasks every host runs."""
-    from engine.tasks import caption, check_set, compose, describe, generate, sheet, train
+    from engine.tasks import caption, check_set, compose, describe, export, generate, sheet, train
 
     return {
         "generate": generate.run,
@@ -23,4 +23,5 @@ def default_tasks() -> dict[str, Task]:
         "check_set": check_set.run,
         "sheet": sheet.run,
         "train": train.run,
+        "export": export.run,
     }

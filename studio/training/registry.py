@@ -15,19 +15,25 @@ from typing import Any
 from engine import TrainOutcome
 from storage import Database
 from storage.records import Job, TrainingRun
+from studio.contract import Caller, Origin
 from studio.errors import Refused, StudioError
+from studio.jobs.queue import GENERIC_FAILURE, JobQueue
 from studio.models.service import ModelService
 from studio.names import kept_name, name_key, path_slug
-from studio.training.plans import config_from_plan
+from studio.training.export_kind import ExportRequest
 from studio.training.results import CheckpointInfo, CheckpointPost, TrainingResult
 
 MAX_VERSIONS = 99
+EXPORT_WAIT_S = 300.0  # an export is seconds of work; it may wait for a training's next step to run
 
 
 class Registry:
-    def __init__(self, db: Database, models: ModelService, training_dir: Path, loras_dir: Path) -> None:
+    def __init__(
+        self, db: Database, models: ModelService, queue: JobQueue, training_dir: Path, loras_dir: Path
+    ) -> None:
         self._db = db
         self._models = models
+        self._queue = queue  # exports run on the engine, as jobs of the `export` kind
         self._training_dir = training_dir
         self._loras_dir = loras_dir
         self._lock = asyncio.Lock()  # two runs ending together must not take the same name
@@ -99,7 +105,7 @@ class Registry:
             run.id, stopped=outcome.stopped, result=result, model_name=run.model_name, chosen_step=run.chosen_step
         )
         if not outcome.stopped:
-            await self.register(run.id, outcome.steps_done)
+            await self.register(run.id, outcome.steps_done, job.origin)
         # The copied images were only needed to train or resume: a member's deleted data must not outlive here.
         await asyncio.to_thread(shutil.rmtree, self.run_dir(run.id) / "data", True)
         await self._db.training_runs.forget_items(run.id)
@@ -150,8 +156,11 @@ class Registry:
 
     # -- registration ----------------------------------------------------------------------------
 
-    async def register(self, run_id: int, step: int) -> str:
-        """Make checkpoint `step` the run's model: registered at its first use, its weights replaced after."""
+    async def register(self, run_id: int, step: int, origin: Origin = "interaction") -> str:
+        """Make checkpoint `step` the run's model: registered at its first use, its weights replaced after.
+
+        The engine writes the files (an `export` job, on behalf of the run's requester, asked from `origin`).
+        """
         async with self._lock:
             run = await self._run(run_id)
             checkpoints = {c.step: c for c in await self._db.training_runs.checkpoints(run.id)}
@@ -160,13 +169,17 @@ class Registry:
             if run.status not in ("done", "stopped"):
                 raise Refused("This run has not ended yet.")
             name = run.model_name or await self.free_name(run.output_name)
-            config = config_from_plan(run.plan)
             family = (await self._models.resolve(run.base_model)).spec.family
-            template = Path(run.result["files"]["diffusers"])
-            export_dir = self.run_dir(run.id) / f"export-{step}"
-            diffusers_file, kohya_file = await asyncio.to_thread(
-                _export, checkpoints[step].lora_path, template, export_dir, run.output_name, step, config, family
+            request = ExportRequest(
+                run.id,
+                step,
+                str(checkpoints[step].lora_path),
+                str(run.result["files"]["diffusers"]),
+                str(self.run_dir(run.id) / f"export-{step}"),
+                run.output_name,
+                family,
             )
+            diffusers_file, kohya_file = await self._export(run, request, origin)
             target, target_kohya = self.lora_files(name)
             await asyncio.to_thread(_install, diffusers_file, target)
             await asyncio.to_thread(_install, kohya_file, target_kohya)
@@ -196,6 +209,24 @@ class Registry:
             await self._db.training_runs.registered(run.id, name, step)
             return name
 
+    async def _export(self, run: TrainingRun, request: ExportRequest, origin: Origin) -> tuple[Path, Path]:
+        """The two files of the checkpoint, written by the engine; StudioError says why not."""
+        # The studio's own bookkeeping for the run's requester: no server's role list may stop it half-way.
+        # A member whose data was deleted leaves no requester: the job is then the machine's (user 0, as the CLI's).
+        owner = run.requester_id if run.requester_id is not None else 0
+        caller = Caller(owner, run.guild_id or None, bypasses_server_policy=True, origin=origin)
+        ticket = await self._queue.submit(caller, "export", request)
+        try:
+            done = await self._queue.wait(ticket.job_id, limit_s=EXPORT_WAIT_S)
+        except TimeoutError:
+            raise StudioError(
+                f"Exporting the checkpoint of step {request.step} is taking longer than {EXPORT_WAIT_S:.0f} s; "
+                "pick it again in a moment."
+            ) from None
+        if done.status != "done" or not done.result:
+            raise StudioError(done.error or GENERIC_FAILURE)
+        return Path(done.result["diffusers"]), Path(done.result["kohya"])
+
 
 def _taken(name: str, stored: set[str]) -> bool:
     """Whether `name` is one of the stored names (slugs): the same file, or the same name in another case."""
@@ -204,15 +235,6 @@ def _taken(name: str, stored: set[str]) -> bool:
 
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
-
-
-def _export(
-    lora: Path, template: Path, folder: Path, name: str, step: int, config: Any, family: str
-) -> tuple[Path, Path]:
-    from engine import export_checkpoint
-
-    diffusers_file, kohya_file = export_checkpoint(lora, template, folder, name, step, config, family)
-    return diffusers_file.path, kohya_file.path
 
 
 def _install(source: Path, target: Path) -> None:

@@ -282,7 +282,7 @@ class TrainService:
         """Register checkpoint `step` as the run's model (the first time), or switch the model's weights to it."""
         run = await self._run(run_id, caller)
         self._may_manage(caller, run, "choose its checkpoint")
-        name = await self.registry.register(run.id, step)
+        name = await self.registry.register(run.id, step, caller.origin)
         log.info("training run %s: %s now uses the checkpoint of step %s", run.id, name, step)
         return await self.registry.result(run.id)
 
