@@ -98,6 +98,10 @@ class _Worker:
         if self._scratch_dir is not None:
             shutil.rmtree(self._scratch_dir, ignore_errors=True)
 
+    async def scratch(self) -> str | None:
+        """Where this worker keeps the files shipped to it (None: nothing shipped yet)."""
+        return str(self._scratch_dir) if self._scratch_dir else None
+
     async def info(self, name: str) -> WorkerInfo:
         """This worker as `workers()` shows it: its host's device and models, its jobs, and where it runs."""
         import ray
@@ -344,18 +348,32 @@ async def _awaited(ref: Any) -> Any:
     return await ref
 
 
+def _studio_actors(address: str | None) -> list[tuple[str, Any]]:
+    """The studio's named worker actors on the cluster at `address` (None: the one this machine runs)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address or "auto", include_dashboard=False, log_to_driver=False)
+    named = [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE]
+    return [(name, ray.get_actor(name, namespace=NAMESPACE)) for name in named if name.startswith(WORKER_PREFIX)]
+
+
 def worker_statuses(address: str | None = None, limit_s: float = 30) -> list[WorkerInfo]:
     """Every studio worker on the cluster at `address` (None: the one this machine runs), as it describes itself
     (from another process than the bot's: its jobs are those its actor runs)."""
     import ray
 
-    if not ray.is_initialized():
-        ray.init(address=address or "auto", include_dashboard=False, log_to_driver=False)
-    named = [a for a in ray.util.list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE]
-    actors = [(a["name"], ray.get_actor(a["name"], namespace=NAMESPACE)) for a in named]
-    actors = [(name, actor) for name, actor in actors if name.startswith(WORKER_PREFIX)]
+    actors = _studio_actors(address)
     found: list[WorkerInfo] = ray.get([actor.info.remote(name) for name, actor in actors], timeout=limit_s)
     return sorted(found, key=lambda w: w.name)
+
+
+def scratch_dirs(address: str | None = None, limit_s: float = 30) -> list[str]:
+    """The folders the cluster's studio workers keep shipped files in (`ray_files = "object-store"`)."""
+    import ray
+
+    found = ray.get([actor.scratch.remote() for _, actor in _studio_actors(address)], timeout=limit_s)
+    return [folder for folder in found if folder]
 
 
 def _local_gpus() -> int:

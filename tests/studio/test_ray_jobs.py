@@ -50,7 +50,7 @@ async def test_a_lora_trains_on_a_ray_worker_and_the_bot_registers_it(tmp_path: 
     async with open_services(settings) as services:
         from engine.backends.ray_backend import RayBackend
 
-        assert isinstance(services.backend, RayBackend) and len(services.backend.workers()) == 2
+        assert isinstance(services.backend, RayBackend) and len(await services.backend.workers()) == 2
         delivery = RecordingDelivery()
         show_everything(services, delivery)
         await services.db.guild_settings.update(GUILD, min_training_images=4)
@@ -74,9 +74,9 @@ async def test_a_lora_trains_on_a_ray_worker_and_the_bot_registers_it(tmp_path: 
             assert path is None or (str(path).startswith(data) and Path(path).is_file()), path
         scratch: list[str] = []
         if files == "object-store":  # the workers ran in their own scratch folders, with the files shipped there
-            from engine.backends.ray_backend import worker_statuses
+            from engine.backends.ray_backend import scratch_dirs
 
-            scratch = [w["scratch"] for w in worker_statuses() if w["scratch"]]
+            scratch = scratch_dirs()
             assert scratch and any(any(Path(s).rglob("*.safetensors")) for s in scratch)
         base = await _image(services, "tiny-sd", "zzmila, a round figure")
         assert np.abs(await _image(services, "mila") - base).max() > 0
