@@ -17,6 +17,7 @@ SOURCE_LABELS = {
     "set": "set size",
     "engine": "the engine's precision",
     "optimizer": "the optimizer's default",
+    "worker": "the smallest engine worker",
 }
 
 

@@ -338,6 +338,10 @@ def plan_view(run: TrainingRun, summary: str, weak: int) -> PlanView:
     if config.get("text_encoder_offload"):  # FLUX on a GPU too small to keep T5 beside the training
         source = SOURCE_LABELS.get(sources.get("text_encoder_offload", "memory"), "model preset")
         rows.append(PlanRow("T5 text encoder", "in host memory while it trains", source))
+    worker = plan.get("worker")
+    if worker:  # plans made before workers were asked have none
+        gpu = f"{worker['gpu'] or 'GPU'}, {worker['gpu_memory_gb']:.0f} GB" if worker["gpu_memory_gb"] else "no GPU"
+        rows.append(PlanRow("Sized for", f"{worker['name']} ({worker['device']}, {gpu})", SOURCE_LABELS["worker"]))
     return PlanView(
         run_id=run.id,
         model_name=run.output_name,

@@ -77,3 +77,26 @@ async def test_the_service_asks_the_backend_for_its_worker(on_gpu: tuple[Service
     else:
         with pytest.raises(Refused, match=r"and 11\.0 GB is there"):
             await services.training.check_settings(MANAGER, "flux-dev", 25)
+
+
+async def test_the_stored_plan_names_the_worker_it_was_sized_for(settings, tmp_path) -> None:
+    import io
+
+    from tests.engine.test_dataset_checks import face
+    from tests.studio.conftest import settle
+
+    async with open_services(settings, host=GpuHost(24.0)) as services:
+        await services.db.guild_settings.update(GUILD, min_training_images=4)
+        await services.jobs.start()
+        await services.trainsets.create(MANAGER, "mila", base_model="tiny-sd", trigger_word="zzmila")
+        for seed in range(4):
+            buffer = io.BytesIO()
+            face(seed).save(buffer, format="PNG")
+            await services.trainsets.add(MANAGER, buffer.getvalue(), "mila")
+        await settle(services)
+        view = await services.training.plan(MANAGER, "mila", "Mila", steps=4)
+        stored = await services.db.training_runs.get(view.run_id)
+    assert stored is not None and stored.plan["worker"]["gpu_memory_gb"] == 24.0
+    rows = {row.label: row for row in view.rows}
+    assert rows["Sized for"].value == "local (cuda:0, Fake GPU, 24 GB)"
+    assert rows["Precision"].value == "bf16"  # the worker's, not this test machine's CPU
