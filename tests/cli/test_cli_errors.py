@@ -122,6 +122,7 @@ CASES: dict[str, list[Case]] = {
     "workers": [
         Case(("workers", "extra"), "unexpected extra argument"),
         Case(("workers", "--address", "127.0.0.1:1"), "127.0.0.1:1"),  # nothing listens there: seconds, not minutes
+        Case(("workers",), NO_GPU_LINE, NO_GPU),  # the local worker describes the device the settings pick
     ],
     "db upgrade": [
         Case(("db", "upgrade", "--data-dir"), "'--data-dir' requires an argument"),
