@@ -84,7 +84,7 @@ class EngineHost:
             return task(order, ctx, self)
         finally:
             if self._manager is not None:  # on the owner thread: the one place the cache may be read
-                self._held = tuple(reversed(self._manager.loaded_models))  # most recently used first
+                self._held = tuple(reversed(getattr(self._manager, "loaded_models", ())))  # most recent first
 
     def manager(self) -> PipelineManager:
         """The pipeline manager, built on first use (on the worker: it loads torch)."""

@@ -41,8 +41,8 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> TrainOutcome:
 
     task = order.request
     assert isinstance(task, TrainTask), type(task)
+    manager = host.manager()  # first: the device it holds its pipelines on is the one the plan must fit
     task = fitted(task, host, order.job_id)
-    manager = host.manager()
     pipe = manager.training_pipeline(task.model, task.adapter)
     preset = task.model.preset
     try:
