@@ -63,6 +63,8 @@ from engine.work import (
     ComposeTask,
     DescribeOutcome,
     DescribeTask,
+    ExportOutcome,
+    ExportTask,
     GenerateTask,
     ImageFinding,
     ImagesOutcome,
@@ -76,6 +78,7 @@ from engine.work import (
 # Loaded on first use: name -> the module it lives in. "torch" marks the ones that import it.
 _LAZY = {
     "RayBackend": "engine.backends.ray_backend",  # the optional Ray backend: ray itself loads when it starts
+    "worker_statuses": "engine.backends.ray_backend",
     "TrainPlan": "engine.training.autoconfig",
     "plan_training": "engine.training.autoconfig",
     "export_checkpoint": "engine.training.export",  # torch
@@ -101,7 +104,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # what the lazy names are, for the type checker
-    from engine.backends.ray_backend import RayBackend
+    from engine.backends.ray_backend import RayBackend, worker_statuses
     from engine.diffusion.device import memory_and_precision
     from engine.diffusion.loading import hub_offline, weights_present
     from engine.families.flux.memory_plan import smallest_gpu_for
@@ -161,6 +164,8 @@ __all__ = [
     "EngineError",
     "EngineHost",
     "ExecutionBackend",
+    "ExportOutcome",
+    "ExportTask",
     "GenerateRequest",
     "GenerateResult",
     "GenerateTask",
@@ -219,5 +224,6 @@ __all__ = [
     "vision_presets",
     "weights_present",
     "with_trigger",
+    "worker_statuses",
     "wrong_family_message",
 ]

@@ -61,7 +61,7 @@ async def local_workers(settings: Settings) -> WorkersView:
 def ray_workers(address: str | None) -> list[WorkerInfo]:
     """Every studio worker on the Ray cluster at `address` (None: the one running here). Blocking."""
     try:
-        from engine.backends.ray_backend import worker_statuses
+        from engine import worker_statuses
     except ImportError:
         raise StudioError("Ray is not installed: pip install -e '.[ray]'") from None
     return worker_statuses(address)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from engine.work import ExportOutcome, ExportTask, WorkOrder
+from engine import ExportOutcome, ExportTask, WorkOrder
 from storage import Database
 from storage.records import Job
 from studio.errors import StudioError
