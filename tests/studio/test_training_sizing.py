@@ -82,7 +82,7 @@ async def test_the_service_asks_the_backend_for_its_worker(on_gpu: tuple[Service
 async def test_the_stored_plan_names_the_worker_it_was_sized_for(settings, tmp_path) -> None:
     import io
 
-    from tests.engine.test_dataset_checks import face
+    from tests.engine.training.test_dataset_checks import face
     from tests.studio.conftest import settle
 
     async with open_services(settings, host=GpuHost(24.0)) as services:
