@@ -1,4 +1,4 @@
-"""Execution backends: where work orders run (today one GPU thread; a Ray cluster later)."""
+"""Execution backends: where work orders run (a process of its own, a thread of this one, or Ray actors)."""
 
 from engine.backends.base import (
     LANES,
@@ -13,6 +13,7 @@ from engine.backends.base import (
     WorkerInfo,
     WorkerLost,
 )
+from engine.backends.process import ProcessBackend
 from engine.backends.thread import ThreadBackend
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Lane",
     "NoFreeSlot",
     "OrderRunner",
+    "ProcessBackend",
     "ProgressEvent",
     "ThreadBackend",
     "WorkContext",

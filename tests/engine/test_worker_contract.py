@@ -1,4 +1,4 @@
-"""Contract tests for any ExecutionBackend: a second backend (Ray) adds its factory to BACKENDS.
+"""Contract tests for any ExecutionBackend: each backend (thread, engine process, Ray) has its factory in BACKENDS.
 
 Work goes in as `WorkOrder`s of plain data (scripted by `tests/engine/scripted.py`); gates between the
 test and the work are files, so nothing here assumes the work runs in this process.
@@ -36,8 +36,18 @@ def _ray(host: OrderRunner, slots: int) -> ExecutionBackend:
     return backend
 
 
+def _process(host: OrderRunner, slots: int) -> ExecutionBackend:
+    from engine.backends.process import ProcessBackend
+
+    # As for Ray: the runner is built in the engine's process, and the contract's timings start once it is ready.
+    backend = ProcessBackend(type(host), slots=slots)
+    backend.wait_ready()
+    return backend
+
+
 BACKENDS: dict[str, Callable[[OrderRunner, int], ExecutionBackend]] = {
     "thread": lambda host, slots: ThreadBackend(host, slots=slots),
+    "process": _process,
     "ray": _ray,
 }
 
