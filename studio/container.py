@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
-from engine import EngineConfig, EngineHost, ExecutionBackend, OrderRunner, ThreadBackend
+from engine import EngineConfig, EngineHost, ExecutionBackend, OrderRunner, ProcessBackend, ThreadBackend
 from storage import Database, open_database
 from studio.autopost.kind import AutopostKind
 from studio.autopost.service import AutopostService
@@ -40,7 +41,7 @@ class Services:
 
     settings: Settings
     db: Database
-    host: OrderRunner
+    host: OrderRunner | None  # the engine host when it runs in this process (STUDIO_BACKEND=thread, or one given)
     backend: ExecutionBackend
     jobs: JobQueue
     models: ModelService
@@ -76,21 +77,28 @@ def engine_config(settings: Settings) -> EngineConfig:
     )
 
 
-def make_backend(settings: Settings, host: OrderRunner) -> ExecutionBackend:
-    """The backend the settings name: the GPU thread in this process, or Ray actors that build their own hosts."""
-    if settings.backend.kind == "ray":
-        from functools import partial
+def make_backend(settings: Settings) -> tuple[ExecutionBackend, OrderRunner | None]:
+    """The backend the settings name, and the engine host when it runs in this process (`thread` only).
 
+    `process` and `ray` build their hosts where the work runs, so this process never loads torch.
+    """
+    kind = settings.backend.kind
+    factory = partial(EngineHost, engine_config(settings))
+    if kind == "ray":
         from engine import RayBackend
 
         ray = settings.backend
-        return RayBackend(
-            partial(EngineHost, engine_config(settings)),
+        backend = RayBackend(
+            factory,
             workers=ray.ray_workers,
             address=ray.ray_address or None,
             ship_files_from=settings.data_dir if ray.ray_files == "object-store" else None,
         )
-    return ThreadBackend(host)
+        return backend, None
+    if kind == "process":
+        return ProcessBackend(factory), None
+    host = factory()
+    return ThreadBackend(host), host
 
 
 def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings: Settings, registry: Registry) -> None:
@@ -118,6 +126,9 @@ async def open_services(
 ) -> AsyncIterator[Services]:
     """Open the database and the engine; the caller sets a delivery port, then `jobs.start()`.
 
+    The engine runs where `settings.backend` says, unless a `backend` is given, or a `host` (a test's) to run on a
+    thread in this process.
+
     `owner` (the command, e.g. "studio run") makes this process the data folder's one owner first, until the
     services close: only an owner may start the queue, which recovers the jobs a crash left running.
     """
@@ -136,10 +147,13 @@ async def _services(
     settings: Settings, host: OrderRunner | None, backend: ExecutionBackend | None
 ) -> AsyncIterator[Services]:
     db = await open_database(settings.db_path)
-    host = host or EngineHost(engine_config(settings))
-    # On the loop, though a local Ray starts in seconds: nothing else runs yet (the bot connects after this), and a
-    # Ray driver started from another thread dies at the next ray.init after a shutdown (tried: tests hang on GCS).
-    backend = backend or make_backend(settings, host)
+    if backend is None and host is not None:
+        backend = ThreadBackend(host)  # a host given (a test's) runs here, on the GPU thread
+    elif backend is None:
+        # On the loop, though a local Ray starts in seconds: nothing else runs yet (the bot connects after this), and
+        # a Ray driver started from another thread dies at the next ray.init after a shutdown (tried: tests hang on
+        # GCS). The engine process starts off the loop and is ready while the bot logs in.
+        backend, host = make_backend(settings)
     models = ModelService(db, settings.default_model)
     queue = JobQueue(db, backend)
     # One registry: the end of a run and a member's choice of checkpoint take names under the same lock.

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -39,15 +39,23 @@ class EngineSettings(BaseModel):
 
 
 class BackendSettings(BaseModel):
-    """Where jobs run: `local` (one GPU thread in the bot's process) or `ray` (one Ray actor per GPU)."""
+    """Where jobs run: `process` (the engine in a process of its own), `thread` (in the bot's process) or `ray`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["local", "ray"] = "local"
+    # process: one engine process beside the bot (its crash or a training never stalls the gateway);
+    # thread: one GPU thread in the bot's process (tests, debugging); ray: one Ray actor per GPU, here or a cluster.
+    kind: Literal["process", "thread", "ray"] = "process"
     ray_address: str = ""  # a running cluster's address (`ray start --head` prints it); empty: start one here
     ray_workers: int = Field(default=0, ge=0, le=64)  # 0: one per GPU Ray sees (one on a machine without GPUs)
     # How files reach the workers: a data folder every node sees at the same path, or with each order.
     ray_files: Literal["shared", "object-store"] = "shared"
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _older_name(cls, value: Any) -> Any:
+        # `local` was the default before the engine had a process of its own; it still means "on this machine".
+        return "process" if isinstance(value, str) and value.strip().lower() == "local" else value
 
 
 # Every variable the studio reads, and the field it fills (`.env.example` lists them all).

@@ -158,7 +158,7 @@ def test_sections_read_the_flat_variable_names(monkeypatch: pytest.MonkeyPatch, 
         "tiny-lm",
     )
     assert settings.engine.hf_offline is True
-    assert settings.backend.kind == "local"
+    assert settings.backend.kind == "process"
     monkeypatch.setenv("STUDIO_BACKEND", "ray")
     monkeypatch.setenv("STUDIO_RAY_WORKERS", "2")
     ray = load_settings(env_file=None).backend
@@ -166,6 +166,14 @@ def test_sections_read_the_flat_variable_names(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("STUDIO_BACKEND", "slurm")
     with pytest.raises(SettingsError, match=r"^STUDIO_BACKEND: "):
         load_settings(env_file=None)
+
+
+def test_the_older_backend_name_local_means_the_engine_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `.env` files copied from an older `.env.example` say STUDIO_BACKEND=local: they keep working.
+    monkeypatch.setenv("STUDIO_BACKEND", "local")
+    assert load_settings(env_file=None).backend.kind == "process"
+    monkeypatch.setenv("STUDIO_BACKEND", "thread")
+    assert load_settings(env_file=None).backend.kind == "thread"
 
 
 def test_the_optimize_level_reaches_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -76,7 +76,7 @@ def describe(runner: OrderRunner) -> dict[str, Any]:
     """The device facts of this worker: what a training plan is sized against (imports torch)."""
     import torch
 
-    from engine.device import choose_device, choose_dtype, gpu_total_gb
+    from engine.diffusion.device import choose_device, choose_dtype, gpu_total_gb
 
     setting = getattr(getattr(runner, "config", None), "device", "cpu")
     try:

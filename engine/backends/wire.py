@@ -2,7 +2,7 @@
 
 Both ends are this project's code on one machine, over a private socket pair. The bot's side still unpickles
 without importing anything heavy: a class from torch & co., or from an engine module the bot has not imported
-itself (`engine.device` imports torch), is refused, and an error then travels as its type name and message.
+itself (`engine.diffusion.device` imports torch), is refused, and an error then travels as its type name and message.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if module not in sys.modules:
             top = module.partition(".")[0]
-            # An engine module the core has not imported may import torch (engine.device does).
+            # An engine module the core has not imported may import torch (engine.diffusion.device does).
             if top in _HEAVY or top == "engine":
                 raise pickle.UnpicklingError(f"{module}.{name} is not loaded in the bot's process")
         return super().find_class(module, name)
