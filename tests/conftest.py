@@ -47,11 +47,15 @@ STUDIO_ENV = ("DISCORD_TOKEN", "STUDIO_DATA_DIR", "STUDIO_DEFAULT_MODEL", "STUDI
 
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
-    """Runs `studio --data-dir <tmp>/data ARGS` in-process on the CPU, with no stray `.env` or variable read."""
+    """Runs `studio --data-dir <tmp>/data ARGS` in-process on the CPU (the engine on a thread), with no stray `.env`
+    or variable read."""
     monkeypatch.chdir(tmp_path)
     for name in STUDIO_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    # The engine on a thread of this process, where torch is loaded once for the session: an engine process per
+    # command loads it again each time (the CLI tests took twice as long). The process backend has its own tests.
+    monkeypatch.setenv("STUDIO_BACKEND", "thread")
     from cli.main import cli  # the CLI, imported only by the tests that run it
 
     runner = CliRunner()
