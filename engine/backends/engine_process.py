@@ -215,6 +215,8 @@ def main(argv: list[str]) -> int:
         root.removeHandler(handler)
     root.addHandler(_ToParent(sender))
     root.setLevel(hello["log_level"])
+    for name, level in hello["log_levels"].items():  # the libraries the parent quiets are quiet here too
+        logging.getLogger(name).setLevel(level)
     started = time.monotonic()
     try:
         runner = load_trusted(hello["factory"])()

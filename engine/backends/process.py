@@ -229,6 +229,7 @@ class ProcessBackend:
             "slots": self._slots["interactive"],
             "batch_slots": self._slots["batch"],
             "log_level": logging.getLogger().getEffectiveLevel(),
+            "log_levels": _logger_levels(),
         }
         return _Child(self, hello)
 
@@ -374,6 +375,12 @@ class ProcessBackend:
                 handle.finish(None, EngineProcessError(f"the engine could not start: {child.fatal.splitlines()[-1]}"))
             else:
                 handle.finish(None, WorkerLost(f"the engine process {how} while running job {handle.job_id}"))
+
+
+def _logger_levels() -> dict[str, int]:
+    """The levels set on named loggers here (the chatty libraries quieted): the child sets the same."""
+    loggers = logging.Logger.manager.loggerDict.items()
+    return {name: lg.level for name, lg in loggers if isinstance(lg, logging.Logger) and lg.level != logging.NOTSET}
 
 
 def _import_roots() -> list[str]:
