@@ -264,9 +264,10 @@ class ProcessBackend:
         with self._lock:
             self._closed = True
             child = self._child
+            live = [] if child is None else list(child.jobs.values())
         if child is None:
             return
-        for handle in list(child.jobs.values()):
+        for handle in live:
             handle.cancel()
         if child.ready.is_set():
             child.send(("stop",))

@@ -129,7 +129,7 @@ async def test_a_failing_job_is_logged_once_with_the_childs_traceback(
 
 def test_an_error_whose_class_this_process_lacks_travels_as_words() -> None:
     # Protocol 0 names classes as text: the error as if its class lived in an engine module not loaded here
-    # (engine.device, which imports torch, is one in the bot's process).
+    # (engine.diffusion.device, which imports torch, is one in the bot's process).
     blob = pickle.dumps(RuntimeError("no GPU"), protocol=0).replace(
         b"cexceptions\nRuntimeError", b"cengine.nowhere\nGone"
     )

@@ -67,7 +67,7 @@ async def test_a_job_whose_engine_process_dies_is_retried_on_a_fresh_one(tmp_pat
 
 
 # Real services on the default backend, in a fresh interpreter (this test session has torch loaded): a generation
-# on tiny-sd, and one on a GPU this machine lacks, whose error class (engine.device's) would load torch here.
+# on tiny-sd, and one on a GPU this machine lacks, whose error class (engine.diffusion.device's) would load torch here.
 BOT = """
 import asyncio, json, sys
 from studio.container import open_services

@@ -1,0 +1,168 @@
+"""How fast the bot defers a flood of slash commands, with a tiny LoRA training running and without.
+
+The real bot and the real services on the fake Discord the tests use (`tests/bot/fakediscord.py`), the engine on the
+tiny models on the backend named: `thread` (the engine's thread in the bot's process), `process` (the default: an
+engine process of its own) or `ray` (one local Ray actor). For each backend and each scenario (`idle`: the engine
+waits; `training`: a LoRA training on tiny-sd has run a few steps), `--commands` /generate commands from `--members`
+members are dispatched at once, `--rounds` times, and the time from each dispatch to its deferral (the interaction
+callback the fake records) is reported: p50, p99 and max over every command of every round. Discord's limit is 3 s.
+
+Usage: PYTHONPATH=. python scripts/bench_flood.py [--backends thread,process] [--commands 200] [--members 50]
+       [--rounds 3] [--steps 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the tests run the engine: one torch thread on a shared machine
+
+import discord
+import numpy as np
+from PIL import Image
+
+from bot.logging_setup import setup_logging
+from bot.runner import build_bot
+from studio.container import Services, open_services
+from studio.contract import Caller
+from studio.settings import load_settings
+from tests.bot.fakediscord import CHANNEL_ID, GUILD_ID, FakeDiscord
+
+MANAGER = Caller(user_id=1, guild_id=GUILD_ID, channel_id=CHANNEL_ID, may_manage_server=True)
+
+
+def _images(count: int) -> list[bytes]:
+    """Small PNGs of one 'character' (a warm disc on a cool ground), made here so that this process needs no torch."""
+    found = []
+    for i in range(count):
+        yy, xx = np.mgrid[:64, :64]
+        disc = (yy - 32) ** 2 + (xx - 30 - 2 * i) ** 2 < 18**2
+        pixels = np.where(disc[..., None], [230, 140, 60], [40, 70, 160]).astype(np.uint8)
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="PNG")
+        found.append(buffer.getvalue())
+    return found
+
+
+async def _idle(services: Services, limit_s: float) -> None:
+    """Until no job is queued or running (the captions a set's images start)."""
+    deadline = time.monotonic() + limit_s
+    while [*await services.db.jobs.list_running(), *await services.db.jobs.fair_queue()]:
+        if time.monotonic() > deadline:
+            raise TimeoutError("jobs still running")
+        await asyncio.sleep(0.2)
+
+
+async def _start_training(services: Services, steps: int) -> int:
+    """A training on four images, running: returns its job once it has reported two steps."""
+    await services.db.guild_settings.update(GUILD_ID, min_training_images=4)
+    await services.trainsets.create(MANAGER, "flood", trigger_word="zzflood")
+    for data in _images(4):
+        await services.trainsets.add(MANAGER, data, "flood")
+    await _idle(services, 300)
+    plan = await services.training.plan(MANAGER, "flood", "Flood", steps=steps)
+    ticket = await services.training.start(MANAGER, plan.run_id)
+    deadline = time.monotonic() + 300
+    while services.jobs.last_step(ticket.job_id) < 2:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the training reported no steps")
+        await asyncio.sleep(0.1)
+    return ticket.job_id
+
+
+async def _flood(fake: FakeDiscord, commands: int, members: int) -> list[float]:
+    """Dispatch the commands at once; each one's seconds from its dispatch to its deferral."""
+    sent = [
+        fake.slash("generate", user_id=10_000 + n % members, prompt=f"a lighthouse {n}", steps=2, model="tiny-sd")
+        for n in range(commands)
+    ]
+    await fake.wait_for(lambda: all(ix.callback_at is not None for ix in sent), within=120)
+    return [ix.callback_at - ix.dispatched_at for ix in sent if ix.callback_at is not None]
+
+
+async def scenario(backend: str, training: bool, args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = load_settings(
+            env_file=None,
+            STUDIO_DATA_DIR=Path(tmp) / "data",
+            STUDIO_DEVICE="cpu",
+            STUDIO_DEFAULT_MODEL="tiny-sd",
+            STUDIO_CAPTIONER="tiny-blip",
+            STUDIO_EMBEDDER="tiny-clip",
+            STUDIO_BACKEND=backend,
+        )
+        fake = FakeDiscord()
+        await fake.start()
+        discord.http.Route.BASE = fake.base_url  # type: ignore[misc]
+        started = time.perf_counter()
+        async with open_services(settings) as services:
+            ready = getattr(services.backend, "ready", None)
+            if callable(ready):
+                await ready()
+            ready_s = time.perf_counter() - started
+            bot = build_bot(settings, services)
+            async with bot:
+                await bot.login("fake-token")
+                fake.attach(bot)
+                await services.jobs.start()
+                if training:
+                    job = await _start_training(services, args.steps)
+                else:  # the same model in memory as during a training's generations
+                    ix = fake.slash("generate", user_id=1, prompt="warm up", steps=2, model="tiny-sd")
+                    await fake.wait_for(lambda: ix.followups or ix.callback_at, within=60)
+                    await _idle(services, 300)
+                seconds: list[float] = []
+                for _ in range(args.rounds):
+                    seconds += await _flood(fake, args.commands, args.members)
+                    await asyncio.sleep(1)
+                row = await services.db.jobs.get(job) if training else None
+                still = row is not None and row.status == "running"
+                await services.jobs.stop()  # before the bot's session closes: no delivery into a closed session
+        await fake.stop()
+    ms = sorted(s * 1000 for s in seconds)
+    return {
+        "backend": backend,
+        "scenario": "training" if training else "idle",
+        "n": len(ms),
+        "p50": statistics.median(ms),
+        "p99": ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))],
+        "max": ms[-1],
+        "ready_s": ready_s,
+        "trained_throughout": still if training else None,
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    print(f"{args.commands} /generate from {args.members} members at once, {args.rounds} rounds; defer time in ms")
+    print("| backend | engine | p50 | p99 | max | engine ready in |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for backend in args.backends.split(","):
+        for training in (False, True):
+            row = await scenario(backend, training, args)
+            note = "" if row["trained_throughout"] in (None, True) else " (the training ended before the flood did)"
+            print(
+                f"| {row['backend']} | {row['scenario']}{note} | {row['p50']:.1f} | {row['p99']:.1f} | "
+                f"{row['max']:.1f} | {row['ready_s']:.2f} s |",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backends", default="thread,process", help="comma-separated: thread, process, ray")
+    parser.add_argument("--commands", type=int, default=200)
+    parser.add_argument("--members", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=400, help="the training's steps: enough to outlast the floods")
+    setup_logging("WARNING")  # as the bot does: the chatty libraries quieted, in the engine's process too
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main(parser.parse_args()))
