@@ -19,6 +19,7 @@ import contextlib
 import io
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,9 +36,9 @@ from bot.runner import build_bot
 from studio.container import Services, open_services
 from studio.contract import Caller
 from studio.settings import load_settings
-from tests.bot.fakediscord import CHANNEL_ID, GUILD_ID, FakeDiscord
+from tests.bot.fakediscord import BASIC_PERMISSIONS, CHANNEL_ID, GUILD_ID, FakeDiscord
 
-MANAGER = Caller(user_id=1, guild_id=GUILD_ID, channel_id=CHANNEL_ID, may_manage_server=True)
+MANAGER = Caller(user_id=1, guild_id=GUILD_ID, channel_id=CHANNEL_ID, may_manage_server=True, may_moderate=True)
 
 
 def _images(count: int) -> list[bytes]:
@@ -62,6 +63,19 @@ async def _idle(services: Services, limit_s: float) -> None:
         await asyncio.sleep(0.2)
 
 
+async def _drop_generations(services: Services) -> None:
+    """Cancel the generations a flood queued, so that every round meets the same engine (idle, or training)."""
+    for job in [*await services.db.jobs.list_running(), *await services.db.jobs.fair_queue()]:
+        if job.kind == "generate":
+            with contextlib.suppress(Exception):  # it ended meanwhile
+                await services.jobs.cancel(MANAGER, job.id)
+    deadline = time.monotonic() + 60
+    while [j for j in await services.db.jobs.list_running() if j.kind == "generate"]:
+        if time.monotonic() > deadline:
+            raise TimeoutError("a cancelled generation is still running")
+        await asyncio.sleep(0.1)
+
+
 async def _start_training(services: Services, steps: int) -> int:
     """A training on four images, running: returns its job once it has reported two steps."""
     await services.db.guild_settings.update(GUILD_ID, min_training_images=4)
@@ -79,14 +93,33 @@ async def _start_training(services: Services, steps: int) -> int:
     return ticket.job_id
 
 
-async def _flood(fake: FakeDiscord, commands: int, members: int) -> list[float]:
-    """Dispatch the commands at once; each one's seconds from its dispatch to its deferral."""
-    sent = [
-        fake.slash("generate", user_id=10_000 + n % members, prompt=f"a lighthouse {n}", steps=2, model="tiny-sd")
-        for n in range(commands)
-    ]
-    await fake.wait_for(lambda: all(ix.callback_at is not None for ix in sent), within=120)
-    return [ix.callback_at - ix.dispatched_at for ix in sent if ix.callback_at is not None]
+async def _flood(fake: FakeDiscord, commands: int, members: int, spread_s: float = 0) -> list[float]:
+    """Dispatch the commands at once (or one every `spread_s`); each one's seconds from its dispatch to its deferral.
+
+    The payloads are built first (the fake checks each against the command tree, which takes time that Discord's
+    gateway would not add), then dispatched back to back, as a burst of gateway events arrives.
+    """
+    assert fake.bot is not None
+    sent = []
+    for n in range(commands):
+        values = {"prompt": f"a lighthouse {n}", "steps": 2, "model": "tiny-sd"}
+        data = fake._options(fake.bot, "generate", values, None, True)
+        sent.append(
+            fake._base(2, data, user_id=10_000 + n % members, permissions=BASIC_PERMISSIONS, roles=(), message=None)
+        )
+    for state in sent:
+        fake._dispatch(state, None)
+        if spread_s:
+            await asyncio.sleep(spread_s)
+    with contextlib.suppress(AssertionError):  # one answered after Discord's 3 s is refused: it never gets one
+        await fake.wait_for(lambda: all(ix.callback_at is not None for ix in sent), within=60)
+    late = [ix for ix in sent if ix.callback_at is None]
+    if late:
+        print(f"{len(late)} of {commands} never deferred; the fake saw: {fake.problems[-3:]}", file=sys.stderr)
+    # Every command has its answer (queued, or refused) before the next round, or the services close.
+    with contextlib.suppress(AssertionError):
+        await fake.wait_for(lambda: not fake.hanging(), within=120)
+    return [ix.callback_at - ix.dispatched_at if ix.callback_at is not None else float("inf") for ix in sent]
 
 
 async def scenario(backend: str, training: bool, args: argparse.Namespace) -> dict[str, Any]:
@@ -114,15 +147,15 @@ async def scenario(backend: str, training: bool, args: argparse.Namespace) -> di
                 await bot.login("fake-token")
                 fake.attach(bot)
                 await services.jobs.start()
+                # One command first: the bot's code paths warm, the model in memory as in a busy studio.
+                await _flood(fake, 1, 1)
+                await _idle(services, 300)
                 if training:
                     job = await _start_training(services, args.steps)
-                else:  # the same model in memory as during a training's generations
-                    ix = fake.slash("generate", user_id=1, prompt="warm up", steps=2, model="tiny-sd")
-                    await fake.wait_for(lambda: ix.followups or ix.callback_at, within=60)
-                    await _idle(services, 300)
                 seconds: list[float] = []
                 for _ in range(args.rounds):
-                    seconds += await _flood(fake, args.commands, args.members)
+                    seconds += await _flood(fake, args.commands, args.members, args.spread_ms / 1000)
+                    await _drop_generations(services)
                     await asyncio.sleep(1)
                 row = await services.db.jobs.get(job) if training else None
                 still = row is not None and row.status == "running"
@@ -142,7 +175,8 @@ async def scenario(backend: str, training: bool, args: argparse.Namespace) -> di
 
 
 async def main(args: argparse.Namespace) -> None:
-    print(f"{args.commands} /generate from {args.members} members at once, {args.rounds} rounds; defer time in ms")
+    when = f"one every {args.spread_ms:g} ms" if args.spread_ms else "at once"
+    print(f"{args.commands} /generate from {args.members} members {when}, {args.rounds} rounds; defer time in ms")
     print("| backend | engine | p50 | p99 | max | engine ready in |")
     print("| --- | --- | --- | --- | --- | --- |")
     for backend in args.backends.split(","):
@@ -162,6 +196,7 @@ if __name__ == "__main__":
     parser.add_argument("--commands", type=int, default=200)
     parser.add_argument("--members", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--spread-ms", type=float, default=0, help="one command every N ms instead of all at once")
     parser.add_argument("--steps", type=int, default=400, help="the training's steps: enough to outlast the floods")
     setup_logging("WARNING")  # as the bot does: the chatty libraries quieted, in the engine's process too
     with contextlib.suppress(KeyboardInterrupt):

@@ -208,6 +208,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     conn = Connection(int(argv[1]))
     hello = load_trusted(conn.recv_bytes())
+    if hello["nice"] > 0:
+        os.nice(hello["nice"])
     sys.path[:] = list(dict.fromkeys([*hello["path"], *sys.path]))
     sender = _Sender(conn)
     root = logging.getLogger()

@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 
 RunnerFactory = Callable[[], OrderRunner]
 WORKER_NAME = "engine-process"
+NICE = 5  # the engine process's CPU priority, below the bot's (0 is a process's usual; 19 the lowest)
 _NUMBERS = itertools.count(1)
 
 
@@ -205,11 +206,18 @@ class ProcessBackend:
     `factory` must pickle (a class, or `functools.partial` of one) and import without torch where it is pickled.
     `slots` and `batch_slots` are as for `ThreadBackend`. The child starts at once, off the event loop; a job
     submitted before it is ready waits in the socket. `stop_limit_s` bounds how long `shutdown` waits for the child
-    to stop its work (a training saves a checkpoint) before killing it.
+    to stop its work (a training saves a checkpoint) before killing it. `nice` lowers the child's CPU priority, so
+    that on a busy machine the bot's process answers first (a GPU's work barely needs the CPU meanwhile).
     """
 
     def __init__(
-        self, factory: RunnerFactory, *, slots: int = 1, batch_slots: int = 1, stop_limit_s: float = 60
+        self,
+        factory: RunnerFactory,
+        *,
+        slots: int = 1,
+        batch_slots: int = 1,
+        stop_limit_s: float = 60,
+        nice: int = NICE,
     ) -> None:
         if slots < 1 or batch_slots < 1:
             raise ValueError(f"slots must be at least 1, got {slots} interactive and {batch_slots} batch")
@@ -217,6 +225,7 @@ class ProcessBackend:
         self._slots: dict[Lane, int] = {"interactive": slots, "batch": batch_slots}
         self._busy: dict[Lane, int] = dict.fromkeys(LANES, 0)
         self._stop_limit_s = stop_limit_s
+        self._nice = nice
         self._lock = threading.Lock()
         self._closed = False
         self._child: _Child | None = self._spawn()
@@ -230,6 +239,7 @@ class ProcessBackend:
             "batch_slots": self._slots["batch"],
             "log_level": logging.getLogger().getEffectiveLevel(),
             "log_levels": _logger_levels(),
+            "nice": self._nice,
         }
         return _Child(self, hello)
 
