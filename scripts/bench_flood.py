@@ -7,8 +7,10 @@ waits; `training`: a LoRA training on tiny-sd has run a few steps), `--commands`
 members are dispatched at once, `--rounds` times, and the time from each dispatch to its deferral (the interaction
 callback the fake records) is reported: p50, p99 and max over every command of every round. Discord's limit is 3 s.
 
+torch uses its default threads (one per core) unless OMP_NUM_THREADS says otherwise, as a bot on a CPU machine does.
+
 Usage: PYTHONPATH=. python scripts/bench_flood.py [--backends thread,process] [--commands 200] [--members 50]
-       [--rounds 3] [--steps 400]
+       [--rounds 3] [--steps 400] [--spread-ms 0]
 """
 
 from __future__ import annotations
@@ -17,15 +19,12 @@ import argparse
 import asyncio
 import contextlib
 import io
-import os
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the tests run the engine: one torch thread on a shared machine
 
 import discord
 import numpy as np
