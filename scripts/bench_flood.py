@@ -153,7 +153,10 @@ async def scenario(backend: str, training: bool, args: argparse.Namespace) -> di
                     job = await _start_training(services, args.steps)
                 seconds: list[float] = []
                 for _ in range(args.rounds):
+                    cpu = time.process_time()
                     seconds += await _flood(fake, args.commands, args.members, args.spread_ms / 1000)
+                    spent = (time.process_time() - cpu) * 1000 / args.commands
+                    print(f"  {backend}: this process's CPU, per command handled: {spent:.1f} ms", file=sys.stderr)
                     await _drop_generations(services)
                     await asyncio.sleep(1)
                 row = await services.db.jobs.get(job) if training else None
