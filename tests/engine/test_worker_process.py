@@ -147,3 +147,12 @@ class NeedsTwo(Exception):
 def test_an_error_that_pickles_but_cannot_be_rebuilt_travels_as_words() -> None:
     blob, type_name, message, engine_error, _trace = dump_error(NeedsTwo("x", "y"))
     assert blob is None and (type_name, message, engine_error) == ("NeedsTwo", "x and y", False)
+
+
+async def test_the_child_runs_at_a_lower_cpu_priority_than_this_process() -> None:
+    backend = ProcessBackend(ScriptHost, nice=3)
+    try:
+        pid = await backend.ready()
+        assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 3)
+    finally:
+        await asyncio.wait_for(backend.shutdown(), 30)

@@ -18,7 +18,7 @@ from engine.work import WorkOrder
 from studio.container import open_services
 from studio.contract import Caller
 from studio.jobs import Completion, JobKind
-from studio.settings import load_settings
+from studio.settings import Settings, load_settings
 from tests.engine.scripted import Script, ScriptHost
 from tests.studio.conftest import GUILD, RecordingDelivery
 
@@ -66,6 +66,21 @@ async def test_a_job_whose_engine_process_dies_is_retried_on_a_fresh_one(tmp_pat
         assert (await services.jobs.wait(again.job_id, limit_s=60)).status == "done"
 
 
+async def test_the_settings_pick_where_the_engine_runs(tmp_path: Path) -> None:
+    from engine.backends import ThreadBackend
+    from studio.container import make_backend
+
+    def settings(kind: str) -> Settings:
+        return load_settings(env_file=None, STUDIO_DATA_DIR=tmp_path, STUDIO_DEVICE="cpu", STUDIO_BACKEND=kind)
+
+    backend, host = make_backend(settings("thread"))
+    assert isinstance(backend, ThreadBackend) and host is not None  # the engine host lives here
+    await backend.shutdown()
+    backend, host = make_backend(settings("local"))  # the older name
+    assert isinstance(backend, ProcessBackend) and host is None  # the engine process builds its own
+    await backend.shutdown()
+
+
 # Real services on the default backend, in a fresh interpreter (this test session has torch loaded): a generation
 # on tiny-sd, and one on a GPU this machine lacks, whose error class (engine.diffusion.device's) would load torch here.
 BOT = """
@@ -73,7 +88,7 @@ import asyncio, json, sys
 from studio.container import open_services
 from studio.contract import Caller
 from studio.images.api import GenerateInput
-from studio.settings import load_settings
+from studio.settings import Settings, load_settings
 from tests.studio.conftest import RecordingDelivery
 
 async def main(data, device):
