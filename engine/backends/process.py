@@ -300,11 +300,6 @@ class ProcessBackend:
         """Wait, off the loop, until the child has built its runner; its process id."""
         return await asyncio.to_thread(self.wait_ready, limit_s)
 
-    @property
-    def ready_s(self) -> float | None:
-        """Seconds the current child took from its start to a built runner (None before it is ready)."""
-        return None if self._child is None else self._child.ready_s
-
     async def workers(self, limit_s: float = 60) -> list[WorkerInfo]:
         """The engine process as a worker: its device, GPU, precision, the base models it holds, its jobs."""
         child = self._current()
