@@ -73,25 +73,21 @@ def _plain(value: Any) -> bool:
 
 
 def describe(runner: OrderRunner) -> dict[str, Any]:
-    """The device facts of this worker: what a training plan is sized against (imports torch)."""
-    import torch
-
-    from engine.diffusion.device import choose_device, choose_dtype, gpu_total_gb
-
-    setting = getattr(getattr(runner, "config", None), "device", "cpu")
+    """This worker's facts, from its runner's own `worker_info` (the engine host's imports torch)."""
+    info = getattr(runner, "worker_info", None)
+    if info is None:  # a bare test runner: nothing to ask
+        return {"device": "cpu", "gpu_name": None, "gpu_memory_gb": None, "precision": "fp32", "loaded_models": []}
     try:
-        device = choose_device(setting)
-    except EngineError as exc:  # STUDIO_DEVICE names a GPU this machine lacks: its jobs say so
+        worker = info("engine-process")
+    except EngineError as exc:  # STUDIO_DEVICE names a GPU this machine lacks: its jobs say so, and so do we
         log.warning("%s", exc)
-        return {"device": setting, "gpu_name": None, "gpu_memory_gb": None, "precision": "fp32"}
-    cuda = device.startswith("cuda")
-    index = int(device.split(":")[1]) if ":" in device else 0
-    dtype = choose_dtype(device)
+        return {"device": "unknown", "gpu_name": None, "gpu_memory_gb": None, "precision": "fp32", "error": str(exc)}
     return {
-        "device": device,
-        "gpu_name": torch.cuda.get_device_name(index) if cuda else None,
-        "gpu_memory_gb": gpu_total_gb(setting),
-        "precision": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(dtype, "fp32"),
+        "device": worker.device,
+        "gpu_name": worker.gpu_name,
+        "gpu_memory_gb": worker.gpu_memory_gb,
+        "precision": worker.precision,
+        "loaded_models": list(worker.loaded_models),
     }
 
 
@@ -189,9 +185,8 @@ class _Server:
             return self._facts
 
     async def _status(self, request: int) -> None:
-        facts = dict(await asyncio.to_thread(self._facts_now))
-        loaded = getattr(self._runner, "loaded_models", None)
-        facts["loaded_models"] = list(loaded()) if callable(loaded) else []
+        await asyncio.to_thread(self._facts_now)  # the first answer waits for torch, once
+        facts = await asyncio.to_thread(describe, self._runner)  # then fresh: the models held change with the jobs
         facts["jobs"] = list(self._handles)
         self._send(("reply", request, facts))
 

@@ -42,7 +42,7 @@ from engine.backends.base import (
     WorkerLost,
 )
 from engine.backends.wire import EngineProcessError, loads, rebuilt_error
-from engine.errors import Cancelled
+from engine.errors import Cancelled, EngineError
 from engine.work import WorkOrder
 
 log = logging.getLogger(__name__)
@@ -324,6 +324,8 @@ class ProcessBackend:
         with self._lock:
             jobs = tuple(child.jobs)
         known = facts or child.facts or {}
+        if known.get("error"):  # the device the settings name is not there: as the thread backend, say so
+            raise EngineError(known["error"])
         return [
             WorkerInfo(
                 name=WORKER_NAME,

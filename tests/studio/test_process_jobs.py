@@ -20,7 +20,7 @@ from studio.contract import Caller
 from studio.jobs import Completion, JobKind
 from studio.settings import Settings, load_settings
 from tests.engine.scripted import Script, ScriptHost
-from tests.studio.conftest import GUILD, RecordingDelivery
+from tests.studio.conftest import GUILD, RecordingDelivery, show_everything
 
 ROOT = Path(__file__).resolve().parents[2]
 MANAGER = Caller(user_id=1, guild_id=GUILD, channel_id=7, may_manage_server=True)
@@ -52,7 +52,7 @@ async def test_a_job_whose_engine_process_dies_is_retried_on_a_fresh_one(tmp_pat
     backend = ProcessBackend(ScriptHost)
     first = await backend.ready()
     async with open_services(settings, backend=backend) as services:
-        services.jobs.set_delivery(RecordingDelivery())
+        show_everything(services, RecordingDelivery())
         services.jobs.register(ScriptKind())
         await services.jobs.start()
         marker = tmp_path / "first-attempt"
@@ -89,12 +89,12 @@ from studio.container import open_services
 from studio.contract import Caller
 from studio.images.api import GenerateInput
 from studio.settings import Settings, load_settings
-from tests.studio.conftest import RecordingDelivery
+from tests.studio.conftest import RecordingDelivery, show_everything
 
 async def main(data, device):
     settings = load_settings(env_file=None, STUDIO_DATA_DIR=data, STUDIO_DEVICE=device, STUDIO_DEFAULT_MODEL="tiny-sd")
     async with open_services(settings) as services:
-        services.jobs.set_delivery(RecordingDelivery())
+        show_everything(services, RecordingDelivery())
         await services.jobs.start()
         caller = Caller(user_id=1, guild_id=5, channel_id=7, may_manage_server=True)
         ticket = await services.generate.submit(caller, GenerateInput(prompt="a fox", count=1, seed=3, steps=2))
