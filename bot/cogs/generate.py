@@ -10,8 +10,7 @@ from discord.ext import commands
 
 from bot.ui import render
 from bot.ui.caller import caller_from
-from engine.catalog import ASPECTS, COUNTS, MAX_PROMPT_CHARS, MAX_SEED
-from studio.images.api import GenerateInput
+from studio.images.api import ASPECTS, COUNTS, MAX_PROMPT_CHARS, MAX_SEED, GenerateInput
 
 if TYPE_CHECKING:
     from bot.client import StudioBot

@@ -12,9 +12,8 @@ from bot.ui import render
 from bot.ui.attachments import first_image, read_attachment
 from bot.ui.caller import caller_from
 from bot.ui.describe_view import describe_embed, describe_view
-from engine.catalog import COUNTS
 from studio.errors import StudioError
-from studio.images.api import MAX_DESCRIBE, MAX_INSTRUCTION, MAX_REGION, EditImageInput, VaryImageInput
+from studio.images.api import COUNTS, MAX_DESCRIBE, MAX_INSTRUCTION, MAX_REGION, EditImageInput, VaryImageInput
 
 if TYPE_CHECKING:
     from bot.client import StudioBot

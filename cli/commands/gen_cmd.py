@@ -10,8 +10,7 @@ import click
 
 from cli.commands._local import OUT_DIR, CliDelivery, copy_failed, copy_result, print_result, wait_result, with_services
 from cli.commands._support import LOCAL, Context, run_async
-from engine.catalog import ASPECTS, SCHEDULERS
-from studio.images.api import GenerateInput, JobResult
+from studio.images.api import ASPECTS, SCHEDULERS, GenerateInput, JobResult
 
 if TYPE_CHECKING:
     from studio.container import Services

@@ -6,6 +6,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+# The catalog's bounds and choices, re-exported: the adapters declare their options from these, not from the engine.
+from engine.catalog import ASPECTS as ASPECTS
+from engine.catalog import COUNTS as COUNTS
+from engine.catalog import MAX_PROMPT_CHARS as MAX_PROMPT_CHARS
+from engine.catalog import MAX_SEED as MAX_SEED
+from engine.catalog import SCHEDULERS as SCHEDULERS
 from studio.contract import BatchTickets, Caller, Deliverable, JobTicket
 
 VaryStrength = Literal["subtle", "strong"]
@@ -28,7 +34,7 @@ class GenerateInput:
     steps: int | None = None
     guidance: float | None = None
     lora_scale: float | None = None
-    scheduler: str | None = None  # engine.catalog.SCHEDULERS; None = the model's default
+    scheduler: str | None = None  # SCHEDULERS; None = the model's default
 
 
 @dataclass(frozen=True)
