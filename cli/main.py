@@ -155,15 +155,15 @@ class StudioGroup(click.Group):
 def _check_device(ctx: click.Context, settings: Any) -> None:
     """STUDIO_DEVICE=cuda on a machine without a GPU: say so before any job is queued."""
     command = ctx.invoked_subcommand
-    if not settings.engine.device.startswith("cuda") or command not in _ENGINE_COMMANDS:
+    if command not in _ENGINE_COMMANDS:
         return
     readers = _ENGINE_COMMANDS[command]
     words = ctx.meta.get("studio.subcommand_args", [])
     if readers is not None and words[:1] and words[0] in readers:
         return
-    from engine.diffusion.device import choose_device
+    from studio.device import check_device
 
-    choose_device(settings.engine.device)  # a DeviceError says what to set
+    check_device(settings.engine.device)  # a DeviceError says what to set
 
 
 @click.group(cls=StudioGroup)
