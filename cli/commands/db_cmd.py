@@ -16,16 +16,9 @@ def db() -> None:
 @click.pass_obj
 def upgrade(obj: Context) -> None:
     """Create the database or apply pending migrations."""
-    from storage import open_database
+    from studio.database import upgrade_database
 
-    async def go() -> int:
-        database = await open_database(obj.settings.db_path)
-        try:
-            return database.schema_version
-        finally:
-            await database.close()
-
-    version = run_async(go)
+    version = run_async(lambda: upgrade_database(obj.settings))
     click.echo(f"database {obj.settings.db_path} at schema version {version}")
 
 
@@ -35,18 +28,9 @@ def upgrade(obj: Context) -> None:
 @click.pass_obj
 def delete_user(obj: Context, user_id: int, yes: bool) -> None:
     """Delete everything stored about a Discord user (prompts, images, reactions, training items)."""
-    from storage import open_database
-    from studio.privacy import delete_user_data
+    from studio.database import forget_user
 
     if not yes:
         click.confirm(f"Delete all data of user {user_id}?", abort=True)
-
-    async def go() -> dict[str, int]:
-        database = await open_database(obj.settings.db_path)
-        try:
-            return await delete_user_data(database, user_id)
-        finally:
-            await database.close()
-
-    counts = run_async(go)
+    counts = run_async(lambda: forget_user(obj.settings, user_id))
     click.echo(", ".join(f"{name}: {n}" for name, n in counts.items()) or "nothing stored for that user")
