@@ -29,17 +29,9 @@ def _line(info: ModelInfo) -> str:
 
 
 def print_catalog(obj: Context) -> None:
-    from storage import open_database
-    from studio.models.service import ModelService
+    from studio.models.service import read_catalog
 
-    async def go() -> list[ModelInfo]:
-        db = await open_database(obj.settings.db_path)
-        try:
-            return await ModelService(db, obj.settings.default_model).catalog()
-        finally:
-            await db.close()
-
-    for info in run_async(go):
+    for info in run_async(lambda: read_catalog(obj.settings.db_path, obj.settings.default_model)):
         click.echo(_line(info))
 
 
@@ -47,15 +39,14 @@ def print_catalog(obj: Context) -> None:
 @click.pass_obj
 def list_models(obj: Context) -> None:
     """Base models and trained LoRAs, as the picker shows them; then the captioners, segmenters and rewriters."""
-    from engine.vision.catalog import vision_presets
+    from studio.models.service import helper_models
 
     print_catalog(obj)
     engine = obj.settings.engine
-    chosen = {engine.captioner, engine.segmenter, engine.rewriter, engine.embedder}
-    for preset in vision_presets():
-        mark = " (selected)" if preset.id in chosen else ""
-        test = " (test model)" if preset.is_test_model else ""
-        click.echo(f"{preset.id:<24} {preset.kind:<9} {preset.source}{test}{mark}")
+    for helper in helper_models({engine.captioner, engine.segmenter, engine.rewriter, engine.embedder}):
+        mark = " (selected)" if helper.selected else ""
+        test = " (test model)" if helper.is_test_model else ""
+        click.echo(f"{helper.id:<24} {helper.kind:<9} {helper.source}{test}{mark}")
 
 
 @models.command("add")

@@ -35,6 +35,17 @@ class ModelInfo:
     memory: str | None = None  # how much free GPU memory each way of holding it needs (FLUX.1)
 
 
+@dataclass(frozen=True)
+class HelperModelInfo:
+    """One captioner, segmenter, rewriter or embedder the engine knows, as `studio models list` shows it."""
+
+    id: str
+    kind: str  # captioner | segmenter | rewriter | embedder
+    source: str  # hub id, local folder, or "builtin:<name>"
+    is_test_model: bool
+    selected: bool  # named by its setting (STUDIO_CAPTIONER, ...)
+
+
 class ModelsApi(Protocol):
     async def autocomplete(self, current: str) -> list[ModelChoice]: ...
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass
+from pathlib import Path
 
 from engine import LoraSpec, ModelPreset, ModelSpec, all_presets, family_preset
-from storage import Database
+from storage import Database, open_database
 from storage.records import ModelRecord
 from studio.errors import NotFound, StudioError
-from studio.models.api import ModelChoice, ModelInfo
+from studio.models.api import HelperModelInfo, ModelChoice, ModelInfo
 from studio.names import name_key
 
 MAX_CHOICES = 25  # Discord's autocomplete limit
@@ -169,3 +171,19 @@ def _memory_note(preset: ModelPreset) -> str | None:
         f"nf4 from ~{smallest_gpu_for('quantized', 'nf4', refs):.0f} GB (with bitsandbytes), "
         f"streamed block by block from ~{smallest_gpu_for('group_offload', references=refs):.0f} GB (slow)"
     )
+
+
+async def read_catalog(db_path: Path, default_model: str) -> list[ModelInfo]:
+    """The picker's catalog read from the database at `db_path`, without the rest of the services."""
+    db = await open_database(db_path)
+    try:
+        return await ModelService(db, default_model).catalog()
+    finally:
+        await db.close()
+
+
+def helper_models(selected: Collection[str]) -> list[HelperModelInfo]:
+    """Every vision model the engine's catalog knows; `selected`: the ids the settings name."""
+    from engine import vision_presets
+
+    return [HelperModelInfo(p.id, p.kind, p.source, p.is_test_model, p.id in selected) for p in vision_presets()]
