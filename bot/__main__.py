@@ -10,9 +10,9 @@ def _run() -> None:
     import os
     from pathlib import Path
 
-    from bot.logging_setup import setup_logging
     from bot.runner import run_bot
     from studio.errors import StudioError
+    from studio.logging_setup import setup_logging
     from studio.settings import SettingsError, load_settings, prepare_data_dir
 
     try:

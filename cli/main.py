@@ -180,7 +180,7 @@ def cli(ctx: click.Context, data_dir: Path | None, env_file: Path, log_level: st
     The options above may also follow the subcommand: `studio generate "a cat" --data-dir D`.
     Errors are one line; the data folder's logs/studio.log, or --verbose, has the details.
     """
-    from bot.logging_setup import setup_logging
+    from studio.logging_setup import setup_logging
 
     overrides: dict[str, object] = {}
     if data_dir is not None:

@@ -85,6 +85,7 @@ ADAPTER_DEBT: dict[tuple[str, str], str] = {
 BOT_VOCABULARY = {
     "studio.errors": "the errors the services raise, with their wording for users",
     "studio.settings": "the settings the bot is built from",
+    "studio.logging_setup": "the logging its entry point (`python -m bot`) sets up, as `studio` does",
     "studio.background": "the bot's own background tasks",
     "studio.names": "how names compare and become file-safe, shared by the views and the services",
     "studio.training.results": "training's deliverables and checkpoint cards, rendered by the adapter",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.logging_setup import RedactSecrets, setup_logging
+from studio.logging_setup import RedactSecrets, setup_logging
 from studio.settings import SettingsError, load_settings
 
 

@@ -1,4 +1,4 @@
-"""Logging, set up once by the entry point."""
+"""Logging, set up once by each entry point (`studio`, `python -m bot`): levels, secrets redacted, log file."""
 
 from __future__ import annotations
 
