@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, TypeVar
 
-from engine import WorkOrder
+from engine import Lane, WorkOrder
 from storage.records import Job
 from studio.contract import Deliverable
 from studio.errors import StudioError
 
-Lane = Literal["interactive", "batch"]
 # After a crash or a lost worker: run the job again from the start (`requeue`), give up (`fail`:
 # nobody waits for the answer any more), or run it again from its last checkpoint (`resume`).
 Retry = Literal["requeue", "fail", "resume"]
