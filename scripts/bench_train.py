@@ -451,9 +451,10 @@ def bench_model(
 
 def switching_ms(unet: Any, cfg: TrainConfig, rounds: int = 5) -> float:
     """What the trainer pays on a step after another job used the pipeline, in walks over every module of the
-    UNet in Python: enable_adapters and set_adapters (Trainer._activate), unet.train() before the step, unet.eval()
-    before the other job, and reading unet.dtype (diffusers looks for hooks on every module; the trainer reads it
-    once per run). Steps with nothing in between skip them. Measured on a throw-away adapter of the run's shape."""
+    UNet in Python: enable_adapters and set_adapters (Trainer.activate_adapter), unet.train() before the step,
+    unet.eval() before the other job, and reading unet.dtype (diffusers looks for hooks on every module; the trainer
+    reads it once per run). Steps with nothing in between skip them. Measured on a throw-away adapter of the run's
+    shape."""
     from peft import LoraConfig
 
     config = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, target_modules=list(UNET_TARGETS))

@@ -101,7 +101,7 @@ class Samples:
         pipe: Any = trainer.pipe
         trainer.unet.eval()
         pipe.disable_lora()  # other LoRAs off (text encoder included), then the training adapter alone
-        trainer._activate()
+        trainer.activate_adapter()
         pipe.scheduler = make_scheduler(self._scheduler, pipe.scheduler.config)
         generators = [torch.Generator("cpu").manual_seed(cfg.seed + i) for i in range(len(cfg.sample_prompts))]
         output = pipe(
@@ -144,7 +144,7 @@ class Samples:
                 output_type="pil",
             )
             images.append(output.images[0])
-        trainer._activate()
+        trainer.activate_adapter()
         return make_grid(images)
 
     @staticmethod

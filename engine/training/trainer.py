@@ -83,13 +83,13 @@ class Trainer:
             lora_dropout=0.0,
         )
         self.unet.add_adapter(config, adapter_name=name)
-        self._activate()
+        self.activate_adapter()
         # The LoRA trains in fp32 whatever the base runs in (trainer notes §3).
         cast_training_params(self.unet, dtype=torch.float32)
         # In a fixed order: the optimizer's state is matched by position when a run resumes.
         return [p for n, p in self.unet.named_parameters() if f".{name}." in n]
 
-    def _activate(self) -> None:
+    def activate_adapter(self) -> None:
         """The training adapter alone, at full weight, trainable (a generation in between may have switched it)."""
         self.unet.enable_adapters()  # a generation without LoRAs switches every adapter layer off
         self.unet.set_adapters([self.task.adapter], weights=[1.0])
@@ -152,7 +152,7 @@ class Trainer:
         for group in optimizer.param_groups:
             group["lr"] = group["peak_lr"] * min(1.0, step / max(1, cfg.warmup))
         if self._dirty:
-            self._activate()
+            self.activate_adapter()
             if not all(p.requires_grad for p in params):
                 raise EngineError("The training adapter was switched off by another job; the run stops to stay exact.")
             self.unet.train()
