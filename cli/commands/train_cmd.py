@@ -130,7 +130,7 @@ def train(
 
 async def _existing_set(services: Services, name: str) -> tuple[str | None, set[str]]:
     """The base model of the set `name` and the contents (sha256) of its images; (None, empty) when it is new."""
-    slug = services.trainsets.slug(name)
+    slug = services.trainsets.set_name(name)
     if not any(same_name(s.name, slug) for s in await services.trainsets.list(LOCAL)):  # in any case
         return None, set()
     found = await services.trainsets.named(LOCAL, slug)
@@ -197,7 +197,7 @@ async def _fill_set(
             f"The captioner left {len(bare)} image(s) without a caption{why}: write a .txt beside each image, or "
             "set STUDIO_CAPTIONER to a captioner you have. Nothing was trained; the set is as it was."
         )
-    click.echo(f"set '{services.trainsets.slug(name)}': {len(added)} new image(s) of {len(found)}")
+    click.echo(f"set '{services.trainsets.set_name(name)}': {len(added)} new image(s) of {len(found)}")
 
 
 async def _interrupted(services: Services, name: str) -> TrainingRun:

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LORA_BUDGET_BYTES = 1 << 30
 
 
-def slugify(name: str) -> str:
+def adapter_slug(name: str) -> str:
     """A safe identifier made of lowercase letters, digits and underscores (peft adapter names become attributes)."""
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
     return slug[:48] or "lora"
@@ -37,7 +37,7 @@ def adapter_name(spec: LoraSpec) -> str:
     path = Path(spec.path).expanduser().resolve()
     stat = path.stat()
     digest = hashlib.sha256(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:8]
-    return f"{slugify(spec.name)}_{digest}"
+    return f"{adapter_slug(spec.name)}_{digest}"
 
 
 def _header(data: bytes) -> dict[str, str]:

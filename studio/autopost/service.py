@@ -27,9 +27,8 @@ from studio.contract import SERVER_ACCOUNT, Caller, JobTicket, SchedulePaused
 from studio.errors import NotFound, Refused, StudioError
 from studio.images.images import ImageDraft, ImageSubmitter
 from studio.jobs.router import DeliveryRouter
-from studio.models.admin import slugify
 from studio.models.service import ModelService
-from studio.names import kept_name, name_key
+from studio.names import kept_name, name_key, wildcard_name
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +228,7 @@ class AutopostService:
         """Define (or replace) a list; its name as templates write it (`__name__`) and its values."""
         self._may_manage(caller)
         items = parse_values(values)
-        slug = slugify(name).replace("-", "_")
+        slug = wildcard_name(name)
         await self._db.schedules.set_wildcard(caller.guild_id, slug, items)
         return slug, items
 

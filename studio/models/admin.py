@@ -11,7 +11,6 @@ from pathlib import Path
 
 from engine import PICKLE_SUFFIXES, lora_family_of, wrong_family_message
 from storage import Database, open_database
-from storage.names import legacy_slug
 from storage.records import ModelRecord
 from studio.errors import Refused, StudioError
 from studio.models.service import ModelService
@@ -31,14 +30,6 @@ def looks_like_path(source: str) -> bool:
         or source.count("/") > 1
         or source.lower().endswith(WEIGHT_SUFFIXES)
     )
-
-
-def slugify(name: str) -> str:
-    """A lower-case ASCII slug (wildcard names use it); model names are kept as typed (studio.names)."""
-    slug = legacy_slug(name)  # the one lower-case slug rule, also how old rows are found
-    if not slug:
-        raise StudioError("Give a name with at least one letter or digit.")
-    return slug
 
 
 def safetensors_keys(path: Path) -> list[str]:

@@ -94,7 +94,7 @@ class TrainsetService:
     # -- finding sets --------------------------------------------------------------------------
 
     @staticmethod
-    def slug(name: str) -> str:
+    def set_name(name: str) -> str:
         """The name a set is stored under: as typed, trimmed (it is found again in any case)."""
         return kept_name(name, "training set name")
 
@@ -144,7 +144,7 @@ class TrainsetService:
     ) -> TrainsetInfo:
         guild_id = self._where(caller)
         await self._queue.admission.check_access(caller)
-        slug = self.slug(name)
+        slug = self.set_name(name)
         trigger = " ".join((trigger_word or "").split()) or None
         if trigger is not None and len(trigger) > MAX_TRIGGER:
             raise StudioError(f"The trigger word is too long ({len(trigger)} characters; at most {MAX_TRIGGER}).")

@@ -9,7 +9,8 @@ import pytest
 from safetensors.numpy import save_file
 
 from studio.errors import NotFound, StudioError
-from studio.models.admin import add_base_model, check_lora_file, import_lora, slugify
+from studio.models.admin import add_base_model, check_lora_file, import_lora
+from studio.names import slugify, wildcard_name
 
 
 def _lora_file(path: Path) -> Path:
@@ -121,6 +122,14 @@ def test_slugify_makes_safe_names(name: str, slug: str) -> None:
 def test_slugify_refuses_empty() -> None:
     with pytest.raises(StudioError):
         slugify("!!!")
+    with pytest.raises(StudioError, match="at least one letter or digit"):
+        wildcard_name("✨")
+
+
+# Stored wildcard lists are found by these names (templates write `__my_places__`): the rule must not drift.
+@pytest.mark.parametrize(("name", "stored"), [("My Places", "my_places"), ("café-bar", "caf_bar"), ("x.y", "x_y")])
+def test_a_wildcard_keeps_the_name_templates_write(name: str, stored: str) -> None:
+    assert wildcard_name(name) == stored
 
 
 async def test_a_kontext_model_is_offered_for_sheets_only_once_its_weights_are_here(

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from engine.diffusion.lora import LoraCache, adapter_name, slugify
+from engine.diffusion.lora import LoraCache, adapter_name, adapter_slug
 from engine.errors import InvalidRequest, ModelUnavailable
 from engine.types import GenerateRequest, LoraSpec
 from tests.engine.conftest import STEPS, max_diff
@@ -109,7 +109,7 @@ def test_resident_loras_are_bounded_by_size(manager, sd_spec, lora_files) -> Non
 
 
 def test_adapter_names_are_safe_slugs(lora_files) -> None:
-    assert slugify("../My Style!! v2") == "my_style_v2"
+    assert adapter_slug("../My Style!! v2") == "my_style_v2"
     name = adapter_name(lora(lora_files.a_diffusers, name="../evil/name"))
     assert name.startswith("evil_name_")
     assert "/" not in name
