@@ -16,6 +16,7 @@ from PIL import Image
 
 from engine.prompting.text import clean_caption
 from engine.vision.pixel_reading import read_pixels
+from engine.vision.catalog import pretrained
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +33,6 @@ class Captioner(Protocol):
     """Anything that turns an RGB image into one caption."""
 
     def caption(self, image: Image.Image, detail: Detail = "short") -> str: ...
-
-
-def _load_error(model_name: str, source: str | Path, exc: Exception) -> CaptionerUnavailable:
-    text = str(source)
-    local = isinstance(source, Path) or text.startswith(("/", ".", "~")) or Path(text).exists()
-    how = (
-        "Check that this folder holds the model's config, processor files and .safetensors weights."
-        if local
-        else f"Download it once where there is internet (`hf download {text}`) so it sits in the Hugging Face "
-        "cache, or point the setting at a local folder with its config, processor files and .safetensors weights."
-    )
-    return CaptionerUnavailable(f"The {model_name} captioner could not be loaded from '{text}'. {how}")
 
 
 def _check_detail(detail: str) -> None:
@@ -84,13 +73,15 @@ class BlipCaptioner:
         """Load from a local folder or a hub id already in the cache (safetensors only)."""
         from transformers import BlipForConditionalGeneration, BlipProcessor
 
-        try:
-            processor = BlipProcessor.from_pretrained(str(source), local_files_only=offline)
-            model = BlipForConditionalGeneration.from_pretrained(
-                str(source), use_safetensors=True, local_files_only=offline, dtype=dtype
-            )
-        except (OSError, ValueError) as exc:
-            raise _load_error("BLIP", source, exc) from exc
+        processor, model = pretrained(
+            source,
+            BlipProcessor,
+            BlipForConditionalGeneration,
+            offline=offline,
+            unavailable=CaptionerUnavailable,
+            what="BLIP captioner",
+            dtype=dtype,
+        )
         return cls(model.to(device), processor, device=device)
 
     @torch.inference_mode()
@@ -146,13 +137,15 @@ class Florence2Captioner:
         """Load from a local folder or a hub id already in the cache (safetensors only)."""
         from transformers import AutoProcessor, Florence2ForConditionalGeneration
 
-        try:
-            processor = AutoProcessor.from_pretrained(str(source), local_files_only=offline)
-            model = Florence2ForConditionalGeneration.from_pretrained(
-                str(source), use_safetensors=True, local_files_only=offline, dtype=dtype
-            )
-        except (OSError, ValueError) as exc:
-            raise _load_error("Florence-2", source, exc) from exc
+        processor, model = pretrained(
+            source,
+            AutoProcessor,
+            Florence2ForConditionalGeneration,
+            offline=offline,
+            unavailable=CaptionerUnavailable,
+            what="Florence-2 captioner",
+            dtype=dtype,
+        )
         return cls(model.to(device), processor, device=device, detailed_task=detailed_task)
 
     @torch.inference_mode()

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from engine.errors import ModelUnavailable
 
@@ -191,35 +191,77 @@ def _local_language_model(folder: Path, model_type: str) -> VisionPreset:
     return VisionPreset(str(folder), "rewriter", "causal-lm", str(folder), folder.name, f"Local {model_type} model.")
 
 
-def _cache_first(load: Callable[[bool], T], offline: bool) -> T:
-    """Try the local cache (fast, no network) first; ask the hub only when allowed and the cache lacks it."""
-    from engine.diffusion.loading import hub_offline
-    from engine.vision.captioner import CaptionerUnavailable
-    from engine.vision.embedder import EmbedderUnavailable
-    from engine.vision.masks import SegmenterUnavailable
-    from engine.vision.rewriter import RewriterUnavailable
-
+def pretrained(
+    source: str | Path,
+    reader: Any,
+    model_class: Any,
+    *,
+    offline: bool,
+    unavailable: type[Exception],
+    what: str,
+    files: str = "processor files",
+    note: str = "",
+    **options: Any,
+) -> tuple[Any, Any]:
+    """A model's processor (or tokenizer: `reader`) and weights, from a local folder or a hub id (only from the
+    cache when `offline`), .safetensors only. What cannot load raises `unavailable`, saying how to provide it."""
     try:
-        return load(True)
-    except (CaptionerUnavailable, SegmenterUnavailable, RewriterUnavailable, EmbedderUnavailable):
-        if offline or hub_offline():
-            raise
-    return load(False)
+        processor = reader.from_pretrained(str(source), local_files_only=offline)
+        model = model_class.from_pretrained(str(source), use_safetensors=True, local_files_only=offline, **options)
+    except (OSError, ValueError) as exc:
+        log.debug("loading the %s from %s failed: %s", what, source, exc)
+        raise unavailable(" ".join(filter(None, (_missing(what, source, files), note)))) from exc
+    return processor, model
+
+
+def _missing(what: str, source: str | Path, files: str) -> str:
+    text = str(source)
+    local = isinstance(source, Path) or text.startswith(("/", ".", "~")) or Path(text).exists()
+    how = (
+        f"Check that this folder holds the model's config, {files} and .safetensors weights."
+        if local
+        else f"Download it once where there is internet (`hf download {text}`) so it sits in the Hugging Face "
+        f"cache, or point the setting at a local folder with its config, {files} and .safetensors weights."
+    )
+    return f"The {what} could not be loaded from '{text}'. {how}"
+
+
+def _load(
+    kind: VisionKind,
+    name: str,
+    build: Callable[[VisionPreset, bool], T],
+    unavailable: type[Exception],
+    tiny: Callable[[], T],
+    offline: bool,
+) -> T:
+    """The model of `kind` a setting names: the built-in test model, or from the local cache first (fast, no
+    network), then from the hub when allowed and the cache lacks it."""
+    from engine.diffusion.loading import hub_offline
+
+    preset = resolve_vision(kind, name)
+    if preset.source == f"builtin:{_TEST_MODEL[kind]}":
+        return tiny()
+    try:
+        try:
+            return build(preset, True)
+        except unavailable:
+            if offline or hub_offline():
+                raise
+        return build(preset, False)
+    except unavailable as exc:
+        raise _unavailable(kind, name, exc) from exc
 
 
 def load_captioner(name: str, *, device: str = "cpu", offline: bool = True) -> Captioner:
     """Build the captioner a setting names (blocking: call it on the worker thread)."""
     from engine.vision.captioner import BlipCaptioner, CaptionerUnavailable, Florence2Captioner
 
-    preset = resolve_vision("captioner", name)
-    if preset.source == "builtin:tiny-blip":
-        return _tiny_blip()
-    loader = BlipCaptioner if preset.architecture == "blip" else Florence2Captioner
-    try:
-        captioner = _cache_first(lambda off: loader.from_pretrained(preset.source, offline=off, device=device), offline)
-    except CaptionerUnavailable as exc:
-        raise _unavailable("captioner", name, exc) from exc
-    log.info("captioner %s loaded on %s", preset.id, device)
+    def build(preset: VisionPreset, off: bool) -> Captioner:
+        loader = BlipCaptioner if preset.architecture == "blip" else Florence2Captioner
+        return loader.from_pretrained(preset.source, offline=off, device=device)
+
+    captioner = _load("captioner", name, build, CaptionerUnavailable, _tiny_blip, offline)
+    log.info("captioner %s loaded on %s", name, device)
     return captioner
 
 
@@ -227,16 +269,11 @@ def load_segmenter(name: str, *, device: str = "cpu", offline: bool = True) -> T
     """Build the segmenter a setting names (blocking: call it on the worker thread)."""
     from engine.vision.masks import ClipSegSegmenter, SegmenterUnavailable
 
-    preset = resolve_vision("segmenter", name)
-    if preset.source == "builtin:tiny-clipseg":
-        return _tiny_clipseg()
-    try:
-        segmenter = _cache_first(
-            lambda off: ClipSegSegmenter.from_pretrained(preset.source, offline=off, device=device), offline
-        )
-    except SegmenterUnavailable as exc:
-        raise _unavailable("segmenter", name, exc) from exc
-    log.info("segmenter %s loaded on %s", preset.id, device)
+    def build(preset: VisionPreset, off: bool) -> TextSegmenter:
+        return ClipSegSegmenter.from_pretrained(preset.source, offline=off, device=device)
+
+    segmenter = _load("segmenter", name, build, SegmenterUnavailable, _tiny_clipseg, offline)
+    log.info("segmenter %s loaded on %s", name, device)
     return segmenter
 
 
@@ -246,16 +283,11 @@ def load_rewriter(name: str, *, device: str = "cpu", offline: bool = True) -> Lo
         return None
     from engine.vision.rewriter import LocalLMRewriter, RewriterUnavailable
 
-    preset = resolve_vision("rewriter", name)
-    if preset.source == "builtin:tiny-lm":
-        return _tiny_lm()
-    try:
-        rewriter = _cache_first(
-            lambda off: LocalLMRewriter.from_pretrained(preset.source, offline=off, device=device), offline
-        )
-    except RewriterUnavailable as exc:
-        raise _unavailable("rewriter", name, exc) from exc
-    log.info("prompt rewriter %s loaded on %s", preset.id, device)
+    def build(preset: VisionPreset, off: bool) -> LocalLMRewriter:
+        return LocalLMRewriter.from_pretrained(preset.source, offline=off, device=device)
+
+    rewriter = _load("rewriter", name, build, RewriterUnavailable, _tiny_lm, offline)
+    log.info("prompt rewriter %s loaded on %s", name, device)
     return rewriter
 
 
@@ -263,17 +295,11 @@ def load_embedder(name: str, *, device: str = "cpu", offline: bool = True) -> Im
     """Build the image embedder a setting names (blocking: call it on the worker thread)."""
     from engine.vision.embedder import ClipEmbedder, EmbedderUnavailable
 
-    preset = resolve_vision("embedder", name)
-    if preset.source == "builtin:tiny-clip":
-        return _tiny_clip()
-    try:
-        embedder = _cache_first(
-            lambda off: ClipEmbedder.from_pretrained(preset.source, offline=off, device=device, name=preset.id),
-            offline,
-        )
-    except EmbedderUnavailable as exc:
-        raise _unavailable("embedder", name, exc) from exc
-    log.info("image embedder %s loaded on %s", preset.id, device)
+    def build(preset: VisionPreset, off: bool) -> ImageEmbedder:
+        return ClipEmbedder.from_pretrained(preset.source, offline=off, device=device, name=preset.id)
+
+    embedder = _load("embedder", name, build, EmbedderUnavailable, _tiny_clip, offline)
+    log.info("image embedder %s loaded on %s", name, device)
     return embedder
 
 

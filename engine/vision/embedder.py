@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from engine.vision.catalog import pretrained
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -37,21 +39,6 @@ class ImageEmbedder(Protocol):
         ...
 
 
-def _load_error(source: str | Path, exc: Exception) -> EmbedderUnavailable:
-    text = str(source)
-    local = isinstance(source, Path) or text.startswith(("/", ".", "~")) or Path(text).exists()
-    how = (
-        "Check that this folder holds the model's config, processor files and .safetensors weights."
-        if local
-        else f"Download it once where there is internet (`hf download {text}`) so it sits in the Hugging Face "
-        "cache, or point the setting at a local folder with its config, processor files and .safetensors weights."
-    )
-    return EmbedderUnavailable(
-        f"The CLIP image embedder could not be loaded from '{text}'. {how} "
-        "The other training-set checks run without it."
-    )
-
-
 class ClipEmbedder:
     """CLIP image embeddings (`CLIPVisionModelWithProjection.image_embeds`)."""
 
@@ -73,13 +60,15 @@ class ClipEmbedder:
         """
         from transformers import CLIPVisionModelWithProjection
 
-        try:
-            processor = _processor_class().from_pretrained(str(source), local_files_only=offline)
-            model = CLIPVisionModelWithProjection.from_pretrained(
-                str(source), use_safetensors=True, local_files_only=offline
-            )
-        except (OSError, ValueError) as exc:
-            raise _load_error(source, exc) from exc
+        processor, model = pretrained(
+            source,
+            _processor_class(),
+            CLIPVisionModelWithProjection,
+            offline=offline,
+            unavailable=EmbedderUnavailable,
+            what="CLIP image embedder",
+            note="The other training-set checks run without it.",
+        )
         return cls(model.to(device), processor, name=name or str(source), device=device)
 
     def embed(self, images: Sequence[Image.Image]) -> np.ndarray:

@@ -17,6 +17,7 @@ import torch
 from PIL import Image, ImageFilter
 
 from engine.images.input import WIDE_MODES, ImageRejected, wide_to_l
+from engine.vision.catalog import pretrained
 
 log = logging.getLogger(__name__)
 
@@ -105,17 +106,15 @@ class ClipSegSegmenter:
         """Load from a local folder or a hub id already in the cache (safetensors only)."""
         from transformers import CLIPSegForImageSegmentation, CLIPSegProcessor
 
-        try:
-            processor = CLIPSegProcessor.from_pretrained(str(source), local_files_only=offline)
-            model = CLIPSegForImageSegmentation.from_pretrained(
-                str(source), use_safetensors=True, local_files_only=offline
-            )
-        except (OSError, ValueError) as exc:
-            raise SegmenterUnavailable(
-                f"The CLIPSeg segmenter could not be loaded from '{source}'. Download it once where there is "
-                f"internet (`hf download {source}`) or point the setting at a local folder with its config, "
-                "processor files and .safetensors weights. Uploading a mask works without it."
-            ) from exc
+        processor, model = pretrained(
+            source,
+            CLIPSegProcessor,
+            CLIPSegForImageSegmentation,
+            offline=offline,
+            unavailable=SegmenterUnavailable,
+            what="CLIPSeg segmenter",
+            note="Uploading a mask works without it.",
+        )
         return cls(model.to(device), processor, device=device, **options)
 
     @torch.inference_mode()

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from engine.prompting.composer import MAX_PROMPT_CHARS, ComposedPrompt
+from engine.vision.catalog import pretrained
 
 log = logging.getLogger(__name__)
 
@@ -146,19 +147,6 @@ def _plain_prompt(messages: list[dict[str, str]]) -> str:
     return "\n".join(parts) + "\nPrompt:"
 
 
-def _load_error(source: str | Path, exc: Exception) -> RewriterUnavailable:
-    text = str(source)
-    local = isinstance(source, Path) or text.startswith(("/", ".", "~")) or Path(text).exists()
-    how = (
-        "Check that this folder holds the model's config, tokenizer files and .safetensors weights."
-        if local
-        else f"Download it once where there is internet (`hf download {text}`) so it sits in the Hugging Face "
-        "cache, or point the setting at a local folder with its config, tokenizer files and .safetensors weights."
-    )
-    log.debug("rewriter load failed for %s: %s", text, exc)
-    return RewriterUnavailable(f"The prompt rewriter language model could not be loaded from '{text}'. {how}")
-
-
 class LocalLMRewriter:
     """A causal language model (e.g. Qwen2.5-0.5B-Instruct) that rewrites the composer's prompt; a `Rewriter`."""
 
@@ -185,13 +173,16 @@ class LocalLMRewriter:
         if dtype is None:
             # Half precision on a GPU; float32 on the CPU, where bfloat16 matmuls are slow on many machines.
             dtype = torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(source), local_files_only=offline)
-            model = AutoModelForCausalLM.from_pretrained(
-                str(source), use_safetensors=True, local_files_only=offline, dtype=dtype
-            )
-        except (OSError, ValueError) as exc:
-            raise _load_error(source, exc) from exc
+        tokenizer, model = pretrained(
+            source,
+            AutoTokenizer,
+            AutoModelForCausalLM,
+            offline=offline,
+            unavailable=RewriterUnavailable,
+            what="prompt rewriter language model",
+            files="tokenizer files",
+            dtype=dtype,
+        )
         return cls(model.to(device), tokenizer, device=device)
 
     def prompt_text(self, description: str, instruction: str, draft: str) -> tuple[str, bool]:
