@@ -10,6 +10,7 @@ import io
 import logging
 import math
 import warnings
+from typing import cast
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -61,7 +62,7 @@ def open_checked(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=[_pil_format(kind)])
+            image: Image.Image = Image.open(io.BytesIO(data), formats=[_pil_format(kind)])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected(
             f"The image has too many pixels; the limit is {max_pixels:,}. Upload a smaller image."
@@ -119,7 +120,7 @@ def wide_to_l(image: Image.Image) -> Image.Image:
 
     Values above 255 mean a 16-bit range; values of 1.0 or less in a float image mean a 0..1 range.
     """
-    _low, high = image.getextrema()
+    _low, high = cast("tuple[float, float]", image.getextrema())  # one band: (lowest, highest)
     if high > 255:
         scale = 255 / 65535
     elif image.mode == "F" and high <= 1.0:

@@ -98,7 +98,8 @@ def save(
         for n, cuda_state in enumerate(torch.cuda.get_rng_state_all()):
             rng[f"cuda{n}"] = cuda_state
     save_file(rng, str(tmp / RNG))
-    numpy_state = np.random.get_state()
+    numpy_state = np.random.get_state(legacy=True)
+    assert isinstance(numpy_state, tuple)  # the legacy form of the global Mersenne Twister: a tuple
     state = {
         "step": step,
         "losses": losses,

@@ -131,7 +131,7 @@ class Trainer:
             noise = noise + self.config.noise_offset * torch.randn((len(batch), latents.shape[1], 1, 1), generator=g)
         drawn = self.objective.draw(latents, noise, g)
         dropped = torch.rand(len(batch), generator=g) < self.config.caption_dropout
-        sizes = [data.sizes[i] for i in batch]
+        sizes: list[tuple[int, ...]] = [data.sizes[i] for i in batch]
         if self.text is not None:  # the text encoder learns too: its captions are encoded now
             captions = ["" if drop else data.captions[i] for i, drop in zip(batch, dropped.tolist(), strict=True)]
             cond = self.recipe.live(self.pipe, captions, sizes, self.device)
@@ -298,13 +298,13 @@ class Trainer:
                 raise OutOfMemory(out_of_memory_advice(cfg)) from None
             self.losses.append(loss)
             rate = (step - start) * cfg.batch_size * cfg.grad_accum / max(time.monotonic() - began, 1e-9)
-            resumed = f", resumed at step {resumed_at}" if resumed_at else ""
+            since = f", resumed at step {resumed_at}" if resumed_at else ""
             if step % cfg.every == 0 or step == cfg.steps:
                 self._pause()  # the samples are drawn in inference mode
                 self._save(step, optimizer)
                 last_saved = step
             grids = [c.samples for c in sorted(self.checkpoints, key=lambda c: c.step) if c.samples is not None]
-            detail = f"loss {loss:.4f}, {rate:.2f} samples/s{self._scores()}{resumed}"
+            detail = f"loss {loss:.4f}, {rate:.2f} samples/s{self._scores()}{since}"
             ctx.report(step, cfg.steps, detail, str(grids[-1].path) if grids else None)
             ctx.yield_now(before=self._pause)  # other members' generations run here, between two steps
         outcome = self.outcome(cfg.steps, stopped=False, resumed_at=resumed_at, with_scales=True)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 from PIL import Image
@@ -48,8 +49,8 @@ class BlipCaptioner:
 
     def __init__(
         self,
-        model,
-        processor,
+        model: Any,
+        processor: Any,
         *,
         device: str | torch.device = "cpu",
         max_new_tokens: int = 40,
@@ -107,8 +108,8 @@ class Florence2Captioner:
 
     def __init__(
         self,
-        model,
-        processor,
+        model: Any,
+        processor: Any,
         *,
         device: str | torch.device = "cpu",
         max_new_tokens: int = 128,
@@ -160,7 +161,7 @@ class Florence2Captioner:
         return clean_caption(self.processor.batch_decode(output, skip_special_tokens=True)[0])
 
 
-def _to_device(inputs, device: torch.device, dtype: torch.dtype) -> dict:
+def _to_device(inputs: Mapping[str, Any], device: torch.device, dtype: torch.dtype) -> dict[str, Any]:
     moved = {}
     for key, value in inputs.items():
         if isinstance(value, torch.Tensor):

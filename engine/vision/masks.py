@@ -10,7 +10,7 @@ import json
 import logging
 import tempfile
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -87,7 +87,7 @@ class ClipSegSegmenter:
     """Text-prompted masks with CLIPSeg (e.g. CIDAS/clipseg-rd64-refined)."""
 
     def __init__(
-        self, model, processor, *, threshold: float = 0.4, dilate: int = 4, device: str | torch.device = "cpu"
+        self, model: Any, processor: Any, *, threshold: float = 0.4, dilate: int = 4, device: str | torch.device = "cpu"
     ) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError("threshold must be between 0 and 1")
@@ -101,7 +101,7 @@ class ClipSegSegmenter:
 
     @classmethod
     def from_pretrained(
-        cls, source: str | Path, *, offline: bool = True, device: str | torch.device = "cpu", **options
+        cls, source: str | Path, *, offline: bool = True, device: str | torch.device = "cpu", **options: Any
     ) -> ClipSegSegmenter:
         """Load from a local folder or a hub id already in the cache (safetensors only)."""
         from transformers import CLIPSegForImageSegmentation, CLIPSegProcessor
@@ -158,7 +158,7 @@ def write_byte_level_clip_vocab(folder: Path) -> None:
     (folder / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
 
 
-def tiny_clipseg(seed: int = 0, **options) -> ClipSegSegmenter:
+def tiny_clipseg(seed: int = 0, **options: Any) -> ClipSegSegmenter:
     """A CLIPSeg segmenter built from config with random weights, for tests: masks are noise, but real shapes."""
     from transformers import CLIPSegConfig, CLIPSegForImageSegmentation, CLIPSegProcessor, CLIPTokenizer
 

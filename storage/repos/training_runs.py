@@ -82,6 +82,7 @@ class TrainingRunRepository(Repository):
                 ts_to_db(self._db.now()),
             ),
         )
+        assert run_id is not None
         found = await self.get(run_id)
         assert found is not None
         return found
