@@ -76,7 +76,6 @@ THIRD_PARTY_BANS = [
 # Today's adapter -> engine/storage imports. The move of issue 20 re-exports these through the core and empties
 # this table; the test fails on a pair not listed here, and on a listed pair that no longer occurs.
 ADAPTER_DEBT: dict[tuple[str, str], str] = {
-    ("cli.commands.train_cmd", "storage.records"): "the TrainingRun row type (TYPE_CHECKING)",
 }
 
 

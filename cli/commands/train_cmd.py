@@ -10,17 +10,13 @@ import click
 
 from cli.commands._local import CliDelivery, wait_delivered, with_services
 from cli.commands._support import LOCAL, Context, run_async
-from studio.errors import StudioError
-from studio.names import same_name
-from studio.owner import Holder
 from studio.training.api import PlanView, RunInfo
-from studio.training.folder import FolderImage, captioner_problem, read_folder
-from studio.training.interrupted import is_interrupted, last_checkpoint, live_owner
+from studio.training.folder import check_folder, fill_set, read_folder
+from studio.training.interrupted import InterruptedRun, find_interrupted, interrupted_at, live_owner
 from studio.training.pace import estimate_range
 from studio.training.results import TrainingResult
 
 if TYPE_CHECKING:
-    from storage.records import TrainingRun
     from studio.container import Services
 
 
@@ -98,9 +94,8 @@ def train(
 
     async def go(services: Services, delivery: CliDelivery) -> TrainingResult:
         if resume:
-            run = await _interrupted(services, name)
-            click.echo(f"resuming run {run.id} ({run.output_name})")
-            assert run.job_id is not None
+            run = await find_interrupted(services, name)
+            click.echo(f"resuming run {run.run_id} ({run.output_name})")
             job_id = run.job_id
         else:
             assert images is not None
@@ -112,9 +107,10 @@ def train(
             }
             settings |= {"optimizer": optimizer, "train_text_encoder": train_text_encoder or None}  # None: preset's
             # Everything that can refuse the run is asked before an image is copied or captioned.
-            found = await asyncio.to_thread(read_folder, images, services.settings.max_attachment_bytes)
-            await _check_before_copying(services, found, name, base_model, settings, force=force)
-            await _fill_set(services, found, name, trigger, base_model)
+            found = await asyncio.to_thread(read_folder, images, obj.settings.max_attachment_bytes)
+            await check_folder(services, LOCAL, found, name, base_model, settings, force=force)
+            added = await fill_set(services, LOCAL, found, name, trigger, base_model)
+            click.echo(f"set '{services.trainsets.set_name(name)}': {added} new image(s) of {len(found)}")
             plan = await services.training.plan(LOCAL, name, name, base_model=base_model, force=force, **settings)
             for line in _plan_lines(plan):
                 click.echo(line)
@@ -128,102 +124,19 @@ def train(
     run_async(lambda: with_services(obj.settings, go))
 
 
-async def _existing_set(services: Services, name: str) -> tuple[str | None, set[str]]:
-    """The base model of the set `name` and the contents (sha256) of its images; (None, empty) when it is new."""
-    slug = services.trainsets.set_name(name)
-    if not any(same_name(s.name, slug) for s in await services.trainsets.list(LOCAL)):  # in any case
-        return None, set()
-    found = await services.trainsets.named(LOCAL, slug)
-    return found.base_model, {item.path.stem for item in await services.db.training_sets.items(found.id)}
-
-
-async def _check_before_copying(
-    services: Services,
-    found: list[FolderImage],
-    name: str,
-    base_model: str | None,
-    settings: dict[str, Any],
-    *,
-    force: bool,
-) -> None:
-    """Refuse the name, the settings, too few images or images nobody can caption, before the set changes."""
-    await services.training.registry.free_name(name)  # a name that cannot be kept, or a base model's
-    set_base, known = await _existing_set(services, name)
-    count = len(known | {image.sha256 for image in found})  # the set once the folder is in it
-    await services.training.check_settings(LOCAL, base_model or set_base, count, **settings)
-    minimum = (await services.db.guild_settings.get(LOCAL.guild_id)).min_training_images
-    if count < minimum and not force:
-        raise StudioError(
-            f"{count} image(s): a training needs at least {minimum} (min_training_images). Add more to the folder, "
-            "or pass --force to train on fewer."
-        )
-    uncaptioned = [image.path.name for image in found if image.caption is None and image.sha256 not in known]
-    if uncaptioned:
-        engine = services.settings.engine
-        problem = await asyncio.to_thread(captioner_problem, engine.captioner, offline=engine.hf_offline)
-        if problem is not None:
-            raise StudioError(
-                f"No caption for {len(uncaptioned)} image(s) (e.g. {uncaptioned[0]}): write a .txt beside each, "
-                f"or make a captioner available ({problem})."
-            )
-
-
-async def _fill_set(
-    services: Services, found: list[FolderImage], name: str, trigger: str | None, base: str | None
-) -> None:
-    """The training set `name` with the folder's images; `.txt` captions are a member's, the rest are captioned.
-    When the captioner leaves an image without a caption, the images this command added leave the set again."""
-    new_set = not any(same_name(s.name, name) for s in await services.trainsets.list(LOCAL))  # in any case
-    if new_set:
-        await services.trainsets.create(LOCAL, name, trigger or name, base)
-    added, captions = await services.trainsets.add_uploads(LOCAL, [image.data for image in found], name)
-    if captions is not None:
-        await services.jobs.wait(captions)
-    by_content = {item.path.stem: item for item in added}  # the set names its copies by their content
-    for image in found:
-        item = by_content.get(image.sha256)
-        if item is not None and image.caption:
-            await services.trainsets.caption(LOCAL, item.number, image.caption, name)
-    records = [await services.db.training_sets.item(item.item_id) for item in added]
-    bare = [record for record in records if record is not None and not record.caption]
-    if bare:
-        if new_set:
-            await services.trainsets.delete(LOCAL, (await services.trainsets.named(LOCAL, name)).id)
-        else:
-            await services.trainsets.remove_items([record for record in records if record is not None])
-        failed = await services.db.jobs.get(captions) if captions is not None else None
-        why = f" ({failed.error})" if failed is not None and failed.error else ""
-        raise StudioError(
-            f"The captioner left {len(bare)} image(s) without a caption{why}: write a .txt beside each image, or "
-            "set STUDIO_CAPTIONER to a captioner you have. Nothing was trained; the set is as it was."
-        )
-    click.echo(f"set '{services.trainsets.set_name(name)}': {len(added)} new image(s) of {len(found)}")
-
-
-async def _interrupted(services: Services, name: str) -> TrainingRun:
-    """The newest run of `name` that has not ended (its job resumes from its checkpoint)."""
-    for run in await services.db.training_runs.list(None, limit=100):
-        named = same_name(name, run.output_name) or same_name(name, run.plan.get("requested_name"))  # in any case
-        if named and run.status == "started" and run.job_id:
-            job = await services.db.jobs.get(run.job_id)
-            if job is not None and job.active:
-                return run
-    raise StudioError(f"No interrupted training of '{name}' (`studio train list` shows the trainings).")
-
-
 @train.command("cancel")
 @click.argument("name")
 @click.pass_obj
 def cancel_run(obj: Context, name: str) -> None:
     """Drop an interrupted training (`studio train list` shows them), so that another may start."""
 
-    async def go(services: Services, _delivery: CliDelivery) -> tuple[TrainingRun, Path]:
-        run = await _interrupted(services, name)
-        await services.training.cancel(LOCAL, run.id)
-        return run, services.training.registry.run_dir(run.id)
+    async def go(services: Services, _delivery: CliDelivery) -> tuple[InterruptedRun, Path]:
+        run = await find_interrupted(services, name)
+        await services.training.cancel(LOCAL, run.run_id)
+        return run, services.training.registry.run_dir(run.run_id)
 
     run, folder = run_async(lambda: with_services(obj.settings, go))
-    click.echo(f"cancelled run {run.id} ({run.output_name}); its checkpoints stay in {folder}")
+    click.echo(f"cancelled run {run.run_id} ({run.output_name}); its checkpoints stay in {folder}")
 
 
 @train.command("list")
@@ -232,10 +145,10 @@ def list_runs(obj: Context) -> None:
     """The trainings run on this machine, newest first, with their scores."""
 
     async def go(services: Services, _delivery: CliDelivery) -> list[str]:
-        owner = await asyncio.to_thread(live_owner, services.settings.data_dir)
+        owner = await asyncio.to_thread(live_owner, obj.settings.data_dir)
         lines = []
         for run in await services.training.list(LOCAL):
-            stopped_at = await _interrupted_at(services, run, owner)
+            stopped_at = await interrupted_at(services, run, owner)
             lines.append(_run_line(run) if stopped_at is None else _interrupted_line(run, stopped_at))
         return lines
 
@@ -259,14 +172,3 @@ def _interrupted_line(run: RunInfo, step: int) -> str:
     )
     resume = f"`studio train --name {run.output_name} --resume` to go on"
     return f"#{run.run_id} {run.output_name}: interrupted {where}: {resume}"
-
-
-async def _interrupted_at(services: Services, run: RunInfo, owner: Holder | None) -> int | None:
-    """The step an interrupted run resumes from (0: from the start), or None when it is not interrupted."""
-    if run.status not in ("queued", "running"):
-        return None
-    stored = await services.db.training_runs.get(run.run_id)
-    job = await services.db.jobs.get(stored.job_id) if stored is not None and stored.job_id else None
-    if job is None or not is_interrupted(job.status, job.origin, owner):
-        return None
-    return await asyncio.to_thread(last_checkpoint, services.training.registry.run_dir(run.run_id)) or 0

@@ -6,10 +6,19 @@ folder's queue and runs it. Nothing here takes the owner's lock or imports torch
 
 from __future__ import annotations
 
+import asyncio
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from studio.errors import StudioError
+from studio.names import same_name
 from studio.owner import LOCK_NAME, Holder, read_holder
+from studio.training.api import RunInfo
+
+if TYPE_CHECKING:
+    from studio.container import Services
 
 # The trainer's checkpoint layout (engine.training.checkpoint): `ckpt-<step>/` holds these once complete.
 _CHECKPOINT_FILES = ("state.json", "optimizer.safetensors")
@@ -53,3 +62,34 @@ def last_checkpoint(run_dir: Path) -> int | None:
         if number.isdigit() and all((path / name).is_file() for name in _CHECKPOINT_FILES):
             steps.append(int(number))
     return max(steps, default=None)
+
+
+@dataclass(frozen=True)
+class InterruptedRun:
+    """A run whose job has not ended: `--resume` goes on with its job, from its last checkpoint."""
+
+    run_id: int
+    output_name: str
+    job_id: int
+
+
+async def find_interrupted(services: Services, name: str) -> InterruptedRun:
+    """The newest run of `name` (in any case) that has not ended; StudioError when there is none."""
+    for run in await services.db.training_runs.list(None, limit=100):
+        named = same_name(name, run.output_name) or same_name(name, run.plan.get("requested_name"))  # in any case
+        if named and run.status == "started" and run.job_id:
+            job = await services.db.jobs.get(run.job_id)
+            if job is not None and job.active:
+                return InterruptedRun(run.id, run.output_name, run.job_id)
+    raise StudioError(f"No interrupted training of '{name}' (`studio train list` shows the trainings).")
+
+
+async def interrupted_at(services: Services, run: RunInfo, owner: Holder | None) -> int | None:
+    """The step an interrupted run resumes from (0: from the start), or None when it is not interrupted."""
+    if run.status not in ("queued", "running"):
+        return None
+    stored = await services.db.training_runs.get(run.run_id)
+    job = await services.db.jobs.get(stored.job_id) if stored is not None and stored.job_id else None
+    if job is None or not is_interrupted(job.status, job.origin, owner):
+        return None
+    return await asyncio.to_thread(last_checkpoint, services.training.registry.run_dir(run.run_id)) or 0

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from cli.commands._support import LOCAL
-from cli.commands.train_cmd import _interrupted
 from studio.container import Services
 from studio.errors import Refused
 from studio.models.admin import export_lora
+from studio.training.interrupted import find_interrupted
 from tests.engine.training_support import planted_images
 from tests.studio.conftest import settle
 from tests.studio.test_training import MANAGER, _set, studio  # noqa: F401 - `studio` is a fixture
@@ -34,7 +34,7 @@ async def test_exactB_round_trips_through_training_lookup_export_and_resume(stud
     )  # the set is found in any case too
     assert plan.model_name == "exactB"
     ticket = await services.training.start(LOCAL, plan.run_id)
-    assert (await _interrupted(services, "EXACTB")).job_id == ticket.job_id  # `--resume --name`: any case
+    assert (await find_interrupted(services, "EXACTB")).job_id == ticket.job_id  # `--resume --name`: any case
     await services.jobs.wait(ticket.job_id, limit_s=300)
     for asked in ("exactB", "EXACTB", "exactb"):
         resolved = await services.models.resolve(asked)
