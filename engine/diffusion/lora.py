@@ -6,12 +6,13 @@ plus `.alpha`) load through `load_lora_weights`. Files are safetensors only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
 import warnings
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,16 @@ from engine.types import LoraSpec
 log = logging.getLogger(__name__)
 
 DEFAULT_LORA_BUDGET_BYTES = 1 << 30
+
+
+@contextlib.contextmanager
+def peft_as_intended() -> Iterator[None]:
+    """Silence peft's warnings about what the engine does on purpose: several named adapters in one model (LoRAs
+    and a training's), and another adapter made active when one is deleted (set_adapters decides that per job)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+        warnings.filterwarnings("ignore", message="Adapter .* was active which is now deleted")
+        yield
 
 
 def adapter_slug(name: str) -> str:
@@ -143,9 +154,7 @@ class LoraCache:
         size = path.stat().st_size
         self._evict_for(size, keep)
         try:
-            with warnings.catch_warnings():
-                # Several named adapters in one model is the point here, not a mistake.
-                warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+            with peft_as_intended():
                 # From bytes read now: tensors mapped from the file would change, or crash the process with
                 # SIGBUS when it is truncated, if the file is rewritten while the adapter stays resident.
                 from safetensors.torch import load as load_safetensors
@@ -194,9 +203,7 @@ class LoraCache:
         self._resident.clear()
 
     def _delete(self, names: list[str]) -> None:
-        with warnings.catch_warnings():
-            # peft warns when it picks another active adapter; set_adapters decides that per request anyway.
-            warnings.filterwarnings("ignore", message="Adapter .* was active which is now deleted")
+        with peft_as_intended():
             self._pipe.delete_adapters(names)
 
 

@@ -35,6 +35,7 @@ def fitted(task: TrainTask, host: OrderRunner, job_id: object) -> TrainTask:
 
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> TrainOutcome:
     from engine.families.base import denoiser
+    from engine.diffusion.lora import peft_as_intended
     from engine.training.samples import Samples
     from engine.training.text_lora import TextEncoderLora
     from engine.training.trainer import Trainer
@@ -53,6 +54,7 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> TrainOutcome:
         model.eval()  # also after a failure mid-step: other jobs expect inference mode
         manager.training_pipeline(task.model, None)
         if task.adapter in (getattr(model, "peft_config", None) or {}):
-            model.delete_adapters([task.adapter])  # its weights are in the run's files now
+            with peft_as_intended():
+                model.delete_adapters([task.adapter])  # its weights are in the run's files now
         if getattr(pipe, "text_encoder", None) is not None:
             TextEncoderLora(pipe.text_encoder, task.adapter).remove()

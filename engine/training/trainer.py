@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from engine.backends.base import WorkContext
 from engine.errors import EngineError, OutOfMemory, Stopped
 from engine.families.base import denoiser_name
+from engine.diffusion.lora import peft_as_intended
 from engine.training import checkpoint
 from engine.training.data import Prepared, prepare
 from engine.training.recipes import recipe_for
@@ -72,7 +73,8 @@ class Trainer:
 
         name = self.task.adapter
         if name in (getattr(self.unet, "peft_config", None) or {}):
-            self.unet.delete_adapters([name])  # a previous attempt in this process
+            with peft_as_intended():
+                self.unet.delete_adapters([name])  # a previous attempt in this process
         self.unet.requires_grad_(False)
         torch.manual_seed(self.config.seed)  # the LoRA's initial weights
         config = LoraConfig(
@@ -82,7 +84,8 @@ class Trainer:
             target_modules=list(self.recipe.targets),
             lora_dropout=0.0,
         )
-        self.unet.add_adapter(config, adapter_name=name)
+        with peft_as_intended():
+            self.unet.add_adapter(config, adapter_name=name)
         self.activate_adapter()
         # The LoRA trains in fp32 whatever the base runs in (trainer notes §3).
         cast_training_params(self.unet, dtype=torch.float32)
