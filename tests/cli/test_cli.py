@@ -174,7 +174,8 @@ def test_trainset_add_list_and_show(run, tmp_path: Path, monkeypatch: pytest.Mon
     assert lines[1].startswith("    1. ") and "(caption pending)" not in shown.output  # captioned before `add` ended
     assert "[upload by 0," in lines[1]
     assert "2 image(s): not ready, add 18 more image(s)" in shown.output
-    assert Image.open(sheet).size[0] > 300
+    with Image.open(sheet) as picture:
+        assert picture.size[0] > 300
     missing = run("trainset", "show", "nope")
     assert missing.exit_code == 1 and "no training set named 'nope'" in missing.output
 

@@ -46,7 +46,7 @@ class Studio:
         err = self.tmp / f"stderr{time.monotonic_ns()}.txt"
         with err.open("w") as sink:
             proc = subprocess.Popen(
-                self.argv(*args), stdout=subprocess.PIPE, stderr=sink, text=True, env=self.env, cwd=self.tmp
+                self.argv(*args), stdout=subprocess.DEVNULL, stderr=sink, text=True, env=self.env, cwd=self.tmp
             )
         return proc, err
 

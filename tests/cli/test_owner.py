@@ -51,6 +51,7 @@ def holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     yield proc
     proc.kill()
     proc.wait(timeout=30)
+    proc.stdout.close()
 
 
 # ---------------------------------------------------------------- the lock

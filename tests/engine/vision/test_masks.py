@@ -50,7 +50,7 @@ def test_sixteen_bit_mask_keeps_its_range() -> None:
 def test_grey_levels_are_thresholded() -> None:
     grey = Image.new("L", (4, 1))
     grey.putdata([10, 127, 128, 250])
-    assert list(binarize(grey).getdata()) == [0, 0, 255, 255]
+    assert list(binarize(grey).tobytes()) == [0, 0, 255, 255]
 
 
 def test_transparent_layer_counts_as_keep() -> None:
