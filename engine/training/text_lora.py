@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from engine.lora import peft_as_intended
+
 TE_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "out_proj")
 PREFIX = "text_encoder."
 
@@ -36,7 +38,8 @@ class TextEncoderLora:
         config = LoraConfig(
             r=rank, lora_alpha=alpha, init_lora_weights="gaussian", target_modules=list(TE_TARGETS), lora_dropout=0.0
         )
-        inject_adapter_in_model(config, self.model, adapter_name=self.adapter)
+        with peft_as_intended():
+            inject_adapter_in_model(config, self.model, adapter_name=self.adapter)
         params = self.params()
         for param in params:
             param.data = param.data.float()  # trains in fp32 whatever the encoder runs in, as the UNet's LoRA
@@ -77,8 +80,9 @@ class TextEncoderLora:
                 params[name].copy_(value)
 
     def remove(self) -> None:
-        for layer in self._layers():
-            layer.delete_adapter(self.adapter)
+        with peft_as_intended():
+            for layer in self._layers():
+                layer.delete_adapter(self.adapter)
 
 
 def split(state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
