@@ -242,3 +242,12 @@ async def test_retry_after_a_lost_worker_counts_the_attempt(db: Database) -> Non
     assert (job.status, job.attempts, job.started_at) == ("queued", 1, None)
     with pytest.raises(JobStateError):
         await db.jobs.retry(job_id)
+
+
+def test_the_stored_lanes_are_the_engines() -> None:
+    # storage imports nothing of the project, so it spells the lanes again; the engine's Lane is the one the
+    # kinds and backends use, and a job stored in a lane the backends lack would never run.
+    from engine.backends import LANES as ENGINE_LANES
+    from storage.repos.jobs import LANES
+
+    assert LANES == ENGINE_LANES
