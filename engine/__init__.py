@@ -83,6 +83,7 @@ _LAZY = {
     "TrainPlan": "engine.training.autoconfig",
     "plan_training": "engine.training.autoconfig",
     "export_checkpoint": "engine.training.export",  # torch
+    "choose_device": "engine.diffusion.device",  # torch
     "memory_and_precision": "engine.diffusion.device",  # torch
     "hub_offline": "engine.diffusion.loading",
     "weights_present": "engine.diffusion.loading",
@@ -106,7 +107,7 @@ _LAZY = {
 
 if TYPE_CHECKING:  # what the lazy names are, for the type checker
     from engine.backends.ray_backend import RayBackend, worker_statuses
-    from engine.diffusion.device import memory_and_precision
+    from engine.diffusion.device import choose_device, memory_and_precision
     from engine.diffusion.loading import hub_offline, weights_present
     from engine.families.flux.memory_plan import smallest_gpu_for
     from engine.families.lora_detect import lora_family_of, wrong_family_message
@@ -207,6 +208,7 @@ __all__ = [
     "WorkerInfo",
     "WorkerLost",
     "all_presets",
+    "choose_device",
     "clean_caption",
     "contact_sheet",
     "export_checkpoint",

@@ -8,6 +8,6 @@ def check_device(setting: str) -> None:
     lacks; `auto` and `cpu` always pass, without loading torch."""
     if not setting.strip().lower().startswith("cuda"):
         return
-    from engine.device import choose_device  # torch: loaded only when a GPU is asked for
+    from engine import choose_device  # torch: loaded only when a GPU is asked for
 
     choose_device(setting)

@@ -3,7 +3,7 @@
 The rules live in `storage.names` (storage finds rows by them and imports nothing of the project); this module is
 the core's one naming module: it re-exports them, turns their ValueError into the error users see, and holds the
 rules only the core applies (wildcard names). The engine keeps its own rule for peft adapter names
-(`engine.lora.adapter_slug`): it imports nothing outside itself.
+(`engine.diffusion.lora.adapter_slug`): it imports nothing outside itself.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from engine.lora import peft_as_intended
+from engine.diffusion.lora import peft_as_intended
 
 TE_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "out_proj")
 PREFIX = "text_encoder."

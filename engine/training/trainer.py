@@ -19,9 +19,9 @@ import torch
 import torch.nn.functional as F
 
 from engine.backends.base import WorkContext
+from engine.diffusion.lora import peft_as_intended
 from engine.errors import EngineError, OutOfMemory, Stopped
 from engine.families.base import denoiser_name
-from engine.diffusion.lora import peft_as_intended
 from engine.training import checkpoint
 from engine.training.data import Prepared, prepare
 from engine.training.recipes import recipe_for

@@ -16,8 +16,8 @@ import torch
 from PIL import Image
 
 from engine.prompting.text import clean_caption
-from engine.vision.pixel_reading import read_pixels
 from engine.vision.catalog import pretrained
+from engine.vision.pixel_reading import read_pixels
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 # The catalog's bounds and choices, re-exported: the adapters declare their options from these, not from the engine.
-from engine.catalog import ASPECTS as ASPECTS
-from engine.catalog import COUNTS as COUNTS
-from engine.catalog import MAX_PROMPT_CHARS as MAX_PROMPT_CHARS
-from engine.catalog import MAX_SEED as MAX_SEED
-from engine.catalog import SCHEDULERS as SCHEDULERS
+from engine import ASPECTS as ASPECTS
+from engine import COUNTS as COUNTS
+from engine import MAX_PROMPT_CHARS as MAX_PROMPT_CHARS
+from engine import MAX_SEED as MAX_SEED
+from engine import SCHEDULERS as SCHEDULERS
 from studio.contract import BatchTickets, Caller, Deliverable, JobTicket
 
 VaryStrength = Literal["subtle", "strong"]

@@ -19,7 +19,7 @@ def test_asking_for_a_gpu_on_a_machine_without_one_says_what_to_set() -> None:
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    from engine.device import DeviceError
+    from engine.diffusion.device import DeviceError
 
     with pytest.raises(DeviceError, match=r"STUDIO_DEVICE=cuda but torch sees no CUDA GPU.*set STUDIO_DEVICE=auto"):
         check_device("cuda")
