@@ -30,10 +30,10 @@ import discord
 import numpy as np
 from PIL import Image
 
-from bot.logging_setup import setup_logging
 from bot.runner import build_bot
 from studio.container import Services, open_services
 from studio.contract import Caller
+from studio.logging_setup import setup_logging
 from studio.settings import load_settings
 from tests.bot.fakediscord import BASIC_PERMISSIONS, CHANNEL_ID, GUILD_ID, FakeDiscord
 
