@@ -17,6 +17,7 @@ from studio.contract import Deliverable, JobRoute, JobTicket, Progress, Schedule
 from studio.errors import StudioError
 from studio.images.api import JobResult
 from studio.settings import Settings
+from studio.training.interrupted import resume_name
 
 if TYPE_CHECKING:
     from studio.container import Services
@@ -133,24 +134,16 @@ def _command_name() -> str:
     return ctx.command_path if ctx is not None else "studio"
 
 
-async def _run_name(services: Services, request: Mapping[str, Any]) -> str:
-    """The name the run of a training job (its stored `request`) answers to in `studio train --name`."""
-    run = await services.db.training_runs.get(int(request.get("run_id", 0)))
-    if run is not None:
-        return str(run.plan.get("requested_name") or run.output_name)
-    return str(request.get("output_name", ""))
-
-
 async def _resume_hint(services: Services, request: Mapping[str, Any]) -> str:
     """How to go on with a training job."""
-    return f"`studio train --name {await _run_name(services, request)} --resume` goes on"
+    return f"`studio train --name {await resume_name(services, dict(request))} --resume` goes on"
 
 
 async def _leftover_line(services: Services, leftover: Leftover) -> str:
     """One line for a job an interrupted or killed `studio` command left behind."""
     job = f"job {leftover.job_id} ({leftover.kind})"
     if leftover.action == "kept":
-        name = await _run_name(services, leftover.request)
+        name = await resume_name(services, dict(leftover.request))
         return (
             f"{job} was left by an interrupted command: `studio train --name {name} --resume` "
             f"goes on, `studio train cancel {name}` drops it"

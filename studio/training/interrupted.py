@@ -93,3 +93,12 @@ async def interrupted_at(services: Services, run: RunInfo, owner: Holder | None)
     if job is None or not is_interrupted(job.status, job.origin, owner):
         return None
     return await asyncio.to_thread(last_checkpoint, services.training.registry.run_dir(run.run_id)) or 0
+
+
+async def resume_name(services: Services, request: dict[str, object]) -> str:
+    """The name a training job's run answers to in `studio train --name … --resume` (from the job's `request`)."""
+    run_id = request.get("run_id", 0)
+    run = await services.db.training_runs.get(int(run_id) if isinstance(run_id, int | str) else 0)
+    if run is not None:
+        return str(run.plan.get("requested_name") or run.output_name)
+    return str(request.get("output_name", ""))
