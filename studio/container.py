@@ -17,8 +17,8 @@ from studio.images.compose import ComposeKind, EditService
 from studio.images.describe import DescribeKind, DescribeService
 from studio.images.followups import FollowUps
 from studio.images.generate import GenerateKind, GenerateService
-from studio.images.images import ImageSubmitter
 from studio.images.posts import PostService
+from studio.images.submitter import ImageSubmitter
 from studio.jobs.queue import JobQueue
 from studio.models.service import ModelService
 from studio.owner import acquire as acquire_owner

@@ -25,7 +25,8 @@ from studio.autopost.timing import Timing, due, parse, zone
 from studio.autopost.wildcards import check_template, parse_values, pick
 from studio.contract import SERVER_ACCOUNT, Caller, JobTicket, SchedulePaused
 from studio.errors import NotFound, Refused, StudioError
-from studio.images.images import ImageDraft, ImageSubmitter
+from studio.images.images import ImageDraft
+from studio.images.submitter import ImageSubmitter
 from studio.jobs.router import DeliveryRouter
 from studio.models.service import ModelService
 from studio.names import kept_name, name_key, wildcard_name

@@ -19,15 +19,8 @@ from storage.records import Job
 from studio.contract import Caller, JobTicket
 from studio.errors import StudioError
 from studio.images.api import MAX_INSTRUCTION, MAX_REGION, EditImageInput, VaryImageInput
-from studio.images.images import (
-    OVERLAY,
-    ImageDraft,
-    ImageKind,
-    ImageRequest,
-    ImagesDone,
-    ImageSubmitter,
-    images_completion,
-)
+from studio.images.images import OVERLAY, ImageDraft, ImageKind, ImageRequest, ImagesDone, images_completion
+from studio.images.submitter import ImageSubmitter
 from studio.jobs.kind import Completion, check_version
 from studio.jobs.queue import JobQueue
 from studio.models.service import ModelService

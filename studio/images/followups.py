@@ -11,7 +11,8 @@ from storage.records import ImageRecord, Job
 from studio.contract import Caller, JobTicket
 from studio.errors import NotFound, Refused
 from studio.images.api import JobResult, ResultImage, VaryStrength
-from studio.images.images import ImageDraft, ImageKind, ImageSubmitter, result_image
+from studio.images.images import ImageDraft, ImageKind, result_image
+from studio.images.submitter import ImageSubmitter
 from studio.jobs.queue import JobQueue
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ from engine import ImagesOutcome, WorkOrder
 from storage.records import Job
 from studio.contract import Caller, JobTicket
 from studio.images.api import GenerateInput
-from studio.images.images import ImageDraft, ImageKind, ImageRequest, ImagesDone, ImageSubmitter, images_completion
+from studio.images.images import ImageDraft, ImageKind, ImageRequest, ImagesDone, images_completion
+from studio.images.submitter import ImageSubmitter
 from studio.jobs.kind import Completion
 
 

@@ -19,7 +19,8 @@ from storage import Database
 from storage.records import ImageRecord, Job
 from studio.contract import Caller
 from studio.errors import NotFound, Refused, StudioError
-from studio.images.images import ImageDraft, ImageKind, ImageRequest, ImagesDone, ImageSubmitter, images_completion
+from studio.images.images import ImageDraft, ImageKind, ImageRequest, ImagesDone, images_completion
+from studio.images.submitter import ImageSubmitter
 from studio.jobs.kind import Completion
 from studio.jobs.queue import JobQueue
 from studio.models.service import ModelService
