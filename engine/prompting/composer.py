@@ -10,22 +10,26 @@ so the whole prompt is lower-case.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
+from engine.prompting.scene import (
+    Scene,
+    head_word,
+    mentions,
+    normalise,
+    parse_scene,
+    refers_to_subject,
+    strip_articles,
+)
 from engine.prompting.words import (
-    ARTICLES,
-    ATTRIBUTE_MARKERS,
     BODY_PARTS,
-    CAPTION_OPENERS,
-    DESC_TIME_RE,
     FILLER_RE,
     IMAGE_WIDE,
     IMAGE_WORDS_RE,
     NEGATIVE_RE,
     PLACE_MARKERS,
     PRONOUNS,
-    SEGMENT_RE,
     STYLE_RE,
     STYLES,
     TIME_RE,
@@ -65,92 +69,12 @@ class PassThroughRewriter:
         return composed
 
 
-# ---------------------------------------------------------------- the description, in parts
-
-
-@dataclass
-class _Scene:
-    subject: str
-    attributes: list[str] = field(default_factory=list)  # "with a hat", "wearing ...", "holding ..."
-    places: list[str] = field(default_factory=list)  # "on a sofa", "in a park"
-    times: list[str] = field(default_factory=list)  # "at night, moonlight"
-    extras: list[str] = field(default_factory=list)  # comma parts: "oil painting", "with a rainbow"
-    styles: list[str] = field(default_factory=list)
-
-    def render(self) -> str:
-        head = " ".join([self.subject, *self.attributes, *self.places])
-        return ", ".join([head, *self.times, *self.extras, *self.styles])
-
-
-def _strip_articles(text: str) -> str:
-    text = text.strip()
-    lowered = text.lower()
-    for opener in CAPTION_OPENERS:
-        if lowered.startswith(opener):
-            text, lowered = text[len(opener) :], lowered[len(opener) :]
-            break
-    for article in ARTICLES:
-        if lowered.startswith(article):
-            return text[len(article) :].strip()
-    return text
-
-
-def subject_of(description: str) -> str:
-    """The first noun phrase of a description: leading articles dropped, cut at in/on/with/..., or a comma."""
-    return _parse(description).subject
-
-
-def _parse(description: str) -> _Scene:
-    parts = [p.strip() for p in _normalise(description).split(",") if p.strip()]
-    if not parts:
-        return _Scene(subject="")
-    pieces = SEGMENT_RE.split(_strip_articles(parts[0]))
-    scene = _Scene(subject=pieces[0].strip())
-    for piece in pieces[1:]:
-        piece = piece.strip()
-        if DESC_TIME_RE.match(piece):
-            scene.times.append(piece)
-        elif piece.split()[0] in ATTRIBUTE_MARKERS:
-            scene.attributes.append(piece)
-        else:
-            scene.places.append(piece)
-    for part in parts[1:]:
-        (scene.times if DESC_TIME_RE.match(part) else scene.extras).append(part)
-    return scene
-
-
-def _normalise(text: str) -> str:
-    return " ".join(text.lower().replace("\n", " ").split())
-
-
-def _head_word(phrase: str) -> str:
-    words = re.findall(r"[a-z0-9'-]+", phrase)
-    return words[-1] if words else ""
-
-
-def _same_word(a: str, b: str) -> bool:
-    return bool(a) and bool(b) and (a == b or a.rstrip("s") == b.rstrip("s"))
-
-
-def _mentions(segment: str, word: str) -> bool:
-    return any(_same_word(w, word) for w in re.findall(r"[a-z0-9'-]+", segment))
-
-
-def _refers_to_subject(phrase: str, scene: _Scene) -> bool:
-    words = re.findall(r"[a-z0-9'-]+", phrase)
-    if not words:
-        return False
-    if words[-1] in PRONOUNS or (len(words) <= 2 and words[0] in PRONOUNS):
-        return True
-    return _same_word(_head_word(phrase), _head_word(scene.subject))
-
-
 # ---------------------------------------------------------------- rules
 
 
 def compose(description: str, instruction: str, rewriter: Rewriter | None = None) -> ComposedPrompt:
     """Turn a description and a plain-words instruction into a prompt, a negative prompt and a strength hint."""
-    scene = _parse(description)
+    scene = parse_scene(description)
     text = _clean_instruction(instruction)
     if not text:
         result = ComposedPrompt(_clean_prompt(description.strip()), "", None, "empty")
@@ -161,7 +85,7 @@ def compose(description: str, instruction: str, rewriter: Rewriter | None = None
 
     # 1. Negatives anywhere: they go to the negative prompt and leave the prompt.
     def take_negative(match: re.Match[str]) -> str:
-        term = _strip_articles(match.group("x")).strip()
+        term = strip_articles(match.group("x")).strip()
         if term:
             negatives.append(term)
         return " , "
@@ -203,7 +127,7 @@ def compose(description: str, instruction: str, rewriter: Rewriter | None = None
 
 
 def _clean_instruction(instruction: str) -> str:
-    text = _normalise(instruction).strip(" .!?")
+    text = normalise(instruction).strip(" .!?")
     text = FILLER_RE.sub("", text)
     return IMAGE_WORDS_RE.sub("it", text).strip(" .!?")
 
@@ -220,20 +144,20 @@ def _clauses(text: str) -> list[str]:
     return clauses
 
 
-def _apply_negative(scene: _Scene, term: str) -> None:
-    if _head_word(term) == "background":
+def _apply_negative(scene: Scene, term: str) -> None:
+    if head_word(term) == "background":
         # Without its background the subject stands alone.
         scene.places.clear()
         scene.extras = [e for e in scene.extras if "background" not in e]
         scene.extras.append("isolated on plain white")
         return
-    word = _head_word(term)
-    scene.attributes = [a for a in scene.attributes if not _mentions(a, word)]
-    scene.places = [p for p in scene.places if not _mentions(p, word)]
-    scene.extras = [e for e in scene.extras if not _mentions(e, word)]
+    word = head_word(term)
+    scene.attributes = [a for a in scene.attributes if not mentions(a, word)]
+    scene.places = [p for p in scene.places if not mentions(p, word)]
+    scene.extras = [e for e in scene.extras if not mentions(e, word)]
 
 
-def _apply_clause(scene: _Scene, clause: str) -> str:
+def _apply_clause(scene: Scene, clause: str) -> str:
     for rule in (_style_rule, _add_rule, _replace_rule, _put_rule, _background_rule, _make_rule, _in_rule):
         name = rule(scene, clause)
         if name:
@@ -242,7 +166,7 @@ def _apply_clause(scene: _Scene, clause: str) -> str:
     return "free"
 
 
-def _style_rule(scene: _Scene, clause: str) -> str | None:
+def _style_rule(scene: Scene, clause: str) -> str | None:
     match = re.search(r"\bin the style of\s+(?P<x>.+)$", clause)
     if match:
         phrase = f"in the style of {match.group('x')}"
@@ -261,14 +185,14 @@ def _style_rule(scene: _Scene, clause: str) -> str | None:
     return "style"
 
 
-def _add_rule(scene: _Scene, clause: str) -> str | None:
+def _add_rule(scene: Scene, clause: str) -> str | None:
     match = re.match(r"^(?:add|include|give\s+(?:it|him|her|them)|put)\s+(?P<x>.+)$", clause)
     if not match or (clause.startswith("put") and " on " not in clause and " in " not in clause):
         return None
     element = match.group("x").strip()
     if clause.startswith("put"):
         target = re.match(r"^(?P<x>.+?)\s+(?:on|onto)\s+(?P<y>.+)$", element)
-        if not target or not _refers_to_subject(target.group("y"), scene):
+        if not target or not refers_to_subject(target.group("y"), scene):
             return None  # "put X in Y" that moves the subject: the put rule handles it
         element = target.group("x")
     else:
@@ -283,27 +207,27 @@ def _add_rule(scene: _Scene, clause: str) -> str | None:
     return "add"
 
 
-def _replace_rule(scene: _Scene, clause: str) -> str | None:
+def _replace_rule(scene: Scene, clause: str) -> str | None:
     match = re.match(r"^(?:replace|swap|change|turn)\s+(?P<x>.+?)\s+(?:with|for|into|to)\s+(?P<y>.+)$", clause)
-    if not match or _head_word(match.group("x")) == "background":
+    if not match or head_word(match.group("x")) == "background":
         return None
-    old, new = _strip_articles(match.group("x")), _strip_articles(match.group("y"))
+    old, new = strip_articles(match.group("x")), strip_articles(match.group("y"))
     if STYLE_RE.search(new):
         return None
-    if old in PRONOUNS or _refers_to_subject(old, scene):
+    if old in PRONOUNS or refers_to_subject(old, scene):
         scene.subject = new
         return "replace"
-    word = _head_word(old)
+    word = head_word(old)
     for bucket in (scene.attributes, scene.places, scene.extras):
         for i, segment in enumerate(bucket):
-            if _mentions(segment, word):
+            if mentions(segment, word):
                 bucket[i] = re.sub(rf"\b{re.escape(old)}\b", new, segment) if old in segment else f"{segment}, {new}"
                 return "replace"
     scene.extras.append(new)
     return "replace"
 
 
-def _put_rule(scene: _Scene, clause: str) -> str | None:
+def _put_rule(scene: Scene, clause: str) -> str | None:
     match = re.match(
         r"^(?:put|place|move|set|take|send|bring|show|transport|teleport)\s+(?P<x>.+?)\s+"
         r"(?P<prep>in front of|next to|into|onto|inside|in|on|at|under|to|near)\s+(?P<y>.+)$",
@@ -312,14 +236,14 @@ def _put_rule(scene: _Scene, clause: str) -> str | None:
     if not match:
         return None
     x, y = match.group("x"), match.group("y")
-    if not _refers_to_subject(x, scene):
+    if not refers_to_subject(x, scene):
         scene.extras.append(f"with {x} {match.group('prep')} {y}")
         return "add"
     _set_place(scene, match.group("prep"), y)
     return "context"
 
 
-def _background_rule(scene: _Scene, clause: str) -> str | None:
+def _background_rule(scene: Scene, clause: str) -> str | None:
     match = re.match(
         r"^(?:(?:change|replace|swap|make|set)\s+(?:the\s+|its\s+)?background\s+(?:to|with|into|for)?\s*"
         r"|(?:the\s+)?background\s*(?:is|:|of|to)?\s*)(?P<y>.+)$",
@@ -329,11 +253,11 @@ def _background_rule(scene: _Scene, clause: str) -> str | None:
         return None
     scene.places.clear()
     scene.extras = [e for e in scene.extras if "background" not in e]
-    scene.extras.append(f"{_strip_articles(match.group('y'))} background")
+    scene.extras.append(f"{strip_articles(match.group('y'))} background")
     return "context"
 
 
-def _set_place(scene: _Scene, prep: str, where: str) -> None:
+def _set_place(scene: Scene, prep: str, where: str) -> None:
     prep = {"into": "in", "onto": "on", "to": "at"}.get(prep, prep)
     scene.places = [f"{prep} {where}"]
     scene.extras = [e for e in scene.extras if not _looks_like_setting(e)]
@@ -343,14 +267,14 @@ def _looks_like_setting(part: str) -> bool:
     return part.split()[0] in PLACE_MARKERS or part.endswith(("background", "scenery", "landscape"))
 
 
-def _make_rule(scene: _Scene, clause: str) -> str | None:
+def _make_rule(scene: Scene, clause: str) -> str | None:
     match = re.match(
         r"^(?:make|turn|let)\s+(?P<who>it|her|him|them|this|that|everything|the\s+[a-z-]+)\s+(?P<x>.+)$", clause
     )
     possessive = re.match(r"^make\s+(?:his|her|its|their)\s+(?P<part>[a-z-]+)\s+(?P<x>.+)$", clause)
     if possessive and possessive.group("part") in BODY_PARTS:
         part, value = possessive.group("part"), possessive.group("x")
-        scene.attributes = [a for a in scene.attributes if not _mentions(a, part)]
+        scene.attributes = [a for a in scene.attributes if not mentions(a, part)]
         scene.attributes.append(f"with {value} {part}")
         return "modify"
     if not match:
@@ -362,8 +286,8 @@ def _make_rule(scene: _Scene, clause: str) -> str | None:
         # "make it brighter" is about the picture, not the subject.
         scene.extras.append(IMAGE_WIDE[change])
         return "modify"
-    if who.startswith("the ") and not _refers_to_subject(who, scene):
-        scene.extras.append(f"{change} {_strip_articles(who)}")
+    if who.startswith("the ") and not refers_to_subject(who, scene):
+        scene.extras.append(f"{change} {strip_articles(who)}")
         return "modify"
     scene.subject = _modified_subject(scene.subject, change)
     return "modify"
@@ -380,7 +304,7 @@ def _modified_subject(subject: str, change: str) -> str:
     return f"{change} {subject}"
 
 
-def _in_rule(scene: _Scene, clause: str) -> str | None:
+def _in_rule(scene: Scene, clause: str) -> str | None:
     bare = re.match(r"^(?P<prep>in front of|next to|inside|in|on|at|under|near)\s+(?P<y>.+)$", clause)
     if bare:
         _set_place(scene, bare.group("prep"), bare.group("y"))
@@ -388,7 +312,7 @@ def _in_rule(scene: _Scene, clause: str) -> str | None:
     match = re.match(r"^(?P<x>.+?)\s+(?P<prep>in front of|next to|inside|in|on|at|under|near)\s+(?P<y>.+)$", clause)
     if not match:
         return None
-    if _refers_to_subject(match.group("x"), scene):
+    if refers_to_subject(match.group("x"), scene):
         _set_place(scene, match.group("prep"), match.group("y"))
         return "context"
     scene.extras.append(clause)

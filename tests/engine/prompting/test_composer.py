@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.prompting.composer import MAX_PROMPT_CHARS, ComposedPrompt, PassThroughRewriter, compose, subject_of
+from engine.prompting.composer import MAX_PROMPT_CHARS, ComposedPrompt, PassThroughRewriter, compose
+from engine.prompting.scene import subject_of
 
 # (description, instruction, expected prompt, expected negative prompt, expected rule)
 TABLE = [
