@@ -1,6 +1,6 @@
 """How fast the bot defers a flood of slash commands, with a tiny LoRA training running and without.
 
-The real bot and the real services on the fake Discord the tests use (`tests/bot/fakediscord.py`), the engine on the
+The real bot and the real services on the fake Discord the tests use (`tests/bot/fakediscord/`), the engine on the
 tiny models on the backend named: `thread` (the engine's thread in the bot's process), `process` (the default: an
 engine process of its own) or `ray` (one local Ray actor). For each backend and each scenario (`idle`: the engine
 waits; `training`: a LoRA training on tiny-sd has run a few steps), `--commands` /generate commands from `--members`
