@@ -22,18 +22,16 @@ the layering; it costs nothing at run time, so the torch check runs the real imp
 
 from __future__ import annotations
 
-import ast
 import json
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.architecture_graph import Edge, project_modules, read_imports
+
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = ("studio", "bot", "cli", "engine", "storage")
 
 # Longest prefix wins.
 LAYERS = {
@@ -92,91 +90,6 @@ BOT_VOCABULARY = {
 }
 # The adapter's composition root: it opens the services and wires the delivery port, so it may import any of the core.
 BOT_ROOTS = {"bot.runner"}
-
-
-@dataclass(frozen=True)
-class Edge:
-    """One import of a project module: who imports what, where, and when it runs."""
-
-    source: str
-    target: str
-    line: int
-    how: str  # "top", "lazy" (inside a function) or "typing" (under `if TYPE_CHECKING`)
-
-    def __str__(self) -> str:
-        return f"{self.source}:{self.line} imports {self.target} ({self.how})"
-
-
-def _module_name(path: Path, root: Path) -> str:
-    parts = list(path.relative_to(root).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def _modules(root: Path) -> dict[str, Path]:
-    """Every project module under `root`, by dotted name."""
-    found = {}
-    for package in PROJECT:
-        for path in sorted((root / package).rglob("*.py")):
-            found[_module_name(path, root)] = path
-    return found
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def _walk(nodes: Iterable[ast.AST], how: str) -> Iterator[tuple[ast.Import | ast.ImportFrom, str]]:
-    """Each import statement among `nodes` and below, with when it runs: at import, lazily, or never."""
-    for node in nodes:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            yield node, how
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            yield from _walk(ast.iter_child_nodes(node), "lazy" if how == "top" else how)
-        elif isinstance(node, ast.If) and _is_type_checking(node.test):
-            yield from _walk(node.body, "typing")
-            yield from _walk(node.orelse, how)
-        else:
-            yield from _walk(ast.iter_child_nodes(node), how)
-
-
-def _targets(node: ast.Import | ast.ImportFrom, name: str, is_package: bool, known: set[str]) -> list[str]:
-    """The dotted modules one import statement reaches; `from pkg import mod` reaches `pkg.mod`."""
-    if isinstance(node, ast.Import):
-        return [alias.name for alias in node.names]
-    base = node.module or ""
-    if base == "__future__":
-        return []
-    if node.level:
-        package = name.split(".") if is_package else name.split(".")[:-1]
-        anchor = package[: len(package) - (node.level - 1)]
-        base = ".".join([*anchor, base] if base else anchor)
-    targets = []
-    for alias in node.names:
-        sub = f"{base}.{alias.name}"
-        if sub in known:
-            targets.append(sub)
-        elif base.split(".")[0] not in PROJECT:
-            targets += [base, sub]  # third party: `from aiohttp import web` is aiohttp.web, unknowable statically
-        else:
-            targets.append(base)
-    return list(dict.fromkeys(targets))
-
-
-def _imports(root: Path) -> list[Edge]:
-    """Every import statement of every project module under `root`, resolved to dotted names."""
-    modules = _modules(root)
-    known = set(modules)
-    edges = []
-    for name, path in modules.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        for node, how in _walk(tree.body, "top"):
-            for target in _targets(node, name, path.name == "__init__.py", known):
-                edges.append(Edge(name, target, node.lineno, how))
-    return edges
 
 
 def _layer(name: str) -> str | None:
@@ -267,15 +180,15 @@ def _debt_drift(edges: list[Edge], debt: dict[tuple[str, str], str]) -> tuple[li
 
 @pytest.fixture(scope="module")
 def edges() -> list[Edge]:
-    found = _imports(ROOT)
+    found = read_imports(ROOT)
     assert len({e.source for e in found}) > 100, "too few modules import anything: the layout changed"
     return found
 
 
 def test_every_module_has_a_layer() -> None:
-    assert [name for name in _modules(ROOT) if _layer(name) is None] == []
+    assert [name for name in project_modules(ROOT) if _layer(name) is None] == []
     for layer in ("storage", "engine", "core", "adapter"):
-        assert any(_layer(name) == layer for name in _modules(ROOT)), f"no module is in the {layer} layer"
+        assert any(_layer(name) == layer for name in project_modules(ROOT)), f"no module is in the {layer} layer"
 
 
 def test_project_imports_follow_the_layers(edges: list[Edge]) -> None:
@@ -372,7 +285,7 @@ def test_the_guard_fails_on_a_violation(tmp_path: Path) -> None:
             "studio/container.py": "from storage import db\nfrom engine import work\nfrom aiohttp import web\n",
         },
     )
-    edges = _imports(tmp_path)
+    edges = read_imports(tmp_path)
     assert Edge("studio.api", "studio.container", 2, "top") in edges  # `from . import container`
     assert Edge("cli.commands.gen_cmd", "cli.main", 1, "top") in edges  # `from ..main import ASPECTS`
     assert _layer_violations(edges) == [
