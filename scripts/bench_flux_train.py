@@ -69,7 +69,7 @@ def bench(device: torch.device, dtype: torch.dtype, steps: int, warmup: int, *, 
                     task = TrainTask(spec, items, config, run_dir, "job_bench", "bench")
                     return train.run(WorkOrder(1, "train", task), ctx, host).losses[-1]
 
-                side = bench_train._side("trainer", device, setting, warmup, run)
+                side = bench_train.time_side("trainer", device, setting, warmup, run)
                 estimate = memory_need_gb(cost, replace(config, batch_size=1), sixteen_bit=True)
                 # The part above the weights, as measured here (no checkpoint samples are drawn: nor their share).
                 estimate -= cost.weights_gb + CUDA_CONTEXT_GB + cost.sampling_gb

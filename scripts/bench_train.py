@@ -7,7 +7,7 @@ resolution, warm-up, noise offset, Min-SNR, caption dropout, gradient clipping, 
 - reference: what diffusers' examples/text_to_image LoRA scripts do each step, written plainly here: VAE-encode
   the batch, encode the prompts with the text encoder(s), add noise, UNet forward, MSE loss, backward, AdamW.
 samples/s comes from each side's per-step timestamps, leaving out the first `--warmup` steps; peak memory is the
-most either side adds while it runs, its model's weights included (measured as `PeakMemory` says).
+most either side adds while it runs, its model's weights included (measured as `bench_train_measure.PeakMemory` says).
 
 CPU mode (default): tiny-sd and tiny-sdxl at 64 px, batch 2, 30 steps, one torch thread; each side runs
 `--repeats` times, alternating which goes first, and the median is reported.
@@ -26,8 +26,6 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
-import contextlib
-import ctypes
 import gc
 import logging
 import resource
@@ -40,14 +38,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image
+from bench_train_measure import (  # scripts/ is on sys.path
+    Setting,
+    Side,
+    StepClock,
+    synthetic_images,
+    time_side,
+    train_config,
+)
+from bench_train_reference import run_reference
 
 from engine.backends.base import WorkContext
 from engine.catalog import ModelSpec, family_preset, get_preset
-from engine.diffusion.loading import load_folder
 from engine.diffusion.pipelines import PipelineManager
 from engine.host import EngineConfig, EngineHost
 from engine.tasks import train
@@ -58,19 +61,6 @@ from engine.work import WorkOrder
 
 TARGET_SAMPLES = 2000  # the goal's run: 2000 samples (25 images × 80)
 
-
-@dataclass(frozen=True)
-class Setting:
-    """One model's benchmark: `images` synthetic square images, all in one bucket (every batch full)."""
-
-    model: str  # a tiny model's name, or the family of a full-size random one
-    resolution: int
-    batch: int
-    steps: int
-    images: int
-    gradient_checkpointing: bool = False
-
-
 CPU_SETTINGS = {
     "tiny-sd": Setting("tiny-sd", 64, 2, 30, 6),
     "tiny-sdxl": Setting("tiny-sdxl", 64, 2, 30, 6),
@@ -80,156 +70,6 @@ GPU_SETTINGS = {
     "sd15": Setting("sd15", 512, 4, 40, 24),
     "sdxl": Setting("sdxl", 1024, 2, 30, 24),
 }
-
-
-@dataclass
-class Side:
-    """One run of one side: its steady speed, its peak memory and what the whole run took."""
-
-    name: str  # trainer | reference
-    samples_per_s: float
-    peak_bytes: int
-    wall_s: float  # the whole run: data preparation, warm-up steps, checkpoint and export included
-    fixed_s: float  # wall_s less the steps at the steady rate: what a run pays once
-    loss: float  # the last step's
-
-    def projected_s(self, samples: int) -> float:
-        return self.fixed_s + samples / self.samples_per_s
-
-
-# --- Measuring ----------------------------------------------------------------------------------------------
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm", encoding="ascii") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _malloc_trim() -> None:
-    """Hand freed heap back to the system, so that the next side's resident-set baseline is its own."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-class PeakMemory:
-    """The most memory a block adds: on CUDA `max_memory_allocated` above what was allocated at its start; on
-    the CPU the resident set size (/proc/self/statm, sampled every 5 ms by a thread) above its value at the
-    start, after freed heap is handed back (malloc_trim). Not tracemalloc: torch's buffers are not Python's."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.base = self.peak = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> PeakMemory:
-        gc.collect()
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self.base = torch.cuda.memory_allocated(self.device)
-        else:
-            _malloc_trim()
-            self.base = self.peak = _rss_bytes()
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
-        return self
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, _rss_bytes())
-
-    def __exit__(self, *exc: object) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.peak = torch.cuda.max_memory_allocated(self.device)
-        else:
-            self._stop.set()
-            assert self._thread is not None
-            self._thread.join()
-            self.peak = max(self.peak, _rss_bytes())
-
-    @property
-    def added(self) -> int:
-        return self.peak - self.base
-
-
-class StepClock:
-    """Per-step end times (the device synchronised first); samples/s over the steps after `warmup`."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.began = 0.0
-        self.stamps: dict[int, float] = {}
-
-    def begin(self) -> None:
-        """The run starts now: its model is loaded (its memory counts, the loading time does not)."""
-        _sync(self.device)
-        self.began = time.perf_counter()
-
-    def tick(self, step: int) -> None:
-        _sync(self.device)
-        self.stamps[step] = time.perf_counter()
-
-    def rate(self, warmup: int, batch: int) -> float:
-        last = max(self.stamps)
-        if last <= warmup:
-            raise SystemExit(f"--steps must be more than --warmup ({warmup}) to time anything")
-        return (last - warmup) * batch / (self.stamps[last] - self.stamps[warmup])
-
-
-def _side(name: str, device: torch.device, setting: Setting, warmup: int, run: Callable[[StepClock], float]) -> Side:
-    clock = StepClock(device)
-    with PeakMemory(device) as memory:
-        loss = run(clock)
-        _sync(device)
-        wall = time.perf_counter() - clock.began
-    rate = clock.rate(warmup, setting.batch)
-    fixed = wall - setting.steps * setting.batch / rate
-    return Side(name, rate, memory.added, wall, fixed, loss)
-
-
-# --- The data -----------------------------------------------------------------------------------------------
-
-
-def synthetic_images(folder: Path, setting: Setting) -> tuple[TrainItem, ...]:
-    """One 'character' (a warm disc on a cool ground, a little noise), moved a bit in each square image."""
-    folder.mkdir(parents=True, exist_ok=True)
-    size = setting.resolution
-    yy, xx = np.mgrid[:size, :size] / size
-    items = []
-    for i in range(setting.images):
-        rng = np.random.default_rng(i)
-        disc = (yy - 0.5) ** 2 + (xx - 0.4 - 0.01 * i) ** 2 < 0.28**2
-        pixels = np.where(disc[..., None], [230, 140, 60], [40, 70, 160]) + rng.normal(0, 6, (size, size, 3))
-        path = folder / f"{i:02d}.png"
-        Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(path, compress_level=1)
-        items.append(TrainItem(path, f"zzchar, a round figure, view {i}"))
-    return tuple(items)
-
-
-def train_config(setting: Setting, spec: ModelSpec, steps: int) -> TrainConfig:
-    """The settings both sides use: the model preset's rank, alpha and learning rate, the trainer's defaults
-    for the rest (warm-up 10, noise offset 0.05, Min-SNR 5, caption dropout 0.1, gradient norm 1.0)."""
-    preset = spec.preset.training
-    return TrainConfig(
-        steps=steps,
-        rank=preset.rank,
-        alpha=float(preset.alpha),
-        learning_rate=preset.learning_rate,
-        batch_size=setting.batch,
-        resolution=setting.resolution,
-        seed=0,
-        gradient_checkpointing=setting.gradient_checkpointing,
-        checkpoint_every=steps,  # one checkpoint, after the last timed step
-        sample_prompts=(),  # no samples drawn: only training is timed
-    )
 
 
 # --- The studio's trainer -----------------------------------------------------------------------------------
@@ -253,124 +93,6 @@ def run_trainer(
         task = TrainTask(spec, items, cfg, run_dir, "job_bench", "bench")
         outcome = train.run(WorkOrder(1, "train", task), ctx, host)
         return outcome.losses[-1]
-
-    return run
-
-
-# --- The reference loop -------------------------------------------------------------------------------------
-
-
-def run_reference(
-    folder: Path,
-    family: str,
-    cfg: TrainConfig,
-    items: tuple[TrainItem, ...],
-    device: torch.device,
-    dtype: torch.dtype,
-) -> Callable[[StepClock], float]:
-    """The diffusers example recipe per step: nothing cached; the same LoRA, optimizer and loss as the trainer.
-
-    Images are decoded and normalised once and kept on the device (the example does it in its data loader
-    every step): that only makes the reference faster. The LoRA trains in fp32 on both sides.
-    """
-
-    def run(clock: StepClock) -> float:
-        from diffusers import DDPMScheduler
-        from diffusers.optimization import get_scheduler
-        from diffusers.training_utils import cast_training_params, compute_snr
-        from peft import LoraConfig
-
-        pipe = load_folder(folder, family, dtype=dtype).to(device)  # a plain pipeline, as the example loads it
-        clock.begin()
-        unet, vae = pipe.unet, pipe.vae
-        sdxl = family == "sdxl"
-        encoders = [pipe.text_encoder, pipe.text_encoder_2] if sdxl else [pipe.text_encoder]
-        tokenizers = [pipe.tokenizer, pipe.tokenizer_2] if sdxl else [pipe.tokenizer]
-        for module in (unet, vae, *encoders):
-            module.requires_grad_(False)
-        torch.manual_seed(cfg.seed)  # the LoRA starts from the trainer's initial weights
-        lora = LoraConfig(
-            r=cfg.rank,
-            lora_alpha=cfg.alpha,
-            init_lora_weights="gaussian",
-            target_modules=list(UNET_TARGETS),
-            lora_dropout=0.0,
-        )
-        unet.add_adapter(lora, adapter_name="reference")
-        cast_training_params(unet, dtype=torch.float32)
-        params = [p for p in unet.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=1e-2)
-        schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=cfg.warmup_steps)
-        noise_scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
-        if cfg.gradient_checkpointing:
-            unet.enable_gradient_checkpointing()
-
-        images, sizes = [], []
-        for item in items:
-            with Image.open(item.path) as img:
-                rgb = img.convert("RGB")
-            sizes.append([rgb.height, rgb.width, 0, 0, cfg.resolution, cfg.resolution])
-            rgb = rgb.resize((cfg.resolution, cfg.resolution), Image.Resampling.LANCZOS)
-            images.append(torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1))
-        pixels = torch.stack(images).to(device, vae.dtype)
-        time_ids = torch.tensor(sizes, dtype=torch.float32, device=device)
-        captions = [item.caption for item in items] + [""]  # the last row: the empty caption (dropout)
-        token_ids = [
-            tok(
-                captions, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt"
-            ).input_ids.to(device)
-            for tok in tokenizers
-        ]
-
-        g = torch.Generator("cpu").manual_seed(cfg.seed)
-        per_epoch = len(items) // cfg.batch_size
-        order = torch.randperm(len(items), generator=g)
-        unet.train()
-        loss_value = float("nan")
-        for step in range(1, cfg.steps + 1):
-            index = (step - 1) % per_epoch
-            if index == 0 and step > 1:
-                order = torch.randperm(len(items), generator=g)
-            batch = order[index * cfg.batch_size : (index + 1) * cfg.batch_size].to(device)
-            dropped = torch.rand(len(batch), generator=g) < cfg.caption_dropout
-            rows = torch.where(dropped.to(device), len(items), batch)
-            with torch.no_grad():
-                latents = vae.encode(pixels[batch]).latent_dist.sample().float() * vae.config.scaling_factor
-                hidden, pooled = [], None
-                for encoder, ids in zip(encoders, token_ids, strict=True):
-                    out = encoder(ids[rows], output_hidden_states=sdxl)
-                    hidden.append(out.hidden_states[-2] if sdxl else out[0])
-                    pooled = out[0]  # SDXL: the second encoder's projection
-                text = torch.cat(hidden, dim=-1)
-            noise = torch.randn(latents.shape, device=device)
-            if cfg.noise_offset:
-                noise = noise + cfg.noise_offset * torch.randn((len(batch), latents.shape[1], 1, 1), device=device)
-            timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(batch),), device=device)
-            noisy = noise_scheduler.add_noise(latents, noise, timesteps)
-            extra = {}
-            if sdxl:
-                assert pooled is not None
-                extra["added_cond_kwargs"] = {"text_embeds": pooled.to(dtype), "time_ids": time_ids[batch].to(dtype)}
-            pred = unet(noisy.to(dtype), timesteps, text.to(dtype), **extra).sample
-            if noise_scheduler.config.prediction_type == "v_prediction":
-                target = noise_scheduler.get_velocity(latents, noise, timesteps)
-            else:
-                target = noise
-            per_sample = F.mse_loss(pred.float(), target.float(), reduction="none").mean(dim=[1, 2, 3])
-            if cfg.min_snr_gamma is not None:
-                snr = compute_snr(noise_scheduler, timesteps).clamp(min=1e-8)
-                weight = snr.clamp(max=cfg.min_snr_gamma)
-                v_pred = noise_scheduler.config.prediction_type == "v_prediction"
-                per_sample = per_sample * weight / (snr + 1 if v_pred else snr)
-            loss = per_sample.mean()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-            optimizer.step()
-            schedule.step()
-            optimizer.zero_grad(set_to_none=True)
-            loss_value = loss.item()  # the example logs it every step (a synchronisation, as in the trainer)
-            clock.tick(step)
-        return loss_value
 
     return run
 
@@ -411,14 +133,16 @@ def bench_model(
             manager = PipelineManager(device, dtype, cache_dir=model.cache, optimize=compile_unet)
             run_dir = work / f"run-{setting.model}-{next(counter)}"  # a fresh folder: nothing to resume
             try:
-                side = _side(name, device, setting, warmup, run_trainer(model.spec, cfg, items, manager, run_dir))
+                side = time_side(name, device, setting, warmup, run_trainer(model.spec, cfg, items, manager, run_dir))
                 if not switching and cfg.steps == setting.steps:  # once, untimed, on the UNet the run used
                     switching.append(switching_ms(manager.pipeline(model.spec).unet, cfg))
                 return side
             finally:
                 manager.unload_all()
         try:
-            return _side(name, device, setting, warmup, run_reference(model.folder, family, cfg, items, device, dtype))
+            return time_side(
+                name, device, setting, warmup, run_reference(model.folder, family, cfg, items, device, dtype)
+            )
         finally:
             gc.collect()  # the plain pipeline is dropped with its run
             if device.type == "cuda":
