@@ -1,11 +1,11 @@
-"""Shared pieces of the trainer's tests: a planted dataset, a task, a context, and an evaluation loss."""
+"""Shared pieces of the trainer's tests: planted images, a task, a context, an evaluation loss, a run, an image."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -16,6 +16,9 @@ from engine.catalog import ModelSpec, get_preset
 from engine.training.data import prepare
 from engine.training.recipes import recipe_for
 from engine.training.types import TrainConfig, TrainItem, TrainTask
+
+if TYPE_CHECKING:
+    from engine.host import EngineHost
 
 
 def planted_images(folder: Path, count: int = 6, *, sizes: bool = True) -> tuple[TrainItem, ...]:
@@ -85,3 +88,26 @@ def eval_loss(pipe: Any, task: TrainTask, seed: int = 99, rounds: int = 4) -> fl
                 pred = recipe.forward(pipe.unet, scheduler.add_noise(latents, noise, t), t, cond)
                 total += torch.nn.functional.mse_loss(pred, noise).item()
     return total / (rounds * len(task.items))
+
+
+def run_training(
+    host: EngineHost, task: TrainTask, events: list | None = None, on_event: Callable | None = None
+) -> tuple[Any, threading.Event]:
+    """Run `task` on `host` as engine work; returns its outcome and the cancel flag."""
+    from engine.tasks import train
+    from engine.work import WorkOrder
+
+    ctx, cancel = context(events, on_event)
+    return train.run(WorkOrder(7, "train", task), ctx, host), cancel
+
+
+def image_with_lora(manager: Any, spec: ModelSpec, path: Path | None, scale: float = 1.0) -> np.ndarray:
+    """One small image of the planted character from `spec`, with the LoRA at `path` (or none) at `scale`."""
+    from engine.types import GenerateRequest, LoraSpec
+
+    loras = (LoraSpec(path.stem, path, spec.family, scale),) if path else ()
+    request = GenerateRequest(
+        prompt="zzchar, a round figure", model=spec.name, count=1, seed=5, num_inference_steps=2, loras=loras
+    )
+    result = manager.generate(request, spec)
+    return np.asarray(result.images[0].image, dtype=np.float64) / 255
