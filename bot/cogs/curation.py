@@ -43,36 +43,28 @@ class CurationCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
-        if not self._counts(payload):
-            return
-        async with self._lock:
-            image_id = await self._image_id(payload)
-            if image_id is None:
-                return
-            try:
-                await self.bot.services.curation.pick(caller_from_reaction(payload), None, image_id)
-            except (StudioError, OSError) as exc:
-                log.info(
-                    "user=%s: %s on message %s picks nothing: %s",
-                    payload.user_id,
-                    payload.emoji,
-                    payload.message_id,
-                    exc,
-                )
+        await self._react(payload, pick=True)
 
     @commands.Cog.listener()
     async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self._react(payload, pick=False)
+
+    async def _react(self, payload: discord.RawReactionActionEvent, *, pick: bool) -> None:
+        """A ⭐ or keycap added picks the image it points at into the member's active set; taken back, unpicks it."""
         if not self._counts(payload):
             return
-        async with self._lock:
+        async with self._lock:  # an add and its removal, in the order they arrived
             image_id = await self._image_id(payload)
             if image_id is None:
                 return
+            curation = self.bot.services.curation
+            act = curation.pick if pick else curation.unpick
             try:
-                await self.bot.services.curation.unpick(caller_from_reaction(payload), None, image_id)
-            except StudioError as exc:
+                await act(caller_from_reaction(payload), None, image_id)
+            except (StudioError, OSError) as exc:
+                what = "picks nothing" if pick else "unpicks nothing"
                 log.info(
-                    "user=%s: taking back %s on message %s: %s", payload.user_id, payload.emoji, payload.message_id, exc
+                    "user=%s: %s on message %s %s: %s", payload.user_id, payload.emoji, payload.message_id, what, exc
                 )
 
 
