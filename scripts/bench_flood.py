@@ -10,7 +10,7 @@ callback the fake records) is reported: p50, p99 and max over every command of e
 torch uses its default threads (one per core) unless OMP_NUM_THREADS says otherwise, as a bot on a CPU machine does.
 
 Usage: PYTHONPATH=. python scripts/bench_flood.py [--backends thread,process] [--commands 200] [--members 50]
-       [--rounds 3] [--steps 400] [--spread-ms 0]
+       [--rounds 3] [--steps 400] [--spread-ms 0] [--scenarios idle,training]
 """
 
 from __future__ import annotations
@@ -182,7 +182,7 @@ async def main(args: argparse.Namespace) -> None:
     print("| backend | engine | p50 | p99 | max | engine ready in |")
     print("| --- | --- | --- | --- | --- | --- |")
     for backend in args.backends.split(","):
-        for training in (False, True):
+        for training in [name == "training" for name in args.scenarios.split(",")]:
             row = await scenario(backend, training, args)
             note = "" if row["trained_throughout"] in (None, True) else " (the training ended before the flood did)"
             print(
@@ -199,6 +199,7 @@ if __name__ == "__main__":
     parser.add_argument("--members", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--spread-ms", type=float, default=0, help="one command every N ms instead of all at once")
+    parser.add_argument("--scenarios", default="idle,training", help="comma-separated: idle, training")
     parser.add_argument("--steps", type=int, default=400, help="the training's steps: enough to outlast the floods")
     setup_logging("WARNING")  # as the bot does: the chatty libraries quieted, in the engine's process too
     with contextlib.suppress(KeyboardInterrupt):
