@@ -11,6 +11,7 @@ torch uses its default threads (one per core) unless OMP_NUM_THREADS says otherw
 
 Usage: PYTHONPATH=. python scripts/bench_flood.py [--backends thread,process] [--commands 200] [--members 50]
        [--rounds 3] [--steps 400] [--spread-ms 0] [--scenarios idle,training]
+       [--backlog 1024]
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ async def scenario(backend: str, training: bool, args: argparse.Namespace) -> di
             STUDIO_BACKEND=backend,
         )
         fake = FakeDiscord()
-        await fake.start()
+        await fake.start(backlog=args.backlog)
         discord.http.Route.BASE = fake.base_url  # type: ignore[misc]
         started = time.perf_counter()
         async with open_services(settings) as services:
@@ -199,6 +200,12 @@ if __name__ == "__main__":
     parser.add_argument("--members", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--spread-ms", type=float, default=0, help="one command every N ms instead of all at once")
+    parser.add_argument(
+        "--backlog",
+        type=int,
+        default=1024,
+        help="the fake's listening backlog: aiohttp's 128 drops the SYNs of a burst's newest connections",
+    )
     parser.add_argument("--scenarios", default="idle,training", help="comma-separated: idle, training")
     parser.add_argument("--steps", type=int, default=400, help="the training's steps: enough to outlast the floods")
     setup_logging("WARNING")  # as the bot does: the chatty libraries quieted, in the engine's process too

@@ -20,12 +20,14 @@ class FakeDiscord(BotDriver):
 
     # -- server ---------------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, *, backlog: int = 128) -> None:
+        """Serve on a free local port; `backlog` is the listening socket's (aiohttp's default: more simultaneous
+        connections than that lose their SYN, which Linux resends after a second)."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=backlog)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base_url = f"http://127.0.0.1:{port}{API_PREFIX}"
