@@ -46,13 +46,28 @@ class Studio:
         err = self.tmp / f"stderr{time.monotonic_ns()}.txt"
         with err.open("w") as sink:
             proc = subprocess.Popen(
-                self.argv(*args), stdout=subprocess.DEVNULL, stderr=sink, text=True, env=self.env, cwd=self.tmp
+                self.argv(*args),
+                stdout=subprocess.DEVNULL,
+                stderr=sink,
+                text=True,
+                env=self.env,
+                cwd=self.tmp,
+                preexec_fn=_ctrl_c_as_in_a_terminal,
             )
         return proc, err
 
     def jobs(self) -> dict[int, tuple[str, str]]:
         with sqlite3.connect(self.data / "studio.db", timeout=10) as conn:
             return {i: (kind, status) for i, kind, status in conn.execute("SELECT id, kind, status FROM jobs")}
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    """Give the command Ctrl+C's default disposition, whatever the suite inherited.
+
+    A non-interactive shell starts a background job (`make test &`) with SIGINT ignored, the ignore survives exec, and
+    Python then installs no KeyboardInterrupt handler: the signals these tests send would be lost.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _step(err: Path, total: int, proc: subprocess.Popen[str], at_least: int = 2, limit_s: float = 240) -> int:
