@@ -1,5 +1,8 @@
 """What crosses the socket between `ProcessBackend` and its engine process: pickles, and errors as data.
 
+These are work orders and outcomes between two processes of this project, never model weights (those load from
+safetensors only); each side unpickles through an `Unpickler` that names what it accepts.
+
 Both ends are this project's code on one machine, over a private socket pair. The bot's side still unpickles
 without importing anything heavy: a class from torch & co., or from an engine module the bot has not imported
 itself (`engine.diffusion.device` imports torch), is refused, and an error then travels as its type name and message.
@@ -59,9 +62,29 @@ def rebuilt_error(payload: ErrorPayload, pid: int | None) -> BaseException:
     return error
 
 
+# What the engine's process takes from its parent: the engine's own types (and the tests' doubles of its runner),
+# and the standard library's plain data. Nothing else may be named, so not even a forged pickle can call `eval`.
+_PARENT_PACKAGES = frozenset({"engine", "tests"})
+_PARENT_STDLIB = {
+    "builtins": frozenset({"set", "frozenset", "bytearray", "complex", "slice", "range"}),
+    "pathlib": frozenset({"Path", "PosixPath", "PurePath", "PurePosixPath"}),
+    "functools": frozenset({"partial"}),
+    "collections": frozenset({"OrderedDict", "deque", "defaultdict"}),
+    "datetime": frozenset({"datetime", "date", "time", "timedelta", "timezone"}),
+    "copyreg": frozenset({"_reconstructor"}),
+}
+
+
+class _ParentUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        if module.partition(".")[0] in _PARENT_PACKAGES or name in _PARENT_STDLIB.get(module, ()):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} may not cross into the engine's process")
+
+
 def load_trusted(data: bytes) -> Any:
-    """Unpickle what the parent sent (in the engine's process): the other end of a private socket pair."""
-    return pickle.loads(data)  # noqa: S301
+    """Unpickle what the parent sent (in the engine's process), naming only the classes listed above."""
+    return _ParentUnpickler(io.BytesIO(data)).load()
 
 
 def dump_error(exc: BaseException) -> ErrorPayload:
@@ -69,7 +92,7 @@ def dump_error(exc: BaseException) -> ErrorPayload:
     blob: bytes | None = None
     try:
         blob = pickle.dumps(exc)
-        load_trusted(blob)  # some exceptions pickle but cannot be rebuilt (their __init__ wants other arguments)
+        loads(blob)  # some exceptions pickle but cannot be rebuilt (their __init__ wants other arguments)
     except Exception:
         blob = None
     message = exc.message if isinstance(exc, EngineError) else str(exc)

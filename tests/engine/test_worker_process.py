@@ -18,7 +18,7 @@ import pytest
 
 from engine.backends import WorkerLost
 from engine.backends.process import ProcessBackend
-from engine.backends.wire import EngineProcessError, dump_error, rebuilt_error
+from engine.backends.wire import EngineProcessError, dump_error, load_trusted, rebuilt_error
 from engine.errors import Cancelled, EngineError
 from tests.engine.scripted import ScriptHost, order, wait_for_file
 
@@ -147,6 +147,26 @@ class NeedsTwo(Exception):
 def test_an_error_that_pickles_but_cannot_be_rebuilt_travels_as_words() -> None:
     blob, type_name, message, engine_error, _trace = dump_error(NeedsTwo("x", "y"))
     assert blob is None and (type_name, message, engine_error) == ("NeedsTwo", "x and y", False)
+
+
+class _CallsEval:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (eval, ("1 + 1",))
+
+
+def test_the_engine_process_takes_orders_and_plain_data_but_names_nothing_else() -> None:
+    from functools import partial
+
+    from engine.work import WorkOrder
+
+    sent = {"order": order(3, ("touch", "/tmp/x")), "path": Path("/data"), "factory": partial(ScriptHost)}
+    got = load_trusted(pickle.dumps(sent))
+    assert isinstance(got["order"], WorkOrder) and got["order"].job_id == 3
+    assert got["path"] == Path("/data") and got["factory"].func is ScriptHost
+    with pytest.raises(pickle.UnpicklingError, match=r"builtins\.eval may not cross into the engine's process"):
+        load_trusted(pickle.dumps(_CallsEval()))
+    with pytest.raises(pickle.UnpicklingError, match=r"(os|posix)\.system may not cross"):
+        load_trusted(pickle.dumps(os.system))
 
 
 async def test_the_child_runs_at_a_lower_cpu_priority_than_this_process() -> None:
