@@ -25,7 +25,7 @@ from typing import Any
 from engine.backends.base import JobHandle, JobId, OrderRunner
 from engine.backends.thread import ThreadBackend
 from engine.backends.wire import dump_error, load_trusted
-from engine.errors import EngineError
+from engine.errors import Cancelled, EngineError
 
 PROGRESS_INTERVAL_S = 0.05  # a step a minute or a thousand a second: the parent sees at most 20 a second per job
 
@@ -100,6 +100,7 @@ class _Server:
         self._runner = runner
         self._slots = (slots, batch_slots)
         self._handles: dict[JobId, JobHandle[Any]] = {}
+        self._cancelled: set[JobId] = set()  # cancels the reader has seen, perhaps before their job's submit ran
         self._relays: set[asyncio.Task[None]] = set()
         self._facts: dict[str, Any] | None = None
         self._facts_lock = threading.Lock()
@@ -135,6 +136,11 @@ class _Server:
                 message = load_trusted(self._conn.recv_bytes())
             except (EOFError, OSError):
                 message = None
+            if message is not None and message[0] == "cancel":
+                # At once, from this thread: a queued job must not start while the loop has yet to see its cancel.
+                self._cancelled.add(message[1])
+                if handle := self._handles.get(message[1]):
+                    handle.cancel()
             loop.call_soon_threadsafe(inbox.put_nowait, message)
             if message is None:
                 return
@@ -144,6 +150,9 @@ class _Server:
         task.add_done_callback(self._relays.discard)
 
     def _submit(self, backend: ThreadBackend, job_id: JobId, lane: Any, blob: bytes) -> None:
+        if job_id in self._cancelled:  # cancelled before it reached the queue here: it never runs
+            self._send(("error", job_id, dump_error(Cancelled())))
+            return
         try:
             handle = backend.submit(load_trusted(blob), lane)
         except Exception as exc:  # an order this process cannot read, or a slot the parent miscounted

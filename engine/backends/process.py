@@ -244,7 +244,6 @@ class ProcessBackend:
         return _Child(self, hello)
 
     # -- the contract --------------------------------------------------------------------------------
-
     def free_slots(self, lane: Lane = "interactive") -> int:
         with self._lock:
             return 0 if self._closed else self._slots[lane] - self._busy[lane]
@@ -277,7 +276,7 @@ class ProcessBackend:
             live = [] if child is None else list(child.jobs.values())
         if child is None:
             return
-        for handle in live:
+        for handle in reversed(live):  # the queued first: the running one's end must not free a thread for them
             handle.cancel()
         if child.ready.is_set():
             child.send(("stop",))
@@ -288,7 +287,6 @@ class ProcessBackend:
         await asyncio.to_thread(child.wait, 10)
 
     # -- beyond the contract ---------------------------------------------------------------------------
-
     def wait_ready(self, limit_s: float = 120) -> int:
         """Block until the child has built its runner; its process id. Not on the event loop (see `ready`)."""
         child = self._current()
@@ -341,7 +339,6 @@ class ProcessBackend:
         ]
 
     # -- the children ----------------------------------------------------------------------------------
-
     def _current(self) -> _Child:
         with self._lock:
             if self._child is None or self._child.dead:
@@ -360,6 +357,8 @@ class ProcessBackend:
             handle = child.jobs.pop(job_id, None)
         if handle is None:
             return
+        if error is None and handle.cancel_requested:
+            error = Cancelled()  # as on a thread: the work returned after the cancel, so its result is partial
         if error is not None and not isinstance(error, Cancelled):
             log.error("job_id=%s failed in the engine process", job_id, exc_info=error)
         handle.finish(value, error)
