@@ -99,6 +99,10 @@ class OrderRunner(Protocol):
     def run(self, order: WorkOrder, ctx: WorkContext) -> Any: ...
 
 
+# Builds a runner where the work runs (an engine process, a Ray actor): a class, or `functools.partial` of one.
+RunnerFactory = Callable[[], OrderRunner]
+
+
 class WorkContext:
     """What the work gets where it runs: progress reporting, the cancel flag and a yield point."""
 

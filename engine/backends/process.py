@@ -37,7 +37,7 @@ from engine.backends.base import (
     JobId,
     Lane,
     NoFreeSlot,
-    OrderRunner,
+    RunnerFactory,
     WorkerInfo,
     WorkerLost,
 )
@@ -47,7 +47,6 @@ from engine.work import WorkOrder
 
 log = logging.getLogger(__name__)
 
-RunnerFactory = Callable[[], OrderRunner]
 WORKER_NAME = "engine-process"
 NICE = 5  # the engine process's CPU priority, below the bot's (0 is a process's usual; 19 the lowest)
 _NUMBERS = itertools.count(1)

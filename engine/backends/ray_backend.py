@@ -30,7 +30,7 @@ from engine.backends.base import (
     JobHandle,
     Lane,
     NoFreeSlot,
-    OrderRunner,
+    RunnerFactory,
     WorkerInfo,
     WorkerLost,
 )
@@ -40,7 +40,6 @@ from engine.work import WorkOrder
 
 log = logging.getLogger(__name__)
 
-RunnerFactory = Callable[[], OrderRunner]
 NAMESPACE = "studio"
 _SPAWNED = itertools.count(1)  # worker names are unique in this process, whatever backend made them
 WORKER_PREFIX = "studio-worker-"
