@@ -11,6 +11,7 @@ from studio.settings import Settings
 if TYPE_CHECKING:
     from bot.client import StudioBot
     from studio.container import Services
+    from web.server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +42,48 @@ async def run_bot(settings: Settings) -> None:
     # The bot owns the data folder for its life: a `studio generate` beside it is refused, not handed its jobs.
     async with open_services(settings, owner="studio run") as services:
         bot = build_bot(settings, services)
+        web = _web_beside(settings, services)
         async with bot:
             await bot.login(token)
             await services.jobs.start()
             wakeups = WakeUps(services.autopost, services.db)
             await wakeups.start()
+            if web is not None:
+                await start_web(web, settings)
             log.info("logged in as %s; serving", bot.user)
             try:
                 await bot.connect(reconnect=True)
             finally:
+                if web is not None:
+                    await web.stop()  # ends its event streams first: Ctrl+C stops both promptly
                 await wakeups.stop()
+
+
+def _web_beside(settings: Settings, services: Services) -> WebServer | None:
+    """The web studio on STUDIO_WEB_PORT, its delivery port registered (before `jobs.start()`); None when unset."""
+    if settings.web.port is None:
+        return None
+    from web.runner import attach_web
+
+    return attach_web(services, settings, settings.web.host, settings.web.port)
+
+
+async def start_web(web: WebServer, settings: Settings) -> bool:
+    """Serve the web beside the bot; a taken port (or any failure to start) is logged, and the bot goes on."""
+    from web.auth import read_token
+    from web.runner import web_url
+
+    try:
+        started = await web.start()
+    except Exception:
+        log.exception("the web studio failed to start; the bot goes on without it")
+        return False
+    if not started:
+        log.error("the web studio could not listen on port %s; the bot goes on without it", settings.web.port)
+        return False
+    url = web_url(settings.web.host, web.port, read_token(settings.data_dir))
+    print(f"web studio: {url}", flush=True)  # noqa: T201 - the console, never the log: the URL holds the token
+    return True
 
 
 async def sync_commands(settings: Settings, guild_id: int | None) -> list[str]:

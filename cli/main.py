@@ -33,6 +33,7 @@ _ENGINE_COMMANDS: dict[str, frozenset[str] | None] = {
     "vary": None,
     "edit": None,
     "train": frozenset({"list"}),
+    "web": frozenset({"url", "token"}),
 }
 _DETAILS = "run again with --verbose for the details"
 

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from studio.autopost.api import AutopostApi
 from studio.guild_settings_api import GuildSettingsApi
-from studio.images.api import DescribeApi, EditsApi, FollowUpsApi, GenerateApi, PostsApi
+from studio.images.api import DescribeApi, EditsApi, FollowUpsApi, GenerateApi, ImageFilesApi, PostsApi
 from studio.jobs.api import QueueApi
 from studio.models.api import ModelsApi
 from studio.training.api import TrainingApi
@@ -33,6 +33,9 @@ class StudioBundle(Protocol):
 
     @property
     def edits(self) -> EditsApi: ...
+
+    @property
+    def image_files(self) -> ImageFilesApi: ...
 
     @property
     def posts(self) -> PostsApi: ...

@@ -15,6 +15,7 @@ from studio.bundle import StudioBundle
 from studio.guild_settings import GuildSettingsService
 from studio.images.compose import ComposeKind, EditService
 from studio.images.describe import DescribeKind, DescribeService
+from studio.images.files import ImageFiles
 from studio.images.followups import FollowUps
 from studio.images.generate import GenerateKind, GenerateService
 from studio.images.posts import PostService
@@ -49,6 +50,7 @@ class Services:
     followups: FollowUps
     describe: DescribeService
     edits: EditService
+    image_files: ImageFiles
     posts: PostService
     guild_settings: GuildSettingsService
     trainsets: TrainsetService
@@ -175,6 +177,7 @@ async def _services(
         followups=FollowUps(db, queue, submitter),
         describe=DescribeService(queue, generate, uploads),
         edits=EditService(queue, submitter, models, uploads),
+        image_files=ImageFiles(db, settings.thumbs_dir),
         posts=posts,
         guild_settings=GuildSettingsService(db),
         trainsets=trainsets,

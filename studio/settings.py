@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -58,6 +58,40 @@ class BackendSettings(BaseModel):
         return "process" if isinstance(value, str) and value.strip().lower() == "local" else value
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def refuse_remote_host(host: str, allow_remote: bool) -> None:
+    """A SettingsError unless `host` is a loopback address or remote access was asked for by name."""
+    if host.strip("[]") not in LOOPBACK_HOSTS and not allow_remote:
+        raise SettingsError(
+            f"STUDIO_WEB_HOST: {host} is reachable from other machines, where the web studio's one token is all that "
+            "guards it; use 127.0.0.1, or set STUDIO_WEB_ALLOW_REMOTE=1 if you mean it"
+        )
+
+
+class WebSettings(BaseModel):
+    """The web studio: served beside the bot by `studio run` when `port` is set, and by `studio web`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    port: int | None = Field(default=None, ge=0, le=65535)  # None: `studio run` serves no web
+    host: str = Field(default="127.0.0.1", min_length=1)
+    allow_remote: bool = False  # bind a non-loopback host (refused without it)
+    # The address people reach it by through a proxy (https://studio.example.org): its host joins the allow-list.
+    public_url: str = ""
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _local_unless_asked(self) -> WebSettings:
+        refuse_remote_host(self.host, self.allow_remote)
+        return self
+
+
 # Every variable the studio reads, and the field it fills (`.env.example` lists them all).
 ENV_NAMES: dict[str, tuple[str, ...]] = {
     "DISCORD_TOKEN": ("discord_token",),
@@ -77,6 +111,10 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "STUDIO_RAY_ADDRESS": ("backend", "ray_address"),
     "STUDIO_RAY_WORKERS": ("backend", "ray_workers"),
     "STUDIO_RAY_FILES": ("backend", "ray_files"),
+    "STUDIO_WEB_PORT": ("web", "port"),
+    "STUDIO_WEB_HOST": ("web", "host"),
+    "STUDIO_WEB_ALLOW_REMOTE": ("web", "allow_remote"),
+    "STUDIO_WEB_PUBLIC_URL": ("web", "public_url"),
 }
 
 
@@ -125,6 +163,7 @@ class Settings(BaseSettings):
     max_attachment_mb: int = Field(default=20, ge=1, le=100)
     engine: EngineSettings = EngineSettings()
     backend: BackendSettings = BackendSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -145,6 +184,11 @@ class Settings(BaseSettings):
     @property
     def images_dir(self) -> Path:
         return self.data_dir / "images"
+
+    @property
+    def thumbs_dir(self) -> Path:
+        """Thumbnails of images, made when first asked for (the web's gallery and grids)."""
+        return self.data_dir / "thumbs"
 
     @property
     def uploads_dir(self) -> Path:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT = ("studio", "bot", "cli", "engine", "storage")
+PROJECT = ("studio", "bot", "cli", "engine", "storage", "web")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ The layers, after the move of issue 20 (the core left the Discord package for `s
   shrinks; the CLI may use the bot's runner (`studio run`), the bot never imports the CLI;
 - the Discord adapter sees the core only through its face (`BOT_FACE`): the contract, the bundle, the feature
   `api` modules and a short list of shared vocabulary; only its composition root (`bot.runner`) opens the
-  services (`studio.container`).
+  services (`studio.container`);
+- the web adapter (`web/`) likewise, with `web.runner` as its root; it never imports the bot or the CLI, and they
+  reach it only from their entry points (`bot.runner`, the `studio web` command).
 
 Every import counts: absolute, relative (resolved against its package), inside a function (lazy) and under
 `if TYPE_CHECKING`. A typing-only import still ties one package's vocabulary to another's, so it counts for
@@ -40,6 +42,7 @@ LAYERS = {
     "studio": "core",
     "bot": "adapter",
     "cli": "adapter",
+    "web": "adapter",
 }
 
 # The project layers each layer may import; an adapter reaching engine/storage is checked against ADAPTER_DEBT.
@@ -54,11 +57,20 @@ MAY_IMPORT = {
 ENGINE_FACE = "engine"
 
 # (importer, imported, why): adapters that stay apart although both are in the adapter layer.
-APART = [("bot", "cli", "the Discord adapter does not import the command line")]
+APART = [
+    ("bot", "cli", "the Discord adapter does not import the command line"),
+    ("web", "bot", "the web adapter does not import the Discord adapter"),
+    ("web", "cli", "the web adapter does not import the command line"),
+]
+# The modules of the other adapters that may start the web: (module prefix, why).
+WEB_ENTRIES = {
+    "bot.runner": "`studio run` serves the web beside the bot (STUDIO_WEB_PORT)",
+    "cli.commands.web_cmd": "`studio web` serves it alone",
+}
 
 DISCORD = {"discord"}
 CLICK = {"click"}
-HTTP = {"fastapi", "starlette", "aiohttp.web", "flask"}
+HTTP = {"fastapi", "starlette", "aiohttp.web", "flask", "uvicorn"}
 TORCH = {"torch", "diffusers", "transformers", "peft"}
 
 # (scope: a layer or a dotted module prefix, third-party modules it never imports, why)
@@ -90,6 +102,8 @@ BOT_VOCABULARY = {
 }
 # The adapter's composition root: it opens the services and wires the delivery port, so it may import any of the core.
 BOT_ROOTS = {"bot.runner"}
+# The web adapter's composition root, as `bot.runner` is the bot's.
+WEB_ROOTS = {"web.runner"}
 
 
 def _layer(name: str) -> str | None:
@@ -152,6 +166,29 @@ def _bot_face_violations(edges: list[Edge]) -> list[str]:
     ]
 
 
+def _web_face_violations(edges: list[Edge]) -> list[str]:
+    """Imports of the core by the web adapter past its face (the same face as the bot's; its root excepted)."""
+    return [
+        str(edge)
+        for edge in edges
+        if _within(edge.source, {"web"})
+        and not _within(edge.source, WEB_ROOTS)
+        and _layer(edge.target) == "core"
+        and not _is_core_face(edge.target)
+    ]
+
+
+def _web_entry_violations(edges: list[Edge]) -> list[str]:
+    """The bot or the CLI importing the web anywhere but from their entry points (`WEB_ENTRIES`)."""
+    return [
+        str(edge)
+        for edge in edges
+        if _within(edge.target, {"web"})
+        and _within(edge.source, {"bot", "cli"})
+        and not _within(edge.source, set(WEB_ENTRIES))
+    ]
+
+
 def _third_party_violations(edges: list[Edge]) -> list[str]:
     return [
         f"{edge} - {why}"
@@ -203,6 +240,18 @@ def test_the_core_sees_only_the_engine_face(edges: list[Edge]) -> None:
 def test_the_discord_adapter_sees_only_the_core_face(edges: list[Edge]) -> None:
     assert _bot_face_violations(edges) == [], "import it from studio.contract, studio.bundle or a feature's api"
     assert any(_within(e.source, BOT_ROOTS) and e.target == "studio.container" for e in edges)
+
+
+def test_the_web_adapter_sees_only_the_core_face(edges: list[Edge]) -> None:
+    assert _web_face_violations(edges) == [], "import it from studio.contract, studio.bundle or a feature's api"
+    assert any(_within(e.source, WEB_ROOTS) and e.target == "studio.container" for e in edges)
+
+
+def test_the_bot_and_the_cli_start_the_web_only_from_their_entry_points(edges: list[Edge]) -> None:
+    assert _web_entry_violations(edges) == []
+    assert {e.source for e in edges if _within(e.target, {"web"}) and _layer(e.source) == "adapter"} - {
+        e.source for e in edges if _within(e.source, {"web"})
+    } <= set(WEB_ENTRIES)
 
 
 def test_the_contract_names_no_feature(edges: list[Edge]) -> None:

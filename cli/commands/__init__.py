@@ -13,6 +13,7 @@ from cli.commands import (
     run_cmd,
     train_cmd,
     trainset_cmd,
+    web_cmd,
     workers_cmd,
 )
 
@@ -30,4 +31,5 @@ COMMANDS: tuple[click.Command, ...] = (
     autopost_cmd.autopost,
     workers_cmd.workers,
     db_cmd.db,
+    web_cmd.web,
 )

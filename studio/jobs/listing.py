@@ -9,12 +9,44 @@ from engine import LANES
 from storage import Database
 from storage.records import Job
 from studio.contract import Caller
-from studio.errors import StudioError
-from studio.jobs.api import QueueEntry, QueueView
+from studio.errors import NotFound, StudioError
+from studio.jobs.api import JobView, QueueEntry, QueueView
 from studio.jobs.estimates import Estimates
 from studio.jobs.kind import JobKind
 
 HIDDEN = "(elsewhere)"
+
+
+def may_see(caller: Caller, job: Job) -> bool:
+    """Whether `caller` may look at a job and its files: its requester, a moderator of its server, the owner.
+
+    Ids are sequential, so every look-up by id checks this (a refused one reads as not found: nothing to probe).
+    """
+    return (
+        caller.user_id == job.requester_id
+        or caller.bypasses_server_policy
+        or (caller.may_moderate and job.guild_id is not None and job.guild_id == caller.guild_id)
+    )
+
+
+async def job_view(
+    db: Database,
+    kind_of: Callable[[str], JobKind[Any] | None],
+    estimates: Estimates,
+    caller: Caller,
+    job_id: int,
+    step: int,
+) -> JobView:
+    job = await db.jobs.get(job_id)
+    if job is None or not may_see(caller, job):
+        raise NotFound(f"There is no job {job_id} of yours.")
+    position = eta = None
+    if job.status == "queued":
+        lane = await db.jobs.fair_queue(job.lane)
+        position = next((i for i, j in enumerate(lane) if j.id == job.id), None)
+        eta = estimates.eta(lane[: position + 1]) if position is not None else None
+    entry = _entry(kind_of, caller, job, 0, None)
+    return JobView(job.id, job.kind, job.requester_id, job.status, position, eta, step, entry.summary, job.error)
 
 
 async def queue_view(

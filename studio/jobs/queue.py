@@ -21,11 +21,11 @@ from studio.background import BackgroundTasks
 from studio.contract import Caller, JobTicket, Progress
 from studio.errors import NotFound, Refused, StudioError
 from studio.jobs.admission import Admission
-from studio.jobs.api import QueueView
+from studio.jobs.api import JobView, QueueView
 from studio.jobs.completion import close_if_delivered, finish, retry_after_lost_worker
 from studio.jobs.estimates import Estimates
 from studio.jobs.kind import JobKind
-from studio.jobs.listing import queue_view
+from studio.jobs.listing import job_view, queue_view
 from studio.jobs.recovery import Leftover, recover
 from studio.jobs.router import DeliveryRouter
 from studio.jobs.routes import route_of
@@ -245,6 +245,9 @@ class JobQueue:
 
     async def queue(self, caller: Caller) -> QueueView:
         return await queue_view(self._db, self._kinds.get, self.estimates, caller)
+
+    async def job(self, caller: Caller, job_id: int) -> JobView:
+        return await job_view(self._db, self._kinds.get, self.estimates, caller, job_id, self.last_step(job_id))
 
     async def wait(self, job_id: int, limit_s: float | None = None) -> Job:
         """Wait until a job ends (for the CLI and tests); returns its final row. A job waited on is run here,

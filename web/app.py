@@ -1,0 +1,49 @@
+"""The web studio as one ASGI app: the guard, the API and page routers, the static files, the error wording.
+
+`create_app` is all a composition root needs (`web.runner`, the tests). Each area of the studio has one router
+module in `web/routes/` (API and pages side by side, or `pages.py` for the pages of the core areas); a new area
+adds its module to `ROUTERS` and its templates to `web/templates/`, extending `base.html`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from studio.bundle import StudioBundle
+from studio.errors import NotFound, Refused, StudioError
+from studio.settings import Settings
+from web.auth import LocalAuth
+from web.events import WebEvents
+from web.guard import Guard, host_of
+from web.routes import docs, events, generate, jobs, media, models, pages
+
+STATIC = Path(__file__).parent / "static"
+ROUTERS = (pages.router, models.router, generate.router, jobs.router, events.router, media.router, docs.router)
+
+
+def create_app(bundle: StudioBundle, auth: LocalAuth, events: WebEvents, settings: Settings) -> FastAPI:
+    """The app on the core's `bundle`; `events` must be registered as the delivery port of `web.auth.WEB_ORIGIN`."""
+    # FastAPI's own docs pages load Swagger UI from a CDN (blank offline): `web.routes.docs` serves our own.
+    # FastAPI's own /openapi.json asks nobody who they are: `web.routes.docs` serves it behind the sign-in.
+    app = FastAPI(title="Studio", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.bundle = bundle
+    app.state.auth = auth
+    app.state.events = events
+    app.state.settings = settings
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_exception_handler(StudioError, _studio_error)  # the core's refusals, worded for users
+    public = settings.web.public_url
+    app.add_middleware(Guard, hosts=[host_of(public)] if public else [], public_url=public)
+    return app
+
+
+async def _studio_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StudioError)
+    status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Refused) else 422
+    return JSONResponse({"detail": exc.user_message}, status_code=status)
