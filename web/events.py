@@ -88,6 +88,11 @@ class WebEvents:
         finally:
             self.close(subscription)
 
+    @property
+    def subscribers(self) -> int:
+        """How many streams are open."""
+        return len(self._subscriptions)
+
     def last_progress(self, job_id: int) -> Event | None:
         """The newest progress event of a running job (None before its first step, and once it ended)."""
         return self._progress.get(job_id)

@@ -45,8 +45,8 @@ async def job_view(
         lane = await db.jobs.fair_queue(job.lane)
         position = next((i for i, j in enumerate(lane) if j.id == job.id), None)
         eta = estimates.eta(lane[: position + 1]) if position is not None else None
-    entry = _entry(kind_of, caller, job, 0, None)
-    return JobView(job.id, job.kind, job.requester_id, job.status, position, eta, step, entry.summary, job.error)
+    summary = _summary(kind_of, job)  # whoever may see the job may read what it asks
+    return JobView(job.id, job.kind, job.requester_id, job.status, position, eta, step, summary, job.error)
 
 
 async def queue_view(
@@ -66,11 +66,15 @@ def _entry(
 ) -> QueueEntry:
     # The queue is shared by every server (and DMs): a summary is shown only where the job was asked for.
     visible = job.requester_id == caller.user_id or (job.guild_id is not None and job.guild_id == caller.guild_id)
-    kind = kind_of(job.kind)
-    summary = HIDDEN
-    if visible and kind is not None:
-        try:
-            summary = kind.summary(kind.parse(job.request))
-        except StudioError:
-            summary = job.kind
+    summary = _summary(kind_of, job) if visible else HIDDEN
     return QueueEntry(job.id, job.kind, job.requester_id, job.status, position, eta, summary, job.lane)
+
+
+def _summary(kind_of: Callable[[str], JobKind[Any] | None], job: Job) -> str:
+    kind = kind_of(job.kind)
+    if kind is None:
+        return HIDDEN
+    try:
+        return kind.summary(kind.parse(job.request))
+    except StudioError:
+        return job.kind

@@ -1,0 +1,77 @@
+"""Looking at one job and its image files by id: its requester, a moderator of its server, or the owner; nobody else.
+
+Ids are sequential, so every look-up checks who asks; a refusal reads as not found (nothing to probe).
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from studio.container import Services
+from studio.contract import Caller
+from studio.errors import NotFound
+from studio.images.api import THUMB_PX, GenerateInput
+from tests.studio.conftest import RecordingDelivery
+
+REQUESTER = Caller(user_id=11, guild_id=1, channel_id=5)
+NEIGHBOUR = Caller(user_id=12, guild_id=1, channel_id=5)
+MODERATOR_HERE = Caller(user_id=13, guild_id=1, may_moderate=True)
+MODERATOR_ELSEWHERE = Caller(user_id=14, guild_id=2, may_moderate=True)
+OWNER = Caller(user_id=0, bypasses_server_policy=True, may_moderate=True, origin="cli")
+
+
+async def _done_job(services: Services) -> int:
+    await services.jobs.start()
+    ticket = await services.generate.submit(REQUESTER, GenerateInput(prompt="a quiet harbour", count=2, steps=2))
+    assert (await services.jobs.wait(ticket.job_id, 30)).status == "done"
+    return ticket.job_id
+
+
+async def test_who_may_see_a_job_and_its_images(services: Services, delivery: RecordingDelivery) -> None:
+    job_id = await _done_job(services)
+    images = await services.image_files.job_images(REQUESTER, job_id)
+    assert [image.index for image in images] == [0, 1]
+    for allowed in (REQUESTER, MODERATOR_HERE, OWNER):
+        view = await services.jobs.job(allowed, job_id)
+        assert (view.status, view.position, view.summary) == ("done", None, view.summary)
+        assert "a quiet harbour" in view.summary
+        assert (await services.image_files.image(allowed, images[1].image_id)).path == images[1].path
+    for refused in (NEIGHBOUR, MODERATOR_ELSEWHERE):
+        with pytest.raises(NotFound):
+            await services.jobs.job(refused, job_id)
+        with pytest.raises(NotFound):
+            await services.image_files.job_images(refused, job_id)
+        with pytest.raises(NotFound):
+            await services.image_files.image(refused, images[0].image_id)
+        with pytest.raises(NotFound):
+            await services.image_files.thumbnail(refused, images[0].image_id)
+
+
+async def test_a_queued_job_shows_its_place(services: Services, delivery: RecordingDelivery) -> None:
+    first = await services.generate.submit(REQUESTER, GenerateInput(prompt="one", count=1))
+    second = await services.generate.submit(NEIGHBOUR, GenerateInput(prompt="two", count=1))
+    view = await services.jobs.job(NEIGHBOUR, second.job_id)  # not started: both wait
+    assert (view.status, view.position, view.step) == ("queued", 1, 0)
+    assert (await services.jobs.job(REQUESTER, first.job_id)).position == 0
+
+
+async def test_a_thumbnail_is_made_once_and_small(services: Services, delivery: RecordingDelivery) -> None:
+    job_id = await _done_job(services)
+    image = (await services.image_files.job_images(REQUESTER, job_id))[0]
+    path = await services.image_files.thumbnail(REQUESTER, image.image_id)
+    made = path.stat().st_mtime_ns
+    with Image.open(io.BytesIO(path.read_bytes())) as thumb:
+        assert thumb.format == "WEBP" and max(thumb.size) <= THUMB_PX
+    assert await services.image_files.thumbnail(OWNER, image.image_id) == path
+    assert path.stat().st_mtime_ns == made  # kept, not made again
+
+
+async def test_an_image_whose_file_is_gone_is_not_found(services: Services, delivery: RecordingDelivery) -> None:
+    job_id = await _done_job(services)
+    image = (await services.image_files.job_images(REQUESTER, job_id))[0]
+    image.path.unlink()
+    with pytest.raises(NotFound, match="gone"):
+        await services.image_files.image(REQUESTER, image.image_id)
