@@ -10,8 +10,16 @@
   const cards = new Map(); // job id → card
 
   function card(jobId, count, summary) {
-    let found = cards.get(jobId);
-    if (found) return found;
+    const found = cards.get(jobId);
+    if (found) {
+      // Made by an event that came before the POST's answer: now the page knows what the job asked for.
+      if (summary) found.querySelector(".summary").textContent = summary;
+      const grid = found.querySelector(".grid");
+      if (count && !found.classList.contains("done") && grid.children.length !== count) {
+        grid.replaceChildren(...Array.from({ length: count }, () => el("div", { class: "cell pending" })));
+      }
+      return found;
+    }
     const node = document.getElementById("job-card").content.firstElementChild.cloneNode(true);
     node.dataset.job = jobId;
     node.querySelector(".summary").textContent = summary || `Job ${jobId}`;
