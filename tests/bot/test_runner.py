@@ -63,3 +63,51 @@ async def test_run_without_token_fails_before_touching_anything(tmp_path: Path) 
     with pytest.raises(SettingsError, match="DISCORD_TOKEN"):
         await runner.run_bot(settings)
     assert not (tmp_path / "data").exists()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_run_serves_the_web_beside_the_bot(fake, tmp_path: Path, monkeypatch, capsys) -> None:
+    import httpx
+
+    from web.auth import WEB_ORIGIN, read_token
+
+    port = _free_port()
+    settings = _settings(tmp_path, STUDIO_WEB_PORT=str(port))
+    seen: dict[str, object] = {}
+
+    async def fake_connect(self: StudioBot, *, reconnect: bool = True) -> None:
+        headers = {"Authorization": f"Bearer {read_token(settings.data_dir)}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as script:
+            seen["models"] = (await script.get("/api/models")).status_code
+        seen["web port"] = self.services.jobs.delivery.serves(WEB_ORIGIN)
+
+    monkeypatch.setattr(StudioBot, "connect", fake_connect)
+    await runner.run_bot(settings)
+    assert seen == {"models": 200, "web port": True}
+    assert f"web studio: http://127.0.0.1:{port}/?token=" in capsys.readouterr().out
+    with pytest.raises(httpx.ConnectError):  # stopped with the bot
+        httpx.get(f"http://127.0.0.1:{port}/api/models")
+
+
+async def test_a_taken_web_port_leaves_the_bot_running(fake, tmp_path: Path, monkeypatch, caplog) -> None:
+    import socket
+
+    connected: list[bool] = []
+
+    async def fake_connect(self: StudioBot, *, reconnect: bool = True) -> None:
+        connected.append(True)  # the gateway still opened: the bot runs without its web
+
+    monkeypatch.setattr(StudioBot, "connect", fake_connect)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        await runner.run_bot(_settings(tmp_path, STUDIO_WEB_PORT=str(taken.getsockname()[1])))
+    assert connected == [True]
+    assert "the web studio could not listen" in caplog.text
