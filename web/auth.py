@@ -79,9 +79,9 @@ class LocalAuth:
     def token_matches(self, given: str) -> bool:
         return hmac.compare_digest(given.encode(), self._token.encode())
 
-    def new_session(self) -> tuple[Session, str]:
-        """A fresh session for the owner, and its cookie value."""
-        session = Session(OWNER_ID, secrets.token_urlsafe(24))
+    def new_session(self, user_id: int = OWNER_ID) -> tuple[Session, str]:
+        """A fresh session for `user_id` (the owner, in local token mode), and its cookie value."""
+        session = Session(user_id, secrets.token_urlsafe(24))
         return session, self._signer.dumps({"u": session.user_id, "c": session.csrf})
 
     def session(self, cookie: str | None) -> Session | None:

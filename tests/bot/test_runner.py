@@ -92,8 +92,9 @@ async def test_run_serves_the_web_beside_the_bot(fake, tmp_path: Path, monkeypat
     await runner.run_bot(settings)
     assert seen == {"models": 200, "web port": True}
     assert f"web studio: http://127.0.0.1:{port}/?token=" in capsys.readouterr().out
-    with pytest.raises(httpx.ConnectError):  # stopped with the bot
-        httpx.get(f"http://127.0.0.1:{port}/api/models")
+    async with httpx.AsyncClient() as later:
+        with pytest.raises(httpx.ConnectError):  # stopped with the bot
+            await later.get(f"http://127.0.0.1:{port}/api/models")
 
 
 async def test_a_taken_web_port_leaves_the_bot_running(fake, tmp_path: Path, monkeypatch, caplog) -> None:

@@ -11,8 +11,11 @@ import httpx
 import pytest
 from starlette.routing import BaseRoute, Mount, Route
 
-from tests.web.conftest import BASE, Studio, client_for, sign_in
-from web.auth import COOKIE, OWNER_ID, read_token
+from studio.contract import Caller
+from studio.images.api import GenerateInput
+from tests.web.conftest import BASE, JOB_LIMIT_S, Studio, client_for, sign_in
+from web.app import create_app
+from web.auth import COOKIE, LOCAL_OWNER, OWNER_ID, LocalAuth, read_token
 
 GENERATE = "/api/generate/text-to-image"
 
@@ -162,3 +165,48 @@ async def test_rotating_the_token_ends_the_old_one(tmp_path) -> None:
     second = read_token(tmp_path, rotate=True)
     assert second != first and read_token(tmp_path) == second
     assert (tmp_path / "web-secret").stat().st_mode & 0o777 == 0o600
+
+
+class MembersAuth(LocalAuth):
+    """Local auth that also knows member 42 of server 7: the shape a Discord sign-in will give (not built yet)."""
+
+    def caller(self, user_id: int) -> Caller:
+        return MEMBER if user_id == MEMBER.user_id else super().caller(user_id)
+
+
+MEMBER = Caller(user_id=42, guild_id=7, channel_id=3)
+
+
+async def test_a_member_reaches_only_their_own_jobs_and_images(studio: Studio) -> None:
+    members = MembersAuth(studio.settings.data_dir)
+    app = create_app(studio.services, members, studio.server.events, studio.settings)
+    owners = await studio.services.generate.submit(LOCAL_OWNER, GenerateInput(prompt="the owner's", count=1))
+    theirs = await studio.services.generate.submit(MEMBER, GenerateInput(prompt="the member's", count=1))
+    for ticket in (owners, theirs):
+        assert (await studio.services.jobs.wait(ticket.job_id, JOB_LIMIT_S)).status == "done"
+    (image,) = await studio.services.image_files.job_images(LOCAL_OWNER, owners.job_id)
+    session, cookie = members.new_session(MEMBER.user_id)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE, headers={"X-CSRF-Token": session.csrf}
+    ) as member:
+        member.cookies.set(COOKIE, cookie)
+        own = await member.get(f"/api/generate/{theirs.job_id}")
+        assert own.status_code == 200 and own.json()["summary"].startswith("the member's")
+        assert (await member.get(own.json()["images"][0]["url"])).status_code == 200
+        job = owners.job_id
+        refused = [
+            await member.get(f"/api/generate/{job}"),
+            await member.get(f"/api/jobs/{job}/events"),
+            await member.post(f"/api/jobs/{job}/cancel"),
+            await member.post(f"/api/jobs/{job}/reroll"),
+            await member.post(f"/api/jobs/{job}/remix", json={"prompt": "mine now"}),
+            await member.post(f"/api/jobs/{job}/vary", json={"index": 0}),
+            await member.post(f"/api/jobs/{job}/upscale", json={"index": 0}),
+            await member.get(f"/media/images/{image.image_id}"),
+            await member.get(f"/media/images/{image.image_id}/thumb"),
+            await member.head(f"/media/images/{image.image_id}"),
+        ]
+        assert [answer.status_code for answer in refused] == [404] * len(refused)
+        queue = (await member.get("/api/queue")).json()
+    assert "the owner's" not in str(queue)
+    assert len(await studio.services.db.jobs.list_for_user(MEMBER.user_id)) == 1  # nothing was queued for them

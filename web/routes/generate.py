@@ -52,23 +52,26 @@ async def job_status(job_id: int, bundle: Bundle, events: Events, caller: Who) -
 @router.post("/jobs/{job_id}/reroll", response_model=TicketOut, status_code=202)
 async def reroll(job_id: int, bundle: Bundle, caller: Who) -> TicketOut:
     """🔄 The same request again with new seeds."""
+    await bundle.jobs.job(caller, job_id)  # only whoever may see a job follows it up (ids are sequential)
     return TicketOut.of(await bundle.followups.reroll(caller, job_id))
 
 
 @router.post("/jobs/{job_id}/remix", response_model=TicketOut, status_code=202)
 async def remix(job_id: int, body: RemixIn, bundle: Bundle, caller: Who) -> TicketOut:
     """The same request with another prompt."""
+    await bundle.jobs.job(caller, job_id)
     return TicketOut.of(await bundle.followups.remix(caller, job_id, body.prompt))
 
 
 @router.post("/jobs/{job_id}/vary", response_model=TicketOut, status_code=202)
 async def vary(job_id: int, body: VaryIn, bundle: Bundle, caller: Who) -> TicketOut:
     """V: variations of one image of the job."""
+    await bundle.jobs.job(caller, job_id)
     return TicketOut.of(await bundle.followups.vary(caller, job_id, body.index, body.strength))
 
 
 @router.post("/jobs/{job_id}/upscale", response_model=ImageOut)
 async def upscale(job_id: int, body: UpscaleIn, bundle: Bundle, caller: Who) -> ImageOut:
     """U: one image of the job on its own, full size."""
-    await bundle.jobs.job(caller, job_id)  # only whoever may see the job picks from it
+    await bundle.jobs.job(caller, job_id)
     return ImageOut.of(await bundle.followups.upscale(caller, job_id, body.index))
