@@ -130,6 +130,13 @@ CASES: dict[str, list[Case]] = {
         Case(("db", "upgrade", "--data-dir", "{file}"), "is a file, not a folder"),
     ],
     "db delete-user": [Case(("db", "delete-user", "somebody"), "'somebody' is not a valid integer")],
+    "web": [
+        Case(("web", "--host", "0.0.0.0"), "STUDIO_WEB_ALLOW_REMOTE=1"),
+        Case(("web", "--port", "99999"), "99999"),
+        Case(("web",), NO_GPU_LINE, NO_GPU),
+    ],
+    "web url": [Case(("web", "url", "extra"), "unexpected extra argument")],
+    "web token": [Case(("web", "token", "--rotate", "now"), "unexpected extra argument")],
 }
 # The way a Discord reply names a command: the CLI names its own instead.
 SLASH_COMMAND = re.compile(r"(?<![\w./-])/(models|train|trainset|describe|generate|autopost|vary|edit)\b")
