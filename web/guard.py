@@ -8,7 +8,7 @@
 - **No CORS** headers at all: another origin's script can neither read an answer nor send credentials in a
   preflighted request.
 - **Security headers**: a CSP of our own files only, no sniffing, no Referer (the login URL carries the token), no
-  framing.
+  framing, no embedding by other origins.
 
 The CSRF token check needs the session, so it is done where the session is read (`web.deps.require_caller`).
 """
@@ -34,6 +34,9 @@ SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
     "x-frame-options": "DENY",
+    # Other ports of this machine are "same site", so the SameSite cookie goes along when one of their pages embeds
+    # our images; this keeps our answers out of any page but ours.
+    "cross-origin-resource-policy": "same-origin",
 }
 
 

@@ -156,6 +156,7 @@ async def test_no_cors_headers_and_every_security_header(owner: httpx.AsyncClien
         assert answer.headers["x-content-type-options"] == "nosniff"
         assert answer.headers["referrer-policy"] == "no-referrer"
         assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["cross-origin-resource-policy"] == "same-origin"
 
 
 async def test_rotating_the_token_ends_the_old_one(tmp_path) -> None:
