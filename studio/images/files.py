@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from pathlib import Path
 
 from PIL import Image
@@ -56,6 +57,7 @@ def _make_thumbnail(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with Image.open(source) as img:
         img.thumbnail((THUMB_PX, THUMB_PX))
-        partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+        # A name of its own per call: two requests for a new thumbnail may make it at once, in threads of one process.
+        partial = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.part")
         img.convert("RGB").save(partial, format="WEBP", quality=80)
     partial.replace(target)  # atomic: a reader never sees half a file, two makers end with one

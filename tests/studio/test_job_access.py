@@ -5,7 +5,9 @@ Ids are sequential, so every look-up checks who asks; a refusal reads as not fou
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
 
 import pytest
 from PIL import Image
@@ -67,6 +69,24 @@ async def test_a_thumbnail_is_made_once_and_small(services: Services, delivery: 
         assert thumb.format == "WEBP" and max(thumb.size) <= THUMB_PX
     assert await services.image_files.thumbnail(OWNER, image.image_id) == path
     assert path.stat().st_mtime_ns == made  # kept, not made again
+
+
+async def test_thumbnails_asked_for_at_once_are_made_safely(
+    services: Services, delivery: RecordingDelivery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = await _done_job(services)
+    images = await services.image_files.job_images(REQUESTER, job_id)
+    save = Image.Image.save
+
+    def slow_save(self: Image.Image, *args: object, **kwargs: object) -> None:
+        time.sleep(0.05)  # a large image's encoding: the threads' writes overlap
+        save(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Image.Image, "save", slow_save)
+    asks = [services.image_files.thumbnail(REQUESTER, image.image_id) for image in images for _ in range(8)]
+    paths = await asyncio.gather(*asks)  # each image's thumbnail made by up to eight threads at once
+    assert len(set(paths)) == len(images)
+    assert sorted(p.name for p in paths[0].parent.iterdir()) == sorted({p.name for p in paths})  # no leftovers
 
 
 async def test_an_image_whose_file_is_gone_is_not_found(services: Services, delivery: RecordingDelivery) -> None:
