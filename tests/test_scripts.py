@@ -63,3 +63,9 @@ def test_the_tiny_world_lora_benchmark_trains_with_studio_train_and_reads_the_sc
     )  # fmt: skip
     assert "training zorps: read as zorps 1.00" in out and "studio train: 2 steps" in out
     assert "zorp rate by LoRA scale" in out and "0: 0.00" in out and "with the LoRA at 1.0" in out
+
+
+@pytest.mark.slow
+def test_the_web_benchmark_serves_its_load() -> None:
+    out = _run("scripts/bench_web.py", "--requests", "40", "--concurrency", "4")
+    assert "40 requests (5 kinds, 4 at a time)" in out and ", 0 failed" in out and "heartbeat every 20 ms" in out
