@@ -20,6 +20,6 @@ async def forget_user(settings: Settings, user_id: int) -> dict[str, int]:
     """Delete everything stored about `user_id` (rows, then files); what was deleted, by kind, with counts."""
     database = await open_database(settings.db_path)
     try:
-        return await delete_user_data(database, user_id)
+        return await delete_user_data(database, user_id, settings.thumbs_dir)
     finally:
         await database.close()

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from storage import Database
+from studio.images.thumbs import thumbnail_path
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +34,12 @@ def _remove_empty_folders(folders: tuple[Path, ...]) -> None:
             continue
 
 
-async def delete_user_data(db: Database, user_id: int) -> dict[str, int]:
-    """Remove everything stored about `user_id`; other users' rows stay intact."""
+async def delete_user_data(db: Database, user_id: int, thumbs_dir: Path | None = None) -> dict[str, int]:
+    """Remove everything stored about `user_id`, with their images' thumbnails in `thumbs_dir`; other users' rows
+    stay intact."""
     report = await db.delete_user_data(user_id)
-    files = await asyncio.to_thread(_unlink_all, report.image_paths + report.training_paths + report.job_paths)
+    thumbs = tuple(thumbnail_path(thumbs_dir, path) for path in report.image_paths) if thumbs_dir else ()
+    files = await asyncio.to_thread(_unlink_all, report.image_paths + report.training_paths + report.job_paths + thumbs)
     await asyncio.to_thread(_remove_empty_folders, tuple(dict.fromkeys(p.parent for p in report.image_paths)))
     counts = {name: n for name, n in report.counts.items() if n}
     if files:

@@ -15,11 +15,12 @@ from studio.contract import Caller
 from studio.errors import NotFound
 from studio.images.api import THUMB_PX, ResultImage
 from studio.images.images import result_image
+from studio.images.thumbs import thumbnail_path
 from studio.jobs.listing import may_see
 
 
 class ImageFiles:
-    """Implements `ImageFilesApi`: `thumbs_dir` keeps one WebP per image, named by its id."""
+    """Implements `ImageFilesApi`: `thumbs_dir` keeps one WebP per image (`studio.images.thumbs`)."""
 
     def __init__(self, db: Database, thumbs_dir: Path) -> None:
         self._db = db
@@ -45,7 +46,7 @@ class ImageFiles:
 
     async def thumbnail(self, caller: Caller, image_id: int) -> Path:
         image = await self._record(caller, image_id)
-        target = self._thumbs / f"{image.id}.webp"
+        target = thumbnail_path(self._thumbs, image.path)
         # Pixels off the event loop: a large PNG takes tens of milliseconds to decode and shrink.
         await asyncio.to_thread(_make_thumbnail, image.path, target)
         return target

@@ -16,6 +16,7 @@ from studio.container import Services
 from studio.contract import Caller
 from studio.errors import NotFound
 from studio.images.api import THUMB_PX, GenerateInput
+from studio.privacy import delete_user_data
 from tests.studio.conftest import RecordingDelivery
 
 REQUESTER = Caller(user_id=11, guild_id=1, channel_id=5)
@@ -87,6 +88,19 @@ async def test_thumbnails_asked_for_at_once_are_made_safely(
     paths = await asyncio.gather(*asks)  # each image's thumbnail made by up to eight threads at once
     assert len(set(paths)) == len(images)
     assert sorted(p.name for p in paths[0].parent.iterdir()) == sorted({p.name for p in paths})  # no leftovers
+
+
+async def test_deleting_a_users_data_deletes_their_thumbnails(services: Services, delivery: RecordingDelivery) -> None:
+    job_id = await _done_job(services)
+    theirs = await services.image_files.job_images(REQUESTER, job_id)
+    thumbs = [await services.image_files.thumbnail(REQUESTER, image.image_id) for image in theirs]
+    other = await services.generate.submit(NEIGHBOUR, GenerateInput(prompt="someone else's", count=1, steps=2))
+    assert (await services.jobs.wait(other.job_id, 30)).status == "done"
+    (kept,) = await services.image_files.job_images(NEIGHBOUR, other.job_id)
+    kept_thumb = await services.image_files.thumbnail(NEIGHBOUR, kept.image_id)
+    await delete_user_data(services.db, REQUESTER.user_id, services.settings.thumbs_dir)
+    assert [path.exists() for path in thumbs] == [False, False]
+    assert kept_thumb.exists()
 
 
 async def test_an_image_whose_file_is_gone_is_not_found(services: Services, delivery: RecordingDelivery) -> None:
