@@ -1,7 +1,8 @@
 """The Create page in a real browser: Debian's Chromium driven by Playwright (marked `browser`).
 
 Sign in with the token (it leaves the address bar), generate 4 images, and watch the grid fill with their
-thumbnails as the job's events arrive. Screenshots of each page go to the test's temporary folder.
+thumbnails as the job's events arrive; screenshots of each page go to the test's temporary folder. And a page on
+another port of 127.0.0.1 (which Chromium calls `same-site`, and sends the session cookie from) queues nothing.
 """
 
 from __future__ import annotations
@@ -78,3 +79,46 @@ async def test_sign_in_generate_four_and_watch_the_grid_fill(studio: Studio, bro
     finally:
         await studio.server.stop()
     print(f"screenshots in {tmp_path}")
+
+
+ATTACK_PAGE = """<!doctype html><html><body>
+<form id="form" method="post" action="{target}" enctype="text/plain">
+  <input name='{{"prompt": "from another port", "num_outputs": 1, "x": "' value='"}}'>
+</form>
+<script>
+  fetch("{target}", {{method: "POST", mode: "no-cors", credentials: "include",
+                      headers: {{"Content-Type": "text/plain"}},
+                      body: JSON.stringify({{prompt: "from another port", num_outputs: 1}})}})
+    .finally(() => document.getElementById("form").submit());
+</script></body></html>"""
+
+
+async def test_a_page_on_another_port_cannot_queue_a_job(studio: Studio, browser) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    from web.events import WebEvents
+    from web.server import WebServer
+
+    assert await studio.server.start()
+    base = f"http://127.0.0.1:{studio.server.port}"
+    target = f"{base}/api/generate/text-to-image"
+    page_html = ATTACK_PAGE.format(target=target)
+    attacker = Starlette(routes=[Route("/", lambda request: HTMLResponse(page_html))])
+    other = WebServer(attacker, WebEvents(), "127.0.0.1", 0)  # type: ignore[arg-type]
+    assert await other.start()
+    try:
+        page = await browser.new_page()
+        page.set_default_timeout(LIMIT_MS)
+        await page.goto(f"{base}/?token={studio.token}")  # signed in: the browser holds the session cookie
+        async with page.expect_response(target) as refused:
+            await page.goto(f"http://127.0.0.1:{other.port}/")  # the fetch, then the form's top-level POST
+        answer = await refused.value  # the no-cors fetch (the guard's words: not the missing CSRF header's)
+        assert answer.status == 403 and "another site or port" in await answer.text()
+        await page.wait_for_url(target)  # the form's POST, as a navigation
+        assert "another site or port" in await page.content()
+        assert await studio.services.db.jobs.list_for_user(0, limit=10) == []  # neither queued a job
+    finally:
+        await other.stop()
+        await studio.server.stop()
