@@ -63,3 +63,8 @@ def test_the_tiny_world_lora_benchmark_trains_with_studio_train_and_reads_the_sc
     )  # fmt: skip
     assert "training zorps: read as zorps 1.00" in out and "studio train: 2 steps" in out
     assert "zorp rate by LoRA scale" in out and "0: 0.00" in out and "with the LoRA at 1.0" in out
+
+
+def test_the_gallery_benchmark_times_every_query() -> None:
+    out = _run("scripts/bench_gallery.py", "--images", "400", "--repeats", "1")
+    assert "400 images stored" in out and out.count(" ms (median of 1)") == 8

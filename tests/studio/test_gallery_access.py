@@ -151,3 +151,25 @@ async def test_only_the_requester_deletes_an_image(services, world) -> None:
     with pytest.raises(Refused):  # not even the machine's owner deletes another's images
         await services.gallery.delete(viewer(OWNER), [world["public"].id])
     assert await _seen(services, viewer(BOB, PUBLIC), world["public"].id)
+
+
+async def test_a_spoilered_generation_is_flagged_and_hidden_from_others_by_default(services, delivery) -> None:
+    from studio.images.api import GenerateInput
+
+    await services.db.guild_settings.update(GUILD, nsfw_policy="spoiler")
+    await services.jobs.start()
+    adult = await services.generate.submit(ALICE, GenerateInput(prompt="a nude statue", count=1, steps=2))
+    plain = await services.generate.submit(ALICE, GenerateInput(prompt="a statue", count=1, steps=2))
+    for ticket in (adult, plain):
+        assert (await services.jobs.wait(ticket.job_id, limit_s=30)).status == "done"
+    page = await services.gallery.images(viewer(ALICE), ImageFilter())
+    assert [(c.job_id, c.spoiler) for c in page.images] == [(plain.job_id, False), (adult.job_id, True)]
+    for card in page.images:  # as if both were posted where Bob can look
+        await services.db.posts.record(
+            8000 + card.image_id, [card.image_id], "single", channel_id=PUBLIC, guild_id=GUILD
+        )
+    assert [
+        c.job_id for c in (await services.gallery.images(viewer(BOB, PUBLIC), ImageFilter(scope="server"))).images
+    ] == [plain.job_id]
+    shown = await services.gallery.images(viewer(BOB, PUBLIC, adult=True), ImageFilter(scope="server"))
+    assert [c.job_id for c in shown.images] == [plain.job_id, adult.job_id]
