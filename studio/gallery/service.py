@@ -108,7 +108,9 @@ class GalleryService:
         sets = tuple(
             s.name
             for s in await self._db.gallery.sets_holding(image_id)
-            if caller.bypasses_server_policy or s.owner_id == caller.user_id or s.guild_id == caller.guild_id
+            if caller.bypasses_server_policy
+            or s.owner_id == caller.user_id
+            or (caller.guild_id is not None and s.guild_id == caller.guild_id)
         )
         collections = tuple(collection_info(c) for c in await self._db.collections.holding(caller.user_id, image_id))
         p = image.params
