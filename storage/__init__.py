@@ -11,7 +11,10 @@ from storage.errors import (
 )
 from storage.migrate import latest_version
 from storage.records import (
+    ApiToken,
+    Collection,
     DeletionReport,
+    GalleryImage,
     GuildSettings,
     ImageRecord,
     Job,
@@ -24,12 +27,17 @@ from storage.records import (
     TrainingItem,
     TrainingSet,
 )
+from storage.repos.gallery import ImageQuery, Scope, Sight
 
 __all__ = [
+    "ApiToken",
+    "Collection",
     "Database",
     "DeletionReport",
     "DuplicateError",
+    "GalleryImage",
     "GuildSettings",
+    "ImageQuery",
     "ImageRecord",
     "Job",
     "JobFile",
@@ -42,6 +50,8 @@ __all__ = [
     "RecoveryReport",
     "Schedule",
     "SchemaTooNewError",
+    "Scope",
+    "Sight",
     "StorageError",
     "TrainingItem",
     "TrainingSet",

@@ -16,6 +16,9 @@ import aiosqlite
 from storage._codec import Clock, utc_now
 from storage.migrate import apply_migrations
 from storage.records import DeletionReport
+from storage.repos.api_tokens import ApiTokenRepository
+from storage.repos.collections import CollectionRepository, FavouriteRepository
+from storage.repos.gallery import GalleryRepository
 from storage.repos.guild_settings import GuildSettingsRepository
 from storage.repos.images import ImageRepository
 from storage.repos.job_files import JobFileRepository
@@ -55,6 +58,14 @@ USER_COLUMNS = frozenset({"user_id", "requester_id", "owner_id", "added_by", "cr
 DELETE_USER_STEPS: tuple[tuple[str, str], ...] = (
     ("reactions", f"DELETE FROM reactions WHERE user_id = :user OR image_id IN ({_USER_IMAGES})"),  # noqa: S608
     ("posts", f"DELETE FROM posts WHERE image_id IN ({_USER_IMAGES})"),  # noqa: S608
+    ("favourites", f"DELETE FROM favourites WHERE user_id = :user OR image_id IN ({_USER_IMAGES})"),  # noqa: S608
+    (
+        "collection_items",
+        f"""DELETE FROM collection_items WHERE collection_id IN (SELECT id FROM collections WHERE owner_id = :user)
+            OR image_id IN ({_USER_IMAGES})""",  # noqa: S608
+    ),
+    ("collections", "DELETE FROM collections WHERE owner_id = :user"),
+    ("api_tokens", "DELETE FROM api_tokens WHERE user_id = :user"),
     ("training_items", f"DELETE FROM training_items WHERE {_USER_ITEMS}"),  # noqa: S608
     ("active_training_sets", "DELETE FROM active_training_sets WHERE user_id = :user"),
     ("training_sets", "DELETE FROM training_sets WHERE owner_id = :user"),
@@ -104,6 +115,10 @@ class Database:
         self.guild_settings = GuildSettingsRepository(self)
         self.usage = UsageRepository(self)
         self.training_runs = TrainingRunRepository(self)
+        self.gallery = GalleryRepository(self)
+        self.favourites = FavouriteRepository(self)
+        self.collections = CollectionRepository(self)
+        self.api_tokens = ApiTokenRepository(self)
 
     def now(self) -> datetime:
         """The current time (UTC, aware) from the clock the database was opened with."""
@@ -176,10 +191,11 @@ class Database:
     async def delete_user_data(self, user_id: int) -> DeletionReport:
         """Remove everything that belongs to `user_id`, in one transaction.
 
-        Gone: the user's jobs with the files they recorded and their images (with anyone's reactions
-        on those images, the posts that show them and any training item that points at them), the
-        user's reactions, training items the user added, training sets the user owns (with their
-        items), usage rows and schedules the user created. Models the user created stay (they are
+        Gone: the user's jobs with the files they recorded and their images (with anyone's reactions,
+        stars and collection entries on those images, the posts that show them and any training item
+        that points at them), the user's reactions, stars, collections, API tokens, training items the
+        user added, training sets the user owns (with their items), usage rows and schedules the user
+        created. Models the user created stay (they are
         guild assets) but lose their `created_by`. Other users' rows stay. The caller deletes the
         returned files from disk: the images, the training items, and every other file the user's
         jobs recorded in `job_files` that no remaining row names (two users who upload the same bytes

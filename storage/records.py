@@ -250,3 +250,40 @@ class TrainingCheckpoint:
     likeness: float | None
     message_id: int | None  # the post of its sample grid, where members vote with 👍
     votes: int = 0
+
+
+@dataclass(frozen=True)
+class GalleryImage:
+    """An image as the gallery lists it: the image, who asked for it and where, and the viewer's star on it."""
+
+    image: ImageRecord
+    requester_id: int
+    guild_id: int | None  # the server the job was made in (None: a direct message or the command line)
+    kind: str  # the job's kind (generate, vary, edit, sheet, autopost)
+    spoiler: bool  # the job's results were spoilered (adult content under the server's policy)
+    favourite: bool  # starred by the viewer the query was made for
+    posted: bool  # shown on at least one message in a server's channel
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A member's named group of images; the name is kept as typed and unique per owner and server by its key."""
+
+    id: int
+    owner_id: int
+    guild_id: int | None
+    name: str
+    created_at: datetime
+    size: int = 0  # images in it
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """A bearer token for scripts; only the SHA-256 of the secret is stored."""
+
+    id: int
+    user_id: int
+    guild_id: int | None
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from studio.access.api import TokensApi
 from studio.autopost.api import AutopostApi
+from studio.gallery.api import CollectionsApi, GalleryApi
 from studio.guild_settings_api import GuildSettingsApi
 from studio.images.api import DescribeApi, EditsApi, FollowUpsApi, GenerateApi, ImageFilesApi, PostsApi
 from studio.jobs.api import QueueApi
@@ -60,3 +62,12 @@ class StudioBundle(Protocol):
 
     @property
     def sheets(self) -> SheetsApi: ...
+
+    @property
+    def gallery(self) -> GalleryApi: ...
+
+    @property
+    def collections(self) -> CollectionsApi: ...
+
+    @property
+    def tokens(self) -> TokensApi: ...

@@ -9,9 +9,12 @@ from functools import partial
 
 from engine import EngineConfig, EngineHost, ExecutionBackend, OrderRunner, ProcessBackend, ThreadBackend
 from storage import Database, open_database
+from studio.access.tokens import TokenService
 from studio.autopost.kind import AutopostKind
 from studio.autopost.service import AutopostService
 from studio.bundle import StudioBundle
+from studio.gallery.collections import CollectionService
+from studio.gallery.service import GalleryService
 from studio.guild_settings import GuildSettingsService
 from studio.images.compose import ComposeKind, EditService
 from studio.images.describe import DescribeKind, DescribeService
@@ -58,6 +61,9 @@ class Services:
     sheets: SheetService
     training: TrainService
     autopost: AutopostService
+    gallery: GalleryService
+    collections: CollectionService
+    tokens: TokenService
 
 
 def as_bundle(services: Services) -> StudioBundle:
@@ -166,6 +172,8 @@ async def _services(
     generate = GenerateService(submitter)
     posts = PostService(db)
     trainsets = TrainsetService(db, queue, models, uploads, settings.trainsets_dir)
+    followups = FollowUps(db, queue, submitter)
+    gallery = GalleryService(db, followups.result)
     services = Services(
         settings=settings,
         db=db,
@@ -174,7 +182,7 @@ async def _services(
         jobs=queue,
         models=models,
         generate=generate,
-        followups=FollowUps(db, queue, submitter),
+        followups=followups,
         describe=DescribeService(queue, generate, uploads),
         edits=EditService(queue, submitter, models, uploads),
         image_files=ImageFiles(db, settings.thumbs_dir),
@@ -185,6 +193,9 @@ async def _services(
         sheets=SheetService(db, queue, submitter, models, uploads, trainsets),
         training=TrainService(db, queue, models, trainsets, registry, backend.workers),
         autopost=AutopostService(db, submitter, models, queue.delivery),
+        gallery=gallery,
+        collections=CollectionService(db, gallery),
+        tokens=TokenService(db),
     )
     try:
         yield services

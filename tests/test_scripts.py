@@ -65,6 +65,11 @@ def test_the_tiny_world_lora_benchmark_trains_with_studio_train_and_reads_the_sc
     assert "zorp rate by LoRA scale" in out and "0: 0.00" in out and "with the LoRA at 1.0" in out
 
 
+def test_the_gallery_benchmark_times_every_query() -> None:
+    out = _run("scripts/bench_gallery.py", "--images", "400", "--repeats", "1")
+    assert "400 images stored" in out and out.count(" ms (median of 1)") == 8
+
+
 @pytest.mark.slow
 def test_the_web_benchmark_serves_its_load() -> None:
     out = _run("scripts/bench_web.py", "--requests", "40", "--concurrency", "4")

@@ -2,32 +2,26 @@
 
 The bot's event loop and a training share no interpreter lock here: the child (`engine_process.py`, started with
 a fresh interpreter, never forked from a process that has threads and a loop) builds the runner and runs a
-`ThreadBackend` over it, so lanes and a training's yield points behave exactly as in one process. This side only
-proxies: orders go down a socket, progress (coalesced in the child), outcomes, log records and worker facts come
-back; two threads per child do the blocking reads and writes, so the event loop never waits on the pipe.
+`ThreadBackend` over it, so lanes and a training's yield points behave exactly as in one process. This side keeps
+the jobs that wait for their lane and sends the child one per lane at a time; orders go down a socket, progress
+(coalesced in the child), outcomes, log records and worker facts come back; two threads per child
+(`process_child.py`) do the blocking reads and writes, so the event loop never waits on the pipe.
 
 What comes back is unpickled without importing anything heavy: a class from torch & co., or from an engine module
 the bot has not imported itself, is refused (an error then travels as its type name and message), so the bot's
-process never loads torch. A child that dies (a crash in C code, `os._exit`, the out-of-memory killer) fails its
-jobs with `WorkerLost`, which the job service retries by the kind's policy, and a fresh child takes its place.
+process never loads torch. A child that dies (a crash in C code, `os._exit`, the out-of-memory killer) fails the
+jobs it was running with `WorkerLost`, which the job service retries by the kind's policy, and a fresh child takes
+its place and the jobs that were waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import os
 import pickle
-import queue
-import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
-from multiprocessing.connection import Connection
+from collections import deque
 from typing import Any
 
 from engine.backends.base import (
@@ -41,7 +35,8 @@ from engine.backends.base import (
     WorkerInfo,
     WorkerLost,
 )
-from engine.backends.wire import EngineProcessError, loads, rebuilt_error
+from engine.backends.process_child import EngineChild, ProcessJobHandle, describe_exit
+from engine.backends.wire import EngineProcessError
 from engine.errors import Cancelled, EngineError
 from engine.work import WorkOrder
 
@@ -49,164 +44,18 @@ log = logging.getLogger(__name__)
 
 WORKER_NAME = "engine-process"
 NICE = 5  # the engine process's CPU priority, below the bot's (0 is a process's usual; 19 the lowest)
-_NUMBERS = itertools.count(1)
-
-
-def _death(code: int | None) -> str:
-    if code is None:
-        return "could not be started"
-    if code < 0:
-        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
-        hint = " (out of memory?)" if -code == signal.SIGKILL else ""
-        return f"was killed by {name}{hint}"
-    return f"exited with code {code}"
-
-
-class _ProcessJobHandle(JobHandle[Any]):
-    """A handle whose work runs in the child: cancel also reaches the child's own handle."""
-
-    def __init__(self, job_id: JobId, loop: asyncio.AbstractEventLoop, on_finish: Callable[[], None]) -> None:
-        super().__init__(job_id, lambda ctx: None, loop, on_finish)
-        self.child: _Child | None = None
-        self._start()  # the child owns it from now on: a cancel goes there, the outcome comes from there
-
-    def cancel(self) -> None:
-        if self.done():
-            return
-        super().cancel()
-        if self.child is not None:
-            self.child.send(("cancel", self.job_id))
-
-    @property
-    def cancel_requested(self) -> bool:
-        return self._cancel_flag.is_set()
-
-
-class _Child:
-    """One engine process: its socket, a writer and a reader thread, the jobs sent to it."""
-
-    def __init__(self, backend: ProcessBackend, hello: dict[str, Any]) -> None:
-        self.number = next(_NUMBERS)
-        self.jobs: dict[JobId, _ProcessJobHandle] = {}  # guarded by the backend's lock
-        self.dead = False  # set under the backend's lock once its jobs were failed
-        self.ready = threading.Event()
-        self.pid: int | None = None
-        self.ready_s: float | None = None  # seconds from the start to a built runner
-        self.facts: dict[str, Any] | None = None
-        self.fatal: str | None = None  # why its runner could not be built
-        self._backend = backend
-        self._outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._outbox.put(hello)
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._kill = threading.Event()
-        self._replies: dict[int, Callable[[dict[str, Any]], None]] = {}
-        self._started = time.monotonic()
-        self._thread = threading.Thread(target=self._main, name=f"studio-engine-io-{self.number}", daemon=True)
-        self._thread.start()
-
-    def send(self, message: Any) -> None:
-        self._outbox.put(message)
-
-    def ask(self, message: tuple[Any, ...], reply: Callable[[dict[str, Any]], None]) -> None:
-        """Send a request whose answer goes to `reply` (on the reader thread)."""
-        request = next(_NUMBERS)
-        self._replies[request] = reply
-        self.send((*message, request))
-
-    def kill(self) -> None:
-        self._kill.set()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-
-    def wait(self, limit_s: float | None) -> bool:
-        """Block until the child has exited and its jobs are resolved; False on timeout. Not on the loop."""
-        self._thread.join(limit_s)
-        return not self._thread.is_alive()
-
-    def _main(self) -> None:
-        code: int | None = None
-        try:
-            ours, theirs = socket.socketpair()
-            with theirs:
-                env = {**os.environ, "PYTHONPATH": os.pathsep.join(_import_roots())}
-                command = [sys.executable, "-m", "engine.backends.engine_process", str(theirs.fileno())]
-                # This interpreter, a module of this package: nothing here comes from outside.
-                self._proc = subprocess.Popen(  # noqa: S603
-                    command, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env
-                )
-            self.pid = self._proc.pid
-            if self._kill.is_set():
-                self._proc.kill()
-            conn = Connection(ours.detach())
-            writer = threading.Thread(target=self._write, args=(conn,), name=f"studio-engine-out-{self.number}")
-            writer.daemon = True
-            writer.start()
-            self._read(conn)
-            code = self._proc.wait()
-            conn.close()
-        except OSError as exc:
-            log.error("the engine process could not be started: %s", exc)
-        finally:
-            self._outbox.put(None)  # ends the writer
-            self._backend._lost(self, code)
-
-    def _write(self, conn: Connection) -> None:
-        while (message := self._outbox.get()) is not None:
-            try:
-                conn.send_bytes(pickle.dumps(message))
-            except OSError:  # the child is gone: the reader sees it too
-                return
-
-    def _read(self, conn: Connection) -> None:
-        while True:
-            try:
-                data = conn.recv_bytes()
-            except (EOFError, OSError):
-                return
-            try:
-                self._receive(loads(data))
-            except Exception:  # one bad message must not stop the reading
-                log.exception("engine process %s: could not handle a message", self.pid)
-
-    def _receive(self, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == "progress":
-            handle = self.jobs.get(message[1])
-            if handle is not None:
-                handle._emit(message[2])
-        elif kind == "done":
-            try:
-                value, error = loads(message[2]), None
-            except Exception as exc:
-                value, error = None, EngineProcessError(f"the outcome of job {message[1]} cannot be read here: {exc}")
-            self._backend._finish(self, message[1], value, error)
-        elif kind == "error":
-            self._backend._finish(self, message[1], None, rebuilt_error(message[2], self.pid))
-        elif kind == "log":
-            logger = logging.getLogger(message[1]["name"])
-            if logger.isEnabledFor(message[1]["levelno"]):
-                logger.handle(logging.makeLogRecord(message[1]))
-        elif kind == "reply":
-            reply = self._replies.pop(message[1], None)
-            if reply is not None:
-                reply(message[2])
-        elif kind == "ready":
-            self.ready_s = time.monotonic() - self._started
-            log.info("engine process %s ready in %.2f s", self.pid, self.ready_s)
-            self.ready.set()
-        elif kind == "fatal":
-            self.fatal = message[1]
-            log.error("the engine process could not build its runner:\n%s", message[1])
 
 
 class ProcessBackend:
     """Runs orders in one engine process, on a runner that `factory` builds there.
 
     `factory` must pickle (a class, or `functools.partial` of one) and import without torch where it is pickled.
-    `slots` and `batch_slots` are as for `ThreadBackend`. The child starts at once, off the event loop; a job
-    submitted before it is ready waits in the socket. `stop_limit_s` bounds how long `shutdown` waits for the child
-    to stop its work (a training saves a checkpoint) before killing it. `nice` lowers the child's CPU priority, so
-    that on a busy machine the bot's process answers first (a GPU's work barely needs the CPU meanwhile).
+    `slots` and `batch_slots` are as for `ThreadBackend`. The child starts at once, off the event loop. It is sent
+    one job per lane at a time (its one worker thread runs them one by one anyway, a batch job yielding to an
+    interactive one): the others wait here, in order, so that cancelling one of them is exact and immediate.
+    `stop_limit_s` bounds how long `shutdown` waits for the child to stop its work (a training saves a checkpoint)
+    before killing it. `nice` lowers the child's CPU priority, so that on a busy machine the bot's process answers
+    first (a GPU's work barely needs the CPU meanwhile).
     """
 
     def __init__(
@@ -227,10 +76,11 @@ class ProcessBackend:
         self._nice = nice
         self._lock = threading.Lock()
         self._closed = False
-        self._child: _Child | None = self._spawn()
+        self._waiting: dict[Lane, deque[ProcessJobHandle]] = {lane: deque() for lane in LANES}
+        self._child: EngineChild | None = self._spawn()
         self.restarts = 0  # children started after one died
 
-    def _spawn(self) -> _Child:
+    def _spawn(self) -> EngineChild:
         hello = {
             "path": list(sys.path),
             "factory": self._factory,
@@ -240,7 +90,7 @@ class ProcessBackend:
             "log_levels": _logger_levels(),
             "nice": self._nice,
         }
-        return _Child(self, hello)
+        return EngineChild(self, hello)
 
     # -- the contract --------------------------------------------------------------------------------
     def free_slots(self, lane: Lane = "interactive") -> int:
@@ -258,12 +108,10 @@ class ProcessBackend:
             if self._child is None or self._child.dead:
                 self._child = self._spawn()
                 self.restarts += 1
-            child = self._child
             self._busy[lane] += 1
-            handle = _ProcessJobHandle(order.job_id, loop, lambda: self._release(lane))
-            handle.child = child
-            child.jobs[order.job_id] = handle
-        child.send(("submit", order.job_id, lane, blob))
+            handle = ProcessJobHandle(order.job_id, lane, blob, loop, lambda: self._release(lane))
+            self._waiting[lane].append(handle)
+        self._dispatch_and_resolve()
         log.debug("job_id=%s submitted to the engine process (%s, %s)", order.job_id, order.task, lane)
         return handle
 
@@ -272,11 +120,12 @@ class ProcessBackend:
         with self._lock:
             self._closed = True
             child = self._child
-            live = [] if child is None else list(child.jobs.values())
+            live = [h for lane in LANES for h in self._waiting[lane]]
+            live += [] if child is None else child.jobs.values()
+        for handle in live:  # the waiting ones resolve here at once; the sent ones are asked to stop
+            handle.cancel()
         if child is None:
             return
-        for handle in reversed(live):  # the queued first: the running one's end must not free a thread for them
-            handle.cancel()
         if child.ready.is_set():
             child.send(("stop",))
             if await asyncio.to_thread(child.wait, self._stop_limit_s):
@@ -319,7 +168,7 @@ class ProcessBackend:
             except TimeoutError:
                 facts = child.facts  # busy importing or stuck: what it said last
         with self._lock:
-            jobs = tuple(child.jobs)
+            jobs = (*child.jobs, *(h.job_id for lane in LANES for h in self._waiting[lane] if not h.done()))
         known = facts or child.facts or {}
         if known.get("error"):  # the device the settings name is not there: as the thread backend, say so
             raise EngineError(known["error"])
@@ -338,7 +187,7 @@ class ProcessBackend:
         ]
 
     # -- the children ----------------------------------------------------------------------------------
-    def _current(self) -> _Child:
+    def _current(self) -> EngineChild:
         with self._lock:
             if self._child is None or self._child.dead:
                 if self._closed:
@@ -351,9 +200,38 @@ class ProcessBackend:
         with self._lock:
             self._busy[lane] -= 1
 
-    def _finish(self, child: _Child, job_id: JobId, value: Any, error: BaseException | None) -> None:
+    def _dispatch(self) -> list[ProcessJobHandle]:
+        """Send the child the next waiting job of each lane it has none of. Under the lock.
+
+        Returns the jobs found cancelled as they were handed over, for the caller to resolve once it has let go of
+        the lock (resolving frees a slot, which takes the lock).
+        """
+        child, cancelled = self._child, list[ProcessJobHandle]()
+        if child is None or child.dead or self._closed:
+            return cancelled
+        for lane in LANES:
+            waiting = self._waiting[lane]
+            while waiting and not any(h.lane == lane for h in child.jobs.values()):
+                handle = waiting.popleft()
+                if not handle.hand_to(child):
+                    continue  # cancelled while it waited: resolved already
+                if handle.cancel_requested:  # cancelled as it was handed over: resolved here, nothing is sent
+                    cancelled.append(handle)
+                    continue
+                child.jobs[handle.job_id] = handle
+                child.send(("submit", handle.job_id, lane, handle.blob))
+        return cancelled
+
+    def _dispatch_and_resolve(self) -> None:
+        with self._lock:
+            cancelled = self._dispatch()
+        for handle in cancelled:
+            handle.finish(None, Cancelled())
+
+    def _finish(self, child: EngineChild, job_id: JobId, value: Any, error: BaseException | None) -> None:
         with self._lock:
             handle = child.jobs.pop(job_id, None)
+        self._dispatch_and_resolve()  # its lane is free in the child: the next one goes now, not after its delivery
         if handle is None:
             return
         if error is None and handle.cancel_requested:
@@ -362,18 +240,28 @@ class ProcessBackend:
             log.error("job_id=%s failed in the engine process", job_id, exc_info=error)
         handle.finish(value, error)
 
-    def _lost(self, child: _Child, code: int | None) -> None:
-        """The child has exited: its unfinished jobs fail, and a fresh child is started if this one had worked."""
+    def _lost(self, child: EngineChild, code: int | None) -> None:
+        """The child has exited: the jobs it had fail, and a fresh child is started if this one had worked.
+
+        The jobs still waiting here go to the fresh child; with none (the runner could not be built), they fail too.
+        """
         with self._lock:
             child.dead = True
             orphans, child.jobs = list(child.jobs.values()), {}
-            replace = self._child is child and not self._closed and child.ready.is_set() and child.fatal is None
+            current = self._child is child
+            replace = current and not self._closed and child.ready.is_set() and child.fatal is None
             if replace:
                 self._child = self._spawn()
                 self.restarts += 1
-        how = _death(code)
-        if orphans and not self._closed:
-            log.error("engine process %s %s while running job(s) %s", child.pid, how, [h.job_id for h in orphans])
+                orphans += self._dispatch()  # they resolve as Cancelled below
+            elif current:
+                for lane in LANES:
+                    while self._waiting[lane]:
+                        if (handle := self._waiting[lane].popleft()).hand_to(child):
+                            orphans.append(handle)
+        how = describe_exit(code)
+        if (lost := [h.job_id for h in orphans if not h.cancel_requested]) and not self._closed:
+            log.error("engine process %s %s while running job(s) %s", child.pid, how, lost)
         for handle in orphans:
             if handle.cancel_requested:
                 handle.finish(None, Cancelled())
@@ -387,11 +275,3 @@ def _logger_levels() -> dict[str, int]:
     """The levels set on named loggers here (the chatty libraries quieted): the child sets the same."""
     loggers = logging.Logger.manager.loggerDict.items()
     return {name: lg.level for name, lg in loggers if isinstance(lg, logging.Logger) and lg.level != logging.NOTSET}
-
-
-def _import_roots() -> list[str]:
-    """The folders this process imports from, so that the child finds the same modules (its own included)."""
-    import engine
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(engine.__file__)))
-    return list(dict.fromkeys([root, *[p for p in sys.path if p and os.path.isdir(p)]]))

@@ -12,7 +12,7 @@ from storage.records import ImageRecord
 from storage.repos._base import Repository, integrity_error
 
 
-def _image(row: sqlite3.Row) -> ImageRecord:
+def image_from_row(row: sqlite3.Row) -> ImageRecord:
     return ImageRecord(
         id=row["id"],
         job_id=row["job_id"],
@@ -84,8 +84,8 @@ class ImageRepository(Repository):
 
     async def get(self, image_id: int) -> ImageRecord | None:
         row = await self._db.fetchone("SELECT * FROM images WHERE id = ?", (image_id,))
-        return None if row is None else _image(row)
+        return None if row is None else image_from_row(row)
 
     async def for_job(self, job_id: int) -> list[ImageRecord]:
         rows = await self._db.fetchall("SELECT * FROM images WHERE job_id = ? ORDER BY idx", (job_id,))
-        return [_image(row) for row in rows]
+        return [image_from_row(row) for row in rows]

@@ -13,7 +13,7 @@ from storage.records import ItemSource, TrainingItem, TrainingSet
 from storage.repos._base import Repository, integrity_error
 
 
-def _set(row: sqlite3.Row) -> TrainingSet:
+def training_set_from_row(row: sqlite3.Row) -> TrainingSet:
     return TrainingSet(
         id=row["id"],
         name=row["name"],
@@ -70,7 +70,7 @@ class TrainingSetRepository(Repository):
 
     async def get(self, set_id: int) -> TrainingSet | None:
         row = await self._db.fetchone("SELECT * FROM training_sets WHERE id = ?", (set_id,))
-        return None if row is None else _set(row)
+        return None if row is None else training_set_from_row(row)
 
     async def get_by_name(self, guild_id: int | None, name: str) -> TrainingSet | None:
         """The set whose name matches `name` case-insensitively (by key)."""
@@ -78,14 +78,14 @@ class TrainingSetRepository(Repository):
             "SELECT * FROM training_sets WHERE IFNULL(guild_id, 0) = IFNULL(?, 0) AND name_key = ?",
             (guild_id, name_key(name)),
         )
-        return None if row is None else _set(row)
+        return None if row is None else training_set_from_row(row)
 
     async def list(self, guild_id: int | None) -> builtins.list[TrainingSet]:
         """The sets of one guild (None: direct messages), by name."""
         rows = await self._db.fetchall(
             "SELECT * FROM training_sets WHERE IFNULL(guild_id, 0) = IFNULL(?, 0) ORDER BY name", (guild_id,)
         )
-        return [_set(row) for row in rows]
+        return [training_set_from_row(row) for row in rows]
 
     async def delete(self, set_id: int) -> bool:
         """Delete a set and its items (the caller removes their files)."""
@@ -176,7 +176,7 @@ class TrainingSetRepository(Repository):
                WHERE active_training_sets.guild_id = IFNULL(?, 0) AND user_id = ?""",
             (guild_id, user_id),
         )
-        return None if row is None else _set(row)
+        return None if row is None else training_set_from_row(row)
 
     async def set_active(self, guild_id: int | None, user_id: int, set_id: int) -> None:
         await self._db.execute(

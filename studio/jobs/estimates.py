@@ -8,6 +8,7 @@ from storage.records import Job
 from studio.jobs.kind import JobKind, KindStats
 
 UNKNOWN_KIND_S = 5.0
+_PARSED_KEPT = 4096  # requests kept parsed: a queue's worth, so a burst's ETAs do not re-parse every waiting job
 
 
 class Estimates:
@@ -16,6 +17,7 @@ class Estimates:
     def __init__(self, kind_of: Callable[[str], JobKind | None]) -> None:
         self._kind_of = kind_of
         self._stats: dict[str, KindStats] = {}
+        self._parsed: dict[int, object] = {}  # job id → its parsed request (a job's request never changes)
 
     def stats(self, kind: JobKind) -> KindStats:
         return self._stats.setdefault(kind.name, KindStats(kind.default_unit_s))
@@ -31,10 +33,15 @@ class Estimates:
         kind = self._kind_of(job.kind)
         if kind is None:
             return UNKNOWN_KIND_S
-        try:
-            request = kind.parse(job.request)
-        except Exception:
-            return self.stats(kind).per_unit_s
+        request = self._parsed.get(job.id)
+        if request is None:
+            try:
+                request = kind.parse(job.request)
+            except Exception:
+                return self.stats(kind).per_unit_s
+            if len(self._parsed) >= _PARSED_KEPT:
+                self._parsed.pop(next(iter(self._parsed)))  # the oldest: ids grow, so it is the likeliest done
+            self._parsed[job.id] = request
         return kind.estimate_s(request, self.stats(kind))
 
     def eta(self, ahead_and_self: Iterable[Job]) -> float:

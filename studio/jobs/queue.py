@@ -158,8 +158,13 @@ class JobQueue:
         return job
 
     async def _announce(self, kind: JobKind[Any], job: Job) -> JobTicket:
-        position = await self._db.jobs.position(job.id) or 0
-        eta = self.estimates.eta((await self._db.jobs.fair_queue(job.lane))[: position + 1])
+        # One read of the lane's order gives both the place and the ETA (a burst of submits reads it once each).
+        waiting = await self._db.jobs.fair_queue(job.lane)
+        position = next((i for i, queued in enumerate(waiting) if queued.id == job.id), None)
+        if position is None:  # already started (or gone): nothing ahead of it
+            position, eta = 0, self.estimates.eta([job])
+        else:
+            eta = self.estimates.eta(waiting[: position + 1])
         log.info("job_id=%s queued kind=%s user=%s position=%s", job.id, kind.name, job.requester_id, position)
         if not kind.silent:
             message_id = await self.delivery.queued(route_of(job), position, eta)

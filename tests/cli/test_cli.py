@@ -103,6 +103,35 @@ def test_delete_user(run) -> None:
     assert "jobs: 1" in result.output and "files:" in result.output
 
 
+def test_delete_user_removes_the_users_stars_collections_and_api_tokens(run, tmp_path: Path) -> None:
+    import asyncio
+
+    from storage import open_database
+
+    async def seed() -> None:
+        db = await open_database(tmp_path / "data" / "studio.db")
+        try:
+            theirs = await db.jobs.create("generate", {}, 8, guild_id=7)
+            _, image_id = await db.execute(
+                """INSERT INTO images (job_id, idx, path, sha256, size_bytes, width, height, seed, prompt, model,
+                                       created_at) VALUES (?, 0, '/x/0.png', 'ab', 1, 8, 8, 1, 'a cat', 'm', 'now')""",
+                (theirs.id,),
+            )
+            assert image_id is not None
+            await db.favourites.add(5, image_id)
+            box = await db.collections.create(5, 7, "Cats")
+            await db.collections.add_images(box.id, [image_id])
+            await db.api_tokens.add(5, 7, "script", "c" * 64)
+        finally:
+            await db.close()
+
+    asyncio.run(seed())
+    result = run("db", "delete-user", "5", "--yes")
+    assert result.exit_code == 0, result.output
+    for part in ("favourites: 1", "collection_items: 1", "collections: 1", "api_tokens: 1"):
+        assert part in result.output
+
+
 @pytest.mark.parametrize("command", ["generate", "vary", "edit"])
 def test_an_out_path_that_is_a_file_is_refused_before_the_job_runs(run, tmp_path: Path, command: str) -> None:
     taken = tmp_path / "taken.txt"

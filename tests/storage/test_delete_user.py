@@ -64,6 +64,18 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
     await db.job_files.add(mine.id, [(my_a.path, "output"), (my_b.path, "output")])
     await db.job_files.add(theirs.id, [(their_img.path, "output")])
 
+    # Stars: mine on theirs, theirs on mine and on their own; collections: mine holding their image, theirs
+    # holding my image and their own; an API token each.
+    await db.favourites.add(ME, their_img.id)
+    await db.favourites.add(OTHER, my_a.id)
+    await db.favourites.add(OTHER, their_img.id)
+    my_collection = await db.collections.create(ME, 7, "Best")
+    await db.collections.add_images(my_collection.id, [their_img.id])
+    their_collection = await db.collections.create(OTHER, 7, "Best")
+    await db.collections.add_images(their_collection.id, [my_a.id, their_img.id])
+    await db.api_tokens.add(ME, 7, "script", "a" * 64)
+    their_token = await db.api_tokens.add(OTHER, 7, "script", "b" * 64)
+
     report = await db.delete_user_data(ME)
 
     assert set(report.image_paths) == {my_a.path, my_b.path}
@@ -83,8 +95,12 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
         "schedule_slots": 2,  # my schedule's, and the one my job posted
         "checkpoint_votes": 1,
         "training_runs": 1,  # unlinked: it stays with the model it made
+        "favourites": 2,  # my star on theirs, their star on mine
+        "collection_items": 2,  # my collection's entry, and my image in theirs
+        "collections": 1,
+        "api_tokens": 1,
     }
-    assert report.total == 22
+    assert report.total == 28
     assert report.job_paths == ()  # the job's files are its images, listed in image_paths
     # Mine is gone.
     assert await db.jobs.list_for_user(ME, 10) == []
@@ -106,6 +122,12 @@ async def test_delete_user_data_removes_mine_and_keeps_theirs(db: Database) -> N
     assert await db.usage.images_on(OTHER, 7) == 1
     assert [s.id for s in await db.schedules.list()] == [kept_schedule.id]
     assert await db.posts.for_message(800) == []
+    assert await db.collections.list(ME, 7) == []
+    assert [(c.id, c.size) for c in await db.collections.list(OTHER, 7)] == [(their_collection.id, 1)]
+    assert await db.api_tokens.list(ME) == []
+    assert await db.api_tokens.list(OTHER) == [their_token]
+    stars = await db.fetchall("SELECT user_id, image_id FROM favourites")
+    assert [tuple(r) for r in stars] == [(OTHER, their_img.id)]
     assert [p.image_id for p in await db.posts.for_message(801)] == [their_img.id]
     assert [f.path for f in await db.job_files.for_job(theirs.id)] == [their_img.path]
     # Nothing left that names me, and the foreign keys still hold.

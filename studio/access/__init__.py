@@ -1,0 +1,1 @@
+"""Access for front doors other than Discord: API tokens for scripts."""

@@ -1,0 +1,1 @@
+"""The gallery: images browsed and searched, image pages, favourites and collections."""
