@@ -22,6 +22,7 @@ from pathlib import Path
 
 from studio.container import open_services
 from studio.contract import Caller
+from studio.gallery.api import Viewer
 from studio.images.api import GenerateInput
 from studio.settings import load_settings
 from web.auth import read_token
@@ -67,7 +68,7 @@ async def main(requests: int, concurrency: int) -> None:
             await services.jobs.start()
             ticket = await services.generate.submit(OWNER, GenerateInput("a red cube", count=1, steps=2))
             await services.jobs.wait(ticket.job_id, 600)
-            (image,) = await services.image_files.job_images(OWNER, ticket.job_id)
+            (image,) = (await services.gallery.job_result(Viewer(OWNER), ticket.job_id)).images
             assert await server.start()
             paths = [
                 "/api/models",

@@ -11,7 +11,8 @@ from studio.access.api import TokensApi
 from studio.autopost.api import AutopostApi
 from studio.gallery.api import CollectionsApi, GalleryApi
 from studio.guild_settings_api import GuildSettingsApi
-from studio.images.api import DescribeApi, EditsApi, FollowUpsApi, GenerateApi, ImageFilesApi, PostsApi
+from studio.images.api import DescribeApi, EditsApi, FollowUpsApi, GenerateApi, PostsApi
+from studio.images.thumbnail_api import ThumbnailsApi
 from studio.jobs.api import QueueApi
 from studio.models.api import ModelsApi
 from studio.training.api import TrainingApi
@@ -37,7 +38,7 @@ class StudioBundle(Protocol):
     def edits(self) -> EditsApi: ...
 
     @property
-    def image_files(self) -> ImageFilesApi: ...
+    def thumbnails(self) -> ThumbnailsApi: ...
 
     @property
     def posts(self) -> PostsApi: ...

@@ -18,11 +18,11 @@ from studio.gallery.service import GalleryService
 from studio.guild_settings import GuildSettingsService
 from studio.images.compose import ComposeKind, EditService
 from studio.images.describe import DescribeKind, DescribeService
-from studio.images.files import ImageFiles
 from studio.images.followups import FollowUps
 from studio.images.generate import GenerateKind, GenerateService
 from studio.images.posts import PostService
 from studio.images.submitter import ImageSubmitter
+from studio.images.thumbnails import Thumbnails
 from studio.jobs.queue import JobQueue
 from studio.models.service import ModelService
 from studio.owner import acquire as acquire_owner
@@ -53,7 +53,7 @@ class Services:
     followups: FollowUps
     describe: DescribeService
     edits: EditService
-    image_files: ImageFiles
+    thumbnails: Thumbnails
     posts: PostService
     guild_settings: GuildSettingsService
     trainsets: TrainsetService
@@ -185,7 +185,7 @@ async def _services(
         followups=followups,
         describe=DescribeService(queue, generate, uploads),
         edits=EditService(queue, submitter, models, uploads),
-        image_files=ImageFiles(db, settings.thumbs_dir),
+        thumbnails=Thumbnails(gallery, settings.thumbs_dir),
         posts=posts,
         guild_settings=GuildSettingsService(db),
         trainsets=trainsets,

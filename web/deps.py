@@ -16,6 +16,7 @@ from fastapi import Depends, HTTPException, Request
 
 from studio.bundle import StudioBundle
 from studio.contract import Caller
+from studio.gallery.api import Viewer
 from web.auth import COOKIE, LocalAuth, Session
 from web.events import WebEvents
 from web.guard import SAFE_METHODS
@@ -76,7 +77,14 @@ async def require_caller(asker: Annotated[Asker, Depends(require_asker)]) -> Cal
     return asker.caller
 
 
+async def require_viewer(asker: Annotated[Asker, Depends(require_asker)]) -> Viewer:
+    """The caller as the gallery judges what they may see. In local token mode that is the owner, who sees all;
+    a sign-in that knows a member's channels (Discord) fills in `channel_ids` and `adult` here."""
+    return Viewer(asker.caller)
+
+
 Bundle = Annotated[StudioBundle, Depends(bundle)]
 Events = Annotated[WebEvents, Depends(events)]
 Who = Annotated[Caller, Depends(require_caller)]
+Sees = Annotated[Viewer, Depends(require_viewer)]
 Authenticated = [Depends(require_asker)]  # a router's `dependencies=`: nobody unauthenticated gets past it

@@ -19,7 +19,6 @@ VaryStrength = Literal["subtle", "strong"]
 MAX_INSTRUCTION = 500  # /vary and /edit
 MAX_REGION = 100  # /edit region, in words
 MAX_DESCRIBE = 8  # /describe prompts
-THUMB_PX = 256  # the longer side of an image's thumbnail
 
 
 @dataclass(frozen=True)
@@ -127,21 +126,6 @@ class FollowUpsApi(Protocol):
     async def delete(self, caller: Caller, job_id: int) -> None: ...
 
     async def result(self, job_id: int) -> JobResult: ...
-
-
-class ImageFilesApi(Protocol):
-    """Images by id, for a front door that serves their files (the web's /media). Ids are sequential, so every call
-    checks that `caller` may see the image's job (`studio.jobs.listing.may_see`); NotFound otherwise."""
-
-    async def job_images(self, caller: Caller, job_id: int) -> tuple[ResultImage, ...]:
-        """The images a job made so far, in order (none until it is done)."""
-        ...
-
-    async def image(self, caller: Caller, image_id: int) -> ResultImage: ...
-
-    async def thumbnail(self, caller: Caller, image_id: int) -> Path:
-        """A small WebP of the image (THUMB_PX on its longer side), made once and kept on disk."""
-        ...
 
 
 class DescribeApi(Protocol):

@@ -12,6 +12,7 @@ import pytest
 from starlette.routing import BaseRoute, Mount, Route
 
 from studio.contract import Caller
+from studio.gallery.api import Viewer
 from studio.images.api import GenerateInput
 from tests.web.conftest import BASE, JOB_LIMIT_S, Studio, client_for, sign_in
 from web.app import create_app
@@ -185,7 +186,7 @@ async def test_a_member_reaches_only_their_own_jobs_and_images(studio: Studio) -
     theirs = await studio.services.generate.submit(MEMBER, GenerateInput(prompt="the member's", count=1))
     for ticket in (owners, theirs):
         assert (await studio.services.jobs.wait(ticket.job_id, JOB_LIMIT_S)).status == "done"
-    (image,) = await studio.services.image_files.job_images(LOCAL_OWNER, owners.job_id)
+    (image,) = (await studio.services.gallery.job_result(Viewer(LOCAL_OWNER), owners.job_id)).images
     session, cookie = members.new_session(MEMBER.user_id)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url=BASE, headers={"X-CSRF-Token": session.csrf}

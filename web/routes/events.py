@@ -10,23 +10,24 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from studio.bundle import StudioBundle
-from studio.contract import Caller
-from web.deps import Authenticated, Bundle, Events, Who
+from studio.gallery.api import Viewer
+from web.deps import Authenticated, Bundle, Events, Sees, Who
 from web.events import Event, WebEvents, image_json
+from web.routes.generate import done_images
 from web.sse import stream
 
 router = APIRouter(prefix="/api", tags=["events"], dependencies=Authenticated)
 
 
-async def _snapshot(bundle: StudioBundle, events: WebEvents, caller: Caller, job_id: int) -> list[Event]:
-    view = await bundle.jobs.job(caller, job_id)
+async def _snapshot(bundle: StudioBundle, events: WebEvents, viewer: Viewer, job_id: int) -> list[Event]:
+    view = await bundle.jobs.job(viewer.caller, job_id)
     base: Event = {"job_id": view.job_id, "requester_id": view.requester_id}
     if view.status == "queued":
         return [{**base, "type": "queued", "position": view.position, "eta_s": view.eta_s}]
     if view.status == "running":
         return [events.last_progress(job_id) or {**base, "type": "progress", "step": view.step, "total": None}]
     if view.status == "done":
-        images = await bundle.image_files.job_images(caller, job_id)
+        images = await done_images(bundle, viewer, job_id)
         return [{**base, "type": "done", "images": [image_json(image) for image in images]}]
     if view.status == "failed":
         return [{**base, "type": "failed", "message": view.error or "The job failed."}]
@@ -34,11 +35,11 @@ async def _snapshot(bundle: StudioBundle, events: WebEvents, caller: Caller, job
 
 
 @router.get("/jobs/{job_id}/events", response_class=StreamingResponse)
-async def job_events(job_id: int, bundle: Bundle, events: Events, caller: Who) -> StreamingResponse:
+async def job_events(job_id: int, bundle: Bundle, events: Events, viewer: Sees) -> StreamingResponse:
     """One job's events (text/event-stream), ending with its end: done, failed or cancelled."""
     subscription = events.open(job_id=job_id)  # before the snapshot: nothing happens unseen in between
     try:
-        snapshot = await _snapshot(bundle, events, caller, job_id)
+        snapshot = await _snapshot(bundle, events, viewer, job_id)
     except BaseException:
         events.close(subscription)
         raise

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from studio.images.api import GenerateInput
-from web.deps import Authenticated, Bundle, Events, Who
+from studio.bundle import StudioBundle
+from studio.errors import Refused
+from studio.gallery.api import Viewer
+from studio.images.api import GenerateInput, ResultImage
+from web.deps import Authenticated, Bundle, Events, Sees, Who
 from web.schemas import ImageOut, JobOut, RemixIn, TextToImageIn, TicketOut, UpscaleIn, VaryIn
 
 router = APIRouter(prefix="/api", tags=["generate"], dependencies=Authenticated)
+
+
+async def done_images(bundle: StudioBundle, viewer: Viewer, job_id: int) -> tuple[ResultImage, ...]:
+    """The images of a finished job that the viewer may see (none for a job that makes no images)."""
+    try:
+        return (await bundle.gallery.job_result(viewer, job_id)).images
+    except Refused:  # a describe, a training: no images to show
+        return ()
 
 
 @router.post("/generate/text-to-image", response_model=TicketOut, status_code=202)
@@ -30,10 +41,10 @@ async def text_to_image(body: TextToImageIn, bundle: Bundle, caller: Who) -> Tic
 
 
 @router.get("/generate/{job_id}", response_model=JobOut)
-async def job_status(job_id: int, bundle: Bundle, events: Events, caller: Who) -> JobOut:
+async def job_status(job_id: int, bundle: Bundle, events: Events, caller: Who, viewer: Sees) -> JobOut:
     """A job's status, progress and, once done, its images (only for whoever may see the job)."""
     view = await bundle.jobs.job(caller, job_id)
-    images = await bundle.image_files.job_images(caller, job_id) if view.status == "done" else ()
+    images = await done_images(bundle, viewer, job_id) if view.status == "done" else ()
     progress = events.last_progress(job_id) or {}
     return JobOut(
         job_id=view.job_id,

@@ -14,15 +14,19 @@ from pathlib import Path
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 
-from web.deps import Authenticated, Bundle, Who
+from studio.errors import NotFound
+from web.deps import Authenticated, Bundle, Sees
 
 router = APIRouter(prefix="/media", tags=["media"], dependencies=Authenticated)
 
 CACHE = "private, max-age=31536000, immutable"  # private: each user's images are theirs
 
 
-async def _file(request: Request, path: Path) -> Response:
-    stat = await asyncio.to_thread(os.stat, path)
+async def _file(request: Request, image_id: int, path: Path) -> Response:
+    try:
+        stat = await asyncio.to_thread(os.stat, path)
+    except FileNotFoundError:
+        raise NotFound(f"Image {image_id}'s file is gone from the server.") from None
     response = FileResponse(path, stat_result=stat, headers={"Cache-Control": CACHE})
     etag = response.headers["etag"]
     sent = request.headers.get("if-none-match", "")
@@ -33,14 +37,14 @@ async def _file(request: Request, path: Path) -> Response:
 
 @router.get("/images/{image_id}", response_class=FileResponse)
 @router.head("/images/{image_id}", include_in_schema=False)
-async def image(image_id: int, request: Request, bundle: Bundle, caller: Who) -> Response:
+async def image(image_id: int, request: Request, bundle: Bundle, viewer: Sees) -> Response:
     """The image file as the engine wrote it (PNG, with its parameters in the metadata)."""
-    found = await bundle.image_files.image(caller, image_id)
-    return await _file(request, found.path)
+    card = await bundle.gallery.image(viewer, image_id)  # whoever may see it in the gallery, else 404
+    return await _file(request, image_id, card.path)
 
 
 @router.get("/images/{image_id}/thumb", response_class=FileResponse)
 @router.head("/images/{image_id}/thumb", include_in_schema=False)
-async def thumbnail(image_id: int, request: Request, bundle: Bundle, caller: Who) -> Response:
+async def thumbnail(image_id: int, request: Request, bundle: Bundle, viewer: Sees) -> Response:
     """A WebP thumbnail (256 px on its longer side), made on first request and kept."""
-    return await _file(request, await bundle.image_files.thumbnail(caller, image_id))
+    return await _file(request, image_id, await bundle.thumbnails.thumbnail(viewer, image_id))
