@@ -17,7 +17,7 @@ from fastapi import Depends, HTTPException, Request
 from studio.bundle import StudioBundle
 from studio.contract import Caller
 from studio.gallery.api import Viewer
-from web.auth import COOKIE, LocalAuth, Session
+from web.auth import COOKIE, OWNER_ID, WEB_ORIGIN, LocalAuth, Session
 from web.events import WebEvents
 from web.guard import SAFE_METHODS
 
@@ -49,12 +49,20 @@ def auth(request: Request) -> LocalAuth:
 
 
 async def identify(request: Request) -> Asker | None:
-    """The asker a request's Bearer token or session cookie names, or None; a wrong Bearer token waits first."""
+    """The asker a request's Bearer token or session cookie names, or None; a wrong Bearer token waits first.
+
+    A Bearer token is the studio's access token (the owner), or a member's API token (`TokensApi`): that member, in
+    the server the token was made in, with a member's rights only (the web cannot see their roles).
+    """
     local = auth(request)
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
-        if local.token_matches(header[7:].strip()):
-            return Asker(local.caller(0), None)
+        secret = header[7:].strip()
+        if local.token_matches(secret):
+            return Asker(local.caller(OWNER_ID), None)
+        owner = await bundle(request).tokens.verify(secret)
+        if owner is not None:
+            return Asker(Caller(user_id=owner.user_id, guild_id=owner.guild_id, origin=WEB_ORIGIN), None)
         await asyncio.sleep(WRONG_TOKEN_DELAY_S)
         return None
     session = local.session(request.cookies.get(COOKIE))

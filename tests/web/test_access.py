@@ -212,3 +212,15 @@ async def test_a_member_reaches_only_their_own_jobs_and_images(studio: Studio) -
         queue = (await member.get("/api/queue")).json()
     assert "the owner's" not in str(queue)
     assert len(await studio.services.db.jobs.list_for_user(MEMBER.user_id)) == 1  # nothing was queued for them
+
+
+async def test_a_members_api_token_acts_as_that_member(studio: Studio) -> None:
+    made = await studio.services.tokens.create(MEMBER, "my script")
+    async with client_for(studio, Authorization=f"Bearer {made.secret}") as script:
+        assert (await script.get("/api/models")).status_code == 200
+        answer = await script.post(GENERATE, json={"prompt": "from my script", "num_outputs": 1})
+        assert answer.status_code == 202, answer.text
+        job = await studio.services.db.jobs.get(answer.json()["job_id"])
+        assert job is not None and (job.requester_id, job.guild_id) == (MEMBER.user_id, MEMBER.guild_id)
+        await studio.services.tokens.revoke(MEMBER, made.info.id)
+        assert (await script.get("/api/models")).status_code == 401
