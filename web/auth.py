@@ -21,6 +21,14 @@ from studio.contract import Caller, Origin
 TOKEN_FILE = "web-token"  # noqa: S105 - the file's name, not a secret
 SECRET_FILE = "web-secret"  # noqa: S105 - the file's name, not a secret
 COOKIE = "studio_session"
+
+
+def cookie_name(port: int | None) -> str:
+    """The session cookie's name for a studio on `port`. Browsers send a host's cookies to all its ports, so each
+    port names its own: two studios on one machine (a demo folder and the real one) keep their sessions apart."""
+    return f"{COOKIE}_{port or 80}"
+
+
 SESSION_MAX_AGE_S = 14 * 24 * 3600
 # The jobs of the web's owner are stored with this origin, and the web's delivery port is registered for it.
 # `web` is not a stored origin yet (the jobs table's CHECK lists interaction, cli and schedule; widening it is a

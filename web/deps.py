@@ -17,7 +17,7 @@ from fastapi import Depends, HTTPException, Request
 from studio.bundle import StudioBundle
 from studio.contract import Caller
 from studio.gallery.api import Viewer
-from web.auth import COOKIE, OWNER_ID, WEB_ORIGIN, LocalAuth, Session
+from web.auth import OWNER_ID, WEB_ORIGIN, LocalAuth, Session, cookie_name
 from web.events import WebEvents
 from web.guard import SAFE_METHODS
 
@@ -65,7 +65,7 @@ async def identify(request: Request) -> Asker | None:
             return Asker(Caller(user_id=owner.user_id, guild_id=owner.guild_id, origin=WEB_ORIGIN), None)
         await asyncio.sleep(WRONG_TOKEN_DELAY_S)
         return None
-    session = local.session(request.cookies.get(COOKIE))
+    session = local.session(request.cookies.get(cookie_name(request.url.port)))
     return None if session is None else Asker(local.caller(session.user_id), session)
 
 

@@ -16,9 +16,10 @@ from studio.gallery.api import Viewer
 from studio.images.api import GenerateInput
 from tests.web.conftest import BASE, JOB_LIMIT_S, Studio, client_for, sign_in
 from web.app import create_app
-from web.auth import COOKIE, LOCAL_OWNER, OWNER_ID, LocalAuth, read_token
+from web.auth import LOCAL_OWNER, OWNER_ID, LocalAuth, cookie_name, read_token
 
 GENERATE = "/api/generate/text-to-image"
+COOKIE = cookie_name(8765)  # BASE's port
 
 
 def _walk(routes: list[BaseRoute]) -> list[tuple[str, str]]:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from studio.images.api import ASPECTS, COUNTS, SCHEDULERS
-from web.auth import COOKIE, SESSION_MAX_AGE_S
+from web.auth import SESSION_MAX_AGE_S, cookie_name
 from web.deps import WRONG_TOKEN_DELAY_S, auth, bundle, identify
 from web.pages import render
 
@@ -38,6 +38,12 @@ async def _login(request: Request, token: str) -> Response:
     response = RedirectResponse("/", status_code=303)
     secure = request.app.state.settings.web.public_url.startswith("https://")
     response.set_cookie(
-        COOKIE, cookie, max_age=SESSION_MAX_AGE_S, httponly=True, samesite="lax", secure=secure, path="/"
+        cookie_name(request.url.port),
+        cookie,
+        max_age=SESSION_MAX_AGE_S,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
     )
     return response
