@@ -27,8 +27,8 @@ ROUTERS = (pages.router, models.router, generate.router, jobs.router, events.rou
 
 def create_app(bundle: StudioBundle, auth: LocalAuth, events: WebEvents, settings: Settings) -> FastAPI:
     """The app on the core's `bundle`; `events` must be registered as the delivery port of `web.auth.WEB_ORIGIN`."""
-    # FastAPI's own docs pages load Swagger UI from a CDN (blank offline): `web.routes.docs` serves our own.
-    # FastAPI's own /openapi.json asks nobody who they are: `web.routes.docs` serves it behind the sign-in.
+    # FastAPI's own docs pages load Swagger UI from a CDN (blank offline), and its /openapi.json asks nobody who they
+    # are: `web.routes.docs` serves both behind the sign-in, the docs as a page of our own.
     app = FastAPI(title="Studio", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.bundle = bundle
     app.state.auth = auth
