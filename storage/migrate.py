@@ -2,8 +2,11 @@
 
 Files live in `storage/migrations/NNNN_description.sql` and are applied in order, each in its own
 transaction together with the version bump, so a crash leaves the database at a whole version.
-A migration that rebuilds a table must switch `foreign_keys` off itself (outside a transaction);
-none does today.
+
+A migration that rebuilds a table others reference starts with the line `-- migrate: foreign_keys=off`:
+the runner then switches foreign keys off before its transaction (the pragma is a no-op inside one), so
+dropping the old table neither cascades nor fails, runs `PRAGMA foreign_key_check` before the commit
+(any dangling reference rolls the whole migration back), and switches them on again afterwards.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from storage.errors import MigrationError, SchemaTooNewError
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+FOREIGN_KEYS_OFF = "-- migrate: foreign_keys=off"
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,12 @@ class Migration:
     version: int
     name: str
     sql: str
+
+    @property
+    def foreign_keys_off(self) -> bool:
+        """Whether the migration declares (on its first line) that it runs with foreign keys off."""
+        first = self.sql.lstrip().partition("\n")[0]
+        return first.strip() == FOREIGN_KEYS_OFF
 
 
 def load_migrations() -> tuple[Migration, ...]:
@@ -78,13 +88,43 @@ async def apply_migrations(conn: aiosqlite.Connection, *, target: int | None = N
         )
     for migration in migrations[version:target]:
         log.info("applying migration %s to %s", migration.name, label)
-        # executescript commits anything pending first, so the transaction is opened inside the script.
-        script = f"BEGIN IMMEDIATE;\n{migration.sql}\n;PRAGMA user_version = {migration.version};\nCOMMIT;\n"
         try:
-            await conn.executescript(script)
+            if migration.foreign_keys_off:
+                await _apply_without_foreign_keys(conn, migration)
+            else:
+                # executescript commits anything pending first, so the transaction is opened inside the script.
+                await conn.executescript(_script(migration) + "COMMIT;\n")
         except Exception as exc:
             if conn.in_transaction:
                 await conn.execute("ROLLBACK")
             raise MigrationError(f"migration {migration.name} failed on {label}: {exc}") from exc
         version = migration.version
     return version
+
+
+def _script(migration: Migration) -> str:
+    """The migration and its version bump inside an open transaction (no COMMIT)."""
+    return f"BEGIN IMMEDIATE;\n{migration.sql}\n;PRAGMA user_version = {migration.version};\n"
+
+
+async def _apply_without_foreign_keys(conn: aiosqlite.Connection, migration: Migration) -> None:
+    """Run a table-rebuilding migration with foreign keys off; commit only if every reference still holds."""
+    async with conn.execute("PRAGMA foreign_keys") as cursor:
+        row = await cursor.fetchone()
+    was_on = bool(row and row[0])
+    await conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        await conn.executescript(_script(migration))
+        async with conn.execute("PRAGMA foreign_key_check") as cursor:
+            broken = await cursor.fetchall()
+        if broken:
+            table, rowid, parent, _ = broken[0]
+            raise MigrationError(
+                f"{len(broken)} row(s) would reference missing rows, first {table} row {rowid} → {parent}"
+            )
+        await conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            await conn.execute("ROLLBACK")
+        if was_on:
+            await conn.execute("PRAGMA foreign_keys = ON")
