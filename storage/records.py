@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-Origin = Literal["interaction", "cli", "schedule"]
+Origin = Literal["interaction", "cli", "schedule", "web"]
 ItemSource = Literal["reaction", "upload", "sheet"]  # how an image entered a training set
 ACTIVE_STATUSES: tuple[str, ...] = ("queued", "running")
 TERMINAL_STATUSES: tuple[str, ...] = ("done", "failed", "cancelled")
@@ -27,7 +27,7 @@ class Job:
     message_id: int | None  # the status/result message
     interaction_token: str | None = field(repr=False)  # a secret: kept out of logs
     token_expires_at: datetime | None
-    origin: Origin  # interaction, cli or schedule
+    origin: Origin  # interaction, cli, schedule or web
     lane: str  # interactive or batch
     priority: int
     attempts: int

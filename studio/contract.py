@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 # Where a request comes from: a member's slash command or button, the `studio` command line on the
-# bot's own machine, or a schedule firing. It decides where the job's messages go and how they read (a
-# schedule's post mentions nobody), never what the caller may do: that is the caller's capabilities.
-Origin = Literal["interaction", "cli", "schedule"]
+# bot's own machine, a schedule firing, or the web studio (its pages and API). It decides where the job's
+# messages go and how they read (a schedule's post mentions nobody), never what the caller may do: that is
+# the caller's capabilities.
+Origin = Literal["interaction", "cli", "schedule", "web"]
 # The account a schedule's jobs count against: its server's, not a member's.
 SERVER_ACCOUNT = 0
 

@@ -30,11 +30,10 @@ def cookie_name(port: int | None) -> str:
 
 
 SESSION_MAX_AGE_S = 14 * 24 * 3600
-# The jobs of the web's owner are stored with this origin, and the web's delivery port is registered for it.
-# `web` is not a stored origin yet (the jobs table's CHECK lists interaction, cli and schedule; widening it is a
-# table rebuild): the owner at the browser is the owner at the command line, and both are never served at once
-# (one process owns the data folder), so the web shows the "cli" origin's jobs.
-WEB_ORIGIN: Origin = "cli"
+# The jobs asked for at the browser or through the API are stored with this origin, and the web's delivery port is
+# registered for it alone: the web shows its own jobs, never those of a command line or of Discord. Like a member's
+# command, a web job still queued at a restart stays queued and runs once a process serves the web again.
+WEB_ORIGIN: Origin = "web"
 OWNER_ID = 0  # the machine's owner, as the command line records it
 # The machine's owner at the browser: every capability, no server's policy, only the model's own bounds.
 LOCAL_OWNER = Caller(

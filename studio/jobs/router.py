@@ -1,7 +1,7 @@
 """The delivery router: a job's messages go to the port of the front door it came from (the job's origin).
 
 Each adapter registers its `DeliveryPort` for the origins it shows: the Discord adapter for members' commands
-("interaction") and schedules ("schedule"), the command line for its own ("cli"), a web adapter later for its own.
+("interaction") and schedules ("schedule"), the command line for its own ("cli"), the web studio for its own ("web").
 The queue talks to the router only, as its one port.
 
 A job whose origin has no port in this process is not lost: the queue runs only the jobs it can show (and those it
