@@ -116,7 +116,7 @@ async def _apply_without_foreign_keys(conn: aiosqlite.Connection, migration: Mig
     try:
         await conn.executescript(_script(migration))
         async with conn.execute("PRAGMA foreign_key_check") as cursor:
-            broken = await cursor.fetchall()
+            broken = list(await cursor.fetchall())
         if broken:
             table, rowid, parent, _ = broken[0]
             raise MigrationError(
