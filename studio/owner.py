@@ -104,3 +104,50 @@ def acquire(data_dir: Path, command: str) -> OwnerLock:
     os.lseek(fd, 0, os.SEEK_SET)
     os.write(fd, json.dumps(record).encode())
     return OwnerLock(path, fd)
+
+
+# -- where the owner serves the web ----------------------------------------------------------------------------
+# While the owner serves the web studio it names its address in `<data_dir>/web.json` (0600), so that a command
+# refused the folder can hand its job to the owner through the local API instead (`cli/commands/_handoff.py`).
+
+WEB_ADDRESS_NAME = "web.json"
+
+
+def announce_web(data_dir: Path, url: str) -> None:
+    """Say that this process serves the web at `url` (the base address, without its token)."""
+    path = data_dir / WEB_ADDRESS_NAME
+    partial = path.with_name(f".{WEB_ADDRESS_NAME}.{os.getpid()}")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"url": url, "pid": os.getpid()}, out)
+    os.replace(partial, path)  # a reader sees the old file or the whole new one
+
+
+def withdraw_web(data_dir: Path) -> None:
+    """Remove this process's address (another process's, written since, stays)."""
+    path = data_dir / WEB_ADDRESS_NAME
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+            path.unlink()
+
+
+def web_address(data_dir: Path) -> str | None:
+    """The base URL the folder's owner serves the web at; None when no live owner announced one.
+
+    The address counts only while the process that wrote it holds the folder's lock: a killed owner's file is stale.
+    """
+    try:
+        data = json.loads((data_dir / WEB_ADDRESS_NAME).read_text(encoding="utf-8"))
+        url, pid = str(data["url"]), int(data["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    holder = read_holder(data_dir / LOCK_NAME)
+    if holder is None or holder.pid != pid:
+        return None
+    try:
+        os.kill(pid, 0)  # signal 0: is it there, nothing sent
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass  # another user's process, alive
+    return url

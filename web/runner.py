@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from studio.container import Services, as_bundle, open_services
 from studio.errors import StudioError
+from studio.owner import announce_web, withdraw_web
 from studio.settings import Settings
 from web.app import create_app
 from web.auth import WEB_ORIGIN, LocalAuth, read_token
@@ -40,7 +41,15 @@ def attach_web(services: Services, settings: Settings, host: str, port: int) -> 
     events = WebEvents()
     services.jobs.delivery.register(events, WEB_ORIGIN)
     app = create_app(as_bundle(services), LocalAuth(settings.data_dir), events, settings)
-    return WebServer(app, events, host, port)
+    data = settings.data_dir
+    return WebServer(
+        app,
+        events,
+        host,
+        port,
+        announce=lambda bound: announce_web(data, web_url(host, bound)),  # the command line hands its jobs here
+        withdraw=lambda: withdraw_web(data),
+    )
 
 
 async def run_web(settings: Settings, host: str, port: int, on_ready: Callable[[str], None]) -> None:

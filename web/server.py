@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
 from fastapi import FastAPI
@@ -43,9 +43,22 @@ class EmbeddedServer(uvicorn.Server):
 
 
 class WebServer:
-    """The app on `host:port` (0: any free port) as a task of the running loop; `stop` ends it promptly."""
+    """The app on `host:port` (0: any free port) as a task of the running loop; `stop` ends it promptly.
 
-    def __init__(self, app: FastAPI, events: WebEvents, host: str, port: int) -> None:
+    `announce` is told the port once it listens, `withdraw` once it stopped (the runner names the address in the
+    data folder with them, for the command line's hand-off).
+    """
+
+    def __init__(
+        self,
+        app: FastAPI,
+        events: WebEvents,
+        host: str,
+        port: int,
+        *,
+        announce: Callable[[int], None] | None = None,
+        withdraw: Callable[[], None] | None = None,
+    ) -> None:
         config = uvicorn.Config(
             app,
             host=host,
@@ -59,6 +72,8 @@ class WebServer:
         self.app = app
         self.events = events
         self._task: asyncio.Task[bool] | None = None
+        self._announce = announce
+        self._withdraw = withdraw
 
     async def _serve(self) -> bool:
         try:
@@ -74,6 +89,11 @@ class WebServer:
         listening = asyncio.create_task(self._server.listening.wait())
         await asyncio.wait({self._task, listening}, return_when=asyncio.FIRST_COMPLETED)
         listening.cancel()
+        if self._server.started and self._announce is not None:
+            try:
+                self._announce(self.port)
+            except OSError as exc:  # the web serves on; only the command line's hand-off misses it
+                log.warning("could not name the web's address in the data folder: %s", exc)
         return self._server.started
 
     @property
@@ -93,5 +113,9 @@ class WebServer:
         """End the open event streams, then the server; returns once it has stopped."""
         self.events.shutdown.set()
         self._server.should_exit = True
-        if self._task is not None:
-            await self._task
+        try:
+            if self._task is not None:
+                await self._task
+        finally:
+            if self._withdraw is not None:
+                self._withdraw()
