@@ -8,27 +8,50 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cli.commands._handoff import hand_off_images
 from cli.commands._local import OUT_DIR, CliDelivery, copy_failed, copy_result, print_result, wait_result, with_services
 from cli.commands._support import LOCAL, Context, run_async
 from studio.images.api import ASPECTS, SCHEDULERS, GenerateInput, JobResult
+from studio.owner import FolderInUse
 
 if TYPE_CHECKING:
     from studio.container import Services
 
 
 async def generate_locally(obj: Context, options: GenerateInput, out: Path | None) -> JobResult:
-    """Run one generation job through the job queue and copy its files to `out`."""
+    """Run one generation job through the job queue (handed to the folder's owner when it serves the web) and copy
+    its files to `out`."""
 
     async def go(services: Services, delivery: CliDelivery) -> JobResult:
         return await wait_result(services, delivery, await services.generate.submit(LOCAL, options))
 
-    result: JobResult = await with_services(obj.settings, go)
+    try:
+        result: JobResult = await with_services(obj.settings, go)
+    except FolderInUse as refused:
+        result = await hand_off_images(obj.settings, refused, "/api/generate/text-to-image", _as_api(options))
     if out is not None:
         try:
             result = await asyncio.to_thread(copy_result, result, out)
         except OSError as exc:
             raise copy_failed(out, exc) from None
     return result
+
+
+def _as_api(options: GenerateInput) -> dict[str, object]:
+    """The options as the API's text-to-image body (web.schemas.TextToImageIn); unset ones left out."""
+    body = {
+        "prompt": options.prompt,
+        "num_outputs": options.count,
+        "model": options.model,
+        "negative_prompt": options.negative or None,
+        "aspect": options.aspect,
+        "seed": options.seed,
+        "steps": options.steps,
+        "guidance": options.guidance,
+        "lora_scale": options.lora_scale,
+        "scheduler": options.scheduler,
+    }
+    return {name: value for name, value in body.items() if value is not None}
 
 
 @click.command("generate")
