@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -83,6 +84,11 @@ class HandOff:
         try:
             return urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S)  # noqa: S310
         except urllib.error.HTTPError as exc:
+            if exc.code == 401:  # `studio web token --rotate` since the owner started: it still knows the old one
+                raise StudioError(
+                    f"The studio at {self._owner.url} refused the token in {TOKEN_FILE}: was it rotated since the "
+                    "studio started? Restart the studio, then run this again."
+                ) from None
             raise StudioError(_detail(exc)) from None
         except OSError as exc:
             raise StudioError(f"The studio at {self._owner.url} did not answer ({exc}); is it still running?") from None
@@ -140,6 +146,8 @@ class Bar:
         self._bar: tqdm | None = None
 
     def __call__(self, event: Event) -> None:
+        if event.get("type") == "queued" and event.get("position"):
+            tqdm.write(f"job {self._job_id}: position {event['position']} in the studio's queue", file=sys.stderr)
         if event.get("type") != "progress" or not event.get("total"):
             return
         if self._bar is None:

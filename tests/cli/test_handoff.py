@@ -108,6 +108,23 @@ def test_ctrl_c_cancels_the_handed_off_job(owner: Path, tmp_path: Path) -> None:
     assert _jobs(owner)[job] == ("cancelled", "web")
 
 
+@pytest.mark.slow
+def test_a_token_the_owner_does_not_know_is_refused_in_words(owner: Path) -> None:
+    token = owner / TOKEN_FILE
+    kept = token.read_text()
+    token.write_text("rotated-since\n")  # as `studio web token --rotate` leaves it while the owner runs on
+    try:
+        done = subprocess.run(
+            _argv(owner, "generate", "x", "-n", "1", "-m", "tiny-sd"), capture_output=True, text=True, env=_env(),
+            timeout=LIMIT_S,
+        )  # fmt: skip
+    finally:
+        token.write_text(kept)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert "refused the token in web-token: was it rotated" in done.stderr
+    assert "rotated-since" not in done.stderr
+
+
 def test_without_a_web_serving_owner_the_refusal_says_how_to_hand_off(tmp_path: Path) -> None:
     data = tmp_path / "data"
     lock = acquire(data, "studio run")  # an owner without the web
