@@ -76,6 +76,7 @@ def _free_port() -> int:
 async def test_run_serves_the_web_beside_the_bot(fake, tmp_path: Path, monkeypatch, capsys) -> None:
     import httpx
 
+    from studio.owner import web_address
     from web.auth import WEB_ORIGIN, read_token
 
     port = _free_port()
@@ -87,10 +88,13 @@ async def test_run_serves_the_web_beside_the_bot(fake, tmp_path: Path, monkeypat
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=headers) as script:
             seen["models"] = (await script.get("/api/models")).status_code
         seen["web port"] = self.services.jobs.delivery.serves(WEB_ORIGIN)
+        seen["cli shown"] = self.services.jobs.delivery.serves("cli")  # a command line's jobs are no one's here
+        seen["address"] = web_address(settings.data_dir)  # where a command line hands its jobs
 
     monkeypatch.setattr(StudioBot, "connect", fake_connect)
     await runner.run_bot(settings)
-    assert seen == {"models": 200, "web port": True}
+    assert seen == {"models": 200, "web port": True, "cli shown": False, "address": f"http://127.0.0.1:{port}/"}
+    assert web_address(settings.data_dir) is None and not (settings.data_dir / "web.json").exists()
     assert f"web studio: http://127.0.0.1:{port}/?token=" in capsys.readouterr().out
     async with httpx.AsyncClient() as later:
         with pytest.raises(httpx.ConnectError):  # stopped with the bot
