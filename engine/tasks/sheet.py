@@ -46,7 +46,8 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     if kontext:
         description = task.description or "the reference image"
     else:
-        description = task.description or clean_caption(host.captioner().caption(reference, "short")) or "a character"
+        captioner = host.captioner(task.generate.model.preset.id)
+        description = task.description or clean_caption(captioner.caption(reference, "short")) or "a character"
     total = len(task.panels) * PROGRESS_SCALE
     base = task.generate.request
     seed = base.seed if base.seed is not None else 0
