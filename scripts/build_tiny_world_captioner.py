@@ -157,6 +157,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=24_000)
     parser.add_argument("--steps", type=int, default=1200)
     parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--test-images", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -169,7 +170,7 @@ def main() -> None:
     pixels, all_labels = torch.cat([clean, degraded]), torch.cat([labels, labels[:third]])
     log(f"{len(pixels)} training images ({third} through the VAE)")
     model = train(pixels, all_labels, args.steps, args.batch, args.seed)
-    test_images, test_labels = render_set(2000, args.seed + 300)
+    test_images, test_labels = render_set(args.test_images, args.seed + 300)
     test = to_pixels(test_images)
     for name, data in (("clean renders", test), ("through the VAE", through_vae(test, args.seed + 400))):
         scores = accuracy(model, data, test_labels)

@@ -153,8 +153,9 @@ def save_captioner(model: WorldReader, path: Path, *, build: dict[str, Any]) -> 
 
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {name: tensor.detach().contiguous() for name, tensor in model.state_dict().items()}
-    metadata = {"heads": json.dumps(HEADS), "widths": json.dumps(WIDTHS), "build": json.dumps(build)}
-    save_file(state, str(path), metadata=metadata)
+    # One metadata entry: safetensors writes several in no fixed order, and the same weights must give the same file.
+    config = json.dumps({"heads": HEADS, "widths": WIDTHS, "build": build}, sort_keys=True)
+    save_file(state, str(path), metadata={"captioner": config})
 
 
 def load_world_captioner(path: Path = CAPTIONER_FILE) -> WorldCaptioner:
@@ -168,8 +169,8 @@ def load_world_captioner(path: Path = CAPTIONER_FILE) -> WorldCaptioner:
             "run scripts/build_tiny_world_captioner.py to make them."
         )
     with safe_open(str(path), framework="pt") as handle:
-        metadata = handle.metadata() or {}
-    heads = {name: tuple(labels) for name, labels in json.loads(metadata["heads"]).items()}
-    model = WorldReader(heads, tuple(json.loads(metadata["widths"])))
+        config = json.loads((handle.metadata() or {})["captioner"])
+    heads = {name: tuple(config["heads"][name]) for name in HEADS}  # in the order the code ranks them
+    model = WorldReader(heads, tuple(config["widths"]))
     model.load_state_dict(load_file(str(path)))
     return WorldCaptioner(model, heads)
