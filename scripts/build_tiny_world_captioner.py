@@ -9,10 +9,14 @@ Writes engine/tiny/world/captioner/model.safetensors (float32, the head vocabula
    shapes, every position. A third of them also pass through the committed `tiny-world` VAE, with noise added
    to their latents first: the decoded images are blurred and tinted the way the model's generated images are,
    and they keep their true labels.
-2. Training: 2,400 AdamW steps of batch 128 (lr 3e-3, cosine), cross-entropy summed over the heads. Each batch
+2. Training: 1,200 AdamW steps of batch 128 (lr 3e-3, cosine), cross-entropy summed over the heads. Each batch
    is flipped left-right at random (the position labels swapped with it) and gets random blur, pixel noise and
    small brightness and contrast changes.
 3. Check: per-head accuracy and whole-caption exact match on 2,000 fresh renders, clean and through the VAE.
+
+Time: 758 s at one thread and nice 10 on this machine's 2-core Xeon while other jobs kept its load at 7-9 (the
+steps themselves take about a minute on an idle core). Result: 195,289 parameters, 0.79 MB; every caption right on
+the clean renders, 0.94 through the VAE.
 
 One torch thread by default (--threads): two threads that wait on each other are slower on a busy machine, and
 the thread count changes the reduction order. On the same machine, thread count and library versions a rebuild
