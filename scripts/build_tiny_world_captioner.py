@@ -15,12 +15,12 @@ Writes engine/tiny/world/captioner/model.safetensors (float32, the head vocabula
 3. Check: per-head accuracy and whole-caption exact match on 2,000 fresh renders, clean and through the VAE.
 
 Time: 758 s at one thread and nice 10 on this machine's 2-core Xeon while other jobs kept its load at 7-9 (the
-steps themselves take about a minute on an idle core). Result: 195,289 parameters, 0.79 MB; every caption right on
+600-step build took 150 s at load 3-5). Result: 195,289 parameters, 0.79 MB; every caption right on
 the clean renders, 0.94 through the VAE.
 
 One torch thread by default (--threads): two threads that wait on each other are slower on a busy machine, and
 the thread count changes the reduction order. On the same machine, thread count and library versions a rebuild
-gives the same file, byte for byte; elsewhere the weights differ a little and read as well. The committed file
+gives the same file, byte for byte; elsewhere expect slightly different weights (not tried). The committed file
 is the reference and this script its recipe. Accuracy on images the model generated:
 scripts/bench_tiny_world_captioner.py.
 """
