@@ -18,7 +18,7 @@ from typing import Any, Literal, cast, get_args
 import torch
 
 from engine.diffusion.quantize import fp8_compute, fp8_compute_refusal
-from engine.families.base import denoiser
+from engine.families.registry import denoiser, family_of
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +52,12 @@ def optimize_pipeline(
     level = effective_level(level, device)
     if level == "off":
         return False
-    if family != "flux":  # a transformer has no convolutions to lay out
-        base.unet.to(memory_format=torch.channels_last)
+    kind = family_of(family)
+    if kind.convolutional:  # a transformer has no convolutions to lay out
+        denoiser(base, family).to(memory_format=torch.channels_last)
     base.vae.to(memory_format=torch.channels_last)
     fusable = plain_weights
-    if level == "max" and family == "flux" and plain_weights:
+    if level == "max" and kind.computes_in_fp8 and plain_weights:
         refusal = fp8_compute_refusal(device)
         if refusal is None:
             fp8_compute(base.transformer)
@@ -85,10 +86,7 @@ def compile_denoiser(base: Any, family: str, **options: Any) -> None:
 
     In place, the module object stays, so from_pipe variants and LoRA adapters still share it.
     """
-    if family == "flux":  # 57 alike blocks, each one whole graph: compiled once and reused, in seconds not minutes
-        denoiser(base, family).compile_repeated_blocks(fullgraph=True, **options)
-    else:
-        denoiser(base, family).compile(**({"mode": "max-autotune-no-cudagraphs"} | options))
+    family_of(family).compile_denoiser(denoiser(base, family), **options)
 
 
 def computes_in_fp8(base: Any) -> bool:

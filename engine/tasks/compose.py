@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from engine.errors import InvalidRequest
+from engine.families.registry import family_of
 from engine.images.output import write_bytes
 from engine.prompting.composer import ComposedPrompt, compose
 from engine.prompting.text import clean_caption, with_trigger
@@ -71,8 +72,8 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> ComposeOutcome:
     full = with_trigger(composed.prompt, task.trigger_word)
     # 3. The generation. img2img takes the composer's strength unless the user gave one; inpaint keeps its default.
     strength = composed.strength_hint if task.strength is None and not inpaint else task.strength
-    # FLUX has no negative prompt to steer away from (the catalog refuses one).
-    negative = "" if task.generate.model.family == "flux" else composed.negative_prompt
+    # A family without classifier-free guidance has no negative prompt to steer away from (the catalog refuses one).
+    negative = composed.negative_prompt if family_of(task.generate.model.family).takes_negative_prompt else ""
     request = replace(task.generate.request, prompt=full, negative_prompt=negative, strength=strength)
     images = generate_images(host, ctx, replace(task.generate, request=request), out_dir, source, mask_path)
     return ComposeOutcome(
