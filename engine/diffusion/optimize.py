@@ -6,8 +6,8 @@ Levels (`STUDIO_OPTIMIZE`), each adding to the one before:
   On the CPU nothing (the tiny test models gain nothing).
 - `compile`: the same anywhere, plus torch.compile on CUDA (regional for FLUX: its 57 alike blocks compile once).
   The first job of each new size waits for the compiler.
-- `max`: plus fp8 compute for a FLUX.1 transformer held in bf16, on GPUs with fp8 units (Ada, Hopper) when
-  torchao is installed. Faster, and lossy: images differ slightly from bf16 ones.
+- `max`: plus fp8 compute for a denoiser held in bf16 whose family allows it (FLUX.1), on GPUs with fp8 units
+  (Ada, Hopper) when torchao is installed. Faster, and lossy: images differ slightly from bf16 ones.
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ def optimize_pipeline(
             fp8_compute(base.transformer)
             base._studio_fp8_compute = True
             fusable = False  # fused QKV would have to be undone for a LoRA, which quantized weights cannot
-            log.info("FLUX.1 transformer computes in fp8 (torchao)")
+            log.info("The %s %s computes in fp8 (torchao)", kind.label, kind.denoiser_name)
         else:
-            log.info("FLUX.1 transformer stays in its precision: %s", refusal)
+            log.info("The %s %s stays in its precision: %s", kind.label, kind.denoiser_name, refusal)
     if fusable:
         set_qkv_fused(base, family, fused=True)
     if level in ("compile", "max") and _compiles_on(device):

@@ -73,6 +73,9 @@ class Family(Protocol):
     training_cost: TrainingCost  # the trainer's memory and time model
     kohya_network_module: str  # kohya's `--network_module` (ss_network_module)
     kohya_implementation: str  # `modelspec.implementation` of a kohya-layout file
+    # Reading a LoRA file's family from its header (engine.families.lora_detect).
+    lora_markers: tuple[str, ...]  # fragments of tensor names that its LoRAs use and other families' do not
+    cross_attention_width: int | None  # the text-embedding width its UNet's cross-attention reads; None: no UNet
 
     def pipeline_class(self, mode: Mode) -> Any:
         """The diffusers class that loads the base pipeline (txt2img, instruct) or runs `mode` from it (`from_pipe`)."""

@@ -39,6 +39,8 @@ class UnetFamily:
     computes_in_fp8 = False
     bucket_step = 8  # the VAE's 8× reduction: latents of whole pixels
     kohya_network_module = "networks.lora"
+    lora_markers: tuple[str, ...] = ()
+    cross_attention_width: int | None
 
     def pipeline_class(self, mode: Mode) -> Any:
         import diffusers

@@ -49,6 +49,14 @@ class FluxFamily:
     training_cost = TrainingCost(1024, 31.5, 24.0, 3.0, 3.0, 3.0, 3_387_500, 4.1, 5000.0, offloadable_gb=8.9)
     kohya_network_module = "networks.lora_flux"  # sd-scripts trains FLUX.1 LoRAs with its own module
     kohya_implementation = "https://github.com/black-forest-labs/flux"
+    # Its transformer's block names in the diffusers, kohya and BFL layouts.
+    lora_markers: tuple[str, ...] = (
+        "single_transformer_blocks",
+        "double_blocks",
+        "single_blocks",
+        "transformer.transformer_blocks",
+    )
+    cross_attention_width: int | None = None
 
     def pipeline_class(self, mode: Mode) -> Any:
         import diffusers

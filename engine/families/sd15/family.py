@@ -20,6 +20,7 @@ class Sd15Family(UnetFamily):
     # forward pass on a GPU; on the CPU, 19.4 s a sample measured.
     training_cost = TrainingCost(512, 2.14, 1.0, 0.19, 0.5, 0.5, 374_016, 0.13, 19.4)
     kohya_implementation = "diffusers"
+    cross_attention_width: int | None = 768  # CLIP ViT-L's hidden states
     trains_text_encoder = True
 
     def load_options(self) -> dict[str, Any]:

@@ -21,6 +21,8 @@ class SdxlFamily(UnetFamily):
     training_cost = TrainingCost(1024, 6.9, 6.8, 0.6, 1.5, 2.0, 2_616_320, 1.07, 200.0)
     # The code whose module names kohya's SDXL keys follow (sd-scripts library/sai_model_spec.py).
     kohya_implementation = "https://github.com/Stability-AI/generative-models"
+    lora_markers: tuple[str, ...] = ("lora_te2_", "text_encoder_2.", "lora_te2.")  # its second text encoder
+    cross_attention_width: int | None = 2048  # both encoders' states side by side
     trains_text_encoder = False  # its UNet only, as kohya advises: caching both encoders' outputs makes the run fit
 
     def recipe(self, text_length: int | None = None) -> Recipe:
