@@ -1,7 +1,8 @@
 """Family knowledge lives in the family objects: no module outside engine/families/ tests a family by its name.
 
-A quoted family id (`"flux"`, `"sdxl"`, `"sd15"`, and any family registered later) may appear only in the family
-folders and in the few modules that hold the ids as data, listed in ALLOWED with the reason.
+A quoted family id (`"flux"`, `"sdxl"`, `"sd15"`, and any family registered later) in engine/, studio/ and the front
+doors (bot/, cli/, web/) may appear only in the family folders and in the few modules that hold the ids as data,
+listed in ALLOWED with the reason.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from engine.families.registry import FAMILIES
 
 ROOT = Path(__file__).resolve().parents[3]
-SCANNED = ("engine", "studio", "bot", "cli")
+SCANNED = ("engine", "studio", "bot", "cli", "web")  # web: the HTTP adapter, where it exists
 OWN = "engine/families/"
 # Modules that hold family ids as data, not as tests: keep this list short, each with its reason.
 ALLOWED: dict[str, str] = {
