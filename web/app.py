@@ -17,16 +17,27 @@ from studio.bundle import StudioBundle
 from studio.errors import NotFound, Refused, StudioError
 from studio.settings import Settings
 from web.auth import LocalAuth
+from web.discord_login import DiscordLogin
 from web.events import WebEvents
 from web.guard import Guard, host_of
-from web.routes import docs, events, generate, jobs, media, models, pages
+from web.routes import discord, docs, events, generate, jobs, media, models, pages
 
 STATIC = Path(__file__).parent / "static"
 ROUTERS = (pages.router, models.router, generate.router, jobs.router, events.router, media.router, docs.router)
 
 
-def create_app(bundle: StudioBundle, auth: LocalAuth, events: WebEvents, settings: Settings) -> FastAPI:
-    """The app on the core's `bundle`; `events` must be registered as the delivery port of `web.auth.WEB_ORIGIN`."""
+def create_app(
+    bundle: StudioBundle,
+    auth: LocalAuth,
+    events: WebEvents,
+    settings: Settings,
+    *,
+    discord_login: DiscordLogin | None = None,
+) -> FastAPI:
+    """The app on the core's `bundle`; `events` must be registered as the delivery port of `web.auth.WEB_ORIGIN`.
+
+    `discord_login`: Sign in with Discord for members (`/auth/*`), beside the owner's token; None: the token only.
+    """
     # FastAPI's own docs pages load Swagger UI from a CDN (blank offline), and its /openapi.json asks nobody who they
     # are: `web.routes.docs` serves both behind the sign-in, the docs as a page of our own.
     app = FastAPI(title="Studio", docs_url=None, redoc_url=None, openapi_url=None)
@@ -34,8 +45,11 @@ def create_app(bundle: StudioBundle, auth: LocalAuth, events: WebEvents, setting
     app.state.auth = auth
     app.state.events = events
     app.state.settings = settings
+    app.state.discord = discord_login
     for router in ROUTERS:
         app.include_router(router)
+    if discord_login is not None:
+        app.include_router(discord.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(StudioError, _studio_error)  # the core's refusals, worded for users
     public = settings.web.public_url
