@@ -7,9 +7,13 @@ their roles and server permissions, and each channel the bot has cached says whe
 
 from __future__ import annotations
 
+import logging
+
 import discord
 
-from studio.members_api import GuildInfo, MemberView
+from studio.members_api import GuildInfo, MembersUnavailable, MemberView
+
+log = logging.getLogger(__name__)
 
 
 class DiscordMembers:
@@ -29,6 +33,9 @@ class DiscordMembers:
             member = await guild.fetch_member(user_id)
         except discord.NotFound:
             return None
+        except discord.HTTPException as exc:  # Discord is down, or refuses the bot: say so, decide nothing
+            log.warning("could not fetch member %s of server %s (HTTP %s)", user_id, guild_id, exc.status)
+            raise MembersUnavailable from None
         return view_of(guild, member)
 
 

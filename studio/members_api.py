@@ -12,6 +12,14 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from studio.contract import Caller, Origin
+from studio.errors import StudioError
+
+
+class MembersUnavailable(StudioError):
+    """The platform did not answer about a member (down, or it refused the bot): ask again later, decide nothing."""
+
+    def __init__(self) -> None:
+        super().__init__("Discord did not answer the bot about you: try again in a minute.")
 
 
 def capabilities(*, manage_server: bool, manage_messages: bool) -> tuple[bool, bool]:
@@ -68,7 +76,9 @@ class MemberDirectory(Protocol):
     """Implemented by the chat adapter (the Discord bot); answers from the platform, never from what a user sent."""
 
     async def member(self, guild_id: int, user_id: int) -> MemberView | None:
-        """The member `user_id` of server `guild_id` now; None when they are not in it (or the bot is not)."""
+        """The member `user_id` of server `guild_id` now; None when they are not in it (or the bot is not).
+
+        Raises `MembersUnavailable` when the platform cannot say (nothing is decided, or cached, on a failure)."""
         ...
 
     async def guilds(self) -> list[GuildInfo]:

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from studio.bundle import StudioBundle
 from studio.errors import NotFound, Refused, StudioError
+from studio.members_api import MembersUnavailable
 from studio.settings import Settings
 from web.auth import LocalAuth
 from web.discord_login import DiscordLogin
@@ -59,5 +60,13 @@ def create_app(
 
 async def _studio_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StudioError)
-    status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Refused) else 422
+    status = (
+        404
+        if isinstance(exc, NotFound)
+        else 409
+        if isinstance(exc, Refused)
+        else 503
+        if isinstance(exc, MembersUnavailable)
+        else 422
+    )
     return JSONResponse({"detail": exc.user_message}, status_code=status)

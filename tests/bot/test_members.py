@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from bot.members import DiscordMembers
-from studio.members_api import GuildInfo
+from studio.members_api import GuildInfo, MembersUnavailable
 from tests.bot.conftest import Studio
 from tests.bot.fakediscord import MANAGE_GUILD, MANAGE_MESSAGES, FakeDiscord
 from tests.bot.fakediscord.shapes import iso_time, json_response
 
-GUILD, OWNER, PLAIN, MOD, STRANGER, BOSS = 810, 811, 812, 813, 814, 815
+GUILD, OWNER, PLAIN, MOD, STRANGER, BOSS, REFUSED = 810, 811, 812, 813, 814, 815, 816
 MOD_ROLE, BOSS_ROLE = 820, 821
 PUBLIC, SECRET, ADULT, CATEGORY, THREAD, HIDDEN_THREAD = 830, 831, 832, 833, 834, 835
 VIEW, SEND = 1 << 10, 1 << 11
@@ -102,6 +103,8 @@ def _serve_members(fake: FakeDiscord) -> None:
 
     async def route(method: str, parts: list[str], *args: Any) -> web.StreamResponse:
         match parts:
+            case ["guilds", _guild, "members", user] if method == "GET" and int(user) == REFUSED:
+                return json_response({"code": 50001, "message": "Missing Access"}, status=403)
             case ["guilds", guild, "members", user] if method == "GET":
                 if int(guild) != GUILD or int(user) not in ROLES:
                     return json_response({"code": 10007, "message": "Unknown Member"}, status=404)
@@ -146,5 +149,7 @@ async def test_the_bot_answers_for_members_from_roles_and_channel_permissions(st
 
     assert await directory.member(GUILD, STRANGER) is None  # not in the server
     assert await directory.member(GUILD + 1, PLAIN) is None  # a server the bot is not in
+    with pytest.raises(MembersUnavailable):  # Discord refused the bot: nothing is decided about the member
+        await directory.member(GUILD, REFUSED)
     asked = [r.path for r in studio.fake.requests if r.path.startswith(f"/guilds/{GUILD}/members/")]
-    assert asked == [f"/guilds/{GUILD}/members/{user}" for user in (PLAIN, MOD, BOSS, OWNER, STRANGER)]
+    assert asked == [f"/guilds/{GUILD}/members/{user}" for user in (PLAIN, MOD, BOSS, OWNER, STRANGER, REFUSED)]

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from studio.members_api import GuildInfo, MemberView
+from studio.members_api import GuildInfo, MembersUnavailable, MemberView
 
 CLIENT_ID = "880000000000000001"
 CLIENT_SECRET = "s3cr3t-client-Secret-value-0123456789"
@@ -112,6 +112,7 @@ class FakeMembers:
         self._guilds = guilds
         self.members: dict[tuple[int, int], MemberView] = {}
         self.lookups = 0
+        self.down = False  # Discord does not answer the bot
 
     def put(self, view: MemberView) -> None:
         self.members[(view.guild_id, view.user_id)] = view
@@ -121,6 +122,8 @@ class FakeMembers:
 
     async def member(self, guild_id: int, user_id: int) -> MemberView | None:
         self.lookups += 1
+        if self.down:
+            raise MembersUnavailable
         return self.members.get((guild_id, user_id))
 
     async def guilds(self) -> list[GuildInfo]:

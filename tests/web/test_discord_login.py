@@ -282,6 +282,17 @@ async def test_a_member_who_left_the_server_is_signed_out(world: World) -> None:
         assert (await browser.get("/api/models")).status_code == 401
 
 
+async def test_when_discord_does_not_answer_the_bot_nothing_is_decided_nor_kept(world: World) -> None:
+    async with world.browser() as browser:
+        await sign_in(browser)
+        world.clock.now += CACHE_S + 1
+        world.members.down = True
+        failed = await browser.get("/api/models")
+        assert failed.status_code == 503 and "try again in a minute" in failed.text
+        world.members.down = False  # the failure was not cached: the next request asks again
+        assert (await browser.get("/api/models")).status_code == 200
+
+
 async def test_every_route_but_the_sign_in_names_somebody(world: World) -> None:
     from tests.web.test_access import _walk
 
