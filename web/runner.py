@@ -79,8 +79,6 @@ def refuse_discord_login_without_bot(settings: Settings, host: str) -> None:
 async def run_web(settings: Settings, host: str, port: int, on_ready: Callable[[str], None]) -> None:
     """`studio web`: own the data folder, serve until interrupted; `on_ready` gets the URL with the token."""
     refuse_discord_login_without_bot(settings, host)
-    if settings.web.discord_login:
-        log.warning("Sign in with Discord is off under `studio web`: it needs the bot (`studio run`); the token works")
     async with open_services(settings, owner="studio web") as services:
         server = attach_web(services, settings, host, port)
         await services.jobs.start()
