@@ -153,3 +153,33 @@ async def test_the_bot_answers_for_members_from_roles_and_channel_permissions(st
         await directory.member(GUILD, REFUSED)
     asked = [r.path for r in studio.fake.requests if r.path.startswith(f"/guilds/{GUILD}/members/")]
     assert asked == [f"/guilds/{GUILD}/members/{user}" for user in (PLAIN, MOD, BOSS, OWNER, STRANGER, REFUSED)]
+
+
+async def test_studio_run_offers_the_discord_sign_in_on_the_bots_answers(fake, tmp_path, monkeypatch) -> None:
+    import httpx
+
+    from bot import runner
+    from bot.client import StudioBot
+    from tests.bot.test_runner import _free_port, _settings
+
+    port = _free_port()
+    public = f"http://127.0.0.1:{port}"
+    settings = _settings(
+        tmp_path,
+        STUDIO_WEB_PORT=str(port),
+        STUDIO_WEB_PUBLIC_URL=public,
+        DISCORD_CLIENT_ID="880000000000000001",
+        DISCORD_CLIENT_SECRET="a-client-secret",
+    )
+    seen: dict[str, object] = {}
+
+    async def fake_connect(self: StudioBot, *, reconnect: bool = True) -> None:
+        async with httpx.AsyncClient(base_url=public) as browser:
+            answer = await browser.get("/auth/login")
+        seen["status"], seen["to"] = answer.status_code, answer.headers.get("location", "")
+
+    monkeypatch.setattr(StudioBot, "connect", fake_connect)
+    await runner.run_bot(settings)
+    assert seen["status"] == 303
+    assert str(seen["to"]).startswith("https://discord.com/oauth2/authorize?")
+    assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in str(seen["to"]) and "a-client-secret" not in str(seen["to"])

@@ -293,6 +293,18 @@ async def test_when_discord_does_not_answer_the_bot_nothing_is_decided_nor_kept(
         assert (await browser.get("/api/models")).status_code == 200
 
 
+async def test_a_members_api_token_carries_what_the_bot_says_now(world: World) -> None:
+    db, folder = world.services.db, world.settings.images_dir
+    posted = (await make_job(db, BOB, SHARED, ["a visible cat"], folder=folder, posted_in=VISIBLE))[0]
+    made = await world.services.tokens.create(member_view(SHARED, ALICE).caller("cli"), "script")
+    async with world.browser() as script:
+        script.headers["Authorization"] = f"Bearer {made.secret}"
+        assert (await script.get(f"/media/images/{posted.id}")).status_code == 200  # her channels, from the bot
+        world.members.remove(SHARED, ALICE)
+        world.clock.now += CACHE_S + 1
+        assert (await script.get("/api/models")).status_code == 401  # she left the server: the token is nobody
+
+
 async def test_every_route_but_the_sign_in_names_somebody(world: World) -> None:
     from tests.web.test_access import _walk
 
