@@ -338,6 +338,15 @@ async def test_the_client_secret_is_never_logged_nor_shown(world: World, caplog:
     assert CLIENT_SECRET not in repr(world.settings) and CLIENT_SECRET in world.settings.secrets
 
 
+async def test_signing_out_drops_the_session(world: World) -> None:
+    async with world.browser() as browser:
+        await sign_in(browser)
+        assert 'action="/auth/logout"' in (await browser.get("/")).text
+        out = await browser.post("/auth/logout")
+        assert out.status_code == 303 and SESSION not in browser.cookies
+        assert (await browser.get("/api/models")).status_code == 401
+
+
 async def test_the_token_keeps_working_beside_the_sign_in(world: World) -> None:
     from web.auth import read_token
 
