@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -21,10 +21,34 @@ from web.auth import LocalAuth
 from web.discord_login import DiscordLogin
 from web.events import WebEvents
 from web.guard import Guard, host_of
-from web.routes import discord, docs, events, generate, jobs, media, models, pages
+from web.routes import (
+    archive_pages,
+    autoposts,
+    collections,
+    discord,
+    docs,
+    events,
+    gallery,
+    generate,
+    jobs,
+    media,
+    models,
+    pages,
+    tokens,
+    uploads,
+)
 
 STATIC = Path(__file__).parent / "static"
-ROUTERS = (pages.router, models.router, generate.router, jobs.router, events.router, media.router, docs.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    pages.router,
+    models.router,
+    generate.router,
+    jobs.router,
+    events.router,
+    media.router,
+    docs.router,
+)
+ROUTERS += (gallery.router, collections.router, tokens.router, uploads.router, autoposts.router, archive_pages.router)
 
 
 def create_app(
