@@ -61,7 +61,7 @@ class CollectionOut(BaseModel):
 
     @classmethod
     def of(cls, info: CollectionInfo) -> CollectionOut:
-        return cls(id=info.id, name=info.name, size=info.size, guild_id=info.guild_id, created_at=info.created_at)
+        return cls.model_validate(info, from_attributes=True)
 
 
 class PostOut(BaseModel):
@@ -135,13 +135,7 @@ class TokenOut(BaseModel):
 
     @classmethod
     def of(cls, info: TokenInfo) -> TokenOut:
-        return cls(
-            id=info.id,
-            name=info.name,
-            guild_id=info.guild_id,
-            created_at=info.created_at,
-            last_used_at=info.last_used_at,
-        )
+        return cls.model_validate(info, from_attributes=True)
 
 
 class NewTokenOut(TokenOut):
@@ -156,20 +150,11 @@ class HistoryEntryOut(BaseModel):
     finished_at: datetime | None
     error: str | None
     parameters: dict[str, str | int | float | bool]
-    images: list[int] = Field(description="ids of the images it made that are still kept")
+    image_ids: list[int] = Field(description="the images it made that are still kept")
 
     @classmethod
-    def of(cls, e: HistoryEntry) -> HistoryEntryOut:
-        return cls(
-            job_id=e.job_id,
-            kind=e.kind,
-            status=e.status,
-            created_at=e.created_at,
-            finished_at=e.finished_at,
-            error=e.error,
-            parameters=e.parameters,
-            images=list(e.image_ids),
-        )
+    def of(cls, entry: HistoryEntry) -> HistoryEntryOut:
+        return cls.model_validate(entry, from_attributes=True)
 
 
 class HistoryOut(BaseModel):
@@ -204,20 +189,5 @@ class ScheduleOut(BaseModel):
     last_result: str | None
 
     @classmethod
-    def of(cls, v: ScheduleView) -> ScheduleOut:
-        return cls(
-            id=v.id,
-            name=v.name,
-            channel_id=v.channel_id,
-            cron=v.cron,
-            words=v.words,
-            timezone=v.timezone,
-            next_runs=list(v.next_runs),
-            prompt=v.prompt,
-            model=v.model,
-            count=v.count,
-            enabled=v.enabled,
-            paused_reason=v.paused_reason,
-            last_run_at=v.last_run_at,
-            last_result=v.last_result,
-        )
+    def of(cls, view: ScheduleView) -> ScheduleOut:
+        return cls.model_validate(view, from_attributes=True)  # the same names; tuples become lists

@@ -185,7 +185,7 @@ async def test_history_lists_my_jobs_with_their_parameters(owner: httpx.AsyncCli
     await make(studio, LOCAL_OWNER, "history two", count=2)
     jobs = (await owner.get("/api/history")).json()["jobs"]
     assert [job["parameters"]["prompt"] for job in jobs] == ["history two", "history one"]
-    assert jobs[1]["status"] == "done" and jobs[1]["images"] == first and len(jobs[0]["images"]) == 2
+    assert jobs[1]["status"] == "done" and jobs[1]["image_ids"] == first and len(jobs[0]["image_ids"]) == 2
     assert not any("path" in key for job in jobs for key in job["parameters"])
     page = (await owner.get("/api/history", params={"limit": 1})).json()
     older = (await owner.get("/api/history", params={"before_id": page["next_before_id"]})).json()
