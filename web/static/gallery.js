@@ -18,12 +18,15 @@
   let loading = false;
   let generation = 0; // a new search drops answers to the old one
 
+  const nextDay = (day) => new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString();
+
   function query() {
     const params = new URLSearchParams({ scope, limit: "40" });
     const data = new FormData(filters);
     for (const [name, value] of data.entries()) {
       if (!value) continue;
-      if (name === "since" || name === "until") params.set(name, `${value}T00:00:00Z`);
+      if (name === "since") params.set(name, `${value}T00:00:00Z`);
+      else if (name === "until") params.set(name, nextDay(value)); // the API's `until` is exclusive: include the day
       else params.set(name, value);
     }
     if (collection) params.set("collection", collection);
