@@ -139,8 +139,9 @@
   document.getElementById("add-set").addEventListener("click", act(async () => {
     const name = document.getElementById("to-set").value.trim();
     if (!name) return "Type the set's name first.";
-    await api("POST", `/api/trainsets/${encodeURIComponent(name)}/items:batch`, { image_ids: ids() });
-    return `Added to set ${name}.`;
+    const answer = await api("POST", `/api/trainsets/${encodeURIComponent(name)}/items:batch`, { image_ids: ids() });
+    const refused = answer.refused || [];
+    return `Added ${(answer.added || []).length} to set ${name}.` + (refused.length ? ` ${refused.length} not: ${refused[0].detail}` : "");
   }));
 
   document.getElementById("delete").addEventListener("click", act(async () => {
