@@ -173,5 +173,10 @@
     showBar();
   });
 
+  // The sets to pick from, where the studio has the training sets' API (else the name is typed).
+  api("GET", "/api/trainsets").then((sets) => {
+    document.getElementById("set-names").replaceChildren(...sets.map((set) => el("option", { value: set.name })));
+  }).catch(() => {});
+
   more();
 })();
