@@ -22,8 +22,7 @@ def _run() -> None:
         if settings.engine.hf_offline:
             # Read by huggingface_hub when it is imported; set here, once, before any engine code runs.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        secret = settings.discord_token.get_secret_value() if settings.discord_token else ""
-        setup_logging(settings.log_level, secrets=(secret,))
+            setup_logging(settings.log_level, secrets=settings.secrets)
         asyncio.run(run_bot(settings))
     except (StudioError, SettingsError) as exc:
         message = exc.user_message if isinstance(exc, StudioError) else str(exc)

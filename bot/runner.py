@@ -42,7 +42,7 @@ async def run_bot(settings: Settings) -> None:
     # The bot owns the data folder for its life: a `studio generate` beside it is refused, not handed its jobs.
     async with open_services(settings, owner="studio run") as services:
         bot = build_bot(settings, services)
-        web = _web_beside(settings, services)
+        web = _web_beside(settings, services, bot)
         async with bot:
             await bot.login(token)
             await services.jobs.start()
@@ -59,13 +59,16 @@ async def run_bot(settings: Settings) -> None:
                 await wakeups.stop()
 
 
-def _web_beside(settings: Settings, services: Services) -> WebServer | None:
-    """The web studio on STUDIO_WEB_PORT, its delivery port registered (before `jobs.start()`); None when unset."""
+def _web_beside(settings: Settings, services: Services, bot: StudioBot) -> WebServer | None:
+    """The web studio on STUDIO_WEB_PORT, its delivery port registered (before `jobs.start()`); None when unset.
+
+    The bot answers for members (`bot.members`): Sign in with Discord, when configured, asks it who may do what."""
     if settings.web.port is None:
         return None
+    from bot.members import DiscordMembers
     from web.runner import attach_web
 
-    return attach_web(services, settings, settings.web.host, settings.web.port)
+    return attach_web(services, settings, settings.web.host, settings.web.port, members=DiscordMembers(bot))
 
 
 async def start_web(web: WebServer, settings: Settings) -> bool:

@@ -196,14 +196,13 @@ def cli(ctx: click.Context, data_dir: Path | None, env_file: Path, log_level: st
     if settings.engine.hf_offline:
         # Read by huggingface_hub when it is imported; set here, once, before any engine code runs.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    secret = settings.discord_token.get_secret_value() if settings.discord_token else ""
     if ctx.invoked_subcommand == "run":
         # The bot logs to its terminal (or its service manager's journal), as it always did.
-        setup_logging(settings.log_level, secrets=(secret,))
+        setup_logging(settings.log_level, secrets=settings.secrets)
     else:
         logs = folder / "logs"
         logs.mkdir(exist_ok=True)
-        setup_logging(settings.log_level, secrets=(secret,), stderr=verbose, log_file=logs / "studio.log")
+        setup_logging(settings.log_level, secrets=settings.secrets, stderr=verbose, log_file=logs / "studio.log")
         # Library warnings (FutureWarning and the like) go to the log too, not between the command's lines.
         logging.captureWarnings(True)
     _check_device(ctx, settings)

@@ -50,6 +50,8 @@ from engine.catalog import (
     resolve,
 )
 from engine.errors import Cancelled, EngineError, InvalidRequest, ModelUnavailable, OutOfMemory, Stopped
+from engine.families.base import Family
+from engine.families.registry import FAMILIES, family_of
 from engine.host import EngineConfig, EngineHost
 from engine.training.types import Checkpoint, TrainConfig, TrainItem, TrainOutcome, TrainTask
 from engine.types import GeneratedImage, GenerateRequest, GenerateResult, LoraSpec, ResolvedParams
@@ -139,6 +141,7 @@ __all__ = [
     "COUNTS",
     "DECLARED_FAMILIES",
     "DEFAULT_STRENGTH",
+    "FAMILIES",
     "FLOW_SCHEDULERS",
     "LANES",
     "LORA_SCALE_RANGE",
@@ -168,6 +171,7 @@ __all__ = [
     "ExecutionBackend",
     "ExportOutcome",
     "ExportTask",
+    "Family",
     "GenerateRequest",
     "GenerateResult",
     "GenerateTask",
@@ -212,6 +216,7 @@ __all__ = [
     "clean_caption",
     "contact_sheet",
     "export_checkpoint",
+    "family_of",
     "family_preset",
     "get_preset",
     "hub_offline",

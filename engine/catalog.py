@@ -10,6 +10,7 @@ import random
 from dataclasses import dataclass, field
 
 from engine.errors import InvalidRequest, ModelUnavailable
+from engine.families.registry import family_of
 from engine.presets import (
     APACHE,
     ASPECTS,
@@ -44,7 +45,7 @@ SCHEDULERS: tuple[str, ...] = (
     "unipc",
     "flow_match_euler",
 )
-# FLUX is a flow-matching model: it samples with its own scheduler only, and the SD samplers do not apply to it.
+# Flow-matching families (Family.flow_matching) sample with these only, and the SD samplers do not apply to them.
 FLOW_SCHEDULERS: tuple[str, ...] = ("flow_match_euler",)
 COUNTS: tuple[int, ...] = (1, 2, 4, 8)
 # File types that unpickle (and so can run code) when loaded: refused everywhere, for models and LoRAs.
@@ -144,10 +145,11 @@ def resolve(request: GenerateRequest, spec: ModelSpec) -> ResolvedParams:
         raise InvalidRequest("The prompt is empty: describe the image you want.")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InvalidRequest(f"The prompt is too long ({len(prompt)} characters; at most {MAX_PROMPT_CHARS}).")
+    family = family_of(spec.family)
     negative = (request.negative_prompt or "").strip()
-    if negative and spec.family == "flux":
-        # FLUX has no classifier-free guidance to push away from a negative prompt.
-        raise InvalidRequest("FLUX models take no negative prompt: say what you want in the prompt instead.")
+    if negative and not family.takes_negative_prompt:
+        # No classifier-free guidance to push away from a negative prompt.
+        raise InvalidRequest(f"{family.label} models take no negative prompt: say what you want in the prompt instead.")
     if len(negative) > MAX_PROMPT_CHARS:
         raise InvalidRequest(
             f"The negative prompt is too long ({len(negative)} characters; at most {MAX_PROMPT_CHARS})."
@@ -200,8 +202,8 @@ def resolve(request: GenerateRequest, spec: ModelSpec) -> ResolvedParams:
     scheduler = preset.scheduler if request.scheduler is None else request.scheduler
     if scheduler not in SCHEDULERS:
         raise InvalidRequest(f"Unknown scheduler '{scheduler}'. Choose one of: {', '.join(SCHEDULERS)}.")
-    if (scheduler in FLOW_SCHEDULERS) != (spec.family == "flux"):
-        fitting = FLOW_SCHEDULERS if spec.family == "flux" else tuple(s for s in SCHEDULERS if s not in FLOW_SCHEDULERS)
+    if (scheduler in FLOW_SCHEDULERS) != family.flow_matching:
+        fitting = FLOW_SCHEDULERS if family.flow_matching else tuple(s for s in SCHEDULERS if s not in FLOW_SCHEDULERS)
         raise InvalidRequest(
             f"The scheduler '{scheduler}' does not fit {spec.family} models: use {', '.join(fitting)}, or leave it out."
         )

@@ -133,8 +133,9 @@ class EngineHost:
         return WorkerInfo(name, device, gpu_name, gpu_gb, precision, self.loaded_models())
 
     def _vision_model(self, kind: str, name: str) -> Any:
+        key = f"{kind}:{name}"  # a model's own captioner can sit beside the configured one
         with self._vision_lock:
-            if kind not in self._vision:
+            if key not in self._vision:
                 from engine.diffusion.device import choose_device
                 from engine.vision import catalog as vision_catalog
 
@@ -145,12 +146,15 @@ class EngineHost:
                     "embedder": vision_catalog.load_embedder,
                 }[kind]
                 device = str(choose_device(self.config.device))
-                self._vision[kind] = load(name, device=device, offline=self.config.offline)
-            return self._vision[kind]
+                self._vision[key] = load(name, device=device, offline=self.config.offline)
+            return self._vision[key]
 
-    def captioner(self) -> Captioner:
-        """The captioner the config names, loaded on first use."""
-        return self._vision_model("captioner", self.config.captioner)
+    def captioner(self, for_model: str | None = None) -> Captioner:
+        """The captioner the config names, loaded on first use; for a base model (preset id) that has its own
+        captioner (`tiny-world`: its captions must be prompts it knows), that one."""
+        from engine.vision.catalog import captioner_for
+
+        return self._vision_model("captioner", captioner_for(for_model, self.config.captioner))
 
     def segmenter(self) -> TextSegmenter:
         """The text segmenter the config names, loaded on first use."""

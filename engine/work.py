@@ -59,6 +59,7 @@ class DescribeTask:
     """Caption the order's `source` image and read its pixels into `count` candidate prompts."""
 
     count: int
+    for_model: str | None = None  # the base model (preset id) the prompts are for: it may have its own captioner
 
 
 @dataclass(frozen=True)

@@ -74,10 +74,11 @@ def _plain_call(pipe, count: int, steps: int, guidance: float, size: tuple[int, 
 
 
 def bench_cpu(repeats: int, count: int, steps: int, model: str = "tiny-sd") -> None:
-    from engine.families.base import call_options
+    from engine.families.registry import family_of
 
     with tempfile.TemporaryDirectory() as cache:
         spec = ModelSpec.from_preset(get_preset(model))
+        options = family_of(spec.family).call_options(spec.preset)
         manager = PipelineManager("cpu", cache_dir=cache)
         engine_pipe = manager.pipeline(spec)
         plain = load_folder(Path(cache) / "builtin" / model, spec.family)
@@ -88,7 +89,7 @@ def bench_cpu(repeats: int, count: int, steps: int, model: str = "tiny-sd") -> N
         guidance = spec.preset.guidance
         t_engine, t_plain = _time_pair(
             lambda: manager.generate(request, spec),
-            lambda: _plain_call(plain, count, steps, guidance, size, 0, **call_options(spec.preset)),
+            lambda: _plain_call(plain, count, steps, guidance, size, 0, **options),
             torch.device("cpu"),
             repeats,
         )

@@ -116,7 +116,7 @@ def register_kinds(queue: JobQueue, db: Database, models: ModelService, settings
     queue.register(AutopostKind(db, models, images))
     queue.register(ComposeKind("vary", "Varying", db, models, images))
     queue.register(ComposeKind("edit", "Editing", db, models, images))
-    queue.register(DescribeKind())
+    queue.register(DescribeKind(models))
     queue.register(SheetKind(db, models, images))
     queue.register(CaptionKind(db))
     queue.register(CheckKind())

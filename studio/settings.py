@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -59,6 +60,7 @@ class BackendSettings(BaseModel):
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DISCORD_OAUTH_BASE = "https://discord.com"
 
 
 def refuse_remote_host(host: str, allow_remote: bool) -> None:
@@ -66,29 +68,92 @@ def refuse_remote_host(host: str, allow_remote: bool) -> None:
     if host.strip("[]") not in LOOPBACK_HOSTS and not allow_remote:
         raise SettingsError(
             f"STUDIO_WEB_HOST: {host} is reachable from other machines, where the web studio's one token is all that "
-            "guards it; use 127.0.0.1, or set STUDIO_WEB_ALLOW_REMOTE=1 if you mean it"
+            "guards it; use 127.0.0.1, set STUDIO_WEB_ALLOW_REMOTE=1 if you mean it, or (with `studio run`) turn on "
+            "Sign in with Discord: STUDIO_WEB_PUBLIC_URL, DISCORD_CLIENT_ID, DISCORD_CLIENT_SECRET"
         )
 
 
+def _checked_url(name: str, url: str) -> str:
+    """`url` without a trailing slash, if it is an http(s) address of a host with no query; https unless loopback."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingsError(f"{name}: {url!r} is not an address like https://studio.example.org")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise SettingsError(f"{name}: {url!r} must use https (plain http is only for 127.0.0.1 and localhost)")
+    return url.rstrip("/")
+
+
 class WebSettings(BaseModel):
-    """The web studio: served beside the bot by `studio run` when `port` is set, and by `studio web`."""
+    """The web studio: served beside the bot by `studio run` when `port` is set, and by `studio web`.
+
+    Sign in with Discord (`discord_login`) is on when the public URL, the client id and the client secret are all
+    set; it needs the bot (`studio run`), whose view of each member decides what they may do.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     port: int | None = Field(default=None, ge=0, le=65535)  # None: `studio run` serves no web
     host: str = Field(default="127.0.0.1", min_length=1)
-    allow_remote: bool = False  # bind a non-loopback host (refused without it)
+    allow_remote: bool = False  # bind a non-loopback host (refused without it, unless Sign in with Discord is on)
     # The address people reach it by through a proxy (https://studio.example.org): its host joins the allow-list.
     public_url: str = ""
+    discord_client_id: str = ""  # the Discord application's id (the developer portal's "Application ID")
+    discord_client_secret: SecretStr | None = None  # the application's OAuth2 client secret: never logged or shown
+    discord_oauth_base: str = DISCORD_OAUTH_BASE  # where the provider is (tests point it at a fake one)
 
     @field_validator("port", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("discord_client_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("public_url", "discord_client_id", "discord_oauth_base", mode="before")
+    @classmethod
+    def _stripped(cls, value: Any) -> Any:
+        return str(value).strip() if isinstance(value, str | int) else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        return _checked_url("STUDIO_WEB_PUBLIC_URL", value) if value else value
+
+    @field_validator("discord_oauth_base")
+    @classmethod
+    def _oauth_base(cls, value: str) -> str:
+        return _checked_url("STUDIO_DISCORD_OAUTH_BASE", value)
+
+    @property
+    def discord_login(self) -> bool:
+        """Whether Sign in with Discord is configured (the settings check it is complete)."""
+        return bool(self.discord_client_id and self.discord_client_secret is not None)
+
+    @property
+    def https(self) -> bool:
+        """Whether people reach it by https: the session cookie is then sent over https only."""
+        return self.public_url.startswith("https://")
+
     @model_validator(mode="after")
     def _local_unless_asked(self) -> WebSettings:
-        refuse_remote_host(self.host, self.allow_remote)
+        if bool(self.discord_client_id) != (self.discord_client_secret is not None):
+            missing = "DISCORD_CLIENT_SECRET" if self.discord_client_id else "DISCORD_CLIENT_ID"
+            raise SettingsError(
+                f"{missing}: Sign in with Discord needs both DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET"
+            )
+        if self.discord_client_id and not self.discord_client_id.isdigit():
+            raise SettingsError(
+                f"DISCORD_CLIENT_ID: {self.discord_client_id!r} is not an id: copy the Application ID from the "
+                "Discord developer portal"
+            )
+        if self.discord_login and not self.public_url:
+            raise SettingsError(
+                "STUDIO_WEB_PUBLIC_URL: Sign in with Discord needs the address people open (https://…); its "
+                "/auth/callback is the redirect URI to register"
+            )
+        refuse_remote_host(self.host, self.allow_remote or self.discord_login)
         return self
 
 
@@ -115,6 +180,9 @@ ENV_NAMES: dict[str, tuple[str, ...]] = {
     "STUDIO_WEB_HOST": ("web", "host"),
     "STUDIO_WEB_ALLOW_REMOTE": ("web", "allow_remote"),
     "STUDIO_WEB_PUBLIC_URL": ("web", "public_url"),
+    "DISCORD_CLIENT_ID": ("web", "discord_client_id"),
+    "DISCORD_CLIENT_SECRET": ("web", "discord_client_secret"),
+    "STUDIO_DISCORD_OAUTH_BASE": ("web", "discord_oauth_base"),
 }
 
 
@@ -220,6 +288,12 @@ class Settings(BaseSettings):
         if self.discord_token is None or not self.discord_token.get_secret_value().strip():
             raise SettingsError("DISCORD_TOKEN is not set: put your bot token in .env (see .env.example)")
         return self.discord_token.get_secret_value().strip()
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured secret, for the log filter to mask (the bot token, the OAuth2 client secret)."""
+        found = (self.discord_token, self.web.discord_client_secret)
+        return tuple(value.get_secret_value() for value in found if value is not None and value.get_secret_value())
 
 
 def prepare_data_dir(settings: Settings) -> Path:

@@ -112,7 +112,7 @@ class FakeEngineHost:
     def embedder(self) -> FakeEmbedder:
         return FakeEmbedder()
 
-    def captioner(self) -> FakeCaptioner:
+    def captioner(self, for_model: str | None = None) -> FakeCaptioner:
         return FakeCaptioner()
 
     def register_task(self, name: str, task: Any) -> None:

@@ -60,6 +60,11 @@ def _read_or_make(path: Path, make: bool) -> str:
     return value
 
 
+def session_secret(data_dir: Path) -> str:
+    """The key that signs session cookies (made on first use; rotated with the token)."""
+    return _read_or_make(data_dir / SECRET_FILE, False)
+
+
 def read_token(data_dir: Path, *, rotate: bool = False) -> str:
     """The web's access token (made on first use); `rotate` replaces it, which also ends every session."""
     token = _read_or_make(data_dir / TOKEN_FILE, rotate)
@@ -74,6 +79,7 @@ class Session:
 
     user_id: int
     csrf: str
+    guild_id: int | None = None  # the server a member signed in with Discord chose (None: the owner)
 
 
 class LocalAuth:

@@ -17,7 +17,9 @@ from fastapi import Depends, HTTPException, Request
 from studio.bundle import StudioBundle
 from studio.contract import Caller
 from studio.gallery.api import Viewer
+from studio.members_api import MemberView
 from web.auth import OWNER_ID, WEB_ORIGIN, LocalAuth, Session, cookie_name
+from web.discord_login import DiscordLogin
 from web.events import WebEvents
 from web.guard import SAFE_METHODS
 
@@ -31,6 +33,7 @@ class Asker:
 
     caller: Caller
     session: Session | None  # None: an `Authorization: Bearer` request
+    member: MemberView | None = None  # a server's member as the bot sees them (Sign in with Discord on)
 
 
 def bundle(request: Request) -> StudioBundle:
@@ -48,25 +51,47 @@ def auth(request: Request) -> LocalAuth:
     return found
 
 
+def discord_login(request: Request) -> DiscordLogin | None:
+    """Sign in with Discord, when it is on (a public URL, the client's id and secret, and the bot)."""
+    found: DiscordLogin | None = getattr(request.app.state, "discord", None)
+    return found
+
+
+async def _member_asker(login: DiscordLogin, guild_id: int, user_id: int, session: Session | None) -> Asker | None:
+    """A member as the bot sees them now (its answers cached a minute); None once they are not in the server."""
+    member = await login.members.member(guild_id, user_id)
+    return None if member is None else Asker(member.caller(WEB_ORIGIN), session, member)
+
+
 async def identify(request: Request) -> Asker | None:
     """The asker a request's Bearer token or session cookie names, or None; a wrong Bearer token waits first.
 
     A Bearer token is the studio's access token (the owner), or a member's API token (`TokensApi`): that member, in
-    the server the token was made in, with a member's rights only (the web cannot see their roles).
+    the server the token was made in, with a member's rights only; with Sign in with Discord on, with their roles and
+    rights as the bot sees them, and nobody once they left that server. A member's session cookie likewise.
     """
     local = auth(request)
+    login = discord_login(request)
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         secret = header[7:].strip()
         if local.token_matches(secret):
             return Asker(local.caller(OWNER_ID), None)
         owner = await bundle(request).tokens.verify(secret)
+        if owner is not None and login is not None and owner.guild_id is not None:
+            return await _member_asker(login, owner.guild_id, owner.user_id, None)
         if owner is not None:
             return Asker(Caller(user_id=owner.user_id, guild_id=owner.guild_id, origin=WEB_ORIGIN), None)
         await asyncio.sleep(WRONG_TOKEN_DELAY_S)
         return None
-    session = local.session(request.cookies.get(cookie_name(request.url.port)))
-    return None if session is None else Asker(local.caller(session.user_id), session)
+    cookie = request.cookies.get(cookie_name(request.url.port))
+    session = local.session(cookie)
+    if session is not None:
+        return Asker(local.caller(session.user_id), session)
+    member_session = login.session(cookie) if login is not None else None
+    if login is None or member_session is None or member_session.guild_id is None:
+        return None
+    return await _member_asker(login, member_session.guild_id, member_session.user_id, member_session)
 
 
 async def require_asker(request: Request) -> Asker:
@@ -86,8 +111,10 @@ async def require_caller(asker: Annotated[Asker, Depends(require_asker)]) -> Cal
 
 
 async def require_viewer(asker: Annotated[Asker, Depends(require_asker)]) -> Viewer:
-    """The caller as the gallery judges what they may see. In local token mode that is the owner, who sees all;
-    a sign-in that knows a member's channels (Discord) fills in `channel_ids` and `adult` here."""
+    """The caller as the gallery judges what they may see: the owner (local token mode) sees all; a member signed in
+    with Discord sees what the bot says they may view; a member's API token without Discord, only their own."""
+    if asker.member is not None:
+        return Viewer(asker.caller, channel_ids=asker.member.channel_ids, adult=asker.member.adult)
     return Viewer(asker.caller)
 
 

@@ -17,6 +17,13 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 # The navigation bar: (path, label). A new area appends its page here.
 NAV: list[tuple[str, str]] = [("/", "Create"), ("/docs", "API")]
+NAV += [
+    ("/gallery", "Gallery"),
+    ("/collections", "Collections"),
+    ("/history", "History"),
+    ("/tools", "Describe / Vary / Edit"),
+]
+NAV += [("/queue", "Queue"), ("/autoposts", "Auto-posts"), ("/settings", "Settings")]
 
 
 def render(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -8,6 +8,7 @@ import discord
 
 from studio.bundle import StudioBundle
 from studio.contract import Caller
+from studio.members_api import capabilities
 
 # Discord: an interaction token can edit the response (and send followups) for 15 minutes.
 TOKEN_LIFETIME = timedelta(minutes=15)
@@ -29,13 +30,14 @@ def caller_from(interaction: discord.Interaction) -> Caller:
     # Member.roles needs the guild cache; the role ids come with every interaction payload.
     role_ids = tuple(int(r) for r in getattr(user, "_roles", ())) if isinstance(user, discord.Member) else ()
     in_guild = interaction.guild_id is not None
+    may_moderate, may_manage = capabilities(manage_server=perms.manage_guild, manage_messages=perms.manage_messages)
     return Caller(
         user_id=user.id,
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         role_ids=role_ids,
-        may_moderate=in_guild and (perms.manage_messages or perms.manage_guild),
-        may_manage_server=in_guild and perms.manage_guild,
+        may_moderate=in_guild and may_moderate,
+        may_manage_server=in_guild and may_manage,
         interaction_token=interaction.token,
         token_expires_at=token_expiry(interaction.created_at),
     )

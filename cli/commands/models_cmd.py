@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from cli.commands._support import Context, run_async
-from studio.models.api import ModelInfo
+from studio.models.api import MODEL_FAMILIES, ModelInfo
 
 
 @click.group()
@@ -52,7 +52,7 @@ def list_models(obj: Context) -> None:
 @models.command("add")
 @click.argument("name")
 @click.argument("source")
-@click.option("--family", type=click.Choice(["sd15", "sdxl", "flux"]), required=True)
+@click.option("--family", type=click.Choice(MODEL_FAMILIES), required=True)
 @click.option("--display-name")
 @click.pass_obj
 def add_model(obj: Context, name: str, source: str, family: str, display_name: str | None) -> None:

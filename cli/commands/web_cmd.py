@@ -31,6 +31,8 @@ def web(ctx: click.Context, host: str | None, port: int | None) -> None:
 
     def ready(url: str) -> None:
         click.echo(f"web studio: {url}")
+        if settings.web.discord_login:
+            click.echo("Sign in with Discord is off here: it needs the bot (`studio run`); the token works.", err=True)
         click.echo("(Ctrl+C stops it)", err=True)
 
     run_async(lambda: run_web(settings, host, port, ready))

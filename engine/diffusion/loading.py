@@ -14,20 +14,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.catalog import PICKLE_SUFFIXES, SUPPORTED_FAMILIES, ModelSpec
+from engine.catalog import PICKLE_SUFFIXES, ModelSpec
 from engine.errors import ModelUnavailable
+from engine.families.registry import family_of
 from engine.tiny.models import TINY_MODELS, ensure_tiny_folder
 
 log = logging.getLogger(__name__)
 
 BUILTIN_PREFIX = "builtin:"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-# The configs diffusers uses to lay out a single-file checkpoint of each family.
-_FAMILY_CONFIG = {
-    "sd15": "stable-diffusion-v1-5/stable-diffusion-v1-5",
-    "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
-    "flux": "black-forest-labs/FLUX.1-dev",
-}
 
 
 def hub_offline() -> bool:
@@ -73,25 +68,12 @@ def quiet_progress_bars() -> None:
 
 
 def _pipeline_class(family: str) -> Any:
-    from diffusers import DiffusionPipeline, StableDiffusionPipeline, StableDiffusionXLPipeline
-
-    if family == "sd15":
-        return StableDiffusionPipeline
-    if family == "sdxl":
-        return StableDiffusionXLPipeline
-    if family == "flux":
-        # FLUX.1 and FLUX.1 Kontext share the family; the folder's model_index.json names which pipeline it is.
-        return DiffusionPipeline
-    raise ModelUnavailable(
-        f"Model family '{family}' is not supported yet. Supported families: {', '.join(SUPPORTED_FAMILIES)}."
-    )
+    """The class that loads a base pipeline of `family` (ModelUnavailable for a family the engine cannot run)."""
+    return family_of(family).pipeline_class("txt2img")
 
 
 def _family_kwargs(family: str) -> dict[str, Any]:
-    # The bot moderates prompts itself; the SD 1.5 checker would need weights we do not ship.
-    if family == "sd15":
-        return {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
-    return {}
+    return family_of(family).load_options()
 
 
 def _short(exc: BaseException) -> str:
@@ -131,16 +113,12 @@ def load_single_file(
 ) -> Any:
     """Load a single-file .safetensors checkpoint; `config` is a diffusers folder or hub id describing its layout."""
     refuse_pickle(path)
-    cls = _pipeline_class(family)
+    kind = family_of(family)
     quiet_progress_bars()
-    config = config or _FAMILY_CONFIG[family]
+    config = config or kind.single_file_config
     local_only = hub_offline() or Path(config).is_dir()
     try:
-        if family == "flux":
-            return _flux_from_transformer_file(path, config, dtype=dtype, local_only=local_only)
-        return cls.from_single_file(
-            str(path), dtype=dtype, config=config, local_files_only=local_only, **_family_kwargs(family)
-        )
+        return kind.load_single_file(path, config, dtype=dtype, local_only=local_only)
     except Exception as exc:  # diffusers raises many kinds here; the user needs one message
         log.warning("Loading single file %s failed: %s", path, exc)
         hint = (
@@ -152,18 +130,6 @@ def load_single_file(
         raise ModelUnavailable(
             f"Model '{name or path.name}' could not be loaded from '{path.name}': {_short(exc)}.{hint}"
         ) from exc
-
-
-def _flux_from_transformer_file(path: Path, config: str, *, dtype: Any, local_only: bool) -> Any:
-    """A FLUX transformer shared as one file (BFL or diffusers keys), with the rest of the pipeline from `config`."""
-    from diffusers import DiffusionPipeline, FluxTransformer2DModel
-
-    transformer = FluxTransformer2DModel.from_single_file(
-        str(path), config=config, subfolder="transformer", dtype=dtype, local_files_only=local_only
-    )
-    return DiffusionPipeline.from_pretrained(
-        config, transformer=transformer, dtype=dtype, use_safetensors=True, local_files_only=local_only
-    )
 
 
 def _missing_weights(name: str, source: str, family: str) -> ModelUnavailable:

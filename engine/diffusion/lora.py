@@ -19,7 +19,7 @@ from typing import Any
 
 from engine.diffusion.loading import refuse_pickle
 from engine.errors import InvalidRequest, ModelUnavailable
-from engine.families.base import denoiser, denoiser_name
+from engine.families.registry import denoiser, denoiser_name, family_of
 from engine.types import LoraSpec
 
 log = logging.getLogger(__name__)
@@ -210,12 +210,6 @@ class LoraCache:
 # --- writing LoRA files (training output and tests) ---------------------------------------------------------
 
 
-def _pipeline_class(family: str) -> Any:
-    from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
-
-    return StableDiffusionXLPipeline if family == "sdxl" else StableDiffusionPipeline
-
-
 def save_lora_diffusers(path: Path | str, family: str, unet_peft_state_dict: Mapping[str, Any]) -> Path:
     """Write a UNet LoRA (a peft state dict, from `get_peft_model_state_dict`) as a diffusers-format file."""
     from diffusers.utils import convert_state_dict_to_diffusers
@@ -225,7 +219,7 @@ def save_lora_diffusers(path: Path | str, family: str, unet_peft_state_dict: Map
         raise ValueError("LoRA files are written as .safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
     layers = convert_state_dict_to_diffusers(dict(unet_peft_state_dict))
-    _pipeline_class(family).save_lora_weights(
+    family_of(family).pipeline_class("txt2img").save_lora_weights(
         str(path.parent), unet_lora_layers=layers, weight_name=path.name, safe_serialization=True
     )
     return path

@@ -6,8 +6,8 @@ Levels (`STUDIO_OPTIMIZE`), each adding to the one before:
   On the CPU nothing (the tiny test models gain nothing).
 - `compile`: the same anywhere, plus torch.compile on CUDA (regional for FLUX: its 57 alike blocks compile once).
   The first job of each new size waits for the compiler.
-- `max`: plus fp8 compute for a FLUX.1 transformer held in bf16, on GPUs with fp8 units (Ada, Hopper) when
-  torchao is installed. Faster, and lossy: images differ slightly from bf16 ones.
+- `max`: plus fp8 compute for a denoiser held in bf16 whose family allows it (FLUX.1), on GPUs with fp8 units
+  (Ada, Hopper) when torchao is installed. Faster, and lossy: images differ slightly from bf16 ones.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Literal, cast, get_args
 import torch
 
 from engine.diffusion.quantize import fp8_compute, fp8_compute_refusal
-from engine.families.base import denoiser
+from engine.families.registry import denoiser, family_of
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +52,20 @@ def optimize_pipeline(
     level = effective_level(level, device)
     if level == "off":
         return False
-    if family != "flux":  # a transformer has no convolutions to lay out
-        base.unet.to(memory_format=torch.channels_last)
+    kind = family_of(family)
+    if kind.convolutional:  # a transformer has no convolutions to lay out
+        denoiser(base, family).to(memory_format=torch.channels_last)
     base.vae.to(memory_format=torch.channels_last)
     fusable = plain_weights
-    if level == "max" and family == "flux" and plain_weights:
+    if level == "max" and kind.computes_in_fp8 and plain_weights:
         refusal = fp8_compute_refusal(device)
         if refusal is None:
             fp8_compute(base.transformer)
             base._studio_fp8_compute = True
             fusable = False  # fused QKV would have to be undone for a LoRA, which quantized weights cannot
-            log.info("FLUX.1 transformer computes in fp8 (torchao)")
+            log.info("The %s %s computes in fp8 (torchao)", kind.label, kind.denoiser_name)
         else:
-            log.info("FLUX.1 transformer stays in its precision: %s", refusal)
+            log.info("The %s %s stays in its precision: %s", kind.label, kind.denoiser_name, refusal)
     if fusable:
         set_qkv_fused(base, family, fused=True)
     if level in ("compile", "max") and _compiles_on(device):
@@ -85,10 +86,7 @@ def compile_denoiser(base: Any, family: str, **options: Any) -> None:
 
     In place, the module object stays, so from_pipe variants and LoRA adapters still share it.
     """
-    if family == "flux":  # 57 alike blocks, each one whole graph: compiled once and reused, in seconds not minutes
-        denoiser(base, family).compile_repeated_blocks(fullgraph=True, **options)
-    else:
-        denoiser(base, family).compile(**({"mode": "max-autotune-no-cudagraphs"} | options))
+    family_of(family).compile_denoiser(denoiser(base, family), **options)
 
 
 def computes_in_fp8(base: Any) -> bool:

@@ -8,29 +8,25 @@ generators, so nothing leaks from one job into the next.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from engine.catalog import ModelSpec, resolve
-from engine.diffusion.device import apply_memory_plan, module_gb, plan_memory
+from engine.diffusion.device import module_gb
 from engine.diffusion.loading import load_base_pipeline, quiet_progress_bars
 from engine.diffusion.lora import DEFAULT_LORA_BUDGET_BYTES, LoraCache
 from engine.diffusion.optimize import Optimize, computes_in_fp8, optimize_level, optimize_pipeline, set_qkv_fused
 from engine.diffusion.schedulers import make_scheduler
 from engine.errors import Cancelled, OutOfMemory
-from engine.families.base import call_options, variant_class
-from engine.families.flux.memory_plan import plan_flux_memory
-from engine.families.flux.placement import apply_flux_plan, flux_sizes
+from engine.families.registry import family_of
 from engine.types import GeneratedImage, GenerateRequest, GenerateResult, Mode, ResolvedParams
 
 log = logging.getLogger(__name__)
@@ -120,34 +116,11 @@ class PipelineManager:
         base = load_base_pipeline(spec, cache_dir=self.cache_dir, dtype=self.dtype)
         weights_gb = _weights_gb(base)
         free_gb = _free_gb(self.device)
-        width, height = spec.preset.default_size
-        if spec.family == "flux" and free_gb is not None:
-            # A 12 B model: resident, quantized, offloaded or refused, from the free memory
-            # (engine.families.flux.memory_plan).
-            flux = plan_flux_memory(
-                free_gb,
-                width=width,
-                height=height,
-                count=4,
-                references=1 if spec.preset.edits_by_instruction else 0,
-                sizes=flux_sizes(base),
-                host_ram_gb=_host_ram_gb(),
-                torchao=importlib.util.find_spec("torchao") is not None,
-                bitsandbytes=importlib.util.find_spec("bitsandbytes") is not None,
-            )
-            apply_flux_plan(base, flux, str(self.device))
-            plain_weights = flux.placement == "resident" and flux.quantization == "none"
-            # Layerwise fp8 casting and offloading hook every forward in ways torch.compile cannot trace whole.
-            compilable = flux.placement in ("resident", "quantized") and flux.quantization != "fp8"
-        else:
-            # Plan for a typical job (four images at the default size): offload must be chosen before
-            # the weights move, and only the VAE switches are changed per request afterwards.
-            plan = plan_memory(weights_gb, free_gb, width, height, 4)
-            if plan.cpu_offload == "none":
-                base.to(self.device)
-            if free_gb is not None:
-                apply_memory_plan(base, plan, str(self.device))
-            plain_weights = compilable = plan.cpu_offload == "none"
+        # Resident, offloaded, quantized or refused: the family's memory plan for a typical job (four images at the
+        # default size), chosen before the weights move.
+        placed = family_of(spec.family).place(
+            base, spec.preset, weights_gb=weights_gb, free_gb=free_gb, device=str(self.device)
+        )
         base.set_progress_bar_config(disable=True)
         entry = _Loaded(
             spec=spec,
@@ -157,7 +130,12 @@ class PipelineManager:
             free_before_gb=free_gb,
         )
         entry.fusable = optimize_pipeline(
-            base, spec.family, level or self.optimize, self.device, plain_weights=plain_weights, compilable=compilable
+            base,
+            spec.family,
+            level or self.optimize,
+            self.device,
+            plain_weights=placed.plain_weights,
+            compilable=placed.compilable,
         )
         entry.qkv_fused = entry.fusable
         self._loaded[spec.name] = entry
@@ -178,7 +156,7 @@ class PipelineManager:
         if mode == "txt2img" or mode == "instruct":  # a Kontext base pipeline takes the image and instruction
             return entry.base
         if mode not in entry.variants:
-            variant = variant_class(spec.family, mode).from_pipe(entry.base)
+            variant = family_of(spec.family).pipeline_class(mode).from_pipe(entry.base)
             variant.set_progress_bar_config(disable=True)
             entry.variants[mode] = variant
         return entry.variants[mode]
@@ -237,11 +215,18 @@ class PipelineManager:
             entry.loras.activate(request.loras)
             self._set_qkv_fused(entry, fused=not request.loras and entry.training is None)
             pipe = self.pipeline(spec, params.mode)
-            if entry.free_before_gb is not None and spec.family != "flux":
-                plan = plan_memory(entry.weights_gb, entry.free_before_gb, params.width, params.height, params.count)
-                apply_memory_plan(entry.base, replace(plan, cpu_offload="none"), str(self.device))
+            family = family_of(spec.family)
+            family.fit_request(
+                entry.base,
+                weights_gb=entry.weights_gb,
+                free_gb=entry.free_before_gb,
+                width=params.width,
+                height=params.height,
+                count=params.count,
+                device=str(self.device),
+            )
             pipe.scheduler = make_scheduler(params.scheduler, entry.base.scheduler.config)
-            inputs = self._image_inputs(request, params) | call_options(spec.preset)
+            inputs = self._image_inputs(request, params) | family.call_options(spec.preset)
             images = self._run_split(pipe, params, inputs, 0, params.count, on_progress, should_cancel)
             elapsed = time.monotonic() - started
         log.info(
@@ -329,8 +314,8 @@ class PipelineManager:
         # CPU generators: the same seed gives the same image on every device and in any batch.
         generators = [torch.Generator("cpu").manual_seed(seed) for seed in seeds]
         cancelled = False
-        if "mask_image" in inputs or ("image" in inputs and params.family == "flux"):
-            # The inpaint pipelines (and FLUX's image-to-image) encode a single image with generator 0 only and
+        if "mask_image" in inputs or ("image" in inputs and family_of(params.family).encodes_init_image_once):
+            # The inpaint pipelines (and some families' image-to-image) encode a single image with generator 0 only and
             # repeat it: one copy per image makes each generator encode its own, so image i stays seed + i.
             inputs = inputs | {k: [inputs[k]] * count for k in ("image", "mask_image") if k in inputs}
 
@@ -372,14 +357,6 @@ class PipelineManager:
 def _weights_gb(pipe: Any) -> float:
     """Size of every torch module of a pipeline, in GiB."""
     return sum(module_gb(component) for component in pipe.components.values())
-
-
-def _host_ram_gb() -> float | None:
-    """The machine's memory in GiB (offloading keeps the weights there); None where the system does not say."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def _free_gb(device: torch.device) -> float | None:

@@ -1,42 +1,158 @@
-"""What differs between model families once a pipeline is loaded: its denoiser, its variants, its call options.
+"""What a model family declares: the `Family` Protocol the engine asks instead of testing a family's name.
 
-SD 1.5 and SDXL denoise with a UNet; FLUX.1 with a transformer over packed latent patches, prompted through T5 as
-well as CLIP. The pipeline cache and the LoRA cache ask here instead of testing the family themselves.
+A family is one object (its folder's `FAMILY`), registered in `engine.families.registry`. It says which pipeline
+runs each mode, which module denoises, the prompt and sampler rules, where the weights go, how the denoiser is sped
+up, how its LoRAs are written and trained, and what the trainer's memory model costs. Nothing here imports torch or
+diffusers at module level: the catalog (no torch) asks the same objects as the GPU worker.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.catalog import ModelPreset
-from engine.types import Mode
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
 
+    import torch
 
-def denoiser_name(family: str) -> str:
-    """The pipeline component that denoises (and that LoRAs patch): `unet` or `transformer`."""
-    return "transformer" if family == "flux" else "unet"
-
-
-def denoiser(pipe: Any, family: str) -> Any:
-    return getattr(pipe, denoiser_name(family))
-
-
-def variant_class(family: str, mode: Mode) -> Any:
-    """The pipeline class that runs `mode` from a base pipeline's modules (`from_pipe`)."""
-    if family == "flux":
-        from diffusers import FluxImg2ImgPipeline, FluxInpaintPipeline
-
-        # Named, not looked up: a FLUX.1 Kontext base would map to its own (instruction) pipeline, and to no
-        # inpainting pipeline at all.
-        return FluxImg2ImgPipeline if mode == "img2img" else FluxInpaintPipeline
-    from diffusers import AutoPipelineForImage2Image, AutoPipelineForInpainting
-
-    return AutoPipelineForImage2Image if mode == "img2img" else AutoPipelineForInpainting
+    from engine.presets import ModelPreset
+    from engine.training.recipes import Recipe
+    from engine.types import Mode
 
 
-def call_options(preset: ModelPreset) -> dict[str, Any]:
-    """Keyword arguments a family's pipelines take besides the common ones."""
-    if preset.max_sequence_length is not None:
-        # T5 pads every prompt to this length: it sets the text tokens, so the cost, and schnell allows 256 at most.
-        return {"max_sequence_length": preset.max_sequence_length}
-    return {}
+@dataclass(frozen=True)
+class Placement:
+    """Where a loaded base pipeline's weights went, as far as the optimiser needs to know.
+
+    `plain_weights`: the denoiser's weights are ordinary tensors on the device (no offload hooks, no quantized
+    storage). `compilable`: no hook that torch.compile cannot trace whole sits in its forward.
+    """
+
+    plain_weights: bool
+    compilable: bool
+
+
+@dataclass(frozen=True)
+class TrainingCost:
+    """What one family costs to train, at its native resolution `base_px` (trainer notes §6)."""
+
+    base_px: int
+    weights_gb: float  # the pipeline's frozen weights in 16 bits (denoiser, text encoders, VAE stay loaded)
+    activations_gb: float  # saved activations per sample, 16 bits
+    checkpointed_gb: float  # the same with gradient checkpointing
+    transient_gb: float  # backward buffers and the largest block's scratch
+    sampling_gb: float  # drawing the checkpoint samples (the VAE decode dominates)
+    lora_params_per_rank: int  # LoRA parameters per unit of rank on the recipe's targets (counted on the real config)
+    sample_s_gpu: float  # seconds per training sample on an H100-class GPU (to be replaced by measurements)
+    sample_s_cpu: float  # the same on a CPU
+    offloadable_gb: float = 0.0  # text encoder weights that may wait in host memory while it trains (FLUX's T5)
+
+
+class Family(Protocol):
+    """One model family: everything the engine used to learn by testing `spec.family == "…"`."""
+
+    id: str  # the catalog's family id (ModelPreset.family, ModelSpec.family, LoraSpec.family)
+    label: str  # how messages name its models
+    denoiser_name: str  # the pipeline component that denoises, and that LoRAs patch: `unet` or `transformer`
+    # Prompt and sampler rules (engine.catalog.resolve).
+    takes_negative_prompt: bool  # False: no classifier-free guidance to push away from a negative prompt
+    flow_matching: bool  # samples with the flow schedulers only, and trains with no noise offset or Min-SNR
+    # Generation.
+    encodes_init_image_once: bool  # its img2img pipeline encodes one image with generator 0 and repeats it
+    has_instruction_editor: bool  # a model of the family edits by instruction: /vary goes there when installed
+    # Loading.
+    single_file_config: str  # the hub id whose configs lay out a single-file checkpoint
+    # Optimisation.
+    convolutional: bool  # the denoiser has convolutions: channels-last layouts pay off
+    computes_in_fp8: bool  # `max` may turn the denoiser to fp8 compute
+    # Training and LoRA files.
+    bucket_step: int  # the multiple of the aspect buckets' sides, in pixels
+    trains_text_encoder: bool  # a LoRA may train the text encoder too
+    training_cost: TrainingCost  # the trainer's memory and time model
+    kohya_network_module: str  # kohya's `--network_module` (ss_network_module)
+    kohya_implementation: str  # `modelspec.implementation` of a kohya-layout file
+    # Reading a LoRA file's family from its header (engine.families.lora_detect).
+    lora_markers: tuple[str, ...]  # fragments of tensor names that its LoRAs use and other families' do not
+    cross_attention_width: int | None  # the text-embedding width its UNet's cross-attention reads; None: no UNet
+
+    def pipeline_class(self, mode: Mode) -> Any:
+        """The diffusers class that loads the base pipeline (txt2img, instruct) or runs `mode` from it (`from_pipe`)."""
+        ...
+
+    def load_options(self) -> dict[str, Any]:
+        """Keyword arguments for `from_pretrained` / `from_single_file` besides the common ones."""
+        ...
+
+    def load_single_file(self, path: Path, config: str, *, dtype: Any, local_only: bool) -> Any:
+        """A base pipeline from one .safetensors file, laid out by `config` (a diffusers folder or hub id)."""
+        ...
+
+    def call_options(self, preset: ModelPreset) -> dict[str, Any]:
+        """Keyword arguments its pipelines take besides the common ones."""
+        ...
+
+    def place(
+        self, base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str
+    ) -> Placement:
+        """Put a freshly loaded base pipeline where its memory plan says (`free_gb`: None on the CPU)."""
+        ...
+
+    def fit_request(
+        self, base: Any, *, weights_gb: float, free_gb: float | None, width: int, height: int, count: int, device: str
+    ) -> None:
+        """Switch the per-request memory savers (VAE slicing, tiling) for one request's size and count."""
+        ...
+
+    def compile_denoiser(self, denoiser: Any, **options: Any) -> None:
+        """torch.compile the denoiser in place (`options` go to torch.compile)."""
+        ...
+
+    def recipe(self, text_length: int | None = None) -> Recipe:
+        """How a LoRA of the family trains (`text_length`: the model's T5 prompt length, where it has one)."""
+        ...
+
+    def kohya_keys(self, peft_state: Mapping[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor] | None:
+        """A trained LoRA in kohya's key layout; None: the UNet layout diffusers converts (engine.training.export)."""
+        ...
+
+    def offload_text_encoder(self, pipe: Any, device: str) -> bool:
+        """Let the large text encoder wait in host memory while the denoiser trains; False where there is none."""
+        ...
+
+    def memory_note(self, preset: ModelPreset) -> str | None:
+        """For /models: the free GPU memory from which each way of holding the model runs; None: nothing to say."""
+        ...
+
+
+def place_whole(base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str) -> Placement:
+    """The plain placement: on the device whole, or offloaded by the pipeline's memory plan (engine.diffusion.device).
+
+    The plan is for a typical job (four images at the default size): offload must be chosen before the weights move,
+    and only the VAE switches change per request afterwards (`fit_whole`).
+    """
+    from engine.diffusion import device as memory
+
+    width, height = preset.default_size
+    plan = memory.plan_memory(weights_gb, free_gb, width, height, 4)
+    if plan.cpu_offload == "none":
+        base.to(device)
+    if free_gb is not None:
+        memory.apply_memory_plan(base, plan, device)
+    plain = plan.cpu_offload == "none"
+    return Placement(plain_weights=plain, compilable=plain)
+
+
+def fit_whole(
+    base: Any, *, weights_gb: float, free_gb: float | None, width: int, height: int, count: int, device: str
+) -> None:
+    """The VAE switches of the memory plan for this request (offload stays as loading chose it); none on the CPU."""
+    if free_gb is None:
+        return
+    from dataclasses import replace
+
+    from engine.diffusion import device as memory
+
+    plan = memory.plan_memory(weights_gb, free_gb, width, height, count)
+    memory.apply_memory_plan(base, replace(plan, cpu_offload="none"), device)

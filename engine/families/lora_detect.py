@@ -12,13 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.families.registry import FAMILIES
+
 MAX_HEADER = 100 * 1024 * 1024
-# Names only FLUX.1 LoRAs use (diffusers, kohya and BFL layouts).
-_FLUX_MARKERS = ("single_transformer_blocks", "double_blocks", "single_blocks", "transformer.transformer_blocks")
-# Names only SDXL LoRAs use: its second text encoder.
-_SDXL_MARKERS = ("lora_te2_", "text_encoder_2.", "lora_te2.")
-# The width of the text embeddings the UNet's cross-attention reads: a real model's signature.
-_CROSS_WIDTH = {768: "sd15", 2048: "sdxl"}
 _DOWN_SUFFIXES = ("lora_down.weight", "lora_A.weight", "lora.down.weight")
 
 
@@ -43,16 +39,18 @@ def _cross_attention_width(header: Mapping[str, Any]) -> int | None:
 
 
 def guess_family(header: Mapping[str, Any]) -> str | None:
-    """'sd15', 'sdxl' or 'flux' when the tensor names or shapes say so plainly; None when unsure."""
+    """The family id when the tensor names or shapes say so plainly (`Family.lora_markers`, then the width its
+    UNet's cross-attention reads); None when unsure.
+
+    Should a file carry two families' markers, the family whose markers most of its tensors carry wins.
+    """
     keys = [k for k in header if k != "__metadata__"]
-    if any(marker in key for key in keys for marker in _FLUX_MARKERS):
-        return "flux"
-    if any(marker in key for key in keys for marker in _SDXL_MARKERS):
-        return "sdxl"
+    hits = {family.id: sum(any(m in key for m in family.lora_markers) for key in keys) for family in FAMILIES.values()}
+    best = max(hits, key=hits.__getitem__)
+    if hits[best]:
+        return best
     width = _cross_attention_width(header)
-    if width is not None:
-        return _CROSS_WIDTH.get(width)
-    return None
+    return next((family.id for family in FAMILIES.values() if width and family.cross_attention_width == width), None)
 
 
 def lora_family_of(path: Path) -> str | None:

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from engine.errors import InvalidRequest
+from engine.families.registry import family_of
 from engine.images.output import write_bytes
-from engine.prompting.composer import compose
+from engine.prompting.composer import ComposedPrompt, compose
 from engine.prompting.text import clean_caption, with_trigger
 from engine.tasks.generate import generate_images
 from engine.work import MASK, SOURCE, ComposeOutcome, ComposeTask, OutputFile, WorkOrder
@@ -64,14 +65,15 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> ComposeOutcome:
         return _instruct(task, ctx, host, out_dir, source)
     # 2. The output prompt: a caption of the image, changed by the instruction.
     ctx.raise_if_cancelled()
-    description = clean_caption(host.captioner().caption(image, "short")) or "an image"
+    captioner = host.captioner(task.generate.model.preset.id)
+    description = clean_caption(captioner.caption(image, "short")) or "an image"
     ctx.raise_if_cancelled()
-    composed = compose(description, task.instruction, rewriter=host.rewriter())
+    composed = _world_compose(task, description) or compose(description, task.instruction, rewriter=host.rewriter())
     full = with_trigger(composed.prompt, task.trigger_word)
     # 3. The generation. img2img takes the composer's strength unless the user gave one; inpaint keeps its default.
     strength = composed.strength_hint if task.strength is None and not inpaint else task.strength
-    # FLUX has no negative prompt to steer away from (the catalog refuses one).
-    negative = "" if task.generate.model.family == "flux" else composed.negative_prompt
+    # A family without classifier-free guidance has no negative prompt to steer away from (the catalog refuses one).
+    negative = composed.negative_prompt if family_of(task.generate.model.family).takes_negative_prompt else ""
     request = replace(task.generate.request, prompt=full, negative_prompt=negative, strength=strength)
     images = generate_images(host, ctx, replace(task.generate, request=request), out_dir, source, mask_path)
     return ComposeOutcome(
@@ -84,6 +86,17 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> ComposeOutcome:
         mask=found_mask,
         overlay=overlay,
     )
+
+
+def _world_compose(task: ComposeTask, description: str) -> ComposedPrompt | None:
+    """For a model trained on the Tiny World: the caption edited in the world's own grammar, when it can be."""
+    from engine.tiny.models import TRAINED
+
+    if task.generate.model.preset.id != TRAINED:
+        return None
+    from engine.tiny.world.instructions import compose_world
+
+    return compose_world(description, task.instruction)
 
 
 def _instruct(task: ComposeTask, ctx: WorkContext, host: EngineHost, out_dir: Path, source: Path) -> ComposeOutcome:

@@ -24,4 +24,4 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> DescribeOutcome
     with Image.open(source) as img:
         image = img.convert("RGB")
     ctx.raise_if_cancelled()
-    return DescribeOutcome(tuple(describe(image, host.captioner(), task.count)))
+    return DescribeOutcome(tuple(describe(image, host.captioner(task.for_model), task.count)))

@@ -31,6 +31,12 @@ def instruction(panel: str) -> str:
     return f"Show this same character, {panel}. Keep the face, hairstyle and clothes exactly the same."
 
 
+def _caption(host: EngineHost, task: SheetTask, reference: Image.Image) -> str:
+    """What the reference shows, in words its model knows (a model may have its own captioner)."""
+    captioner = host.captioner(task.generate.model.preset.id)
+    return clean_caption(captioner.caption(reference, "short")) or "a character"
+
+
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     task = order.request
     assert isinstance(task, SheetTask), type(task)
@@ -46,7 +52,7 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     if kontext:
         description = task.description or "the reference image"
     else:
-        description = task.description or clean_caption(host.captioner().caption(reference, "short")) or "a character"
+        description = task.description or _caption(host, task, reference)
     total = len(task.panels) * PROGRESS_SCALE
     base = task.generate.request
     seed = base.seed if base.seed is not None else 0

@@ -35,7 +35,7 @@ def fitted(task: TrainTask, host: OrderRunner, job_id: object) -> TrainTask:
 
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> TrainOutcome:
     from engine.diffusion.lora import peft_as_intended
-    from engine.families.base import denoiser
+    from engine.families.registry import denoiser
     from engine.training.samples import Samples
     from engine.training.text_lora import TextEncoderLora
     from engine.training.trainer import Trainer

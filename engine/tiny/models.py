@@ -16,6 +16,7 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,7 @@ def _vae(seed: int) -> Any:
     ).eval()
 
 
-def _unet(family: str, seed: int) -> Any:
+def _unet(seed: int, *, xl: bool) -> Any:
     import torch
     from diffusers import UNet2DConditionModel
 
@@ -133,7 +134,7 @@ def _unet(family: str, seed: int) -> Any:
         "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"),
         "norm_num_groups": 8,
     }
-    if family == "sdxl":
+    if xl:
         common |= {
             "cross_attention_dim": 2 * _HIDDEN,
             "attention_head_dim": (2, 4),
@@ -149,46 +150,57 @@ def _unet(family: str, seed: int) -> Any:
     return UNet2DConditionModel(**common).eval()
 
 
-def build_tiny_pipeline(name: str, work_dir: Path) -> Any:
-    """Build the tiny pipeline `name` in memory; `work_dir` receives the tokenizer files."""
-    from diffusers import (
-        DDIMScheduler,
-        EulerDiscreteScheduler,
-        StableDiffusionPipeline,
-        StableDiffusionXLPipeline,
+_SCHEDULE = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "steps_offset": 1}
+
+
+def _tiny_sd15(name: str, work_dir: Path) -> Any:
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    tokenizer = clip_tokenizer(work_dir / "byte-tokenizer")
+    return StableDiffusionPipeline(
+        vae=_vae(_SEED + 1),
+        text_encoder=clip_text_encoder(tokenizer, with_projection=False, seed=_SEED + 2),
+        tokenizer=tokenizer,
+        unet=_unet(_SEED + 3, xl=False),
+        scheduler=DDIMScheduler(clip_sample=False, set_alpha_to_one=False, **_SCHEDULE),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
 
-    if name not in TINY_MODELS:
-        raise ModelUnavailable(f"Unknown built-in model '{name}'. Built-in models: {', '.join(TINY_MODELS)}.")
-    family = TINY_MODELS[name]
-    if name == TRAINED:
-        raise ModelUnavailable(f"'{name}' has trained weights, not a recipe: load engine/tiny/world/weights.")
-    if family == "flux":
-        from engine.tiny.flux import build_tiny_flux_pipeline
 
-        return build_tiny_flux_pipeline(name, work_dir)
-    sched_kwargs = {"beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear", "steps_offset": 1}
+def _tiny_sdxl(name: str, work_dir: Path) -> Any:
+    from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline
+
     tokenizer = clip_tokenizer(work_dir / "byte-tokenizer")
-    if family == "sd15":
-        return StableDiffusionPipeline(
-            vae=_vae(_SEED + 1),
-            text_encoder=clip_text_encoder(tokenizer, with_projection=False, seed=_SEED + 2),
-            tokenizer=tokenizer,
-            unet=_unet(family, _SEED + 3),
-            scheduler=DDIMScheduler(clip_sample=False, set_alpha_to_one=False, **sched_kwargs),
-            safety_checker=None,
-            feature_extractor=None,
-            requires_safety_checker=False,
-        )
     return StableDiffusionXLPipeline(
         vae=_vae(_SEED + 1),
         text_encoder=clip_text_encoder(tokenizer, with_projection=False, seed=_SEED + 2),
         text_encoder_2=clip_text_encoder(tokenizer, with_projection=True, seed=_SEED + 4),
         tokenizer=tokenizer,
         tokenizer_2=tokenizer,
-        unet=_unet(family, _SEED + 3),
-        scheduler=EulerDiscreteScheduler(**sched_kwargs),
+        unet=_unet(_SEED + 3, xl=True),
+        scheduler=EulerDiscreteScheduler(**_SCHEDULE),
     )
+
+
+def _tiny_flux(name: str, work_dir: Path) -> Any:
+    from engine.tiny.flux import build_tiny_flux_pipeline
+
+    return build_tiny_flux_pipeline(name, work_dir)
+
+
+# The recipe that builds a tiny model of each family, keyed as TINY_MODELS names them.
+_BUILDERS: dict[str, Callable[[str, Path], Any]] = {"sd15": _tiny_sd15, "sdxl": _tiny_sdxl, "flux": _tiny_flux}
+
+
+def build_tiny_pipeline(name: str, work_dir: Path) -> Any:
+    """Build the tiny pipeline `name` in memory; `work_dir` receives the tokenizer files."""
+    if name not in TINY_MODELS:
+        raise ModelUnavailable(f"Unknown built-in model '{name}'. Built-in models: {', '.join(TINY_MODELS)}.")
+    if name == TRAINED:
+        raise ModelUnavailable(f"'{name}' has trained weights, not a recipe: load engine/tiny/world/weights.")
+    return _BUILDERS[TINY_MODELS[name]](name, work_dir)
 
 
 def ensure_tiny_folder(name: str, cache_dir: Path | str) -> Path:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Any
 
 from engine.catalog import ModelPreset
 from engine.errors import InvalidRequest
+from engine.families.base import TrainingCost
+from engine.families.registry import FAMILIES, family_of
 from engine.training.types import TrainConfig
 
 USER_FIELDS = (
@@ -21,33 +24,10 @@ USER_FIELDS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class FamilyCost:
-    """What one family costs to train, at its native resolution `base_px` (trainer notes §6)."""
-
-    base_px: int
-    weights_gb: float  # the pipeline's frozen weights in 16 bits (UNet, text encoders, VAE stay loaded)
-    activations_gb: float  # saved activations per sample, 16 bits
-    checkpointed_gb: float  # the same with gradient checkpointing
-    transient_gb: float  # backward buffers and the largest block's scratch
-    sampling_gb: float  # drawing the checkpoint samples (the VAE decode dominates)
-    lora_params_per_rank: int  # LoRA parameters per unit of rank on UNET_TARGETS (counted on the real config)
-    sample_s_gpu: float  # seconds per training sample on an H100-class GPU (to be replaced by measurements)
-    sample_s_cpu: float  # the same on a CPU
-    offloadable_gb: float = 0.0  # text encoder weights that may wait in host memory while it trains (FLUX's T5)
-
-
-# SD 1.5: 512² activations 1.49 GiB fp32 × 0.66 for 16 bits, 0.28 with checkpointing; SDXL 1024² 10.3 → 6.8 GiB,
-# 0.91 with checkpointing (notes §6.1). Per-sample seconds on a GPU from the FLOP counts (1.72 and 14.2 TFLOP a
-# forward pass, × 3 for forward and backward) at 40 TFLOP/s achieved; on the CPU, 19.4 s measured for SD 1.5.
-COSTS: dict[str, FamilyCost] = {
-    "sd15": FamilyCost(512, 2.14, 1.0, 0.19, 0.5, 0.5, 374_016, 0.13, 19.4),
-    "sdxl": FamilyCost(1024, 6.9, 6.8, 0.6, 1.5, 2.0, 2_616_320, 1.07, 200.0),
-    # FLUX.1 (flux notes §6): 31.5 GiB of bf16 weights with T5; 54.2 M LoRA parameters at rank 16 on the 13
-    # targets; 164 TFLOP a training step at 1024². Activations estimated from the transformer's 57 blocks at
-    # 4 608 tokens (not measured yet): the GPU figures in BENCHMARKS.md are to replace them.
-    "flux": FamilyCost(1024, 31.5, 24.0, 3.0, 3.0, 3.0, 3_387_500, 4.1, 5000.0, offloadable_gb=8.9),
-}
+# Each family's row lives with the family (`Family.training_cost`, engine/families/); the trainer notes §6 hold
+# the measurements behind them.
+FamilyCost = TrainingCost
+COSTS: Mapping[str, FamilyCost] = MappingProxyType({f.id: f.training_cost for f in FAMILIES.values()})
 # The built-in test models: a few MB in all; measured here, about 0.1 s per sample on one CPU thread.
 TINY = FamilyCost(64, 0.01, 0.001, 0.001, 0.01, 0.01, 7_680, 0.01, 0.1)
 
@@ -163,7 +143,7 @@ def plan_training(
     if values.get("optimizer") == "prodigy" and "learning_rate" not in given:
         values["learning_rate"] = 1.0  # Prodigy finds the step size itself; its authors advise 1.0 here
         sources["learning_rate"] = "optimizer"
-    if preset.family == "flux":
+    if family_of(preset.family).flow_matching:
         # Flow matching has no noise schedule for an offset or Min-SNR weights to act on.
         values |= {"noise_offset": 0.0, "min_snr_gamma": None}
     config = TrainConfig(**values)
@@ -262,7 +242,7 @@ def _check(config: TrainConfig, preset: ModelPreset) -> None:
         )
     if config.optimizer not in ("adamw", "adamw8bit", "prodigy"):
         raise InvalidRequest("optimizer must be adamw, adamw8bit or prodigy.")
-    if config.train_text_encoder and preset.family != "sd15":
+    if config.train_text_encoder and not family_of(preset.family).trains_text_encoder:
         raise InvalidRequest(
             "Text-encoder training is for SD 1.5 models: SDXL trains its UNet only, as kohya advises (its two "
             "encoders are large, and caching their outputs is what makes the run fit)."

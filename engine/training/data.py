@@ -16,6 +16,7 @@ import torch
 from PIL import Image, ImageOps
 
 from engine.errors import InvalidRequest
+from engine.families.registry import family_of
 from engine.training.recipes import Recipe
 from engine.training.types import TrainItem
 
@@ -87,7 +88,7 @@ def _fit(image: Image.Image, bucket: tuple[int, int]) -> tuple[Image.Image, int,
 
 def prepare(pipe: Any, recipe: Recipe, items: tuple[TrainItem, ...], resolution: int, device: torch.device) -> Prepared:
     """Encode every image and caption once (the VAE in fp32: SDXL's overflows in fp16)."""
-    buckets = buckets_for(resolution, 16 if recipe.family == "flux" else 8)
+    buckets = buckets_for(resolution, family_of(recipe.family).bucket_step)
     vae = pipe.vae
     dtype = vae.dtype
     upcast = dtype == torch.float16 and getattr(vae.config, "force_upcast", False)

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from safetensors.torch import save, save_file
 
+from engine.families.registry import family_of
 from engine.images.output import write_bytes
 from engine.training.recipes import Recipe
 from engine.training.text_lora import PREFIX as TE_PREFIX
@@ -33,17 +34,6 @@ def _tensor_section_sha256(data: bytes) -> str:
     """sha256 of a safetensors file's bytes after its header: kohya's `sshs_model_hash`, A1111's addnet hash."""
     (length,) = struct.unpack("<Q", data[:8])
     return hashlib.sha256(data[8 + length :]).hexdigest()
-
-
-# kohya's `--network_module` for each family: sd-scripts trains FLUX.1 LoRAs with its own module.
-NETWORK_MODULE = {"sd15": "networks.lora", "sdxl": "networks.lora", "flux": "networks.lora_flux"}
-# `modelspec.implementation` as sd-scripts (library/sai_model_spec.py) writes it into a kohya-layout LoRA: the
-# code whose module names the keys follow. The diffusers-layout file says "diffusers" for every family.
-KOHYA_IMPLEMENTATION = {
-    "sd15": "diffusers",
-    "sdxl": "https://github.com/Stability-AI/generative-models",
-    "flux": "https://github.com/black-forest-labs/flux",
-}
 
 
 def dataset_dir(output_name: str) -> str:
@@ -77,7 +67,7 @@ def metadata(
     meta = {
         "ss_base_model_version": recipe.base_model_version,
         "ss_v2": "False",
-        "ss_network_module": NETWORK_MODULE.get(recipe.family, "networks.lora"),
+        "ss_network_module": family_of(recipe.family).kohya_network_module,
         "ss_network_dim": str(config.rank),
         "ss_network_alpha": str(float(config.alpha)),
         "ss_output_name": output_name,
@@ -166,16 +156,17 @@ def export_diffusers(
 
 
 def export_kohya(
-    path: Path, peft_state: Mapping[str, torch.Tensor], config: TrainConfig, meta: dict[str, str], family: str = "sd15"
+    path: Path, peft_state: Mapping[str, torch.Tensor], config: TrainConfig, meta: dict[str, str], family: str
 ) -> OutputFile:
     """The kohya layout (`lora_unet_…`, fp16, alpha tensors fixed to the trained alpha) for A1111 and ComfyUI."""
     from diffusers.utils import convert_state_dict_to_kohya
 
-    meta = meta | {"modelspec.implementation": KOHYA_IMPLEMENTATION.get(family, "diffusers")}
-    if family == "flux":
-        from engine.families.flux.kohya_keys import to_kohya
-
-        return _write_kohya(path, to_kohya(peft_state, float(config.alpha)), meta)
+    kind = family_of(family)
+    # `modelspec.implementation` as sd-scripts writes it: the code whose module names the keys follow.
+    meta = meta | {"modelspec.implementation": kind.kohya_implementation}
+    own = kind.kohya_keys(peft_state, float(config.alpha))
+    if own is not None:  # a family with its own layout (FLUX's transformer blocks)
+        return _write_kohya(path, own, meta)
 
     # kohya, A1111 and ComfyUI name text-encoder layers under `text_model.`, a level transformers 5 dropped, and
     # SD 1.5's one encoder `lora_te_` (trainer notes §0.4, §4.1).
@@ -202,13 +193,13 @@ def _write_kohya(path: Path, kohya: Mapping[str, torch.Tensor], meta: dict[str, 
 
 
 def export_checkpoint(
-    lora_file: Path, template: Path, folder: Path, name: str, step: int, config: TrainConfig, family: str = "sd15"
+    lora_file: Path, template: Path, folder: Path, name: str, step: int, config: TrainConfig, family: str
 ) -> tuple[OutputFile, OutputFile]:
     """A checkpoint's LoRA (peft tensors) as both files, with the run's header (`template`) at that step."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from engine.families.base import denoiser_name
+    from engine.families.registry import denoiser_name
     from engine.training.recipes import recipe_for
 
     state = load_file(str(lora_file))

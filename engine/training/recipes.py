@@ -1,7 +1,8 @@
 """What differs between model families when training a LoRA: the denoiser and the layers the LoRA covers, the
 latent scaling, the text conditioning, the denoiser's call and what it learns to predict (`objectives`).
 
-A family is a recipe: FLUX's lives in `flux_recipe.py`, and the loop does not know which one it runs.
+Each family names its recipe (`Family.recipe`, in its folder under engine/families/); the loop does not know which
+one it runs. The UNet families share `UnetRecipe`.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class Recipe(Protocol):
     def forward(self, unet: Any, noisy: torch.Tensor, timesteps: torch.Tensor, cond: Conditioning) -> torch.Tensor: ...
 
 
-class _UnetRecipe:
+class UnetRecipe:
     """What SD 1.5 and SDXL share: a UNet, the VAE's scaling factor, the DDPM objective."""
 
     targets = UNET_TARGETS
@@ -90,70 +91,12 @@ class _UnetRecipe:
         raise NotImplementedError(f"{type(self).__name__} trains its denoiser only")
 
 
-class Sd15Recipe(_UnetRecipe):
-    family = "sd15"
-    base_model_version = "sd_v1"
-    architecture = "stable-diffusion-v1/lora"
-
-    def encode(self, pipe: Any, captions: list[str], device: torch.device) -> list[Cached]:
-        embeds, _ = pipe.encode_prompt(captions, device, 1, False)
-        return [{"hidden": e.detach().float().cpu()} for e in embeds]
-
-    def text_encoder(self, pipe: Any) -> Any | None:
-        return pipe.text_encoder
-
-    def live(self, pipe: Any, captions: list[str], sizes: list[tuple[int, ...]], device: torch.device) -> Conditioning:
-        embeds, _ = pipe.encode_prompt(captions, device, 1, False)
-        return Conditioning(embeds, {})
-
-    def batch(
-        self, cached: list[dict[str, torch.Tensor]], sizes: list[tuple[int, ...]], device: torch.device
-    ) -> Conditioning:
-        return Conditioning(torch.stack([c["hidden"] for c in cached]).to(device), {})
-
-    def forward(self, unet: Any, noisy: torch.Tensor, timesteps: torch.Tensor, cond: Conditioning) -> torch.Tensor:
-        return unet(noisy, timesteps, encoder_hidden_states=cond.hidden).sample
-
-
-class SdxlRecipe(_UnetRecipe):
-    """Both text encoders' hidden states and the pooled projection; size micro-conditioning per sample."""
-
-    family = "sdxl"
-    base_model_version = "sdxl_base_v1-0"
-    architecture = "stable-diffusion-xl-v1-base/lora"
-
-    def encode(self, pipe: Any, captions: list[str], device: torch.device) -> list[Cached]:
-        hidden, _, pooled, _ = pipe.encode_prompt(
-            captions, device=device, num_images_per_prompt=1, do_classifier_free_guidance=False
-        )
-        return hidden_and_pooled(hidden, pooled)
-
-    def batch(
-        self, cached: list[dict[str, torch.Tensor]], sizes: list[tuple[int, ...]], device: torch.device
-    ) -> Conditioning:
-        # time_ids per sample: original size (before resizing), crop offset (after), target size (the bucket).
-        time_ids = torch.tensor([list(s) for s in sizes], dtype=torch.float32, device=device)
-        return Conditioning(
-            torch.stack([c["hidden"] for c in cached]).to(device),
-            {"text_embeds": torch.stack([c["pooled"] for c in cached]).to(device), "time_ids": time_ids},
-        )
-
-    def forward(self, unet: Any, noisy: torch.Tensor, timesteps: torch.Tensor, cond: Conditioning) -> torch.Tensor:
-        return unet(noisy, timesteps, encoder_hidden_states=cond.hidden, added_cond_kwargs=cond.extra).sample
-
-
-RECIPES: dict[str, Recipe] = {"sd15": Sd15Recipe(), "sdxl": SdxlRecipe()}
-
-
 def recipe_for(family: str, text_length: int | None = None) -> Recipe:
     """The recipe of `family`; `text_length` is the model's T5 prompt length (FLUX)."""
     from engine.errors import InvalidRequest
+    from engine.families.registry import FAMILIES
 
-    if family == "flux":
-        from engine.families.flux.training_recipe import FluxRecipe
-
-        return FluxRecipe(text_length or 512)
-    recipe = RECIPES.get(family)
-    if recipe is None:
-        raise InvalidRequest(f"LoRA training for the {family} family is not supported yet (sd15, sdxl, flux are).")
-    return recipe
+    known = FAMILIES.get(family)
+    if known is None:
+        raise InvalidRequest(f"LoRA training for the {family} family is not supported yet ({', '.join(FAMILIES)} are).")
+    return known.recipe(text_length)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from engine.backends.base import WorkContext
 from engine.diffusion.lora import peft_as_intended
 from engine.errors import EngineError, OutOfMemory, Stopped
-from engine.families.base import denoiser_name
+from engine.families.registry import denoiser_name, family_of
 from engine.training import checkpoint
 from engine.training.data import Prepared, prepare
 from engine.training.recipes import recipe_for
@@ -246,13 +246,12 @@ class Trainer:
         cfg = self.config
         ctx.raise_if_cancelled()
         data = prepare(self.pipe, self.recipe, self.task.items, cfg.resolution, self.device)
-        if cfg.text_encoder_offload and self.recipe.family == "flux":
-            from engine.families.flux.placement import stream_t5
-
-            # The captions are encoded: T5's 8.9 GB wait in host memory, streamed in only to encode a prompt
-            # (the samples', a generation's). It stays so after the run, until the model loads again.
-            stream_t5(self.pipe, str(self.device))
-            log.info("training %s: T5 waits in host memory while the transformer trains", self.task.output_name)
+        # The captions are encoded: a large text encoder (FLUX's T5) may wait in host memory, streamed in only to
+        # encode a prompt (the samples', a generation's). It stays so after the run, until the model loads again.
+        if cfg.text_encoder_offload and family_of(self.recipe.family).offload_text_encoder(self.pipe, str(self.device)):
+            log.info(
+                "training %s: the text encoder waits in host memory while the denoiser trains", self.task.output_name
+            )
         self.samples.reference(self.task.items)
         params, text_params = self._add_adapters()
         optimizer = self._optimizer(params, text_params)

@@ -36,6 +36,13 @@ class Captioner(Protocol):
     def caption(self, image: Image.Image, detail: Detail = "short") -> str: ...
 
 
+@runtime_checkable
+class CandidateCaptioner(Captioner, Protocol):
+    """A captioner that writes /describe's candidates itself (a world's captioner: its own grammar, no extras)."""
+
+    def candidates(self, image: Image.Image, count: int) -> list[str]: ...
+
+
 def _check_detail(detail: str) -> None:
     if detail not in ("short", "detailed"):
         raise ValueError(f"detail must be 'short' or 'detailed', not {detail!r}")
@@ -231,6 +238,8 @@ def describe(image: Image.Image, captioner: Captioner, count: int = 4) -> list[s
     if not 1 <= count <= MAX_CANDIDATES:
         raise ValueError(f"count must be between 1 and {MAX_CANDIDATES}, not {count}")
     image = image.convert("RGB")
+    if isinstance(captioner, CandidateCaptioner):
+        return captioner.candidates(image, count)
     reading = read_pixels(image)
     short = clean_caption(captioner.caption(image, "short")) or "an image"
     detailed = clean_caption(captioner.caption(image, "detailed")) if count > 1 else short

@@ -54,7 +54,7 @@ class VisionPreset:
 
     id: str
     kind: VisionKind
-    architecture: str  # blip | florence2 | clipseg | causal-lm | clip
+    architecture: str  # blip | florence2 | clipseg | causal-lm | clip | tiny-world
     source: str  # hub id, local folder, or "builtin:<name>"
     display_name: str
     description: str
@@ -89,6 +89,15 @@ _PRESETS: tuple[VisionPreset, ...] = (
         "Detailed captions, about 0.5 GB.",
     ),
     VisionPreset("tiny-blip", "captioner", "blip", "builtin:tiny-blip", "Tiny BLIP (test)", _TINY, is_test_model=True),
+    VisionPreset(
+        "tiny-world",
+        "captioner",
+        "tiny-world",
+        "builtin:tiny-world",
+        "Tiny World captioner",
+        "Reads tiny-world images into the world's own prompts ('a red circle on a blue background'), 0.5 MB; "
+        "always used for tiny-world images, whatever STUDIO_CAPTIONER says.",
+    ),
     VisionPreset(
         "clipseg",
         "segmenter",
@@ -134,6 +143,15 @@ DEFAULTS: dict[VisionKind, str] = {
     "rewriter": REWRITER_OFF,
     "embedder": "clip-vit-base-patch32",
 }
+
+
+# Base models whose images only their own captioner reads in words they know (preset id -> captioner id).
+MODEL_CAPTIONERS = {"tiny-world": "tiny-world"}
+
+
+def captioner_for(model: str | None, configured: str) -> str:
+    """The captioner for images of base model `model` (a preset id): its own if it has one, else `configured`."""
+    return MODEL_CAPTIONERS.get(model or "", configured)
 
 
 def vision_presets(kind: VisionKind | None = None) -> tuple[VisionPreset, ...]:
@@ -257,6 +275,8 @@ def load_captioner(name: str, *, device: str = "cpu", offline: bool = True) -> C
     from engine.vision.captioner import BlipCaptioner, CaptionerUnavailable, Florence2Captioner
 
     def build(preset: VisionPreset, off: bool) -> Captioner:
+        if preset.architecture == "tiny-world":
+            return _world_captioner()
         loader = BlipCaptioner if preset.architecture == "blip" else Florence2Captioner
         return loader.from_pretrained(preset.source, offline=off, device=device)
 
@@ -309,6 +329,13 @@ def _tiny_blip() -> Captioner:
     from engine.vision.captioner import tiny_captioner
 
     return tiny_captioner(0)
+
+
+@functools.cache
+def _world_captioner() -> Captioner:
+    from engine.tiny.world.captioning import load_world_captioner
+
+    return load_world_captioner()
 
 
 @functools.cache

@@ -255,12 +255,12 @@ class JobRepository(Repository):
         row = await self._db.fetchone(sql, params)
         return int(row[0]) if row else 0
 
-    async def list_for_user(self, user_id: int, limit: int = 20) -> list[Job]:
-        """A user's jobs, newest first."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM jobs WHERE requester_id = ? ORDER BY created_at DESC, id DESC LIMIT ?", (user_id, limit)
-        )
-        return [_job(row) for row in rows]
+    async def list_for_user(self, user_id: int, limit: int = 20, before_id: int | None = None) -> list[Job]:
+        """A user's jobs, newest first; `before_id` pages on: only jobs with a smaller id."""
+        below = before_id if before_id is not None else -1  # -1: no bound
+        sql = "SELECT * FROM jobs WHERE requester_id = ? AND (? < 0 OR id < ?) ORDER BY id DESC LIMIT ?"
+        params = (user_id, below, below, limit)
+        return [_job(row) for row in await self._db.fetchall(sql, params)]
 
     async def recover_stale(
         self, policies: Mapping[str, str] | None = None, *, max_attempts: int = 2, max_resumes: int = 5

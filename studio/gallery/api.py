@@ -142,6 +142,26 @@ class JobView:
 
 
 @dataclass(frozen=True)
+class HistoryEntry:
+    """One of the viewer's own jobs, with what was asked (the request's plain values: prompt, model, seed, ...)."""
+
+    job_id: int
+    kind: str
+    status: str  # queued, running, done, failed, cancelled
+    created_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    parameters: dict[str, str | int | float | bool]
+    image_ids: tuple[int, ...]  # the images it made that are still kept
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    jobs: tuple[HistoryEntry, ...]
+    next_before_id: int | None  # None: this was the last page
+
+
+@dataclass(frozen=True)
 class DeletedImages:
     image_ids: tuple[int, ...]  # the adapter drops what it cached for them (thumbnails)
     files: int  # files removed from disk
@@ -164,6 +184,10 @@ class GalleryApi(Protocol):
 
     async def job_result(self, viewer: Viewer, job_id: int) -> JobResult:
         """A finished image job's result holding only the images the viewer may see (the grid only if all)."""
+        ...
+
+    async def history(self, viewer: Viewer, before_id: int | None = None, limit: int = DEFAULT_PAGE) -> HistoryPage:
+        """The viewer's own jobs of every kind, newest first, paged by job id like `images`."""
         ...
 
     async def delete(self, viewer: Viewer, image_ids: Sequence[int]) -> DeletedImages:

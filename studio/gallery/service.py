@@ -12,9 +12,13 @@ from storage import Collection, Database, GalleryImage
 from studio.errors import NotFound, Refused
 from studio.gallery.access import card, image_query, sight_of
 from studio.gallery.api import (
+    DEFAULT_PAGE,
     MAX_BATCH,
+    MAX_PAGE,
     CollectionInfo,
     DeletedImages,
+    HistoryEntry,
+    HistoryPage,
     ImageCard,
     ImageDetail,
     ImageFilter,
@@ -169,6 +173,28 @@ class GalleryService:
             extra_files=result.extra_files if whole else (),
         )
 
+    async def history(self, viewer: Viewer, before_id: int | None = None, limit: int = DEFAULT_PAGE) -> HistoryPage:
+        limit = max(1, min(limit, MAX_PAGE))
+        jobs = await self._db.jobs.list_for_user(viewer.caller.user_id, limit + 1, before_id)
+        page = jobs[:limit]
+        sight = await sight_of(self._db, viewer)
+        entries = []
+        for job in page:
+            images = await self._db.gallery.of_job(sight, job.id)
+            entries.append(
+                HistoryEntry(
+                    job_id=job.id,
+                    kind=job.kind,
+                    status=job.status,
+                    created_at=job.created_at,
+                    finished_at=job.finished_at,
+                    error=job.error,
+                    parameters=_plain(job.request),
+                    image_ids=tuple(i.image.id for i in images),
+                )
+            )
+        return HistoryPage(tuple(entries), page[-1].id if len(jobs) > limit else None)
+
     async def delete(self, viewer: Viewer, image_ids: Sequence[int]) -> DeletedImages:
         ids = check_batch(image_ids)
         found = await self.seen(viewer, ids)
@@ -179,6 +205,17 @@ class GalleryService:
         files = await asyncio.to_thread(_unlink, paths)
         log.info("user=%s deleted images %s (%d files)", viewer.caller.user_id, ids, files)
         return DeletedImages(tuple(ids), files)
+
+
+def _plain(request: object) -> dict[str, str | int | float | bool]:
+    """A job request's plain values (prompt, model, seed, ...): no nested data, no file paths."""
+    if not isinstance(request, dict):
+        return {}
+    return {
+        str(key): value
+        for key, value in request.items()
+        if isinstance(value, str | int | float | bool) and "path" not in str(key) and "file" not in str(key)
+    }
 
 
 def _int(value: object) -> int | None:

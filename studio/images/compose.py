@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Self
 
-from engine import MASK, ComposeOutcome, ComposeTask, ImagesOutcome, WorkOrder, model_size
+from engine import MASK, ComposeOutcome, ComposeTask, ImagesOutcome, WorkOrder, family_of, model_size
 from storage import Database
 from storage.records import Job
 from studio.contract import Caller, JobTicket
@@ -196,11 +196,12 @@ class EditService:
         model = await self._models.resolve(chosen)
         if (
             kind == "vary"
-            and model.spec.family == "flux"
+            and family_of(model.spec.family).has_instruction_editor
             and not model.loras
             and not model.spec.preset.edits_by_instruction
         ):
-            # A FLUX image edited by instruction: Kontext, when it is on this machine, keeps who is in the picture.
+            # An image of a family with an instruction editor (FLUX.1 Kontext), when one is on this machine: it keeps
+            # who is in the picture.
             kontext = await self._models.instruct_model()
             if kontext is not None:
                 chosen, model = kontext, await self._models.resolve(kontext)

@@ -19,6 +19,7 @@ from studio.images.api import MAX_DESCRIBE, DescribeResult, GenerateInput
 from studio.images.generate import GenerateService
 from studio.jobs.kind import Completion, JobKind, check_version
 from studio.jobs.queue import GENERIC_FAILURE, JobQueue
+from studio.models.service import ModelService
 from studio.uploads import Uploads
 
 DESCRIBE_WAIT_S = 13 * 60  # under Discord's 15-minute interaction token, with room to answer
@@ -50,6 +51,9 @@ class DescribeKind(JobKind[DescribeRequest]):
     retry = "fail"  # after a crash nobody waits for the answer
     default_unit_s = 3.0
 
+    def __init__(self, models: ModelService | None = None) -> None:
+        self._models = models
+
     def parse(self, data: Mapping[str, Any]) -> DescribeRequest:
         return DescribeRequest.from_json(data)
 
@@ -63,7 +67,18 @@ class DescribeKind(JobKind[DescribeRequest]):
         return [(Path(request.source_image), SOURCE)]
 
     async def order(self, job: Job, request: DescribeRequest) -> WorkOrder:
-        return WorkOrder(job.id, "describe", DescribeTask(request.count), {SOURCE: Path(request.source_image)})
+        task = DescribeTask(request.count, await self._for_model())
+        return WorkOrder(job.id, "describe", task, {SOURCE: Path(request.source_image)})
+
+    async def _for_model(self) -> str | None:
+        """The base model (preset id) the prompts will be generated with: the default one, which may have its own
+        captioner (tiny-world's captions must be prompts it knows)."""
+        if self._models is None:
+            return None
+        try:
+            return (await self._models.resolve(None)).spec.preset.id
+        except StudioError:  # a default model that is gone: the configured captioner still describes
+            return None
 
     async def complete(self, job: Job, request: DescribeRequest, outcome: DescribeOutcome) -> Completion:
         # The prompts live in the job row: the buttons under them find them there, also after a restart.

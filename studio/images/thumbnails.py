@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
 
 from studio.errors import NotFound
-from studio.gallery.api import GalleryApi, Viewer
+from studio.gallery.api import MAX_BATCH, DeletedImages, GalleryApi, Viewer
 from studio.images.thumbnail_api import THUMB_PX
 from studio.images.thumbs import thumbnail_path
 
@@ -30,6 +31,19 @@ class Thumbnails:
         # Pixels off the event loop: a large PNG takes tens of milliseconds to decode and shrink.
         await asyncio.to_thread(_make_thumbnail, card.path, target)
         return target
+
+    async def delete_images(self, viewer: Viewer, image_ids: Sequence[int]) -> DeletedImages:
+        # The files' names go with the rows: note where the thumbnails are before the gallery deletes the images.
+        cards = [await self._gallery.image(viewer, image_id) for image_id in list(dict.fromkeys(image_ids))[:MAX_BATCH]]
+        deleted = await self._gallery.delete(viewer, image_ids)
+        thumbs = [thumbnail_path(self._thumbs, card.path) for card in cards]
+        await asyncio.to_thread(_unlink, thumbs)
+        return deleted
+
+
+def _unlink(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _make_thumbnail(source: Path, target: Path) -> None:

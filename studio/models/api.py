@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from engine import SUPPORTED_FAMILIES
+
+# The families a base model may be installed as (`studio models add --family`).
+MODEL_FAMILIES: tuple[str, ...] = SUPPORTED_FAMILIES
+
 
 @dataclass(frozen=True)
 class ModelChoice:

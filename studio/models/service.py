@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import LoraSpec, ModelPreset, ModelSpec, all_presets, family_preset
+from engine import LoraSpec, ModelPreset, ModelSpec, all_presets, family_of, family_preset
 from storage import Database, open_database
 from storage.records import ModelRecord
 from studio.errors import NotFound, StudioError
@@ -159,18 +159,8 @@ def _preset_info(preset: ModelPreset, record: ModelRecord | None = None) -> Mode
 
 
 def _memory_note(preset: ModelPreset) -> str | None:
-    """For a 12 B FLUX.1 model: the free GPU memory from which each way of holding it runs a 1024² image."""
-    if preset.family != "flux" or preset.is_test_model:
-        return None
-    from engine import smallest_gpu_for
-
-    refs = 1 if preset.edits_by_instruction else 0  # Kontext: the reference image's tokens join the sequence
-    return (
-        f"bf16 from ~{smallest_gpu_for('resident', references=refs):.0f} GB free, "
-        f"int8/fp8 from ~{smallest_gpu_for('quantized', 'fp8', refs):.0f} GB, "
-        f"nf4 from ~{smallest_gpu_for('quantized', 'nf4', refs):.0f} GB (with bitsandbytes), "
-        f"streamed block by block from ~{smallest_gpu_for('group_offload', references=refs):.0f} GB (slow)"
-    )
+    """What the model's family says about the GPU memory it needs (FLUX.1's ways of holding 12 B), if anything."""
+    return family_of(preset.family).memory_note(preset)
 
 
 async def read_catalog(db_path: Path, default_model: str) -> list[ModelInfo]:

@@ -105,3 +105,17 @@
   // One stream per tab for every job of ours (HTTP/1.1 allows six connections per origin).
   events("/api/events", Object.fromEntries(["queued", "progress", "done", "failed", "cancelled"].map((t) => [t, show])));
 })();
+
+// "Use these settings" (the Image page) opens this page with the options in the query string: fill the form in.
+(() => {
+  const params = new URLSearchParams(window.location.search);
+  let advanced = false;
+  for (const [name, value] of params.entries()) {
+    const field = document.getElementById("create").elements.namedItem(name);
+    if (!(field instanceof HTMLInputElement || field instanceof HTMLTextAreaElement || field instanceof HTMLSelectElement)) continue;
+    if (field.tagName === "SELECT" && ![...field.options].some((o) => o.value === value)) continue;
+    field.value = value;
+    advanced ||= field.closest("details") !== null;
+  }
+  if (advanced) document.querySelector("#create details").open = true;
+})();

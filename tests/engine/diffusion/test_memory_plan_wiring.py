@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.catalog import ModelSpec, get_preset
-from engine.diffusion import pipelines
+from engine.diffusion import device, pipelines
 from engine.diffusion.device import MemoryPlan
 from engine.diffusion.pipelines import PipelineManager
 from engine.types import GenerateRequest
@@ -23,7 +23,7 @@ def test_plans_apply_per_request(tiny_cache: Path, monkeypatch: pytest.MonkeyPat
 
     # Pretend a GPU with 3 GiB free; the model still runs on the CPU.
     monkeypatch.setattr(pipelines, "_free_gb", lambda device: 3.0)
-    monkeypatch.setattr(pipelines, "plan_memory", fake_plan)
+    monkeypatch.setattr(device, "plan_memory", fake_plan)
     manager = PipelineManager(device="cpu", cache_dir=tiny_cache)
     spec = ModelSpec.from_preset(get_preset("tiny-sd"))
     caplog.set_level(logging.INFO, logger="engine.diffusion.device")
@@ -44,7 +44,7 @@ def test_no_plan_on_the_cpu(tiny_cache: Path, monkeypatch: pytest.MonkeyPatch) -
     def fail(*_args: object) -> MemoryPlan:
         raise AssertionError("no memory plan on the CPU")
 
-    monkeypatch.setattr(pipelines, "apply_memory_plan", fail)
+    monkeypatch.setattr(device, "apply_memory_plan", fail)
     manager = PipelineManager(device="cpu", cache_dir=tiny_cache)
     spec = ModelSpec.from_preset(get_preset("tiny-sd"))
     result = manager.generate(

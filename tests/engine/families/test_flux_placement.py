@@ -15,6 +15,7 @@ from engine.catalog import ModelSpec, get_preset
 from engine.diffusion import pipelines
 from engine.diffusion.pipelines import PipelineManager
 from engine.errors import OutOfMemory
+from engine.families.flux import family as flux_family
 from engine.families.flux.memory_plan import FluxPlan, FluxSizes
 from engine.types import GenerateRequest, LoraSpec
 from tests.engine.conftest import max_diff
@@ -35,7 +36,7 @@ def _manager(
         return plan
 
     monkeypatch.setattr(pipelines, "_free_gb", lambda device: 20.0)
-    monkeypatch.setattr(pipelines, "plan_flux_memory", fake_plan)
+    monkeypatch.setattr(flux_family, "plan_flux_memory", fake_plan)
     return PipelineManager(device="cpu", cache_dir=tiny_cache, optimize=optimize)
 
 

@@ -26,6 +26,13 @@ def test_kohya_and_diffusers_layouts_name_their_family() -> None:
     assert guess_family({"lora_unet_double_blocks_0_img_attn_qkv.lora_down.weight": _shape(4, 3072)}) == "flux"
 
 
+def test_a_file_with_two_families_markers_goes_to_the_one_most_tensors_name() -> None:
+    flux = {f"lora_unet_double_blocks_{i}_img_attn_qkv.lora_down.weight": _shape(4, 3072) for i in range(3)}
+    stray = {"text_encoder_2.encoder.layers.0.mlp.fc1.lora_A.weight": _shape(4, 1280)}
+    assert guess_family(flux | stray) == "flux"
+    assert guess_family(stray) == "sdxl"
+
+
 def test_unknown_layouts_and_test_model_sizes_are_not_guessed(tmp_path: Path) -> None:
     # A tiny test model's cross-attention is narrower than any real model's: no claim either way.
     assert (

@@ -171,11 +171,12 @@ def test_t5_waits_in_host_memory_while_a_short_gpu_trains(tiny_cache, tmp_path) 
 def test_a_flux_lora_trains_on_quantized_weights(tiny_cache, tmp_path, monkeypatch, quantization) -> None:
     """A GPU that holds FLUX only quantized still trains (QLoRA-like: frozen rounded weights, fp32 LoRA)."""
     from engine.diffusion import pipelines
+    from engine.families.flux import family as flux_family
     from engine.families.flux.memory_plan import FluxPlan
 
     pytest.importorskip({"fp8": "torch", "int8": "torchao", "nf4": "bitsandbytes"}[quantization])
     monkeypatch.setattr(pipelines, "_free_gb", lambda device: 20.0)  # a pretended GPU, short of memory
-    monkeypatch.setattr(pipelines, "plan_flux_memory", lambda free, **kw: FluxPlan("quantized", quantization))
+    monkeypatch.setattr(flux_family, "plan_flux_memory", lambda free, **kw: FluxPlan("quantized", quantization))
     own = pipelines.PipelineManager("cpu", cache_dir=tiny_cache)
     host = EngineHost(EngineConfig(embedder="tiny-clip"), manager_factory=lambda: own)
     outcome = train.run(WorkOrder(7, "train", _task(tmp_path, steps=4)), context()[0], host)

@@ -1,0 +1,1 @@
+"""SDXL: the family object (family) and how its LoRA trains (training_recipe). The template for a UNet family."""

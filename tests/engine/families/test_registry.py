@@ -1,0 +1,62 @@
+"""The family objects: one per runnable family, each declaring every member of the `Family` Protocol."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from engine.catalog import SUPPORTED_FAMILIES, ModelSpec, get_preset
+from engine.errors import ModelUnavailable
+from engine.families.base import Family
+from engine.families.registry import FAMILIES, denoiser_name, family_of
+
+
+def _members() -> set[str]:
+    declared = set(Family.__annotations__)
+    methods = {name for name, _ in inspect.getmembers(Family, inspect.isfunction) if not name.startswith("_")}
+    return declared | methods
+
+
+def test_the_registry_holds_the_families_the_catalog_runs() -> None:
+    assert tuple(FAMILIES) == SUPPORTED_FAMILIES
+    assert all(family.id == key for key, family in FAMILIES.items())
+
+
+@pytest.mark.parametrize("family_id", list(FAMILIES))
+def test_each_family_declares_every_member(family_id: str) -> None:
+    family = family_of(family_id)
+    missing = [name for name in sorted(_members()) if not hasattr(family, name)]
+    assert missing == []
+    # Its recipe trains the module its pipelines denoise with, and says which family it is.
+    recipe = family.recipe(None)
+    assert recipe.family == family_id
+    assert family.denoiser_name in ("unet", "transformer")
+
+
+def test_an_unknown_family_is_refused_in_one_line() -> None:
+    with pytest.raises(ModelUnavailable, match=r"'sd3' is not supported yet\. Supported families: sd15, sdxl, flux"):
+        family_of("sd3")
+
+
+def test_the_families_differ_where_the_engine_used_to_test_their_names() -> None:
+    unet = [f for f in FAMILIES.values() if f.denoiser_name == "unet"]
+    flow = [f for f in FAMILIES.values() if f.flow_matching]
+    assert unet and flow and not set(map(id, unet)) & set(map(id, flow))
+    for family in flow:  # flow matching: no CFG to use a negative prompt, a transformer over 2×2 patches
+        assert not family.takes_negative_prompt and not family.convolutional and family.bucket_step == 16
+    for family in unet:
+        assert family.takes_negative_prompt and family.convolutional and family.bucket_step == 8
+    assert [f.id for f in FAMILIES.values() if f.trains_text_encoder] == ["sd15"]
+    assert denoiser_name("flux") == "transformer"
+
+
+def test_call_options_and_memory_notes_come_from_the_family() -> None:
+    dev, schnell, sdxl = (ModelSpec.from_preset(get_preset(name)) for name in ("flux-dev", "flux-schnell", "sdxl"))
+    assert family_of(dev.family).call_options(dev.preset) == {"max_sequence_length": 512}
+    assert family_of(schnell.family).call_options(schnell.preset) == {"max_sequence_length": 256}
+    assert family_of(sdxl.family).call_options(sdxl.preset) == {}
+    note = family_of(dev.family).memory_note(dev.preset)
+    assert note is not None and note.startswith("bf16 from ~")
+    assert family_of(sdxl.family).memory_note(sdxl.preset) is None
+    assert family_of("flux").memory_note(get_preset("tiny-flux")) is None  # test models need no note
