@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import secrets
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from cli.commands._local import with_services
+from cli.commands._local import CliDelivery, with_services
 from cli.commands._support import LOCAL, Interrupted
 from studio.errors import StudioError
 from studio.gallery.api import Viewer
@@ -29,6 +31,7 @@ from studio.owner import FolderInUse, web_address
 
 TOKEN_FILE = "web-token"  # noqa: S105 - the file's name (web.auth.TOKEN_FILE), not a secret
 REQUEST_TIMEOUT_S = 60.0  # a bound on a dead owner; an event stream sends a ping every 15 s
+INLINE_TIMEOUT_S = 1800.0  # a request that waits for its job (describe), a first model load included
 Event = dict[str, Any]
 
 if TYPE_CHECKING:
@@ -67,22 +70,53 @@ def find_owner(data_dir: Path) -> Owner | None:
     return Owner(url.rstrip("/"), token) if token else None
 
 
+@dataclass(frozen=True)
+class Body:
+    """What a submission sends: JSON, or a form with files (multipart, as the upload routes take them)."""
+
+    json: dict[str, Any] | None = None
+    fields: Mapping[str, object] = field(default_factory=dict)  # None values are left out
+    files: Mapping[str, tuple[Path, bytes]] = field(default_factory=dict)  # name -> (the file, its bytes)
+
+    def encode(self) -> tuple[bytes, str]:
+        """The request's bytes and content type."""
+        if self.json is not None:
+            return json.dumps(self.json).encode(), "application/json"
+        boundary = secrets.token_hex(16)
+        parts = [
+            _part(boundary, f'name="{name}"', str(value).encode())
+            for name, value in self.fields.items()
+            if value is not None
+        ]
+        for name, (path, data) in self.files.items():
+            safe = re.sub(r"[^\w.-]", "_", path.name) or "upload"  # the name is a label; the core reads the bytes
+            parts.append(_part(boundary, f'name="{name}"; filename="{safe}"', data, "application/octet-stream"))
+        return b"".join([*parts, f"--{boundary}--\r\n".encode()]), f"multipart/form-data; boundary={boundary}"
+
+
+def _part(boundary: str, disposition: str, data: bytes, content_type: str | None = None) -> bytes:
+    head = f"--{boundary}\r\nContent-Disposition: form-data; {disposition}\r\n"
+    if content_type is not None:
+        head += f"Content-Type: {content_type}\r\n"
+    return head.encode() + b"\r\n" + data + b"\r\n"
+
+
 class HandOff:
     """One job handed to the owner: submit, follow, cancel (blocking calls: run them in a thread)."""
 
     def __init__(self, owner: Owner) -> None:
         self._owner = owner
 
-    def _open(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
+    def _open(self, method: str, path: str, body: Body | None = None, timeout: float = REQUEST_TIMEOUT_S) -> Any:
+        headers = {"Authorization": f"Bearer {self._owner.token}"}
+        data = None
+        if body is not None:
+            data, headers["Content-Type"] = body.encode()
         request = urllib.request.Request(  # noqa: S310 - the owner's own http://127.0.0.1 address
-            self._owner.url + path,
-            data=data,
-            method=method,
-            headers={"Authorization": f"Bearer {self._owner.token}", "Content-Type": "application/json"},
+            self._owner.url + path, data=data, method=method, headers=headers
         )
         try:
-            return urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S)  # noqa: S310
+            return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310
         except urllib.error.HTTPError as exc:
             if exc.code == 401:  # `studio web token --rotate` since the owner started: it still knows the old one
                 raise StudioError(
@@ -93,9 +127,9 @@ class HandOff:
         except OSError as exc:
             raise StudioError(f"The studio at {self._owner.url} did not answer ({exc}); is it still running?") from None
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        """A JSON request; the decoded answer, or StudioError with the API's one-line reason."""
-        with self._open(method, path, body) as answer:
+    def call(self, method: str, path: str, body: Body | None = None, timeout: float = REQUEST_TIMEOUT_S) -> Any:
+        """A request; the decoded JSON answer, or StudioError with the API's one-line reason."""
+        with self._open(method, path, body, timeout) as answer:
             return json.loads(answer.read() or b"null")
 
     def follow(self, job_id: int, on_event: Callable[[Event], None]) -> Event:
@@ -164,7 +198,7 @@ class Bar:
             self._bar = None
 
 
-async def run_handed_off(owner: Owner, submit_path: str, body: dict[str, Any]) -> int:
+async def run_handed_off(owner: Owner, submit_path: str, body: Body) -> int:
     """Submit a job to the owner and follow it to its end; its id once done.
 
     A failed job raises StudioError with its message; Ctrl+C (the task's cancellation) cancels the job through the
@@ -196,18 +230,45 @@ async def run_handed_off(owner: Owner, submit_path: str, body: dict[str, Any]) -
     return job_id
 
 
-async def hand_off_images(
-    settings: Settings, refused: FolderInUse, submit_path: str, body: dict[str, Any]
-) -> JobResult:
-    """Hand an image job to the folder's owner and return its result as the local path would (the owner wrote the
-    files into the same data folder; read-only, beside it); without a web-serving owner, the refusal with a hint."""
+def _owner_or_refusal(settings: Settings, refused: FolderInUse) -> Owner:
     owner = find_owner(settings.data_dir)
     if owner is None:
         raise FolderInUse(f"{refused.user_message} {enable_hint(settings.data_dir)}") from None
-    job_id = await run_handed_off(owner, submit_path, body)
+    return owner
+
+
+async def locally_or_handed_off(
+    settings: Settings, work: Callable[[Services, CliDelivery], Awaitable[JobResult]], submit_path: str, body: Body
+) -> JobResult:
+    """Run `work` on this process's own queue; when another process owns the folder, hand the job to it instead."""
+    try:
+        result: JobResult = await with_services(settings, work)
+    except FolderInUse as refused:
+        result = await hand_off_images(settings, refused, submit_path, body)
+    return result
+
+
+async def hand_off_images(settings: Settings, refused: FolderInUse, submit_path: str, body: Body) -> JobResult:
+    """Hand an image job to the folder's owner and return its result as the local path would (the owner wrote the
+    files into the same data folder; read-only, beside it); without a web-serving owner, the refusal with a hint."""
+    job_id = await run_handed_off(_owner_or_refusal(settings, refused), submit_path, body)
 
     async def read(services: Services, _delivery: object) -> JobResult:
         return await services.gallery.job_result(Viewer(LOCAL), job_id)
 
     result: JobResult = await with_services(settings, read, start=False)
     return result
+
+
+async def hand_off_describe(
+    settings: Settings, refused: FolderInUse, image: Path, data: bytes, count: int
+) -> list[str]:
+    """The prompts the owner's /describe finds for an image. The route answers once the job is done, so Ctrl+C
+    leaves that one job to finish in the studio (its id comes only with the answer)."""
+    client = HandOff(_owner_or_refusal(settings, refused))
+    body = Body(fields={"count": count}, files={"image": (image, data)})
+    try:
+        answer = await asyncio.to_thread(client.call, "POST", "/api/describe", body, INLINE_TIMEOUT_S)
+    except asyncio.CancelledError:
+        raise Interrupted("interrupted: the studio finishes describing the image on its own") from None
+    return [str(prompt) for prompt in answer["prompts"]]

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cli.commands._handoff import hand_off_images
-from cli.commands._local import OUT_DIR, CliDelivery, copy_failed, copy_result, print_result, wait_result, with_services
+from cli.commands._handoff import Body, locally_or_handed_off
+from cli.commands._local import OUT_DIR, CliDelivery, copy_failed, copy_result, print_result, wait_result
 from cli.commands._support import LOCAL, Context, run_async
 from studio.images.api import ASPECTS, SCHEDULERS, GenerateInput, JobResult
-from studio.owner import FolderInUse
 
 if TYPE_CHECKING:
     from studio.container import Services
@@ -25,10 +24,8 @@ async def generate_locally(obj: Context, options: GenerateInput, out: Path | Non
     async def go(services: Services, delivery: CliDelivery) -> JobResult:
         return await wait_result(services, delivery, await services.generate.submit(LOCAL, options))
 
-    try:
-        result: JobResult = await with_services(obj.settings, go)
-    except FolderInUse as refused:
-        result = await hand_off_images(obj.settings, refused, "/api/generate/text-to-image", _as_api(options))
+    body = Body(json=_as_api(options))
+    result = await locally_or_handed_off(obj.settings, go, "/api/generate/text-to-image", body)
     if out is not None:
         try:
             result = await asyncio.to_thread(copy_result, result, out)

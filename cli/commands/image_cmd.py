@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cli.commands._handoff import Body, hand_off_describe, locally_or_handed_off
 from cli.commands._local import OUT_DIR, CliDelivery, copy_failed, copy_result, print_result, wait_result, with_services
 from cli.commands._support import LOCAL, Context, run_async
-from studio.images.api import DescribeResult, EditImageInput, JobResult, VaryImageInput
+from studio.images.api import EditImageInput, JobResult, VaryImageInput
+from studio.owner import FolderInUse
 
 IMAGE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -34,11 +36,18 @@ def describe(obj: Context, image: Path, count: int) -> None:
     """Print numbered candidate prompts for IMAGE, exactly as /describe finds them."""
     data = image.read_bytes()
 
-    async def go(services: Services, _delivery: CliDelivery) -> DescribeResult:
-        return await services.describe.describe(LOCAL, data, count)
+    async def go(services: Services, _delivery: CliDelivery) -> list[str]:
+        return list((await services.describe.describe(LOCAL, data, count)).prompts)
 
-    result: DescribeResult = run_async(lambda: with_services(obj.settings, go))
-    for n, prompt in enumerate(result.prompts, start=1):
+    async def locally_or_handed_off() -> list[str]:
+        try:
+            prompts: list[str] = await with_services(obj.settings, go)
+        except FolderInUse as refused:
+            prompts = await hand_off_describe(obj.settings, refused, image, data, count)
+        return prompts
+
+    prompts: list[str] = run_async(locally_or_handed_off)
+    for n, prompt in enumerate(prompts, start=1):
         click.echo(f"{n}. {prompt}")
 
 
@@ -68,7 +77,9 @@ def vary(
     async def go(services: Services, delivery: CliDelivery) -> JobResult:
         return await wait_result(services, delivery, await services.edits.vary_image(LOCAL, data, options))
 
-    result: JobResult = run_async(lambda: with_services(obj.settings, go))
+    fields = {"instruction": instruction, "strength": strength, "count": count, "model": model, "seed": seed}
+    body = Body(fields=fields, files={"image": (image, data)})
+    result: JobResult = run_async(lambda: locally_or_handed_off(obj.settings, go, "/api/vary", body))
     _finish(result, out)
 
 
@@ -104,5 +115,8 @@ def edit(
         ticket = await services.edits.edit_image(LOCAL, data, options, mask_data)
         return await wait_result(services, delivery, ticket)
 
-    result: JobResult = run_async(lambda: with_services(obj.settings, go))
+    fields = {"instruction": instruction, "region": region, "count": count, "model": model, "seed": seed}
+    files = {"image": (image, data)} | ({"mask": (mask, mask_data)} if mask is not None and mask_data else {})
+    body = Body(fields=fields, files=files)
+    result: JobResult = run_async(lambda: locally_or_handed_off(obj.settings, go, "/api/edit", body))
     _finish(result, out)

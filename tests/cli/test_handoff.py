@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from cli.commands._handoff import TOKEN_FILE, find_owner
 from studio.owner import WEB_ADDRESS_NAME, acquire, announce_web, web_address, withdraw_web
@@ -27,6 +28,7 @@ LIMIT_S = 240.0  # a bound on a hang, not a speed expectation
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "STUDIO_"))}
     env.update(PYTHONPATH=str(ROOT), STUDIO_DEVICE="cpu", STUDIO_BACKEND="thread")
+    env.update(STUDIO_CAPTIONER="tiny-blip", STUDIO_SEGMENTER="tiny-clipseg")  # describe, vary, edit on tiny models
     return env
 
 
@@ -84,6 +86,36 @@ def test_generate_hands_its_job_to_the_web_serving_owner(owner: Path, tmp_path: 
 
 
 @pytest.mark.slow
+def test_describe_vary_and_edit_hand_off_their_uploads(owner: Path, tmp_path: Path) -> None:
+    picture, mask, out = tmp_path / "in.png", tmp_path / "mask.png", tmp_path / "out"
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(picture)
+    white = Image.new("L", (64, 64), 0)
+    white.paste(255, (16, 16, 48, 48))
+    white.save(mask)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(_argv(owner, *args), capture_output=True, text=True, env=_env(), timeout=LIMIT_S)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    described = run("describe", str(picture), "-n", "2").stdout.splitlines()
+    assert [line[:3] for line in described] == ["1. ", "2. "] and all(len(line) > 3 for line in described)
+    varied = run("vary", str(picture), "make it blue", "-n", "1", "-m", "tiny-sd", "--out", str(out)).stdout
+    assert varied.startswith("Output prompt: ") and "blue" in varied.splitlines()[0]
+    vary_job = int(re.search(r"^job (\d+): 1 image\(s\), model tiny-sd", varied, re.M).group(1))
+    edited = run(
+        "edit", str(picture), "make it blue", "--mask", str(mask), "-n", "1", "-m", "tiny-sd", "--out", str(out)
+    )
+    edit_job = int(re.search(r"^job (\d+): 1 image\(s\)", edited.stdout, re.M).group(1))
+    assert f"mask overlay: {out / f'job{edit_job}_mask_overlay.png'}" in edited.stdout
+    jobs = _jobs(owner)
+    assert [jobs[job] for job in (vary_job - 1, vary_job, edit_job)] == [("done", "web")] * 3  # describe, vary, edit
+    names = {path.name for path in out.iterdir()}
+    assert {name.split("_")[0] for name in names} == {f"job{vary_job}", f"job{edit_job}"}
+    assert len(names) == 3  # vary's image; edit's image and its mask overlay
+
+
+@pytest.mark.slow
 def test_ctrl_c_cancels_the_handed_off_job(owner: Path, tmp_path: Path) -> None:
     err = tmp_path / "stderr.txt"
     argv = _argv(owner, "generate", "interrupt me", "-n", "8", "-m", "tiny-sd", "--steps", "50")
@@ -125,12 +157,16 @@ def test_a_token_the_owner_does_not_know_is_refused_in_words(owner: Path) -> Non
     assert "rotated-since" not in done.stderr
 
 
-def test_without_a_web_serving_owner_the_refusal_says_how_to_hand_off(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["generate", "describe", "vary"])
+def test_without_a_web_serving_owner_the_refusal_says_how_to_hand_off(tmp_path: Path, command: str) -> None:
     data = tmp_path / "data"
+    picture = tmp_path / "in.png"
+    Image.new("RGB", (32, 32), "gray").save(picture)
+    args = {"generate": ("a boat",), "describe": (str(picture),), "vary": (str(picture), "make it blue")}[command]
     lock = acquire(data, "studio run")  # an owner without the web
     try:
         done = subprocess.run(
-            _argv(data, "generate", "x", "-n", "1"), capture_output=True, text=True, env=_env(), timeout=LIMIT_S
+            _argv(data, command, *args, "-n", "1"), capture_output=True, text=True, env=_env(), timeout=LIMIT_S
         )
     finally:
         lock.release()
