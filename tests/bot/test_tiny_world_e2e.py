@@ -1,10 +1,11 @@
 """End to end through Discord on tiny-world: pick a new concept by reactions, /train it, and see it drawn and posted.
 
 discord.py's real code against the fake Discord, the real services and the real engine on the built-in tiny-world
-model (its default). A member varies an uploaded zorp (a purple star in an orange ring, a shape the model never
-saw) with /vary at a low strength, picks the 20 results by reactions into a set, trains with /train at the preset's
-settings (prior preservation included), finds the LoRA in /generate's model picker, generates with it, and an
-auto-post with it posts an image that the pixel reader (engine/tiny/world/concept.py) reads as a zorp.
+model (the default). A member varies ten uploaded zorps (a purple star in an orange ring, a shape the model never
+saw) with /vary at the lowest strength, picks the 20 results by reactions into a set and corrects their captions,
+trains with /train at the preset's settings (prior preservation included), finds the LoRA in /generate's model
+picker, generates with it, and an auto-post with it posts images that the pixel reader
+(engine/tiny/world/concept.py) reads as zorps. About 50 s of CPU (BENCHMARKS.md, "Model quality").
 """
 
 from __future__ import annotations
