@@ -6,11 +6,18 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from engine.errors import ModelUnavailable
+from engine.tiny.world.prompts import WORLD_SAMPLES, scene_prompts
 
 ASPECTS: tuple[str, ...] = ("1:1", "2:3", "3:2", "16:9", "9:16")
 ATTENTION_MODULES: tuple[str, ...] = ("to_k", "to_q", "to_v", "to_out.0")
 # The families the engine runs (the catalog re-exports this with the declared-only ones).
 RUNNABLE_FAMILIES: tuple[str, ...] = ("sd15", "sdxl", "flux")
+# Checkpoint samples of a character LoRA on a real model (the same for every run, so runs compare).
+PORTRAIT_SAMPLES: tuple[str, ...] = (
+    "{trigger}, portrait photo, looking at the camera",
+    "{trigger}, full body, standing",
+    "{trigger}, walking in a city street at night",
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,15 @@ class TrainingPreset:
     resolution: int
     steps_per_image: int
     target_modules: tuple[str, ...] = ATTENTION_MODULES
+    # Drawn at each checkpoint with fixed seeds, "{trigger}" replaced by the run's trigger word: prompts the
+    # model can draw, so that checkpoints and runs on it compare.
+    sample_prompts: tuple[str, ...] = PORTRAIT_SAMPLES
+    # Prior preservation (kohya's "reg images", DreamBooth's class images): images the base model draws before
+    # the run, trained beside the set with weight `prior_weight` so the LoRA keeps what the model knew. From
+    # `prior_prompts`, or when empty from the set's captions without the trigger word. 0: off.
+    prior_images: int = 0
+    prior_weight: float = 1.0
+    prior_prompts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -228,8 +244,21 @@ _TINY_WORLD = replace(
     guidance=3.0,
     aspect_sizes=_sizes({"1:1": (32, 32), "2:3": (32, 48), "3:2": (48, 32), "16:9": (56, 32), "9:16": (32, 56)}),
     # LoRAs train at its native 32 px, rank 8, lr 1e-3, batch 4: 200 steps for 20 images (40 views of each),
-    # which taught it a new concept better than 100 or 400 (BENCHMARKS.md, "Model quality").
-    training=TrainingPreset(8, 8, 1e-3, 4, 1, 32, 40),
+    # which taught it a new concept better than 100 or 400 (BENCHMARKS.md, "Model quality"). The tiny model is
+    # fragile (a LoRA wrecks prompts without the trigger): prior preservation on the world's own scene prompts
+    # keeps them, as measured in BENCHMARKS.md; samples ask for the concept in the world's grammar.
+    training=TrainingPreset(
+        8,
+        8,
+        1e-3,
+        4,
+        1,
+        32,
+        40,
+        sample_prompts=WORLD_SAMPLES,
+        prior_images=40,
+        prior_prompts=scene_prompts(40, seed=40),
+    ),
     description=(
         "A toy world of coloured shapes, for trying the studio without a GPU: 32 px images of circles, squares "
         "and triangles in 8 colours, e.g. 'a red circle on a blue background'. It knows nothing else."

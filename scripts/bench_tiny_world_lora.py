@@ -12,7 +12,7 @@
 Also prints the reader on the training images and on their VAE round trip (the most a generation can show).
 
 Usage: PYTHONPATH=. python scripts/bench_tiny_world_lora.py [--steps N] [--rank N] [--learning-rate X]
-       [--prompts 30] [--others 50] [--images 20] [--set-seed 1]
+       [--prior-images N] [--prompts 30] [--others 50] [--images 20] [--set-seed 1]
 """
 
 from __future__ import annotations
@@ -71,13 +71,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="studio train --steps (default: the preset's)")
     parser.add_argument("--rank", type=int)
     parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--prior-images", type=int, help="studio train --prior-images (0: off; default: the preset's)")
     parser.add_argument("--prompts", type=int, default=30, help="trigger prompts per scale")
     parser.add_argument("--others", type=int, default=50, help="prompts without the trigger, for fidelity")
     parser.add_argument("--images", type=int, default=20)
     parser.add_argument("--set-seed", type=int, default=1, help="the seed that draws the training zorps")
     args = parser.parse_args()
     options: list[str] = []
-    for flag, value in (("--steps", args.steps), ("--rank", args.rank), ("--learning-rate", args.learning_rate)):
+    given = [("--steps", args.steps), ("--rank", args.rank), ("--learning-rate", args.learning_rate)]
+    for flag, value in [*given, ("--prior-images", args.prior_images)]:
         if value is not None:
             options += [flag, str(value)]
     if args.images < 20:

@@ -226,7 +226,7 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = None
     data_dir: Path = Path("data")
     dev_guild_id: int | None = None
-    default_model: str = "tiny-sd"
+    default_model: str = "tiny-world"  # the built-in model that draws recognisable pictures offline
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     max_attachment_mb: int = Field(default=20, ge=1, le=100)
     engine: EngineSettings = EngineSettings()

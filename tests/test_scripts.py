@@ -74,3 +74,14 @@ def test_the_gallery_benchmark_times_every_query() -> None:
 def test_the_web_benchmark_serves_its_load() -> None:
     out = _run("scripts/bench_web.py", "--requests", "40", "--concurrency", "4")
     assert "40 requests (5 kinds, 4 at a time)" in out and ", 0 failed" in out and "heartbeat every 20 ms" in out
+
+
+@pytest.mark.slow
+def test_the_tiny_world_lora_grid_trains_both_loras_and_writes_the_figure(tmp_path: Path) -> None:
+    from PIL import Image
+
+    out = tmp_path / "grid.png"
+    printed = _run("scripts/make_tiny_world_lora_grid.py", "--steps", "2", "--seeds", "1", "--out", str(out))
+    assert printed.count("trained ") == 2 and "wrote " in printed
+    with Image.open(out) as figure:  # two panels of 4 scales; 2 rows (a prompt with the trigger, one without)
+        assert figure.width > 8 * 96 and figure.height > 2 * 96

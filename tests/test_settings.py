@@ -21,7 +21,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_defaults_without_env_file() -> None:
     settings = load_settings(env_file=None)
     assert settings.data_dir == Path("data")
-    assert settings.default_model == "tiny-sd"
+    assert settings.default_model == "tiny-world"  # recognisable pictures offline
     assert settings.engine.device == "auto"
     assert settings.dev_guild_id is None
     assert settings.db_path == Path("data/studio.db")

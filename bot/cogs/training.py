@@ -42,6 +42,7 @@ class TrainingCog(commands.GroupCog, group_name="train", group_description="Trai
         resolution="Training resolution in pixels (default: the model's)",
         optimizer="adamw (default), adamw8bit (less memory, CUDA) or prodigy (finds its own learning rate)",
         train_text_encoder="Train the text encoder too (SD 1.5 only; slower, stronger on the trigger word)",
+        prior_images="Images the base model draws to keep what it knew (prior preservation; 0: off)",
     )
     @app_commands.choices(
         optimizer=[app_commands.Choice(name=name, value=name) for name in ("adamw", "adamw8bit", "prodigy")]
@@ -58,6 +59,7 @@ class TrainingCog(commands.GroupCog, group_name="train", group_description="Trai
         resolution: app_commands.Range[int, 32, 2048] | None = None,
         optimizer: str | None = None,
         train_text_encoder: bool | None = None,
+        prior_images: app_commands.Range[int, 0, 1000] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         plan = await self._training.plan(
@@ -71,6 +73,7 @@ class TrainingCog(commands.GroupCog, group_name="train", group_description="Trai
             resolution=resolution,
             optimizer=optimizer,
             train_text_encoder=train_text_encoder,
+            prior_images=prior_images,
         )
         await interaction.followup.send(embed=plan_embed(plan), view=plan_buttons(plan.run_id), ephemeral=True)
 

@@ -81,6 +81,7 @@ def demo(obj: Context) -> None:
     inp = GenerateInput(prompt="a red circle on a blue background", count=4, model="tiny-world", seed=42)
     print_result(run_async(lambda: generate_locally(obj, inp, None)))
     click.echo(
-        "tiny-world is a toy world of coloured shapes (32 px, e.g. 'two yellow triangles on a black background'). "
-        "For real pictures, give a real model: `studio generate PROMPT -m sd15`, or STUDIO_DEFAULT_MODEL=sd15."
+        "These are recognisable shapes: tiny-world, the default model, draws a toy world of coloured shapes (32 px, "
+        "e.g. 'two yellow triangles on a black background'). For real pictures, point at a real model: "
+        "`studio generate PROMPT -m sd15`, or STUDIO_DEFAULT_MODEL=sd15."
     )

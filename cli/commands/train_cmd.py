@@ -62,6 +62,9 @@ def _result_lines(result: TrainingResult, services: Services) -> list[str]:
 @click.option("--resolution", type=int, help="Training resolution in pixels (default: the model's).")
 @click.option("--optimizer", type=click.Choice(["adamw", "adamw8bit", "prodigy"]), help="Default: adamw.")
 @click.option("--train-text-encoder", is_flag=True, default=None, help="Train the text encoder too (SD 1.5).")
+@click.option(
+    "--prior-images", type=int, help="Prior-preservation images the base model draws (0: off; default: the model's)."
+)
 @click.option("--trigger", help="The trigger word (default: the name).")
 @click.option("--resume", is_flag=True, help="Go on with the interrupted run of --name from its last checkpoint.")
 @click.option("--force", is_flag=True, help="Train on fewer images than min_training_images asks.")
@@ -77,6 +80,7 @@ def train(
     resolution: int | None,
     optimizer: str | None,
     train_text_encoder: bool | None,
+    prior_images: int | None,
     trigger: str | None,
     resume: bool,
     force: bool,
@@ -106,6 +110,7 @@ def train(
                 "resolution": resolution,
             }
             settings |= {"optimizer": optimizer, "train_text_encoder": train_text_encoder or None}  # None: preset's
+            settings["prior_images"] = prior_images
             # Everything that can refuse the run is asked before an image is copied or captioned.
             found = await asyncio.to_thread(read_folder, images, obj.settings.max_attachment_bytes)
             await check_folder(services, LOCAL, found, name, base_model, settings, force=force)

@@ -21,6 +21,7 @@ from engine.training.types import TrainConfig
 
 USER_FIELDS = (
     "steps", "rank", "learning_rate", "resolution", "batch_size", "optimizer", "seed", "train_text_encoder",
+    "prior_images",
 )  # fmt: skip
 
 
@@ -134,6 +135,9 @@ def plan_training(
         "sample_prompts": tuple(sample_prompts),
         "sample_steps": min(20, preset.steps),
         "steps": 1,
+        "prior_images": t.prior_images,
+        "prior_weight": t.prior_weight,
+        "prior_prompts": t.prior_prompts,
     }
     sources = {name: "preset" for name in values}
     sources["mixed_precision"] = "engine"
@@ -168,7 +172,10 @@ def plan_training(
             f"This run needs about {need:.1f} GB of GPU memory and {budget:.1f} GB is there, even with batch 1 "
             f"and gradient checkpointing. Lower the resolution (now {config.resolution}) or the rank (now {rank})."
         )
-    samples = config.steps * config.batch_size * config.grad_accum
+    # The prior images train beside the set's, as many per step; drawing them costs about a sample each.
+    samples = config.steps * config.batch_size * config.grad_accum * (2 if config.prior_images else 1)
+    # Drawing them first: two forward passes a step (guidance), a forward pass about a third of a training sample.
+    drawing = config.prior_images * config.sample_steps * 2 / 3
     per_sample = cost.sample_s_cpu if gpu_gb is None else cost.sample_s_gpu
     per_sample *= (config.resolution / cost.base_px) ** 2
     return TrainPlan(
@@ -176,7 +183,7 @@ def plan_training(
         sources=sources,
         images=images,
         samples=samples,
-        estimate_s=samples * per_sample,
+        estimate_s=(samples + drawing) * per_sample,
         disk_bytes=disk_bytes(cost, config),
         memory_gb=need,
         budget_gb=budget,
@@ -226,6 +233,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "rank": (1, 256),
     "learning_rate": (1e-6, 10.0),  # Prodigy takes about 1.0
     "batch_size": (1, 64),
+    "prior_images": (0, 1000),
 }
 
 
@@ -247,3 +255,16 @@ def _check(config: TrainConfig, preset: ModelPreset) -> None:
             "Text-encoder training is for SD 1.5 models: SDXL trains its UNet only, as kohya advises (its two "
             "encoders are large, and caching their outputs is what makes the run fit)."
         )
+
+
+def out_of_memory_advice(cfg: TrainConfig) -> str:
+    """What to change after an out-of-memory error, from the settings that ran out (cheapest change first)."""
+    tries = []
+    if cfg.batch_size > 1:
+        tries.append(
+            f"batch 1 with gradient accumulation {cfg.batch_size * cfg.grad_accum} (the same samples per step)"
+        )
+    if not cfg.gradient_checkpointing:
+        tries.append("gradient checkpointing")
+    tries.append(f"a lower resolution (now {cfg.resolution}px) or rank (now {cfg.rank})")
+    return f"Out of GPU memory at {cfg.resolution}px, batch {cfg.batch_size}. Try " + ", then ".join(tries) + "."

@@ -23,11 +23,13 @@ from engine.diffusion.lora import peft_as_intended
 from engine.errors import EngineError, OutOfMemory, Stopped
 from engine.families.registry import denoiser_name, family_of
 from engine.training import checkpoint
+from engine.training.autoconfig import out_of_memory_advice
 from engine.training.data import Prepared, prepare
+from engine.training.prior import prior_items, prior_prompts
 from engine.training.recipes import recipe_for
 from engine.training.samples import Samples, Shot
 from engine.training.text_lora import TextEncoderLora, split
-from engine.training.types import SAMPLE_SCALES, Checkpoint, TrainConfig, TrainOutcome, TrainTask
+from engine.training.types import SAMPLE_SCALES, Checkpoint, TrainOutcome, TrainTask
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class Trainer:
         self._dirty = True
         self.objective = self.recipe.objective(pipe, self.config.min_snr_gamma)
         self.text: TextEncoderLora | None = None  # the text encoder's LoRA, when it trains too
+        self.prior: Prepared | None = None  # the base model's own images, when prior preservation is on
 
     # 1. Set-up ---------------------------------------------------------------------------------------------
 
@@ -166,6 +169,9 @@ class Trainer:
             epoch, index = divmod((step - 1) * cfg.grad_accum + micro, epoch_batches)
             loss = self._loss(data, data.batches(cfg.seed, epoch, cfg.batch_size)[index])
             (loss / cfg.grad_accum).backward()
+            if self.prior is not None:  # as many prior images beside them, their own order; a backward each
+                prior = self._loss(self.prior, self._prior_batch((step - 1) * cfg.grad_accum + micro))
+                (prior * cfg.prior_weight / cfg.grad_accum).backward()
             value = loss.item()  # one wait for the device per micro-step, after the backward pass is queued
             if not math.isfinite(value):
                 half = (
@@ -182,6 +188,13 @@ class Trainer:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         return total
+
+    def _prior_batch(self, micro_step: int) -> list[int]:
+        """The prior images of a micro-step: epochs of their own (seed + 1), a function of the step alone."""
+        assert self.prior is not None
+        seed, size = self.config.seed + 1, self.config.batch_size
+        epoch, index = divmod(micro_step, len(self.prior.batches(seed, 0, size)))
+        return self.prior.batches(seed, epoch, size)[index]
 
     def _pause(self) -> None:
         """Before other jobs use the pipeline between two steps: inference mode, as they expect."""
@@ -246,6 +259,13 @@ class Trainer:
         cfg = self.config
         ctx.raise_if_cancelled()
         data = prepare(self.pipe, self.recipe, self.task.items, cfg.resolution, self.device)
+        preset = self.task.model.preset
+        prompts = prior_prompts(cfg, self.task.items, self.task.trigger_word)
+        regular = prior_items(
+            self.pipe, cfg, prompts, self.task.run_dir, guidance=preset.guidance, scheduler=preset.scheduler
+        )
+        if regular:  # drawn before any adapter of this run exists: the base model's own images
+            self.prior = prepare(self.pipe, self.recipe, regular, cfg.resolution, self.device)
         # The captions are encoded: a large text encoder (FLUX's T5) may wait in host memory, streamed in only to
         # encode a prompt (the samples', a generation's). It stays so after the run, until the model loads again.
         if cfg.text_encoder_offload and family_of(self.recipe.family).offload_text_encoder(self.pipe, str(self.device)):
@@ -368,19 +388,6 @@ class Trainer:
             resumed_at=resumed_at,
             elapsed_s=time.time() - self.started,
         )
-
-
-def out_of_memory_advice(cfg: TrainConfig) -> str:
-    """What to change after an out-of-memory error, from the settings that ran out (cheapest change first)."""
-    tries = []
-    if cfg.batch_size > 1:
-        tries.append(
-            f"batch 1 with gradient accumulation {cfg.batch_size * cfg.grad_accum} (the same samples per step)"
-        )
-    if not cfg.gradient_checkpointing:
-        tries.append("gradient checkpointing")
-    tries.append(f"a lower resolution (now {cfg.resolution}px) or rank (now {cfg.rank})")
-    return f"Out of GPU memory at {cfg.resolution}px, batch {cfg.batch_size}. Try " + ", then ".join(tries) + "."
 
 
 def _cast(cond: Any, dtype: torch.dtype) -> Any:

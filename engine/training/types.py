@@ -44,6 +44,11 @@ class TrainConfig:
     checkpoint_every: int = 0  # steps; 0: every quarter of the run
     sample_prompts: tuple[str, ...] = ()  # drawn at each checkpoint with fixed seeds
     sample_steps: int = 20
+    # Prior preservation: `prior_images` images the base model draws from `prior_prompts` (empty: the captions
+    # without the trigger word) before the first step, trained beside the set with loss weight `prior_weight`.
+    prior_images: int = 0
+    prior_weight: float = 1.0
+    prior_prompts: tuple[str, ...] = ()
     max_grad_norm: float = 1.0
 
     @property

@@ -87,6 +87,7 @@ class TrainingApi(Protocol):
         resolution: int | None = None,
         optimizer: str | None = None,
         train_text_encoder: bool | None = None,
+        prior_images: int | None = None,
     ) -> PlanView: ...
 
     async def start(self, caller: Caller, run_id: int) -> JobTicket: ...

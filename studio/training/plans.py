@@ -14,6 +14,7 @@ def plan_to_json(
 ) -> dict[str, Any]:
     config = dataclasses.asdict(plan.config)
     config["sample_prompts"] = list(plan.config.sample_prompts)
+    config["prior_prompts"] = list(plan.config.prior_prompts)
     return {
         "v": 1,
         "config": config,
@@ -33,4 +34,15 @@ def plan_to_json(
 def config_from_plan(plan: Mapping[str, Any]) -> TrainConfig:
     values = dict(plan["config"])
     values["sample_prompts"] = tuple(values.get("sample_prompts", ()))
+    values["prior_prompts"] = tuple(values.get("prior_prompts", ()))
     return TrainConfig(**values)
+
+
+def prior_text(config: Mapping[str, Any]) -> str:
+    """The plan's prior-preservation row: how many base-model images, drawn from what, at what weight."""
+    count = int(config.get("prior_images", 0))
+    if not count:
+        return "off"
+    prompts = config.get("prior_prompts") or []
+    source = f"the model's own prompts, e.g. '{prompts[0]}'" if prompts else "the set's captions without the trigger"
+    return f"{count} images the base model draws from {source}; weight {config.get('prior_weight', 1.0):g}"

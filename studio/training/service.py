@@ -24,7 +24,7 @@ from studio.names import kept_name
 from studio.training.api import SOURCE_LABELS, PlanRow, PlanView, RunInfo
 from studio.training.kind import TrainRequest
 from studio.training.pace import calibrate
-from studio.training.plans import plan_to_json
+from studio.training.plans import plan_to_json, prior_text
 from studio.training.registry import Registry
 from studio.training.results import TrainingResult
 from studio.training.sizing import WorkersQuery, plan_for, training_worker, worker_json
@@ -33,8 +33,6 @@ from studio.trainsets.service import TrainsetService
 
 log = logging.getLogger(__name__)
 
-# Fixed sample prompts: the same for every run, so that checkpoints and runs can be compared.
-SAMPLE_PROMPTS = ("portrait photo, looking at the camera", "full body, standing", "walking in a city street at night")
 ROWS = (  # (config field, label)
     ("steps", "Steps"),
     ("batch_size", "Batch size"),
@@ -120,6 +118,7 @@ class TrainService:
         resolution: int | None = None,
         optimizer: str | None = None,
         train_text_encoder: bool | None = None,
+        prior_images: int | None = None,
         force: bool = False,
     ) -> PlanView:
         """Check the set, size the run, store the plan; nothing runs until `start`. `force`: at the command line,
@@ -138,6 +137,7 @@ class TrainService:
         trigger = found.trigger_word or requested.replace("-", "")
         overrides: dict[str, Any] = {"steps": steps, "rank": rank, "learning_rate": learning_rate}
         overrides |= {"resolution": resolution, "optimizer": optimizer, "train_text_encoder": train_text_encoder}
+        overrides["prior_images"] = prior_images
         plan, worker = await self._sized(base, len(items), trigger, overrides)
         name = await self.registry.free_name(requested)
         lineage: dict[str, Any] = {"set": found.name, "images": len(items)}
@@ -176,7 +176,9 @@ class TrainService:
     ) -> tuple[TrainPlan, WorkerInfo]:
         """The run's settings sized to the worker that will run it (`sizing`), and that worker."""
         worker = await training_worker(self._workers)
-        prompts = tuple(f"{trigger}, {p}" for p in SAMPLE_PROMPTS)
+        # The model's own sample prompts (a portrait on a real model, the world's grammar on tiny-world): the same
+        # for every run on it, so that checkpoints and runs compare.
+        prompts = tuple(p.replace("{trigger}", trigger) for p in base.spec.preset.training.sample_prompts)
         return plan_for(worker, base.spec.preset, images=images, overrides=overrides, sample_prompts=prompts), worker
 
     async def check_settings(self, caller: Caller, base_model: str | None, images: int, **overrides: Any) -> str:
@@ -335,6 +337,7 @@ def plan_view(run: TrainingRun, summary: str, weak: int) -> PlanView:
         elif field_name == "learning_rate":
             value = f"{value:g}"
         rows.append(PlanRow(label, str(value), SOURCE_LABELS.get(sources.get(field_name, "preset"), "model preset")))
+    rows.append(PlanRow("Prior preservation", prior_text(config), SOURCE_LABELS[sources.get("prior_images", "preset")]))
     if config.get("text_encoder_offload"):  # FLUX on a GPU too small to keep T5 beside the training
         source = SOURCE_LABELS.get(sources.get("text_encoder_offload", "memory"), "model preset")
         rows.append(PlanRow("T5 text encoder", "in host memory while it trains", source))

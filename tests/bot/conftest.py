@@ -55,13 +55,9 @@ class Studio:
     async def open(self, *, start: bool = True, **settings_overrides: Any) -> StudioBot:
         """New services and a new bot on the data dir; `start=False` leaves the queue undispatched."""
         await self.close()
-        settings = load_settings(
-            env_file=None,
-            STUDIO_DATA_DIR=self.data_dir,
-            STUDIO_DEVICE="cpu",
-            STUDIO_DEFAULT_MODEL="tiny-sd",
-            **settings_overrides,
-        )
+        # tiny-sd unless a test names another: 4 steps, where the default tiny-world takes 20.
+        pinned: dict[str, Any] = {"STUDIO_DEFAULT_MODEL": "tiny-sd"} | settings_overrides
+        settings = load_settings(env_file=None, STUDIO_DATA_DIR=self.data_dir, STUDIO_DEVICE="cpu", **pinned)
         stack = contextlib.AsyncExitStack()
         services = await stack.enter_async_context(open_services(settings, host=self.host))
         bot = build_bot(settings, services)

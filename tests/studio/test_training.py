@@ -183,6 +183,27 @@ async def test_who_may_train_is_a_server_setting(studio, tmp_path) -> None:
         await services.training.start(trainer, plan.run_id)
 
 
+async def test_the_plan_shows_prior_preservation_and_the_models_own_sample_prompts(studio, tmp_path) -> None:
+    services, _ = studio
+    await _set(services, tmp_path)
+    plain = await services.training.plan(MANAGER, "mila", "plain", steps=2, base_model="tiny-sd")
+    row = {row.label: row for row in plain.rows}["Prior preservation"]
+    assert (row.value, row.source) == ("off", "model preset")  # opt-in on a model of people and things
+    stored = (await services.db.training_runs.get(plain.run_id)).plan["config"]
+    assert stored["sample_prompts"][0] == "zzmila, portrait photo, looking at the camera"
+    await services.training.drop(MANAGER, plain.run_id)
+    asked = await services.training.plan(MANAGER, "mila", "asked", steps=2, base_model="tiny-sd", prior_images=6)
+    row = {row.label: row for row in asked.rows}["Prior preservation"]
+    assert row.source == "you" and row.value.startswith("6 images the base model draws from the set's captions")
+    await services.training.drop(MANAGER, asked.run_id)
+    world = await services.training.plan(MANAGER, "mila", "world", steps=2, base_model="tiny-world")
+    row = {row.label: row for row in world.rows}["Prior preservation"]
+    assert row.source == "model preset" and row.value.startswith("40 images the base model draws from the model's own")
+    stored = (await services.db.training_runs.get(world.run_id)).plan["config"]
+    assert stored["sample_prompts"][0] == "zzmila, a zzmila on a blue background"  # the world's grammar
+    await services.training.drop(MANAGER, world.run_id)
+
+
 async def test_cancel_keeps_a_checkpoint_that_can_be_registered(studio, tmp_path) -> None:
     services, delivery = studio
     await _set(services, tmp_path)

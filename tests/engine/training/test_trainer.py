@@ -113,9 +113,10 @@ def test_both_exports_load_back_into_a_pipeline_with_identical_images_and_their_
     assert all(k.startswith("lora_unet_") for k in keys) and alphas == {2.0}
 
 
-@pytest.mark.parametrize("model", ["tiny-sd", "tiny-sdxl"])
-def test_a_kill_during_the_run_resumes_from_its_checkpoint_with_the_same_losses(tmp_path, model) -> None:
-    """A subprocess trains and is killed with SIGKILL after step 5; a second one finishes the run."""
+@pytest.mark.parametrize(("model", "prior"), [("tiny-sd", 0), ("tiny-sdxl", 0), ("tiny-sd", 3)])
+def test_a_kill_during_the_run_resumes_from_its_checkpoint_with_the_same_losses(tmp_path, model, prior) -> None:
+    """A subprocess trains and is killed with SIGKILL after step 5; a second one finishes the run (with prior
+    preservation too: the resumed run trains on the prior images the killed one drew)."""
     script = textwrap.dedent(
         f"""
         import os, signal, sys, json
@@ -132,7 +133,8 @@ def test_a_kill_during_the_run_resumes_from_its_checkpoint_with_the_same_losses(
         run_dir, kill_at = Path(sys.argv[1]), int(sys.argv[2])
         manager = PipelineManager("cpu", cache_dir=Path(sys.argv[3]))
         host = EngineHost(EngineConfig(), manager_factory=lambda: manager)
-        task = make_task(run_dir, planted_images(run_dir.parent / "set"), sys.argv[4], steps=8, checkpoint_every=2)
+        task = make_task(run_dir, planted_images(run_dir.parent / "set"), sys.argv[4], steps=8, checkpoint_every=2,
+                         prior_images=int(sys.argv[5]))
 
         def on_event(event):
             if event.step == kill_at:
@@ -155,18 +157,23 @@ def test_a_kill_during_the_run_resumes_from_its_checkpoint_with_the_same_losses(
             str(kill_at),
             str(cache),
             model,
+            str(prior),
         ]
         return subprocess.run(args, capture_output=True, text=True, env=env, timeout=600, cwd=REPO)
 
     killed = run("a", 5)
     assert killed.returncode == -9, killed.stderr[-2000:]
     assert checkpoint.latest(tmp_path / "a" / "run").name == "ckpt-000004"
+    drawn = sorted((tmp_path / "a" / "run" / "prior").glob("*.png"))
+    assert len(drawn) == prior
+    before = [p.stat().st_mtime_ns for p in drawn]
     resumed = run("a", 0)
     whole = run("b", 0)
     assert resumed.returncode == 0 and whole.returncode == 0, resumed.stderr[-2000:] + whole.stderr[-2000:]
     resumed_out = json.loads(resumed.stdout.strip().splitlines()[-1])
     whole_out = json.loads(whole.stdout.strip().splitlines()[-1])
     assert resumed_out["resumed_at"] == 4 and whole_out["resumed_at"] is None
+    assert [p.stat().st_mtime_ns for p in drawn] == before  # read back, not drawn again
     assert resumed_out["losses"] == whole_out["losses"] and len(whole_out["losses"]) == 8
 
 
