@@ -116,6 +116,20 @@ def test_describe_vary_and_edit_hand_off_their_uploads(owner: Path, tmp_path: Pa
 
 
 @pytest.mark.slow
+def test_the_owners_refusal_is_the_commands_one_line_error(owner: Path, tmp_path: Path) -> None:
+    picture, black = tmp_path / "in.png", tmp_path / "black.png"
+    Image.new("RGB", (64, 64), "gray").save(picture)
+    Image.new("L", (64, 64), 0).save(black)
+    argv = _argv(owner, "edit", str(picture), "make it blue", "--mask", str(black), "-n", "1", "-m", "tiny-sd")
+    done = subprocess.run(argv, capture_output=True, text=True, env=_env(), timeout=LIMIT_S)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stderr.strip().splitlines() == [
+        "error: Mask: The mask is all black, so there is nothing to edit. Paint the areas to change in white and "
+        "upload it again."
+    ]  # as the core words it when the command runs the job itself
+
+
+@pytest.mark.slow
 def test_ctrl_c_cancels_the_handed_off_job(owner: Path, tmp_path: Path) -> None:
     err = tmp_path / "stderr.txt"
     argv = _argv(owner, "generate", "interrupt me", "-n", "8", "-m", "tiny-sd", "--steps", "50")
