@@ -168,6 +168,9 @@ class EngineHost:
             return None
         return self._vision_model("rewriter", self.config.rewriter)
 
-    def embedder(self) -> ImageEmbedder:
-        """The image embedder the config names, loaded on first use."""
-        return self._vision_model("embedder", self.config.embedder)
+    def embedder(self, for_model: str | None = None) -> ImageEmbedder:
+        """The image embedder the config names, loaded on first use; for a base model (preset id) that has its own
+        (`tiny-world`: CLIP knows nothing of its 32 px shapes), that one."""
+        from engine.vision.catalog import embedder_for
+
+        return self._vision_model("embedder", embedder_for(for_model, self.config.embedder))

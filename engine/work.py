@@ -136,6 +136,7 @@ class CheckSetTask:
 
     paths: tuple[Path, ...]
     resolution: int  # the base model's training resolution: a smaller image is flagged
+    model: str | None = None  # the base model's preset id: a model with its own image embedder (tiny-world) uses it
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,10 @@ class SheetOutcome:
     prompts: tuple[str, ...]  # the prompt of each image
     description: str  # the caption of the reference the prompts start from
     method: str = "img2img"  # or "kontext": each panel an instruction to FLUX.1 Kontext on the reference
+    # Each panel's cosine to the reference by the base model's image embedder, and how many read as the same
+    # character by its calibrated threshold; None when there is no embedder, or it has no such threshold.
+    identity: tuple[float, ...] | None = None
+    identity_kept: int | None = None
 
 
 # -- exports ----------------------------------------------------------------------------------------

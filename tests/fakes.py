@@ -109,7 +109,7 @@ class FakeEngineHost:
     def manager(self) -> FakeManager:
         return self._manager
 
-    def embedder(self) -> FakeEmbedder:
+    def embedder(self, for_model: str | None = None) -> FakeEmbedder:
         return FakeEmbedder()
 
     def captioner(self, for_model: str | None = None) -> FakeCaptioner:

@@ -29,7 +29,7 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> CheckOutcome:
     task = order.request
     assert isinstance(task, CheckSetTask), type(task)
     ctx.raise_if_cancelled()
-    embedder = _embedder(host) if len(task.paths) >= OUTLIER_MIN_SET else None
+    embedder = _embedder(host, task.model) if len(task.paths) >= OUTLIER_MIN_SET else None
 
     def progress(n: int, total: int) -> None:
         ctx.report(n, total)
@@ -41,10 +41,10 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> CheckOutcome:
     return CheckOutcome(findings, embedder.name if checked and embedder is not None else None)
 
 
-def _embedder(host: EngineHost) -> ImageEmbedder | None:
-    """The host's embedder, or None (with one warning) when it cannot be loaded."""
+def _embedder(host: EngineHost, model: str | None) -> ImageEmbedder | None:
+    """The host's embedder for the set's base model, or None (with one warning) when it cannot be loaded."""
     try:
-        return host.embedder()
+        return host.embedder(model)
     except ModelUnavailable as exc:
         with _warned_lock:
             first = exc.message not in _warned

@@ -47,7 +47,8 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> TrainOutcome:
     pipe = manager.training_pipeline(task.model, task.adapter)
     preset = task.model.preset
     try:
-        samples = Samples(host.embedder, guidance=preset.guidance, scheduler=preset.scheduler)
+        # The base model's own eyes when it has them (tiny-world), else the configured embedder.
+        samples = Samples(lambda: host.embedder(preset.id), guidance=preset.guidance, scheduler=preset.scheduler)
         return Trainer(task, pipe, samples).run(ctx)
     finally:
         model = denoiser(pipe, task.model.family)

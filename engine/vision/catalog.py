@@ -135,6 +135,15 @@ _PRESETS: tuple[VisionPreset, ...] = (
         "Finds training images unlike the rest of the set, about 0.6 GB.",
     ),
     VisionPreset("tiny-clip", "embedder", "clip", "builtin:tiny-clip", "Tiny CLIP (test)", _TINY, is_test_model=True),
+    VisionPreset(
+        "tiny-world-eyes",
+        "embedder",
+        "tiny-world",
+        "builtin:tiny-world-eyes",
+        "Tiny World eyes",
+        "Tells the toy world's characters apart (shapes and their colours, whatever the background), 0.7 MB; "
+        "always used for tiny-world images, whatever STUDIO_EMBEDDER says.",
+    ),
 )
 _BY_ID = {p.id: p for p in _PRESETS}
 DEFAULTS: dict[VisionKind, str] = {
@@ -311,11 +320,25 @@ def load_rewriter(name: str, *, device: str = "cpu", offline: bool = True) -> Lo
     return rewriter
 
 
+# Base models whose images only their own embedder reads (preset id -> embedder id): consistency, likeness, the
+# training-set outlier check and character-sheet identity of that model use it.
+MODEL_EMBEDDERS = {"tiny-world": "tiny-world-eyes"}
+
+
+def embedder_for(model: str | None, configured: str) -> str:
+    """The embedder for images of base model `model` (a preset id): its own if it has one, else `configured`."""
+    return MODEL_EMBEDDERS.get(model or "", configured)
+
+
 def load_embedder(name: str, *, device: str = "cpu", offline: bool = True) -> ImageEmbedder:
     """Build the image embedder a setting names (blocking: call it on the worker thread)."""
     from engine.vision.embedder import ClipEmbedder, EmbedderUnavailable
 
     def build(preset: VisionPreset, off: bool) -> ImageEmbedder:
+        if preset.architecture == "tiny-world":  # committed weights, in the repository: nothing to download
+            from engine.tiny.world.eyes import TinyWorldEmbedder
+
+            return TinyWorldEmbedder.from_folder(device=device, name=preset.id)
         return ClipEmbedder.from_pretrained(preset.source, offline=off, device=device, name=preset.id)
 
     embedder = _load("embedder", name, build, EmbedderUnavailable, _tiny_clip, offline)

@@ -1,8 +1,9 @@
-"""Image embedders: one vector per image, for the training-set outlier check.
+"""Image embedders: one vector per image, for the training-set outlier check, consistency and likeness scores.
 
 `ClipEmbedder` wraps a CLIP vision tower with its projection (e.g. openai/clip-vit-base-patch32);
-`tiny_clip_embedder` builds a tiny one with random weights, offline, for tests. torch and transformers
-are imported inside the functions, so importing this module (for the Protocol) stays cheap.
+`tiny_clip_embedder` builds a tiny one with random weights, offline, for tests. The tiny-world model has eyes of
+its own, trained on its world (`engine.tiny.world.eyes.TinyWorldEmbedder`, catalog id `tiny-world-eyes`).
+torch and transformers are imported inside the functions, so importing this module (for the Protocol) stays cheap.
 """
 
 from __future__ import annotations

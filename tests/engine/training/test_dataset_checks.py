@@ -177,7 +177,7 @@ def test_without_an_embedder_everything_but_outliers_is_checked(planted) -> None
 
 def test_a_host_whose_embedder_fails_still_checks_the_rest(planted, caplog: pytest.LogCaptureFixture) -> None:
     class NoClip(FakeEngineHost):
-        def embedder(self):
+        def embedder(self, for_model=None):
             raise ModelUnavailable("The CLIP image embedder could not be loaded (a test).")
 
     paths, expected = planted
@@ -292,7 +292,7 @@ def test_missing_clip_weights_give_one_clear_message() -> None:
 
 
 def test_the_catalog_lists_and_resolves_embedders(tmp_path: Path) -> None:
-    assert [p.id for p in vision_presets("embedder")] == ["clip-vit-base-patch32", "tiny-clip"]
+    assert [p.id for p in vision_presets("embedder")] == ["clip-vit-base-patch32", "tiny-clip", "tiny-world-eyes"]
     assert resolve_vision("embedder", "").id == "clip-vit-base-patch32"
     with pytest.raises(ModelUnavailable, match="is a captioner"):
         resolve_vision("embedder", "tiny-blip")
