@@ -7,12 +7,15 @@ panel is image-to-image from the reference with the panel's words added to its c
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import numpy as np
 from PIL import Image
 
+from engine.errors import ModelUnavailable
 from engine.prompting.text import clean_caption, with_trigger
 from engine.tasks.generate import job_hashes, parameters_text, write_grid, write_image
 from engine.work import SOURCE, ImagesOutcome, OutputImage, SheetOutcome, SheetTask, WorkOrder
@@ -20,6 +23,8 @@ from engine.work import SOURCE, ImagesOutcome, OutputImage, SheetOutcome, SheetT
 if TYPE_CHECKING:
     from engine.backends.base import WorkContext
     from engine.host import EngineHost
+
+log = logging.getLogger(__name__)
 
 PROGRESS_SCALE = 100  # progress in hundredths of a panel, so the bar moves within each panel
 KONTEXT = "kontext"
@@ -82,4 +87,29 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     # 3. The group's grid, as for any result.
     grid = write_grid(images, out_dir, parameters_text(params, seed, hashes))
     outcome = ImagesOutcome(params, tuple(saved), grid, time.monotonic() - started)
-    return SheetOutcome(outcome, tuple(prompts), description, KONTEXT if kontext else IMG2IMG)
+    identity, kept = panel_identity(host, task.generate.model.preset.id, reference, images)
+    return SheetOutcome(outcome, tuple(prompts), description, KONTEXT if kontext else IMG2IMG, identity, kept)
+
+
+def panel_identity(
+    host: EngineHost, model: str, reference: Image.Image, panels: list[Image.Image]
+) -> tuple[tuple[float, ...] | None, int | None]:
+    """Each panel's cosine to the reference, and how many keep its identity, by the base model's own eyes.
+
+    Only a model that brings its own embedder (tiny-world) is scored: its threshold was calibrated on its world;
+    CLIP has no such threshold, and loading it for every sheet would cost more than the sheet."""
+    from engine.vision.catalog import MODEL_EMBEDDERS
+
+    if model not in MODEL_EMBEDDERS or not panels:
+        return None, None
+    try:
+        embedder = host.embedder(model)
+    except ModelUnavailable as exc:
+        log.warning("no identity score for this sheet: %s", exc.message)
+        return None, None
+    vectors = np.asarray(embedder.embed([reference, *panels]), dtype=np.float64)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    cosines = tuple(round(float(c), 4) for c in vectors[1:] @ vectors[0])
+    threshold = getattr(embedder, "identity_threshold", None)
+    kept = None if threshold is None else sum(c >= threshold for c in cosines)
+    return cosines, kept

@@ -183,6 +183,8 @@ class SheetKind(ImageKind[SheetRequest]):
         result = await self.job_result(job, request)
         method = METHODS.get(outcome.method, outcome.method)
         note = f"Character sheet · {request.group} ({len(request.panels)}) · {method}, from: {outcome.description}"
+        if outcome.identity_kept is not None:  # the base model's own eyes judged each panel against the reference
+            note += f" · same character in {outcome.identity_kept}/{len(request.panels)} panels"
         result = replace(
             result,
             prompt=outcome.prompts[0] if outcome.prompts else result.prompt,
