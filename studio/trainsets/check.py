@@ -23,15 +23,19 @@ class CheckRequest:
     set_id: int
     paths: tuple[str, ...]
     resolution: int
+    model: str | None = None  # the base model's preset id (tiny-world reads its sets with its own embedder)
 
     def to_json(self) -> dict[str, Any]:
-        return {"v": self.VERSION, "set_id": self.set_id, "paths": list(self.paths), "resolution": self.resolution}
+        data = {"v": self.VERSION, "set_id": self.set_id, "paths": list(self.paths), "resolution": self.resolution}
+        return data | ({} if self.model is None else {"model": self.model})
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Self:
         check_version(data, cls.VERSION, "set check")
         try:
-            return cls(int(data["set_id"]), tuple(str(p) for p in data["paths"]), int(data["resolution"]))
+            paths = tuple(str(p) for p in data["paths"])
+            model = data.get("model")
+            return cls(int(data["set_id"]), paths, int(data["resolution"]), None if model is None else str(model))
         except (KeyError, TypeError, ValueError) as exc:
             raise StudioError("This check's stored request is incomplete; run it again.") from exc
 
@@ -57,7 +61,7 @@ class CheckKind(JobKind[CheckRequest]):
         return float(max(1, len(request.paths)))
 
     async def order(self, job: Job, request: CheckRequest) -> WorkOrder:
-        task = CheckSetTask(tuple(Path(p) for p in request.paths), request.resolution)
+        task = CheckSetTask(tuple(Path(p) for p in request.paths), request.resolution, request.model)
         return WorkOrder(job.id, "check_set", task)
 
     async def complete(self, job: Job, request: CheckRequest, outcome: CheckOutcome) -> Completion:

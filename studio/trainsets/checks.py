@@ -20,7 +20,8 @@ from studio.trainsets.check import CheckRequest
 
 CHECK_WAIT_S = 13 * 60  # under Discord's 15-minute interaction token, with room to answer
 BLOCKING = frozenset({"unreadable"})  # weak images are shown; only unreadable ones stop a training
-Key = tuple[int, int, tuple[tuple[int, str], ...]]  # set, resolution, (item, path)…: what the findings depend on
+# set, resolution, base model (its own embedder, if any), (item, path)…: what the findings depend on
+Key = tuple[int, int, str, tuple[tuple[int, str], ...]]
 
 
 class SetChecker:
@@ -32,9 +33,10 @@ class SetChecker:
         self._running: dict[Key, int] = {}  # a check job under way, for everyone who asks meanwhile
         self._submitting = asyncio.Lock()
 
-    async def _resolution(self, found: TrainingSet) -> int:
-        model = await self._models.resolve(found.base_model)
-        return model.spec.preset.training.resolution
+    async def _model(self, found: TrainingSet) -> tuple[int, str]:
+        """The base model's training resolution and preset id."""
+        preset = (await self._models.resolve(found.base_model)).spec.preset
+        return preset.training.resolution, preset.id
 
     async def check(
         self, caller: Caller, found: TrainingSet, items: list[TrainingItem], wait_s: float = CHECK_WAIT_S
@@ -44,14 +46,15 @@ class SetChecker:
         min_images = (await self._db.guild_settings.get(found.guild_id)).min_training_images
         if not items:
             return judge(0, min_images, {})
-        key: Key = (found.id, await self._resolution(found), tuple((i.id, str(i.path)) for i in items))
+        resolution, model = await self._model(found)
+        key: Key = (found.id, resolution, model, tuple((i.id, str(i.path)) for i in items))
         cached = self._findings.get(found.id)
         if cached is not None and cached[0] == key:
             return judge(len(items), min_images, cached[1])
         async with self._submitting:  # everyone asking about the same set state waits for one job
             job_id = self._running.get(key)
             if job_id is None:
-                request = CheckRequest(found.id, tuple(path for _, path in key[2]), key[1])
+                request = CheckRequest(found.id, tuple(path for _, path in key[3]), resolution, model)
                 limits = await self._queue.admission.limits(caller)
                 job_id = (await self._queue.submit(caller, "trainset_check", request, limits=limits)).job_id
                 self._running[key] = job_id
