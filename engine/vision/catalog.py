@@ -338,7 +338,13 @@ def load_embedder(name: str, *, device: str = "cpu", offline: bool = True) -> Im
         if preset.architecture == "tiny-world":  # committed weights, in the repository: nothing to download
             from engine.tiny.world.eyes import TinyWorldEmbedder
 
-            return TinyWorldEmbedder.from_folder(device=device, name=preset.id)
+            try:
+                return TinyWorldEmbedder.from_folder(device=device, name=preset.id)
+            except (OSError, ValueError, KeyError) as exc:
+                raise EmbedderUnavailable(
+                    f"The tiny-world eyes could not be loaded ({exc}): restore engine/tiny/world/eyes_weights from "
+                    "git, or rebuild them with scripts/build_tiny_world_eyes.py."
+                ) from exc
         return ClipEmbedder.from_pretrained(preset.source, offline=off, device=device, name=preset.id)
 
     embedder = _load("embedder", name, build, EmbedderUnavailable, _tiny_clip, offline)
