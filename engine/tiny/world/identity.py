@@ -78,3 +78,32 @@ def retrieval(embedder: Any, queries_per_character: int = 4, seed: int = 0) -> f
     truth: np.ndarray = np.repeat(np.arange(len(pool)), queries_per_character)
     found = (unit_vectors(embedder, queries) @ gallery.T).argmax(axis=1)
     return float((found == truth).mean())
+
+
+def training_centre(embedder: Any, images: Sequence[Image.Image]) -> np.ndarray:
+    """The mean of the training images' unit vectors: what likeness compares samples to (as the trainer does)."""
+    return unit_vectors(embedder, images).mean(axis=0)
+
+
+def lora_scores(
+    manager: Any, lora: Any, embedder: Any, centre: np.ndarray, prompts: Sequence[str], scale: float = 1.0
+) -> tuple[float, float]:
+    """(consistency, likeness) of tiny-world's images of `prompts` (seeds 0..) with LoRA file `lora` at `scale`
+    (None: no LoRA), scored as the trainer scores a checkpoint's samples."""
+    from engine.catalog import ModelSpec, get_preset
+    from engine.tiny.world.fidelity import generate
+    from engine.training.samples import consistency_scores
+    from engine.types import LoraSpec
+
+    preset = get_preset("tiny-world")
+    spec = ModelSpec.from_preset(preset)
+    pipe, cache = manager.pipeline(spec), manager.loras(spec)
+    cache.activate([] if lora is None else [LoraSpec("concept", lora, spec.family, scale)])
+    try:
+        images = generate(pipe, list(prompts), steps=preset.steps, guidance=preset.guidance, seed=0)
+    finally:
+        cache.activate([])
+    consistency, likeness = consistency_scores(np.asarray(embedder.embed(images)), centre)
+    if consistency is None or likeness is None:
+        raise ValueError("scores need two prompts or more")
+    return consistency, likeness
