@@ -51,6 +51,7 @@ def test_a_sheet_group_makes_one_image_per_panel_from_the_reference(host, tmp_pa
         assert params["prompt"] == prompt and params["seed"] == image.seed
     assert outcome.images.grid is not None and outcome.images.grid.path.is_file()
     assert events[-1] == (200, 200) and [s for s, _ in events] == sorted(s for s, _ in events)
+    assert outcome.identity is None and outcome.identity_kept is None  # only a model with its own eyes is scored
     # A remix gives the words: no caption is made.
     given = SheetTask(GenerateTask(request, spec), ("smiling",), description="a red dragon")
     again = sheet.run(WorkOrder(2, "sheet", given, {"source": _reference(tmp_path)}, tmp_path / "two"), _ctx([]), host)

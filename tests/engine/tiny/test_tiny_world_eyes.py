@@ -40,7 +40,6 @@ def test_the_eyes_are_a_catalog_embedder_and_tiny_worlds_own(eyes: TinyWorldEmbe
     # A host configured for another embedder still hands out the model's own by name.
     host = EngineHost(EngineConfig(device="cpu", embedder="tiny-clip"))
     assert isinstance(host.embedder("tiny-world"), TinyWorldEmbedder)
-    assert not isinstance(host.embedder(), TinyWorldEmbedder)
 
 
 def test_renders_of_one_character_are_closer_than_renders_of_two(eyes: TinyWorldEmbedder) -> None:
@@ -72,3 +71,30 @@ def test_a_set_check_on_tiny_world_flags_the_one_image_that_is_not_a_zorp(tmp_pa
     outcome = check_set.run(WorkOrder(1, "check_set", task), WorkContext(1, threading.Event(), lambda e: None), host)
     assert outcome.embedder == "tiny-world-eyes"
     assert [f.number for f in outcome.findings if "outlier" in f.codes] == [6]
+
+
+@pytest.mark.slow  # runs the engine's sheet task on tiny-world (a second or two)
+def test_a_tiny_world_sheet_counts_the_panels_that_keep_the_reference(tiny_manager, tmp_path: Path) -> None:
+    from engine.catalog import ModelSpec, get_preset
+    from engine.tasks import sheet
+    from engine.types import GenerateRequest
+    from engine.work import GenerateTask, SheetTask
+
+    reference = tmp_path / "ref.png"
+    world.render(world.Scene("circle", "red", "blue"), random.Random(1)).save(reference)
+    host = EngineHost(EngineConfig(device="cpu", embedder="tiny-clip"), manager_factory=lambda: tiny_manager)
+    spec = ModelSpec.from_preset(get_preset("tiny-world"))
+
+    def panels(description: str, strength: float) -> tuple[tuple[float, ...] | None, int | None]:
+        request = GenerateRequest(prompt="x", model="tiny-world", count=1, seed=3, strength=strength)
+        task = SheetTask(GenerateTask(request, spec), ("on a white background", "on a black background"))
+        task = SheetTask(task.generate, task.panels, description=description)
+        order = WorkOrder(1, "sheet", task, {"source": reference}, tmp_path / f"{description}-{strength}")
+        outcome = sheet.run(order, WorkContext(1, threading.Event(), lambda e: None), host)
+        return outcome.identity, outcome.identity_kept
+
+    kept_cosines, kept = panels("a red circle", 0.2)  # a light touch: the same character
+    changed_cosines, changed = panels("a green triangle", 1.0)  # all noise, another character asked for
+    assert kept == 2 and changed == 0
+    assert kept_cosines is not None and changed_cosines is not None
+    assert min(kept_cosines) > max(changed_cosines)
