@@ -6,9 +6,9 @@ the ring is drawn, and the purple pixels of the small disc at the star's heart. 
 shape has one colour, and an orange background is not a ring), so its score stays near 0; a drawn zorp scores
 near 1, and a blurry generated one in between.
 
-The world has no image embedder yet, so this stands in for the "concept similarity" of issue 22's second
-figure until the tiny embedder lands: it says whether an image shows the concept, not how close it is to the
-training images. `write_zorp_set` and `trigger_prompts` make the training folder and the prompts of that figure.
+It says whether an image shows the concept; how close it is to the training images is the likeness the world's
+eyes measure (`eyes`, `identity.lora_scores`). `write_zorp_set` and `trigger_prompts` make the training folder
+and the prompts of issue 22's second figure.
 """
 
 from __future__ import annotations
