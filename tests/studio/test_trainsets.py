@@ -195,6 +195,8 @@ async def test_looking_at_a_set_often_costs_one_check_and_follows_the_role_list(
     await services.trainsets.show(ALICE)
     checks = [j for j in await services.db.jobs.list_for_user(ALICE.user_id, 50) if j.kind == "trainset_check"]
     assert len(checks) == 1  # five checks and a show at once, one job; the set did not change
+    model = (await services.models.resolve(None)).spec.preset.id
+    assert checks[0].request["model"] == model  # the engine reads the set with this model's own eyes, if it has any
     await services.trainsets.add(ALICE, _bytes(face(9)))
     await services.trainsets.check(ALICE)
     checks = [j for j in await services.db.jobs.list_for_user(ALICE.user_id, 50) if j.kind == "trainset_check"]
@@ -233,3 +235,12 @@ def test_the_outlier_minimum_is_the_engines() -> None:
     from studio.trainsets.api import OUTLIER_MIN_SET
 
     assert OUTLIER_MIN_SET == dataset_checks.OUTLIER_MIN_SET
+
+
+def test_a_check_request_names_its_base_model_and_older_ones_still_load() -> None:
+    from studio.trainsets.check import CheckRequest
+
+    request = CheckRequest(3, ("a.png", "b.png"), 32, "tiny-world")
+    assert CheckRequest.from_json(request.to_json()) == request
+    older = {"v": 1, "set_id": 3, "paths": ["a.png"], "resolution": 512}  # stored before the model was named
+    assert CheckRequest.from_json(older).model is None
