@@ -198,7 +198,7 @@ def retrieval(net: EyesNet, characters: list[Character], seed: int, vae: torch.n
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=EYES_DIR)
-    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--batch", type=int, default=96, help="characters per step (each rendered twice)")
     parser.add_argument("--threads", type=int, default=int(os.environ.get("TW_THREADS", "1")))
     args = parser.parse_args()
