@@ -1,6 +1,6 @@
 """Build the world's eyes: the identity embedder of `tiny-world` (engine/tiny/world/eyes.py), from nothing.
 
-    OMP_NUM_THREADS=1 nice -n 10 python scripts/build_tiny_world_eyes.py [--out engine/tiny/world/eyes]
+    OMP_NUM_THREADS=1 nice -n 10 python scripts/build_tiny_world_eyes.py [--out engine/tiny/world/eyes_weights]
 
 A *character* is what an image shows, whatever it stands on: one or two of the world's shapes in a colour, or a
 shape with another inside it (a star in a ring, a square in a circle...). Each training step draws a batch of
