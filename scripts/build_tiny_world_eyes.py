@@ -15,8 +15,9 @@ and written to config.json as `identity_threshold`. Weights: fp16 safetensors, 0
 
 Time: 871 s (14.5 min: 400 steps in 712 s, calibration and figures 160 s) on one thread of this machine's 2-core
 Xeon at nice 5 while other jobs kept its load at 4-7; about 0.8 s a step when it was quieter. One torch thread by
-default and fixed seeds: see BENCHMARKS.md ("Model quality", the world's eyes) for whether a rebuild gives
-identical files.
+default and fixed seeds: the full build run again (777 s) gave bit-identical files, as did a shortened one run
+twice; another thread count, CPU or library version changes the reduction order, so the committed weights are
+the reference and this script their recipe.
 """
 
 from __future__ import annotations
