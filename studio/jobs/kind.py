@@ -124,6 +124,11 @@ class JobKind(ABC, Generic[R]):
     async def order(self, job: Job, request: R) -> WorkOrder:
         """The work order for the engine (plain data); StudioError when the job can no longer run."""
 
+    async def progressed(
+        self, job: Job, request: R, step: int, total: int, detail: str | None, image: str | None
+    ) -> None:
+        """Told of each step the engine reports, before it is shown (a training keeps a journal of them)."""
+
     @abstractmethod
     async def complete(self, job: Job, request: R, outcome: Any) -> Completion:
         """Store the outcome (rows, files) and say what to deliver; StudioError fails the job."""

@@ -323,6 +323,7 @@ class JobQueue:
         try:
             async for event in handle.events():
                 self._steps[job.id] = event.step
+                await kind.progressed(job, request, event.step, event.total, event.detail, event.image)
                 if not kind.silent:
                     image = Path(event.image) if event.image else None
                     progress = Progress(job.id, event.step, event.total, event.eta_s, kind.label, event.detail, image)

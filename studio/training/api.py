@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from studio.contract import Caller, JobTicket
-from studio.training.results import TrainingResult
+from studio.training.results import CheckpointInfo, TrainingResult
 
 # Where a plan's value came from, as the plan shows it.
 SOURCE_LABELS = {
@@ -71,6 +71,28 @@ class RunInfo:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class RunView:
+    """One run as its page follows it: the row, the journal (loss by step, pace, log tail), and once it ended its
+    checkpoints with their scores and votes. Pictures are fetched with `TrainingApi.picture`."""
+
+    info: RunInfo
+    job_id: int | None
+    trigger_word: str | None
+    step: int  # the newest step the engine reported (0: not started)
+    losses: tuple[tuple[int, float], ...]  # (step, loss), in step order
+    samples_per_s: float | None
+    eta_s: float | None  # from the pace so far; None before two steps, and once it ended
+    log: tuple[str, ...]  # the journal's last lines, oldest first
+    has_newest_grid: bool  # a checkpoint's sample grid exists (picture "newest")
+    has_scales: bool  # the end's grid of one prompt at LoRA scales 0.8, 1.0, 1.2 (picture "scales")
+    checkpoints: tuple[CheckpointInfo, ...]  # stored when the run ends
+
+
+PICTURES = ("newest", "scales")  # besides a checkpoint's step: the newest sample grid, the scales grid
+DOWNLOADS = ("kohya", "diffusers")  # what AUTOMATIC1111 and ComfyUI load; what the studio loads
+
+
 class TrainingApi(Protocol):
     """LoRA training. Refusals are StudioErrors that say what to do."""
 
@@ -106,4 +128,14 @@ class TrainingApi(Protocol):
 
     async def vote(self, message_id: int, user_id: int, *, up: bool) -> bool: ...
 
-    async def download(self, caller: Caller, run_id: int) -> Path: ...
+    async def download(self, caller: Caller, run_id: int, fmt: str = "kohya") -> Path:
+        """The file of the run's model in `fmt` (one of DOWNLOADS)."""
+        ...
+
+    async def run(self, caller: Caller, run_id: int, tail: int = 50) -> RunView:
+        """One run of the caller's server (any for the owner), with the last `tail` lines of its journal."""
+        ...
+
+    async def picture(self, caller: Caller, run_id: int, which: str | int) -> Path:
+        """A picture of the run: a checkpoint's sample grid by step, or one of PICTURES."""
+        ...

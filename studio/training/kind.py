@@ -7,6 +7,9 @@ registered as a model, its checkpoints are stored for votes, and their sample gr
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +21,12 @@ from storage.records import Job
 from studio.errors import StudioError
 from studio.jobs.kind import Completion, JobKind, KindStats, check_version
 from studio.models.service import ModelService
+from studio.training import journal
 from studio.training.plans import config_from_plan
 from studio.training.registry import Registry
 from studio.training.results import CheckpointPost
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,16 @@ class TrainKind(JobKind[TrainRequest]):
         )
         return WorkOrder(job.id, "train", task)
 
+    async def progressed(
+        self, job: Job, request: TrainRequest, step: int, total: int, detail: str | None, image: str | None
+    ) -> None:
+        """Keep the step in the run's journal (the web's run page draws the loss and tails the log from it)."""
+        run_dir = self._registry.run_dir(request.run_id)
+        try:
+            await asyncio.to_thread(journal.append, run_dir, step, total, detail, image)
+        except OSError as exc:  # a full disk must not stop the training: only its journal misses a line
+            log.warning("training run %s: journal not written (%s)", request.run_id, exc.strerror)
+
     async def complete(self, job: Job, request: TrainRequest, outcome: TrainOutcome) -> Completion:
         run = await self._db.training_runs.get(request.run_id)
         if run is None:
@@ -120,6 +136,10 @@ class TrainKind(JobKind[TrainRequest]):
         stored: dict[str, Any] = {"v": 1, "run_id": run.id, "model": result.model_name, "stopped": result.stopped}
         stored |= {"steps_done": result.steps_done, "elapsed_s": round(result.elapsed_s, 1)}
         extras: tuple[CheckpointPost, ...] = tuple(posts)
+        ended = "stopped" if result.stopped else f"done: registered as {result.model_name}"
+        ended += f" ({result.steps_done} steps)"
+        with contextlib.suppress(OSError):  # the journal is for the eyes; the run's result is stored regardless
+            await asyncio.to_thread(journal.note, self._registry.run_dir(run.id), ended)
         # The pace is learnt from the steps this attempt ran (a resumed or stopped run did fewer than planned).
         ran = outcome.steps_done - (outcome.resumed_at or 0)
         done = self.units(request) * max(ran, 0) / max(request.steps, 1)

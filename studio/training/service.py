@@ -21,7 +21,8 @@ from studio.errors import NotFound, Refused, StudioError
 from studio.jobs.queue import JobQueue
 from studio.models.service import ModelService, ResolvedModel
 from studio.names import kept_name
-from studio.training.api import SOURCE_LABELS, PlanRow, PlanView, RunInfo
+from studio.training import follow
+from studio.training.api import DOWNLOADS, SOURCE_LABELS, PlanRow, PlanView, RunInfo, RunView
 from studio.training.kind import TrainRequest
 from studio.training.pace import calibrate
 from studio.training.plans import plan_to_json, prior_text
@@ -296,12 +297,24 @@ class TrainService:
         await self._db.training_runs.vote(checkpoint.id, user_id, up=up)
         return True
 
-    async def download(self, caller: Caller, run_id: int) -> Path:
-        """The kohya file of the run's model (what AUTOMATIC1111 and ComfyUI load)."""
+    async def download(self, caller: Caller, run_id: int, fmt: str = "kohya") -> Path:
+        """The run's model file: kohya (what AUTOMATIC1111 and ComfyUI load) or diffusers (what the studio loads)."""
+        if fmt not in DOWNLOADS:
+            raise Refused(f"There is no {fmt!r} file: ask for one of {', '.join(DOWNLOADS)}.")
         result = await self.result(caller, run_id)
-        if result.kohya_path is None or not result.kohya_path.is_file():
-            raise NotFound("This run's file is gone from the bot's disk.")
-        return result.kohya_path
+        path = result.kohya_path
+        if fmt == "diffusers":
+            path = self.registry.lora_files(result.model_name)[0] if result.model_name else None
+        if path is None or not path.is_file():
+            raise NotFound("This run's file is gone from the bot's disk, or it was never registered.")
+        return path
+
+    async def run(self, caller: Caller, run_id: int, tail: int = 50) -> RunView:
+        run = await self._run(run_id, caller)
+        return await follow.run_view(self._db, self.registry, run, await self._info(run), tail)
+
+    async def picture(self, caller: Caller, run_id: int, which: str | int) -> Path:
+        return await follow.picture(self.registry, await self._run(run_id, caller), which)
 
 
 def _only_few(verdict: SetVerdict) -> bool:

@@ -44,6 +44,7 @@ class TrainsetItem:
     added_by: int
     added_at: datetime
     source: str  # reaction, upload, sheet
+    image_id: int | None = None  # the studio image it was picked from (None: an upload)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,10 @@ class TrainsetsApi(Protocol):
     async def show(self, caller: Caller, name: str | None = None) -> TrainsetView: ...
 
     async def add(self, caller: Caller, image: bytes, name: str | None = None) -> TrainsetItem: ...
+
+    async def item(self, caller: Caller, number: int, name: str | None = None) -> TrainsetItem:
+        """Image `number` of the set, for whoever may see the set (its file, for a page)."""
+        ...
 
     async def remove(self, caller: Caller, number: int, name: str | None = None) -> TrainsetItem: ...
 

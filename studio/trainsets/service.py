@@ -76,6 +76,7 @@ def item_view(number: int, item: TrainingItem) -> TrainsetItem:
         added_by=item.added_by,
         added_at=item.created_at,
         source=item.source,
+        image_id=item.image_id,
     )
 
 
@@ -287,6 +288,10 @@ class TrainsetService:
         if caller.user_id in (item.added_by, found.owner_id) or caller.may_moderate:
             return
         raise Refused(f"Only the member who added image {number}, the set's owner or a moderator can change it.")
+
+    async def item(self, caller: Caller, number: int, name: str | None = None) -> TrainsetItem:
+        _found, item = await self._numbered(caller, number, name)
+        return item_view(number, item)
 
     async def remove(self, caller: Caller, number: int, name: str | None = None) -> TrainsetItem:
         found, item = await self._numbered(caller, number, name)
