@@ -35,6 +35,9 @@ from web.routes import (
     models,
     pages,
     tokens,
+    train_pages,
+    training,
+    trainsets,
     uploads,
 )
 
@@ -49,6 +52,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     docs.router,
 )
 ROUTERS += (gallery.router, collections.router, tokens.router, uploads.router, autoposts.router, archive_pages.router)
+ROUTERS += (trainsets.router, training.router, train_pages.router)
 
 
 def create_app(

@@ -16,14 +16,18 @@ from fastapi.templating import Jinja2Templates
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 # The navigation bar: (path, label). A new area appends its page here.
-NAV: list[tuple[str, str]] = [("/", "Create"), ("/docs", "API")]
-NAV += [
+NAV: list[tuple[str, str]] = [
+    ("/", "Create"),
     ("/gallery", "Gallery"),
+    ("/train", "Train"),
     ("/collections", "Collections"),
     ("/history", "History"),
     ("/tools", "Describe / Vary / Edit"),
+    ("/queue", "Queue"),
+    ("/autoposts", "Auto-posts"),
+    ("/settings", "Settings"),
+    ("/docs", "API"),
 ]
-NAV += [("/queue", "Queue"), ("/autoposts", "Auto-posts"), ("/settings", "Settings")]
 
 
 def render(request: Request, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
