@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 
-from studio.errors import StudioError
+from studio.errors import NotFound, StudioError
 from web.deps import Authenticated, Bundle, Who
 from web.routes.training_media import FILE, file_answer
 from web.schemas_training import (
@@ -53,6 +53,7 @@ async def show_set(name: str, bundle: Bundle, caller: Who) -> TrainsetViewOut:
 @router.post("/api/trainsets/{name}/items:batch", response_model=BatchOut)
 async def add_images(name: str, body: BatchIn, bundle: Bundle, caller: Who) -> BatchOut:
     """Pick studio images into the set by id, as ⭐ reactions do; each one refused says why, the rest go in."""
+    await _existing(bundle, caller, name)  # a set that is not there is the request's error, not each image's
     added, refused = [], []
     for image_id in dict.fromkeys(body.image_ids):  # once each, in the order given
         try:
@@ -62,6 +63,11 @@ async def add_images(name: str, body: BatchIn, bundle: Bundle, caller: Who) -> B
             continue
         added.append(ItemOut.of(name, item))
     return BatchOut(added=added, refused=refused)
+
+
+async def _existing(bundle: Bundle, caller: Who, name: str) -> None:
+    if not any(info.name.casefold() == name.strip().casefold() for info in await bundle.trainsets.list(caller)):
+        raise NotFound(f"There is no training set named {name.strip()!r} here. /train lists them.")
 
 
 @router.delete("/api/trainsets/{name}/images/{image_id}", response_model=ItemOut)

@@ -1,0 +1,187 @@
+"""The training side's API on the fake engine: sets (batch picks, uploads, captions, checks), character sheets,
+plans, and who may see or change what: the core's rules, the same as in Discord."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+import pytest
+from PIL import Image
+
+from studio.contract import Caller
+from studio.gallery.api import Viewer
+from studio.images.api import GenerateInput
+from tests.studio.conftest import settle
+from tests.web.conftest import BASE, JOB_LIMIT_S, Studio
+from tests.web.test_access import COOKIE, MEMBER, MembersAuth
+from web.app import create_app
+from web.auth import LOCAL_OWNER
+
+# A manager of server 8: not the member's server (7).
+ELSEWHERE = Caller(user_id=51, guild_id=8, channel_id=9, may_manage_server=True, may_moderate=True)
+
+
+def png(colour: tuple[int, int, int] = (200, 80, 40), size: int = 64) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+async def made_images(studio: Studio, caller: Caller = LOCAL_OWNER, count: int = 4) -> list[int]:
+    ticket = await studio.services.generate.submit(caller, GenerateInput(prompt="a round figure", count=count))
+    assert (await studio.services.jobs.wait(ticket.job_id, JOB_LIMIT_S)).status == "done"
+    result = await studio.services.gallery.job_result(Viewer(caller), ticket.job_id)
+    return [image.image_id for image in result.images]
+
+
+async def test_a_set_is_made_filled_by_image_id_captioned_checked_and_emptied(
+    owner: httpx.AsyncClient, studio: Studio
+) -> None:
+    made = await owner.post("/api/trainsets", json={"name": "Mila", "trigger_word": "zzmila"})
+    assert made.status_code == 201, made.text
+    assert made.json()["url"] == "/train/sets/Mila" and made.json()["size"] == 0
+    ids = await made_images(studio)
+    batch = await owner.post("/api/trainsets/mila/items:batch", json={"image_ids": [*ids[:3], 999_999, ids[0]]})
+    assert batch.status_code == 200, batch.text
+    assert [item["image_id"] for item in batch.json()["added"]] == ids[:3]
+    (refused,) = batch.json()["refused"]  # the unknown id; the repeated one is asked once
+    assert refused["image_id"] == 999_999 and "no image 999999" in refused["detail"]
+    again = await owner.post("/api/trainsets/mila/items:batch", json={"image_ids": [ids[1]]})
+    assert "already" in again.json()["refused"][0]["detail"]
+    await settle(studio.services)  # the captions
+    shown = (await owner.get("/api/trainsets/mila")).json()
+    assert [i["number"] for i in shown["items"]] == [1, 2, 3] and shown["set"]["trigger_word"] == "zzmila"
+    assert shown["verdict"]["count"] == 3 and shown["verdict"]["target"] == [20, 30] and shown["verdict"]["summary"]
+    picture = await owner.get(shown["items"][0]["url"])
+    assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
+    caption = await owner.patch("/api/trainsets/mila/items/2", json={"caption": "zzmila waving"})
+    assert caption.status_code == 200 and caption.json()["caption"] == "zzmila waving"
+    assert caption.json()["caption_by_member"]
+    out = await owner.delete(f"/api/trainsets/mila/images/{ids[0]}")  # deselected on the set page
+    assert out.status_code == 200 and out.json()["image_id"] == ids[0]
+    removed = await owner.delete("/api/trainsets/mila/items/1")
+    assert removed.status_code == 200
+    left = (await owner.get("/api/trainsets/mila")).json()["items"]
+    assert [(i["number"], i["image_id"], i["caption"]) for i in left] == [(1, ids[2], left[0]["caption"])]
+    verdict = await owner.post("/api/trainsets/mila/check")
+    assert verdict.status_code == 200 and verdict.json()["count"] == 1 and not verdict.json()["ready"]
+    listed = (await owner.get("/api/trainsets")).json()
+    assert [(s["name"], s["size"]) for s in listed] == [("Mila", 1)]
+
+
+async def test_uploads_are_checked_by_their_content(owner: httpx.AsyncClient, studio: Studio) -> None:
+    await owner.post("/api/trainsets", json={"name": "ups"})
+    files = [
+        ("files", ("one.png", png(), "image/png")),
+        ("files", ("fake.png", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/png")),
+    ]
+    answer = await owner.post("/api/trainsets/ups/items", files=files)
+    assert answer.status_code == 200, answer.text
+    assert [item["source"] for item in answer.json()["added"]] == ["upload"]
+    assert answer.json()["added"][0]["image_id"] is None
+    (refused,) = answer.json()["refused"]
+    assert refused.startswith("fake.png: ") and "\n" not in refused
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "words"),
+    [
+        ("post", "/api/trainsets", {"name": ""}, "at least 1 character"),
+        ("post", "/api/trainsets/mila/items:batch", {"image_ids": []}, "at least 1 item"),
+        ("post", "/api/trainsets/nope/items:batch", {"image_ids": [1]}, "no training set named 'nope'"),
+        ("patch", "/api/trainsets/mila/items/9", {"caption": "x"}, "has no image 9"),
+        ("post", "/api/training", {"set_name": "mila", "name": "x", "steps": 0}, "greater than or equal to 1"),
+        ("post", "/api/training", {"set_name": "mila", "name": "Mila"}, "not ready to train"),
+        ("get", "/api/training/99", None, "no training run 99"),
+        ("get", "/media/training/1/pictures/biggest", None, "one of newest, scales"),
+    ],
+)
+async def test_bad_input_is_one_line_saying_what_to_do(owner: httpx.AsyncClient, method, path, body, words) -> None:
+    await owner.post("/api/trainsets", json={"name": "mila"})
+    answer = await owner.request(method.upper(), path, json=body)
+    assert 400 <= answer.status_code < 500, answer.text
+    detail = answer.json()["detail"]
+    text = detail if isinstance(detail, str) else "; ".join(d["msg"] for d in detail)
+    assert words in text and "\n" not in text
+
+
+async def test_a_character_sheet_fills_its_set_with_quick_select(owner: httpx.AsyncClient, studio: Studio) -> None:
+    await owner.post("/api/trainsets", json={"name": "sheet"})
+    answer = await owner.post(
+        "/api/sheets", files={"image": ("ref.png", png(), "image/png")}, data={"set_name": "sheet", "count": "30"}
+    )
+    assert answer.status_code == 202, answer.text
+    sheet = answer.json()
+    assert sum(count for _group, count in sheet["groups"]) == 30 and len(sheet["groups"]) == len(sheet["job_ids"])
+    assert len({group for group, _count in sheet["groups"]}) == 4
+    for job_id in sheet["job_ids"]:
+        assert (await studio.services.jobs.wait(job_id, JOB_LIMIT_S)).status == "done"
+    picked = await owner.post(f"/api/sheets/{sheet['job_ids'][-1]}/quick-select")
+    assert picked.status_code == 200, picked.text
+    assert picked.json() == {"set_name": "sheet", "added": 25, "made": 30, "url": "/train/sets/sheet"}
+    page = await owner.get(f"/train/sets/sheet?jobs={','.join(map(str, sheet['job_ids']))}")
+    assert page.status_code == 200 and page.text.count('class="pick"') == 30
+    not_a_sheet = await owner.post("/api/sheets", files={"image": ("x.png", b"not an image", "image/png")})
+    assert not_a_sheet.status_code == 422 and "\n" not in not_a_sheet.json()["detail"]
+
+
+async def test_a_member_reaches_neither_another_servers_sets_nor_its_runs(studio: Studio) -> None:
+    services = studio.services
+    await services.db.guild_settings.update(8, min_training_images=1)
+    await services.trainsets.create(ELSEWHERE, "theirs")
+    (image_id, *_rest) = await made_images(studio, ELSEWHERE, 1)
+    await services.curation.pick(ELSEWHERE, "theirs", image_id)
+    await settle(services)
+    plan = await services.training.plan(ELSEWHERE, "theirs", "Theirs", steps=2)
+    members = MembersAuth(studio.settings.data_dir)
+    app = create_app(services, members, studio.server.events, studio.settings)
+    session, cookie = members.new_session(MEMBER.user_id)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE, headers={"X-CSRF-Token": session.csrf}
+    ) as member:
+        member.cookies.set(COOKIE, cookie)
+        assert (await member.get("/api/trainsets")).json() == []
+        run = plan.run_id
+        refused = [
+            await member.get("/api/trainsets/theirs"),
+            await member.post("/api/trainsets/theirs/items:batch", json={"image_ids": [image_id]}),
+            await member.delete(f"/api/trainsets/theirs/images/{image_id}"),
+            await member.delete("/api/trainsets/theirs/items/1"),
+            await member.patch("/api/trainsets/theirs/items/1", json={"caption": "mine"}),
+            await member.get("/media/trainsets/theirs/items/1"),
+            await member.post("/api/trainsets/theirs/check"),
+            await member.get(f"/api/training/{run}"),
+            await member.post(f"/api/training/{run}/start"),
+            await member.post(f"/api/training/{run}/cancel"),
+            await member.post(f"/api/training/{run}/checkpoint", json={"step": 1}),
+            await member.get(f"/api/training/{run}/download"),
+            await member.get(f"/api/training/{run}/log"),
+            await member.get(f"/media/training/{run}/pictures/newest"),
+            await member.get(f"/train/runs/{run}"),
+            await member.get("/train/sets/theirs"),
+        ]
+        assert [a.status_code for a in refused] == [404] * len(refused), [(a.url.path, a.text) for a in refused]
+        assert (await member.get("/api/training")).json() == []
+        # In their own server a member who is not a trainer may make a set, and may not train on it.
+        assert (await member.post("/api/trainsets", json={"name": "own"})).status_code == 201
+        answer = await member.post("/api/training", json={"set_name": "own", "name": "Own"})
+        assert answer.status_code == 409 and "needs Manage Server" in answer.json()["detail"]
+    assert (await services.db.training_runs.get(run)).status == "planned"  # nobody started it
+    assert len(await services.db.training_sets.items((await services.trainsets.list(ELSEWHERE))[0].id)) == 1
+
+
+async def test_the_pages_render_for_the_owner(owner: httpx.AsyncClient, studio: Studio) -> None:
+    await owner.post("/api/trainsets", json={"name": "mila"})
+    for path, marker in [
+        ("/train", 'id="hub"'),
+        ("/train/sets/mila", 'id="set"'),
+        ("/train/sheet", 'id="sheet"'),
+        ("/train/new?set=mila", 'id="plan-form"'),
+    ]:
+        page = await owner.get(path)
+        assert page.status_code == 200 and marker in page.text, path
+        assert 'href="/train" aria-current="page"' in page.text or path != "/train"
+    assert (await owner.get("/train/sets/nope")).status_code == 404
+    assert (await owner.get("/models/nope/test")).status_code == 404
+    assert (await owner.get("/train/runs/5")).status_code == 404
