@@ -99,7 +99,10 @@ async def new_page(request: Request, set: str = "") -> Response:
     core = bundle(request)
     sets = await core.trainsets.list(asker.caller)
     bases = [info for info in await core.models.catalog() if info.kind == "base"]
-    return render(request, "train_new.html", sets=sets, bases=bases, chosen=set)
+    chosen = _named(sets, set)
+    # The set's own base model, else the studio's default: what a plan without one would use.
+    base = (chosen.base_model if chosen else None) or request.app.state.settings.default_model
+    return render(request, "train_new.html", sets=sets, bases=bases, chosen=set, base=base)
 
 
 @router.get("/train/runs/{run_id}", response_class=HTMLResponse)

@@ -51,7 +51,7 @@
       if (c.samples_url) card.querySelector("img").src = c.samples_url; else card.querySelector("img").remove();
       card.querySelector(".label").textContent = `step ${c.step}` + (c.chosen ? " (in use)" : "");
       const score = (v) => (v == null ? "–" : v.toFixed(3));
-      card.querySelector(".scores").textContent = `consistency ${score(c.consistency)} · likeness ${score(c.likeness)} · loss ${score(c.loss)} · 👍 ${c.votes}`;
+      card.querySelector(".scores").textContent = `consistency ${score(c.consistency)} · likeness ${score(c.likeness)} · loss ${score(c.loss)} · votes ${c.votes}`;
       card.querySelector(".choose").addEventListener("click", () => choose(c.step));
       return card;
     }));

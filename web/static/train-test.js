@@ -4,7 +4,6 @@
 (() => {
   const { api, events, el, seconds } = window.Studio;
   const form = document.getElementById("test");
-  const scales = form.dataset.scales.split(",").map(Number);
 
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -16,8 +15,8 @@
       figure.querySelector(".cell").className = "cell pending";
       figure.querySelector(".status").textContent = "";
     }
-    for (const scale of scales) {
-      const figure = document.querySelector(`.scale[data-scale="${scale}"]`);
+    for (const figure of document.querySelectorAll(".scale")) {
+      const scale = Number(figure.dataset.scale); // "1.0" names the figure; 1 is the number sent
       const state = figure.querySelector(".status");
       let ticket;
       try {
