@@ -1,0 +1,63 @@
+"""The set page in Chromium (marked `browser`): quick select 25 of a contact sheet of candidates, then deselect one;
+the count against the 20-30 target and the green borders follow, and the set holds what the page shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.images.api import GenerateInput
+from tests.web.conftest import JOB_LIMIT_S, Studio
+from tests.web.test_browser import LIMIT_MS, browser  # noqa: F401 - the fixture
+from tests.web.test_training_run import keep
+from web.auth import LOCAL_OWNER
+
+pytestmark = pytest.mark.browser
+
+CANDIDATES = 32  # four jobs of eight
+
+
+async def test_quick_select_25_then_deselect_one(studio: Studio, browser, tmp_path) -> None:  # noqa: F811
+    services = studio.services
+    for n in range(CANDIDATES // 8):
+        ticket = await services.generate.submit(LOCAL_OWNER, GenerateInput(prompt=f"a round figure, take {n}", count=8))
+        assert (await services.jobs.wait(ticket.job_id, JOB_LIMIT_S)).status == "done"
+    await services.trainsets.create(LOCAL_OWNER, "mila", trigger_word="zzmila")
+    assert await studio.server.start()
+    base = f"http://127.0.0.1:{studio.server.port}"
+    try:
+        page = await browser.new_page(viewport={"width": 1100, "height": 1000})
+        page.set_default_timeout(LIMIT_MS)
+        await page.goto(f"{base}/?token={studio.token}")
+        await page.goto(f"{base}/train/sets/mila")
+        assert await page.locator("#candidates .pick").count() == CANDIDATES
+        await page.wait_for_selector("#count:text('0 selected')")
+        await page.screenshot(path=str(tmp_path / "train-set-empty.png"), full_page=True)
+        await page.click("#quick")
+        await page.wait_for_selector("#count:text('25 selected · target 20–30')")
+        pressed = page.locator('#candidates .pick[aria-pressed="true"]')
+        assert await pressed.count() == 25
+        assert await page.get_attribute("#count", "class") == "count in-range"
+        border = await pressed.first.evaluate("(node) => getComputedStyle(node).borderTopColor")
+        assert border == "rgb(62, 207, 110)"  # the green of --ok
+        unpicked = page.locator('#candidates .pick[aria-pressed="false"]').first
+        assert await unpicked.evaluate("(node) => getComputedStyle(node).borderTopColor") != border
+        dropped = await pressed.nth(3).get_attribute("data-image")
+        await pressed.nth(3).click()
+        await page.wait_for_selector("#count:text('24 selected')")
+        assert await pressed.count() == 24
+        assert await page.get_attribute(f'.pick[data-image="{dropped}"]', "aria-pressed") == "false"
+        await page.wait_for_function(
+            """() => {
+                const imgs = [...document.querySelectorAll('#items .item img')];
+                return imgs.length === 24 && imgs.every((img) => img.complete && img.naturalWidth > 0);
+            }"""
+        )
+        assert await page.inner_text("#error") == ""
+        await page.screenshot(path=str(tmp_path / "train-set.png"))
+        await page.screenshot(path=str(tmp_path / "train-set-full.png"), full_page=True)
+    finally:
+        await studio.server.stop()
+    shown = await services.trainsets.show(LOCAL_OWNER, "mila")
+    assert len(shown.items) == 24 and int(dropped) not in {item.image_id for item in shown.items}
+    keep(tmp_path, "train-set.png")
+    print(f"screenshots in {tmp_path}")
