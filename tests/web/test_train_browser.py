@@ -61,3 +61,34 @@ async def test_quick_select_25_then_deselect_one(studio: Studio, browser, tmp_pa
     assert len(shown.items) == 24 and int(dropped) not in {item.image_id for item in shown.items}
     keep(tmp_path, "train-set.png")
     print(f"screenshots in {tmp_path}")
+
+
+async def test_a_character_sheet_from_an_upload_leads_to_its_set_page(studio: Studio, browser, tmp_path) -> None:  # noqa: F811
+    from tests.web.test_training_api import png
+
+    await studio.services.trainsets.create(LOCAL_OWNER, "mila")
+    reference = tmp_path / "reference.png"
+    reference.write_bytes(png((180, 120, 90), 96))
+    assert await studio.server.start()
+    base = f"http://127.0.0.1:{studio.server.port}"
+    try:
+        page = await browser.new_page(viewport={"width": 1100, "height": 900})
+        page.set_default_timeout(LIMIT_MS)
+        await page.goto(f"{base}/?token={studio.token}")
+        await page.goto(f"{base}/train")
+        await page.screenshot(path=str(tmp_path / "train-hub.png"), full_page=True)
+        await page.goto(f"{base}/train/sheet")
+        await page.set_input_files("#image", str(reference))
+        await page.select_option("#set-name", "mila")
+        await page.click("#start")
+        await page.wait_for_selector("#to-set:visible")
+        assert await page.locator("#group-list .group").count() >= 4
+        assert await page.locator("#group-list img").count() == 30
+        await page.screenshot(path=str(tmp_path / "train-sheet.png"), full_page=True)
+        await page.click("#to-set")
+        await page.wait_for_url(f"{base}/train/sets/mila?jobs=*")
+        assert await page.locator("#candidates .pick").count() == 30
+        await page.wait_for_selector("#count:text('0 selected')")
+    finally:
+        await studio.server.stop()
+    print(f"screenshots in {tmp_path}")

@@ -18,16 +18,21 @@
     const grid = el("div", { class: "grid" }, ...Array.from({ length: count }, () => el("div", { class: "cell pending" })));
     const state = el("span", { class: "muted" }, "queued");
     document.getElementById("group-list").append(el("section", { class: "group" }, el("h3", {}, `${group} (${count}) `, state), grid));
-    events(`/api/jobs/${jobId}/events`, {
+    let ended = false;
+    const end = () => { // once: the server ends the stream after the job's end, and EventSource would reconnect
+      source.close();
+      if (!ended) { ended = true; done(); }
+    };
+    const source = events(`/api/jobs/${jobId}/events`, {
       queued: (e) => { state.textContent = e.position > 0 ? `queued, #${e.position + 1}` : "starting"; },
       progress: (e) => { state.textContent = `${e.step}/${e.total}` + (e.eta_s != null ? `, ETA ${seconds(e.eta_s)}` : ""); },
       done: (e) => {
         state.textContent = "done";
         grid.replaceChildren(...e.images.map((i) => el("div", { class: "cell" }, el("img", { src: i.thumb, alt: `image ${i.id}` }))));
-        done();
+        end();
       },
-      failed: (e) => { state.textContent = e.message; state.className = "error"; done(); },
-      cancelled: () => { state.textContent = "cancelled"; done(); },
+      failed: (e) => { state.textContent = e.message; state.className = "error"; end(); },
+      cancelled: () => { state.textContent = "cancelled"; end(); },
     });
   }
 
