@@ -45,8 +45,10 @@ def append(run_dir: Path, step: int, total: int, detail: str | None, image: str 
     """Add one step's line (blocking: call it in a thread)."""
     entry = {"t": round(time.time(), 3), "step": step, "total": total, "detail": detail or "", "image": image}
     run_dir.mkdir(parents=True, exist_ok=True)
-    with path_in(run_dir).open("a", encoding="utf-8") as out:
-        out.write(json.dumps(entry) + "\n")
+    with path_in(run_dir).open("a+b") as out:
+        end = out.seek(0, 2)
+        cut = end > 0 and out.seek(end - 1) >= 0 and out.read(1) != b"\n"  # a crash cut the last line short
+        out.write((("\n" if cut else "") + json.dumps(entry) + "\n").encode())
 
 
 def note(run_dir: Path, text: str) -> None:
