@@ -159,7 +159,7 @@ async def test_watch_a_run_to_its_end_then_test_the_lora_at_three_scales(
         await page.screenshot(path=str(tmp_path / "train-test.png"), full_page=True)
     finally:
         await studio.server.stop()
-    keep(tmp_path, "train-run.png", "train-test.png")
+    keep(tmp_path, "train-run.png")
     print(f"screenshots in {tmp_path}")
 
 
