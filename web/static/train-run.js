@@ -114,6 +114,13 @@
 
   $("cancel").addEventListener("click", () => api("POST", `${base}/cancel`).then(refresh, (err) => { $("error").textContent = err.message; }));
 
+  // A slow poll besides the stream: a run's page may be open to someone the job's stream does not serve (another
+  // member of the server), and a run waiting in the queue reports nothing until it starts.
+  const poll = setInterval(() => {
+    if (last && ENDED.includes(last.run.status)) clearInterval(poll);
+    else refresh();
+  }, 5000);
+
   refresh().then(() => {
     if (!last || !last.events_url || ENDED.includes(last.run.status)) return;
     stream = events(last.events_url, {
