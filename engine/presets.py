@@ -11,7 +11,7 @@ from engine.tiny.world.prompts import WORLD_SAMPLES, scene_prompts
 ASPECTS: tuple[str, ...] = ("1:1", "2:3", "3:2", "16:9", "9:16")
 ATTENTION_MODULES: tuple[str, ...] = ("to_k", "to_q", "to_v", "to_out.0")
 # The families the engine runs (the catalog re-exports this with the declared-only ones).
-RUNNABLE_FAMILIES: tuple[str, ...] = ("sd15", "sdxl", "flux")
+RUNNABLE_FAMILIES: tuple[str, ...] = ("sd15", "sdxl", "flux", "zimage")
 # Checkpoint samples of a character LoRA on a real model (the same for every run, so runs compare).
 PORTRAIT_SAMPLES: tuple[str, ...] = (
     "{trigger}, portrait photo, looking at the camera",
@@ -290,10 +290,43 @@ _TINY_FLUX_KONTEXT = replace(
     guidance=2.5,
     edits_by_instruction=True,
 )
+# Z-Image Turbo (model card, Tongyi-MAI/Z-Image-Turbo): 6.15 B parameters, Apache-2.0, 8 steps without guidance;
+# 19.1 GiB of bf16 weights whole, ~13 GiB with model offload (engine/families/zimage/memory_plan.py). Its blocks'
+# attention and feed-forward layers, as LoRAs for it name them (training is refused: the family says why).
+ZIMAGE_MODULES: tuple[str, ...] = (
+    "attention.to_q", "attention.to_k", "attention.to_v", "attention.to_out.0",
+    "feed_forward.w1", "feed_forward.w2", "feed_forward.w3",
+)  # fmt: skip
+_ZIMAGE_TURBO = replace(
+    _FLUX_SCHNELL,
+    id="zimage-turbo",
+    display_name="Z-Image Turbo",
+    family="zimage",
+    source="Tongyi-MAI/Z-Image-Turbo",
+    vram_gb=21.0,
+    quality=4,
+    speed=4,
+    steps=8,
+    step_range=(1, 16),
+    training=replace(_FLUX_TRAINING, target_modules=ZIMAGE_MODULES),
+    description="Distilled 6 B model: photorealistic 1024 px in 8 steps, English and Chinese text; fits 16 GB cards.",
+    max_sequence_length=None,
+)
+_TINY_ZIMAGE = replace(
+    _TINY_FLUX,
+    id="tiny-zimage",
+    display_name="Tiny Z-Image (test)",
+    family="zimage",
+    source="builtin:tiny-zimage",
+    guidance=0.0,
+    guidance_range=(0.0, 0.0),
+    training=replace(_TINY_FLUX_TRAINING, target_modules=ZIMAGE_MODULES),
+    max_sequence_length=None,
+)
 # Each variant above states only what differs from the model it derives from.
 _PRESETS: tuple[ModelPreset, ...] = (
     _SD15, _SDXL, _SDXL_TURBO, _FLUX_SCHNELL, _FLUX_DEV, _FLUX_KONTEXT, _TINY_SD, _TINY_SDXL, _TINY_FLUX,
-    _TINY_FLUX_KONTEXT, _TINY_WORLD,
+    _TINY_FLUX_KONTEXT, _TINY_WORLD, _ZIMAGE_TURBO, _TINY_ZIMAGE,
 )  # fmt: skip
 _BY_ID = MappingProxyType({p.id: p for p in _PRESETS})
 
@@ -311,7 +344,7 @@ def get_preset(preset_id: str) -> ModelPreset:
 
 def family_preset(family: str) -> ModelPreset:
     """The preset whose defaults an installed base model of `family` reuses."""
-    by_family = {"sd15": "sd15", "sdxl": "sdxl", "flux": "flux-dev"}
+    by_family = {"sd15": "sd15", "sdxl": "sdxl", "flux": "flux-dev", "zimage": "zimage-turbo"}
     if family not in by_family:
         raise ModelUnavailable(
             f"Model family '{family}' is not supported yet. Supported families: {', '.join(RUNNABLE_FAMILIES)}."

@@ -56,7 +56,8 @@ def optimize_pipeline(
     if kind.convolutional:  # a transformer has no convolutions to lay out
         denoiser(base, family).to(memory_format=torch.channels_last)
     base.vae.to(memory_format=torch.channels_last)
-    fusable = plain_weights
+    # Not every denoiser class offers fused projections (Z-Image's transformer does not): ask the module itself.
+    fusable = plain_weights and hasattr(denoiser(base, family), "fuse_qkv_projections")
     if level == "max" and kind.computes_in_fp8 and plain_weights:
         refusal = fp8_compute_refusal(device)
         if refusal is None:

@@ -14,8 +14,9 @@ from engine.families.base import Family
 from engine.families.flux.family import FAMILY as FLUX
 from engine.families.sd15.family import FAMILY as SD15
 from engine.families.sdxl.family import FAMILY as SDXL
+from engine.families.zimage.family import FAMILY as ZIMAGE
 
-FAMILIES: Mapping[str, Family] = MappingProxyType({family.id: family for family in (SD15, SDXL, FLUX)})
+FAMILIES: Mapping[str, Family] = MappingProxyType({family.id: family for family in (SD15, SDXL, FLUX, ZIMAGE)})
 
 
 def family_of(family_id: str) -> Family:

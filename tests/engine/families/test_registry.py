@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from engine.catalog import SUPPORTED_FAMILIES, ModelSpec, get_preset
-from engine.errors import ModelUnavailable
+from engine.errors import InvalidRequest, ModelUnavailable
 from engine.families.base import Family
 from engine.families.registry import FAMILIES, denoiser_name, family_of
 
@@ -28,10 +28,13 @@ def test_each_family_declares_every_member(family_id: str) -> None:
     family = family_of(family_id)
     missing = [name for name in sorted(_members()) if not hasattr(family, name)]
     assert missing == []
-    # Its recipe trains the module its pipelines denoise with, and says which family it is.
-    recipe = family.recipe(None)
-    assert recipe.family == family_id
     assert family.denoiser_name in ("unet", "transformer")
+    # Its recipe says which family it is; a family that cannot train refuses in one line (Z-Image Turbo).
+    if family_id == "zimage":
+        with pytest.raises(InvalidRequest, match=r"^[^\n]*step-distilled[^\n]*$"):
+            family.recipe(None)
+        return
+    assert family.recipe(None).family == family_id
 
 
 def test_an_unknown_family_is_refused_in_one_line() -> None:
@@ -60,3 +63,12 @@ def test_call_options_and_memory_notes_come_from_the_family() -> None:
     assert note is not None and note.startswith("bf16 from ~")
     assert family_of(sdxl.family).memory_note(sdxl.preset) is None
     assert family_of("flux").memory_note(get_preset("tiny-flux")) is None  # test models need no note
+
+
+def test_zimage_turbo_runs_without_guidance_and_says_it_fits_a_16_gb_card() -> None:
+    turbo = get_preset("zimage-turbo")
+    zimage = family_of(turbo.family)
+    assert (turbo.guidance_range, turbo.steps, turbo.licence) == ((0.0, 0.0), 8, "Apache-2.0")
+    assert zimage.call_options(turbo) == {} and not zimage.takes_negative_prompt
+    note = zimage.memory_note(turbo)
+    assert note is not None and "16 GB card" in note and zimage.memory_note(get_preset("tiny-zimage")) is None
