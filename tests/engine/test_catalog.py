@@ -17,6 +17,7 @@ from engine.catalog import (
     resolve,
 )
 from engine.errors import EngineError, InvalidRequest, ModelUnavailable
+from engine.families.registry import family_of
 from engine.types import GenerateRequest, LoraSpec
 
 SD = ModelSpec.from_preset(get_preset("tiny-sd"))
@@ -31,6 +32,7 @@ def test_presets_cover_the_catalog() -> None:
     assert ids == {
         "sd15", "sdxl", "sdxl-turbo", "flux-schnell", "flux-dev", "flux-kontext",
         "tiny-sd", "tiny-sdxl", "tiny-flux", "tiny-flux-kontext", "tiny-world",
+        "zimage-turbo", "tiny-zimage",
     }  # fmt: skip
     assert get_preset("sdxl-turbo").step_range == (1, 4)
     assert get_preset("sdxl-turbo").guidance_range == (0.0, 0.0)
@@ -49,7 +51,8 @@ def test_aspect_sizes_fit_the_family(preset) -> None:
         resolve(req(model=preset.id, aspect=aspect), ModelSpec.from_preset(preset))
         ratio_w, ratio_h = map(int, aspect.split(":"))
         assert abs(w / h - ratio_w / ratio_h) < 0.25
-    step = 16 if preset.family == "flux" else 64 if not preset.is_test_model else 8
+    # Families over 2×2 latent patches (bucket step 16) size in steps of 16.
+    step = 16 if family_of(preset.family).bucket_step == 16 else 64 if not preset.is_test_model else 8
     assert preset.size_step == step
     assert preset.is_test_model or preset.licence or preset.family != "flux"  # FLUX licences differ: /models says
     assert preset.steps in range(preset.step_range[0], preset.step_range[1] + 1)
