@@ -32,6 +32,13 @@ def test_the_flux_benchmark_runs_every_level_it_can() -> None:
 
 
 @pytest.mark.slow
+def test_the_zimage_benchmark_runs_and_says_what_needs_a_gpu() -> None:
+    out = _run("scripts/bench_zimage.py", "--tiny", "--repeats", "1")
+    assert "engine eager" in out and "plain eager" in out and "engine compiled" in out
+    assert "16 GB card plan (model offload): skipped, offload needs a CUDA GPU" in out
+
+
+@pytest.mark.slow
 def test_the_flux_training_benchmark_trains_and_compares_with_the_plan() -> None:
     out = _run("scripts/bench_flux_train.py", "--tiny", "--steps", "4", "--warmup", "1")
     assert out.count("samples/s") == 2 and "plan's estimate" in out and "loss " in out
