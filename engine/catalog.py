@@ -116,7 +116,12 @@ def _resolve_mode(request: GenerateRequest, preset: ModelPreset) -> Mode:
             )
         if request.strength is not None:
             raise InvalidRequest("An instruction edit takes no strength: the instruction says how much to change.")
+        most, given = family_of(preset.family).max_references, 1 + len(request.references)
+        if given > most:
+            raise InvalidRequest(f"'{preset.id}' edits from at most {most} reference image(s) (got {given}).")
         return "instruct"
+    if request.references:
+        raise InvalidRequest("Extra reference images go with an instruction edit only.")
     if request.mask_image is not None and request.init_image is None:
         raise InvalidRequest("A mask needs an image to edit: give the image too.")
     if request.init_image is None:

@@ -11,7 +11,7 @@ from engine.tiny.world.prompts import WORLD_SAMPLES, scene_prompts
 ASPECTS: tuple[str, ...] = ("1:1", "2:3", "3:2", "16:9", "9:16")
 ATTENTION_MODULES: tuple[str, ...] = ("to_k", "to_q", "to_v", "to_out.0")
 # The families the engine runs (the catalog re-exports this with the declared-only ones).
-RUNNABLE_FAMILIES: tuple[str, ...] = ("sd15", "sdxl", "flux", "zimage")
+RUNNABLE_FAMILIES: tuple[str, ...] = ("sd15", "sdxl", "flux", "flux2", "zimage")
 # Checkpoint samples of a character LoRA on a real model (the same for every run, so runs compare).
 PORTRAIT_SAMPLES: tuple[str, ...] = (
     "{trigger}, portrait photo, looking at the camera",
@@ -290,6 +290,46 @@ _TINY_FLUX_KONTEXT = replace(
     guidance=2.5,
     edits_by_instruction=True,
 )
+# FLUX.2 [klein] (model cards, black-forest-labs/flux2 README): 4B under Apache-2.0, 9B under the FLUX Non-Commercial
+# License; both step-distilled (4 steps, no guidance) and edit from one or several references.
+_FLUX2_KLEIN_4B = replace(
+    _FLUX_SCHNELL,
+    id="flux2-klein-4b",
+    display_name="FLUX.2 [klein] 4B",
+    family="flux2",
+    source="black-forest-labs/FLUX.2-klein-4B",
+    vram_gb=16.0,  # 4 B transformer and Qwen3-4B in bf16 (~15 GiB); the card: from ~13 GB with offloading
+    quality=4,
+    speed=5,
+    guidance=1.0,
+    guidance_range=(1.0, 1.0),
+    training=_FLUX_TRAINING,
+    description="Fast FLUX.2: 1024 px in 4 steps; /vary edits from the image (and character sheets from several).",
+    licence=APACHE,
+    max_sequence_length=512,
+    edits_by_instruction=True,
+)
+_FLUX2_KLEIN_9B = replace(
+    _FLUX2_KLEIN_4B,
+    id="flux2-klein-9b",
+    display_name="FLUX.2 [klein] 9B",
+    source="black-forest-labs/FLUX.2-klein-9B",
+    vram_gb=33.0,  # 9 B transformer and Qwen3-8B in bf16
+    quality=5,
+    speed=4,
+    description="The larger klein: more detail than 4B, same 4 steps and reference edits.",
+    licence="FLUX Non-Commercial License",
+)
+_TINY_FLUX2 = replace(
+    _TINY_FLUX,
+    id="tiny-flux2",
+    display_name="Tiny FLUX.2 klein (test)",
+    family="flux2",
+    source="builtin:tiny-flux2",
+    guidance=1.0,
+    guidance_range=(1.0, 1.0),
+    edits_by_instruction=True,
+)
 # Z-Image Turbo (model card, Tongyi-MAI/Z-Image-Turbo): 6.15 B parameters, Apache-2.0, 8 steps without guidance;
 # 19.1 GiB of bf16 weights whole, ~13 GiB with model offload (engine/families/zimage/memory_plan.py). Its blocks'
 # attention and feed-forward layers, as LoRAs for it name them (training is refused: the family says why).
@@ -326,7 +366,7 @@ _TINY_ZIMAGE = replace(
 # Each variant above states only what differs from the model it derives from.
 _PRESETS: tuple[ModelPreset, ...] = (
     _SD15, _SDXL, _SDXL_TURBO, _FLUX_SCHNELL, _FLUX_DEV, _FLUX_KONTEXT, _TINY_SD, _TINY_SDXL, _TINY_FLUX,
-    _TINY_FLUX_KONTEXT, _TINY_WORLD, _ZIMAGE_TURBO, _TINY_ZIMAGE,
+    _TINY_FLUX_KONTEXT, _TINY_WORLD, _FLUX2_KLEIN_4B, _FLUX2_KLEIN_9B, _TINY_FLUX2, _ZIMAGE_TURBO, _TINY_ZIMAGE,
 )  # fmt: skip
 _BY_ID = MappingProxyType({p.id: p for p in _PRESETS})
 
@@ -344,7 +384,9 @@ def get_preset(preset_id: str) -> ModelPreset:
 
 def family_preset(family: str) -> ModelPreset:
     """The preset whose defaults an installed base model of `family` reuses."""
-    by_family = {"sd15": "sd15", "sdxl": "sdxl", "flux": "flux-dev", "zimage": "zimage-turbo"}
+    by_family = {
+        "sd15": "sd15", "sdxl": "sdxl", "flux": "flux-dev", "flux2": "flux2-klein-4b", "zimage": "zimage-turbo",
+    }  # fmt: skip
     if family not in by_family:
         raise ModelUnavailable(
             f"Model family '{family}' is not supported yet. Supported families: {', '.join(RUNNABLE_FAMILIES)}."

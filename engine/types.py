@@ -43,6 +43,7 @@ class GenerateRequest:
     strength: float | None = None
     mask_image: Any = None  # PIL image, for inpaint: white = change, black = keep
     instruct: bool = False  # the prompt is an instruction for the image (a model that edits by instruction)
+    references: tuple[Any, ...] = ()  # more PIL images an instruction edit keeps who is in (Family.max_references)
 
 
 @dataclass(frozen=True)

@@ -250,9 +250,9 @@ class PipelineManager:
         size = (params.width, params.height)
         image = request.init_image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
         if params.mode == "instruct":
-            # Kontext scales its output to about 1 MP and snaps the input to its preferred sizes unless told not
-            # to: the edit keeps the size (and so the aspect ratio) chosen from the input image (flux notes §3).
-            return {"image": image, "max_area": params.width * params.height, "_auto_resize": False}
+            # The image edited first, then the other references, each at the edit's size.
+            extra = [ref.convert("RGB").resize(size, Image.Resampling.LANCZOS) for ref in request.references]
+            return family_of(params.family).edit_inputs([image, *extra], params.width, params.height)
         inputs: dict[str, Any] = {"image": image, "strength": params.strength}
         if params.mode == "inpaint":
             inputs["mask_image"] = request.mask_image.convert("L").resize(size, Image.Resampling.NEAREST)
@@ -328,10 +328,11 @@ class PipelineManager:
                 p._interrupt = True  # diffusers skips the remaining steps of this call
             return callback_kwargs
 
+        if family_of(params.family).takes_negative_prompt:  # a pipeline without guidance may not take the argument
+            inputs = inputs | {"negative_prompt": params.negative_prompt or None}
         output = self._call_pipeline(
             pipe,
             prompt=params.prompt,
-            negative_prompt=params.negative_prompt or None,
             num_inference_steps=params.steps,
             guidance_scale=params.guidance,
             width=params.width,

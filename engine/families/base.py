@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     import torch
@@ -62,6 +62,7 @@ class Family(Protocol):
     # Generation.
     encodes_init_image_once: bool  # its img2img pipeline encodes one image with generator 0 and repeats it
     has_instruction_editor: bool  # a model of the family edits by instruction: /vary goes there when installed
+    max_references: int  # the reference images one instruction edit may take (the first is the image edited)
     # Loading.
     single_file_config: str  # the hub id whose configs lay out a single-file checkpoint
     # Optimisation.
@@ -79,6 +80,10 @@ class Family(Protocol):
 
     def pipeline_class(self, mode: Mode) -> Any:
         """The diffusers class that loads the base pipeline (txt2img, instruct) or runs `mode` from it (`from_pipe`)."""
+        ...
+
+    def edit_inputs(self, images: Sequence[Any], width: int, height: int) -> dict[str, Any]:
+        """The pipeline's keyword arguments for an instruction edit of `images` (PIL, already at width × height)."""
         ...
 
     def load_options(self) -> dict[str, Any]:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engine.errors import InvalidRequest
 from engine.families.base import Placement, TrainingCost, fit_whole, place_whole
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     import torch
@@ -35,6 +36,7 @@ class UnetFamily:
     flow_matching = False
     encodes_init_image_once = False
     has_instruction_editor = False
+    max_references = 1
     convolutional = True
     computes_in_fp8 = False
     bucket_step = 8  # the VAE's 8× reduction: latents of whole pixels
@@ -50,6 +52,9 @@ class UnetFamily:
         if mode == "inpaint":
             return diffusers.AutoPipelineForInpainting
         return getattr(diffusers, self.base_pipeline)
+
+    def edit_inputs(self, images: Sequence[Any], width: int, height: int) -> dict[str, Any]:
+        raise InvalidRequest(f"{self.label} models do not edit by instruction: leave the instruction mode off.")
 
     def load_options(self) -> dict[str, Any]:
         return {}

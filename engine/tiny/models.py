@@ -30,13 +30,19 @@ TINY_MODELS: dict[str, str] = {
     "tiny-flux": "flux",
     "tiny-flux-kontext": "flux",
     "tiny-world": "sd15",
+    "tiny-flux2": "flux2",
     "tiny-zimage": "zimage",
 }
 TRAINED = "tiny-world"  # shipped with trained weights rather than built from a recipe
 # Bump when a recipe changes, so that stale cached folders are rebuilt. RECIPE_VERSION covers the SD recipes;
 # a model listed in _RECIPE_VERSIONS has its own, so that changing one recipe leaves the other folders valid.
 RECIPE_VERSION = "1"
-_RECIPE_VERSIONS: dict[str, str] = {"tiny-flux": "flux-1", "tiny-flux-kontext": "flux-1", "tiny-zimage": "zimage-1"}
+_RECIPE_VERSIONS: dict[str, str] = {
+    "tiny-flux": "flux-1",
+    "tiny-flux-kontext": "flux-1",
+    "tiny-flux2": "flux2-1",
+    "tiny-zimage": "zimage-1",
+}
 _MARKER = ".tiny-recipe"
 _HIDDEN = 32
 _SEED = 1234
@@ -191,6 +197,12 @@ def _tiny_flux(name: str, work_dir: Path) -> Any:
     return build_tiny_flux_pipeline(name, work_dir)
 
 
+def _tiny_flux2(name: str, work_dir: Path) -> Any:
+    from engine.tiny.flux2 import build_tiny_flux2_pipeline
+
+    return build_tiny_flux2_pipeline(work_dir)
+
+
 def _tiny_zimage(name: str, work_dir: Path) -> Any:
     from engine.tiny.zimage import build_tiny_zimage_pipeline
 
@@ -199,7 +211,7 @@ def _tiny_zimage(name: str, work_dir: Path) -> Any:
 
 # The recipe that builds a tiny model of each family, keyed as TINY_MODELS names them.
 _BUILDERS: dict[str, Callable[[str, Path], Any]] = {
-    "sd15": _tiny_sd15, "sdxl": _tiny_sdxl, "flux": _tiny_flux, "zimage": _tiny_zimage,
+    "sd15": _tiny_sd15, "sdxl": _tiny_sdxl, "flux": _tiny_flux, "flux2": _tiny_flux2, "zimage": _tiny_zimage,
 }  # fmt: skip
 
 

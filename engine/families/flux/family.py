@@ -11,7 +11,7 @@ from engine.families.base import Placement, TrainingCost, place_whole
 from engine.families.flux.memory_plan import plan_flux_memory, smallest_gpu_for
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     import torch
@@ -38,6 +38,7 @@ class FluxFamily:
     # Its image-to-image pipeline encodes a single image with generator 0 and repeats it, as inpainting does.
     encodes_init_image_once = True
     has_instruction_editor = True  # FLUX.1 Kontext keeps who is in the picture
+    max_references = 1  # Kontext reads one context image
     single_file_config = "black-forest-labs/FLUX.1-dev"
     convolutional = False  # a transformer has no convolutions to lay out
     computes_in_fp8 = True
@@ -69,6 +70,11 @@ class FluxFamily:
             return diffusers.FluxInpaintPipeline
         # FLUX.1 and FLUX.1 Kontext share the family; the folder's model_index.json names which pipeline it is.
         return diffusers.DiffusionPipeline
+
+    def edit_inputs(self, images: Sequence[Any], width: int, height: int) -> dict[str, Any]:
+        # Kontext scales its output to about 1 MP and snaps the input to its preferred sizes unless told not to: the
+        # edit keeps the size (and so the aspect ratio) chosen from the input image (flux notes §3).
+        return {"image": images[0], "max_area": width * height, "_auto_resize": False}
 
     def load_options(self) -> dict[str, Any]:
         return {}

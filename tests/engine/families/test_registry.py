@@ -29,9 +29,10 @@ def test_each_family_declares_every_member(family_id: str) -> None:
     missing = [name for name in sorted(_members()) if not hasattr(family, name)]
     assert missing == []
     assert family.denoiser_name in ("unet", "transformer")
-    # Its recipe says which family it is; a family that cannot train refuses in one line (Z-Image Turbo).
-    if family_id == "zimage":
-        with pytest.raises(InvalidRequest, match=r"^[^\n]*step-distilled[^\n]*$"):
+    # Its recipe says which family it is; a family that cannot train (yet) refuses in one line.
+    refusals = {"zimage": r"^[^\n]*step-distilled[^\n]*$", "flux2": r"^[^\n]*cannot be trained here yet[^\n]*$"}
+    if family_id in refusals:
+        with pytest.raises(InvalidRequest, match=refusals[family_id]):
             family.recipe(None)
         return
     assert family.recipe(None).family == family_id
@@ -72,3 +73,12 @@ def test_zimage_turbo_runs_without_guidance_and_says_it_fits_a_16_gb_card() -> N
     assert zimage.call_options(turbo) == {} and not zimage.takes_negative_prompt
     note = zimage.memory_note(turbo)
     assert note is not None and "16 GB card" in note and zimage.memory_note(get_preset("tiny-zimage")) is None
+
+
+def test_klein_takes_several_references_and_kontext_one() -> None:
+    klein, kontext = family_of("flux2"), family_of("flux")
+    assert klein.max_references > 1 and kontext.max_references == 1
+    assert family_of("flux2").call_options(get_preset("tiny-flux2")) == {"max_sequence_length": 32}
+    note = klein.memory_note(get_preset("flux2-klein-9b"))
+    assert note is not None and note.startswith("bf16 from ~")
+    assert klein.memory_note(get_preset("flux2-klein-4b")) != note  # each size its own thresholds
