@@ -2,7 +2,9 @@
 
 With a model that edits by instruction (FLUX.1 Kontext) each panel is an instruction applied to the reference,
 which keeps the face far better than image-to-image (the reference workflow's baseline); with any other model a
-panel is image-to-image from the reference with the panel's words added to its caption.
+panel is image-to-image from the reference with the panel's words added to its caption. A model that edits from
+several references (FLUX.2 [klein]) also receives the best panels made so far, those the image embedder finds most
+like the reference: more views of the same character keep it better than one.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import numpy as np
 from PIL import Image
 
 from engine.errors import ModelUnavailable
+from engine.families.registry import family_of
 from engine.prompting.text import clean_caption, with_trigger
 from engine.tasks.generate import job_hashes, parameters_text, write_grid, write_image
+from engine.vision.embedder import EmbedderUnavailable
 from engine.work import SOURCE, ImagesOutcome, OutputImage, SheetOutcome, SheetTask, WorkOrder
 
 if TYPE_CHECKING:
@@ -42,6 +46,22 @@ def _caption(host: EngineHost, task: SheetTask, reference: Image.Image) -> str:
     return clean_caption(captioner.caption(reference, "short")) or "a character"
 
 
+def best_picks(host: EngineHost, reference: Image.Image, made: list[Image.Image], most: int) -> list[Image.Image]:
+    """Up to `most` of the panels `made` so far, the most like the reference first (cosine of their embeddings);
+    none when no embedder can be loaded (the reference alone then, as for a one-reference model)."""
+    if most <= 0 or not made:
+        return []
+    try:
+        vectors = host.embedder().embed([reference, *made])
+    except EmbedderUnavailable as exc:  # no embedder weights here: the sheet still runs, from the reference alone
+        log.warning("Sheet panels use the reference alone: no image embedder (%s)", exc)
+        return []
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    likeness = unit[1:] @ unit[0]
+    order = sorted(range(len(made)), key=lambda i: -float(likeness[i]))
+    return [made[i] for i in order[:most]]
+
+
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     task = order.request
     assert isinstance(task, SheetTask), type(task)
@@ -53,6 +73,8 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     with Image.open(source) as img:
         reference = img.convert("RGB")
     kontext = task.generate.model.preset.edits_by_instruction
+    # A model that edits from several references gets the best panels so far beside the reference.
+    extra = family_of(task.generate.model.family).max_references - 1 if kontext else 0
     # 1. The words every panel starts from: what the reference shows (Kontext reads the reference itself).
     if kontext:
         description = task.description or "the reference image"
@@ -76,7 +98,8 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
 
         request = replace(base, prompt=prompt, count=1, seed=seed + index, init_image=reference)
         if kontext:
-            request = replace(request, instruct=True, strength=None, negative_prompt="")
+            picks = tuple(best_picks(host, reference, images, extra))
+            request = replace(request, instruct=True, strength=None, negative_prompt="", references=picks)
         result = host.manager().generate(request, task.generate.model, on_progress=report, should_cancel=ctx.cancelled)
         params = params or result.params
         generated = replace(result.images[0], index=index)  # panel i is image i of the group
