@@ -53,7 +53,7 @@ def best_picks(host: EngineHost, reference: Image.Image, made: list[Image.Image]
         return []
     try:
         vectors = host.embedder().embed([reference, *made])
-    except EmbedderUnavailable as exc:  # no embedder weights here: the sheet still runs, from the reference alone
+    except (EmbedderUnavailable, ModelUnavailable) as exc:  # no weights here: the sheet runs from the reference
         log.warning("Sheet panels use the reference alone: no image embedder (%s)", exc)
         return []
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
@@ -86,7 +86,7 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     hashes = job_hashes(task.generate, host.manager().cache_dir)
     saved: list[OutputImage] = []
     prompts: list[str] = []
-    images = []
+    images: list[Image.Image] = []
     params = None
     # 2. One image per panel, each with its own prompt and seed, all from the reference.
     for index, panel in enumerate(task.panels):

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.slow  # the CLI runs the real engine on tiny-flux2
 
 def test_generate_two_then_vary_from_the_reference(run, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    made = run("generate", "a red boat", "-n", "2", "-m", "tiny-flux2", "--seed", "5", "--steps", "2", "--out", str(out))
+    args = ("-n", "2", "-m", "tiny-flux2", "--seed", "5", "--steps", "2", "--out", str(out))
+    made = run("generate", "a red boat", *args)
     assert made.exit_code == 0, made.output
     pngs = sorted(out.glob("*_seed*.png"))
     assert [p.name.split("_seed")[1] for p in pngs] == ["5.png", "6.png"]
