@@ -39,6 +39,14 @@ def test_the_zimage_benchmark_runs_and_says_what_needs_a_gpu() -> None:
 
 
 @pytest.mark.slow
+def test_the_klein_benchmark_times_generation_and_edits_from_one_and_two_references() -> None:
+    out = _run("scripts/bench_flux2.py", "--tiny", "--repeats", "1")
+    for case in ("txt2img", "1 reference", "2 references"):
+        assert f"engine eager    {case}" in out and f"engine compiled {case}" in out
+    assert out.count("engine/plain") == 3
+
+
+@pytest.mark.slow
 def test_the_flux_training_benchmark_trains_and_compares_with_the_plan() -> None:
     out = _run("scripts/bench_flux_train.py", "--tiny", "--steps", "4", "--warmup", "1")
     assert out.count("samples/s") == 2 and "plan's estimate" in out and "loss " in out
