@@ -32,6 +32,7 @@ def test_presets_cover_the_catalog() -> None:
     assert ids == {
         "sd15", "sdxl", "sdxl-turbo", "flux-schnell", "flux-dev", "flux-kontext",
         "tiny-sd", "tiny-sdxl", "tiny-flux", "tiny-flux-kontext", "tiny-world",
+        "flux2-klein-4b", "flux2-klein-9b", "tiny-flux2",
         "zimage-turbo", "tiny-zimage",
     }  # fmt: skip
     assert get_preset("sdxl-turbo").step_range == (1, 4)
@@ -51,10 +52,10 @@ def test_aspect_sizes_fit_the_family(preset) -> None:
         resolve(req(model=preset.id, aspect=aspect), ModelSpec.from_preset(preset))
         ratio_w, ratio_h = map(int, aspect.split(":"))
         assert abs(w / h - ratio_w / ratio_h) < 0.25
-    # Families over 2×2 latent patches (bucket step 16) size in steps of 16.
-    step = 16 if family_of(preset.family).bucket_step == 16 else 64 if not preset.is_test_model else 8
+    patches = family_of(preset.family).bucket_step == 16  # a transformer over 2×2 latent patches (FLUX.1, FLUX.2)
+    step = 16 if patches else 64 if not preset.is_test_model else 8
     assert preset.size_step == step
-    assert preset.is_test_model or preset.licence or preset.family != "flux"  # FLUX licences differ: /models says
+    assert preset.is_test_model or preset.licence or not patches  # FLUX licences differ: /models says
     assert preset.steps in range(preset.step_range[0], preset.step_range[1] + 1)
 
 
