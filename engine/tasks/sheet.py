@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PROGRESS_SCALE = 100  # progress in hundredths of a panel, so the bar moves within each panel
 KONTEXT = "kontext"
+REFERENCES = "references"  # instructions on the reference and the best panels so far
 IMG2IMG = "img2img"
 
 
@@ -111,7 +112,8 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     grid = write_grid(images, out_dir, parameters_text(params, seed, hashes))
     outcome = ImagesOutcome(params, tuple(saved), grid, time.monotonic() - started)
     identity, kept = panel_identity(host, task.generate.model.preset.id, reference, images)
-    return SheetOutcome(outcome, tuple(prompts), description, KONTEXT if kontext else IMG2IMG, identity, kept)
+    method = (REFERENCES if extra > 0 else KONTEXT) if kontext else IMG2IMG
+    return SheetOutcome(outcome, tuple(prompts), description, method, identity, kept)
 
 
 def panel_identity(

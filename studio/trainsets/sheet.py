@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Self
 
-from engine import SheetOutcome, SheetTask, WorkOrder, model_size
+from engine import ModelSpec, SheetOutcome, SheetTask, WorkOrder, family_of, model_size
 from storage import Database
 from storage.records import ImageRecord, Job
 from studio.contract import Caller
@@ -92,7 +92,15 @@ QUICK_SELECT = 25
 METHODS = {
     "img2img": "image-to-image from the reference",
     "kontext": "FLUX.1 Kontext instructions on the reference",
+    "references": "instructions on the reference and the best panels so far",
 }
+
+
+def sheet_method(spec: ModelSpec) -> str:
+    """How the engine's sheet task draws panels with this model (engine.tasks.sheet)."""
+    if not spec.preset.edits_by_instruction:
+        return "img2img"
+    return "references" if family_of(spec.family).max_references > 1 else "kontext"
 
 
 def plan_sheet(count: int) -> list[tuple[str, float, tuple[str, ...]]]:
@@ -264,7 +272,7 @@ class SheetService:
         # Weighed as one request against the member's limits and quota, queued in one step.
         tickets = await self._queue.submit_batch("sheet", entries, limits=limits)
         groups = tuple((group, len(panels)) for group, _, panels in jobs)
-        method = METHODS["kontext" if resolved.spec.preset.edits_by_instruction else "img2img"]
+        method = METHODS[sheet_method(resolved.spec)]
         return SheetStarted(tuple(t.job_id for t in tickets), groups, tickets[-1].eta_s, method)
 
     async def _sheet_images(self, last: Job, request: SheetRequest) -> list[ImageRecord]:

@@ -34,7 +34,7 @@ def test_each_panel_receives_the_reference_and_the_best_panels_so_far(tiny_manag
     request = GenerateRequest(prompt="x", model="tiny-flux2", count=1, seed=3, num_inference_steps=2)
     task = SheetTask(GenerateTask(request, spec), ("left profile", "smiling", "in a café"))
     outcome = sheet.run(WorkOrder(1, "sheet", task, {"source": source}, tmp_path / "out"), _ctx(), host)
-    assert outcome.method == "kontext" and len(outcome.images.images) == 3
+    assert outcome.method == "references" and len(outcome.images.images) == 3
     # The reference first, then the panels made so far (1, then 2): every reference reaches the pipeline.
     assert [len(images) for images in seen] == [1, 2, 3]
     reference = Image.open(source).convert("RGB")

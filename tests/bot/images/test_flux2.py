@@ -49,6 +49,9 @@ async def test_a_sheet_on_klein_gives_later_panels_several_references(fake, bot,
     monkeypatch.setattr(PipelineManager, "_call_pipeline", spy)
     ix = fake.slash("charactersheet", image=fake.attachment(png_bytes((96, 128))), count=8, model="tiny-flux2")
     await fake.wait_for(lambda: ix.followups, within=WAIT)
+    assert (
+        "Method: instructions on the reference and the best panels so far." in fake.messages[ix.followups[0]]["content"]
+    )
     jobs = sorted(j.id for j in await services.db.jobs.list_for_user(USER_ID, 20) if j.kind == "sheet")
     for job_id in jobs:
         assert (await services.jobs.wait(job_id, WAIT)).status == "done"

@@ -52,10 +52,14 @@ def test_inpaint_and_the_refusals(manager, klein) -> None:
     source = Image.new("RGB", (64, 64), (90, 160, 90))
     mask = Image.new("L", source.size, 0)
     mask.paste(255, (0, 0, 32, 64))
-    painted = manager.generate(req(count=1, seed=3, init_image=source, mask_image=mask, strength=0.9), klein)
+    inputs = {"init_image": source, "mask_image": mask, "strength": 0.9}
+    painted = manager.generate(req(count=2, seed=3, **inputs), klein)
+    alone = manager.generate(req(count=1, seed=4, **inputs), klein)
     assert painted.params.mode == "inpaint" and type(manager.pipeline(klein, "inpaint")).__name__ == (
         "Flux2KleinInpaintPipeline"
     )
+    # Image i of a batch is seed + i: the second image is the one seed 4 makes alone.
+    assert max_diff(painted.images[1].image, alone.images[0].image) <= 2 < max_diff(*(i.image for i in painted.images))
     with pytest.raises(InvalidRequest, match="not by strength"):
         manager.generate(req(count=1, init_image=source, strength=0.5), klein)
     with pytest.raises(InvalidRequest, match="take no negative prompt"):
