@@ -42,10 +42,12 @@ def guess_family(header: Mapping[str, Any]) -> str | None:
     """The family id when the tensor names or shapes say so plainly (`Family.lora_markers`, then the width its
     UNet's cross-attention reads); None when unsure.
 
-    Should a file carry two families' markers, the family whose markers most of its tensors carry wins.
+    Should a file carry two families' markers, the family whose markers its tensor names carry most often wins: a
+    name counts once per marker it holds, so a family that shares block names with another (FLUX.2 with FLUX.1) wins
+    by its own layers' names, and loses the tie (the family registered first wins) where it has none.
     """
     keys = [k for k in header if k != "__metadata__"]
-    hits = {family.id: sum(any(m in key for m in family.lora_markers) for key in keys) for family in FAMILIES.values()}
+    hits = {family.id: sum(m in key for key in keys for m in family.lora_markers) for family in FAMILIES.values()}
     best = max(hits, key=hits.__getitem__)
     if hits[best]:
         return best

@@ -26,6 +26,17 @@ def test_kohya_and_diffusers_layouts_name_their_family() -> None:
     assert guess_family({"lora_unet_double_blocks_0_img_attn_qkv.lora_down.weight": _shape(4, 3072)}) == "flux"
 
 
+def test_a_klein_file_is_told_from_flux_by_its_own_layers() -> None:
+    klein = {
+        "transformer.single_transformer_blocks.0.attn.to_qkv_mlp_proj.lora_A.weight": _shape(4, 3072),
+        "transformer.transformer_blocks.0.ff.linear_in.lora_A.weight": _shape(4, 3072),
+        "transformer.transformer_blocks.0.attn.to_q.lora_A.weight": _shape(4, 3072),
+    }
+    assert guess_family(klein) == "flux2"
+    # Attention alone is named alike in both: FLUX.1, registered first, keeps the tie.
+    assert guess_family({"transformer.transformer_blocks.0.attn.to_q.lora_A.weight": _shape(4, 3072)}) == "flux"
+
+
 def test_a_file_with_two_families_markers_goes_to_the_one_most_tensors_name() -> None:
     flux = {f"lora_unet_double_blocks_{i}_img_attn_qkv.lora_down.weight": _shape(4, 3072) for i in range(3)}
     stray = {"text_encoder_2.encoder.layers.0.mlp.fc1.lora_A.weight": _shape(4, 1280)}
