@@ -11,7 +11,7 @@ from engine.families.base import Placement, TrainingCost, place_whole
 from engine.families.zimage.memory_plan import ZImageSizes, plan_zimage_memory, smallest_gpu_for
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     import torch
@@ -44,6 +44,7 @@ class ZImageFamily:
     # Its image-to-image pipeline encodes image[0:1] with generator[0] and repeats it, as FLUX's does.
     encodes_init_image_once = True
     has_instruction_editor = False
+    max_references = 1  # it has no instruction editor: /vary is image-to-image from the one image
     single_file_config = "Tongyi-MAI/Z-Image-Turbo"
     convolutional = False
     computes_in_fp8 = False  # not measured on this family yet: stays in bf16
@@ -72,6 +73,9 @@ class ZImageFamily:
         if mode == "inpaint":
             return diffusers.ZImageInpaintPipeline
         return diffusers.ZImagePipeline
+
+    def edit_inputs(self, images: Sequence[Any], width: int, height: int) -> dict[str, Any]:
+        raise InvalidRequest("Z-Image does not edit by instruction: leave the instruction mode off.")
 
     def load_options(self) -> dict[str, Any]:
         return {}
