@@ -56,7 +56,8 @@ CASES: dict[str, list[Case]] = {
     "describe": [
         Case(("describe", "{missing}"), "does not exist"),
         Case(("describe", "{fake_png}"), "image"),
-        Case(("describe", "{png}", "-n", "1"), "STUDIO_CAPTIONER=tiny-blip"),  # blip-large without its weights
+        # blip-large without its weights (tiny-world, the default model, brings a captioner of its own)
+        Case(("describe", "{png}", "-n", "1"), "STUDIO_CAPTIONER=tiny-blip", {"STUDIO_DEFAULT_MODEL": "tiny-sd"}),
         Case(("describe", "{png}"), NO_GPU_LINE, NO_GPU),
     ],
     "vary": [

@@ -167,7 +167,8 @@ async def test_too_many_bytes_are_refused_by_the_service_too(settings, tiny_mana
 
 
 def test_vision_catalog_names_missing_weights_and_bad_settings(tmp_path: Path) -> None:
-    assert [p.id for p in vision_presets("captioner")] == ["blip-large", "blip-base", "florence-2-base", "tiny-blip"]
+    captioners = [p.id for p in vision_presets("captioner")]
+    assert captioners == ["blip-large", "blip-base", "florence-2-base", "tiny-blip", "tiny-world"]
     assert resolve_vision("segmenter", "clipseg").source == "CIDAS/clipseg-rd64-refined"
     with pytest.raises(ModelUnavailable, match="STUDIO_CAPTIONER='nope' is neither a catalog id"):
         resolve_vision("captioner", "nope")
