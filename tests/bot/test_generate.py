@@ -87,6 +87,8 @@ async def test_autocomplete_caps_at_25_and_narrows(fake, studio, bot) -> None:
         "tiny-flux",
         "tiny-flux-kontext",
         "tiny-world",
+        "tiny-flux2",
+        "tiny-zimage",
     }
     assert await studio.queued_jobs() == []
 
