@@ -14,7 +14,7 @@ from studio.guild_settings_api import GuildSettingsApi
 from studio.images.api import DescribeApi, EditsApi, FollowUpsApi, GenerateApi, PostsApi
 from studio.images.thumbnail_api import ThumbnailsApi
 from studio.jobs.api import QueueApi
-from studio.models.api import ModelsApi
+from studio.models.api import ModelAdminApi, ModelsApi
 from studio.training.api import TrainingApi
 from studio.trainsets.api import CurationApi, SheetsApi, TrainsetsApi
 
@@ -45,6 +45,9 @@ class StudioBundle(Protocol):
 
     @property
     def models(self) -> ModelsApi: ...
+
+    @property
+    def model_admin(self) -> ModelAdminApi: ...
 
     @property
     def guild_settings(self) -> GuildSettingsApi: ...

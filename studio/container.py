@@ -24,6 +24,7 @@ from studio.images.posts import PostService
 from studio.images.submitter import ImageSubmitter
 from studio.images.thumbnails import Thumbnails
 from studio.jobs.queue import JobQueue
+from studio.models.admin_service import ModelAdmin
 from studio.models.service import ModelService
 from studio.owner import acquire as acquire_owner
 from studio.settings import Settings
@@ -64,6 +65,7 @@ class Services:
     gallery: GalleryService
     collections: CollectionService
     tokens: TokenService
+    model_admin: ModelAdmin
 
 
 def as_bundle(services: Services) -> StudioBundle:
@@ -196,6 +198,7 @@ async def _services(
         gallery=gallery,
         collections=CollectionService(db, gallery),
         tokens=TokenService(db),
+        model_admin=ModelAdmin(settings, db, models),
     )
     try:
         yield services

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from engine import SUPPORTED_FAMILIES
+from studio.contract import Caller
 
 # The families a base model may be installed as (`studio models add --family`).
 MODEL_FAMILIES: tuple[str, ...] = SUPPORTED_FAMILIES
@@ -55,3 +56,15 @@ class ModelsApi(Protocol):
     async def autocomplete(self, current: str) -> list[ModelChoice]: ...
 
     async def catalog(self) -> list[ModelInfo]: ...
+
+
+class ModelAdminApi(Protocol):
+    """Installing models: the machine's owner only (`studio models add`, `import-lora`, the web's owner)."""
+
+    async def add_base(
+        self, caller: Caller, name: str, source: str, family: str, display_name: str | None = None
+    ) -> ModelInfo: ...
+
+    async def import_lora(
+        self, caller: Caller, path: str, name: str, base_model: str, trigger_word: str | None = None
+    ) -> ModelInfo: ...
