@@ -167,6 +167,8 @@ class PlanIn(BaseModel):
     resolution: Annotated[int, Field(ge=64, le=4096)] | None = None
     optimizer: Name | None = None
     train_text_encoder: bool | None = None
+    prior_images: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    force: bool = Field(False, description="the studio's owner: train on fewer images than the minimum")
 
 
 class PlanRowOut(BaseModel):

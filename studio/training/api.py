@@ -110,6 +110,7 @@ class TrainingApi(Protocol):
         optimizer: str | None = None,
         train_text_encoder: bool | None = None,
         prior_images: int | None = None,
+        force: bool = False,
     ) -> PlanView: ...
 
     async def start(self, caller: Caller, run_id: int) -> JobTicket: ...

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from studio.errors import NotFound
+from studio.errors import NotFound, Refused
 from studio.training.api import DOWNLOADS, PICTURES
 from web.deps import Authenticated, Bundle, Who
 from web.routes.training_media import FILE, file_answer
@@ -26,6 +26,8 @@ async def list_runs(bundle: Bundle, caller: Who) -> list[RunInfoOut]:
 @router.post("/api/training", response_model=PlanOut, status_code=201)
 async def plan(body: PlanIn, bundle: Bundle, caller: Who) -> PlanOut:
     """Check the set and plan a run: nothing runs until `start_url` is posted."""
+    if body.force and not caller.bypasses_server_policy:
+        raise Refused("Only the studio's owner trains on fewer images than the minimum: add images to the set.")
     view = await bundle.training.plan(
         caller,
         body.set_name,
@@ -37,6 +39,8 @@ async def plan(body: PlanIn, bundle: Bundle, caller: Who) -> PlanOut:
         resolution=body.resolution,
         optimizer=body.optimizer,
         train_text_encoder=body.train_text_encoder,
+        prior_images=body.prior_images,
+        force=body.force,
     )
     return PlanOut.of(view)
 
