@@ -7,6 +7,8 @@ another port of 127.0.0.1 (which Chromium calls `same-site`, and sends the sessi
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,6 +29,14 @@ ARGS = [
     "--no-first-run",
 ]
 LIMIT_MS = 60_000  # a bound on a hang, not a speed expectation
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def keep(folder: Path, *names: str) -> None:
+    """Copy the screenshots the README shows into docs/ when asked (STUDIO_KEEP_SCREENSHOTS=1)."""
+    if os.environ.get("STUDIO_KEEP_SCREENSHOTS") == "1":
+        for name in names:
+            shutil.copyfile(folder / name, DOCS / f"web-{name}")
 
 
 @pytest.fixture
@@ -57,7 +67,7 @@ async def test_sign_in_generate_four_and_watch_the_grid_fill(studio: Studio, bro
         assert page.url == f"{base}/"  # the token left the address bar
         await page.fill("#prompt", "a lighthouse at dusk")
         await page.check('input[name="num_outputs"][value="4"]')
-        await page.screenshot(path=str(tmp_path / "create.png"))
+        await page.screenshot(path=str(tmp_path / "create-form.png"))
         await page.click("#generate")
         await page.wait_for_selector(".job .status:text-matches('queued|starting|Generating|done')")
         await page.wait_for_function(
@@ -72,12 +82,13 @@ async def test_sign_in_generate_four_and_watch_the_grid_fill(studio: Studio, bro
         thumbs = await page.eval_on_selector_all(".job .grid img", "imgs => imgs.map((i) => i.getAttribute('src'))")
         assert all(src.startswith("/media/images/") and src.endswith("/thumb") for src in thumbs)
         assert await page.inner_text("#form-error") == ""
-        await page.screenshot(path=str(tmp_path / "create-done.png"), full_page=True)
+        await page.screenshot(path=str(tmp_path / "create.png"), full_page=True)
         await page.goto(f"{base}/docs")
         assert "/api/generate/text-to-image" in await page.content()
         await page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
     finally:
         await studio.server.stop()
+    keep(tmp_path, "create.png")  # the README's docs/web-create.png
     print(f"screenshots in {tmp_path}")
 
 

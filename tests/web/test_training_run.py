@@ -4,7 +4,6 @@ and in Chromium (marked `browser` too), the run page watched to its end and the 
 from __future__ import annotations
 
 import io
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from studio.settings import load_settings
 from tests.engine.training_support import planted_images
 from tests.studio.conftest import settle
 from tests.web.conftest import Studio
-from tests.web.test_browser import ARGS, CHROMIUM, LIMIT_MS
+from tests.web.test_browser import ARGS, CHROMIUM, LIMIT_MS, keep
 from web.runner import attach_web
 
 pytestmark = pytest.mark.slow
@@ -26,7 +25,6 @@ pytestmark = pytest.mark.slow
 IMAGES = 20  # the owner's sets are held to the default minimum (min_training_images)
 STEPS = 4
 RUN_LIMIT_S = 240.0  # a bound on a hang, not a speed expectation
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture
@@ -161,12 +159,3 @@ async def test_watch_a_run_to_its_end_then_test_the_lora_at_three_scales(
         await studio.server.stop()
     keep(tmp_path, "train-run.png")
     print(f"screenshots in {tmp_path}")
-
-
-def keep(folder: Path, *names: str) -> None:
-    """Copy the screenshots the README shows into docs/ when asked (STUDIO_KEEP_SCREENSHOTS=1)."""
-    import os
-
-    if os.environ.get("STUDIO_KEEP_SCREENSHOTS") == "1":
-        for name in names:
-            shutil.copyfile(folder / name, DOCS / f"web-{name}")
