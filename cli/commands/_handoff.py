@@ -33,6 +33,7 @@ TOKEN_FILE = "web-token"  # noqa: S105 - the file's name (web.auth.TOKEN_FILE), 
 REQUEST_TIMEOUT_S = 60.0  # a bound on a dead owner; an event stream sends a ping every 15 s
 INLINE_TIMEOUT_S = 1800.0  # a request that waits for its job (describe), a first model load included
 Event = dict[str, Any]
+LOSS = re.compile(r"loss [0-9.e+-]+")  # as the engine words a training step's detail
 
 if TYPE_CHECKING:
     from studio.container import Services
@@ -143,9 +144,6 @@ class HandOff:
                     break
         raise StudioError(f"The studio stopped before job {job_id} ended; it goes on with it once started again.")
 
-    def cancel(self, job_id: int) -> None:
-        self.call("POST", f"/api/jobs/{job_id}/cancel")
-
 
 def _detail(exc: urllib.error.HTTPError) -> str:
     """The API's reason for an error answer, in one line."""
@@ -190,6 +188,8 @@ class Bar:
             )
         self._bar.total = event["total"]
         self._bar.n = event["step"]
+        if loss := LOSS.search(str(event.get("detail") or "")):  # a training's step: its loss beside the bar
+            self._bar.set_postfix_str(loss.group(0), refresh=False)
         self._bar.refresh()
 
     def close(self) -> None:
@@ -198,15 +198,20 @@ class Bar:
             self._bar = None
 
 
-async def run_handed_off(owner: Owner, submit_path: str, body: Body) -> int:
+async def run_handed_off(owner: Owner, submit_path: str, body: Body | None, cancel_path: str | None = None) -> int:
     """Submit a job to the owner and follow it to its end; its id once done.
 
     A failed job raises StudioError with its message; Ctrl+C (the task's cancellation) cancels the job through the
-    API and raises `Interrupted`, as the local path does.
+    API (`cancel_path`, else the job's own cancel) and raises `Interrupted`, as the local path does.
     """
     client = HandOff(owner)
     ticket = await asyncio.to_thread(client.call, "POST", submit_path, body)
     job_id = int(ticket["job_id"])
+    return await follow_handed_off(client, job_id, cancel_path)
+
+
+async def follow_handed_off(client: HandOff, job_id: int, cancel_path: str | None = None) -> int:
+    """Follow a handed-off job to its end, with the progress bar; see `run_handed_off`."""
     bar = Bar(job_id)
     following = asyncio.ensure_future(asyncio.to_thread(client.follow, job_id, bar))
     try:
@@ -214,7 +219,7 @@ async def run_handed_off(owner: Owner, submit_path: str, body: Body) -> int:
     except asyncio.CancelledError:
         bar.close()
         try:
-            await asyncio.to_thread(client.cancel, job_id)
+            await asyncio.to_thread(client.call, "POST", cancel_path or f"/api/jobs/{job_id}/cancel")
         except StudioError as exc:
             raise Interrupted(f"could not cancel job {job_id} handed to the studio: {exc.user_message}") from None
         await asyncio.wait({following}, timeout=REQUEST_TIMEOUT_S)  # the owner ends the stream with the job
@@ -230,7 +235,8 @@ async def run_handed_off(owner: Owner, submit_path: str, body: Body) -> int:
     return job_id
 
 
-def _owner_or_refusal(settings: Settings, refused: FolderInUse) -> Owner:
+def owner_or_refusal(settings: Settings, refused: FolderInUse) -> Owner:
+    """The web-serving owner to hand a job to; without one, the refusal with how to enable the hand-off."""
     owner = find_owner(settings.data_dir)
     if owner is None:
         raise FolderInUse(f"{refused.user_message} {enable_hint(settings.data_dir)}") from None
@@ -251,7 +257,7 @@ async def locally_or_handed_off(
 async def hand_off_images(settings: Settings, refused: FolderInUse, submit_path: str, body: Body) -> JobResult:
     """Hand an image job to the folder's owner and return its result as the local path would (the owner wrote the
     files into the same data folder; read-only, beside it); without a web-serving owner, the refusal with a hint."""
-    job_id = await run_handed_off(_owner_or_refusal(settings, refused), submit_path, body)
+    job_id = await run_handed_off(owner_or_refusal(settings, refused), submit_path, body)
 
     async def read(services: Services, _delivery: object) -> JobResult:
         return await services.gallery.job_result(Viewer(LOCAL), job_id)
@@ -265,7 +271,7 @@ async def hand_off_describe(
 ) -> list[str]:
     """The prompts the owner's /describe finds for an image. The route answers once the job is done, so Ctrl+C
     leaves that one job to finish in the studio (its id comes only with the answer)."""
-    client = HandOff(_owner_or_refusal(settings, refused))
+    client = HandOff(owner_or_refusal(settings, refused))
     body = Body(fields={"count": count}, files={"image": (image, data)})
     try:
         answer = await asyncio.to_thread(client.call, "POST", "/api/describe", body, INLINE_TIMEOUT_S)
