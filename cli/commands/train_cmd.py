@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from cli.commands._handoff_train import TrainRequest, hand_off_training
 from cli.commands._local import CliDelivery, wait_delivered, with_services
 from cli.commands._support import LOCAL, Context, run_async
+from studio.owner import FolderInUse
 from studio.training.api import PlanView, RunInfo
 from studio.training.folder import check_folder, fill_set, read_folder
 from studio.training.interrupted import InterruptedRun, find_interrupted, interrupted_at, live_owner
@@ -95,6 +97,10 @@ def train(
     if not name or (images is None and not resume):
         raise click.UsageError("give --images DIR and --name NAME (or --name NAME --resume)")
     obj: Context = ctx.obj
+    settings_asked: dict[str, Any] = {"steps": steps, "rank": rank, "learning_rate": learning_rate}
+    settings_asked |= {"resolution": resolution, "optimizer": optimizer, "prior_images": prior_images}
+    settings_asked["train_text_encoder"] = train_text_encoder or None  # None: the preset's
+    asked = TrainRequest(images, name, base_model, trigger, force, resume, settings_asked)
 
     async def go(services: Services, delivery: CliDelivery) -> TrainingResult:
         if resume:
@@ -103,14 +109,7 @@ def train(
             job_id = run.job_id
         else:
             assert images is not None
-            settings: dict[str, Any] = {
-                "steps": steps,
-                "rank": rank,
-                "learning_rate": learning_rate,
-                "resolution": resolution,
-            }
-            settings |= {"optimizer": optimizer, "train_text_encoder": train_text_encoder or None}  # None: preset's
-            settings["prior_images"] = prior_images
+            settings = dict(asked.settings)
             # Everything that can refuse the run is asked before an image is copied or captioned.
             found = await asyncio.to_thread(read_folder, images, obj.settings.max_attachment_bytes)
             await check_folder(services, LOCAL, found, name, base_model, settings, force=force)
@@ -126,7 +125,13 @@ def train(
             click.echo(line)
         return result
 
-    run_async(lambda: with_services(obj.settings, go))
+    async def locally_or_handed_off() -> None:
+        try:
+            await with_services(obj.settings, go)
+        except FolderInUse as refused:  # the folder's owner trains it, when it serves the web
+            await hand_off_training(obj.settings, refused, asked, _result_lines)
+
+    run_async(locally_or_handed_off)
 
 
 @train.command("cancel")
