@@ -132,3 +132,20 @@ async def _kept(client: HandOff, run_id: int) -> str:
         else "no checkpoint was written yet"
     )
     return f"stopped run {run_id} in the studio at step {done}/{view['run']['steps']}: {kept}"
+
+
+async def hand_off_cancel(settings: Settings, refused: FolderInUse, name: str) -> str:
+    """Stop the owner's run of `name` (newest first, still queued or running) through the API; what became of it."""
+    client = HandOff(owner_or_refusal(settings, refused))
+    runs = await asyncio.to_thread(client.call, "GET", "/api/training")
+    found = next(
+        (run for run in runs if same_name(name, run["output_name"]) and run["status"] in ("queued", "running")), None
+    )
+    if found is None:
+        raise StudioError(f"The studio runs no training of '{name}' (`studio train list` shows the trainings).")
+    ended = await asyncio.to_thread(client.call, "POST", f"/api/training/{found['run_id']}/cancel")
+    done = ended["steps_done"] or 0
+    return (
+        f"cancelled run {ended['run_id']} ({ended['output_name']}) in the studio at step {done}/{ended['steps']}: "
+        "its checkpoints stay there"
+    )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from cli.commands._handoff_train import TrainRequest, hand_off_training
+from cli.commands._handoff_train import TrainRequest, hand_off_cancel, hand_off_training
 from cli.commands._local import CliDelivery, wait_delivered, with_services
 from cli.commands._support import LOCAL, Context, run_async
 from studio.owner import FolderInUse
@@ -138,15 +138,22 @@ def train(
 @click.argument("name")
 @click.pass_obj
 def cancel_run(obj: Context, name: str) -> None:
-    """Drop an interrupted training (`studio train list` shows them), so that another may start."""
+    """Drop an interrupted training (`studio train list` shows them), so that another may start; or stop the run of
+    NAME that a web-serving owner of the data folder runs."""
 
     async def go(services: Services, _delivery: CliDelivery) -> tuple[InterruptedRun, Path]:
         run = await find_interrupted(services, name)
         await services.training.cancel(LOCAL, run.run_id)
         return run, services.training.registry.run_dir(run.run_id)
 
-    run, folder = run_async(lambda: with_services(obj.settings, go))
-    click.echo(f"cancelled run {run.run_id} ({run.output_name}); its checkpoints stay in {folder}")
+    async def locally_or_handed_off() -> str:
+        try:
+            run, folder = await with_services(obj.settings, go)
+        except FolderInUse as refused:  # the folder's owner runs it, when it serves the web
+            return await hand_off_cancel(obj.settings, refused, name)
+        return f"cancelled run {run.run_id} ({run.output_name}); its checkpoints stay in {folder}"
+
+    click.echo(run_async(locally_or_handed_off))
 
 
 @train.command("list")

@@ -111,6 +111,43 @@ def test_ctrl_c_stops_the_handed_off_run_and_says_what_the_studio_keeps(trainer:
 
 
 @pytest.mark.slow
+def test_train_cancel_stops_the_run_the_owner_runs(trainer: Path, tmp_path: Path) -> None:
+    folder = _photos(tmp_path / "photos")
+    err = tmp_path / "stderr.txt"
+    with err.open("w") as sink:
+        proc = subprocess.Popen(
+            _train(trainer, folder, "Other", 400), stdout=subprocess.PIPE, stderr=sink, text=True, env=_train_env()
+        )
+    try:
+        deadline = time.monotonic() + LIMIT_S
+        while not re.search(r"job \d+:[^|]*\|[^|]*\| *\d+/400", err.read_text(errors="replace")):
+            assert proc.poll() is None, err.read_text(errors="replace")
+            assert time.monotonic() < deadline, "no progress"
+            time.sleep(0.05)
+        cancel = subprocess.run(
+            _argv(trainer, "train", "cancel", "other"), capture_output=True, text=True, env=_train_env(),
+            timeout=LIMIT_S,
+        )  # fmt: skip
+        assert cancel.returncode == 0, cancel.stderr
+        assert re.fullmatch(r"cancelled run \d+ \(Other\) in the studio at step \d+/400: its checkpoints stay there\n",
+                            cancel.stdout), cancel.stdout  # fmt: skip
+        out, _ = proc.communicate(timeout=LIMIT_S)  # the train command ends with its run
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.read_text()
+    assert re.search(r"^trained \d+/400 steps in \d+ s$", out, re.M), out  # as a run stopped at its checkpoint
+    assert "\nstopped before the end: nothing registered\n" in out, out
+    again = subprocess.run(
+        _argv(trainer, "train", "cancel", "Other"), capture_output=True, text=True, env=_train_env(), timeout=LIMIT_S
+    )
+    assert again.returncode == 1 and again.stderr.strip() == (
+        "error: The studio runs no training of 'Other' (`studio train list` shows the trainings)."
+    ), again.stderr
+
+
+@pytest.mark.slow
 def test_resume_is_not_handed_off_and_says_how(trainer: Path) -> None:
     done = subprocess.run(
         _argv(trainer, "train", "--name", "Hero", "--resume"), capture_output=True, text=True, env=_train_env(),
