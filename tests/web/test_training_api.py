@@ -93,6 +93,7 @@ async def test_uploads_are_checked_by_their_content(owner: httpx.AsyncClient, st
         ("patch", "/api/trainsets/mila/items/9", {"caption": "x"}, "has no image 9"),
         ("post", "/api/training", {"set_name": "mila", "name": "x", "steps": 0}, "greater than or equal to 1"),
         ("post", "/api/training", {"set_name": "mila", "name": "Mila"}, "not ready to train"),
+        ("post", "/api/training", {"set_name": "mila", "name": "x", "prior_images": -1}, "greater than or equal to 0"),
         ("get", "/api/training/99", None, "no training run 99"),
         ("get", "/media/training/1/pictures/biggest", None, "one of newest, scales"),
     ],
@@ -167,6 +168,8 @@ async def test_a_member_reaches_neither_another_servers_sets_nor_its_runs(studio
         assert (await member.post("/api/trainsets", json={"name": "own"})).status_code == 201
         answer = await member.post("/api/training", json={"set_name": "own", "name": "Own"})
         assert answer.status_code == 409 and "needs Manage Server" in answer.json()["detail"]
+        forced = await member.post("/api/training", json={"set_name": "own", "name": "Own", "force": True})
+        assert forced.status_code == 409 and forced.json()["detail"].startswith("Only the studio's owner trains on")
     assert (await services.db.training_runs.get(run)).status == "planned"  # nobody started it
     assert len(await services.db.training_sets.items((await services.trainsets.list(ELSEWHERE))[0].id)) == 1
 
