@@ -161,3 +161,16 @@ def fit_whole(
 
     plan = memory.plan_memory(weights_gb, free_gb, width, height, count)
     memory.apply_memory_plan(base, replace(plan, cpu_offload="none"), device)
+
+
+def transformer_from_file(
+    transformer_class: Any, pipeline_class: Any, path: Path, config: str, *, dtype: Any, local_only: bool
+) -> Any:
+    """A transformer family's pipeline whose denoiser is shared as one file: the rest comes from the hub folder
+    `config` (its text encoders, VAE and scheduler), as ComfyUI and BFL distribute them."""
+    transformer = transformer_class.from_single_file(
+        str(path), config=config, subfolder="transformer", dtype=dtype, local_files_only=local_only
+    )
+    return pipeline_class.from_pretrained(
+        config, transformer=transformer, dtype=dtype, use_safetensors=True, local_files_only=local_only
+    )

@@ -7,7 +7,7 @@ import importlib.util
 import os
 from typing import TYPE_CHECKING, Any
 
-from engine.families.base import Placement, TrainingCost, place_whole
+from engine.families.base import Placement, TrainingCost, place_whole, transformer_from_file
 from engine.families.flux.memory_plan import plan_flux_memory, smallest_gpu_for
 
 if TYPE_CHECKING:
@@ -83,11 +83,8 @@ class FluxFamily:
         """A FLUX transformer shared as one file (BFL or diffusers keys); the rest of the pipeline from `config`."""
         from diffusers import DiffusionPipeline, FluxTransformer2DModel
 
-        transformer = FluxTransformer2DModel.from_single_file(
-            str(path), config=config, subfolder="transformer", dtype=dtype, local_files_only=local_only
-        )
-        return DiffusionPipeline.from_pretrained(
-            config, transformer=transformer, dtype=dtype, use_safetensors=True, local_files_only=local_only
+        return transformer_from_file(
+            FluxTransformer2DModel, DiffusionPipeline, path, config, dtype=dtype, local_only=local_only
         )
 
     def call_options(self, preset: ModelPreset) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InvalidRequest
-from engine.families.base import Placement, TrainingCost, place_whole
+from engine.families.base import Placement, TrainingCost, place_whole, transformer_from_file
 from engine.families.flux.family import host_ram_gb
 from engine.families.flux2.memory_plan import KLEIN_SIZES, LABEL, note, plan_klein_memory
 
@@ -97,11 +97,8 @@ class Flux2Family:
         """A klein transformer shared as one file; the rest of the pipeline from `config`."""
         from diffusers import Flux2KleinPipeline, Flux2Transformer2DModel
 
-        transformer = Flux2Transformer2DModel.from_single_file(
-            str(path), config=config, subfolder="transformer", dtype=dtype, local_files_only=local_only
-        )
-        return Flux2KleinPipeline.from_pretrained(
-            config, transformer=transformer, dtype=dtype, use_safetensors=True, local_files_only=local_only
+        return transformer_from_file(
+            Flux2Transformer2DModel, Flux2KleinPipeline, path, config, dtype=dtype, local_only=local_only
         )
 
     def call_options(self, preset: ModelPreset) -> dict[str, Any]:

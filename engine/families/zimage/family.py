@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InvalidRequest
-from engine.families.base import Placement, TrainingCost, place_whole
+from engine.families.base import Placement, TrainingCost, place_whole, transformer_from_file
 from engine.families.zimage.memory_plan import ZImageSizes, plan_zimage_memory, smallest_gpu_for
 
 if TYPE_CHECKING:
@@ -84,11 +84,8 @@ class ZImageFamily:
         """A Z-Image transformer shared as one file (ComfyUI's or diffusers' keys); the rest from `config`."""
         from diffusers import ZImagePipeline, ZImageTransformer2DModel
 
-        transformer = ZImageTransformer2DModel.from_single_file(
-            str(path), config=config, subfolder="transformer", dtype=dtype, local_files_only=local_only
-        )
-        return ZImagePipeline.from_pretrained(
-            config, transformer=transformer, dtype=dtype, use_safetensors=True, local_files_only=local_only
+        return transformer_from_file(
+            ZImageTransformer2DModel, ZImagePipeline, path, config, dtype=dtype, local_only=local_only
         )
 
     def call_options(self, preset: ModelPreset) -> dict[str, Any]:
