@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from studio.container import open_services
+from studio.container import Services, open_services
 from studio.contract import Caller
 from studio.gallery.api import Viewer
 from studio.images.api import GenerateInput
@@ -32,23 +32,67 @@ HEARTBEAT_S = 0.02
 OWNER = Caller(user_id=0, may_moderate=True, may_manage_server=True, bypasses_server_policy=True, origin="cli")
 
 LOAD = """
-import asyncio, json, sys, time, httpx
+import asyncio, json, signal, sys, time, httpx
 base, token, paths = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 total, concurrency = int(sys.argv[4]), int(sys.argv[5])
 async def main():
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer " + token}, limits=limits) as c:
-        left = iter(range(total)); failed = 0
+        left = iter(range(total)); done = failed = 0
         async def worker():
-            nonlocal failed
+            nonlocal done, failed
             for n in left:
+                if stop.is_set():
+                    break
                 r = await c.get(paths[n % len(paths)])
                 failed += r.status_code != 200
+                done += 1
+                if done == 1:
+                    print("serving", flush=True)
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        print(json.dumps({"seconds": time.perf_counter() - started, "failed": failed}))
+        print(json.dumps({"seconds": time.perf_counter() - started, "done": done, "failed": failed}))
 asyncio.run(main())
 """
+
+
+class Load:
+    """The load client in a process of its own: `start` returns once the web has answered its first request;
+    `finish` (after `total` requests, or at once when `stop` is true) returns its figures: seconds, done, failed."""
+
+    def __init__(self, url: str, token: str, paths: list[str], total: int, concurrency: int) -> None:
+        self.argv = [sys.executable, "-c", LOAD, url, token, json.dumps(paths), str(total), str(concurrency)]
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(*self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert self.process.stdout is not None
+        await self.process.stdout.readline()  # "serving", or nothing when it failed: `finish` says why
+
+    async def finish(self, stop: bool = False) -> dict[str, float]:
+        assert self.process is not None
+        if stop and self.process.returncode is None:
+            self.process.terminate()  # its handler ends the workers: the figures still come
+        out, err = await self.process.communicate()
+        if self.process.returncode != 0:
+            raise SystemExit(f"the load client failed: {err.decode(errors='replace')[-2000:]}")
+        return dict(json.loads(out.splitlines()[-1]))
+
+
+async def media_paths(services: Services) -> list[str]:
+    """One tiny image made (the engine's first job), and the paths of the load's mix: JSON and the image's files."""
+    ticket = await services.generate.submit(OWNER, GenerateInput("a red cube", count=1, steps=2))
+    await services.jobs.wait(ticket.job_id, 600)
+    (image,) = (await services.gallery.job_result(Viewer(OWNER), ticket.job_id)).images
+    return [
+        "/api/models",
+        f"/api/generate/{ticket.job_id}",
+        "/api/queue",
+        f"/media/images/{image.image_id}",
+        f"/media/images/{image.image_id}/thumb",
+    ]
 
 
 async def heartbeat(lateness: list[float], stop: asyncio.Event) -> None:
@@ -66,30 +110,17 @@ async def main(requests: int, concurrency: int) -> None:
         async with open_services(settings, owner="bench") as services:
             server = attach_web(services, settings, "127.0.0.1", 0)
             await services.jobs.start()
-            ticket = await services.generate.submit(OWNER, GenerateInput("a red cube", count=1, steps=2))
-            await services.jobs.wait(ticket.job_id, 600)
-            (image,) = (await services.gallery.job_result(Viewer(OWNER), ticket.job_id)).images
+            paths = await media_paths(services)
             assert await server.start()
-            paths = [
-                "/api/models",
-                f"/api/generate/{ticket.job_id}",
-                "/api/queue",
-                f"/media/images/{image.image_id}",
-                f"/media/images/{image.image_id}/thumb",
-            ]
             lateness: list[float] = []
             stop = asyncio.Event()
             beating = asyncio.create_task(heartbeat(lateness, stop))
-            argv = [sys.executable, "-c", LOAD, f"http://127.0.0.1:{server.port}", read_token(settings.data_dir)]
-            argv += [json.dumps(paths), str(requests), str(concurrency)]
-            load = await asyncio.create_subprocess_exec(*argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            out, err = await load.communicate()
+            load = Load(f"http://127.0.0.1:{server.port}", read_token(settings.data_dir), paths, requests, concurrency)
+            await load.start()
+            result = await load.finish()
             stop.set()
             await beating
             await server.stop()
-    if load.returncode != 0:
-        raise SystemExit(f"the load client failed: {err.decode(errors='replace')[-2000:]}")
-    result = json.loads(out)
     late_ms = sorted(x * 1000 for x in lateness)
     p99 = late_ms[min(len(late_ms) - 1, int(len(late_ms) * 0.99))]
     rate = requests / result["seconds"]
