@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from bot.runner import build_bot
 from studio.container import Services, open_services
 from studio.contract import Caller
 from studio.logging_setup import setup_logging
-from studio.settings import load_settings
+from studio.settings import Settings, load_settings
 from tests.bot.fakediscord import BASIC_PERMISSIONS, CHANNEL_ID, GUILD_ID, FakeDiscord
 
 MANAGER = Caller(user_id=1, guild_id=GUILD_ID, channel_id=CHANNEL_ID, may_manage_server=True, may_moderate=True)
@@ -54,7 +55,7 @@ def _images(count: int) -> list[bytes]:
     return found
 
 
-async def _idle(services: Services, limit_s: float) -> None:
+async def idle(services: Services, limit_s: float) -> None:
     """Until no job is queued or running (the captions a set's images start)."""
     deadline = time.monotonic() + limit_s
     while [*await services.db.jobs.list_running(), *await services.db.jobs.fair_queue()]:
@@ -63,7 +64,7 @@ async def _idle(services: Services, limit_s: float) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _drop_generations(services: Services) -> None:
+async def drop_generations(services: Services) -> None:
     """Cancel the generations a flood queued, so that every round meets the same engine (idle, or training)."""
     for job in [*await services.db.jobs.list_running(), *await services.db.jobs.fair_queue()]:
         if job.kind == "generate":
@@ -82,7 +83,7 @@ async def _start_training(services: Services, steps: int) -> int:
     await services.trainsets.create(MANAGER, "flood", trigger_word="zzflood")
     for data in _images(4):
         await services.trainsets.add(MANAGER, data, "flood")
-    await _idle(services, 300)
+    await idle(services, 300)
     plan = await services.training.plan(MANAGER, "flood", "Flood", steps=steps)
     ticket = await services.training.start(MANAGER, plan.run_id)
     deadline = time.monotonic() + 300
@@ -93,7 +94,7 @@ async def _start_training(services: Services, steps: int) -> int:
     return ticket.job_id
 
 
-async def _flood(fake: FakeDiscord, commands: int, members: int, spread_s: float = 0) -> list[float]:
+async def flood(fake: FakeDiscord, commands: int, members: int, spread_s: float = 0) -> list[float]:
     """Dispatch the commands at once (or one every `spread_s`); each one's seconds from its dispatch to its deferral.
 
     The payloads are built first (the fake checks each against the command tree, which takes time that Discord's
@@ -122,56 +123,78 @@ async def _flood(fake: FakeDiscord, commands: int, members: int, spread_s: float
     return [ix.callback_at - ix.dispatched_at if ix.callback_at is not None else float("inf") for ix in sent]
 
 
+def flood_settings(tmp: Path, backend: str) -> Settings:
+    """The studio on the tiny models, its data in `tmp`, its engine on `backend`."""
+    return load_settings(
+        env_file=None,
+        STUDIO_DATA_DIR=tmp / "data",
+        STUDIO_DEVICE="cpu",
+        STUDIO_DEFAULT_MODEL="tiny-sd",
+        STUDIO_CAPTIONER="tiny-blip",
+        STUDIO_EMBEDDER="tiny-clip",
+        STUDIO_BACKEND=backend,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    settings: Settings, backlog: int, beside: Callable[[Services], None] | None = None
+) -> AsyncIterator[tuple[FakeDiscord, Services, float]]:
+    """The bot logged in to the fake Discord, its services' jobs running, one command handled (the code paths warm,
+    the model in memory as in a busy studio): the fake, the services and the seconds the engine took to be ready.
+
+    `beside` is given the services before the jobs start (where the web registers its delivery port)."""
+    fake = FakeDiscord()
+    await fake.start(backlog=backlog)
+    discord.http.Route.BASE = fake.base_url  # type: ignore[misc]
+    started = time.perf_counter()
+    async with open_services(settings) as services:
+        ready = getattr(services.backend, "ready", None)
+        if callable(ready):
+            await ready()
+        ready_s = time.perf_counter() - started
+        bot = build_bot(settings, services)
+        async with bot:
+            await bot.login("fake-token")
+            fake.attach(bot)
+            if beside is not None:
+                beside(services)
+            await services.jobs.start()
+            await flood(fake, 1, 1)
+            await idle(services, 300)
+            try:
+                yield fake, services, ready_s
+            finally:
+                await services.jobs.stop()  # before the bot's session closes: no delivery into a closed session
+    await fake.stop()
+
+
+def summary(seconds: list[float]) -> dict[str, float]:
+    """p50, p99 and max of the defer times, in ms."""
+    ms = sorted(s * 1000 for s in seconds)
+    return {"n": len(ms), "p50": statistics.median(ms), "p99": ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))],
+            "max": ms[-1]}  # fmt: skip
+
+
 async def scenario(backend: str, training: bool, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(
-            env_file=None,
-            STUDIO_DATA_DIR=Path(tmp) / "data",
-            STUDIO_DEVICE="cpu",
-            STUDIO_DEFAULT_MODEL="tiny-sd",
-            STUDIO_CAPTIONER="tiny-blip",
-            STUDIO_EMBEDDER="tiny-clip",
-            STUDIO_BACKEND=backend,
-        )
-        fake = FakeDiscord()
-        await fake.start(backlog=args.backlog)
-        discord.http.Route.BASE = fake.base_url  # type: ignore[misc]
-        started = time.perf_counter()
-        async with open_services(settings) as services:
-            ready = getattr(services.backend, "ready", None)
-            if callable(ready):
-                await ready()
-            ready_s = time.perf_counter() - started
-            bot = build_bot(settings, services)
-            async with bot:
-                await bot.login("fake-token")
-                fake.attach(bot)
-                await services.jobs.start()
-                # One command first: the bot's code paths warm, the model in memory as in a busy studio.
-                await _flood(fake, 1, 1)
-                await _idle(services, 300)
-                if training:
-                    job = await _start_training(services, args.steps)
-                seconds: list[float] = []
-                for _ in range(args.rounds):
-                    cpu = time.process_time()
-                    seconds += await _flood(fake, args.commands, args.members, args.spread_ms / 1000)
-                    spent = (time.process_time() - cpu) * 1000 / args.commands
-                    print(f"  {backend}: this process's CPU, per command handled: {spent:.1f} ms", file=sys.stderr)
-                    await _drop_generations(services)
-                    await asyncio.sleep(1)
-                row = await services.db.jobs.get(job) if training else None
-                still = row is not None and row.status == "running"
-                await services.jobs.stop()  # before the bot's session closes: no delivery into a closed session
-        await fake.stop()
-    ms = sorted(s * 1000 for s in seconds)
+        async with running_bot(flood_settings(Path(tmp), backend), args.backlog) as (fake, services, ready_s):
+            if training:
+                job = await _start_training(services, args.steps)
+            seconds: list[float] = []
+            for _ in range(args.rounds):
+                cpu = time.process_time()
+                seconds += await flood(fake, args.commands, args.members, args.spread_ms / 1000)
+                spent = (time.process_time() - cpu) * 1000 / args.commands
+                print(f"  {backend}: this process's CPU, per command handled: {spent:.1f} ms", file=sys.stderr)
+                await drop_generations(services)
+                await asyncio.sleep(1)
+            row = await services.db.jobs.get(job) if training else None
+            still = row is not None and row.status == "running"
     return {
         "backend": backend,
         "scenario": "training" if training else "idle",
-        "n": len(ms),
-        "p50": statistics.median(ms),
-        "p99": ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))],
-        "max": ms[-1],
+        **summary(seconds),
         "ready_s": ready_s,
         "trained_throughout": still if training else None,
     }
