@@ -92,6 +92,26 @@ def test_the_web_benchmark_serves_its_load() -> None:
 
 
 @pytest.mark.slow
+def test_the_web_interactions_benchmark_floods_the_bot_with_and_without_the_web_load() -> None:
+    out = _run(
+        "scripts/bench_web_interactions.py", "--commands", "6", "--members", "3", "--rounds", "1",
+        "--repeats", "1", "--concurrency", "3", "--spreads", "10,0",
+    )  # fmt: skip
+    rows = [line.split(" | ") for line in out.splitlines() if line.startswith("| one every") or "| all at" in line]
+    assert [(row[0], row[1]) for row in rows] == [
+        ("| one every 10 ms", "none"), ("| one every 10 ms", "3 at a time"),
+        ("| all at once", "none"), ("| all at once", "3 at a time"),
+    ]  # fmt: skip
+    for row in rows:  # p50 <= p99 <= max, each a figure; the loaded rows served requests, none failed
+        p50, p99, most = (float(cell) for cell in row[2:5])
+        assert p50 <= p99 <= most
+        if row[1] == "none":
+            assert row[5:] == ["–", "– |"]
+        else:
+            assert float(row[5]) > 0 and row[6] == "0 |"
+
+
+@pytest.mark.slow
 def test_the_tiny_world_lora_grid_trains_both_loras_and_writes_the_figure(tmp_path: Path) -> None:
     from PIL import Image
 
