@@ -56,7 +56,8 @@ async def queue_view(
     waiting: list[QueueEntry] = []
     for lane in LANES:
         jobs = await db.jobs.fair_queue(lane)
-        waiting += [_entry(kind_of, caller, j, i, estimates.eta(jobs[: i + 1])) for i, j in enumerate(jobs)]
+        etas = estimates.etas(jobs)
+        waiting += [_entry(kind_of, caller, j, i, eta) for i, (j, eta) in enumerate(zip(jobs, etas, strict=True))]
     mine = tuple(e for e in running + waiting if e.requester_id == caller.user_id)
     return QueueView(tuple(running), tuple(waiting), mine)
 

@@ -79,3 +79,13 @@ def _other(job_id: int) -> Job:
     from dataclasses import replace
 
     return replace(_job(job_id, 1), kind="gone")
+
+
+def test_a_lanes_etas_in_one_pass_match_each_jobs_own_eta() -> None:
+    kind = _Counting()
+    estimates = Estimates({"count": kind}.get)
+    estimates.learn(kind, 3, elapsed_s=1.0)  # a third of a second an image: sums that round
+    lane = [_job(n, images) for n, images in enumerate([4, 1, 7, 2, 5], start=1)]
+    assert estimates.etas(lane) == [estimates.eta(lane[: i + 1]) for i in range(len(lane))]
+    assert estimates.etas(lane)[-1] == 6.3  # 19 images
+    assert kind.parses == 5  # each request parsed once, whatever the number of jobs behind it
