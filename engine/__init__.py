@@ -28,10 +28,8 @@ from engine.backends import (
     WorkerLost,
 )
 from engine.catalog import (
-    ALL_FAMILIES,
     ASPECTS,
     COUNTS,
-    DECLARED_FAMILIES,
     DEFAULT_STRENGTH,
     FLOW_SCHEDULERS,
     LORA_SCALE_RANGE,
@@ -136,10 +134,8 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "ALL_FAMILIES",
     "ASPECTS",
     "COUNTS",
-    "DECLARED_FAMILIES",
     "DEFAULT_STRENGTH",
     "FAMILIES",
     "FLOW_SCHEDULERS",

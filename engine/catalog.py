@@ -27,9 +27,6 @@ from engine.presets import (
 from engine.types import GenerateRequest, Mode, ResolvedParams
 
 SUPPORTED_FAMILIES: tuple[str, ...] = RUNNABLE_FAMILIES
-# Known architectures the catalog may list (an installed model, say) that the engine cannot run yet.
-DECLARED_FAMILIES: tuple[str, ...] = ("sd3",)
-ALL_FAMILIES: tuple[str, ...] = SUPPORTED_FAMILIES + DECLARED_FAMILIES
 
 SCHEDULERS: tuple[str, ...] = (
     "ddim",
@@ -259,12 +256,10 @@ def resolve(request: GenerateRequest, spec: ModelSpec) -> ResolvedParams:
 
 # The catalog's interface, presets included (they live in engine.presets).
 __all__ = [
-    "ALL_FAMILIES",
     "APACHE",
     "ASPECTS",
     "ATTENTION_MODULES",
     "COUNTS",
-    "DECLARED_FAMILIES",
     "DEFAULT_STRENGTH",
     "FLOW_SCHEDULERS",
     "FLUX_DEV_LICENCE",
