@@ -12,7 +12,8 @@ from studio.images.thumbs import thumbnail_path
 log = logging.getLogger(__name__)
 
 
-def _unlink_all(paths: tuple[Path, ...]) -> int:
+def unlink_all(paths: tuple[Path, ...]) -> int:
+    """Delete the files (blocking: call it in a thread); how many went. One that cannot go is logged, not raised."""
     removed = 0
     for path in paths:
         try:
@@ -39,7 +40,7 @@ async def delete_user_data(db: Database, user_id: int, thumbs_dir: Path | None =
     stay intact."""
     report = await db.delete_user_data(user_id)
     thumbs = tuple(thumbnail_path(thumbs_dir, path) for path in report.image_paths) if thumbs_dir else ()
-    files = await asyncio.to_thread(_unlink_all, report.image_paths + report.training_paths + report.job_paths + thumbs)
+    files = await asyncio.to_thread(unlink_all, report.image_paths + report.training_paths + report.job_paths + thumbs)
     await asyncio.to_thread(_remove_empty_folders, tuple(dict.fromkeys(p.parent for p in report.image_paths)))
     counts = {name: n for name, n in report.counts.items() if n}
     if files:

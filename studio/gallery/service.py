@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
 
 from storage import Collection, Database, GalleryImage
 from studio.errors import NotFound, Refused
@@ -28,6 +27,7 @@ from studio.gallery.api import (
     Viewer,
 )
 from studio.images.api import JobResult
+from studio.privacy import unlink_all
 
 log = logging.getLogger(__name__)
 
@@ -49,19 +49,6 @@ def check_batch(image_ids: Sequence[int]) -> list[int]:
 
 def collection_info(found: Collection) -> CollectionInfo:
     return CollectionInfo(found.id, found.name, found.size, found.guild_id, found.created_at)
-
-
-def _unlink(paths: tuple[Path, ...]) -> int:
-    removed = 0
-    for path in paths:
-        try:
-            path.unlink()
-            removed += 1
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            log.warning("could not delete %s: %s", path, exc)
-    return removed
 
 
 class GalleryService:
@@ -202,7 +189,7 @@ class GalleryService:
             if found[image_id].requester_id != viewer.caller.user_id:
                 raise Refused(f"Image {image_id} is another member's: you can delete only your own images.")
         paths = await self._db.gallery.delete_images(ids)
-        files = await asyncio.to_thread(_unlink, paths)
+        files = await asyncio.to_thread(unlink_all, paths)
         log.info("user=%s deleted images %s (%d files)", viewer.caller.user_id, ids, files)
         return DeletedImages(tuple(ids), files)
 
