@@ -106,6 +106,14 @@ async def require_asker(request: Request) -> Asker:
     return asker
 
 
+async def page_asker(request: Request) -> Asker | None:
+    """Who asks for a page, remembered on the request for its template (the nav, the CSRF token); None: nobody."""
+    asker = await identify(request)
+    if asker is not None:
+        request.state.asker = asker
+    return asker
+
+
 async def require_caller(asker: Annotated[Asker, Depends(require_asker)]) -> Caller:
     return asker.caller
 

@@ -35,3 +35,8 @@ def render(request: Request, template: str, *, status_code: int = 200, **context
     session = getattr(asker, "session", None)
     context = {"nav": NAV, "csrf": session.csrf if session is not None else "", **context}
     return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+
+def signin_page(request: Request) -> HTMLResponse:
+    """The page that says how to sign in, for a page asked for by nobody."""
+    return render(request, "signin.html", status_code=401)

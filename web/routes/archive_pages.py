@@ -15,21 +15,10 @@ from fastapi.responses import HTMLResponse
 from studio.errors import NotFound, StudioError
 from studio.gallery.api import Viewer
 from studio.images.api import MAX_DESCRIBE
-from web.deps import Asker, bundle, identify
-from web.pages import render
+from web.deps import bundle, page_asker
+from web.pages import render, signin_page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
-
-
-async def _asker(request: Request) -> Asker | None:
-    asker = await identify(request)
-    if asker is not None:
-        request.state.asker = asker
-    return asker
-
-
-def _signin(request: Request) -> Response:
-    return render(request, "signin.html", status_code=401)
 
 
 def _missing(request: Request, message: str) -> Response:
@@ -45,26 +34,26 @@ async def _filters(request: Request, viewer: Viewer) -> dict[str, Any]:
 
 @router.get("/gallery", response_class=HTMLResponse)
 async def gallery_page(request: Request) -> Response:
-    asker = await _asker(request)
+    asker = await page_asker(request)
     if asker is None:
-        return _signin(request)
+        return signin_page(request)
     return render(request, "gallery.html", collection=None, **await _filters(request, Viewer(asker.caller)))
 
 
 @router.get("/collections", response_class=HTMLResponse)
 async def collections_page(request: Request) -> Response:
-    asker = await _asker(request)
+    asker = await page_asker(request)
     if asker is None:
-        return _signin(request)
+        return signin_page(request)
     found = await bundle(request).collections.list(Viewer(asker.caller))
     return render(request, "collections.html", collections=found)
 
 
 @router.get("/collections/{collection_id}", response_class=HTMLResponse)
 async def collection_page(collection_id: int, request: Request) -> Response:
-    asker = await _asker(request)
+    asker = await page_asker(request)
     if asker is None:
-        return _signin(request)
+        return signin_page(request)
     viewer = Viewer(asker.caller)
     try:
         collection = await bundle(request).collections.get(viewer, collection_id)
@@ -75,9 +64,9 @@ async def collection_page(collection_id: int, request: Request) -> Response:
 
 @router.get("/images/{image_id}", response_class=HTMLResponse)
 async def image_page(image_id: int, request: Request) -> Response:
-    asker = await _asker(request)
+    asker = await page_asker(request)
     if asker is None:
-        return _signin(request)
+        return signin_page(request)
     try:
         detail = await bundle(request).gallery.detail(Viewer(asker.caller), image_id)
     except NotFound as exc:
@@ -101,27 +90,27 @@ def _create_link(detail: Any) -> str:
 
 @router.get("/history", response_class=HTMLResponse)
 async def history_page(request: Request, before_id: int | None = None) -> Response:
-    asker = await _asker(request)
+    asker = await page_asker(request)
     if asker is None:
-        return _signin(request)
+        return signin_page(request)
     page = await bundle(request).gallery.history(Viewer(asker.caller), before_id)
     return render(request, "history.html", page=page)
 
 
 @router.get("/tools", response_class=HTMLResponse)
 async def tools_page(request: Request) -> Response:
-    asker = await _asker(request)
+    asker = await page_asker(request)
     if asker is None:
-        return _signin(request)
+        return signin_page(request)
     models = [m for m in await bundle(request).models.catalog() if m.kind != "lora"]
     return render(request, "tools.html", models=models, max_describe=MAX_DESCRIBE)
 
 
 @router.get("/queue", response_class=HTMLResponse)
 async def queue_page(request: Request) -> Response:
-    asker = await _asker(request)
+    asker = await page_asker(request)
     if asker is None:
-        return _signin(request)
+        return signin_page(request)
     view = await bundle(request).jobs.queue(asker.caller)
     caller = asker.caller
     sees_all = caller.bypasses_server_policy or caller.may_moderate  # who may act on others' jobs sees their prompts
@@ -130,9 +119,9 @@ async def queue_page(request: Request) -> Response:
 
 @router.get("/autoposts", response_class=HTMLResponse)
 async def autoposts_page(request: Request) -> Response:
-    asker = await _asker(request)
+    asker = await page_asker(request)
     if asker is None:
-        return _signin(request)
+        return signin_page(request)
     try:
         schedules = await bundle(request).autopost.list(asker.caller)
         refused = None
@@ -144,8 +133,8 @@ async def autoposts_page(request: Request) -> Response:
 
 @router.get("/settings", response_class=HTMLResponse)
 async def settings_page(request: Request) -> Response:
-    asker = await _asker(request)
+    asker = await page_asker(request)
     if asker is None:
-        return _signin(request)
+        return signin_page(request)
     tokens = await bundle(request).tokens.list(asker.caller)
     return render(request, "settings.html", tokens=tokens, caller=asker.caller)

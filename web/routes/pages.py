@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from studio.images.api import ASPECTS, COUNTS, SCHEDULERS
 from web.auth import SESSION_MAX_AGE_S, cookie_name
-from web.deps import WRONG_TOKEN_DELAY_S, auth, bundle, identify
-from web.pages import render
+from web.deps import WRONG_TOKEN_DELAY_S, auth, bundle, page_asker
+from web.pages import render, signin_page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -20,10 +20,8 @@ async def create_page(request: Request, token: str | None = None) -> Response:
     """With `?token=`: trade the token for a session cookie and come back without it. Else the Create page."""
     if token is not None:
         return await _login(request, token)
-    asker = await identify(request)
-    if asker is None:
-        return render(request, "signin.html", status_code=401)
-    request.state.asker = asker
+    if await page_asker(request) is None:
+        return signin_page(request)
     models = sorted(await bundle(request).models.catalog(), key=lambda info: info.kind != "lora")
     return render(request, "create.html", models=models, counts=COUNTS, aspects=ASPECTS, schedulers=SCHEDULERS)
 

@@ -12,24 +12,13 @@ from fastapi.responses import HTMLResponse
 from studio.errors import StudioError
 from studio.gallery.api import ImageCard, ImageFilter, Viewer
 from studio.trainsets.api import RECOMMENDED_IMAGES, TrainsetInfo
-from web.deps import Asker, bundle, identify
-from web.pages import render
+from web.deps import bundle, page_asker
+from web.pages import render, signin_page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 CANDIDATES = 60  # the newest studio images offered on a set page opened without a sheet
 QUICK_SELECT = 25
 SCALES = (0.8, 1.0, 1.2)
-
-
-async def _asker(request: Request) -> Asker | None:
-    asker = await identify(request)
-    if asker is not None:
-        request.state.asker = asker
-    return asker
-
-
-def _signin(request: Request) -> Response:
-    return render(request, "signin.html", status_code=401)
 
 
 def _same(typed: str, name: str) -> bool:
@@ -43,8 +32,8 @@ def _named(sets: list[TrainsetInfo], name: str) -> TrainsetInfo | None:
 
 @router.get("/train", response_class=HTMLResponse)
 async def hub(request: Request) -> Response:
-    if (asker := await _asker(request)) is None:
-        return _signin(request)
+    if (asker := await page_asker(request)) is None:
+        return signin_page(request)
     core = bundle(request)
     sets = await core.trainsets.list(asker.caller)
     runs = await core.training.list(asker.caller)
@@ -54,8 +43,8 @@ async def hub(request: Request) -> Response:
 @router.get("/train/sets/{name}", response_class=HTMLResponse)
 async def set_page(request: Request, name: str, jobs: str = "") -> Response:
     """The set's selection page: candidates (a sheet's jobs' images, or the newest images) to click in or out."""
-    if (asker := await _asker(request)) is None:
-        return _signin(request)
+    if (asker := await page_asker(request)) is None:
+        return signin_page(request)
     core = bundle(request)
     info = _named(await core.trainsets.list(asker.caller), name)
     if info is None:
@@ -86,16 +75,16 @@ async def set_page(request: Request, name: str, jobs: str = "") -> Response:
 
 @router.get("/train/sheet", response_class=HTMLResponse)
 async def sheet_page(request: Request) -> Response:
-    if (asker := await _asker(request)) is None:
-        return _signin(request)
+    if (asker := await page_asker(request)) is None:
+        return signin_page(request)
     sets = await bundle(request).trainsets.list(asker.caller)
     return render(request, "train_sheet.html", sets=sets)
 
 
 @router.get("/train/new", response_class=HTMLResponse)
 async def new_page(request: Request, set: str = "") -> Response:
-    if (asker := await _asker(request)) is None:
-        return _signin(request)
+    if (asker := await page_asker(request)) is None:
+        return signin_page(request)
     core = bundle(request)
     sets = await core.trainsets.list(asker.caller)
     bases = [info for info in await core.models.catalog() if info.kind == "base"]
@@ -107,8 +96,8 @@ async def new_page(request: Request, set: str = "") -> Response:
 
 @router.get("/train/runs/{run_id}", response_class=HTMLResponse)
 async def run_page(request: Request, run_id: int) -> Response:
-    if (asker := await _asker(request)) is None:
-        return _signin(request)
+    if (asker := await page_asker(request)) is None:
+        return signin_page(request)
     view = await bundle(request).training.run(asker.caller, run_id)  # another server's run: 404
     return render(request, "train_run.html", info=view.info)
 
@@ -116,8 +105,8 @@ async def run_page(request: Request, run_id: int) -> Response:
 @router.get("/models/{name}/test", response_class=HTMLResponse)
 async def test_page(request: Request, name: str) -> Response:
     """Test a LoRA: one prompt at LoRA scales 0.8, 1.0 and 1.2 side by side, and its files to download."""
-    if (asker := await _asker(request)) is None:
-        return _signin(request)
+    if (asker := await page_asker(request)) is None:
+        return signin_page(request)
     core = bundle(request)
     loras = [m for m in await core.models.catalog() if m.kind == "lora"]
     model = next((m for m in loras if _same(name, m.name) or _same(name, m.display_name)), None)
