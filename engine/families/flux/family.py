@@ -8,7 +8,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from engine.families.base import Placement, TrainingCost, place_whole, transformer_from_file
-from engine.families.flux.memory_plan import plan_flux_memory, smallest_gpu_for
+from engine.families.flux.memory_plan import FluxPlan, plan_flux_memory, smallest_gpu_for
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -27,6 +27,15 @@ def host_ram_gb() -> float | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def placement_of(plan: FluxPlan) -> Placement:
+    """What a FLUX-shaped memory plan means for the weights: plain only when resident unquantized; compilable unless
+    offloaded or cast to fp8 layer by layer (those hook every forward in ways torch.compile cannot trace whole)."""
+    return Placement(
+        plain_weights=plan.placement == "resident" and plan.quantization == "none",
+        compilable=plan.placement in ("resident", "quantized") and plan.quantization != "fp8",
+    )
 
 
 class FluxFamily:
@@ -114,11 +123,7 @@ class FluxFamily:
             bitsandbytes=importlib.util.find_spec("bitsandbytes") is not None,
         )
         apply_flux_plan(base, plan, device)
-        # Layerwise fp8 casting and offloading hook every forward in ways torch.compile cannot trace whole.
-        return Placement(
-            plain_weights=plan.placement == "resident" and plan.quantization == "none",
-            compilable=plan.placement in ("resident", "quantized") and plan.quantization != "fp8",
-        )
+        return placement_of(plan)
 
     def fit_request(
         self, base: Any, *, weights_gb: float, free_gb: float | None, width: int, height: int, count: int, device: str

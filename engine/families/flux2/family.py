@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import InvalidRequest
 from engine.families.base import Placement, TrainingCost, place_whole, transformer_from_file
-from engine.families.flux.family import host_ram_gb
+from engine.families.flux.family import host_ram_gb, placement_of
 from engine.families.flux2.memory_plan import KLEIN_SIZES, LABEL, note, plan_klein_memory
 
 if TYPE_CHECKING:
@@ -125,10 +125,7 @@ class Flux2Family:
             torchao=importlib.util.find_spec("torchao") is not None,
         )
         apply_klein_plan(base, plan, device)
-        return Placement(
-            plain_weights=plan.placement == "resident" and plan.quantization == "none",
-            compilable=plan.placement in ("resident", "quantized") and plan.quantization != "fp8",
-        )
+        return placement_of(plan)
 
     def fit_request(
         self, base: Any, *, weights_gb: float, free_gb: float | None, width: int, height: int, count: int, device: str
