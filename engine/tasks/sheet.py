@@ -47,20 +47,36 @@ def _caption(host: EngineHost, task: SheetTask, reference: Image.Image) -> str:
     return clean_caption(captioner.caption(reference, "short")) or "a character"
 
 
-def best_picks(host: EngineHost, reference: Image.Image, made: list[Image.Image], most: int) -> list[Image.Image]:
-    """Up to `most` of the panels `made` so far, the most like the reference first (cosine of their embeddings);
-    none when no embedder can be loaded (the reference alone then, as for a one-reference model)."""
-    if most <= 0 or not made:
-        return []
-    try:
-        vectors = host.embedder().embed([reference, *made])
-    except (EmbedderUnavailable, ModelUnavailable) as exc:  # no weights here: the sheet runs from the reference
-        log.warning("Sheet panels use the reference alone: no image embedder (%s)", exc)
-        return []
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    likeness = unit[1:] @ unit[0]
-    order = sorted(range(len(made)), key=lambda i: -float(likeness[i]))
-    return [made[i] for i in order[:most]]
+class BestPicks:
+    """The panels made so far, the most like the reference first (cosine of their embeddings). Each image is embedded
+    once: a sheet asks after every panel, and embedding the reference and all earlier panels again each time would
+    grow with the square of its 30 panels. None are picked when no embedder can be loaded (the reference alone then,
+    as for a one-reference model)."""
+
+    def __init__(self, host: EngineHost, reference: Image.Image) -> None:
+        self._host = host
+        self._reference = reference
+        self._anchor: np.ndarray | None = None  # the reference's unit vector, once embedded
+        self._likeness: list[float] = []  # of made[i] to the reference, in the order they were made
+        self._unavailable = False
+
+    def __call__(self, made: list[Image.Image], most: int) -> list[Image.Image]:
+        if most <= 0 or not made or self._unavailable:
+            return []
+        fresh = made[len(self._likeness) :]
+        first = [self._reference] if self._anchor is None else []
+        try:
+            vectors = self._host.embedder().embed([*first, *fresh])
+        except EmbedderUnavailable as exc:  # no embedder weights here: the sheet still runs, from the reference alone
+            log.warning("Sheet panels use the reference alone: no image embedder (%s)", exc)
+            self._unavailable = True
+            return []
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        if self._anchor is None:
+            self._anchor, unit = unit[0], unit[1:]
+        self._likeness += [float(u @ self._anchor) for u in unit]
+        order = sorted(range(len(made)), key=lambda i: -self._likeness[i])
+        return [made[i] for i in order[:most]]
 
 
 def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
@@ -76,6 +92,7 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
     kontext = task.generate.model.preset.edits_by_instruction
     # A model that edits from several references gets the best panels so far beside the reference.
     extra = family_of(task.generate.model.family).max_references - 1 if kontext else 0
+    best_picks = BestPicks(host, reference)
     # 1. The words every panel starts from: what the reference shows (Kontext reads the reference itself).
     if kontext:
         description = task.description or "the reference image"
@@ -99,7 +116,7 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
 
         request = replace(base, prompt=prompt, count=1, seed=seed + index, init_image=reference)
         if kontext:
-            picks = tuple(best_picks(host, reference, images, extra))
+            picks = tuple(best_picks(images, extra))
             request = replace(request, instruct=True, strength=None, negative_prompt="", references=picks)
         result = host.manager().generate(request, task.generate.model, on_progress=report, should_cancel=ctx.cancelled)
         params = params or result.params
