@@ -30,6 +30,7 @@ from engine.backends import (
 from engine.catalog import (
     ASPECTS,
     COUNTS,
+    DEFAULT_COUNT,
     DEFAULT_STRENGTH,
     FLOW_SCHEDULERS,
     LORA_SCALE_RANGE,
@@ -51,6 +52,7 @@ from engine.errors import Cancelled, EngineError, InvalidRequest, ModelUnavailab
 from engine.families.base import Family
 from engine.families.registry import FAMILIES, family_of
 from engine.host import EngineConfig, EngineHost
+from engine.params import ExtraSetting, GenerationParams, parse_extras
 from engine.training.types import Checkpoint, TrainConfig, TrainItem, TrainOutcome, TrainTask
 from engine.types import GeneratedImage, GenerateRequest, GenerateResult, LoraSpec, ResolvedParams
 from engine.work import (
@@ -136,6 +138,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ASPECTS",
     "COUNTS",
+    "DEFAULT_COUNT",
     "DEFAULT_STRENGTH",
     "FAMILIES",
     "FLOW_SCHEDULERS",
@@ -167,11 +170,13 @@ __all__ = [
     "ExecutionBackend",
     "ExportOutcome",
     "ExportTask",
+    "ExtraSetting",
     "Family",
     "GenerateRequest",
     "GenerateResult",
     "GenerateTask",
     "GeneratedImage",
+    "GenerationParams",
     "ImageFinding",
     "ImageRejected",
     "ImagesOutcome",
@@ -220,6 +225,7 @@ __all__ = [
     "lora_family_of",
     "memory_and_precision",
     "model_size",
+    "parse_extras",
     "plan_training",
     "resolve",
     "resolve_vision",

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from engine.errors import InvalidRequest, ModelUnavailable
 from engine.families.registry import family_of
+from engine.params import check_extras
 from engine.presets import (
     APACHE,
     ASPECTS,
@@ -52,6 +53,7 @@ MAX_SEED = 2**32 - 1
 MAX_LORAS = 4
 LORA_SCALE_RANGE = (-2.0, 2.0)
 DEFAULT_STRENGTH = {"img2img": 0.6, "inpaint": 1.0}
+DEFAULT_COUNT = 4
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def resolve(request: GenerateRequest, spec: ModelSpec) -> ResolvedParams:
     if len(prompt) > MAX_PROMPT_CHARS:
         raise InvalidRequest(f"The prompt is too long ({len(prompt)} characters; at most {MAX_PROMPT_CHARS}).")
     family = family_of(spec.family)
-    negative = (request.negative_prompt or "").strip()
+    negative = (request.negative or "").strip()
     if negative and not family.takes_negative_prompt:
         # No classifier-free guidance to push away from a negative prompt.
         raise InvalidRequest(f"{family.label} models take no negative prompt: say what you want in the prompt instead.")
@@ -158,8 +160,9 @@ def resolve(request: GenerateRequest, spec: ModelSpec) -> ResolvedParams:
         )
 
     # 2. Count and seed.
-    if request.count not in COUNTS:
-        raise InvalidRequest(f"Count must be one of {', '.join(map(str, COUNTS))} (got {request.count}).")
+    count = DEFAULT_COUNT if request.count is None else request.count
+    if count not in COUNTS:
+        raise InvalidRequest(f"Count must be one of {', '.join(map(str, COUNTS))} (got {count}).")
     if request.seed is None:
         seed = random.randint(0, MAX_SEED - max(COUNTS))
     elif isinstance(request.seed, bool) or not isinstance(request.seed, int) or not 0 <= request.seed <= MAX_SEED:
@@ -192,11 +195,11 @@ def resolve(request: GenerateRequest, spec: ModelSpec) -> ResolvedParams:
     _check_size(width, height, preset)
 
     # 5. Sampling.
-    steps = preset.steps if request.num_inference_steps is None else request.num_inference_steps
+    steps = preset.steps if request.steps is None else request.steps
     lo, hi = preset.step_range
     if isinstance(steps, bool) or not isinstance(steps, int) or not lo <= steps <= hi:
         raise InvalidRequest(f"Steps must be a whole number from {lo} to {hi} for this model (got {steps}).")
-    guidance = preset.guidance if request.guidance_scale is None else float(request.guidance_scale)
+    guidance = preset.guidance if request.guidance is None else float(request.guidance)
     glo, ghi = preset.guidance_range
     if not (math.isfinite(guidance) and glo <= guidance <= ghi):
         allowed = f"exactly {_fmt(glo)}" if glo == ghi else f"from {_fmt(glo)} to {_fmt(ghi)}"
@@ -236,21 +239,19 @@ def resolve(request: GenerateRequest, spec: ModelSpec) -> ResolvedParams:
         if int(steps * strength) < 1:
             raise InvalidRequest(f"Strength {_fmt(strength)} is too low to change the image; use at least 0.05.")
 
+    # 7. The family's own settings.
+    extras = check_extras(request.extras, family.extra_settings, family.label)
+
+    # Every setting passes on by name (a new one needs no line here unless it has a default or a bound to check).
+    concrete = dict(negative=negative, count=count, seed=seed, aspect=None, width=width, height=height, steps=steps)
+    concrete |= dict(guidance=guidance, scheduler=scheduler, strength=strength, extras=extras)
     return ResolvedParams(
+        **(request.settings() | concrete),
         prompt=prompt,
-        negative_prompt=negative,
         model=spec.name,
         family=spec.family,
-        count=request.count,
-        seed=seed,
-        width=width,
-        height=height,
-        steps=steps,
-        guidance=guidance,
-        scheduler=scheduler,
         loras=tuple((lora.name, float(lora.scale)) for lora in request.loras),
         mode=mode,
-        strength=strength,
     )
 
 
@@ -260,6 +261,7 @@ __all__ = [
     "ASPECTS",
     "ATTENTION_MODULES",
     "COUNTS",
+    "DEFAULT_COUNT",
     "DEFAULT_STRENGTH",
     "FLOW_SCHEDULERS",
     "FLUX_DEV_LICENCE",

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from engine.params import GenerationParams
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -24,34 +26,24 @@ class LoraSpec:
 
 
 @dataclass(frozen=True)
-class GenerateRequest:
-    """What a caller asks for; None means 'the model's default'."""
+class GenerateRequest(GenerationParams):
+    """What a caller asks for: the prompt and model, the settings (None: the model's default) and the inputs."""
 
     prompt: str
     model: str
-    negative_prompt: str = ""
-    count: int = 4
-    seed: int | None = None
-    width: int | None = None
-    height: int | None = None
-    aspect: str | None = None
-    num_inference_steps: int | None = None
-    guidance_scale: float | None = None
-    scheduler: str | None = None
     loras: tuple[LoraSpec, ...] = ()
     init_image: Any = None  # PIL image, for img2img and inpaint
-    strength: float | None = None
     mask_image: Any = None  # PIL image, for inpaint: white = change, black = keep
     instruct: bool = False  # the prompt is an instruction for the image (a model that edits by instruction)
     references: tuple[Any, ...] = ()  # more PIL images an instruction edit keeps who is in (Family.max_references)
 
 
-@dataclass(frozen=True)
-class ResolvedParams:
-    """Every parameter of a job made concrete: what ran, recorded with the images."""
+@dataclass(frozen=True, kw_only=True)
+class ResolvedParams(GenerationParams):
+    """Every setting of a job made concrete (`aspect` is None: it became width and height): what ran, recorded
+    with the images."""
 
     prompt: str
-    negative_prompt: str
     model: str
     family: str
     count: int
@@ -63,7 +55,6 @@ class ResolvedParams:
     scheduler: str
     loras: tuple[tuple[str, float], ...]
     mode: Mode
-    strength: float | None
 
     def seed_for(self, index: int) -> int:
         """Image `index` of the job uses seed + index, so any one image can be made again alone."""

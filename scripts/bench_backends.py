@@ -28,7 +28,7 @@ def _orders(count: int, models: list[str], out: Path, steps: int) -> list[WorkOr
     orders = []
     for job_id in range(1, count + 1):
         spec = ModelSpec.from_preset(get_preset(models[job_id % len(models)]))
-        request = GenerateRequest("a lighthouse at dusk", spec.name, count=4, seed=job_id, num_inference_steps=steps)
+        request = GenerateRequest("a lighthouse at dusk", spec.name, count=4, seed=job_id, steps=steps)
         orders.append(WorkOrder(job_id, "generate", GenerateTask(request, spec), out_dir=out / str(job_id)))
     return orders
 

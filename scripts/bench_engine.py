@@ -85,7 +85,7 @@ def bench_cpu(repeats: int, count: int, steps: int, model: str = "tiny-sd") -> N
         plain.set_progress_bar_config(disable=True)
         plain.scheduler = type(engine_pipe.scheduler).from_config(engine_pipe.scheduler.config)
         size = spec.preset.default_size
-        request = GenerateRequest(PROMPT, spec.name, count=count, seed=0, num_inference_steps=steps)
+        request = GenerateRequest(PROMPT, spec.name, count=count, seed=0, steps=steps)
         guidance = spec.preset.guidance
         t_engine, t_plain = _time_pair(
             lambda: manager.generate(request, spec),
@@ -220,7 +220,7 @@ def _bench_gpu_family(
         manager = PipelineManager(device, dtype, cache_dir=work / "cache", optimize=optimize)
         label = "optimised" if optimize else "eager"
         for batch in (1, 4, 8):
-            request = GenerateRequest(PROMPT, spec.name, count=batch, seed=0, num_inference_steps=steps)
+            request = GenerateRequest(PROMPT, spec.name, count=batch, seed=0, steps=steps)
             torch.cuda.reset_peak_memory_stats(device)
             if optimize:
                 t_engine = _time(lambda r=request, m=manager: m.generate(r, spec), device, repeats)

@@ -122,7 +122,7 @@ def bench_flux(device: torch.device, dtype: torch.dtype, repeats: int, steps: in
             name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
             print(f"FLUX.1-dev shape on {name}: {size}x{size}, {steps} steps, {text} text tokens, {dtype}")
             print(f"  transformer work {flops / 1e12:.1f} TFLOP per image; peak taken as {peak_tflops:g} TFLOP/s")
-            request = GenerateRequest(PROMPT, spec.name, count=1, seed=0, num_inference_steps=steps)
+            request = GenerateRequest(PROMPT, spec.name, count=1, seed=0, steps=steps)
 
             def plain() -> None:
                 bench_engine._plain_call(pipe, 1, steps, preset.guidance, (size, size), 0, max_sequence_length=text)

@@ -99,7 +99,7 @@ def bench(device: torch.device, dtype: torch.dtype, variant: str, repeats: int, 
                 for case, refs in cases.items():
                     edit = {"init_image": refs[0], "instruct": True, "references": tuple(refs[1:])} if refs else {}
                     request = GenerateRequest(
-                        PROMPT, spec.name, count=1, seed=0, num_inference_steps=steps, width=size, height=size, **edit
+                        PROMPT, spec.name, count=1, seed=0, steps=steps, width=size, height=size, **edit
                     )
                     if device.type == "cuda":
                         torch.cuda.reset_peak_memory_stats(device)

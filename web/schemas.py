@@ -54,6 +54,9 @@ class TextToImageIn(BaseModel):
     guidance: float | None = Field(default=None, ge=0)
     lora_scale: float | None = Field(default=None, ge=0)
     scheduler: str | None = Field(default=None, description=f"one of {', '.join(SCHEDULERS)}")
+    extras: dict[str, bool | int | float | str] = Field(
+        default_factory=dict, max_length=16, description='the model\'s own settings by name, e.g. {"clip_skip": 2}'
+    )
 
     @field_validator("num_outputs")
     @classmethod

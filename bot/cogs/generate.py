@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.ui import render
 from bot.ui.caller import caller_from
-from studio.images.api import ASPECTS, COUNTS, MAX_PROMPT_CHARS, MAX_SEED, GenerateInput
+from studio.images.api import ASPECTS, COUNTS, MAX_PROMPT_CHARS, MAX_SEED, GenerateInput, settings_from_text
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
@@ -31,6 +31,7 @@ class GenerateCog(commands.Cog):
         steps="Denoising steps (default: the model's)",
         guidance="How closely to follow the prompt (default: the model's)",
         lora_scale="Strength of the model's LoRA",
+        settings="The model's own settings as name=value, e.g. clip_skip=2 (/models lists them)",
     )
     @app_commands.choices(
         count=[app_commands.Choice(name=str(n), value=n) for n in COUNTS],
@@ -48,18 +49,20 @@ class GenerateCog(commands.Cog):
         steps: app_commands.Range[int, 1, 150] | None = None,
         guidance: app_commands.Range[float, 0.0, 30.0] | None = None,
         lora_scale: app_commands.Range[float, 0.0, 2.0] | None = None,
+        settings: app_commands.Range[str, 1, 200] | None = None,
     ) -> None:
         await interaction.response.defer(thinking=True)
         options = GenerateInput(
             prompt=prompt,
             count=count.value if count is not None else None,
             model=model,
-            negative=negative,
+            negative=negative or "",
             aspect=aspect.value if aspect is not None else None,
             seed=seed,
             steps=steps,
             guidance=guidance,
             lora_scale=lora_scale,
+            extras=settings_from_text(settings),
         )
         # The caller carries this interaction's token: the service stores it with the job, and the
         # delivery port replaces the "thinking…" with the queue position before submit returns.

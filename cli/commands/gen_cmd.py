@@ -11,7 +11,8 @@ import click
 from cli.commands._handoff import Body, locally_or_handed_off
 from cli.commands._local import OUT_DIR, CliDelivery, copy_failed, copy_result, print_result, wait_result
 from cli.commands._support import LOCAL, Context, run_async
-from studio.images.api import ASPECTS, SCHEDULERS, GenerateInput, JobResult
+from studio.errors import StudioError
+from studio.images.api import ASPECTS, SCHEDULERS, GenerateInput, JobResult, settings_from_text
 
 if TYPE_CHECKING:
     from studio.container import Services
@@ -47,6 +48,7 @@ def _as_api(options: GenerateInput) -> dict[str, object]:
         "guidance": options.guidance,
         "lora_scale": options.lora_scale,
         "scheduler": options.scheduler,
+        "extras": dict(options.extras) or None,
     }
     return {name: value for name, value in body.items() if value is not None}
 
@@ -62,11 +64,18 @@ def _as_api(options: GenerateInput) -> dict[str, object]:
 @click.option("--guidance", type=float)
 @click.option("--lora-scale", type=float, help="Weight of the LoRA when --model names one.")
 @click.option("--scheduler", type=click.Choice(SCHEDULERS), help="Sampler (default: the model's).")
+@click.option("--set", "settings", multiple=True, metavar="NAME=VALUE", help="A model's own setting, e.g. clip_skip=2.")
 @click.option("--out", type=OUT_DIR, help="Also copy the images and grid into this folder.")
 @click.pass_obj
-def generate(obj: Context, prompt: str, count: str, out: Path | None, **options: object) -> None:
+def generate(
+    obj: Context, prompt: str, count: str, out: Path | None, settings: tuple[str, ...], **options: object
+) -> None:
     """Make images from a text prompt, exactly as /generate does."""
-    inp = GenerateInput(prompt=prompt, count=int(count), **options)  # type: ignore[arg-type]
+    try:
+        extras = settings_from_text(" ".join(settings))
+    except StudioError as exc:
+        raise click.ClickException(exc.user_message) from None
+    inp = GenerateInput(prompt=prompt, count=int(count), extras=extras, **options)  # type: ignore[arg-type]
     print_result(run_async(lambda: generate_locally(obj, inp, out)))
 
 

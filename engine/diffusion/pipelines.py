@@ -226,7 +226,7 @@ class PipelineManager:
                 device=str(self.device),
             )
             pipe.scheduler = make_scheduler(params.scheduler, entry.base.scheduler.config)
-            inputs = self._image_inputs(request, params) | family.call_options(spec.preset)
+            inputs = self._image_inputs(request, params) | family.call_options(spec.preset, params.extras)
             images = self._run_split(pipe, params, inputs, 0, params.count, on_progress, should_cancel)
             elapsed = time.monotonic() - started
         log.info(
@@ -329,7 +329,7 @@ class PipelineManager:
             return callback_kwargs
 
         if family_of(params.family).takes_negative_prompt:  # a pipeline without guidance may not take the argument
-            inputs = inputs | {"negative_prompt": params.negative_prompt or None}
+            inputs = inputs | {"negative_prompt": params.negative or None}
         output = self._call_pipeline(
             pipe,
             prompt=params.prompt,

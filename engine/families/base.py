@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     import torch
 
+    from engine.params import Extra, ExtraSetting
     from engine.presets import ModelPreset
     from engine.training.recipes import Recipe
     from engine.types import Mode
@@ -77,6 +78,8 @@ class Family(Protocol):
     # Reading a LoRA file's family from its header (engine.families.lora_detect).
     lora_markers: tuple[str, ...]  # fragments of tensor names that its LoRAs use and other families' do not
     cross_attention_width: int | None  # the text-embedding width its UNet's cross-attention reads; None: no UNet
+    # The settings it takes besides the common ones (GenerationParams.extras), checked by engine.catalog.resolve.
+    extra_settings: tuple[ExtraSetting, ...]
 
     def pipeline_class(self, mode: Mode) -> Any:
         """The diffusers class that loads the base pipeline (txt2img, instruct) or runs `mode` from it (`from_pipe`)."""
@@ -94,8 +97,8 @@ class Family(Protocol):
         """A base pipeline from one .safetensors file, laid out by `config` (a diffusers folder or hub id)."""
         ...
 
-    def call_options(self, preset: ModelPreset) -> dict[str, Any]:
-        """Keyword arguments its pipelines take besides the common ones."""
+    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
+        """Keyword arguments its pipelines take besides the common ones (`extras`: its own settings, checked)."""
         ...
 
     def place(

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     import torch
 
+    from engine.params import Extra, ExtraSetting
     from engine.presets import ModelPreset
     from engine.training.recipes import Recipe
     from engine.types import Mode
@@ -33,6 +34,7 @@ class UnetFamily:
 
     denoiser_name = "unet"
     takes_negative_prompt = True
+    extra_settings: tuple[ExtraSetting, ...] = ()
     flow_matching = False
     encodes_init_image_once = False
     has_instruction_editor = False
@@ -64,7 +66,7 @@ class UnetFamily:
             str(path), dtype=dtype, config=config, local_files_only=local_only, **self.load_options()
         )
 
-    def call_options(self, preset: ModelPreset) -> dict[str, Any]:
+    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
         return {}
 
     def place(

@@ -74,7 +74,7 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> ComposeOutcome:
     strength = composed.strength_hint if task.strength is None and not inpaint else task.strength
     # A family without classifier-free guidance has no negative prompt to steer away from (the catalog refuses one).
     negative = composed.negative_prompt if family_of(task.generate.model.family).takes_negative_prompt else ""
-    request = replace(task.generate.request, prompt=full, negative_prompt=negative, strength=strength)
+    request = replace(task.generate.request, prompt=full, negative=negative, strength=strength)
     images = generate_images(host, ctx, replace(task.generate, request=request), out_dir, source, mask_path)
     return ComposeOutcome(
         images=images,
@@ -107,7 +107,7 @@ def _instruct(task: ComposeTask, ctx: WorkContext, host: EngineHost, out_dir: Pa
     """
     instruction = " ".join(task.instruction.split())
     full = with_trigger(instruction, task.trigger_word)
-    request = replace(task.generate.request, prompt=full, negative_prompt="", strength=None, instruct=True)
+    request = replace(task.generate.request, prompt=full, negative="", strength=None, instruct=True)
     ctx.raise_if_cancelled()
     images = generate_images(host, ctx, replace(task.generate, request=request), out_dir, source, None)
     return ComposeOutcome(

@@ -59,7 +59,7 @@ def parameters_text(p: ResolvedParams, seed: int, hashes: ResourceHashes | None 
     sampler, schedule_type = a1111_sampler(p.scheduler)
     return a1111_parameters(
         prompt=p.prompt,
-        negative_prompt=p.negative_prompt,
+        negative_prompt=p.negative,
         steps=p.steps,
         sampler=sampler,
         cfg_scale=p.guidance,

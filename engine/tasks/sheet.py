@@ -117,7 +117,7 @@ def run(order: WorkOrder, ctx: WorkContext, host: EngineHost) -> SheetOutcome:
         request = replace(base, prompt=prompt, count=1, seed=seed + index, init_image=reference)
         if kontext:
             picks = tuple(best_picks(images, extra))
-            request = replace(request, instruct=True, strength=None, negative_prompt="", references=picks)
+            request = replace(request, instruct=True, strength=None, negative="", references=picks)
         result = host.manager().generate(request, task.generate.model, on_progress=report, should_cancel=ctx.cancelled)
         params = params or result.params
         generated = replace(result.images[0], index=index)  # panel i is image i of the group

@@ -12,7 +12,10 @@ from engine import COUNTS as COUNTS
 from engine import MAX_PROMPT_CHARS as MAX_PROMPT_CHARS
 from engine import MAX_SEED as MAX_SEED
 from engine import SCHEDULERS as SCHEDULERS
+from engine import EngineError, parse_extras
+from engine import GenerationParams as GenerationParams
 from studio.contract import BatchTickets, Caller, Deliverable, JobTicket
+from studio.errors import StudioError
 
 VaryStrength = Literal["subtle", "strong"]
 # Bounds of what the adapters may send (the Discord options declare the same ranges).
@@ -22,19 +25,21 @@ MAX_DESCRIBE = 8  # /describe prompts
 
 
 @dataclass(frozen=True)
-class GenerateInput:
-    """The /generate options as typed by a user; None means 'the model's default'."""
+class GenerateInput(GenerationParams):
+    """The /generate options as typed by a user: the prompt, the picker's value and the settings (None: the
+    model's default; `extras`: the family's own settings by name, e.g. {"clip_skip": "2"})."""
 
     prompt: str
-    count: int | None = None
     model: str | None = None
-    negative: str | None = None
-    aspect: str | None = None
-    seed: int | None = None
-    steps: int | None = None
-    guidance: float | None = None
     lora_scale: float | None = None
-    scheduler: str | None = None  # SCHEDULERS; None = the model's default
+
+
+def settings_from_text(text: str | None) -> dict[str, str]:
+    """A family's own settings as typed in a chat option or on a command line (`clip_skip=2 …`), by name."""
+    try:
+        return parse_extras(text or "")
+    except EngineError as exc:
+        raise StudioError(exc.message) from None
 
 
 @dataclass(frozen=True)

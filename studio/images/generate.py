@@ -46,16 +46,6 @@ class GenerateService:
         self._submitter = submitter
 
     async def submit(self, caller: Caller, options: GenerateInput) -> JobTicket:
-        draft = ImageDraft(
-            prompt=options.prompt,
-            model=options.model,
-            negative=options.negative or "",
-            count=options.count,
-            seed=options.seed,
-            aspect=options.aspect,
-            steps=options.steps,
-            guidance=options.guidance,
-            scheduler=options.scheduler,
-            lora_scale=options.lora_scale,
-        )
+        settings = options.settings()
+        draft = ImageDraft(**settings, prompt=options.prompt, model=options.model, lora_scale=options.lora_scale)
         return await self._submitter.submit(caller, "generate", draft)

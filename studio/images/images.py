@@ -18,7 +18,9 @@ from engine import (
     SOURCE,
     GenerateRequest,
     GenerateTask,
+    GenerationParams,
     ImagesOutcome,
+    ResolvedParams,
 )
 from storage import Database
 from storage.records import ImageRecord, Job
@@ -31,9 +33,13 @@ from studio.models.service import ModelService, ResolvedModel
 GRID, OUTPUT, OVERLAY = "grid", "output", "overlay"
 
 
-@dataclass(frozen=True)
-class ImageRequest:
-    """A generation, validated and with every value made concrete; stored as the job's request."""
+@dataclass(frozen=True, kw_only=True)
+class ImageRequest(GenerationParams):
+    """A generation, validated, with every setting made concrete: stored as the job's request.
+
+    The settings are `GenerationParams`' fields, stored flat beside the job's own (the keys of the rows written
+    before there was one type), so a new setting is stored and read back here without a line of its own.
+    """
 
     VERSION: ClassVar[int] = 1
 
@@ -41,6 +47,7 @@ class ImageRequest:
     full_prompt: str  # with the LoRA's trigger word: what the model gets
     chosen: str  # the picker value: a base model or a LoRA name
     base_model: str
+    # The settings the core computes with, concrete here (GenerationParams has them optional).
     count: int
     seed: int
     width: int
@@ -48,11 +55,9 @@ class ImageRequest:
     steps: int
     guidance: float
     scheduler: str
-    negative: str = ""
     lora_scale: float | None = None
     loras: tuple[tuple[str, float], ...] = ()
     mode: str = "txt2img"  # txt2img, img2img, inpaint
-    strength: float | None = None
     source_image: str | None = None  # the image img2img / inpaint starts from
     mask_image: str | None = None
     note: str | None = None  # shown above the result, e.g. "Variation (strong) of image 2 of job 12"
@@ -62,6 +67,7 @@ class ImageRequest:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["loras"] = [list(pair) for pair in self.loras]
+        data["extras"] = dict(self.extras)
         return {"v": self.VERSION, **data}
 
     @classmethod
@@ -73,6 +79,7 @@ class ImageRequest:
         values.setdefault("full_prompt", data.get("prompt", ""))
         try:
             values["loras"] = tuple((str(name), float(scale)) for name, scale in data.get("loras") or ())
+            values["extras"] = dict(data.get("extras") or {})
             return cls(**values)
         except (TypeError, ValueError) as exc:
             raise StudioError("This job's stored request is incomplete; start a new one.") from exc
@@ -84,23 +91,13 @@ class ImageRequest:
 
 
 @dataclass(frozen=True)
-class ImageDraft:
-    """A generation as asked for, before validation; None means 'the model's default'."""
+class ImageDraft(GenerationParams):
+    """A generation as asked for, before validation: its settings None where the model's default applies."""
 
     prompt: str
     model: str | None = None
-    negative: str = ""
-    count: int | None = None
-    seed: int | None = None
-    aspect: str | None = None
-    width: int | None = None
-    height: int | None = None
-    steps: int | None = None
-    guidance: float | None = None
-    scheduler: str | None = None
     lora_scale: float | None = None
     mode: str = "txt2img"
-    strength: float | None = None
     source_image: str | None = None
     mask_image: str | None = None
     note: str | None = None
@@ -108,20 +105,13 @@ class ImageDraft:
 
     @classmethod
     def again(cls, request: ImageRequest, job_id: int) -> ImageDraft:
-        """The draft that makes `request` again with a new seed (reroll, remix, vary)."""
+        """The draft that makes `request` again with a new seed (reroll, remix, vary): every setting kept."""
         return cls(
+            **(request.settings() | {"seed": None}),
             prompt=request.prompt,
             model=request.chosen,
-            negative=request.negative,
-            count=request.count,
-            width=request.width,
-            height=request.height,
-            steps=request.steps,
-            guidance=request.guidance,
-            scheduler=request.scheduler,
             lora_scale=request.lora_scale,
             mode=request.mode,
-            strength=request.strength,
             source_image=request.source_image,
             mask_image=request.mask_image,
             note=request.note,
@@ -174,18 +164,7 @@ class ImageKind(JobKind[R]):
         """The engine's generation, with the model (and its LoRA files) looked up now."""
         model = await self._models.resolve(request.chosen, request.lora_scale)
         engine_request = GenerateRequest(
-            prompt=request.full_prompt,
-            model=model.spec.name,
-            negative_prompt=request.negative,
-            count=request.count,
-            seed=request.seed,
-            width=request.width,
-            height=request.height,
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance,
-            scheduler=request.scheduler,
-            loras=model.loras,
-            strength=request.strength,
+            **request.settings(), prompt=request.full_prompt, model=model.spec.name, loras=model.loras
         )
         return GenerateTask(engine_request, model.spec), model
 
@@ -213,17 +192,10 @@ class ImageKind(JobKind[R]):
                 height=saved.height,
                 seed=saved.seed,
                 prompt=prompts[saved.index] if saved.index < len(prompts) else p.prompt,
-                negative_prompt=p.negative_prompt,
+                negative_prompt=p.negative,
                 model=request.chosen or p.model,
                 loras=tuple(p.loras),
-                params={
-                    "steps": p.steps,
-                    "guidance": p.guidance,
-                    "scheduler": p.scheduler,
-                    "mode": p.mode,
-                    "strength": p.strength,
-                    "base_model": p.model,
-                },
+                params=image_params(p),
             )
             records.append(record)
         files = [(r.path, OUTPUT) for r in records]
@@ -258,6 +230,14 @@ class ImageKind(JobKind[R]):
             note=r.note,
             extra_files=extra_files,
         )
+
+
+def image_params(p: ResolvedParams) -> dict[str, Any]:
+    """What an image records of its job's settings beyond its own columns (seed, size, prompt, negative, LoRAs)."""
+    own_columns = {"negative", "count", "seed", "aspect", "width", "height"}
+    settings = {k: v for k, v in p.settings().items() if k not in own_columns and k != "extras"}
+    extras = {"extras": dict(p.extras)} if p.extras else {}
+    return settings | extras | {"mode": p.mode, "base_model": p.model}
 
 
 def result_image(image: ImageRecord) -> ResultImage:

@@ -67,22 +67,15 @@ class ImageSubmitter:
             height=params.height,
         )
         request = ImageRequest(
+            # The draft's strength: the image it applies to is read when the job runs (None: the mode's default).
+            **(params.settings() | {"strength": draft.strength}),
             prompt=prompt,
             full_prompt=full_prompt,
             chosen=model.chosen,
             base_model=model.spec.name,
-            count=params.count,
-            seed=params.seed,
-            width=params.width,
-            height=params.height,
-            steps=params.steps,
-            guidance=params.guidance,
-            scheduler=params.scheduler,
-            negative=draft.negative,
             lora_scale=draft.lora_scale,
             loras=params.loras,
             mode=draft.mode,
-            strength=draft.strength,
             source_image=draft.source_image,
             mask_image=draft.mask_image,
             note=draft.note,
@@ -93,20 +86,9 @@ class ImageSubmitter:
 
 
 def _validate(draft: ImageDraft, model: ResolvedModel, prompt: str) -> ResolvedParams:
-    request = GenerateRequest(
-        prompt=prompt,
-        model=model.spec.name,
-        negative_prompt=draft.negative,
-        count=draft.count if draft.count is not None else 4,
-        seed=draft.seed,
-        width=draft.width,
-        height=draft.height,
-        aspect=draft.aspect,
-        num_inference_steps=draft.steps,
-        guidance_scale=draft.guidance,
-        scheduler=draft.scheduler,
-        loras=model.loras,
-    )
+    """The draft's settings checked against the model now; the strength waits for the image it applies to."""
+    settings = draft.settings() | {"strength": None}
+    request = GenerateRequest(**settings, prompt=prompt, model=model.spec.name, loras=model.loras)
     try:
         return resolve(request, model.spec)  # draws the seed when none was given
     except EngineError as exc:

@@ -74,17 +74,17 @@ def test_given_values_override_defaults() -> None:
             count=8,
             seed=0,
             aspect="16:9",
-            num_inference_steps=7,
-            guidance_scale=2.5,
+            steps=7,
+            guidance=2.5,
             scheduler="euler_a",
-            negative_prompt=" blurry ",
+            negative=" blurry ",
             loras=(lora,),
         ),
         SD,
     )
     assert (params.width, params.height) == SD.preset.aspect_sizes["16:9"]
     assert (params.count, params.steps, params.guidance, params.scheduler) == (8, 7, 2.5, "euler_a")
-    assert params.negative_prompt == "blurry"
+    assert params.negative == "blurry"
     assert params.loras == (("Style A", 0.5),)
 
 
@@ -112,10 +112,10 @@ def test_image_edit_modes_and_size_from_the_image() -> None:
     [
         ({"count": 3}, "1, 2, 4, 8"),
         ({"count": 0}, "1, 2, 4, 8"),
-        ({"num_inference_steps": 0}, "from 1 to 50"),
-        ({"num_inference_steps": 51}, "from 1 to 50"),
-        ({"guidance_scale": 25.0}, "from 0 to 20"),
-        ({"guidance_scale": float("nan")}, "from 0 to 20"),
+        ({"steps": 0}, "from 1 to 50"),
+        ({"steps": 51}, "from 1 to 50"),
+        ({"guidance": 25.0}, "from 0 to 20"),
+        ({"guidance": float("nan")}, "from 0 to 20"),
         ({"width": 60}, "multiple of 8"),
         ({"height": 4096}, "between"),
         ({"width": 256, "height": 256}, "too big"),
@@ -124,7 +124,7 @@ def test_image_edit_modes_and_size_from_the_image() -> None:
         ({"scheduler": "magic"}, "euler_a"),
         ({"prompt": "   "}, "empty"),
         ({"prompt": "x" * (MAX_PROMPT_CHARS + 1)}, "at most 1000"),
-        ({"negative_prompt": "x" * (MAX_PROMPT_CHARS + 1)}, "at most 1000"),
+        ({"negative": "x" * (MAX_PROMPT_CHARS + 1)}, "at most 1000"),
         ({"seed": -1}, "from 0 to"),
         ({"strength": 0.5}, "only when editing"),
         ({"init_image": Image.new("RGB", (64, 64)), "strength": 0.0}, "above 0 and at most 1"),
@@ -149,7 +149,7 @@ def test_bad_parameters_are_refused_with_a_clear_message(kwargs, needle) -> None
 def test_turbo_refuses_guidance() -> None:
     turbo = ModelSpec.from_preset(get_preset("sdxl-turbo"))
     with pytest.raises(InvalidRequest, match="exactly 0"):
-        resolve(req(model="sdxl-turbo", guidance_scale=3.0), turbo)
+        resolve(req(model="sdxl-turbo", guidance=3.0), turbo)
     assert resolve(req(model="sdxl-turbo"), turbo).steps <= 4
 
 
@@ -180,7 +180,7 @@ def test_errors_are_one_line_engine_errors() -> None:
 @pytest.mark.parametrize(("steps", "strength", "expected"), [(2, 0.35, 3), (1, 0.6, 2), (4, 0.35, 4), (10, 0.1, 10)])
 def test_low_strength_edits_keep_at_least_one_step(steps: int, strength: float, expected: int) -> None:
     image = Image.new("RGB", (64, 64))
-    params = resolve(req(init_image=image, strength=strength, num_inference_steps=steps), SD)
+    params = resolve(req(init_image=image, strength=strength, steps=steps), SD)
     assert params.steps == expected
     assert int(params.steps * params.strength) >= 1
 

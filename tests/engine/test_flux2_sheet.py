@@ -31,7 +31,7 @@ def test_each_panel_receives_the_reference_and_the_best_panels_so_far(tiny_manag
     source = tmp_path / "ref.png"
     Image.new("RGB", (64, 64), (180, 120, 90)).save(source)
     spec = ModelSpec.from_preset(get_preset("tiny-flux2"))
-    request = GenerateRequest(prompt="x", model="tiny-flux2", count=1, seed=3, num_inference_steps=2)
+    request = GenerateRequest(prompt="x", model="tiny-flux2", count=1, seed=3, steps=2)
     task = SheetTask(GenerateTask(request, spec), ("left profile", "smiling", "in a café"))
     outcome = sheet.run(WorkOrder(1, "sheet", task, {"source": source}, tmp_path / "out"), _ctx(), host)
     assert outcome.method == "references" and len(outcome.images.images) == 3

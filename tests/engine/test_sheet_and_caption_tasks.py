@@ -36,7 +36,7 @@ def _reference(tmp_path: Path) -> Path:
 
 def test_a_sheet_group_makes_one_image_per_panel_from_the_reference(host, tmp_path) -> None:
     spec = ModelSpec.from_preset(get_preset("tiny-sd"))
-    request = GenerateRequest(prompt="x", model="tiny-sd", count=1, seed=10, num_inference_steps=4, strength=0.5)
+    request = GenerateRequest(prompt="x", model="tiny-sd", count=1, seed=10, steps=4, strength=0.5)
     task = SheetTask(GenerateTask(request, spec), ("left profile", "in a café"), trigger_word="hero")
     order = WorkOrder(1, "sheet", task, {"source": _reference(tmp_path)}, tmp_path / "out")
     events: list[tuple[int, int]] = []

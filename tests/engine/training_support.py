@@ -106,8 +106,6 @@ def image_with_lora(manager: Any, spec: ModelSpec, path: Path | None, scale: flo
     from engine.types import GenerateRequest, LoraSpec
 
     loras = (LoraSpec(path.stem, path, spec.family, scale),) if path else ()
-    request = GenerateRequest(
-        prompt="zzchar, a round figure", model=spec.name, count=1, seed=5, num_inference_steps=2, loras=loras
-    )
+    request = GenerateRequest(prompt="zzchar, a round figure", model=spec.name, count=1, seed=5, steps=2, loras=loras)
     result = manager.generate(request, spec)
     return np.asarray(result.images[0].image, dtype=np.float64) / 255

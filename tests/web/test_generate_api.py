@@ -57,8 +57,8 @@ async def test_every_generate_option_reaches_the_engine(owner: httpx.AsyncClient
     job = await generate(owner, studio, **options)
     assert job["status"] == "done", job
     request = studio.host.manager().calls[-1]
-    assert (request.count, request.negative_prompt, request.seed) == (2, "blurry", 5)
-    assert (request.num_inference_steps, request.guidance_scale, request.scheduler) == (6, 4.5, "euler")
+    assert (request.count, request.negative, request.seed) == (2, "blurry", 5)
+    assert (request.steps, request.guidance, request.scheduler) == (6, 4.5, "euler")
     assert all(image["width"] > image["height"] for image in job["images"])  # 16:9
 
 

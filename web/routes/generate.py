@@ -29,13 +29,14 @@ async def text_to_image(body: TextToImageIn, bundle: Bundle, caller: Who) -> Tic
         prompt=body.prompt,
         count=body.num_outputs,
         model=body.model,
-        negative=body.negative_prompt,
+        negative=body.negative_prompt or "",
         aspect=body.aspect,
         seed=body.seed,
         steps=body.steps,
         guidance=body.guidance,
         lora_scale=body.lora_scale,
         scheduler=body.scheduler,
+        extras=body.extras,
     )
     return TicketOut.of(await bundle.generate.submit(caller, options))
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     import torch
 
+    from engine.params import Extra, ExtraSetting
     from engine.presets import ModelPreset
     from engine.training.recipes import Recipe
     from engine.types import Mode
@@ -43,6 +44,7 @@ class FluxFamily:
     label = "FLUX"
     denoiser_name = "transformer"
     takes_negative_prompt = False  # no classifier-free guidance to push away from a negative prompt
+    extra_settings: tuple[ExtraSetting, ...] = ()
     flow_matching = True
     # Its image-to-image pipeline encodes a single image with generator 0 and repeats it, as inpainting does.
     encodes_init_image_once = True
@@ -96,7 +98,7 @@ class FluxFamily:
             FluxTransformer2DModel, DiffusionPipeline, path, config, dtype=dtype, local_only=local_only
         )
 
-    def call_options(self, preset: ModelPreset) -> dict[str, Any]:
+    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
         if preset.max_sequence_length is not None:
             # T5 pads every prompt to this length: it sets the text tokens, so the cost; schnell allows 256 at most.
             return {"max_sequence_length": preset.max_sequence_length}

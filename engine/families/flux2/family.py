@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     import torch
 
+    from engine.params import Extra, ExtraSetting
     from engine.presets import ModelPreset
     from engine.training.recipes import Recipe
     from engine.types import Mode
@@ -46,6 +47,7 @@ class Flux2Family:
     label = LABEL
     denoiser_name = "transformer"
     takes_negative_prompt = False  # the pipeline guides (base models only) against an empty prompt, never a given one
+    extra_settings: tuple[ExtraSetting, ...] = ()
     flow_matching = True
     encodes_init_image_once = False  # references are encoded once and shared by every image of the batch, by design
     has_instruction_editor = True  # every klein model edits from references: /vary goes to it
@@ -101,7 +103,7 @@ class Flux2Family:
             Flux2Transformer2DModel, Flux2KleinPipeline, path, config, dtype=dtype, local_only=local_only
         )
 
-    def call_options(self, preset: ModelPreset) -> dict[str, Any]:
+    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
         # Qwen3 pads every prompt to this length: it sets the text tokens, so the cost.
         return {"max_sequence_length": preset.max_sequence_length or 512}
 

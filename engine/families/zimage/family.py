@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     import torch
 
+    from engine.params import Extra, ExtraSetting
     from engine.presets import ModelPreset
     from engine.training.recipes import Recipe
     from engine.types import Mode
@@ -40,6 +41,7 @@ class ZImageFamily:
     denoiser_name = "transformer"
     # Turbo runs without classifier-free guidance (guidance 0): a negative prompt would be silently ignored.
     takes_negative_prompt = False
+    extra_settings: tuple[ExtraSetting, ...] = ()
     flow_matching = True
     # Its image-to-image pipeline encodes image[0:1] with generator[0] and repeats it, as FLUX's does.
     encodes_init_image_once = True
@@ -88,7 +90,7 @@ class ZImageFamily:
             ZImageTransformer2DModel, ZImagePipeline, path, config, dtype=dtype, local_only=local_only
         )
 
-    def call_options(self, preset: ModelPreset) -> dict[str, Any]:
+    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
         # The prompt's Qwen3 tokens are passed unpadded (masked): max_sequence_length only truncates, at 512.
         return {}
 

@@ -23,7 +23,7 @@ def klein() -> ModelSpec:
 
 
 def req(**kw) -> GenerateRequest:
-    return GenerateRequest(**{"prompt": "a red lighthouse", "model": "tiny-flux2", "num_inference_steps": STEPS, **kw})
+    return GenerateRequest(**{"prompt": "a red lighthouse", "model": "tiny-flux2", "steps": STEPS, **kw})
 
 
 def test_two_images_with_consecutive_seeds(manager, klein) -> None:
@@ -63,9 +63,9 @@ def test_inpaint_and_the_refusals(manager, klein) -> None:
     with pytest.raises(InvalidRequest, match="not by strength"):
         manager.generate(req(count=1, init_image=source, strength=0.5), klein)
     with pytest.raises(InvalidRequest, match="take no negative prompt"):
-        manager.generate(req(negative_prompt="blurry"), klein)
+        manager.generate(req(negative="blurry"), klein)
     with pytest.raises(InvalidRequest, match="Guidance must be exactly 1"):
-        manager.generate(req(guidance_scale=3.5), klein)
+        manager.generate(req(guidance=3.5), klein)
 
 
 def test_a_klein_lora_changes_the_image_and_scale_zero_is_the_base(manager, klein, tiny_cache, tmp_path) -> None:

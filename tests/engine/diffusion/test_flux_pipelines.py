@@ -30,7 +30,7 @@ def kontext_spec() -> ModelSpec:
 
 
 def req(model: str = "tiny-flux", **kw) -> GenerateRequest:
-    return GenerateRequest(**{"prompt": "a red lighthouse", "model": model, "num_inference_steps": STEPS, **kw})
+    return GenerateRequest(**{"prompt": "a red lighthouse", "model": model, "steps": STEPS, **kw})
 
 
 @pytest.mark.parametrize("count", [1, 2, 4, 8])
@@ -86,7 +86,7 @@ def test_the_kontext_model_generates_and_edits_with_plain_image_to_image(manager
     [
         ({"width": 72, "height": 64}, "multiple of 16 pixels"),
         ({"scheduler": "ddim"}, "does not fit flux models: use flow_match_euler"),
-        ({"negative_prompt": "blurry"}, "FLUX models take no negative prompt"),
+        ({"negative": "blurry"}, "FLUX models take no negative prompt"),
     ],
 )
 def test_what_flux_cannot_take_is_refused_clearly(manager, flux_spec, request_kw, message) -> None:

@@ -14,8 +14,7 @@ from tests.engine.conftest import STEPS, max_diff
 
 def req(*loras: LoraSpec, model: str = "tiny-sd", **kw) -> GenerateRequest:
     return GenerateRequest(
-        **{"prompt": "portrait", "model": model, "count": 1, "seed": 11, "num_inference_steps": STEPS, "loras": loras}
-        | kw
+        **{"prompt": "portrait", "model": model, "count": 1, "seed": 11, "steps": STEPS, "loras": loras} | kw
     )
 
 

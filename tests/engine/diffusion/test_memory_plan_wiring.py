@@ -28,10 +28,10 @@ def test_plans_apply_per_request(tiny_cache: Path, monkeypatch: pytest.MonkeyPat
     spec = ModelSpec.from_preset(get_preset("tiny-sd"))
     caplog.set_level(logging.INFO, logger="engine.diffusion.device")
 
-    manager.generate(GenerateRequest(prompt="a", model="tiny-sd", count=2, seed=1, num_inference_steps=1), spec)
+    manager.generate(GenerateRequest(prompt="a", model="tiny-sd", count=2, seed=1, steps=1), spec)
     vae = manager.pipeline(spec).vae
     assert vae.use_slicing is True
-    manager.generate(GenerateRequest(prompt="a", model="tiny-sd", count=1, seed=1, num_inference_steps=1), spec)
+    manager.generate(GenerateRequest(prompt="a", model="tiny-sd", count=1, seed=1, steps=1), spec)
     assert vae.use_slicing is False
 
     load_plan, first, second = asked
@@ -47,7 +47,5 @@ def test_no_plan_on_the_cpu(tiny_cache: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(device, "apply_memory_plan", fail)
     manager = PipelineManager(device="cpu", cache_dir=tiny_cache)
     spec = ModelSpec.from_preset(get_preset("tiny-sd"))
-    result = manager.generate(
-        GenerateRequest(prompt="a", model="tiny-sd", count=1, seed=1, num_inference_steps=1), spec
-    )
+    result = manager.generate(GenerateRequest(prompt="a", model="tiny-sd", count=1, seed=1, steps=1), spec)
     assert len(result.images) == 1

@@ -20,7 +20,7 @@ FLUX = ModelSpec.from_preset(get_preset("tiny-flux"))
 
 def _request(**kw) -> GenerateRequest:
     return GenerateRequest(**{"prompt": "a red lighthouse", "model": "tiny-flux", "count": 1, "seed": 4,
-                              "num_inference_steps": 2, **kw})  # fmt: skip
+                              "steps": 2, **kw})  # fmt: skip
 
 
 def test_levels_from_settings_and_the_older_switch() -> None:

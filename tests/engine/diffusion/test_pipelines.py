@@ -17,7 +17,7 @@ BATCH_TOLERANCE = 2
 
 
 def req(model: str = "tiny-sd", **kw) -> GenerateRequest:
-    return GenerateRequest(**{"prompt": "a lighthouse at dusk", "model": model, "num_inference_steps": STEPS, **kw})
+    return GenerateRequest(**{"prompt": "a lighthouse at dusk", "model": model, "steps": STEPS, **kw})
 
 
 @pytest.mark.parametrize("count", [1, 2, 4, 8])
@@ -101,7 +101,7 @@ def test_each_request_gets_its_own_scheduler(manager, sd_spec) -> None:
 
 def test_progress_is_reported_each_step(manager, sd_spec) -> None:
     seen: list[tuple[int, int]] = []
-    manager.generate(req(count=1, seed=1, num_inference_steps=3), sd_spec, on_progress=lambda s, t: seen.append((s, t)))
+    manager.generate(req(count=1, seed=1, steps=3), sd_spec, on_progress=lambda s, t: seen.append((s, t)))
     assert seen == [(1, 3), (2, 3), (3, 3)]
 
 
@@ -109,7 +109,7 @@ def test_cancel_between_steps(manager, sd_spec) -> None:
     seen: list[int] = []
     with pytest.raises(Cancelled):
         manager.generate(
-            req(count=2, seed=1, num_inference_steps=4),
+            req(count=2, seed=1, steps=4),
             sd_spec,
             on_progress=lambda s, _t: seen.append(s),
             should_cancel=lambda: bool(seen),

@@ -26,7 +26,7 @@ def spec() -> ModelSpec:
 
 
 def req(**kw) -> GenerateRequest:
-    return GenerateRequest(**{"prompt": "a red lighthouse", "model": "tiny-zimage", "num_inference_steps": STEPS, **kw})
+    return GenerateRequest(**{"prompt": "a red lighthouse", "model": "tiny-zimage", "steps": STEPS, **kw})
 
 
 def test_two_images_with_consecutive_seeds_and_turbo_defaults(manager, spec) -> None:
@@ -46,8 +46,8 @@ def test_img2img_and_inpaint_from_the_one_loaded_pipeline(manager, spec, mode) -
     mask = Image.new("L", source.size, 0)
     mask.paste(255, (0, 0, source.width // 2, source.height))
     inputs = {"init_image": source, "strength": 0.75} | ({"mask_image": mask} if mode == "inpaint" else {})
-    batch = manager.generate(req(count=2, seed=7, num_inference_steps=4, **inputs), spec)
-    alone = manager.generate(req(count=1, seed=8, num_inference_steps=4, **inputs), spec)
+    batch = manager.generate(req(count=2, seed=7, steps=4, **inputs), spec)
+    alone = manager.generate(req(count=1, seed=8, steps=4, **inputs), spec)
     assert batch.params.mode == mode and batch.images[0].image.size == (80, 48)  # the source's shape, sides of 16
     assert max_diff(batch.images[0].image, batch.images[1].image) > 0  # each image encodes with its own seed
     assert max_diff(batch.images[1].image, alone.images[0].image) <= BATCH_TOLERANCE
@@ -59,8 +59,8 @@ def test_img2img_and_inpaint_from_the_one_loaded_pipeline(manager, spec, mode) -
 @pytest.mark.parametrize(
     ("request_kw", "message"),
     [
-        ({"negative_prompt": "blurry"}, "Z-Image models take no negative prompt"),
-        ({"guidance_scale": 3.5}, "Guidance must be exactly 0"),
+        ({"negative": "blurry"}, "Z-Image models take no negative prompt"),
+        ({"guidance": 3.5}, "Guidance must be exactly 0"),
         ({"scheduler": "euler"}, "does not fit zimage models: use flow_match_euler"),
         ({"width": 72, "height": 64}, "multiple of 16 pixels"),
     ],

@@ -25,7 +25,7 @@ SPEC = ModelSpec.from_preset(get_preset("tiny-flux"))
 
 def _request(**kw) -> GenerateRequest:
     return GenerateRequest(**{"prompt": "a red lighthouse", "model": "tiny-flux", "count": 2, "seed": 4,
-                              "num_inference_steps": 2, **kw})  # fmt: skip
+                              "steps": 2, **kw})  # fmt: skip
 
 
 def _manager(

@@ -30,7 +30,7 @@ PARSER = ParserManager()
 def _params(scheduler: str = "dpmpp_2m_karras") -> ResolvedParams:
     return ResolvedParams(
         prompt="a lighthouse at dusk",
-        negative_prompt="blurry",
+        negative="blurry",
         model="merge",
         family="sd15",
         count=2,
@@ -106,7 +106,7 @@ def test_images_and_grid_of_a_job_read_back_with_sampler_and_hashes(tiny_cache: 
     spec = ModelSpec("merge", "sd15", str(checkpoint), get_preset("tiny-sd"), config=str(folder))
     lora = LoraSpec("fox-style", lora_files.a_kohya, "sd15", 0.8)
     request = GenerateRequest(
-        "a lighthouse", "merge", count=2, seed=7, num_inference_steps=2, scheduler="dpmpp_2m_karras", loras=(lora,)
+        "a lighthouse", "merge", count=2, seed=7, steps=2, scheduler="dpmpp_2m_karras", loras=(lora,)
     )
     host = EngineHost(EngineConfig(), manager_factory=lambda: manager)
     ctx = WorkContext(1, threading.Event(), lambda _event: None)

@@ -38,9 +38,7 @@ def _task(tmp_path: Path, **overrides):
 
 def _image(manager, spec, path: Path | None, scale: float = 1.0) -> np.ndarray:
     loras = (LoraSpec(path.stem, path, spec.family, scale),) if path else ()
-    request = GenerateRequest(
-        prompt="zzchar, a round figure", model=spec.name, count=1, seed=5, num_inference_steps=2, loras=loras
-    )
+    request = GenerateRequest(prompt="zzchar, a round figure", model=spec.name, count=1, seed=5, steps=2, loras=loras)
     return np.asarray(manager.generate(request, spec).images[0].image, dtype=np.float64) / 255
 
 

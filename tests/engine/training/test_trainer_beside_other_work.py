@@ -82,7 +82,7 @@ async def test_a_generation_submitted_during_a_run_is_delivered_and_the_run_stay
         async for event in training.events():
             if event.step >= 2:
                 break
-        request = GenerateRequest(prompt="a red boat", model="tiny-sd", count=1, seed=4, num_inference_steps=2)
+        request = GenerateRequest(prompt="a red boat", model="tiny-sd", count=1, seed=4, steps=2)
         generation = backend.submit(
             WorkOrder(8, "generate", GenerateTask(request, task.model), {}, tmp_path / "gen"), "interactive"
         )
@@ -119,9 +119,7 @@ def test_the_text_encoder_can_train_too_and_stays_out_of_other_jobs(host, manage
             async for event in training.events():
                 if event.step >= 2:
                     break
-            request = GenerateRequest(
-                prompt="zzchar, a round figure", model="tiny-sd", count=1, seed=5, num_inference_steps=2
-            )
+            request = GenerateRequest(prompt="zzchar, a round figure", model="tiny-sd", count=1, seed=5, steps=2)
             order = WorkOrder(8, "generate", GenerateTask(request, spec), {}, tmp_path / "gen")
             during = await backend.submit(order, "interactive").result()
             return during, await training.result()
