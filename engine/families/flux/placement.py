@@ -1,10 +1,11 @@
-"""Putting a loaded FLUX.1 pipeline where its memory plan (`engine.families.flux.memory_plan`) says, on the worker
-thread."""
+"""Putting a loaded FLUX.1 or FLUX.2 [klein] pipeline where its memory plan (`engine.families.flux.memory_plan`)
+says, on the worker thread."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import torch
 
@@ -34,27 +35,53 @@ def _quantize(transformer: Any, quantization: str) -> None:
         nf4_weights(transformer)
 
 
-def stream_t5(pipe: Any, device: str) -> None:
-    """T5 stays in host memory; its blocks visit the GPU one at a time while a prompt is encoded (idempotent)."""
+@dataclass(frozen=True)
+class BigEncoder:
+    """The text encoder a plan may leave in host memory (`FluxPlan.t5`), and how its layers visit the GPU."""
+
+    attribute: str  # the pipeline's attribute
+    offload_type: Literal["block_level", "leaf_level"]
+    name: str  # in the plan's log line, in T5's place
+
+
+T5 = BigEncoder("text_encoder_2", "block_level", "T5")  # FLUX.1: T5 beside the small CLIP
+QWEN3 = BigEncoder("text_encoder", "leaf_level", "Qwen3")  # FLUX.2 [klein]: a causal LM's layers sit below `model`
+
+
+def streamed(module: Any) -> bool:
+    """Whether group offloading hooks `module`: block level hooks the module itself, leaf level its leaves only."""
+    return any(getattr(part, "_diffusers_hook", None) is not None for part in module.modules())
+
+
+def stream_encoder(pipe: Any, device: str, encoder: BigEncoder = T5) -> None:
+    """The encoder stays in host memory; its layers visit the GPU a group at a time while a prompt is encoded
+    (idempotent)."""
     from diffusers.hooks import apply_group_offloading
 
-    if getattr(pipe.text_encoder_2, "_diffusers_hook", None) is not None:
+    module = getattr(pipe, encoder.attribute)
+    if streamed(module):
         return  # streamed already (its memory plan, or an earlier training)
-    pipe.text_encoder_2.to("cpu")
-
+    module.to("cpu")
     apply_group_offloading(
-        pipe.text_encoder_2,
+        module,
         onload_device=torch.device(device),
         offload_device=torch.device("cpu"),
-        offload_type="block_level",
-        num_blocks_per_group=1,
+        offload_type=encoder.offload_type,
+        **({"num_blocks_per_group": 1} if encoder.offload_type == "block_level" else {}),
     )
 
 
-def apply_flux_plan(pipe: Any, plan: FluxPlan, device: str) -> None:
-    """Place the pipeline's components as `plan` says; a refused plan raises OutOfMemory with its reason."""
+def stream_t5(pipe: Any, device: str) -> None:
+    """FLUX.1's T5 waits in host memory, streamed block by block to encode a prompt (idempotent)."""
+    stream_encoder(pipe, device, T5)
+
+
+def apply_flux_plan(pipe: Any, plan: FluxPlan, device: str, encoder: BigEncoder = T5, label: str = "FLUX") -> None:
+    """Place the pipeline's components as `plan` says, `encoder` the one its `t5` field is about (FLUX.1's T5 or
+    klein's Qwen3); a refused plan raises OutOfMemory with its reason."""
     if plan.placement == "refused":
         raise OutOfMemory(plan.reason)
+    small = [name for name in ("text_encoder", "vae") if name != encoder.attribute]  # the VAE, and FLUX.1's CLIP
     if plan.placement == "model_offload":
         pipe.enable_model_cpu_offload(device=device)
     elif plan.placement == "group_offload":
@@ -65,18 +92,17 @@ def apply_flux_plan(pipe: Any, plan: FluxPlan, device: str) -> None:
             num_blocks_per_group=1,
             use_stream=torch.device(device).type == "cuda",  # transfers overlap compute on a CUDA stream
         )
-        stream_t5(pipe, device)
-        for name in ("text_encoder", "vae"):
+        stream_encoder(pipe, device, encoder)
+        for name in small:
             getattr(pipe, name).to(device)
     else:  # resident, the transformer maybe quantized
         if plan.placement == "quantized":
-            _quantize(pipe.transformer, plan.quantization)
-        for name in ("transformer", "text_encoder", "vae"):
+            _quantize(pipe.transformer, plan.quantization)  # klein's plan never offers nf4 (no bitsandbytes asked)
+        for name in ("transformer", *small):
             getattr(pipe, name).to(device)
         if plan.t5 == "offload":
-            stream_t5(pipe, device)
+            stream_encoder(pipe, device, encoder)
         else:
-            pipe.text_encoder_2.to(device)
+            getattr(pipe, encoder.attribute).to(device)
     pipe.vae.enable_slicing()  # the plan counts one image's decode at a time
-    pipe._studio_flux_plan = plan
-    log.info("FLUX memory plan: %s (%s)", plan.summary, plan.reason)
+    log.info("%s memory plan: %s (%s)", label, plan.summary.replace("T5", encoder.name), plan.reason)

@@ -113,7 +113,8 @@ class Flux2Family:
         """Resident, Qwen3 streamed, offloaded, int8/fp8 or refused, from the free memory (FLUX.1's planner)."""
         if free_gb is None:
             return place_whole(base, preset, weights_gb=weights_gb, free_gb=free_gb, device=device)
-        from engine.families.flux2.placement import apply_klein_plan, klein_sizes
+        from engine.families.flux.placement import QWEN3, apply_flux_plan
+        from engine.families.flux2.placement import klein_sizes
 
         width, height = preset.default_size
         plan = plan_klein_memory(
@@ -126,7 +127,7 @@ class Flux2Family:
             host_ram_gb=host_ram_gb(),
             torchao=importlib.util.find_spec("torchao") is not None,
         )
-        apply_klein_plan(base, plan, device)
+        apply_flux_plan(base, plan, device, QWEN3, LABEL)
         return placement_of(plan)
 
     def fit_request(

@@ -1,10 +1,13 @@
-"""A FLUX pipeline placed as its memory plan says: quantized storage, T5 streamed from host memory, or refused.
+"""A FLUX pipeline placed as its memory plan says: quantized storage, T5 (klein: Qwen3) streamed from host memory,
+or refused.
 
 The manager runs on the CPU here; `_free_gb` pretends a GPU so the planning and placing code runs as on one.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -17,6 +20,8 @@ from engine.diffusion.pipelines import PipelineManager
 from engine.errors import OutOfMemory
 from engine.families.flux import family as flux_family
 from engine.families.flux.memory_plan import FluxPlan, FluxSizes
+from engine.families.flux.placement import streamed
+from engine.families.flux2 import family as klein_family
 from engine.types import GenerateRequest, LoraSpec
 from tests.engine.conftest import max_diff
 
@@ -128,3 +133,26 @@ def test_compile_runs_on_every_placement_that_can_trace_whole(
     assert max_diff(styled.images[0].image, base) > 0
     blocks = placed.pipeline(SPEC).transformer.transformer_blocks
     assert all((block._compiled_call_impl is not None) == compiled for block in blocks)
+
+
+KLEIN = ModelSpec.from_preset(get_preset("tiny-flux2"))
+
+
+@pytest.mark.parametrize("plan", [FluxPlan("quantized", "fp8", t5="offload", need_gb=1.0),
+                                  FluxPlan("group_offload", t5="offload", need_gb=1.0)])  # fmt: skip
+def test_klein_streams_its_qwen3_encoder_as_flux_streams_t5(tiny_cache, manager, monkeypatch, caplog, plan) -> None:
+    """FLUX.2 [klein] goes through FLUX.1's placement with Qwen3 in T5's place: streamed from host memory."""
+    request = replace(_request(count=1), model="tiny-flux2")
+    reference = manager.generate(request, KLEIN).images[0].image
+    monkeypatch.setattr(pipelines, "_free_gb", lambda device: 20.0)
+    monkeypatch.setattr(klein_family, "plan_klein_memory", lambda free_gb, **kw: plan)
+    placed = PipelineManager(device="cpu", cache_dir=tiny_cache)
+    with caplog.at_level(logging.INFO):
+        got = placed.generate(request, KLEIN).images[0].image
+    pipe = placed.pipeline(KLEIN)
+    assert streamed(pipe.text_encoder)  # Qwen3 streamed, leaf by leaf
+    assert pipe.vae.use_slicing and "FLUX.2 [klein] memory plan" in caplog.text and "Qwen3" in caplog.text
+    stored = {p.dtype for p in pipe.transformer.parameters()}
+    assert (torch.float8_e4m3fn in stored) == (plan.placement == "quantized")
+    # Streaming moves weights and never rounds them; fp8 storage moves the pixels a little, not the picture.
+    assert max_diff(got, reference) < (64 if plan.placement == "quantized" else 1)
