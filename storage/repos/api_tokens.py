@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
+from dataclasses import replace
+from datetime import timedelta
 
 from storage._codec import ts_from_db, ts_required, ts_to_db
 from storage.records import ApiToken
@@ -36,15 +38,19 @@ class ApiTokenRepository(Repository):
         assert row is not None
         return _token(row)
 
-    async def use(self, sha256: str) -> ApiToken | None:
-        """The token with this digest, its `last_used_at` set to now; None when there is none."""
-        now = ts_to_db(self._db.now())
-        async with self._db.transaction():
-            count, _ = await self._db.execute("UPDATE api_tokens SET last_used_at = ? WHERE sha256 = ?", (now, sha256))
-            if count != 1:
-                return None
-            row = await self._db.fetchone("SELECT * FROM api_tokens WHERE sha256 = ?", (sha256,))
-        return None if row is None else _token(row)
+    async def use(self, sha256: str, stale_after: timedelta = timedelta(0)) -> ApiToken | None:
+        """The token with this digest, None when there is none; its `last_used_at` is set to now when older than
+        `stale_after`, so a script's burst of requests writes once, not once a request."""
+        row = await self._db.fetchone("SELECT * FROM api_tokens WHERE sha256 = ?", (sha256,))
+        if row is None:
+            return None
+        token = _token(row)
+        now = self._db.now()
+        if token.last_used_at is not None and now - token.last_used_at <= stale_after:
+            return token
+        update = "UPDATE api_tokens SET last_used_at = ? WHERE id = ?"
+        count, _ = await self._db.execute(update, (ts_to_db(now), token.id))
+        return replace(token, last_used_at=now) if count == 1 else None  # None: revoked meanwhile
 
     async def list(self, user_id: int) -> builtins.list[ApiToken]:
         rows = await self._db.fetchall("SELECT * FROM api_tokens WHERE user_id = ? ORDER BY id", (user_id,))

@@ -6,8 +6,10 @@ import hashlib
 
 import pytest
 
-from studio.access.tokens import PREFIX
+from storage import open_database
+from studio.access.tokens import PREFIX, TokenService
 from studio.errors import NotFound, Refused
+from tests.storage.conftest import FakeClock
 from tests.studio.gallery_seed import ALICE, BOB, GUILD
 
 
@@ -62,3 +64,26 @@ async def test_token_names_and_count_are_checked(services) -> None:
     with pytest.raises(Refused, match="revoke one"):
         await services.tokens.create(ALICE, "one more")
     assert len({t.id for t in await services.tokens.list(ALICE)}) == 20
+
+
+async def test_a_burst_of_requests_notes_the_use_once_a_minute(tmp_path) -> None:
+    """verify writes `last_used_at` only when the stored one is over a minute old: right to the minute, few writes."""
+    clock = FakeClock()
+    db = await open_database(tmp_path / "studio.db", clock=clock)
+    try:
+        tokens = TokenService(db)
+        made = await tokens.create(ALICE, "script")
+        stored = "SELECT last_used_at FROM api_tokens"
+        await tokens.verify(made.secret)
+        first = (await db.fetchone(stored))[0]
+        for _ in range(3):
+            clock.advance(seconds=19)
+            assert await tokens.verify(made.secret) is not None
+            assert (await db.fetchone(stored))[0] == first  # not written: the clock moved, the value did not
+        clock.advance(seconds=4)  # 61 s after the first use
+        owner = await tokens.verify(made.secret)
+        assert owner is not None and (await db.fetchone(stored))[0] > first
+        (listed,) = await tokens.list(ALICE)
+        assert listed.last_used_at == clock.current
+    finally:
+        await db.close()
