@@ -7,11 +7,14 @@ of theirs, as a script does, and sees only their own images: another member's un
 from __future__ import annotations
 
 import io
+import tempfile
 import zipfile
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from studio.contract import Caller
 from studio.gallery.api import Viewer
@@ -166,7 +169,16 @@ async def test_only_own_images_are_deleted_with_their_thumbnails(
     assert (await owner.request("DELETE", "/api/images", json={"image_ids": [ours]})).status_code == 200
 
 
-async def test_a_zip_holds_exactly_the_picked_images(owner: httpx.AsyncClient, studio: Studio) -> None:
+@pytest.fixture
+def temp_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The folder the zips are made in, empty but for them."""
+    folder = tmp_path / "temp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+async def test_a_zip_holds_exactly_the_picked_images(owner: httpx.AsyncClient, studio: Studio, temp_dir: Path) -> None:
     ids = await make(studio, LOCAL_OWNER, "four for the zip", count=4)
     answer = await owner.post("/api/images/zip", json={"image_ids": [ids[1], ids[3]]})
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/zip"
@@ -178,6 +190,31 @@ async def test_a_zip_holds_exactly_the_picked_images(owner: httpx.AsyncClient, s
         image_id = int(name.split("-")[0])
         card = await studio.services.gallery.image(Viewer(LOCAL_OWNER), image_id)
         assert archive.read(name) == card.path.read_bytes()
+    assert list(temp_dir.iterdir()) == []  # sent, then removed
+
+
+async def test_a_zip_the_client_abandons_is_removed(owner: httpx.AsyncClient, studio: Studio, temp_dir: Path) -> None:
+    """The connection drops as the body goes out (the server's send raises, as ASGI 2.4 says): no zip is left."""
+    ids = await make(studio, LOCAL_OWNER, "a zip nobody takes", count=2)
+    made: list[Path] = []
+
+    async def dropped(scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_until_the_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                made.extend(temp_dir.iterdir())
+                raise OSError("the client went away")
+            await send(message)
+
+        await studio.app(scope, receive, send_until_the_body)
+
+    transport = httpx.ASGITransport(app=dropped)
+    async with httpx.AsyncClient(
+        transport=transport, base_url=owner.base_url, headers=owner.headers, cookies=owner.cookies
+    ) as aborting:
+        with pytest.raises(OSError, match="went away"):
+            await aborting.post("/api/images/zip", json={"image_ids": ids})
+    assert len(made) == 1 and made[0].suffix == ".zip"  # the zip existed while it was being sent
+    assert list(temp_dir.iterdir()) == []
 
 
 async def test_history_lists_my_jobs_with_their_parameters(owner: httpx.AsyncClient, studio: Studio) -> None:

@@ -8,12 +8,15 @@ import os
 import tempfile
 import zipfile
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
-from starlette.background import BackgroundTask
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from studio.gallery.api import DEFAULT_PAGE, MAX_PAGE, MAX_SEARCH, ImageFilter, Scope
 from web.deps import Authenticated, Bundle, Sees
@@ -89,28 +92,40 @@ async def unstar(image_id: int, bundle: Bundle, viewer: Sees) -> Done:
     return Done()
 
 
+class TemporaryFileResponse(FileResponse):
+    """A file made for this one response, removed however the sending ends: sent whole, the client gone mid-way
+    (the server's send raises), or the request cancelled. A background task would run only in the first case."""
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Shielded: in a cancelled request every other await here would be cancelled too.
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(partial(Path(self.path).unlink, missing_ok=True))
+
+
 @router.post("/images/zip", response_class=FileResponse)
 async def download_zip(body: ImageIdsIn, bundle: Bundle, viewer: Sees) -> FileResponse:
     """A zip of the picked images (only images you may see: any other id is 404, and nothing is sent)."""
     cards = [await bundle.gallery.image(viewer, image_id) for image_id in dict.fromkeys(body.image_ids)]
     files = [(card.path, f"{card.image_id}-{card.job_id}-{card.index + 1}{card.path.suffix}") for card in cards]
     path = await asyncio.to_thread(_zip, files)  # compressing blocks: a thread, never the event loop
-    return FileResponse(
-        path,
-        media_type="application/zip",
-        filename="studio-images.zip",
-        background=BackgroundTask(os.unlink, path),
-    )
+    return TemporaryFileResponse(path, media_type="application/zip", filename="studio-images.zip")
 
 
 def _zip(files: list[tuple[Path, str]]) -> Path:
     handle, name = tempfile.mkstemp(prefix="studio-", suffix=".zip")
     os.close(handle)
-    # PNGs are compressed already: stored, not deflated, is as small and much faster.
-    with zipfile.ZipFile(name, "w", compression=zipfile.ZIP_STORED) as archive:
-        for source, arcname in files:
-            if source.is_file():
-                archive.write(source, arcname)
+    try:
+        # PNGs are compressed already: stored, not deflated, is as small and much faster.
+        with zipfile.ZipFile(name, "w", compression=zipfile.ZIP_STORED) as archive:
+            for source, arcname in files:
+                if source.is_file():
+                    archive.write(source, arcname)
+    except BaseException:
+        os.unlink(name)  # a full disk or an unreadable image: no half-written zip left behind
+        raise
     return Path(name)
 
 
