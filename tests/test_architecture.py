@@ -8,6 +8,8 @@ The layers, after the move of issue 20 (the core left the Discord package for `s
   (`from engine import WorkOrder`: `engine` itself, never `engine.x`), never an adapter, `discord`, `click` or
   an HTTP framework, and importing it loads no torch;
 - the engine's own modules import each other by full path, never through the face at import time (a cycle);
+- importing the engine's face (`import engine`) loads no torch and no PIL: the modules that run a model or draw
+  import them;
 - the adapters (`bot/`, the Discord adapter: cogs, ui, client, runner, delivery; `cli/`, the command line)
   import the core, never `engine` or `storage` directly, but for the pairs in `ADAPTER_DEBT`, which only
   shrinks; the CLI may use the bot's runner (`studio run`), the bot never imports the CLI;
@@ -72,6 +74,7 @@ DISCORD = {"discord"}
 CLICK = {"click"}
 HTTP = {"fastapi", "starlette", "aiohttp.web", "flask", "uvicorn"}
 TORCH = {"torch", "diffusers", "transformers", "peft"}
+IMAGES = {"PIL"}
 
 # (scope: a layer or a dotted module prefix, third-party modules it never imports, why)
 THIRD_PARTY_BANS = [
@@ -272,8 +275,10 @@ def test_adapters_reach_engine_and_storage_only_through_listed_debt(edges: list[
 _IMPORT_CORE = """
 import importlib, json, pkgutil, sys
 heavy = {heavy!r}
+import engine
+loaded = {{"engine face": sorted(m for m in {engine_heavy!r} if m in sys.modules)}}
 import studio.container
-loaded = {{"container": sorted(m for m in heavy if m in sys.modules)}}
+loaded["container"] = sorted(m for m in heavy if m in sys.modules)
 import studio
 for name in [m.name for m in pkgutil.walk_packages(studio.__path__, "studio.")]:
     importlib.import_module(name)
@@ -283,10 +288,15 @@ print(json.dumps(loaded))
 
 
 def _loaded_by_the_core(root: Path) -> dict[str, list[str]]:
-    """Which of torch & co. and the front doors' libraries importing the core under `root` loads."""
+    """Which of torch & co. and the front doors' libraries importing the core under `root` loads; and which of torch
+    & co. and PIL `import engine` alone loads (the face every layer imports)."""
     # A fresh interpreter: this test session may have imported torch already. `-c` puts `root` first on the path.
     run = subprocess.run(
-        [sys.executable, "-c", _IMPORT_CORE.format(heavy=sorted(TORCH | DISCORD | CLICK | HTTP))],
+        [
+            sys.executable,
+            "-c",
+            _IMPORT_CORE.format(heavy=sorted(TORCH | DISCORD | CLICK | HTTP), engine_heavy=sorted(TORCH | IMAGES)),
+        ],
         cwd=root,
         capture_output=True,
         text=True,
@@ -298,9 +308,9 @@ def _loaded_by_the_core(root: Path) -> dict[str, list[str]]:
     return loaded
 
 
-def test_importing_the_core_loads_no_torch_and_no_front_door() -> None:
+def test_importing_the_engine_or_the_core_loads_no_torch_no_pil_and_no_front_door() -> None:
     # This catches what the static check cannot: torch pulled in by an engine module the core imports.
-    assert _loaded_by_the_core(ROOT) == {"container": [], "every core module": []}
+    assert _loaded_by_the_core(ROOT) == {"engine face": [], "container": [], "every core module": []}
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
@@ -362,7 +372,9 @@ def test_the_import_check_sees_torch_pulled_in_through_the_engine(tmp_path: Path
         tmp_path,
         {
             "torch/__init__.py": "",  # shadows the real one: the subprocess finds tmp_path first
-            "engine/__init__.py": "",
+            "PIL/__init__.py": "",
+            "engine/__init__.py": "from engine.presets import PRESETS\n",
+            "engine/presets.py": "import PIL\nPRESETS = ()\n",  # a preset's prompts from a module that draws
             "engine/work.py": "import torch\n",
             "studio/__init__.py": "",
             "studio/settings.py": "",
@@ -371,4 +383,4 @@ def test_the_import_check_sees_torch_pulled_in_through_the_engine(tmp_path: Path
             "studio/api.py": "from engine import work\n",
         },
     )
-    assert _loaded_by_the_core(tmp_path) == {"container": [], "every core module": ["torch"]}
+    assert _loaded_by_the_core(tmp_path) == {"engine face": ["PIL"], "container": [], "every core module": ["torch"]}

@@ -11,8 +11,10 @@ import math
 import random
 from dataclasses import dataclass
 from itertools import product
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw
+if TYPE_CHECKING:
+    from PIL import Image, ImageDraw
 
 PALETTE: dict[str, tuple[int, int, int]] = {
     "red": (220, 40, 40),
@@ -124,27 +126,40 @@ def _centres(scene: Scene, rng: random.Random, side: float) -> list[tuple[float,
     return [(cx, cy, r)]
 
 
+def _canvas(side: int, background: tuple[int, ...]) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    """A blank image to draw on. PIL is imported here, not above: the captions alone (the tiny-world preset's
+    prompts) load without it, and so does `import engine`."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (side, side), background)
+    return image, ImageDraw.Draw(image)
+
+
+def _shrink(image: Image.Image, size: int) -> Image.Image:
+    from PIL import Image
+
+    return image.resize((size, size), Image.Resampling.BOX)
+
+
 def render(scene: Scene, rng: random.Random, size: int = SIZE) -> Image.Image:
     """Draw `scene` as an RGB image of size x size pixels, with seeded jitter of position and size."""
     side = size * _SCALE
-    image = Image.new("RGB", (side, side), PALETTE[scene.background])
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(side, PALETTE[scene.background])
     for cx, cy, r in _centres(scene, rng, side):
         draw_shape(draw, scene.shape, cx, cy, r, PALETTE[scene.colour])
-    return image.resize((size, size), Image.Resampling.BOX)
+    return _shrink(image, size)
 
 
 def render_zorp(background: str, rng: random.Random, size: int = SIZE) -> Image.Image:
     """The concept the base model never sees: a purple five-pointed star inside an orange ring."""
     side = size * _SCALE
-    image = Image.new("RGB", (side, side), PALETTE[background])
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(side, PALETTE[background])
     jitter = side * 0.04
     cx, cy = side / 2 + rng.uniform(-jitter, jitter), side / 2 + rng.uniform(-jitter, jitter)
     r = side * rng.uniform(0.34, 0.40)
     draw_shape(draw, "ring", cx, cy, r, PALETTE["orange"])
     draw_shape(draw, "star", cx, cy, r * 0.62, PALETTE["purple"])
-    return image.resize((size, size), Image.Resampling.BOX)
+    return _shrink(image, size)
 
 
 def render_clutter(rng: random.Random, size: int = SIZE) -> Image.Image:
@@ -153,12 +168,11 @@ def render_clutter(rng: random.Random, size: int = SIZE) -> Image.Image:
     background = (
         tuple(rng.randrange(256) for _ in range(3)) if rng.random() < 0.3 else rng.choice(list(PALETTE.values()))
     )
-    image = Image.new("RGB", (side, side), background)
-    draw = ImageDraw.Draw(image)
+    image, draw = _canvas(side, background)
     for _ in range(rng.randint(1, 5)):
         kind = rng.choice(("circle", "square", "triangle", "star", "ring"))
         colour = (
             rng.choice(list(PALETTE.values())) if rng.random() < 0.7 else tuple(rng.randrange(256) for _ in range(3))
         )
         draw_shape(draw, kind, rng.uniform(0, side), rng.uniform(0, side), side * rng.uniform(0.06, 0.4), colour)
-    return image.resize((size, size), Image.Resampling.BOX)
+    return _shrink(image, size)
