@@ -126,15 +126,6 @@ class TrainingRunRepository(Repository):
             ),
         )
 
-    async def forget_items(self, run_id: int) -> None:
-        """Drop the image paths and captions from an ended run's plan (only a running one needs them)."""
-        await self._db.execute(
-            "UPDATE training_runs SET plan = json_set(plan, '$.items', json('[]')) WHERE id = ?", (run_id,)
-        )
-
-    async def save_plan(self, run_id: int, plan: Mapping[str, Any]) -> None:
-        await self._db.execute("UPDATE training_runs SET plan = ? WHERE id = ?", (json_to_db(dict(plan)), run_id))
-
     async def registered(self, run_id: int, model_name: str, chosen_step: int) -> None:
         await self._db.execute(
             "UPDATE training_runs SET model_name = ?, chosen_step = ? WHERE id = ?", (model_name, chosen_step, run_id)
@@ -173,6 +164,29 @@ class TrainingRunRepository(Repository):
             (_run(row), (ts_required(row["job_finished"]) - ts_required(row["job_started"])).total_seconds())
             for row in rows
         ]
+
+    # -- the images a run trains on ---------------------------------------------------------------
+
+    async def set_items(self, run_id: int, items: Sequence[tuple[str, str]]) -> None:
+        """The run's images as (path, caption), in the order it trains on them; replaces any set before."""
+        async with self._db.transaction():
+            await self._db.execute("DELETE FROM training_run_items WHERE run_id = ?", (run_id,))
+            for position, (path, caption) in enumerate(items):
+                await self._db.execute(
+                    "INSERT INTO training_run_items (run_id, position, path, caption) VALUES (?, ?, ?, ?)",
+                    (run_id, position, path, caption),
+                )
+
+    async def items(self, run_id: int) -> builtins.list[tuple[str, str]]:
+        """The run's images as (path, caption), in order; none before it starts and once it ended."""
+        rows = await self._db.fetchall(
+            "SELECT path, caption FROM training_run_items WHERE run_id = ? ORDER BY position", (run_id,)
+        )
+        return [(row["path"], row["caption"]) for row in rows]
+
+    async def forget_items(self, run_id: int) -> None:
+        """Drop the image paths and captions of an ended run (only a running one needs them)."""
+        await self._db.execute("DELETE FROM training_run_items WHERE run_id = ?", (run_id,))
 
     # -- checkpoints and votes ---------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """The train kind: a LoRA trained on the batch lane between other jobs, resumed from its checkpoint after a crash.
 
 The job's request names its run (`training_runs`), which holds the plan; the images were copied into the
-run's folder when it started, so the set may change meanwhile. At the end the run's last checkpoint is
-registered as a model, its checkpoints are stored for votes, and their sample grids are posted.
+run's folder when it started (`training_run_items` lists them), so the set may change meanwhile. At the end the
+run's last checkpoint is registered as a model, its checkpoints are stored for votes, and their sample grids are
+posted.
 """
 
 from __future__ import annotations
@@ -96,10 +97,10 @@ class TrainKind(JobKind[TrainRequest]):
         run = await self._db.training_runs.get(request.run_id)
         if run is None:
             raise StudioError("This training's plan is gone; plan it again with /train start.")
-        if run.status != "started" or not run.plan.get("items"):
+        items = tuple(TrainItem(Path(path), caption) for path, caption in await self._db.training_runs.items(run.id))
+        if run.status != "started" or not items:
             raise StudioError(f"Training run {run.id} has already ended, or has no images; /train list shows it.")
         model = await self._models.resolve(run.base_model)
-        items = tuple(TrainItem(Path(path), caption) for path, caption in run.plan["items"])
         task = TrainTask(
             model=model.spec,
             items=items,

@@ -1,17 +1,16 @@
-"""A run's plan as stored in `training_runs.plan`: the config, where each value came from, the images."""
+"""A run's plan as stored in `training_runs.plan`: the config, where each value came from (the images it trains on
+are rows of `training_run_items` since migration 0010)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from engine import TrainConfig, TrainPlan
 
 
-def plan_to_json(
-    plan: TrainPlan, items: Sequence[tuple[str, str]], lineage: Mapping[str, Any], extra: Mapping[str, Any]
-) -> dict[str, Any]:
+def plan_to_json(plan: TrainPlan, lineage: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     config = dataclasses.asdict(plan.config)
     config["sample_prompts"] = list(plan.config.sample_prompts)
     config["prior_prompts"] = list(plan.config.prior_prompts)
@@ -25,7 +24,6 @@ def plan_to_json(
         "disk_bytes": plan.disk_bytes,
         "memory_gb": plan.memory_gb,
         "budget_gb": plan.budget_gb,
-        "items": [list(item) for item in items],
         "lineage": dict(lineage),
         **extra,
     }

@@ -152,7 +152,7 @@ class TrainService:
         extra["estimate_range"] = [estimate.low_s, estimate.high_s]
         if verdict.count < verdict.min_images:
             extra["below_minimum"] = verdict.min_images  # forced: the plan says so
-        stored = plan_to_json(plan, [], lineage, extra)
+        stored = plan_to_json(plan, lineage, extra)
         run = await self._db.training_runs.plan(
             guild_id=caller.guild_id,
             requester_id=caller.user_id,
@@ -211,8 +211,8 @@ class TrainService:
                 copied = await asyncio.to_thread(_copy_images, sources, folder)
             except OSError as exc:
                 raise StudioError(f"The set's images could not be copied for training ({exc.strerror}).") from exc
-            plan = dict(run.plan) | {"items": copied}
-            await self._db.training_runs.save_plan(run.id, plan)  # before the job exists: its order reads them
+            await self._db.training_runs.set_items(run.id, copied)  # before the job exists: its order reads them
+            plan = run.plan
             request = TrainRequest(
                 run.id, run.output_name, run.set_name, int(plan["config"]["steps"]), plan["estimate_s"]
             )
@@ -380,13 +380,13 @@ def plan_view(run: TrainingRun, summary: str, weak: int) -> PlanView:
     )
 
 
-def _copy_images(sources: list[tuple[Path, str]], folder: Path) -> list[list[str]]:
-    """The set's images as the run's own files (the set may change while it trains): [[path, caption], ...]."""
+def _copy_images(sources: list[tuple[Path, str]], folder: Path) -> list[tuple[str, str]]:
+    """The set's images as the run's own files (the set may change while it trains): [(path, caption), ...]."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     copied = []
     for number, (path, caption) in enumerate(sources, start=1):
         target = folder / f"{number:03d}{path.suffix.lower() or '.png'}"
         shutil.copyfile(path, target)
-        copied.append([str(target.resolve()), caption])
+        copied.append((str(target.resolve()), caption))
     return copied

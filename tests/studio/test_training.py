@@ -100,7 +100,7 @@ async def test_a_run_goes_from_plan_to_a_registered_model_in_the_picker(studio, 
     np.testing.assert_array_equal(await _image(services, "mila", 0.0), base)
     # The run's copies of the images are gone once it ended (only a running or resumed run needs them).
     assert not (services.training.registry.run_dir(plan.run_id) / "data").exists()
-    assert (await services.db.training_runs.get(plan.run_id)).plan["items"] == []
+    assert await services.db.training_runs.items(plan.run_id) == []
     # /train list shows the run with its scores.
     (info,) = await services.training.list(MANAGER)
     assert (info.status, info.model_name, info.steps_done, info.chosen_step) == ("done", "Mila", 4, 4)
