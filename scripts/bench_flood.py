@@ -37,6 +37,7 @@ from studio.container import Services, open_services
 from studio.contract import Caller
 from studio.logging_setup import setup_logging
 from studio.settings import Settings, load_settings
+from studio.training.api import TrainOverrides
 from tests.bot.fakediscord import BASIC_PERMISSIONS, CHANNEL_ID, GUILD_ID, FakeDiscord
 
 MANAGER = Caller(user_id=1, guild_id=GUILD_ID, channel_id=CHANNEL_ID, may_manage_server=True, may_moderate=True)
@@ -84,7 +85,7 @@ async def _start_training(services: Services, steps: int) -> int:
     for data in _images(4):
         await services.trainsets.add(MANAGER, data, "flood")
     await idle(services, 300)
-    plan = await services.training.plan(MANAGER, "flood", "Flood", steps=steps)
+    plan = await services.training.plan(MANAGER, "flood", "Flood", TrainOverrides(steps=steps))
     ticket = await services.training.start(MANAGER, plan.run_id)
     deadline = time.monotonic() + 300
     while services.jobs.last_step(ticket.job_id) < 2:

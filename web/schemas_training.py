@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from studio.training.api import PlanView, RunInfo, RunView
+from studio.training.api import PlanView, RunInfo, RunView, TrainOverrides
 from studio.training.results import CheckpointInfo, TrainingResult
 from studio.trainsets.api import (
     MAX_CAPTION,
@@ -169,6 +169,18 @@ class PlanIn(BaseModel):
     train_text_encoder: bool | None = None
     prior_images: Annotated[int, Field(ge=0, le=10_000)] | None = None
     force: bool = Field(False, description="the studio's owner: train on fewer images than the minimum")
+
+    def overrides(self) -> TrainOverrides:
+        """The settings chosen (None: the plan's)."""
+        return TrainOverrides(
+            steps=self.steps,
+            rank=self.rank,
+            learning_rate=self.learning_rate,
+            resolution=self.resolution,
+            optimizer=self.optimizer,
+            train_text_encoder=self.train_text_encoder,
+            prior_images=self.prior_images,
+        )
 
 
 class PlanRowOut(BaseModel):

@@ -12,7 +12,7 @@ from bot.ui import render
 from bot.ui.caller import caller_from
 from bot.ui.training_view import plan_buttons, plan_embed, runs_embed
 from bot.ui.trainset_view import set_choices
-from studio.training.api import TrainingApi
+from studio.training.api import TrainingApi, TrainOverrides
 
 if TYPE_CHECKING:
     from bot.client import StudioBot
@@ -62,11 +62,7 @@ class TrainingCog(commands.GroupCog, group_name="train", group_description="Trai
         prior_images: app_commands.Range[int, 0, 1000] | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        plan = await self._training.plan(
-            caller_from(interaction),
-            set_name,
-            output_name,
-            base_model=base_model,
+        overrides = TrainOverrides(
             steps=steps,
             rank=rank,
             learning_rate=learning_rate,
@@ -74,6 +70,9 @@ class TrainingCog(commands.GroupCog, group_name="train", group_description="Trai
             optimizer=optimizer,
             train_text_encoder=train_text_encoder,
             prior_images=prior_images,
+        )
+        plan = await self._training.plan(
+            caller_from(interaction), set_name, output_name, overrides, base_model=base_model
         )
         await interaction.followup.send(embed=plan_embed(plan), view=plan_buttons(plan.run_id), ephemeral=True)
 

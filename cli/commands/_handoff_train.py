@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -22,6 +22,7 @@ from cli.commands._support import LOCAL, Interrupted
 from studio.errors import StudioError
 from studio.names import same_name
 from studio.owner import FolderInUse
+from studio.training.api import TrainOverrides
 from studio.training.folder import FolderImage, read_folder
 from studio.training.pace import estimate_range
 from studio.training.results import TrainingResult
@@ -41,7 +42,7 @@ class TrainRequest:
     trigger: str | None
     force: bool
     resume: bool
-    settings: dict[str, Any]
+    settings: TrainOverrides
 
 
 async def hand_off_training(
@@ -101,7 +102,7 @@ async def _fill_set(client: HandOff, asked: TrainRequest, found: list[FolderImag
 
 
 def _plan_body(asked: TrainRequest, set_name: str) -> dict[str, Any]:
-    chosen = {key: value for key, value in asked.settings.items() if value is not None}
+    chosen = {key: value for key, value in asdict(asked.settings).items() if value is not None}
     return {"set_name": set_name, "name": asked.name, "base_model": asked.base_model, "force": asked.force} | chosen
 
 

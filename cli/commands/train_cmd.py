@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,7 +12,7 @@ from cli.commands._handoff_train import TrainRequest, hand_off_cancel, hand_off_
 from cli.commands._local import CliDelivery, wait_delivered, with_services
 from cli.commands._support import LOCAL, Context, run_async
 from studio.owner import FolderInUse
-from studio.training.api import PlanView, RunInfo
+from studio.training.api import PlanView, RunInfo, TrainOverrides
 from studio.training.folder import check_folder, fill_set, read_folder
 from studio.training.interrupted import InterruptedRun, find_interrupted, interrupted_at, live_owner
 from studio.training.pace import estimate_range
@@ -97,10 +97,16 @@ def train(
     if not name or (images is None and not resume):
         raise click.UsageError("give --images DIR and --name NAME (or --name NAME --resume)")
     obj: Context = ctx.obj
-    settings_asked: dict[str, Any] = {"steps": steps, "rank": rank, "learning_rate": learning_rate}
-    settings_asked |= {"resolution": resolution, "optimizer": optimizer, "prior_images": prior_images}
-    settings_asked["train_text_encoder"] = train_text_encoder or None  # None: the preset's
-    asked = TrainRequest(images, name, base_model, trigger, force, resume, settings_asked)
+    overrides = TrainOverrides(
+        steps=steps,
+        rank=rank,
+        learning_rate=learning_rate,
+        resolution=resolution,
+        optimizer=optimizer,
+        train_text_encoder=train_text_encoder or None,  # None: the preset's
+        prior_images=prior_images,
+    )
+    asked = TrainRequest(images, name, base_model, trigger, force, resume, overrides)
 
     async def go(services: Services, delivery: CliDelivery) -> TrainingResult:
         if resume:
@@ -109,13 +115,12 @@ def train(
             job_id = run.job_id
         else:
             assert images is not None
-            settings = dict(asked.settings)
             # Everything that can refuse the run is asked before an image is copied or captioned.
             found = await asyncio.to_thread(read_folder, images, obj.settings.max_attachment_bytes)
-            await check_folder(services, LOCAL, found, name, base_model, settings, force=force)
+            await check_folder(services, LOCAL, found, name, base_model, overrides, force=force)
             added = await fill_set(services, LOCAL, found, name, trigger, base_model)
             click.echo(f"set '{services.trainsets.set_name(name)}': {added} new image(s) of {len(found)}")
-            plan = await services.training.plan(LOCAL, name, name, base_model=base_model, force=force, **settings)
+            plan = await services.training.plan(LOCAL, name, name, overrides, base_model=base_model, force=force)
             for line in _plan_lines(plan):
                 click.echo(line)
             job_id = (await services.training.start(LOCAL, plan.run_id)).job_id

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from studio.contract import Caller, JobTicket
 from studio.training.results import CheckpointInfo, TrainingResult
@@ -19,6 +19,28 @@ SOURCE_LABELS = {
     "optimizer": "the optimizer's default",
     "worker": "the smallest engine worker",
 }
+
+
+@dataclass(frozen=True)
+class TrainOverrides:
+    """The settings a member may choose for a run; None leaves it to the plan (the model's preset, the set's size,
+    the GPU's memory). A new option is a field here, a field the engine's `plan_training` takes, and the front
+    doors' parameter for it."""
+
+    steps: int | None = None
+    rank: int | None = None
+    learning_rate: float | None = None
+    resolution: int | None = None
+    optimizer: str | None = None  # adamw | adamw8bit | prodigy
+    train_text_encoder: bool | None = None
+    prior_images: int | None = None  # 0: off
+
+    def chosen(self) -> dict[str, Any]:
+        """The options as the engine's plan takes them (None: not chosen)."""
+        return asdict(self)
+
+
+AUTO = TrainOverrides()  # every setting left to the plan
 
 
 @dataclass(frozen=True)
@@ -101,17 +123,13 @@ class TrainingApi(Protocol):
         caller: Caller,
         set_name: str | None,
         output_name: str,
+        overrides: TrainOverrides = AUTO,
         *,
         base_model: str | None = None,
-        steps: int | None = None,
-        rank: int | None = None,
-        learning_rate: float | None = None,
-        resolution: int | None = None,
-        optimizer: str | None = None,
-        train_text_encoder: bool | None = None,
-        prior_images: int | None = None,
         force: bool = False,
-    ) -> PlanView: ...
+    ) -> PlanView:
+        """Check the set and store the run's plan; `force`: the owner trains on fewer images than the minimum."""
+        ...
 
     async def start(self, caller: Caller, run_id: int) -> JobTicket: ...
 

@@ -9,12 +9,13 @@ import asyncio
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine import MAX_UPLOAD_PIXELS, ImageRejected, ModelUnavailable, load_image
 from studio.contract import Caller
 from studio.errors import StudioError
 from studio.names import same_name
+from studio.training.api import TrainOverrides
 
 if TYPE_CHECKING:
     from studio.container import Services
@@ -104,7 +105,7 @@ async def check_folder(
     found: list[FolderImage],
     name: str,
     base_model: str | None,
-    overrides: dict[str, Any],
+    overrides: TrainOverrides,
     *,
     force: bool,
 ) -> None:
@@ -112,7 +113,7 @@ async def check_folder(
     await services.training.registry.free_name(name)  # a name that cannot be kept, or a base model's
     set_base, known = await _existing_set(services, caller, name)
     count = len(known | {image.sha256 for image in found})  # the set once the folder is in it
-    await services.training.check_settings(caller, base_model or set_base, count, **overrides)
+    await services.training.check_settings(caller, base_model or set_base, count, overrides)
     minimum = (await services.db.guild_settings.get(caller.guild_id)).min_training_images
     if count < minimum and not force:
         raise StudioError(

@@ -22,7 +22,7 @@ from studio.jobs.queue import JobQueue
 from studio.models.service import ModelService, ResolvedModel
 from studio.names import kept_name
 from studio.training import follow
-from studio.training.api import DOWNLOADS, SOURCE_LABELS, PlanRow, PlanView, RunInfo, RunView
+from studio.training.api import AUTO, DOWNLOADS, SOURCE_LABELS, PlanRow, PlanView, RunInfo, RunView, TrainOverrides
 from studio.training.kind import TrainRequest
 from studio.training.pace import calibrate
 from studio.training.plans import plan_to_json, prior_text
@@ -111,15 +111,9 @@ class TrainService:
         caller: Caller,
         set_name: str | None,
         output_name: str,
+        overrides: TrainOverrides = AUTO,
         *,
         base_model: str | None = None,
-        steps: int | None = None,
-        rank: int | None = None,
-        learning_rate: float | None = None,
-        resolution: int | None = None,
-        optimizer: str | None = None,
-        train_text_encoder: bool | None = None,
-        prior_images: int | None = None,
         force: bool = False,
     ) -> PlanView:
         """Check the set, size the run, store the plan; nothing runs until `start`. `force`: at the command line,
@@ -136,9 +130,6 @@ class TrainService:
             raise Refused(f"Set '{found.name}' is not ready to train: {verdict.summary}{hint}")
         items = await self._db.training_sets.items(found.id)
         trigger = found.trigger_word or requested.replace("-", "")
-        overrides: dict[str, Any] = {"steps": steps, "rank": rank, "learning_rate": learning_rate}
-        overrides |= {"resolution": resolution, "optimizer": optimizer, "train_text_encoder": train_text_encoder}
-        overrides["prior_images"] = prior_images
         plan, worker = await self._sized(base, len(items), trigger, overrides)
         name = await self.registry.free_name(requested)
         lineage: dict[str, Any] = {"set": found.name, "images": len(items)}
@@ -173,16 +164,19 @@ class TrainService:
         return base
 
     async def _sized(
-        self, base: ResolvedModel, images: int, trigger: str, overrides: dict[str, Any]
+        self, base: ResolvedModel, images: int, trigger: str, overrides: TrainOverrides
     ) -> tuple[TrainPlan, WorkerInfo]:
         """The run's settings sized to the worker that will run it (`sizing`), and that worker."""
         worker = await training_worker(self._workers)
         # The model's own sample prompts (a portrait on a real model, the world's grammar on tiny-world): the same
         # for every run on it, so that checkpoints and runs compare.
         prompts = tuple(p.replace("{trigger}", trigger) for p in base.spec.preset.training.sample_prompts)
-        return plan_for(worker, base.spec.preset, images=images, overrides=overrides, sample_prompts=prompts), worker
+        chosen = overrides.chosen()
+        return plan_for(worker, base.spec.preset, images=images, overrides=chosen, sample_prompts=prompts), worker
 
-    async def check_settings(self, caller: Caller, base_model: str | None, images: int, **overrides: Any) -> str:
+    async def check_settings(
+        self, caller: Caller, base_model: str | None, images: int, overrides: TrainOverrides = AUTO
+    ) -> str:
         """Refuse what `plan` would refuse of the settings alone (a range, the GPU's memory, a LoRA as base, a run
         under way) before any image is copied or captioned; the base model's name."""
         await self._may_train(caller)

@@ -10,6 +10,7 @@ from cli.commands._support import LOCAL
 from studio.container import Services
 from studio.errors import Refused
 from studio.models.admin import export_lora
+from studio.training.api import TrainOverrides
 from studio.training.interrupted import find_interrupted
 from tests.engine.training_support import planted_images
 from tests.studio.conftest import settle
@@ -30,8 +31,8 @@ async def test_exactB_round_trips_through_training_lookup_export_and_resume(stud
     services, _delivery = studio
     await _local_set(services, tmp_path)
     plan = await services.training.plan(
-        LOCAL, "MILA", "exactB", steps=2, force=True
-    )  # the set is found in any case too
+        LOCAL, "MILA", "exactB", TrainOverrides(steps=2), force=True
+    )  # the set is found in any case
     assert plan.model_name == "exactB"
     ticket = await services.training.start(LOCAL, plan.run_id)
     assert (await find_interrupted(services, "EXACTB")).job_id == ticket.job_id  # `--resume --name`: any case
@@ -43,14 +44,16 @@ async def test_exactB_round_trips_through_training_lookup_export_and_resume(stud
     assert record is not None and record.display_name == "exactB"
     out = await export_lora(services.settings, "EXACTB", "kohya", tmp_path / "out" / "exactB")
     assert out.is_file() and out.read_bytes() == services.training.registry.lora_files("exactB")[1].read_bytes()
-    again = await services.training.plan(LOCAL, "mila", "EXACTB", steps=2, force=True)  # the same name: a retrain
+    again = await services.training.plan(
+        LOCAL, "mila", "EXACTB", TrainOverrides(steps=2), force=True
+    )  # the same name: a retrain
     assert again.model_name == "EXACTB-v2"
 
 
 async def test_a_unicode_name_is_shown_as_typed_and_stored_under_a_safe_file(studio, tmp_path: Path) -> None:  # noqa: F811
     services, _delivery = studio
     await _set(services, tmp_path)
-    plan = await services.training.plan(MANAGER, "mila", "café✨", steps=2)
+    plan = await services.training.plan(MANAGER, "mila", "café✨", TrainOverrides(steps=2))
     ticket = await services.training.start(MANAGER, plan.run_id)
     await services.jobs.wait(ticket.job_id, limit_s=300)
     record = await services.db.models.get("CAFÉ✨")
@@ -68,7 +71,7 @@ async def test_a_lora_may_not_take_a_base_models_name(studio, tmp_path: Path, na
     services, _delivery = studio
     await _set(services, tmp_path)
     with pytest.raises(Refused, match="name of a base model"):
-        await services.training.plan(MANAGER, "mila", name, steps=2)
+        await services.training.plan(MANAGER, "mila", name, TrainOverrides(steps=2))
 
 
 @pytest.mark.parametrize(("name", "why"), [("", "empty"), ("a\x1bb", "control"), ("x" * 65, "at most 64")])
@@ -76,5 +79,5 @@ async def test_a_name_that_cannot_be_kept_is_refused_in_one_line(studio, tmp_pat
     services, _delivery = studio
     await _set(services, tmp_path)
     with pytest.raises(Refused, match=why) as caught:
-        await services.training.plan(MANAGER, "mila", name, steps=2)
+        await services.training.plan(MANAGER, "mila", name, TrainOverrides(steps=2))
     assert "\n" not in caught.value.message

@@ -14,6 +14,7 @@ from studio.container import open_services
 from studio.contract import Caller
 from studio.images.api import GenerateInput
 from studio.settings import load_settings
+from studio.training.api import TrainOverrides
 from tests.engine.training_support import planted_images
 from tests.studio.conftest import GUILD, RecordingDelivery, settle, show_everything
 
@@ -61,7 +62,7 @@ async def test_a_lora_trains_on_a_ray_worker_and_the_bot_registers_it(tmp_path: 
             Image.open(item.path).save(buffer, format="PNG")
             await services.trainsets.add(MANAGER, buffer.getvalue(), "mila")
         await settle(services, limit_s=300)  # the captions, made on the workers
-        plan = await services.training.plan(MANAGER, "mila", "Mila", steps=4)
+        plan = await services.training.plan(MANAGER, "mila", "Mila", TrainOverrides(steps=4))
         ticket = await services.training.start(MANAGER, plan.run_id)
         done = await services.jobs.wait(ticket.job_id, limit_s=300)
         assert done.status == "done", done.error

@@ -15,6 +15,7 @@ from studio.container import Services, open_services
 from studio.contract import Caller
 from studio.errors import Refused
 from studio.images.api import GenerateInput
+from studio.training.api import TrainOverrides
 from studio.training.results import CheckpointPost, TrainingResult
 from tests.engine.training_support import planted_images
 from tests.studio.conftest import ALICE, BOB, GUILD, MOD, RecordingDelivery, settle, show_everything
@@ -58,7 +59,9 @@ async def _reached(delivery: RecordingDelivery, job_id: int, step: int) -> None:
 
 
 async def _train(services: Services, caller: Caller = MANAGER, **options) -> tuple[int, int]:
-    plan = await services.training.plan(caller, "mila", options.pop("name", "Mila"), steps=options.pop("steps", 4))
+    plan = await services.training.plan(
+        caller, "mila", options.pop("name", "Mila"), TrainOverrides(steps=options.pop("steps", 4))
+    )
     ticket = await services.training.start(caller, plan.run_id)
     return plan.run_id, ticket.job_id
 
@@ -66,7 +69,7 @@ async def _train(services: Services, caller: Caller = MANAGER, **options) -> tup
 async def test_a_run_goes_from_plan_to_a_registered_model_in_the_picker(studio, tmp_path) -> None:
     services, delivery = studio
     await _set(services, tmp_path)
-    plan = await services.training.plan(MANAGER, "mila", "Mila", steps=4, rank=8)
+    plan = await services.training.plan(MANAGER, "mila", "Mila", TrainOverrides(steps=4, rank=8))
     assert plan.model_name == "Mila" and plan.trigger_word == "zzmila" and plan.images == 4
     rows = {row.label: row for row in plan.rows}
     assert rows["Steps"].value == "4" and rows["Steps"].source == "you"
@@ -151,7 +154,7 @@ async def test_a_taken_name_gets_a_version_and_one_run_at_a_time_per_server(stud
     with pytest.raises(Refused, match="already running or waiting in this server"):
         await services.training.plan(MANAGER, "mila", "other")
     await services.jobs.wait(first, limit_s=300)
-    plan = await services.training.plan(MANAGER, "mila", "mila", steps=2)
+    plan = await services.training.plan(MANAGER, "mila", "mila", TrainOverrides(steps=2))
     assert plan.model_name == "mila-v2" and plan.requested_name == "mila"
     ticket = await services.training.start(MANAGER, plan.run_id)
     await services.jobs.wait(ticket.job_id, limit_s=300)
@@ -167,13 +170,13 @@ async def test_who_may_train_is_a_server_setting(studio, tmp_path) -> None:
         await services.training.plan(BOB, "mila", "bobs")
     await services.db.guild_settings.update(GUILD, trainer_role_ids=(555,))
     trainer = Caller(user_id=2, guild_id=GUILD, channel_id=7, role_ids=(555,))
-    plan = await services.training.plan(trainer, "mila", "bobs", steps=2, optimizer="prodigy")
+    plan = await services.training.plan(trainer, "mila", "bobs", TrainOverrides(steps=2, optimizer="prodigy"))
     rows = {row.label: row for row in plan.rows}
     assert (rows["Optimizer"].value, rows["Optimizer"].source) == ("prodigy", "you")
     assert (rows["Learning rate"].value, rows["Learning rate"].source) == ("1", "the optimizer's default")
     assert rows["Precision"].value == "fp32" and rows["Precision"].source == "the engine's precision"
     assert rows["Text encoder"].value == "frozen (UNet only)"
-    with_text = await services.training.plan(trainer, "mila", "bobs2", steps=2, train_text_encoder=True)
+    with_text = await services.training.plan(trainer, "mila", "bobs2", TrainOverrides(steps=2, train_text_encoder=True))
     assert {row.label: row.value for row in with_text.rows}["Text encoder"] == "trained too"
     await services.training.drop(trainer, with_text.run_id)
     with pytest.raises(Refused, match="Only the member who started"):
@@ -186,17 +189,19 @@ async def test_who_may_train_is_a_server_setting(studio, tmp_path) -> None:
 async def test_the_plan_shows_prior_preservation_and_the_models_own_sample_prompts(studio, tmp_path) -> None:
     services, _ = studio
     await _set(services, tmp_path)
-    plain = await services.training.plan(MANAGER, "mila", "plain", steps=2, base_model="tiny-sd")
+    plain = await services.training.plan(MANAGER, "mila", "plain", TrainOverrides(steps=2), base_model="tiny-sd")
     row = {row.label: row for row in plain.rows}["Prior preservation"]
     assert (row.value, row.source) == ("off", "model preset")  # opt-in on a model of people and things
     stored = (await services.db.training_runs.get(plain.run_id)).plan["config"]
     assert stored["sample_prompts"][0] == "zzmila, portrait photo, looking at the camera"
     await services.training.drop(MANAGER, plain.run_id)
-    asked = await services.training.plan(MANAGER, "mila", "asked", steps=2, base_model="tiny-sd", prior_images=6)
+    asked = await services.training.plan(
+        MANAGER, "mila", "asked", TrainOverrides(steps=2, prior_images=6), base_model="tiny-sd"
+    )
     row = {row.label: row for row in asked.rows}["Prior preservation"]
     assert row.source == "you" and row.value.startswith("6 images the base model draws from the set's captions")
     await services.training.drop(MANAGER, asked.run_id)
-    world = await services.training.plan(MANAGER, "mila", "world", steps=2, base_model="tiny-world")
+    world = await services.training.plan(MANAGER, "mila", "world", TrainOverrides(steps=2), base_model="tiny-world")
     row = {row.label: row for row in world.rows}["Prior preservation"]
     assert row.source == "model preset" and row.value.startswith("40 images the base model draws from the model's own")
     stored = (await services.db.training_runs.get(world.run_id)).plan["config"]
@@ -269,7 +274,7 @@ async def test_a_flux_lora_trains_registers_and_generates(studio, tmp_path) -> N
         Image.open(item.path).save(buffer, format="PNG")
         await services.trainsets.add(MANAGER, buffer.getvalue(), "fluxy")
     await settle(services)
-    plan = await services.training.plan(MANAGER, "fluxy", "Fluxy", steps=4)
+    plan = await services.training.plan(MANAGER, "fluxy", "Fluxy", TrainOverrides(steps=4))
     assert plan.model_name == "Fluxy"  # as typed
     ticket = await services.training.start(MANAGER, plan.run_id)
     done = await services.jobs.wait(ticket.job_id, limit_s=300)

@@ -14,6 +14,7 @@ from engine.host import EngineConfig, EngineHost
 from storage.records import TrainingRun
 from studio.container import Services, open_services
 from studio.contract import Caller
+from studio.training.api import TrainOverrides
 from studio.training.pace import _predicted, estimate_range
 from tests.engine.training_support import planted_images
 from tests.studio.conftest import GUILD, RecordingDelivery, settle, show_everything
@@ -66,7 +67,7 @@ async def test_a_second_plan_is_estimated_within_twice_the_first_run_s_measured_
         Image.open(item.path).save(buffer, format="PNG")
         await services.trainsets.add(MANAGER, buffer.getvalue(), "mila")
     await settle(services)  # the captions and checks, not part of the run
-    first = await services.training.plan(MANAGER, "mila", "Mila", steps=6)
+    first = await services.training.plan(MANAGER, "mila", "Mila", TrainOverrides(steps=6))
     assert first.estimate_basis.startswith("a first guess")
     low, high = first.estimate_range
     assert high >= 10 * low  # no measurement yet: a wide range
@@ -75,7 +76,7 @@ async def test_a_second_plan_is_estimated_within_twice_the_first_run_s_measured_
     done = await services.jobs.wait(ticket.job_id, limit_s=300)
     measured = time.monotonic() - began
     assert done.status == "done", done.error
-    second = await services.training.plan(MANAGER, "mila", "Mila", steps=6)
+    second = await services.training.plan(MANAGER, "mila", "Mila", TrainOverrides(steps=6))
     assert second.estimate_basis == "from the last run's pace"
     assert measured / 2 <= second.estimate_s <= measured * 2, (second.estimate_s, measured)
     low, high = second.estimate_range

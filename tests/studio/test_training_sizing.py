@@ -11,6 +11,7 @@ from engine.catalog import get_preset
 from studio.container import Services, open_services
 from studio.contract import Caller
 from studio.errors import Refused
+from studio.training.api import TrainOverrides
 from studio.training.sizing import plan_for, smallest, worker_json
 from tests.fakes import FakeEngineHost
 from tests.studio.conftest import GUILD
@@ -94,7 +95,7 @@ async def test_the_stored_plan_names_the_worker_it_was_sized_for(settings, tmp_p
             face(seed).save(buffer, format="PNG")
             await services.trainsets.add(MANAGER, buffer.getvalue(), "mila")
         await settle(services)
-        view = await services.training.plan(MANAGER, "mila", "Mila", steps=4)
+        view = await services.training.plan(MANAGER, "mila", "Mila", TrainOverrides(steps=4))
         stored = await services.db.training_runs.get(view.run_id)
     assert stored is not None and stored.plan["worker"]["gpu_memory_gb"] == 24.0
     rows = {row.label: row for row in view.rows}

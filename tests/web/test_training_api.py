@@ -12,6 +12,7 @@ from PIL import Image
 from studio.contract import Caller
 from studio.gallery.api import Viewer
 from studio.images.api import GenerateInput
+from studio.training.api import TrainOverrides
 from tests.studio.conftest import settle
 from tests.web.conftest import BASE, JOB_LIMIT_S, Studio
 from tests.web.test_access import COOKIE, MEMBER, MembersAuth
@@ -134,7 +135,7 @@ async def test_a_member_reaches_neither_another_servers_sets_nor_its_runs(studio
     (image_id, *_rest) = await made_images(studio, ELSEWHERE, 1)
     await services.curation.pick(ELSEWHERE, "theirs", image_id)
     await settle(services)
-    plan = await services.training.plan(ELSEWHERE, "theirs", "Theirs", steps=2)
+    plan = await services.training.plan(ELSEWHERE, "theirs", "Theirs", TrainOverrides(steps=2))
     members = MembersAuth(studio.settings.data_dir)
     app = create_app(services, members, studio.server.events, studio.settings)
     session, cookie = members.new_session(MEMBER.user_id)

@@ -29,18 +29,7 @@ async def plan(body: PlanIn, bundle: Bundle, caller: Who) -> PlanOut:
     if body.force and not caller.bypasses_server_policy:
         raise Refused("Only the studio's owner trains on fewer images than the minimum: add images to the set.")
     view = await bundle.training.plan(
-        caller,
-        body.set_name,
-        body.name,
-        base_model=body.base_model,
-        steps=body.steps,
-        rank=body.rank,
-        learning_rate=body.learning_rate,
-        resolution=body.resolution,
-        optimizer=body.optimizer,
-        train_text_encoder=body.train_text_encoder,
-        prior_images=body.prior_images,
-        force=body.force,
+        caller, body.set_name, body.name, body.overrides(), base_model=body.base_model, force=body.force
     )
     return PlanOut.of(view)
 
