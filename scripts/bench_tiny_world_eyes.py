@@ -29,12 +29,15 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_tiny_world_lora import ROOT, train
 
 sys.path.insert(0, str(ROOT))
+
+if TYPE_CHECKING:
+    from engine import TrainConfig
 
 
 def round_trip(pipe: Any, images: list[Any]) -> list[Any]:
@@ -72,14 +75,16 @@ def identity_part(embedder: Any, pipe: Any, count: int) -> None:
     print(f"retrieval top-1 among 49 characters (4 renders each; chance 0.020): {retrieval(embedder, 4, 101):.3f}")
 
 
-def run_config(data_dir: Path) -> dict[str, Any]:
+def run_config(data_dir: Path) -> TrainConfig:
     """The finished run's config as the studio stored it (sample prompts, seed, sample steps, resolution)."""
+    from studio.training.plans import StoredPlan
+
     with sqlite3.connect(data_dir / "studio.db") as db:
         (plan,) = db.execute("SELECT plan FROM training_runs ORDER BY id DESC LIMIT 1").fetchone()
-    return dict(json.loads(plan)["config"])
+    return StoredPlan.from_json(json.loads(plan)).config
 
 
-def base_scores(manager: Any, config: dict[str, Any], embedder: Any, centre: Any) -> tuple[float, float]:
+def base_scores(manager: Any, config: TrainConfig, embedder: Any, centre: Any) -> tuple[float, float]:
     """Consistency and likeness of the base model's samples: the run's prompts and seeds, no LoRA."""
     import numpy as np
     import torch
@@ -93,12 +98,12 @@ def base_scores(manager: Any, config: dict[str, Any], embedder: Any, centre: Any
     pipe = manager.pipeline(spec)
     manager.loras(spec).activate([])
     pipe.scheduler = make_scheduler(preset.scheduler, pipe.scheduler.config)
-    prompts = list(config["sample_prompts"])
-    generators = [torch.Generator("cpu").manual_seed(int(config["seed"]) + i) for i in range(len(prompts))]
-    side = int(config["resolution"])
+    prompts = list(config.sample_prompts)
+    generators = [torch.Generator("cpu").manual_seed(config.seed + i) for i in range(len(prompts))]
+    side = config.resolution
     images = pipe(
         prompt=prompts,
-        num_inference_steps=int(config["sample_steps"]),
+        num_inference_steps=config.sample_steps,
         guidance_scale=preset.guidance,
         width=side,
         height=side,
@@ -135,21 +140,19 @@ def sheet_part(manager: Any, reference: Path, lora: Path | None, work: Path) -> 
     return kept, total, cosines
 
 
-def checkpoint_files(run_data: Path, config: dict[str, Any], out: Path) -> list[tuple[int, Path]]:
+def checkpoint_files(run_data: Path, config: TrainConfig, out: Path) -> list[tuple[int, Path]]:
     """Each checkpoint's LoRA of the run, written in the diffusers layout a generation loads: (step, file)."""
     from safetensors.torch import load_file
 
     from engine.catalog import get_preset
     from engine.training.export import export_diffusers
-    from studio.training.plans import config_from_plan
 
-    train_config = config_from_plan({"config": config})
     found = []
     for folder in sorted(run_data.rglob("ckpt-*")):
         step = int(folder.name.split("-")[1])
         path = out / f"zorp-{step}.safetensors"
         state = load_file(str(folder / "lora.safetensors"))
-        export_diffusers(path, state, train_config, get_preset("tiny-world").training.target_modules, {})
+        export_diffusers(path, state, config, get_preset("tiny-world").training.target_modules, {})
         found.append((step, path))
     return found
 
@@ -168,7 +171,7 @@ def lora_part(manager: Any, embedder: Any, work: Path, steps: int | None, prompt
     centre = training_centre(embedder, [Image.open(p).convert("RGB") for p in paths])
     config = run_config(work / "run" / "data")
     consistency, likeness = base_scores(manager, config, embedder, centre)
-    print(f"studio train: {took:.0f} s wall; sample prompts {config['sample_prompts']}, seeds from {config['seed']}")
+    print(f"studio train: {took:.0f} s wall; sample prompts {list(config.sample_prompts)}, seeds from {config.seed}")
     print(f"  consistency / likeness as the bot shows them: base model {consistency:.3f} / {likeness:.3f}")
     for step, c, k in rows:
         print(f"  step {step}: {float(c):.3f} / {float(k):.3f}")

@@ -228,7 +228,7 @@ class TrainingRun:
     output_name: str
     base_model: str
     trigger_word: str | None
-    plan: dict[str, Any]
+    plan: dict[str, Any]  # the plan as JSON, opaque to storage (the core types it: studio.training.plans)
     status: RunStatus
     job_id: int | None
     model_name: str | None  # the model it registered

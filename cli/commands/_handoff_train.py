@@ -61,10 +61,10 @@ async def hand_off_training(
     client = HandOff(owner)
     found = await asyncio.to_thread(read_folder, asked.images, settings.max_attachment_bytes)
     set_name = await _fill_set(client, asked, found)
-    plan = await asyncio.to_thread(client.call, "POST", "/api/training", Body(json=_plan_body(asked, set_name)))
-    for line in _plan_lines(plan):
+    planned = await asyncio.to_thread(client.call, "POST", "/api/training", Body(json=_plan_body(asked, set_name)))
+    for line in _plan_lines(planned):
         click.echo(line)
-    run_id = int(plan["run_id"])
+    run_id = int(planned["run_id"])
     ticket = await asyncio.to_thread(client.call, "POST", f"/api/training/{run_id}/start")
     click.echo(f"job {ticket['job_id']}: training in the studio at {owner.url} (run {run_id})")
     try:
@@ -106,16 +106,15 @@ def _plan_body(asked: TrainRequest, set_name: str) -> dict[str, Any]:
     return {"set_name": set_name, "name": asked.name, "base_model": asked.base_model, "force": asked.force} | chosen
 
 
-def _plan_lines(plan: dict[str, Any]) -> list[str]:
-    """The plan as the local path prints it."""
+def _plan_lines(out: dict[str, Any]) -> list[str]:
+    """The plan as the local path prints it, from the API's answer (web.schemas_training.PlanOut)."""
     lines = [
-        f"plan: {plan['model_name']} on {plan['base_model']}, {plan['images']} image(s), "
-        f"trigger '{plan['trigger_word']}'"
+        f"plan: {out['model_name']} on {out['base_model']}, {out['images']} image(s), trigger '{out['trigger_word']}'"
     ]
-    lines += [f"  {row['label']}: {row['value']} ({row['source']})" for row in plan["rows"]]
-    memory = "" if plan["memory_gb"] is None else f", ~{plan['memory_gb']:.1f} of {plan['budget_gb']:.1f} GB GPU memory"
-    took = f"{estimate_range(*plan['estimate_range'])} ({plan['estimate_basis']})"
-    lines.append(f"  {plan['samples']} samples, {took}{memory}, ~{plan['disk_bytes'] / 1e6:.0f} MB of disk")
+    lines += [f"  {row['label']}: {row['value']} ({row['source']})" for row in out["rows"]]
+    memory = "" if out["memory_gb"] is None else f", ~{out['memory_gb']:.1f} of {out['budget_gb']:.1f} GB GPU memory"
+    took = f"{estimate_range(*out['estimate_range'])} ({out['estimate_basis']})"
+    lines.append(f"  {out['samples']} samples, {took}{memory}, ~{out['disk_bytes'] / 1e6:.0f} MB of disk")
     return lines
 
 

@@ -15,7 +15,7 @@ from storage import Database
 from storage.records import Job
 from studio.errors import StudioError
 from studio.jobs.kind import Completion, JobKind, check_version
-from studio.training.plans import config_from_plan
+from studio.training.plans import StoredPlan
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class ExportKind(JobKind[ExportRequest]):
         run = await self._db.training_runs.get(request.run_id)
         if run is None:
             raise StudioError("This training run no longer exists.")
-        config = config_from_plan(run.plan)
+        config = StoredPlan.from_json(run.plan).config
         task = ExportTask(
             Path(request.lora), Path(request.template), request.name, request.step, config, request.family
         )

@@ -16,8 +16,10 @@ from studio.errors import StudioError
 from studio.names import same_name
 from studio.owner import LOCK_NAME, Holder, read_holder
 from studio.training.api import RunInfo
+from studio.training.plans import StoredPlan
 
 if TYPE_CHECKING:
+    from storage.records import TrainingRun
     from studio.container import Services
 
 # The trainer's checkpoint layout (engine.training.checkpoint): `ckpt-<step>/` holds these once complete.
@@ -73,10 +75,15 @@ class InterruptedRun:
     job_id: int
 
 
+def _asked(run: TrainingRun) -> str | None:
+    """The name the run's plan was asked for (its output_name may be name-v2)."""
+    return StoredPlan.from_json(run.plan).requested_name
+
+
 async def find_interrupted(services: Services, name: str) -> InterruptedRun:
     """The newest run of `name` (in any case) that has not ended; StudioError when there is none."""
     for run in await services.db.training_runs.list(None, limit=100):
-        named = same_name(name, run.output_name) or same_name(name, run.plan.get("requested_name"))  # in any case
+        named = same_name(name, run.output_name) or same_name(name, _asked(run))  # in any case
         if named and run.status == "started" and run.job_id:
             job = await services.db.jobs.get(run.job_id)
             if job is not None and job.active:
@@ -100,5 +107,5 @@ async def resume_name(services: Services, request: dict[str, object]) -> str:
     run_id = request.get("run_id", 0)
     run = await services.db.training_runs.get(int(run_id) if isinstance(run_id, int | str) else 0)
     if run is not None:
-        return str(run.plan.get("requested_name") or run.output_name)
+        return _asked(run) or run.output_name
     return str(request.get("output_name", ""))

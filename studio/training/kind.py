@@ -23,7 +23,7 @@ from studio.errors import StudioError
 from studio.jobs.kind import Completion, JobKind, KindStats, check_version
 from studio.models.service import ModelService
 from studio.training import journal
-from studio.training.plans import config_from_plan
+from studio.training.plans import StoredPlan
 from studio.training.registry import Registry
 from studio.training.results import CheckpointPost
 
@@ -100,16 +100,17 @@ class TrainKind(JobKind[TrainRequest]):
         items = tuple(TrainItem(Path(path), caption) for path, caption in await self._db.training_runs.items(run.id))
         if run.status != "started" or not items:
             raise StudioError(f"Training run {run.id} has already ended, or has no images; /train list shows it.")
+        plan = StoredPlan.from_json(run.plan)
         model = await self._models.resolve(run.base_model)
         task = TrainTask(
             model=model.spec,
             items=items,
-            config=config_from_plan(run.plan),
+            config=plan.config,
             run_dir=self._registry.run_dir(run.id),
             adapter=f"job_{job.id}",  # never "train": that name collides with nn.Module.train
             output_name=run.output_name,
             trigger_word=run.trigger_word,
-            lineage={k: str(v) for k, v in run.plan.get("lineage", {}).items()},
+            lineage=dict(plan.lineage),
         )
         return WorkOrder(job.id, "train", task)
 

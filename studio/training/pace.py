@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from storage import Database
 from storage.records import TrainingRun
+from studio.errors import StudioError
+from studio.training.plans import StoredPlan
 
 RUNS = 3  # the newest runs of the same base model that calibrate a plan
 SPREAD = (0.8, 1.25)  # around the measured runs: a second run varies by a few tens of percent on a shared machine
@@ -32,10 +34,14 @@ class Estimate:
 
 def _predicted(run: TrainingRun, wall_s: float, guess_s: float) -> float | None:
     """What `run`'s measurements predict for a plan guessed at `guess_s`; None when it measured nothing."""
-    plan, result = run.plan, run.result
-    planned_steps = int(plan.get("config", {}).get("steps", 0))
+    try:
+        plan = StoredPlan.from_json(run.plan)
+    except StudioError:  # a plan that cannot be read measured nothing
+        return None
+    result = run.result
+    planned_steps = plan.config.steps
     ran = int(result.get("steps_done", 0)) - int(result.get("resumed_at") or 0)
-    its_guess = float(plan.get("guess_s", plan.get("estimate_s", 0.0)))
+    its_guess = plan.guess_s
     trainer_s = float(result.get("elapsed_s", 0.0))
     if ran <= 0 or planned_steps <= 0 or its_guess <= 0 or trainer_s <= 0 or wall_s <= 0:
         return None

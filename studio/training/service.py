@@ -11,7 +11,6 @@ import builtins
 import logging
 import shutil
 from pathlib import Path
-from typing import Any
 
 from engine import TrainPlan, WorkerInfo, with_trigger
 from storage import Database
@@ -22,30 +21,18 @@ from studio.jobs.queue import JobQueue
 from studio.models.service import ModelService, ResolvedModel
 from studio.names import kept_name
 from studio.training import follow
-from studio.training.api import AUTO, DOWNLOADS, SOURCE_LABELS, PlanRow, PlanView, RunInfo, RunView, TrainOverrides
+from studio.training.api import AUTO, DOWNLOADS, PlanView, RunInfo, RunView, TrainOverrides
 from studio.training.kind import TrainRequest
 from studio.training.pace import calibrate
-from studio.training.plans import plan_to_json, prior_text
+from studio.training.plan_view import plan_view
+from studio.training.plans import SizedFor, StoredPlan
 from studio.training.registry import Registry
 from studio.training.results import TrainingResult
-from studio.training.sizing import WorkersQuery, plan_for, training_worker, worker_json
+from studio.training.sizing import WorkersQuery, plan_for, training_worker
 from studio.trainsets.api import SetVerdict
 from studio.trainsets.service import TrainsetService
 
 log = logging.getLogger(__name__)
-
-ROWS = (  # (config field, label)
-    ("steps", "Steps"),
-    ("batch_size", "Batch size"),
-    ("grad_accum", "Gradient accumulation"),
-    ("gradient_checkpointing", "Gradient checkpointing"),
-    ("mixed_precision", "Precision"),
-    ("rank", "Rank (alpha)"),
-    ("learning_rate", "Learning rate"),
-    ("resolution", "Resolution"),
-    ("optimizer", "Optimizer"),
-    ("train_text_encoder", "Text encoder"),
-)
 
 
 class TrainService:
@@ -132,18 +119,30 @@ class TrainService:
         trigger = found.trigger_word or requested.replace("-", "")
         plan, worker = await self._sized(base, len(items), trigger, overrides)
         name = await self.registry.free_name(requested)
-        lineage: dict[str, Any] = {"set": found.name, "images": len(items)}
+        lineage = {"set": found.name, "images": str(len(items))}
         lineage["pickers"] = ",".join(str(u) for u in sorted({i.added_by for i in items}))
         if name != requested:
             lineage["retrain_of"] = requested  # the earlier model of that name
-        extra: dict[str, Any] = {"requested_name": requested, "model_name": name, "worker": worker_json(worker)}
         # The engine's guess of the compute, then the range this machine's measured runs make of it.
         estimate = await calibrate(self._db, base.spec.name, plan.estimate_s)
-        extra |= {"guess_s": plan.estimate_s, "estimate_s": estimate.middle_s, "estimate_basis": estimate.basis}
-        extra["estimate_range"] = [estimate.low_s, estimate.high_s]
-        if verdict.count < verdict.min_images:
-            extra["below_minimum"] = verdict.min_images  # forced: the plan says so
-        stored = plan_to_json(plan, lineage, extra)
+        stored = StoredPlan(
+            config=plan.config,
+            sources=dict(plan.sources),
+            images=plan.images,
+            samples=plan.samples,
+            disk_bytes=plan.disk_bytes,
+            memory_gb=plan.memory_gb,
+            budget_gb=plan.budget_gb,
+            guess_s=plan.estimate_s,
+            estimate_s=estimate.middle_s,
+            estimate_range=(estimate.low_s, estimate.high_s),
+            estimate_basis=estimate.basis,
+            lineage=lineage,
+            requested_name=requested,
+            model_name=name,
+            worker=SizedFor.of(worker),
+            below_minimum=verdict.min_images if verdict.count < verdict.min_images else None,  # forced: it says so
+        )
         run = await self._db.training_runs.plan(
             guild_id=caller.guild_id,
             requester_id=caller.user_id,
@@ -152,7 +151,7 @@ class TrainService:
             output_name=name,
             base_model=base.spec.name,
             trigger_word=trigger,
-            plan=stored,
+            plan=stored.to_json(),
         )
         log.info("training run %s planned by user=%s: %s on %s", run.id, caller.user_id, name, base.spec.name)
         return plan_view(run, verdict.summary, len(verdict.flagged))
@@ -206,10 +205,8 @@ class TrainService:
             except OSError as exc:
                 raise StudioError(f"The set's images could not be copied for training ({exc.strerror}).") from exc
             await self._db.training_runs.set_items(run.id, copied)  # before the job exists: its order reads them
-            plan = run.plan
-            request = TrainRequest(
-                run.id, run.output_name, run.set_name, int(plan["config"]["steps"]), plan["estimate_s"]
-            )
+            plan = StoredPlan.from_json(run.plan)
+            request = TrainRequest(run.id, run.output_name, run.set_name, plan.config.steps, plan.estimate_s)
             ticket = await self._queue.submit(caller, "train", request)
             await self._db.training_runs.started(run.id, ticket.job_id)
         log.info("training run %s started as job %s", run.id, ticket.job_id)
@@ -251,7 +248,7 @@ class TrainService:
             base_model=run.base_model,
             requester_id=run.requester_id,
             status=status,
-            steps=int(run.plan["config"]["steps"]),
+            steps=StoredPlan.from_json(run.plan).config.steps,
             steps_done=run.result.get("steps_done"),
             chosen_step=run.chosen_step,
             best_consistency=max(scores) if scores else None,
@@ -323,55 +320,6 @@ def _enough_for_the_owner(caller: Caller, verdict: SetVerdict, *, force: bool) -
     unreadable = any("could not be read" in note for flag in verdict.flagged for note in flag.notes)
     enough = verdict.count >= verdict.min_images or force
     return caller.bypasses_server_policy and verdict.count > 0 and not unreadable and enough
-
-
-def plan_view(run: TrainingRun, summary: str, weak: int) -> PlanView:
-    plan = run.plan
-    config, sources = plan["config"], plan["sources"]
-    rows = []
-    for field_name, label in ROWS:
-        value = config[field_name]
-        if field_name == "rank":
-            value = f"{value} ({config['alpha']:g})"
-        elif field_name == "gradient_checkpointing":
-            value = "on" if value else "off"
-        elif field_name == "train_text_encoder":
-            value = "trained too" if value else "frozen (UNet only)"
-        elif field_name == "mixed_precision":
-            value = {"no": "fp32", "bf16": "bf16", "fp16": "fp16"}.get(value, value)
-        elif field_name == "resolution":
-            value = f"{value}px"
-        elif field_name == "learning_rate":
-            value = f"{value:g}"
-        rows.append(PlanRow(label, str(value), SOURCE_LABELS.get(sources.get(field_name, "preset"), "model preset")))
-    rows.append(PlanRow("Prior preservation", prior_text(config), SOURCE_LABELS[sources.get("prior_images", "preset")]))
-    if config.get("text_encoder_offload"):  # FLUX on a GPU too small to keep T5 beside the training
-        source = SOURCE_LABELS.get(sources.get("text_encoder_offload", "memory"), "model preset")
-        rows.append(PlanRow("T5 text encoder", "in host memory while it trains", source))
-    worker = plan.get("worker")
-    if worker:  # plans made before workers were asked have none
-        gpu = f"{worker['gpu'] or 'GPU'}, {worker['gpu_memory_gb']:.0f} GB" if worker["gpu_memory_gb"] else "no GPU"
-        rows.append(PlanRow("Sized for", f"{worker['name']} ({worker['device']}, {gpu})", SOURCE_LABELS["worker"]))
-    return PlanView(
-        run_id=run.id,
-        model_name=run.output_name,
-        requested_name=plan.get("requested_name", run.output_name),
-        set_name=run.set_name,
-        base_model=run.base_model,
-        trigger_word=run.trigger_word or "",
-        images=int(plan["images"]),
-        samples=int(plan["samples"]),
-        rows=tuple(rows),
-        estimate_s=float(plan["estimate_s"]),
-        disk_bytes=int(plan["disk_bytes"]),
-        memory_gb=plan.get("memory_gb"),
-        budget_gb=plan.get("budget_gb"),
-        set_summary=summary,
-        weak_images=weak,
-        below_minimum=plan.get("below_minimum"),
-        estimate_range=tuple(plan.get("estimate_range") or (plan["estimate_s"], plan["estimate_s"])),
-        estimate_basis=str(plan.get("estimate_basis", "")),
-    )
 
 
 def _copy_images(sources: list[tuple[Path, str]], folder: Path) -> list[tuple[str, str]]:

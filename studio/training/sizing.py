@@ -54,14 +54,3 @@ def plan_for(
         )
     except InvalidRequest as exc:
         raise Refused(str(exc)) from None
-
-
-def worker_json(worker: WorkerInfo) -> dict[str, Any]:
-    """What the stored plan says of the worker it was sized for."""
-    return {
-        "name": worker.name,
-        "device": worker.device,
-        "gpu": worker.gpu_name,
-        "gpu_memory_gb": worker.gpu_memory_gb,
-        "precision": worker.precision,
-    }

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from engine import TrainConfig
 from storage import open_database
 from studio.owner import acquire
 from studio.training.kind import TrainRequest
+from studio.training.plans import StoredPlan
 
 
 def _crashed_run(data: Path, job_status: str, checkpoints: tuple[str, ...]) -> None:
@@ -31,7 +33,18 @@ def _crashed_run(data: Path, job_status: str, checkpoints: tuple[str, ...]) -> N
                 output_name="hero",
                 base_model="tiny-sd",
                 trigger_word="zzhero",
-                plan={"v": 1, "config": {"steps": 40}, "estimate_s": 10.0},
+                plan=StoredPlan(
+                    config=TrainConfig(steps=40),
+                    sources={},
+                    images=4,
+                    samples=40,
+                    disk_bytes=0,
+                    memory_gb=None,
+                    budget_gb=None,
+                    guess_s=1.0,
+                    estimate_s=10.0,
+                    estimate_range=(8.0, 12.0),
+                ).to_json(),
             )
             request = TrainRequest(run.id, "hero", "hero", 40, 10.0).to_json()
             job = await db.jobs.create("train", request, 0, origin="cli", lane="batch")

@@ -16,6 +16,7 @@ from studio.contract import Caller
 from studio.errors import Refused
 from studio.images.api import GenerateInput
 from studio.training.api import TrainOverrides
+from studio.training.plans import StoredPlan
 from studio.training.results import CheckpointPost, TrainingResult
 from tests.engine.training_support import planted_images
 from tests.studio.conftest import ALICE, BOB, GUILD, MOD, RecordingDelivery, settle, show_everything
@@ -160,7 +161,7 @@ async def test_a_taken_name_gets_a_version_and_one_run_at_a_time_per_server(stud
     await services.jobs.wait(ticket.job_id, limit_s=300)
     assert delivery.results[ticket.job_id].model_name == "mila-v2"
     run = await services.db.training_runs.get(plan.run_id)
-    assert run.plan["lineage"]["retrain_of"] == "mila"
+    assert StoredPlan.from_json(run.plan).lineage["retrain_of"] == "mila"
 
 
 async def test_who_may_train_is_a_server_setting(studio, tmp_path) -> None:
@@ -192,8 +193,8 @@ async def test_the_plan_shows_prior_preservation_and_the_models_own_sample_promp
     plain = await services.training.plan(MANAGER, "mila", "plain", TrainOverrides(steps=2), base_model="tiny-sd")
     row = {row.label: row for row in plain.rows}["Prior preservation"]
     assert (row.value, row.source) == ("off", "model preset")  # opt-in on a model of people and things
-    stored = (await services.db.training_runs.get(plain.run_id)).plan["config"]
-    assert stored["sample_prompts"][0] == "zzmila, portrait photo, looking at the camera"
+    stored = StoredPlan.from_json((await services.db.training_runs.get(plain.run_id)).plan).config
+    assert stored.sample_prompts[0] == "zzmila, portrait photo, looking at the camera"
     await services.training.drop(MANAGER, plain.run_id)
     asked = await services.training.plan(
         MANAGER, "mila", "asked", TrainOverrides(steps=2, prior_images=6), base_model="tiny-sd"
@@ -204,8 +205,8 @@ async def test_the_plan_shows_prior_preservation_and_the_models_own_sample_promp
     world = await services.training.plan(MANAGER, "mila", "world", TrainOverrides(steps=2), base_model="tiny-world")
     row = {row.label: row for row in world.rows}["Prior preservation"]
     assert row.source == "model preset" and row.value.startswith("40 images the base model draws from the model's own")
-    stored = (await services.db.training_runs.get(world.run_id)).plan["config"]
-    assert stored["sample_prompts"][0] == "zzmila, a zzmila on a blue background"  # the world's grammar
+    stored = StoredPlan.from_json((await services.db.training_runs.get(world.run_id)).plan).config
+    assert stored.sample_prompts[0] == "zzmila, a zzmila on a blue background"  # the world's grammar
     await services.training.drop(MANAGER, world.run_id)
 
 

@@ -10,12 +10,14 @@ from datetime import UTC, datetime
 import pytest
 from PIL import Image
 
+from engine import TrainConfig
 from engine.host import EngineConfig, EngineHost
 from storage.records import TrainingRun
 from studio.container import Services, open_services
 from studio.contract import Caller
 from studio.training.api import TrainOverrides
 from studio.training.pace import _predicted, estimate_range
+from studio.training.plans import StoredPlan
 from tests.engine.training_support import planted_images
 from tests.studio.conftest import GUILD, RecordingDelivery, settle, show_everything
 
@@ -23,7 +25,18 @@ MANAGER = Caller(user_id=1, guild_id=GUILD, channel_id=7, may_manage_server=True
 
 
 def _run(guess_s: float, steps: int, steps_done: int, resumed_at: int | None, trainer_s: float) -> TrainingRun:
-    plan = {"config": {"steps": steps}, "guess_s": guess_s, "estimate_s": 123.0}
+    plan = StoredPlan(
+        config=TrainConfig(steps=steps),
+        sources={},
+        images=4,
+        samples=steps,
+        disk_bytes=0,
+        memory_gb=None,
+        budget_gb=None,
+        guess_s=guess_s,
+        estimate_s=123.0,
+        estimate_range=(100.0, 150.0),
+    ).to_json()
     result = {"steps_done": steps_done, "resumed_at": resumed_at, "elapsed_s": trainer_s}
     now = datetime.now(UTC)
     return TrainingRun(1, GUILD, 1, 1, "set", "out", "tiny-sd", "zz", plan, "done", 1, "out", steps, result, now, now)

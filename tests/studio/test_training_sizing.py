@@ -12,7 +12,8 @@ from studio.container import Services, open_services
 from studio.contract import Caller
 from studio.errors import Refused
 from studio.training.api import TrainOverrides
-from studio.training.sizing import plan_for, smallest, worker_json
+from studio.training.plans import SizedFor, StoredPlan
+from studio.training.sizing import plan_for, smallest
 from tests.fakes import FakeEngineHost
 from tests.studio.conftest import GUILD
 
@@ -42,7 +43,7 @@ def test_a_12_gb_and_an_80_gb_worker_get_different_plans() -> None:
 def test_the_plan_is_sized_for_the_smallest_worker_alive() -> None:
     workers = [gpu("ray-0", 80.0), gpu("ray-1", 24.0), gpu("ray-2", 12.0, alive=False)]
     assert smallest(workers).name == "ray-1"  # a dead worker runs nothing
-    assert worker_json(smallest(workers)) == {
+    assert SizedFor.of(smallest(workers)).to_json() == {
         "name": "ray-1",
         "device": "cuda:0",
         "gpu": "GPU 24 GB",
@@ -97,7 +98,8 @@ async def test_the_stored_plan_names_the_worker_it_was_sized_for(settings, tmp_p
         await settle(services)
         view = await services.training.plan(MANAGER, "mila", "Mila", TrainOverrides(steps=4))
         stored = await services.db.training_runs.get(view.run_id)
-    assert stored is not None and stored.plan["worker"]["gpu_memory_gb"] == 24.0
+    worker = StoredPlan.from_json(stored.plan).worker if stored else None
+    assert worker is not None and worker.gpu_memory_gb == 24.0
     rows = {row.label: row for row in view.rows}
     assert rows["Sized for"].value == "local (cuda:0, Fake GPU, 24 GB)"
     assert rows["Precision"].value == "bf16"  # the worker's, not this test machine's CPU
