@@ -11,7 +11,7 @@ from engine.tiny.world.prompts import WORLD_SAMPLES, scene_prompts
 ASPECTS: tuple[str, ...] = ("1:1", "2:3", "3:2", "16:9", "9:16")
 ATTENTION_MODULES: tuple[str, ...] = ("to_k", "to_q", "to_v", "to_out.0")
 # The families the engine runs (the catalog re-exports this with the declared-only ones).
-RUNNABLE_FAMILIES: tuple[str, ...] = ("sd15", "sdxl", "flux", "flux2", "zimage")
+RUNNABLE_FAMILIES: tuple[str, ...] = ("sd15", "sdxl", "flux", "flux2", "zimage", "qwen")
 # Checkpoint samples of a character LoRA on a real model (the same for every run, so runs compare).
 PORTRAIT_SAMPLES: tuple[str, ...] = (
     "{trigger}, portrait photo, looking at the camera",
@@ -283,13 +283,9 @@ _TINY_FLUX = replace(
     max_sequence_length=32,
 )
 _TINY_FLUX_KONTEXT = replace(
-    _TINY_FLUX,
-    id="tiny-flux-kontext",
-    display_name="Tiny FLUX Kontext (test)",
-    source="builtin:tiny-flux-kontext",
-    guidance=2.5,
-    edits_by_instruction=True,
-)
+    _TINY_FLUX, id="tiny-flux-kontext", display_name="Tiny FLUX Kontext (test)", source="builtin:tiny-flux-kontext",
+    guidance=2.5, edits_by_instruction=True,
+)  # fmt: skip
 # FLUX.2 [klein] (model cards, black-forest-labs/flux2 README): 4B under Apache-2.0, 9B under the FLUX Non-Commercial
 # License; both step-distilled (4 steps, no guidance) and edit from one or several references.
 _FLUX2_KLEIN_4B = replace(
@@ -321,15 +317,9 @@ _FLUX2_KLEIN_9B = replace(
     licence="FLUX Non-Commercial License",
 )
 _TINY_FLUX2 = replace(
-    _TINY_FLUX,
-    id="tiny-flux2",
-    display_name="Tiny FLUX.2 klein (test)",
-    family="flux2",
-    source="builtin:tiny-flux2",
-    guidance=1.0,
-    guidance_range=(1.0, 1.0),
-    edits_by_instruction=True,
-)
+    _TINY_FLUX, id="tiny-flux2", display_name="Tiny FLUX.2 klein (test)", family="flux2", source="builtin:tiny-flux2",
+    guidance=1.0, guidance_range=(1.0, 1.0), edits_by_instruction=True,
+)  # fmt: skip
 # Z-Image Turbo (model card, Tongyi-MAI/Z-Image-Turbo): 6.15 B parameters, Apache-2.0, 8 steps without guidance;
 # 19.1 GiB of bf16 weights whole, ~13 GiB with model offload (engine/families/zimage/memory_plan.py). Its blocks'
 # attention and feed-forward layers, as LoRAs for it name them (training is refused: the family says why).
@@ -353,20 +343,30 @@ _ZIMAGE_TURBO = replace(
     max_sequence_length=None,
 )
 _TINY_ZIMAGE = replace(
-    _TINY_FLUX,
-    id="tiny-zimage",
-    display_name="Tiny Z-Image (test)",
-    family="zimage",
-    source="builtin:tiny-zimage",
-    guidance=0.0,
-    guidance_range=(0.0, 0.0),
+    _TINY_FLUX, id="tiny-zimage", display_name="Tiny Z-Image (test)", family="zimage", source="builtin:tiny-zimage",
+    guidance=0.0, guidance_range=(0.0, 0.0), max_sequence_length=None,
     training=replace(_TINY_FLUX_TRAINING, target_modules=ZIMAGE_MODULES),
-    max_sequence_length=None,
-)
+)  # fmt: skip
+# Qwen-Image (model card, Qwen/Qwen-Image): 20 B MMDiT + Qwen2.5-VL-7B, Apache-2.0, 50 steps of true CFG 4 (the
+# guidance here) against a negative prompt, 1328 px; ~54 GiB in bf16 (engine/families/qwen/memory_plan.py).
+QWEN_MODULES = (*FLUX_MODULES[:8], "img_mlp.net.0.proj", "img_mlp.net.2", "txt_mlp.net.0.proj", "txt_mlp.net.2")
+_QWEN_SIZES = {"1:1": (1328, 1328), "2:3": (1056, 1584), "3:2": (1584, 1056), "16:9": (1664, 928), "9:16": (928, 1664)}
+_QWEN_IMAGE = replace(
+    _FLUX_DEV, id="qwen-image", display_name="Qwen-Image", family="qwen", source="Qwen/Qwen-Image", vram_gb=58.0,
+    default_size=(1328, 1328), steps=50, guidance=4.0, guidance_range=(1.0, 10.0), aspect_sizes=_sizes(_QWEN_SIZES),
+    training=replace(_FLUX_TRAINING, target_modules=QWEN_MODULES), licence=APACHE, max_sequence_length=None,
+    description="20 B model with the best text rendering here (English and Chinese signs, posters); slow, 50 steps.",
+)  # fmt: skip
+_TINY_QWEN = replace(
+    _TINY_FLUX, id="tiny-qwen", display_name="Tiny Qwen-Image (test)", family="qwen", source="builtin:tiny-qwen",
+    guidance=4.0, guidance_range=(1.0, 10.0), max_sequence_length=None,
+    training=replace(_TINY_FLUX_TRAINING, target_modules=QWEN_MODULES),
+)  # fmt: skip
 # Each variant above states only what differs from the model it derives from.
 _PRESETS: tuple[ModelPreset, ...] = (
     _SD15, _SDXL, _SDXL_TURBO, _FLUX_SCHNELL, _FLUX_DEV, _FLUX_KONTEXT, _TINY_SD, _TINY_SDXL, _TINY_FLUX,
     _TINY_FLUX_KONTEXT, _TINY_WORLD, _FLUX2_KLEIN_4B, _FLUX2_KLEIN_9B, _TINY_FLUX2, _ZIMAGE_TURBO, _TINY_ZIMAGE,
+    _QWEN_IMAGE, _TINY_QWEN,
 )  # fmt: skip
 _BY_ID = MappingProxyType({p.id: p for p in _PRESETS})
 
@@ -386,6 +386,7 @@ def family_preset(family: str) -> ModelPreset:
     """The preset whose defaults an installed base model of `family` reuses."""
     by_family = {
         "sd15": "sd15", "sdxl": "sdxl", "flux": "flux-dev", "flux2": "flux2-klein-4b", "zimage": "zimage-turbo",
+        "qwen": "qwen-image",
     }  # fmt: skip
     if family not in by_family:
         raise ModelUnavailable(

@@ -13,11 +13,14 @@ from engine.errors import ModelUnavailable
 from engine.families.base import Family
 from engine.families.flux.family import FAMILY as FLUX
 from engine.families.flux2.family import FAMILY as FLUX2
+from engine.families.qwen.family import FAMILY as QWEN
 from engine.families.sd15.family import FAMILY as SD15
 from engine.families.sdxl.family import FAMILY as SDXL
 from engine.families.zimage.family import FAMILY as ZIMAGE
 
-FAMILIES: Mapping[str, Family] = MappingProxyType({family.id: family for family in (SD15, SDXL, FLUX, FLUX2, ZIMAGE)})
+FAMILIES: Mapping[str, Family] = MappingProxyType(
+    {family.id: family for family in (SD15, SDXL, FLUX, FLUX2, ZIMAGE, QWEN)}
+)
 
 
 def family_of(family_id: str) -> Family:

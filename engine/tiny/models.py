@@ -32,6 +32,7 @@ TINY_MODELS: dict[str, str] = {
     "tiny-world": "sd15",
     "tiny-flux2": "flux2",
     "tiny-zimage": "zimage",
+    "tiny-qwen": "qwen",
 }
 TRAINED = "tiny-world"  # shipped with trained weights rather than built from a recipe
 # Bump when a recipe changes, so that stale cached folders are rebuilt. RECIPE_VERSION covers the SD recipes;
@@ -42,6 +43,7 @@ _RECIPE_VERSIONS: dict[str, str] = {
     "tiny-flux-kontext": "flux-1",
     "tiny-flux2": "flux2-1",
     "tiny-zimage": "zimage-1",
+    "tiny-qwen": "qwen-1",
 }
 _MARKER = ".tiny-recipe"
 _HIDDEN = 32
@@ -209,9 +211,16 @@ def _tiny_zimage(name: str, work_dir: Path) -> Any:
     return build_tiny_zimage_pipeline(name, work_dir)
 
 
+def _tiny_qwen(name: str, work_dir: Path) -> Any:
+    from engine.tiny.qwen import build_tiny_qwen_pipeline
+
+    return build_tiny_qwen_pipeline(work_dir)
+
+
 # The recipe that builds a tiny model of each family, keyed as TINY_MODELS names them.
 _BUILDERS: dict[str, Callable[[str, Path], Any]] = {
     "sd15": _tiny_sd15, "sdxl": _tiny_sdxl, "flux": _tiny_flux, "flux2": _tiny_flux2, "zimage": _tiny_zimage,
+    "qwen": _tiny_qwen,
 }  # fmt: skip
 
 

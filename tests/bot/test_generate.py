@@ -89,6 +89,7 @@ async def test_autocomplete_caps_at_25_and_narrows(fake, studio, bot) -> None:
         "tiny-world",
         "tiny-flux2",
         "tiny-zimage",
+        "tiny-qwen",
     }
     assert await studio.queued_jobs() == []
 

@@ -32,7 +32,7 @@ def test_presets_cover_the_catalog() -> None:
         "sd15", "sdxl", "sdxl-turbo", "flux-schnell", "flux-dev", "flux-kontext",
         "tiny-sd", "tiny-sdxl", "tiny-flux", "tiny-flux-kontext", "tiny-world",
         "flux2-klein-4b", "flux2-klein-9b", "tiny-flux2",
-        "zimage-turbo", "tiny-zimage",
+        "zimage-turbo", "tiny-zimage", "qwen-image", "tiny-qwen",
     }  # fmt: skip
     assert get_preset("sdxl-turbo").step_range == (1, 4)
     assert get_preset("sdxl-turbo").guidance_range == (0.0, 0.0)

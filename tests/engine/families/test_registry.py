@@ -30,7 +30,11 @@ def test_each_family_declares_every_member(family_id: str) -> None:
     assert missing == []
     assert family.denoiser_name in ("unet", "transformer")
     # Its recipe says which family it is; a family that cannot train (yet) refuses in one line.
-    refusals = {"zimage": r"^[^\n]*step-distilled[^\n]*$", "flux2": r"^[^\n]*cannot be trained here yet[^\n]*$"}
+    refusals = {
+        "zimage": r"^[^\n]*step-distilled[^\n]*$",
+        "flux2": r"^[^\n]*cannot be trained here yet[^\n]*$",
+        "qwen": r"^[^\n]*cannot be trained here: its 20 B transformer[^\n]*$",
+    }
     if family_id in refusals:
         with pytest.raises(InvalidRequest, match=refusals[family_id]):
             family.recipe(None)
@@ -47,8 +51,10 @@ def test_the_families_differ_where_the_engine_used_to_test_their_names() -> None
     unet = [f for f in FAMILIES.values() if f.denoiser_name == "unet"]
     flow = [f for f in FAMILIES.values() if f.flow_matching]
     assert unet and flow and not set(map(id, unet)) & set(map(id, flow))
-    for family in flow:  # flow matching: no CFG to use a negative prompt, a transformer over 2×2 patches
-        assert not family.takes_negative_prompt and not family.convolutional and family.bucket_step == 16
+    for family in flow:  # flow matching: a transformer over 2×2 patches
+        assert not family.convolutional and family.bucket_step == 16
+    # Only Qwen-Image among them guides by true CFG, so only it has a use for a negative prompt.
+    assert [f.id for f in flow if f.takes_negative_prompt] == ["qwen"]
     for family in unet:
         assert family.takes_negative_prompt and family.convolutional and family.bucket_step == 8
     assert [f.id for f in FAMILIES.values() if f.trains_text_encoder] == ["sd15"]
@@ -82,3 +88,17 @@ def test_klein_takes_several_references_and_kontext_one() -> None:
     note = klein.memory_note(get_preset("flux2-klein-9b"))
     assert note is not None and note.startswith("bf16 from ~")
     assert klein.memory_note(get_preset("flux2-klein-4b")) != note  # each size its own thresholds
+
+
+def test_qwen_image_guides_by_true_cfg_and_says_what_memory_each_way_needs() -> None:
+    qwen_image = get_preset("qwen-image")
+    qwen = family_of(qwen_image.family)
+    assert (qwen_image.licence, qwen_image.steps, qwen_image.guidance, qwen_image.default_size) == (
+        "Apache-2.0", 50, 4.0, (1328, 1328)
+    )
+    assert qwen.takes_negative_prompt and qwen.call_options(qwen_image) == {} and not qwen.has_instruction_editor
+    note = qwen.memory_note(qwen_image)
+    assert note is not None and note.startswith("bf16 from ~61 GB free") and "int8/fp8 from ~27 GB" in note
+    assert qwen.memory_note(get_preset("tiny-qwen")) is None
+    with pytest.raises(InvalidRequest, match=r"^[^\n]*Qwen-Image-Edit needs torchvision[^\n]*$"):
+        qwen.edit_inputs([], 64, 64)
