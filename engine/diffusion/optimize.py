@@ -55,7 +55,9 @@ def optimize_pipeline(
     kind = family_of(family)
     if kind.convolutional:  # a transformer has no convolutions to lay out
         denoiser(base, family).to(memory_format=torch.channels_last)
-    base.vae.to(memory_format=torch.channels_last)
+    # Asked of the VAE itself: a causal-3D VAE (Qwen-Image's) has 5-D convolutions, which channels_last cannot lay out.
+    if all(weight.dim() < 5 for weight in base.vae.parameters()):
+        base.vae.to(memory_format=torch.channels_last)
     # Not every denoiser class offers fused projections (Z-Image's transformer does not): ask the module itself.
     fusable = plain_weights and hasattr(denoiser(base, family), "fuse_qkv_projections")
     if level == "max" and kind.computes_in_fp8 and plain_weights:
