@@ -4,6 +4,7 @@
 #   run(command="bash scripts/gpu_bench.sh flux", carry=[".whl"], timeout_s=590)   # FLUX.1-dev, issue 13
 #   run(command="bash scripts/gpu_bench.sh sd", carry=[".whl"], timeout_s=400)     # SD 1.5/SDXL, trainer
 #   run(command="bash scripts/gpu_bench.sh flux2", carry=[".whl"], timeout_s=400)  # FLUX.2 [klein] 4B and 9B
+#   run(command="bash scripts/gpu_bench.sh qwen", carry=[".whl"], timeout_s=590)   # Qwen-Image 20 B (80 GB card)
 # `flux`: generation (eager, compiled, fp8) and LoRA training; `sd`: generation and training against plain loops.
 # Each benchmark has its own time limit so that one slow compile cannot eat the others; the whole log lands in
 # $OUT/gpu-bench.log. Copy its figures into BENCHMARKS.md with the command lines that made them.
@@ -33,6 +34,9 @@ fi
 if [[ ,$parts, == *,flux2,* ]]; then
   step "${KLEIN4_S:-180}" python3 scripts/bench_flux2.py --variant 4b --repeats 2
   step "${KLEIN9_S:-200}" python3 scripts/bench_flux2.py --variant 9b --repeats 2
+fi
+if [[ ,$parts, == *,qwen,* ]]; then
+  step "${QWEN_S:-570}" python3 scripts/bench_qwen.py --repeats 1 --steps 20
 fi
 if [[ ,$parts, == *,sd,* ]]; then
   step "${ENGINE_S:-150}" python3 scripts/bench_engine.py --gpu --families sd15,sdxl --repeats 2 --peak-tflops 989

@@ -39,6 +39,13 @@ def test_the_zimage_benchmark_runs_and_says_what_needs_a_gpu() -> None:
 
 
 @pytest.mark.slow
+def test_the_qwen_benchmark_runs_and_says_what_needs_a_gpu() -> None:
+    out = _run("scripts/bench_qwen.py", "--tiny", "--repeats", "1")
+    assert "2 steps × 2 (true CFG 4)" in out and "engine eager" in out and "plain eager" in out
+    assert "engine compiled" in out and "memory plan check: skipped, peak memory needs a CUDA GPU" in out
+
+
+@pytest.mark.slow
 def test_the_klein_benchmark_times_generation_and_edits_from_one_and_two_references() -> None:
     out = _run("scripts/bench_flux2.py", "--tiny", "--repeats", "1")
     for case in ("txt2img", "1 reference", "2 references"):
