@@ -26,7 +26,11 @@ def true_cfg_inputs(guidance: float | None, negative: str | None) -> dict[str, A
 
 
 class _TrueCfgCall:
-    def __call__(self, *args: Any, guidance_scale: float | None = None, negative_prompt: str | None = None, **kw: Any):
+    """Takes the engine's guidance and negative prompt; passes diffusers' pipeline its true CFG instead."""
+
+    def __call__(
+        self, *args: Any, guidance_scale: float | None = None, negative_prompt: str | None = None, **kw: Any
+    ) -> Any:
         return super().__call__(*args, **kw, **true_cfg_inputs(guidance_scale, negative_prompt))  # type: ignore[misc]
 
 
