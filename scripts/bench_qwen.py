@@ -120,7 +120,7 @@ def bench_qwen(device: torch.device, dtype: torch.dtype, repeats: int, steps: in
             name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
             print(f"Qwen-Image shape on {name}: {size}x{size}, {steps} steps × 2 (true CFG {GUIDANCE:g}), {dtype}")
             print(f"  transformer work {flops / 1e12:.2f} TFLOP per image; peak taken as {peak_tflops:g} TFLOP/s")
-            request = GenerateRequest(PROMPT, spec.name, count=1, seed=0, num_inference_steps=steps)
+            request = GenerateRequest(PROMPT, spec.name, count=1, seed=0, steps=steps)
             generator = torch.Generator("cpu")
 
             def plain() -> None:  # diffusers' own call, as its documentation shows it

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     import torch
 
+    from engine.params import Extra, ExtraSetting
     from engine.presets import ModelPreset
     from engine.training.recipes import Recipe
     from engine.types import Mode
@@ -49,6 +50,7 @@ class QwenFamily:
     label = LABEL
     denoiser_name = "transformer"
     takes_negative_prompt = True  # true CFG against it (pipelines.true_cfg_inputs)
+    extra_settings: tuple[ExtraSetting, ...] = ()
     flow_matching = True
     # Its image-to-image and inpainting pipelines encode image[0:1] with generator[0] and repeat it, as FLUX's do.
     encodes_init_image_once = True
@@ -92,7 +94,7 @@ class QwenFamily:
             QwenImageTransformer2DModel, pipeline, path, config, dtype=dtype, local_only=local_only
         )
 
-    def call_options(self, preset: ModelPreset) -> dict[str, Any]:
+    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
         # The prompt's tokens are passed unpadded (masked): max_sequence_length only truncates, at 512.
         return {}
 
@@ -103,7 +105,8 @@ class QwenFamily:
         the default size (a larger batch that does not fit splits on out-of-memory)."""
         if free_gb is None:
             return place_whole(base, preset, weights_gb=weights_gb, free_gb=free_gb, device=device)
-        from engine.families.qwen.placement import apply_qwen_plan, qwen_sizes
+        from engine.families.flux.placement import apply_flux_plan
+        from engine.families.qwen.placement import QWEN_VL, qwen_sizes
 
         width, height = preset.default_size
         plan = plan_qwen_memory(
@@ -115,7 +118,7 @@ class QwenFamily:
             host_ram_gb=host_ram_gb(),
             torchao=importlib.util.find_spec("torchao") is not None,
         )
-        apply_qwen_plan(base, plan, device)
+        apply_flux_plan(base, plan, device, QWEN_VL, LABEL)
         return placement_of(plan)
 
     def fit_request(

@@ -26,9 +26,7 @@ def spec() -> ModelSpec:
 
 
 def req(**kw) -> GenerateRequest:
-    return GenerateRequest(
-        **{"prompt": "a shop sign that says OPEN", "model": "tiny-qwen", "num_inference_steps": STEPS, **kw}
-    )
+    return GenerateRequest(**{"prompt": "a shop sign that says OPEN", "model": "tiny-qwen", "steps": STEPS, **kw})
 
 
 def test_two_images_with_consecutive_seeds_and_the_model_card_defaults(manager, spec) -> None:
@@ -46,8 +44,8 @@ def test_guidance_is_true_cfg_against_the_negative_prompt(manager, spec) -> None
     def image(**kw) -> Image.Image:
         return manager.generate(req(count=1, seed=9, **kw), spec).images[0].image
 
-    guided, steered = image(), image(negative_prompt="blurry, watermark")
-    one_pass, one_pass_negative = image(guidance_scale=1.0), image(guidance_scale=1.0, negative_prompt="blurry")
+    guided, steered = image(), image(negative="blurry, watermark")
+    one_pass, one_pass_negative = image(guidance=1.0), image(guidance=1.0, negative="blurry")
     assert max_diff(guided, steered) > 0  # above 1 the negative prompt is the second pass's
     assert max_diff(guided, one_pass) > 0  # and guidance weighs it against the prompt
     assert max_diff(one_pass, one_pass_negative) == 0  # at 1 there is no second pass to read it
@@ -59,8 +57,8 @@ def test_img2img_and_inpaint_from_the_one_loaded_pipeline(manager, spec, mode) -
     mask = Image.new("L", source.size, 0)
     mask.paste(255, (0, 0, source.width // 2, source.height))
     inputs = {"init_image": source, "strength": 0.75} | ({"mask_image": mask} if mode == "inpaint" else {})
-    batch = manager.generate(req(count=2, seed=7, num_inference_steps=4, **inputs), spec)
-    alone = manager.generate(req(count=1, seed=8, num_inference_steps=4, **inputs), spec)
+    batch = manager.generate(req(count=2, seed=7, steps=4, **inputs), spec)
+    alone = manager.generate(req(count=1, seed=8, steps=4, **inputs), spec)
     assert batch.params.mode == mode and batch.images[0].image.size == (80, 48)  # the source's shape, sides of 16
     assert max_diff(batch.images[0].image, batch.images[1].image) > 0  # each image encodes with its own seed
     assert max_diff(batch.images[1].image, alone.images[0].image) <= BATCH_TOLERANCE
@@ -73,7 +71,7 @@ def test_img2img_and_inpaint_from_the_one_loaded_pipeline(manager, spec, mode) -
 @pytest.mark.parametrize(
     ("request_kw", "message"),
     [
-        ({"guidance_scale": 0.5}, "Guidance must be from 1 to 10"),
+        ({"guidance": 0.5}, "Guidance must be from 1 to 10"),
         ({"scheduler": "euler"}, "does not fit qwen models: use flow_match_euler"),
         ({"width": 72, "height": 64}, "multiple of 16 pixels"),
         ({"instruct": True, "init_image": Image.new("RGB", (64, 64))}, "'tiny-qwen' does not edit by instruction"),

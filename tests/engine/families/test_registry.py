@@ -95,7 +95,7 @@ def test_qwen_image_guides_by_true_cfg_and_says_what_memory_each_way_needs() -> 
     qwen = family_of(qwen_image.family)
     expected = ("Apache-2.0", 50, 4.0, (1328, 1328), (1.0, 10.0))
     assert (p.licence, p.steps, p.guidance, p.default_size, p.guidance_range) == expected
-    assert qwen.takes_negative_prompt and qwen.call_options(qwen_image) == {} and not qwen.has_instruction_editor
+    assert qwen.takes_negative_prompt and qwen.call_options(qwen_image, {}) == {} and not qwen.has_instruction_editor
     note = qwen.memory_note(qwen_image)
     assert note is not None and note.startswith("bf16 from ~61 GB free") and "int8/fp8 from ~27 GB" in note
     assert qwen.memory_note(get_preset("tiny-qwen")) is None
