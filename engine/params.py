@@ -53,6 +53,11 @@ class ExtraSetting:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
+    a1111: str | None = None  # its name in A1111's parameters text (PNG metadata), where A1111 has it
+
+    def describe(self) -> str:
+        """One line for /models and `studio models list`: `clip_skip` (a whole number from 1 to 4): what it does."""
+        return f"{self.name} ({self.bounds()}): {self.help}"
 
     def check(self, value: object) -> Extra:
         """`value` as this setting's type (text from a command line converts), or a one-line InvalidRequest."""

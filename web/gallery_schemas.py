@@ -86,6 +86,7 @@ class DetailOut(BaseModel):
     posts: list[PostOut]
     sets: list[str]
     collections: list[CollectionOut]
+    settings: str = Field(description="the model's own settings it was made with, e.g. clip_skip=2")
 
     @classmethod
     def of(cls, d: ImageDetail) -> DetailOut:
@@ -103,6 +104,7 @@ class DetailOut(BaseModel):
             loras=list(d.loras),
             sha256=d.sha256,
             size_bytes=d.size_bytes,
+            settings=d.settings,
             posts=[PostOut(url=p.url, number=p.number) for p in d.posts],
             sets=list(d.sets),
             collections=[CollectionOut.of(c) for c in d.collections],

@@ -24,6 +24,7 @@ class ModelOut(BaseModel):
     default_steps: int | None
     default_guidance: float | None
     default_size: tuple[int, int] | None
+    settings: list[str] = Field(description="the model's own settings for `extras`, one line each")
 
     @classmethod
     def of(cls, info: ModelInfo) -> ModelOut:
@@ -38,6 +39,7 @@ class ModelOut(BaseModel):
             default_steps=info.default_steps,
             default_guidance=info.default_guidance,
             default_size=info.default_size,
+            settings=list(info.settings),
         )
 
 

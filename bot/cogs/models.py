@@ -45,6 +45,10 @@ def _describe(model: ModelInfo) -> str:
         lines.append(f"on `{model.base_model}`")
     if model.description:
         lines.append(model.description)
+    if model.settings:
+        lines.append(
+            "settings: " + "; ".join(f"`{line.split(' ', 1)[0]}` {line.split(' ', 1)[1]}" for line in model.settings)
+        )
     if model.memory:
         lines.append(f"memory: {model.memory}")
     if model.licence:

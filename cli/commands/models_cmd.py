@@ -25,6 +25,7 @@ def _line(info: ModelInfo) -> str:
         f"speed {info.speed}/5  {w}x{h}, {info.default_steps} steps, guidance {info.default_guidance}"
         + (f"  [{info.licence}]" if info.licence else "")
         + (f"\n{'':<24} memory: {info.memory}" if info.memory else "")
+        + "".join(f"\n{'':<24} --set {line}" for line in info.settings)
     )
 
 

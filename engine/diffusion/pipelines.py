@@ -227,7 +227,8 @@ class PipelineManager:
             )
             pipe.scheduler = make_scheduler(params.scheduler, entry.base.scheduler.config)
             inputs = self._image_inputs(request, params) | family.call_options(spec.preset, params.extras)
-            images = self._run_split(pipe, params, inputs, 0, params.count, on_progress, should_cancel)
+            with family.during_call(pipe, params.extras) as own:  # the family's own settings, for this run only
+                images = self._run_split(pipe, params, inputs | own, 0, params.count, on_progress, should_cancel)
             elapsed = time.monotonic() - started
         log.info(
             "Generated %d image(s) with %s (%s, %dx%d, %d steps) in %.2f s",

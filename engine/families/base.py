@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     import torch
@@ -101,6 +102,11 @@ class Family(Protocol):
         """Keyword arguments its pipelines take besides the common ones (`extras`: its own settings, checked)."""
         ...
 
+    def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
+        """For one run of `pipe`: the keyword arguments its own settings in `extras` add, checked against the loaded
+        model, with whatever the run needs changed on `pipe` undone when the context ends."""
+        ...
+
     def place(
         self, base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str
     ) -> Placement:
@@ -132,6 +138,13 @@ class Family(Protocol):
     def memory_note(self, preset: ModelPreset) -> str | None:
         """For /models: the free GPU memory from which each way of holding the model runs; None: nothing to say."""
         ...
+
+
+def no_call_changes(pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
+    """`during_call` of a family with no settings of its own: nothing to add, nothing to change."""
+    from contextlib import nullcontext
+
+    return nullcontext({})
 
 
 def place_whole(base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str) -> Placement:

@@ -7,10 +7,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InvalidRequest
-from engine.families.base import Placement, TrainingCost, fit_whole, place_whole
+from engine.families.base import Placement, TrainingCost, fit_whole, no_call_changes, place_whole
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     import torch
@@ -68,6 +69,9 @@ class UnetFamily:
 
     def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
         return {}
+
+    def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
+        return no_call_changes(pipe, extras)
 
     def place(
         self, base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str

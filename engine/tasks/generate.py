@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from engine.diffusion.schedulers import a1111_sampler
+from engine.families.registry import family_of
 from engine.images.file_hashes import ResourceHashes, resource_hashes
 from engine.images.output import a1111_parameters, encode_for_upload, make_grid, save_png, studio_version, write_bytes
 from engine.types import GeneratedImage, ResolvedParams
@@ -68,13 +69,22 @@ def parameters_text(p: ResolvedParams, seed: int, hashes: ResourceHashes | None 
         height=p.height,
         model=p.model,
         loras=p.loras,
-        extra={"Denoising strength": p.strength} if p.strength is not None else None,
+        extra=_a1111_extra(p),
         schedule_type=schedule_type,
         model_hash=hashes.model_hash,
         lora_hashes=hashes.lora_hashes,
         version=studio_version(),
         hashes=hashes.civitai,
     )
+
+
+def _a1111_extra(p: ResolvedParams) -> dict[str, Any] | None:
+    """The parameters text's further fields: the strength of an edit, and the family's own settings A1111 names."""
+    extra: dict[str, Any] = {} if p.strength is None else {"Denoising strength": p.strength}
+    for setting in family_of(p.family).extra_settings:
+        if setting.a1111 and setting.name in p.extras:
+            extra[setting.a1111] = p.extras[setting.name]
+    return extra or None
 
 
 def write_image(

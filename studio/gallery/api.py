@@ -124,6 +124,7 @@ class ImageDetail:
     posts: tuple[PostLink, ...]  # the messages the viewer may see that show it
     sets: tuple[str, ...]  # the training sets it is in, that the viewer may see (names as typed)
     collections: tuple[CollectionInfo, ...]  # the viewer's collections that hold it
+    settings: str = ""  # the model's own settings it was made with, as typed: "clip_skip=2"
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,7 @@ class GalleryService:
             posts=posts,
             sets=sets,
             collections=collections,
+            settings=_settings_text(p.get("extras")),
         )
 
     async def job(self, viewer: Viewer, job_id: int) -> JobView:
@@ -203,6 +204,15 @@ def _plain(request: object) -> dict[str, str | int | float | bool]:
         for key, value in request.items()
         if isinstance(value, str | int | float | bool) and "path" not in str(key) and "file" not in str(key)
     }
+
+
+def _settings_text(extras: object) -> str:
+    """The family's own settings an image was made with, as `/generate settings:` and `--set` take them."""
+    if not isinstance(extras, dict):
+        return ""
+    return " ".join(
+        f"{name}={str(value).lower() if isinstance(value, bool) else value}" for name, value in extras.items()
+    )
 
 
 def _int(value: object) -> int | None:

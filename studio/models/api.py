@@ -39,6 +39,7 @@ class ModelInfo:
     description: str
     licence: str | None = None  # the weights' licence, when it limits use (FLUX.1 [dev] is non-commercial)
     memory: str | None = None  # how much free GPU memory each way of holding it needs (FLUX.1)
+    settings: tuple[str, ...] = ()  # its family's own settings, one line each ("clip_skip (…): what it does")
 
 
 @dataclass(frozen=True)

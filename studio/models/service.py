@@ -124,6 +124,7 @@ class ModelService:
             trigger_word=record.trigger_word,
             base_model=record.base_model,
             description=_lora_description(record),
+            settings=_own_settings(record.family),
         )
 
 
@@ -155,12 +156,18 @@ def _preset_info(preset: ModelPreset, record: ModelRecord | None = None) -> Mode
         description=(str(record.config.get("description", "")) if record else "") or preset.description,
         licence=preset.licence or None,
         memory=_memory_note(preset),
+        settings=_own_settings(preset.family),
     )
 
 
 def _memory_note(preset: ModelPreset) -> str | None:
     """What the model's family says about the GPU memory it needs (FLUX.1's ways of holding 12 B), if anything."""
     return family_of(preset.family).memory_note(preset)
+
+
+def _own_settings(family: str) -> tuple[str, ...]:
+    """The settings the model's family takes besides the common ones (`/generate settings:`, `--set`), described."""
+    return tuple(setting.describe() for setting in family_of(family).extra_settings)
 
 
 async def read_catalog(db_path: Path, default_model: str) -> list[ModelInfo]:

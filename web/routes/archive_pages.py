@@ -84,6 +84,7 @@ def _create_link(detail: Any) -> str:
         "steps": detail.steps,
         "guidance": detail.guidance,
         "scheduler": detail.scheduler,
+        "settings": detail.settings,
     }
     return "/?" + urlencode({key: value for key, value in values.items() if value not in (None, "")})
 

@@ -93,6 +93,13 @@
     const body = { prompt: data.get("prompt"), num_outputs: Number(data.get("num_outputs")) };
     for (const name of ["model", "aspect", "negative_prompt", "scheduler"]) if (data.get(name)) body[name] = data.get(name);
     for (const name of ["seed", "steps", "guidance", "lora_scale"]) if (data.get(name) !== "") body[name] = Number(data.get(name));
+    // "clip_skip=2 …": the model's own settings, sent as typed; the server checks and converts each one.
+    const extras = {};
+    for (const pair of String(data.get("settings") || "").split(/[\s,]+/).filter(Boolean)) {
+      const at = pair.indexOf("=");
+      extras[at > 0 ? pair.slice(0, at) : pair] = at > 0 ? pair.slice(at + 1) : "";
+    }
+    if (Object.keys(extras).length) body.extras = extras;
     return body;
   }
 

@@ -7,11 +7,12 @@ import importlib.util
 import os
 from typing import TYPE_CHECKING, Any
 
-from engine.families.base import Placement, TrainingCost, place_whole, transformer_from_file
+from engine.families.base import Placement, TrainingCost, no_call_changes, place_whole, transformer_from_file
 from engine.families.flux.memory_plan import FluxPlan, plan_flux_memory, smallest_gpu_for
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     import torch
@@ -103,6 +104,9 @@ class FluxFamily:
             # T5 pads every prompt to this length: it sets the text tokens, so the cost; schnell allows 256 at most.
             return {"max_sequence_length": preset.max_sequence_length}
         return {}
+
+    def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
+        return no_call_changes(pipe, extras)
 
     def place(
         self, base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str

@@ -12,12 +12,13 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InvalidRequest
-from engine.families.base import Placement, TrainingCost, place_whole, transformer_from_file
+from engine.families.base import Placement, TrainingCost, no_call_changes, place_whole, transformer_from_file
 from engine.families.flux.family import host_ram_gb, placement_of
 from engine.families.flux2.memory_plan import KLEIN_SIZES, LABEL, note, plan_klein_memory
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     import torch
@@ -106,6 +107,9 @@ class Flux2Family:
     def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
         # Qwen3 pads every prompt to this length: it sets the text tokens, so the cost.
         return {"max_sequence_length": preset.max_sequence_length or 512}
+
+    def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
+        return no_call_changes(pipe, extras)
 
     def place(
         self, base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str

@@ -17,12 +17,13 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InvalidRequest
-from engine.families.base import Placement, TrainingCost, place_whole, transformer_from_file
+from engine.families.base import Placement, TrainingCost, no_call_changes, place_whole, transformer_from_file
 from engine.families.flux.family import host_ram_gb, placement_of
 from engine.families.qwen.memory_plan import LABEL, note, plan_qwen_memory
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from contextlib import AbstractContextManager
     from pathlib import Path
 
     import torch
@@ -97,6 +98,9 @@ class QwenFamily:
     def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
         # The prompt's tokens are passed unpadded (masked): max_sequence_length only truncates, at 512.
         return {}
+
+    def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
+        return no_call_changes(pipe, extras)
 
     def place(
         self, base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str
