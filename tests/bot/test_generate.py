@@ -335,3 +335,14 @@ async def test_delivery_errors_are_logged_not_raised(fake, studio, make_bot, cap
     with caplog.at_level(logging.WARNING, logger="bot.delivery"):
         assert await bot.delivery.queued(route, 0, None) is None
     assert f"job_id={ticket.job_id}" in caplog.text
+
+
+async def test_the_settings_option_carries_a_models_own_settings(fake, studio, bot) -> None:
+    ix = fake.slash("generate", prompt="an anime fox", count=1, settings="clip_skip=2", **FAST)
+    job = await studio.wait(await job_of(fake, ix))
+    assert job.status == "done" and job.request["extras"] == {"clip_skip": 2}
+    assert studio.host.manager().calls[-1].extras == {"clip_skip": 2}  # typed by the family when queued
+    refused = fake.slash("generate", prompt="an anime fox", settings="clip_skip", **FAST)
+    await fake.wait_for(lambda: refused.followups or (refused.original_id and fake.original(refused)["content"]))
+    text = fake.messages[refused.followups[-1]]["content"] if refused.followups else fake.original(refused)["content"]
+    assert "Write each setting as name=value" in text

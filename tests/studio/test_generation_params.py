@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import fields
 
+import pytest
+
 from engine import GenerationParams
 from studio.images.api import GenerateInput
 from tests.studio.conftest import ALICE
@@ -20,7 +22,7 @@ SAMPLES = {
     "steps": 3,
     "guidance": 5.5,
     "scheduler": "euler",
-    "extras": {},
+    "extras": {"clip_skip": 2},  # SD 1.5's own setting (engine/families/sd15/clip_skip.py)
 }
 # Settings a text-to-image job cannot carry as given, and where they are tested instead.
 ELSEWHERE = {
@@ -51,3 +53,25 @@ async def test_every_setting_reaches_the_engine_and_a_reroll_keeps_it(services, 
         if name != "seed":  # a reroll draws a new seed
             assert rerun.request[name] == value and getattr(sent, name) == value, name
     assert rerun.request["seed"] != SAMPLES["seed"]
+
+
+async def test_a_family_setting_is_shown_with_its_image_and_in_the_models_list(services, delivery) -> None:
+    from tests.studio.gallery_seed import viewer
+
+    await services.jobs.start()
+    options = GenerateInput(prompt="an anime fox", model="tiny-sd", steps=2, count=1, extras={"clip_skip": "2"})
+    job = await services.jobs.wait((await services.generate.submit(ALICE, options)).job_id, limit_s=60)
+    image = (await services.db.images.for_job(job.id))[0]
+    assert image.params["extras"] == {"clip_skip": 2}  # typed by the family's check
+    assert (await services.gallery.detail(viewer(ALICE, ALICE.channel_id), image.id)).settings == "clip_skip=2"
+    catalog = {info.name: info for info in await services.models.catalog()}
+    assert catalog["tiny-sd"].settings[0].startswith("clip_skip (a whole number from 1 to 4)")
+    assert catalog["tiny-flux"].settings == ()
+
+
+async def test_a_setting_the_family_lacks_is_refused_when_queued(services) -> None:
+    from studio.errors import StudioError
+
+    with pytest.raises(StudioError, match="FLUX models take no setting 'clip_skip'"):
+        await services.generate.submit(ALICE, GenerateInput(prompt="a fox", model="tiny-flux", extras={"clip_skip": 2}))
+    assert await services.db.jobs.list_active() == []

@@ -67,6 +67,8 @@ async def test_sign_in_generate_four_and_watch_the_grid_fill(studio: Studio, bro
         assert page.url == f"{base}/"  # the token left the address bar
         await page.fill("#prompt", "a lighthouse at dusk")
         await page.check('input[name="num_outputs"][value="4"]')
+        await page.click("#create details summary")
+        await page.fill("#settings", "clip_skip=2")  # SD 1.5's own setting, sent as the API's `extras`
         await page.screenshot(path=str(tmp_path / "create-form.png"))
         await page.click("#generate")
         await page.wait_for_selector(".job .status:text-matches('queued|starting|Generating|done')")
@@ -78,6 +80,7 @@ async def test_sign_in_generate_four_and_watch_the_grid_fill(studio: Studio, bro
         )
         assert await page.text_content(".job .status") == "done"
         assert await page.text_content(".job .summary") == "a lighthouse at dusk"
+        assert studio.host.manager().calls[-1].extras == {"clip_skip": 2}
         assert await page.get_attribute(".job progress", "value") == await page.get_attribute(".job progress", "max")
         thumbs = await page.eval_on_selector_all(".job .grid img", "imgs => imgs.map((i) => i.getAttribute('src'))")
         assert all(src.startswith("/media/images/") and src.endswith("/thumb") for src in thumbs)

@@ -9,6 +9,8 @@ from html import unescape
 import httpx
 from PIL import Image
 
+from studio.gallery.api import Viewer
+from studio.images.api import GenerateInput
 from tests.web.conftest import JOB_LIMIT_S, Studio
 from tests.web.test_gallery_api import MEMBER, make, member  # noqa: F401  (a fixture)
 from web.auth import LOCAL_OWNER
@@ -49,6 +51,20 @@ async def test_the_image_page_shows_its_metadata_and_settings_link(owner: httpx.
     assert link.startswith("/?") and "prompt=a+lighthouse+%26+a+boat" in link and f"seed={detail['seed']}" in link
     assert (await owner.get("/images/999999")).status_code == 404
     assert (await owner.get(f"/collections/{made['id']}")).status_code == 200
+
+
+async def test_the_image_page_shows_the_models_own_settings_and_carries_them_over(
+    owner: httpx.AsyncClient, studio: Studio
+) -> None:
+    options = GenerateInput(prompt="an anime fox", model="tiny-sd", count=1, extras={"clip_skip": "2"})
+    ticket = await studio.services.generate.submit(LOCAL_OWNER, options)
+    assert (await studio.services.jobs.wait(ticket.job_id, JOB_LIMIT_S)).status == "done"
+    (image,) = (await studio.services.gallery.job_result(Viewer(LOCAL_OWNER), ticket.job_id)).images
+    page = await owner.get(f"/images/{image.image_id}")
+    assert '<td id="settings"><code>clip_skip=2</code></td>' in page.text
+    assert (await owner.get(f"/api/images/{image.image_id}")).json()["settings"] == "clip_skip=2"
+    link = unescape(re.search(r'id="again" href="([^"]+)"', page.text).group(1))
+    assert "settings=clip_skip%3D2" in link  # the Create page fills its "Model settings" field from it
 
 
 async def test_a_member_gets_404_for_anothers_image_page(member: httpx.AsyncClient, studio: Studio) -> None:  # noqa: F811

@@ -53,12 +53,14 @@ async def test_every_generate_option_reaches_the_engine(owner: httpx.AsyncClient
         "scheduler": "euler",
         "aspect": "16:9",
         "model": "tiny-sd",
+        "extras": {"clip_skip": "2"},  # SD 1.5's own setting, as the Create form sends it
     }
     job = await generate(owner, studio, **options)
     assert job["status"] == "done", job
     request = studio.host.manager().calls[-1]
     assert (request.count, request.negative, request.seed) == (2, "blurry", 5)
     assert (request.steps, request.guidance, request.scheduler) == (6, 4.5, "euler")
+    assert request.extras == {"clip_skip": 2}  # checked and typed by the family when queued
     assert all(image["width"] > image["height"] for image in job["images"])  # 16:9
 
 
@@ -66,6 +68,13 @@ async def test_a_count_other_than_1_2_4_8_is_refused_in_words(owner: httpx.Async
     answer = await owner.post("/api/generate/text-to-image", json={"prompt": "x", "num_outputs": 3})
     assert answer.status_code == 422
     assert "num_outputs must be one of 1, 2, 4, 8" in answer.text
+
+
+async def test_a_setting_the_model_lacks_is_the_cores_refusal(owner: httpx.AsyncClient) -> None:
+    body = {"prompt": "x", "model": "tiny-flux", "extras": {"clip_skip": 2}}
+    answer = await owner.post("/api/generate/text-to-image", json=body)
+    assert answer.status_code in (400, 409, 422)
+    assert "FLUX models take no setting 'clip_skip'" in answer.json()["detail"]
 
 
 async def test_an_unknown_model_is_the_cores_refusal(owner: httpx.AsyncClient) -> None:

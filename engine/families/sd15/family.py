@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engine.families.base import TrainingCost
+from engine.families.sd15.clip_skip import CLIP_SKIP, clip_skip_call
 from engine.families.unet import UnetFamily
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from contextlib import AbstractContextManager
+
+    from engine.params import Extra, ExtraSetting
     from engine.training.recipes import Recipe
 
 
@@ -22,10 +27,14 @@ class Sd15Family(UnetFamily):
     kohya_implementation = "diffusers"
     cross_attention_width: int | None = 768  # CLIP ViT-L's hidden states
     trains_text_encoder = True
+    extra_settings: tuple[ExtraSetting, ...] = (CLIP_SKIP,)
 
     def load_options(self) -> dict[str, Any]:
         # The studio moderates prompts itself; the SD 1.5 checker would need weights we do not ship.
         return {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
+
+    def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
+        return clip_skip_call(pipe, extras)
 
     def recipe(self, text_length: int | None = None) -> Recipe:
         from engine.families.sd15.training_recipe import Sd15Recipe
