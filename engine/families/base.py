@@ -140,11 +140,26 @@ class Family(Protocol):
         ...
 
 
-def no_call_changes(pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
-    """`during_call` of a family with no settings of its own: nothing to add, nothing to change."""
-    from contextlib import nullcontext
+class FamilyDefaults:
+    """The plain answers of the `Family` members most families share: a family class inherits them and states only
+    what it does differently (no settings of its own, no extra loading or call arguments, no text encoder to set
+    aside while it trains)."""
 
-    return nullcontext({})
+    extra_settings: tuple[ExtraSetting, ...] = ()
+
+    def load_options(self) -> dict[str, Any]:
+        return {}
+
+    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
+        return {}
+
+    def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
+        from contextlib import nullcontext
+
+        return nullcontext({})  # nothing to add, nothing to change
+
+    def offload_text_encoder(self, pipe: Any, device: str) -> bool:
+        return False
 
 
 def place_whole(base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str) -> Placement:

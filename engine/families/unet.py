@@ -7,22 +7,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InvalidRequest
-from engine.families.base import Placement, TrainingCost, fit_whole, no_call_changes, place_whole
+from engine.families.base import FamilyDefaults, Placement, TrainingCost, fit_whole, place_whole
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from contextlib import AbstractContextManager
     from pathlib import Path
 
     import torch
 
-    from engine.params import Extra, ExtraSetting
     from engine.presets import ModelPreset
     from engine.training.recipes import Recipe
     from engine.types import Mode
 
 
-class UnetFamily:
+class UnetFamily(FamilyDefaults):
     """A Stable Diffusion family; subclasses set the class attributes without a value here."""
 
     id: str
@@ -35,7 +33,6 @@ class UnetFamily:
 
     denoiser_name = "unet"
     takes_negative_prompt = True
-    extra_settings: tuple[ExtraSetting, ...] = ()
     flow_matching = False
     encodes_init_image_once = False
     has_instruction_editor = False
@@ -59,19 +56,10 @@ class UnetFamily:
     def edit_inputs(self, images: Sequence[Any], width: int, height: int) -> dict[str, Any]:
         raise InvalidRequest(f"{self.label} models do not edit by instruction: leave the instruction mode off.")
 
-    def load_options(self) -> dict[str, Any]:
-        return {}
-
     def load_single_file(self, path: Path, config: str, *, dtype: Any, local_only: bool) -> Any:
         return self.pipeline_class("txt2img").from_single_file(
             str(path), dtype=dtype, config=config, local_files_only=local_only, **self.load_options()
         )
-
-    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
-        return {}
-
-    def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
-        return no_call_changes(pipe, extras)
 
     def place(
         self, base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str
@@ -91,9 +79,6 @@ class UnetFamily:
 
     def kohya_keys(self, peft_state: Mapping[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor] | None:
         return None  # diffusers converts a UNet LoRA to kohya's layout (engine.training.export)
-
-    def offload_text_encoder(self, pipe: Any, device: str) -> bool:
-        return False  # CLIP encoders are small: they stay where they are
 
     def memory_note(self, preset: ModelPreset) -> str | None:
         return None

@@ -7,17 +7,16 @@ import importlib.util
 import os
 from typing import TYPE_CHECKING, Any
 
-from engine.families.base import Placement, TrainingCost, no_call_changes, place_whole, transformer_from_file
+from engine.families.base import FamilyDefaults, Placement, TrainingCost, place_whole, transformer_from_file
 from engine.families.flux.memory_plan import FluxPlan, plan_flux_memory, smallest_gpu_for
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from contextlib import AbstractContextManager
     from pathlib import Path
 
     import torch
 
-    from engine.params import Extra, ExtraSetting
+    from engine.params import Extra
     from engine.presets import ModelPreset
     from engine.training.recipes import Recipe
     from engine.types import Mode
@@ -40,12 +39,11 @@ def placement_of(plan: FluxPlan) -> Placement:
     )
 
 
-class FluxFamily:
+class FluxFamily(FamilyDefaults):
     id = "flux"
     label = "FLUX"
     denoiser_name = "transformer"
     takes_negative_prompt = False  # no classifier-free guidance to push away from a negative prompt
-    extra_settings: tuple[ExtraSetting, ...] = ()
     flow_matching = True
     # Its image-to-image pipeline encodes a single image with generator 0 and repeats it, as inpainting does.
     encodes_init_image_once = True
@@ -88,9 +86,6 @@ class FluxFamily:
         # edit keeps the size (and so the aspect ratio) chosen from the input image (flux notes §3).
         return {"image": images[0], "max_area": width * height, "_auto_resize": False}
 
-    def load_options(self) -> dict[str, Any]:
-        return {}
-
     def load_single_file(self, path: Path, config: str, *, dtype: Any, local_only: bool) -> Any:
         """A FLUX transformer shared as one file (BFL or diffusers keys); the rest of the pipeline from `config`."""
         from diffusers import DiffusionPipeline, FluxTransformer2DModel
@@ -104,9 +99,6 @@ class FluxFamily:
             # T5 pads every prompt to this length: it sets the text tokens, so the cost; schnell allows 256 at most.
             return {"max_sequence_length": preset.max_sequence_length}
         return {}
-
-    def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
-        return no_call_changes(pipe, extras)
 
     def place(
         self, base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str

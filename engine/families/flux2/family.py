@@ -12,18 +12,17 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InvalidRequest
-from engine.families.base import Placement, TrainingCost, no_call_changes, place_whole, transformer_from_file
+from engine.families.base import FamilyDefaults, Placement, TrainingCost, place_whole, transformer_from_file
 from engine.families.flux.family import host_ram_gb, placement_of
 from engine.families.flux2.memory_plan import KLEIN_SIZES, LABEL, note, plan_klein_memory
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from contextlib import AbstractContextManager
     from pathlib import Path
 
     import torch
 
-    from engine.params import Extra, ExtraSetting
+    from engine.params import Extra
     from engine.presets import ModelPreset
     from engine.training.recipes import Recipe
     from engine.types import Mode
@@ -43,12 +42,11 @@ def _at_least(image: Any, side: int) -> Any:
     return image.resize((round(image.width * scale), round(image.height * scale)))
 
 
-class Flux2Family:
+class Flux2Family(FamilyDefaults):
     id = "flux2"
     label = LABEL
     denoiser_name = "transformer"
     takes_negative_prompt = False  # the pipeline guides (base models only) against an empty prompt, never a given one
-    extra_settings: tuple[ExtraSetting, ...] = ()
     flow_matching = True
     encodes_init_image_once = False  # references are encoded once and shared by every image of the batch, by design
     has_instruction_editor = True  # every klein model edits from references: /vary goes to it
@@ -93,9 +91,6 @@ class Flux2Family:
         # size comes with every call). It refuses a reference under 64 px a side: such a one is scaled up to it.
         return {"image": [_at_least(image, MIN_REFERENCE_SIDE) for image in images]}
 
-    def load_options(self) -> dict[str, Any]:
-        return {}
-
     def load_single_file(self, path: Path, config: str, *, dtype: Any, local_only: bool) -> Any:
         """A klein transformer shared as one file; the rest of the pipeline from `config`."""
         from diffusers import Flux2KleinPipeline, Flux2Transformer2DModel
@@ -107,9 +102,6 @@ class Flux2Family:
     def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
         # Qwen3 pads every prompt to this length: it sets the text tokens, so the cost.
         return {"max_sequence_length": preset.max_sequence_length or 512}
-
-    def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
-        return no_call_changes(pipe, extras)
 
     def place(
         self, base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str
@@ -148,9 +140,6 @@ class Flux2Family:
 
     def kohya_keys(self, peft_state: Mapping[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor] | None:
         raise InvalidRequest(f"{LABEL} LoRAs are not trained here, so there is none to export.")
-
-    def offload_text_encoder(self, pipe: Any, device: str) -> bool:
-        return False  # nothing trains
 
     def memory_note(self, preset: ModelPreset) -> str | None:
         """For /models: the free GPU memory from which each way of holding it runs a 1024² edit of one reference."""

@@ -17,18 +17,16 @@ import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InvalidRequest
-from engine.families.base import Placement, TrainingCost, no_call_changes, place_whole, transformer_from_file
+from engine.families.base import FamilyDefaults, Placement, TrainingCost, place_whole, transformer_from_file
 from engine.families.flux.family import host_ram_gb, placement_of
 from engine.families.qwen.memory_plan import LABEL, note, plan_qwen_memory
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from contextlib import AbstractContextManager
     from pathlib import Path
 
     import torch
 
-    from engine.params import Extra, ExtraSetting
     from engine.presets import ModelPreset
     from engine.training.recipes import Recipe
     from engine.types import Mode
@@ -46,12 +44,11 @@ EDIT_REFUSAL = (
 )
 
 
-class QwenFamily:
+class QwenFamily(FamilyDefaults):
     id = "qwen"
     label = LABEL
     denoiser_name = "transformer"
     takes_negative_prompt = True  # true CFG against it (pipelines.true_cfg_inputs)
-    extra_settings: tuple[ExtraSetting, ...] = ()
     flow_matching = True
     # Its image-to-image and inpainting pipelines encode image[0:1] with generator[0] and repeat it, as FLUX's do.
     encodes_init_image_once = True
@@ -80,11 +77,10 @@ class QwenFamily:
             return pipelines.QwenImageTrueCfgInpaintPipeline
         return pipelines.QwenImageTrueCfgPipeline
 
+    # No call options: the prompt's tokens are passed unpadded (masked), max_sequence_length only truncates.
+
     def edit_inputs(self, images: Sequence[Any], width: int, height: int) -> dict[str, Any]:
         raise InvalidRequest(EDIT_REFUSAL)
-
-    def load_options(self) -> dict[str, Any]:
-        return {}
 
     def load_single_file(self, path: Path, config: str, *, dtype: Any, local_only: bool) -> Any:
         """A Qwen-Image transformer shared as one file (ComfyUI's or diffusers' keys); the rest from `config`."""
@@ -94,13 +90,6 @@ class QwenFamily:
         return transformer_from_file(
             QwenImageTransformer2DModel, pipeline, path, config, dtype=dtype, local_only=local_only
         )
-
-    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
-        # The prompt's tokens are passed unpadded (masked): max_sequence_length only truncates, at 512.
-        return {}
-
-    def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
-        return no_call_changes(pipe, extras)
 
     def place(
         self, base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str
@@ -138,9 +127,6 @@ class QwenFamily:
 
     def kohya_keys(self, peft_state: Mapping[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor] | None:
         raise InvalidRequest(f"{LABEL} LoRAs are not trained here, so there is none to export.")
-
-    def offload_text_encoder(self, pipe: Any, device: str) -> bool:
-        return False  # nothing trains
 
     def memory_note(self, preset: ModelPreset) -> str | None:
         """For /models: the free GPU memory from which each way of holding it runs one image at the native size."""

@@ -7,17 +7,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import InvalidRequest
-from engine.families.base import Placement, TrainingCost, no_call_changes, place_whole, transformer_from_file
+from engine.families.base import FamilyDefaults, Placement, TrainingCost, place_whole, transformer_from_file
 from engine.families.zimage.memory_plan import ZImageSizes, plan_zimage_memory, smallest_gpu_for
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
-    from contextlib import AbstractContextManager
     from pathlib import Path
 
     import torch
 
-    from engine.params import Extra, ExtraSetting
     from engine.presets import ModelPreset
     from engine.training.recipes import Recipe
     from engine.types import Mode
@@ -36,13 +34,12 @@ def zimage_sizes(pipe: Any) -> ZImageSizes:
     return ZImageSizes(module_gb(pipe.transformer), module_gb(pipe.text_encoder), module_gb(pipe.vae))
 
 
-class ZImageFamily:
+class ZImageFamily(FamilyDefaults):
     id = "zimage"
     label = "Z-Image"
     denoiser_name = "transformer"
     # Turbo runs without classifier-free guidance (guidance 0): a negative prompt would be silently ignored.
     takes_negative_prompt = False
-    extra_settings: tuple[ExtraSetting, ...] = ()
     flow_matching = True
     # Its image-to-image pipeline encodes image[0:1] with generator[0] and repeats it, as FLUX's does.
     encodes_init_image_once = True
@@ -77,11 +74,10 @@ class ZImageFamily:
             return diffusers.ZImageInpaintPipeline
         return diffusers.ZImagePipeline
 
+    # No call options: the prompt's Qwen3 tokens are passed unpadded (masked), max_sequence_length only truncates.
+
     def edit_inputs(self, images: Sequence[Any], width: int, height: int) -> dict[str, Any]:
         raise InvalidRequest("Z-Image does not edit by instruction: leave the instruction mode off.")
-
-    def load_options(self) -> dict[str, Any]:
-        return {}
 
     def load_single_file(self, path: Path, config: str, *, dtype: Any, local_only: bool) -> Any:
         """A Z-Image transformer shared as one file (ComfyUI's or diffusers' keys); the rest from `config`."""
@@ -90,13 +86,6 @@ class ZImageFamily:
         return transformer_from_file(
             ZImageTransformer2DModel, ZImagePipeline, path, config, dtype=dtype, local_only=local_only
         )
-
-    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
-        # The prompt's Qwen3 tokens are passed unpadded (masked): max_sequence_length only truncates, at 512.
-        return {}
-
-    def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
-        return no_call_changes(pipe, extras)
 
     def place(
         self, base: Any, preset: ModelPreset, *, weights_gb: float, free_gb: float | None, device: str
@@ -139,9 +128,6 @@ class ZImageFamily:
 
     def kohya_keys(self, peft_state: Mapping[str, torch.Tensor], alpha: float) -> dict[str, torch.Tensor] | None:
         raise InvalidRequest(NO_TRAINING)  # only a trained LoRA is exported
-
-    def offload_text_encoder(self, pipe: Any, device: str) -> bool:
-        return False  # no training, so no text encoder to set aside while it trains
 
     def memory_note(self, preset: ModelPreset) -> str | None:
         """For Z-Image Turbo: the free GPU memory from which a 1024² image runs whole, and one component at a time."""
