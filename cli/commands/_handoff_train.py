@@ -1,6 +1,7 @@
 """`studio train` handed to the data folder's owner when it serves the web: the folder's images go into the set
 through the training-set API (their `.txt` captions as a member's), the run is planned and started through the
 training API, its steps and loss follow in the terminal, and the result is read from the shared data folder.
+`--resume` finds the interrupted run in the shared folder and has the owner go on with it from its checkpoint.
 
 Ctrl+C stops the run through the API: the owner keeps the checkpoints it wrote (the run's page registers one).
 """
@@ -24,6 +25,7 @@ from studio.names import same_name
 from studio.owner import FolderInUse
 from studio.training.api import TrainOverrides
 from studio.training.folder import FolderImage, read_folder
+from studio.training.interrupted import InterruptedRun, find_interrupted
 from studio.training.pace import estimate_range
 from studio.training.results import TrainingResult
 
@@ -53,19 +55,19 @@ async def hand_off_training(
 ) -> None:
     """Train through the owner's API and print what the local path prints; the refusal when no web is served."""
     owner = owner_or_refusal(settings, refused)
-    if asked.resume or asked.images is None:
-        raise StudioError(
-            f"The studio at {owner.url} holds the data folder and resumes no run through its API: stop it "
-            f"(Ctrl+C), then run `studio train --name {asked.name} --resume`."
-        )
     client = HandOff(owner)
-    found = await asyncio.to_thread(read_folder, asked.images, settings.max_attachment_bytes)
-    set_name = await _fill_set(client, asked, found)
-    planned = await asyncio.to_thread(client.call, "POST", "/api/training", Body(json=_plan_body(asked, set_name)))
-    for line in _plan_lines(planned):
-        click.echo(line)
-    run_id = int(planned["run_id"])
-    ticket = await asyncio.to_thread(client.call, "POST", f"/api/training/{run_id}/start")
+    if asked.resume:
+        run_id, ticket = await _resume(settings, client, asked.name)
+    else:
+        assert asked.images is not None  # the command asks for --images without --resume
+        found = await asyncio.to_thread(read_folder, asked.images, settings.max_attachment_bytes)
+        set_name = await _fill_set(client, asked, found)
+        body = Body(json=_plan_body(asked, set_name))
+        planned = await asyncio.to_thread(client.call, "POST", "/api/training", body)
+        for line in _plan_lines(planned):
+            click.echo(line)
+        run_id = int(planned["run_id"])
+        ticket = await asyncio.to_thread(client.call, "POST", f"/api/training/{run_id}/start")
     click.echo(f"job {ticket['job_id']}: training in the studio at {owner.url} (run {run_id})")
     try:
         await follow_handed_off(client, int(ticket["job_id"]), f"/api/training/{run_id}/cancel")
@@ -77,6 +79,19 @@ async def hand_off_training(
 
     for line in await with_services(settings, read, start=False):
         click.echo(line)
+
+
+async def _resume(settings: Settings, client: HandOff, name: str) -> tuple[int, dict[str, Any]]:
+    """The interrupted run of `name` (read from the shared data folder, as the local path finds it) resumed by the
+    owner through the API; its run id and the job's ticket."""
+
+    async def find(services: Services, _delivery: object) -> InterruptedRun:
+        return await find_interrupted(services, name)
+
+    run: InterruptedRun = await with_services(settings, find, start=False)
+    click.echo(f"resuming run {run.run_id} ({run.output_name})")
+    ticket = await asyncio.to_thread(client.call, "POST", f"/api/training/{run.run_id}/resume")
+    return run.run_id, ticket
 
 
 async def _fill_set(client: HandOff, asked: TrainRequest, found: list[FolderImage]) -> str:

@@ -177,6 +177,17 @@ class JobRepository(Repository):
             ("running",),
         )
 
+    async def rehome(self, job_id: int, origin: str) -> Job:
+        """A queued job shown by another front door from now on (a leftover resumed there); its interaction token,
+        useless to that door, is dropped. Raises JobStateError unless queued."""
+        return await self._transition(
+            job_id,
+            """UPDATE jobs SET origin = ?, interaction_token = NULL, token_expires_at = NULL
+               WHERE id = ? AND status = 'queued'""",
+            (origin, job_id),
+            ("queued",),
+        )
+
     async def record_result(self, job_id: int, result: dict[str, Any]) -> None:
         """Store a running job's outcome before it is shown (a crash then keeps it; `finish` ends the job)."""
         changed, _ = await self._db.execute(

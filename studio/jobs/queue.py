@@ -215,6 +215,18 @@ class JobQueue:
         if not self._silent(job):
             await self.delivery.cancelled(route_of(job))
 
+    async def adopt(self, caller: Caller, job_id: int) -> JobTicket:
+        """Run here a queued job no process runs (a command line that ended left it; the bot's, while only the web
+        runs), shown to `caller`'s front door from now on: a training resumed through the web."""
+        async with self._pump_lock:  # not dispatched while its origin changes
+            job = await self.source_job(job_id)
+            if job.status != "queued" or self._runs(job):
+                state = "running" if job.status == "running" else "waiting its turn" if job.active else job.status
+                raise Refused(f"Job {job_id} is {state} here already: there is nothing to resume.")
+            job = await self._db.jobs.rehome(job_id, caller.origin)
+            self._mine.add(job_id)
+        return await self._announce(self.kind(job.kind), job)
+
     async def interrupt(self, limit_s: float = 30) -> tuple[list[int], list[Leftover]]:
         """Ctrl+C at the command line: cancel this process's unfinished jobs for good, and wait for them to stop.
 

@@ -212,6 +212,18 @@ class TrainService:
         log.info("training run %s started as job %s", run.id, ticket.job_id)
         return ticket
 
+    async def resume(self, caller: Caller, run_id: int) -> JobTicket:
+        """Go on with an interrupted run from its last checkpoint: its job, which no process runs (a command line
+        that ended left it queued), runs here, the same job on the same run folder, shown to the caller's door."""
+        run = await self._run(run_id, caller)
+        self._may_manage(caller, run, "resume it")
+        info = await self._info(run)
+        if run.job_id is None or info.status not in ("queued", "running"):
+            raise Refused(f"Run {run.id} is {info.status}, not interrupted: only an unfinished run resumes.")
+        ticket = await self._queue.adopt(caller, run.job_id)
+        log.info("training run %s resumed as job %s (%s)", run.id, ticket.job_id, caller.origin)
+        return ticket
+
     async def drop(self, caller: Caller, run_id: int) -> None:
         run = await self._run(run_id, caller)
         self._may_manage(caller, run, "cancel it")

@@ -15,6 +15,7 @@ import pytest
 
 from studio.owner import acquire
 from tests.cli.test_handoff import LIMIT_S, _argv, _ctrl_c_as_in_a_terminal, _env, _jobs
+from tests.cli.test_interrupt import Studio, _last_line, _step
 from tests.engine.training_support import planted_images
 
 
@@ -148,14 +149,55 @@ def test_train_cancel_stops_the_run_the_owner_runs(trainer: Path, tmp_path: Path
 
 
 @pytest.mark.slow
-def test_resume_is_not_handed_off_and_says_how(trainer: Path) -> None:
+def test_resume_without_an_interrupted_run_is_refused_in_one_line(trainer: Path) -> None:
     done = subprocess.run(
-        _argv(trainer, "train", "--name", "Hero", "--resume"), capture_output=True, text=True, env=_train_env(),
+        _argv(trainer, "train", "--name", "Nobody", "--resume"), capture_output=True, text=True, env=_train_env(),
         timeout=LIMIT_S,
     )  # fmt: skip
     assert done.returncode == 1, (done.stdout, done.stderr)
-    line = done.stderr.strip()
-    assert len(line.splitlines()) == 1 and "then run `studio train --name Hero --resume`" in line
+    assert done.stderr.strip() == (
+        "error: No interrupted training of 'Nobody' (`studio train list` shows the trainings)."
+    ), done.stderr
+
+
+@pytest.mark.slow
+def test_resume_hands_the_interrupted_run_to_the_web_serving_owner(tmp_path: Path) -> None:
+    """A local `studio train` stopped with Ctrl+C at a checkpoint; `studio web` starts on the folder (it keeps the
+    run for `--resume`); `studio train --resume` has it go on from that checkpoint and follows it."""
+    studio = Studio(tmp_path, STUDIO_CAPTIONER="tiny-blip", STUDIO_EMBEDDER="tiny-clip", STUDIO_BACKEND="thread")
+    folder = _photos(tmp_path / "photos")
+    proc, err = studio.start(
+        "train", "--images", str(folder), "--name", "Back", "--steps", "24", "--trigger", "zzhero", "--force"
+    )
+    job = _step(err, 24, proc, at_least=3)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=LIMIT_S) == 130, err.read_text()
+    stopped = re.fullmatch(rf"job {job} stopped at step (\d+); .*", _last_line(err.read_text()))
+    assert stopped is not None and studio.jobs()[job] == ("train", "queued"), err.read_text()
+    web = subprocess.Popen(
+        studio.argv("web", "--port", "0"), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env=studio.env, cwd=tmp_path, preexec_fn=_ctrl_c_as_in_a_terminal,
+    )  # fmt: skip
+    try:
+        assert web.stdout is not None
+        assert web.stdout.readline().startswith("web studio: http://127.0.0.1:"), web.poll()
+        assert studio.jobs()[job] == ("train", "queued")  # the owner keeps it for `--resume`, and does not run it
+        resumed = studio.run("train", "--name", "back", "--resume", limit_s=LIMIT_S)
+        assert resumed.returncode == 0, resumed.stderr
+        out = resumed.stdout
+        assert out.startswith("resuming run 1 (Back)\n"), out
+        assert re.search(rf"^job {job}: training in the studio at http://127\.0\.0\.1:\d+ \(run 1\)$", out, re.M), out
+        at = int(re.search(r"^trained 24/24 steps in \d+ s, resumed at step (\d+)$", out, re.M)[1])
+        assert 3 <= at <= int(stopped[1])
+        assert re.search(r"^registered as 'Back' \(trigger 'zzhero'\)$", out, re.M), out
+        assert re.search(rf"job {job}:.*24/24.*loss \d", resumed.stderr), resumed.stderr  # followed from the events
+        assert _jobs(studio.data)[job] == ("done", "web")  # the same job, run by the owner
+        web.send_signal(signal.SIGINT)
+        assert web.wait(timeout=LIMIT_S) == 130
+    finally:
+        if web.poll() is None:
+            web.kill()
+            web.wait()
 
 
 def test_without_a_web_serving_owner_train_is_refused_with_the_hint(tmp_path: Path) -> None:

@@ -9,10 +9,14 @@ import httpx
 import pytest
 from PIL import Image
 
+from engine import OutputFile, TrainOutcome
+from engine.images.output import write_bytes
 from studio.contract import Caller
 from studio.gallery.api import Viewer
 from studio.images.api import GenerateInput
-from studio.training.api import TrainOverrides
+from studio.training.api import PlanView, TrainOverrides
+from studio.training.interrupted import last_checkpoint
+from studio.training.kind import TrainRequest
 from tests.studio.conftest import settle
 from tests.web.conftest import BASE, JOB_LIMIT_S, Studio
 from tests.web.test_access import COOKIE, MEMBER, MembersAuth
@@ -189,3 +193,91 @@ async def test_the_pages_render_for_the_owner(owner: httpx.AsyncClient, studio: 
     assert (await owner.get("/train/sets/nope")).status_code == 404
     assert (await owner.get("/models/nope/test")).status_code == 404
     assert (await owner.get("/train/runs/5")).status_code == 404
+
+
+# A trainer of the member's server 7 (the member is not one, nor a moderator).
+TRAINER = Caller(user_id=60, guild_id=7, channel_id=3, may_manage_server=True)
+
+
+def _resuming_trainer(order, ctx, _host) -> TrainOutcome:
+    """The trainer's contract on the fake engine: go on after the newest complete checkpoint in the run's folder."""
+    task = order.request
+    at = last_checkpoint(task.run_dir) or 0
+    steps = task.config.steps
+    for step in range(at + 1, steps + 1):
+        ctx.report(step, steps, f"loss {1 / step:.4f}")
+    lora = task.run_dir / "lora.safetensors"
+    written = OutputFile(lora, *write_bytes(lora, b"weights"))
+    return TrainOutcome(steps, steps, (), (), written, written, None, stopped=True, resumed_at=at)
+
+
+async def _trainers_plan(studio: Studio, steps: int) -> PlanView:
+    """The trainer's plan of a run on a set of one image (server 7 trains on one)."""
+    services = studio.services
+    await services.db.guild_settings.update(7, min_training_images=1)
+    await services.trainsets.create(TRAINER, "left")
+    (image_id, *_rest) = await made_images(studio, TRAINER, 1)
+    await services.curation.pick(TRAINER, "left", image_id)
+    await settle(services)
+    return await services.training.plan(TRAINER, "left", "Left", TrainOverrides(steps=steps))
+
+
+async def _left_queued(studio: Studio, steps: int, checkpoint: int) -> tuple[int, int]:
+    """A run of server 7 whose job the bot left queued at its checkpoint (no bot runs here: the web alone serves);
+    its run id and job id."""
+    services = studio.services
+    plan = await _trainers_plan(studio, steps)
+    (item,) = await services.db.training_sets.items((await services.trainsets.list(TRAINER))[0].id)
+    await services.db.training_runs.set_items(plan.run_id, [(str(item.path), "zzleft")])
+    request = TrainRequest(plan.run_id, plan.model_name, "left", steps, plan.estimate_s)
+    job = await services.db.jobs.create(
+        "train", request.to_json(), TRAINER.user_id, guild_id=7, channel_id=3, origin="interaction", lane="batch"
+    )
+    await services.db.training_runs.started(plan.run_id, job.id)
+    kept = services.training.registry.run_dir(plan.run_id) / f"ckpt-{checkpoint}"
+    kept.mkdir(parents=True)
+    for name in ("state.json", "optimizer.safetensors"):
+        (kept / name).write_bytes(b"{}")
+    return plan.run_id, job.id
+
+
+async def test_an_interrupted_run_resumes_from_its_checkpoint_for_its_starter_or_the_owner_only(
+    owner: httpx.AsyncClient, studio: Studio
+) -> None:
+    studio.host.register_task("train", _resuming_trainer)
+    run_id, job_id = await _left_queued(studio, steps=6, checkpoint=3)
+    assert (await studio.services.db.jobs.get(job_id)).status == "queued"  # nobody here runs the bot's jobs
+    members = MembersAuth(studio.settings.data_dir)
+    app = create_app(studio.services, members, studio.server.events, studio.settings)
+    session, cookie = members.new_session(MEMBER.user_id)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE, headers={"X-CSRF-Token": session.csrf}
+    ) as member:
+        member.cookies.set(COOKIE, cookie)
+        refused = await member.post(f"/api/training/{run_id}/resume")
+    assert refused.status_code == 409 and refused.json()["detail"].startswith("Only the member who started this")
+    assert (await studio.services.db.jobs.get(job_id)).status == "queued"
+    resumed = await owner.post(f"/api/training/{run_id}/resume")
+    assert resumed.status_code == 202, resumed.text
+    assert resumed.json()["job_id"] == job_id and resumed.json()["events_url"] == f"/api/jobs/{job_id}/events"
+    job = await studio.services.jobs.wait(job_id, JOB_LIMIT_S)
+    assert (job.status, job.origin) == ("done", "web"), job.error  # the same job, shown by the web from now on
+    (order,) = [o for o in studio.host.orders if o.task == "train"]
+    assert order.job_id == job_id and order.request.run_dir == studio.services.training.registry.run_dir(run_id)
+    view = (await owner.get(f"/api/training/{run_id}")).json()
+    steps = [step for step, _loss in view["losses"]]
+    assert steps[-1] == 6 and min(steps) > 3  # on from the checkpoint, not from step 1
+    assert view["run"]["status"] == "stopped"
+    assert (await studio.services.training.result(LOCAL_OWNER, run_id)).resumed_at == 3
+    again = await owner.post(f"/api/training/{run_id}/resume")
+    assert again.status_code == 409 and again.json()["detail"] == (
+        f"Run {run_id} is stopped, not interrupted: only an unfinished run resumes."
+    )
+
+
+async def test_a_planned_run_is_not_resumed_but_started(owner: httpx.AsyncClient, studio: Studio) -> None:
+    planned = await _trainers_plan(studio, steps=2)
+    answer = await owner.post(f"/api/training/{planned.run_id}/resume")
+    assert answer.status_code == 409 and answer.json()["detail"] == (
+        f"Run {planned.run_id} is planned, not interrupted: only an unfinished run resumes."
+    )

@@ -40,6 +40,13 @@ async def start(run_id: int, bundle: Bundle, caller: Who) -> TicketOut:
     return TicketOut.of(await bundle.training.start(caller, run_id))
 
 
+@router.post("/api/training/{run_id}/resume", response_model=TicketOut, status_code=202)
+async def resume(run_id: int, bundle: Bundle, caller: Who) -> TicketOut:
+    """Go on with an interrupted run from its last checkpoint (one a command line that ended left): the same job,
+    run and followed here. Its starter or a moderator only; a run that ended is refused."""
+    return TicketOut.of(await bundle.training.resume(caller, run_id))
+
+
 @router.get("/api/training/{run_id}", response_model=RunOut)
 async def run(run_id: int, bundle: Bundle, caller: Who) -> RunOut:
     """A run: status, step, every loss so far, samples/s, ETA, the log tail, and its checkpoints once it ended."""
