@@ -207,6 +207,7 @@ class PlanOut(BaseModel):
     budget_gb: float | None
     set_summary: str
     weak_images: int
+    below_minimum: int | None = Field(description="the set's minimum, when the owner forced a run on fewer images")
     start_url: str
 
     @classmethod
@@ -230,6 +231,7 @@ class PlanOut(BaseModel):
             budget_gb=plan.budget_gb,
             set_summary=plan.set_summary,
             weak_images=plan.weak_images,
+            below_minimum=plan.below_minimum,
             start_url=f"/api/training/{plan.run_id}/start",
         )
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from studio.contract import Caller, JobTicket
+from studio.errors import Refused
 from studio.training.results import CheckpointInfo, TrainingResult
 
 # Where a plan's value came from, as the plan shows it.
@@ -19,6 +20,16 @@ SOURCE_LABELS = {
     "optimizer": "the optimizer's default",
     "worker": "the smallest engine worker",
 }
+
+
+class TooFewImages(Refused):
+    """A plan refused only for the set's size: `forceable` when the caller may train on it anyway (`force`)."""
+
+    def __init__(self, message: str, *, images: int, minimum: int, forceable: bool) -> None:
+        super().__init__(message)
+        self.images = images
+        self.minimum = minimum
+        self.forceable = forceable
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from studio.jobs.queue import JobQueue
 from studio.models.service import ModelService, ResolvedModel
 from studio.names import kept_name
 from studio.training import follow
-from studio.training.api import AUTO, DOWNLOADS, PlanView, RunInfo, RunView, TrainOverrides
+from studio.training.api import AUTO, DOWNLOADS, PlanView, RunInfo, RunView, TooFewImages, TrainOverrides
 from studio.training.kind import TrainRequest
 from studio.training.pace import calibrate
 from studio.training.plan_view import plan_view
@@ -103,8 +103,8 @@ class TrainService:
         base_model: str | None = None,
         force: bool = False,
     ) -> PlanView:
-        """Check the set, size the run, store the plan; nothing runs until `start`. `force`: at the command line,
-        train on fewer images than `min_training_images` (the plan says so)."""
+        """Check the set, size the run, store the plan; nothing runs until `start`. `force`: the machine's owner
+        trains on fewer images than `min_training_images` (the plan says so); refused for that alone, TooFewImages."""
         await self._may_train(caller)
         await self._queue.admission.check_access(caller)
         found = await self._trainsets.target(caller, set_name)
@@ -113,8 +113,13 @@ class TrainService:
         await self._busy(caller.guild_id, cli=caller.origin == "cli")
         verdict = await self._trainsets.check(caller, found.name)
         if not verdict.ready and not _enough_for_the_owner(caller, verdict, force=force):
-            hint = " Or pass --force to train on fewer." if caller.origin == "cli" and _only_few(verdict) else ""
-            raise Refused(f"Set '{found.name}' is not ready to train: {verdict.summary}{hint}")
+            few = _only_few(verdict)
+            hint = " Or pass --force to train on fewer." if caller.origin == "cli" and few else ""
+            message = f"Set '{found.name}' is not ready to train: {verdict.summary}{hint}"
+            if few:  # the front doors offer `force` when the caller may use it
+                forceable = _enough_for_the_owner(caller, verdict, force=True)
+                raise TooFewImages(message, images=verdict.count, minimum=verdict.min_images, forceable=forceable)
+            raise Refused(message)
         items = await self._db.training_sets.items(found.id)
         trigger = found.trigger_word or requested.replace("-", "")
         plan, worker = await self._sized(base, len(items), trigger, overrides)

@@ -92,3 +92,31 @@ async def test_a_character_sheet_from_an_upload_leads_to_its_set_page(studio: St
     finally:
         await studio.server.stop()
     print(f"screenshots in {tmp_path}")
+
+
+async def test_the_owner_trains_anyway_on_a_set_under_its_minimum(studio: Studio, browser, tmp_path) -> None:  # noqa: F811
+    from tests.web.test_training_api import _few, _resuming_trainer
+
+    studio.host.register_task("train", _resuming_trainer)
+    await _few(studio, LOCAL_OWNER, "few")
+    assert await studio.server.start()
+    base = f"http://127.0.0.1:{studio.server.port}"
+    try:
+        page = await browser.new_page(viewport={"width": 1100, "height": 900})
+        page.set_default_timeout(LIMIT_MS)
+        await page.goto(f"{base}/?token={studio.token}")
+        await page.goto(f"{base}/train/new?set=few")
+        assert await page.locator("#force").is_hidden()
+        await page.fill("#name", "Few")
+        await page.fill("#steps", "2")
+        await page.click("#plan")
+        await page.wait_for_selector("#force:visible")
+        assert await page.inner_text("#force") == "Train anyway on 4 images"
+        assert "not ready to train" in await page.inner_text("#form-error")
+        assert await studio.services.training.list(LOCAL_OWNER) == []  # the refused plan stored nothing
+        await page.click("#force")
+        await page.wait_for_url(f"{base}/train/runs/*")
+    finally:
+        await studio.server.stop()
+    (run,) = await studio.services.training.list(LOCAL_OWNER)
+    assert run.status in ("queued", "running", "stopped") and run.steps == 2

@@ -281,3 +281,58 @@ async def test_a_planned_run_is_not_resumed_but_started(owner: httpx.AsyncClient
     assert answer.status_code == 409 and answer.json()["detail"] == (
         f"Run {planned.run_id} is planned, not interrupted: only an unfinished run resumes."
     )
+
+
+class TrainersAuth(MembersAuth):
+    """Members' auth that also knows the trainer of server 7: one who may train, and may not force."""
+
+    def caller(self, user_id: int) -> Caller:
+        return TRAINER if user_id == TRAINER.user_id else super().caller(user_id)
+
+
+async def _few(studio: Studio, caller: Caller, name: str, count: int = 4) -> None:
+    """A set of `count` images: under the default minimum of 20."""
+    await studio.services.trainsets.create(caller, name)
+    for image_id in await made_images(studio, caller, count):
+        await studio.services.curation.pick(caller, name, image_id)
+    await settle(studio.services)
+
+
+async def test_the_owner_may_train_anyway_on_a_set_under_its_minimum(owner: httpx.AsyncClient, studio: Studio) -> None:
+    studio.host.register_task("train", _resuming_trainer)
+    await _few(studio, LOCAL_OWNER, "few")
+    refused = await owner.post("/api/training", json={"set_name": "few", "name": "Few", "steps": 2})
+    assert refused.status_code == 409, refused.text
+    assert "not ready to train" in refused.json()["detail"] and "\n" not in refused.json()["detail"]
+    assert refused.json()["force_images"] == 4  # what the page's "Train anyway on 4 images" says
+    forced = await owner.post("/api/training", json={"set_name": "few", "name": "Few", "steps": 2, "force": True})
+    assert forced.status_code == 201, forced.text
+    assert (forced.json()["images"], forced.json()["below_minimum"]) == (4, 20)
+    started = await owner.post(forced.json()["start_url"])
+    assert started.status_code == 202, started.text
+    assert (await studio.services.jobs.wait(started.json()["job_id"], JOB_LIMIT_S)).status == "done"
+
+
+async def test_a_trainer_who_is_not_the_owner_is_offered_no_force(studio: Studio) -> None:
+    await _few(studio, TRAINER, "theirs")
+    members = TrainersAuth(studio.settings.data_dir)
+    app = create_app(studio.services, members, studio.server.events, studio.settings)
+    session, cookie = members.new_session(TRAINER.user_id)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=BASE, headers={"X-CSRF-Token": session.csrf}
+    ) as trainer:
+        trainer.cookies.set(COOKIE, cookie)
+        refused = await trainer.post("/api/training", json={"set_name": "theirs", "name": "Theirs"})
+        assert refused.status_code == 409 and "not ready to train" in refused.json()["detail"]
+        assert "force_images" not in refused.json()
+        forced = await trainer.post("/api/training", json={"set_name": "theirs", "name": "Theirs", "force": True})
+        assert forced.status_code == 409 and forced.json()["detail"].startswith("Only the studio's owner trains on")
+    assert await studio.services.training.list(TRAINER) == []  # nothing planned
+
+
+async def test_the_new_training_page_carries_the_train_anyway_button(owner: httpx.AsyncClient) -> None:
+    page = await owner.get("/train/new")
+    assert page.status_code == 200
+    assert '<button id="force" type="button" hidden>' in page.text and "/static/train-new.js" in page.text
+    script = (await owner.get("/static/train-new.js")).text
+    assert "force_images" in script and "Train anyway on" in script and "force: forced" in script

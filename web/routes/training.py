@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 
 from studio.errors import NotFound, Refused
-from studio.training.api import DOWNLOADS, PICTURES
+from studio.training.api import DOWNLOADS, PICTURES, TooFewImages
 from web.deps import Authenticated, Bundle, Who
 from web.routes.training_media import FILE, file_answer
 from web.schemas import TicketOut
@@ -24,13 +25,20 @@ async def list_runs(bundle: Bundle, caller: Who) -> list[RunInfoOut]:
 
 
 @router.post("/api/training", response_model=PlanOut, status_code=201)
-async def plan(body: PlanIn, bundle: Bundle, caller: Who) -> PlanOut:
-    """Check the set and plan a run: nothing runs until `start_url` is posted."""
+async def plan(body: PlanIn, bundle: Bundle, caller: Who) -> PlanOut | JSONResponse:
+    """Check the set and plan a run: nothing runs until `start_url` is posted. Refused only for a set under its
+    minimum, the studio's owner gets `force_images` beside `detail`: `force` plans it anyway on those images."""
     if body.force and not caller.bypasses_server_policy:
         raise Refused("Only the studio's owner trains on fewer images than the minimum: add images to the set.")
-    view = await bundle.training.plan(
-        caller, body.set_name, body.name, body.overrides(), base_model=body.base_model, force=body.force
-    )
+    try:
+        view = await bundle.training.plan(
+            caller, body.set_name, body.name, body.overrides(), base_model=body.base_model, force=body.force
+        )
+    except TooFewImages as few:
+        if not few.forceable:
+            raise
+        # What the page needs to offer "Train anyway": the refusal, and the images a forced plan trains on.
+        return JSONResponse({"detail": few.message, "force_images": few.images}, status_code=409)
     return PlanOut.of(view)
 
 

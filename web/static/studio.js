@@ -21,7 +21,11 @@
       method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(detailText(data) || `${response.status} ${response.statusText}`);
+    if (!response.ok) {
+      const error = new Error(detailText(data) || `${response.status} ${response.statusText}`);
+      error.data = data; // the answer's other fields (a refused plan's `force_images`)
+      throw error;
+    }
     return data;
   }
 
