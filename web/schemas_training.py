@@ -249,6 +249,7 @@ class RunInfoOut(BaseModel):
     best_consistency: float | None
     votes: int
     error: str | None
+    interrupted: bool = Field(description="its job waits with no process to run it: POST …/resume goes on with it")
     url: str
 
     @classmethod
@@ -266,6 +267,7 @@ class RunInfoOut(BaseModel):
             best_consistency=info.best_consistency,
             votes=info.votes,
             error=info.error,
+            interrupted=info.interrupted,
             url=f"/train/runs/{info.run_id}",
         )
 

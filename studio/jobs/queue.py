@@ -220,7 +220,7 @@ class JobQueue:
         runs), shown to `caller`'s front door from now on: a training resumed through the web."""
         async with self._pump_lock:  # not dispatched while its origin changes
             job = await self.source_job(job_id)
-            if job.status != "queued" or self._runs(job):
+            if not self.left_waiting(job):
                 state = "running" if job.status == "running" else "waiting its turn" if job.active else job.status
                 raise Refused(f"Job {job_id} is {state} here already: there is nothing to resume.")
             job = await self._db.jobs.rehome(job_id, caller.origin)
@@ -305,6 +305,11 @@ class JobQueue:
             if self._runs(job):
                 return job
         return None
+
+    def left_waiting(self, job: Job) -> bool:
+        """Whether `job` waits with no process to run it (a command line that ended left it; the bot's, while only
+        the web runs): `adopt` runs it here."""
+        return job.status == "queued" and not self._runs(job)
 
     def _runs(self, job: Job) -> bool:
         # Jobs made or waited on here; and, unless the command line, every job this process can show (a port of its

@@ -102,6 +102,7 @@ class RunInfo:
     best_consistency: float | None
     votes: int
     error: str | None = None
+    interrupted: bool = False  # its job waits with no process to run it: `resume` goes on from the last checkpoint
 
 
 @dataclass(frozen=True)

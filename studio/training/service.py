@@ -271,6 +271,7 @@ class TrainService:
             best_consistency=max(scores) if scores else None,
             votes=sum(c.votes for c in checkpoints),
             error=job.error if job and job.status == "failed" else None,
+            interrupted=job is not None and self._queue.left_waiting(job),
         )
 
     async def status(self, caller: Caller) -> list[RunInfo]:

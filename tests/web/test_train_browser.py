@@ -120,3 +120,23 @@ async def test_the_owner_trains_anyway_on_a_set_under_its_minimum(studio: Studio
         await studio.server.stop()
     (run,) = await studio.services.training.list(LOCAL_OWNER)
     assert run.status in ("queued", "running", "stopped") and run.steps == 2
+
+
+async def test_an_interrupted_run_resumes_from_its_page(studio: Studio, browser) -> None:  # noqa: F811
+    from tests.web.test_training_api import _left_queued, _resuming_trainer
+
+    studio.host.register_task("train", _resuming_trainer)
+    run_id, job_id = await _left_queued(studio, steps=6, checkpoint=3)
+    assert await studio.server.start()
+    base = f"http://127.0.0.1:{studio.server.port}"
+    try:
+        page = await browser.new_page(viewport={"width": 1100, "height": 900})
+        page.set_default_timeout(LIMIT_MS)
+        await page.goto(f"{base}/?token={studio.token}")
+        await page.goto(f"{base}/train/runs/{run_id}")
+        await page.click("#resume")  # visible only while the run's job waits with nobody to run it
+        await page.wait_for_selector("#status:text('stopped')")
+        assert await page.is_hidden("#resume")
+        assert (await studio.services.db.jobs.get(job_id)).origin == "web"
+    finally:
+        await studio.server.stop()

@@ -247,6 +247,9 @@ async def test_an_interrupted_run_resumes_from_its_checkpoint_for_its_starter_or
     studio.host.register_task("train", _resuming_trainer)
     run_id, job_id = await _left_queued(studio, steps=6, checkpoint=3)
     assert (await studio.services.db.jobs.get(job_id)).status == "queued"  # nobody here runs the bot's jobs
+    assert (await owner.get(f"/api/training/{run_id}")).json()["run"]["interrupted"] is True
+    page = await owner.get(f"/train/runs/{run_id}")
+    assert '<button id="resume" type="button" title=' in page.text  # shown, not hidden
     members = MembersAuth(studio.settings.data_dir)
     app = create_app(studio.services, members, studio.server.events, studio.settings)
     session, cookie = members.new_session(MEMBER.user_id)
@@ -267,7 +270,8 @@ async def test_an_interrupted_run_resumes_from_its_checkpoint_for_its_starter_or
     view = (await owner.get(f"/api/training/{run_id}")).json()
     steps = [step for step, _loss in view["losses"]]
     assert steps[-1] == 6 and min(steps) > 3  # on from the checkpoint, not from step 1
-    assert view["run"]["status"] == "stopped"
+    assert view["run"]["status"] == "stopped" and view["run"]["interrupted"] is False
+    assert '<button id="resume" type="button" hidden' in (await owner.get(f"/train/runs/{run_id}")).text
     assert (await studio.services.training.result(LOCAL_OWNER, run_id)).resumed_at == 3
     again = await owner.post(f"/api/training/{run_id}/resume")
     assert again.status_code == 409 and again.json()["detail"] == (

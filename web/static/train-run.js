@@ -1,5 +1,5 @@
 // A training run: live step from the job's events, the loss plot (inline SVG), pace, ETA, the newest samples,
-// the checkpoints with their scores and votes (choose one), the journal's tail, cancel.
+// the checkpoints with their scores and votes (choose one), the journal's tail, cancel, and resume an interrupted run.
 "use strict";
 
 (() => {
@@ -72,6 +72,7 @@
     $("eta").textContent = view.eta_s == null ? (ENDED.includes(run.status) ? "ended" : "–") : seconds(view.eta_s);
     $("error").textContent = run.error || "";
     $("cancel").hidden = ENDED.includes(run.status) || run.status === "planned";
+    $("resume").hidden = !run.interrupted;
     plot(view.losses, run.steps);
     if (view.newest_grid_url) {
       $("newest").src = `${view.newest_grid_url}?step=${step}`; // a new grid under the same address
@@ -112,6 +113,8 @@
     }
   }
 
+  // An interrupted run's job runs here from its last checkpoint; the page opens again to follow it from the start.
+  $("resume").addEventListener("click", () => api("POST", `${base}/resume`).then(() => window.location.reload(), (err) => { $("error").textContent = err.message; }));
   $("cancel").addEventListener("click", () => api("POST", `${base}/cancel`).then(refresh, (err) => { $("error").textContent = err.message; }));
 
   // A slow poll besides the stream: a run's page may be open to someone the job's stream does not serve (another
