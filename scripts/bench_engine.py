@@ -78,7 +78,7 @@ def bench_cpu(repeats: int, count: int, steps: int, model: str = "tiny-sd") -> N
 
     with tempfile.TemporaryDirectory() as cache:
         spec = ModelSpec.from_preset(get_preset(model))
-        options = family_of(spec.family).call_options(spec.preset, {})
+        options = family_of(spec.family).call_options(spec.preset)
         manager = PipelineManager("cpu", cache_dir=cache)
         engine_pipe = manager.pipeline(spec)
         plain = load_folder(Path(cache) / "builtin" / model, spec.family)

@@ -226,7 +226,7 @@ class PipelineManager:
                 device=str(self.device),
             )
             pipe.scheduler = make_scheduler(params.scheduler, entry.base.scheduler.config)
-            inputs = self._image_inputs(request, params) | family.call_options(spec.preset, params.extras)
+            inputs = self._image_inputs(request, params) | family.call_options(spec.preset)
             with family.during_call(pipe, params.extras) as own:  # the family's own settings, for this run only
                 images = self._run_split(pipe, params, inputs | own, 0, params.count, on_progress, should_cancel)
             elapsed = time.monotonic() - started

@@ -98,8 +98,8 @@ class Family(Protocol):
         """A base pipeline from one .safetensors file, laid out by `config` (a diffusers folder or hub id)."""
         ...
 
-    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
-        """Keyword arguments its pipelines take besides the common ones (`extras`: its own settings, checked)."""
+    def call_options(self, preset: ModelPreset) -> dict[str, Any]:
+        """Keyword arguments its pipelines take besides the common ones (its own settings: `during_call`)."""
         ...
 
     def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:
@@ -150,7 +150,7 @@ class FamilyDefaults:
     def load_options(self) -> dict[str, Any]:
         return {}
 
-    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
+    def call_options(self, preset: ModelPreset) -> dict[str, Any]:
         return {}
 
     def during_call(self, pipe: Any, extras: Mapping[str, Extra]) -> AbstractContextManager[dict[str, Any]]:

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
     import torch
 
-    from engine.params import Extra
     from engine.presets import ModelPreset
     from engine.training.recipes import Recipe
     from engine.types import Mode
@@ -94,7 +93,7 @@ class FluxFamily(FamilyDefaults):
             FluxTransformer2DModel, DiffusionPipeline, path, config, dtype=dtype, local_only=local_only
         )
 
-    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
+    def call_options(self, preset: ModelPreset) -> dict[str, Any]:
         if preset.max_sequence_length is not None:
             # T5 pads every prompt to this length: it sets the text tokens, so the cost; schnell allows 256 at most.
             return {"max_sequence_length": preset.max_sequence_length}

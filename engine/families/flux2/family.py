@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
     import torch
 
-    from engine.params import Extra
     from engine.presets import ModelPreset
     from engine.training.recipes import Recipe
     from engine.types import Mode
@@ -99,7 +98,7 @@ class Flux2Family(FamilyDefaults):
             Flux2Transformer2DModel, Flux2KleinPipeline, path, config, dtype=dtype, local_only=local_only
         )
 
-    def call_options(self, preset: ModelPreset, extras: Mapping[str, Extra]) -> dict[str, Any]:
+    def call_options(self, preset: ModelPreset) -> dict[str, Any]:
         # Qwen3 pads every prompt to this length: it sets the text tokens, so the cost.
         return {"max_sequence_length": preset.max_sequence_length or 512}
 

@@ -63,9 +63,9 @@ def test_the_families_differ_where_the_engine_used_to_test_their_names() -> None
 
 def test_call_options_and_memory_notes_come_from_the_family() -> None:
     dev, schnell, sdxl = (ModelSpec.from_preset(get_preset(name)) for name in ("flux-dev", "flux-schnell", "sdxl"))
-    assert family_of(dev.family).call_options(dev.preset, {}) == {"max_sequence_length": 512}
-    assert family_of(schnell.family).call_options(schnell.preset, {}) == {"max_sequence_length": 256}
-    assert family_of(sdxl.family).call_options(sdxl.preset, {}) == {}
+    assert family_of(dev.family).call_options(dev.preset) == {"max_sequence_length": 512}
+    assert family_of(schnell.family).call_options(schnell.preset) == {"max_sequence_length": 256}
+    assert family_of(sdxl.family).call_options(sdxl.preset) == {}
     note = family_of(dev.family).memory_note(dev.preset)
     assert note is not None and note.startswith("bf16 from ~")
     assert family_of(sdxl.family).memory_note(sdxl.preset) is None
@@ -76,7 +76,7 @@ def test_zimage_turbo_runs_without_guidance_and_says_it_fits_a_16_gb_card() -> N
     turbo = get_preset("zimage-turbo")
     zimage = family_of(turbo.family)
     assert (turbo.guidance_range, turbo.steps, turbo.licence) == ((0.0, 0.0), 8, "Apache-2.0")
-    assert zimage.call_options(turbo, {}) == {} and not zimage.takes_negative_prompt
+    assert zimage.call_options(turbo) == {} and not zimage.takes_negative_prompt
     note = zimage.memory_note(turbo)
     assert note is not None and "16 GB card" in note and zimage.memory_note(get_preset("tiny-zimage")) is None
 
@@ -84,7 +84,7 @@ def test_zimage_turbo_runs_without_guidance_and_says_it_fits_a_16_gb_card() -> N
 def test_klein_takes_several_references_and_kontext_one() -> None:
     klein, kontext = family_of("flux2"), family_of("flux")
     assert klein.max_references > 1 and kontext.max_references == 1
-    assert family_of("flux2").call_options(get_preset("tiny-flux2"), {}) == {"max_sequence_length": 32}
+    assert family_of("flux2").call_options(get_preset("tiny-flux2")) == {"max_sequence_length": 32}
     note = klein.memory_note(get_preset("flux2-klein-9b"))
     assert note is not None and note.startswith("bf16 from ~")
     assert klein.memory_note(get_preset("flux2-klein-4b")) != note  # each size its own thresholds
@@ -95,7 +95,7 @@ def test_qwen_image_guides_by_true_cfg_and_says_what_memory_each_way_needs() -> 
     qwen = family_of(qwen_image.family)
     expected = ("Apache-2.0", 50, 4.0, (1328, 1328), (1.0, 10.0))
     assert (p.licence, p.steps, p.guidance, p.default_size, p.guidance_range) == expected
-    assert qwen.takes_negative_prompt and qwen.call_options(qwen_image, {}) == {} and not qwen.has_instruction_editor
+    assert qwen.takes_negative_prompt and qwen.call_options(qwen_image) == {} and not qwen.has_instruction_editor
     note = qwen.memory_note(qwen_image)
     assert note is not None and note.startswith("bf16 from ~61 GB free") and "int8/fp8 from ~27 GB" in note
     assert qwen.memory_note(get_preset("tiny-qwen")) is None
