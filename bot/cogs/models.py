@@ -46,9 +46,7 @@ def _describe(model: ModelInfo) -> str:
     if model.description:
         lines.append(model.description)
     if model.settings:
-        lines.append(
-            "settings: " + "; ".join(f"`{line.split(' ', 1)[0]}` {line.split(' ', 1)[1]}" for line in model.settings)
-        )
+        lines.append("own settings (`settings:` of /generate): " + "; ".join(model.settings))
     if model.memory:
         lines.append(f"memory: {model.memory}")
     if model.licence:
