@@ -71,6 +71,8 @@ async def test_models_lists_base_and_trained_models(fake, studio, bot) -> None:
     assert "licence: FLUX.1 [dev] Non-Commercial License" in text and "licence: Apache-2.0" in text
     # the FLUX.1 memory plan's thresholds
     assert "memory: bf16 from ~" in text and "int8/fp8 from ~" in text and "nf4 from ~" in text
+    # SD 1.5's own setting, described from the family's declaration
+    assert "own settings (`settings:` of /generate): clip_skip (a whole number from 1 to 4)" in text
     assert all(fake.messages[mid]["flags"] & 64 for mid in ix.followups)
 
 
