@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from studio.access.api import TokenInfo
 from studio.autopost.api import MAX_CAPTION, MAX_PROMPT, ScheduleView
 from studio.gallery.api import MAX_BATCH, CollectionInfo, HistoryEntry, ImageCard, ImageDetail
+from web.from_core import from_core
 
 
 class CardOut(BaseModel):
@@ -29,22 +30,9 @@ class CardOut(BaseModel):
 
     @classmethod
     def of(cls, card: ImageCard) -> CardOut:
-        return cls(
-            id=card.image_id,
-            job_id=card.job_id,
-            index=card.index,
-            url=f"/media/images/{card.image_id}",
-            thumb=f"/media/images/{card.image_id}/thumb",
-            page=f"/images/{card.image_id}",
-            width=card.width,
-            height=card.height,
-            prompt=card.prompt,
-            model=card.model,
-            created_at=card.created_at,
-            mine=card.mine,
-            spoiler=card.spoiler,
-            favourite=card.favourite,
-        )
+        image = card.image_id
+        pages = {"url": f"/media/images/{image}", "thumb": f"/media/images/{image}/thumb", "page": f"/images/{image}"}
+        return from_core(cls, card, id=image, **pages)
 
 
 class ImagesPageOut(BaseModel):
@@ -61,7 +49,7 @@ class CollectionOut(BaseModel):
 
     @classmethod
     def of(cls, info: CollectionInfo) -> CollectionOut:
-        return cls.model_validate(info, from_attributes=True)
+        return from_core(cls, info)
 
 
 class PostOut(BaseModel):
@@ -90,25 +78,7 @@ class DetailOut(BaseModel):
 
     @classmethod
     def of(cls, d: ImageDetail) -> DetailOut:
-        return cls(
-            image=CardOut.of(d.card),
-            kind=d.kind,
-            negative_prompt=d.negative_prompt,
-            seed=d.seed,
-            steps=d.steps,
-            guidance=d.guidance,
-            scheduler=d.scheduler,
-            mode=d.mode,
-            strength=d.strength,
-            base_model=d.base_model,
-            loras=list(d.loras),
-            sha256=d.sha256,
-            size_bytes=d.size_bytes,
-            settings=d.settings,
-            posts=[PostOut(url=p.url, number=p.number) for p in d.posts],
-            sets=list(d.sets),
-            collections=[CollectionOut.of(c) for c in d.collections],
-        )
+        return from_core(cls, d, image=CardOut.of(d.card))
 
 
 class ImageIdsIn(BaseModel):
@@ -137,7 +107,7 @@ class TokenOut(BaseModel):
 
     @classmethod
     def of(cls, info: TokenInfo) -> TokenOut:
-        return cls.model_validate(info, from_attributes=True)
+        return from_core(cls, info)
 
 
 class NewTokenOut(TokenOut):
@@ -156,7 +126,7 @@ class HistoryEntryOut(BaseModel):
 
     @classmethod
     def of(cls, entry: HistoryEntry) -> HistoryEntryOut:
-        return cls.model_validate(entry, from_attributes=True)
+        return from_core(cls, entry)
 
 
 class HistoryOut(BaseModel):
@@ -192,4 +162,4 @@ class ScheduleOut(BaseModel):
 
     @classmethod
     def of(cls, view: ScheduleView) -> ScheduleOut:
-        return cls.model_validate(view, from_attributes=True)  # the same names; tuples become lists
+        return from_core(cls, view)

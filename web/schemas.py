@@ -11,6 +11,7 @@ from studio.images.api import ASPECTS, COUNTS, MAX_PROMPT_CHARS, MAX_SEED, SCHED
 from studio.jobs.api import QueueEntry
 from studio.models.api import ModelInfo
 from web.events import image_json
+from web.from_core import from_core
 
 
 class ModelOut(BaseModel):
@@ -28,19 +29,7 @@ class ModelOut(BaseModel):
 
     @classmethod
     def of(cls, info: ModelInfo) -> ModelOut:
-        return cls(
-            name=info.name,
-            display_name=info.display_name,
-            kind=info.kind,
-            family=info.family,
-            trigger_word=info.trigger_word,
-            base_model=info.base_model,
-            description=info.description,
-            default_steps=info.default_steps,
-            default_guidance=info.default_guidance,
-            default_size=info.default_size,
-            settings=list(info.settings),
-        )
+        return from_core(cls, info)
 
 
 class TextToImageIn(BaseModel):
@@ -93,13 +82,8 @@ class TicketOut(BaseModel):
 
     @classmethod
     def of(cls, ticket: JobTicket) -> TicketOut:
-        return cls(
-            job_id=ticket.job_id,
-            position=ticket.position,
-            eta_s=ticket.eta_s,
-            status_url=f"/api/generate/{ticket.job_id}",
-            events_url=f"/api/jobs/{ticket.job_id}/events",
-        )
+        job = ticket.job_id
+        return from_core(cls, ticket, status_url=f"/api/generate/{job}", events_url=f"/api/jobs/{job}/events")
 
 
 class ImageOut(BaseModel):
@@ -141,16 +125,7 @@ class QueueEntryOut(BaseModel):
 
     @classmethod
     def of(cls, entry: QueueEntry, user_id: int) -> QueueEntryOut:
-        return cls(
-            job_id=entry.job_id,
-            kind=entry.kind,
-            mine=entry.requester_id == user_id,
-            status=entry.status,
-            position=entry.position,
-            eta_s=entry.eta_s,
-            summary=entry.summary,
-            lane=entry.lane,
-        )
+        return from_core(cls, entry, mine=entry.requester_id == user_id)
 
 
 class QueueOut(BaseModel):

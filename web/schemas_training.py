@@ -21,6 +21,7 @@ from studio.trainsets.api import (
     TrainsetInfo,
     TrainsetItem,
 )
+from web.from_core import from_core
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 
@@ -47,16 +48,7 @@ class TrainsetOut(BaseModel):
 
     @classmethod
     def of(cls, info: TrainsetInfo) -> TrainsetOut:
-        return cls(
-            name=info.name,
-            owner_id=info.owner_id,
-            size=info.size,
-            trigger_word=info.trigger_word,
-            base_model=info.base_model,
-            locked=info.locked,
-            active=info.active,
-            url=set_url(info.name),
-        )
+        return from_core(cls, info, url=set_url(info.name))
 
 
 class ItemOut(BaseModel):
@@ -70,15 +62,7 @@ class ItemOut(BaseModel):
 
     @classmethod
     def of(cls, set_name: str, item: TrainsetItem) -> ItemOut:
-        return cls(
-            number=item.number,
-            image_id=item.image_id,
-            caption=item.caption,
-            caption_by_member=item.caption_by_member,
-            source=item.source,
-            added_by=item.added_by,
-            url=f"/media/trainsets/{set_name}/items/{item.number}",
-        )
+        return from_core(cls, item, url=f"/media/trainsets/{set_name}/items/{item.number}")
 
 
 class FlagOut(BaseModel):
@@ -97,15 +81,7 @@ class VerdictOut(BaseModel):
 
     @classmethod
     def of(cls, verdict: SetVerdict) -> VerdictOut:
-        flagged = [FlagOut(number=f.number, notes=list(f.notes)) for f in verdict.flagged]
-        return cls(
-            count=verdict.count,
-            min_images=verdict.min_images,
-            ready=verdict.ready,
-            summary=verdict.summary,
-            flagged=flagged,
-            outliers_checked=verdict.outliers_checked,
-        )
+        return from_core(cls, verdict)
 
 
 class TrainsetViewOut(BaseModel):
@@ -145,9 +121,7 @@ class SheetOut(BaseModel):
 
     @classmethod
     def of(cls, started: SheetStarted) -> SheetOut:
-        return cls(
-            job_ids=list(started.job_ids), groups=list(started.groups), eta_s=started.eta_s, method=started.method
-        )
+        return from_core(cls, started)
 
 
 class QuickSelectOut(BaseModel):
@@ -212,28 +186,7 @@ class PlanOut(BaseModel):
 
     @classmethod
     def of(cls, plan: PlanView) -> PlanOut:
-        rows = [PlanRowOut(label=r.label, value=r.value, source=r.source) for r in plan.rows]
-        return cls(
-            run_id=plan.run_id,
-            model_name=plan.model_name,
-            requested_name=plan.requested_name,
-            set_name=plan.set_name,
-            base_model=plan.base_model,
-            trigger_word=plan.trigger_word,
-            images=plan.images,
-            samples=plan.samples,
-            rows=rows,
-            estimate_s=plan.estimate_s,
-            estimate_range=plan.estimate_range,
-            estimate_basis=plan.estimate_basis,
-            disk_bytes=plan.disk_bytes,
-            memory_gb=plan.memory_gb,
-            budget_gb=plan.budget_gb,
-            set_summary=plan.set_summary,
-            weak_images=plan.weak_images,
-            below_minimum=plan.below_minimum,
-            start_url=f"/api/training/{plan.run_id}/start",
-        )
+        return from_core(cls, plan, start_url=f"/api/training/{plan.run_id}/start")
 
 
 class RunInfoOut(BaseModel):
@@ -254,22 +207,7 @@ class RunInfoOut(BaseModel):
 
     @classmethod
     def of(cls, info: RunInfo) -> RunInfoOut:
-        return cls(
-            run_id=info.run_id,
-            output_name=info.output_name,
-            model_name=info.model_name,
-            set_name=info.set_name,
-            base_model=info.base_model,
-            status=info.status,
-            steps=info.steps,
-            steps_done=info.steps_done,
-            chosen_step=info.chosen_step,
-            best_consistency=info.best_consistency,
-            votes=info.votes,
-            error=info.error,
-            interrupted=info.interrupted,
-            url=f"/train/runs/{info.run_id}",
-        )
+        return from_core(cls, info, url=f"/train/runs/{info.run_id}")
 
 
 class CheckpointOut(BaseModel):
@@ -284,15 +222,7 @@ class CheckpointOut(BaseModel):
     @classmethod
     def of(cls, run_id: int, checkpoint: CheckpointInfo) -> CheckpointOut:
         url = f"/media/training/{run_id}/pictures/{checkpoint.step}" if checkpoint.samples_path else None
-        return cls(
-            step=checkpoint.step,
-            loss=checkpoint.loss,
-            consistency=checkpoint.consistency,
-            likeness=checkpoint.likeness,
-            votes=checkpoint.votes,
-            chosen=checkpoint.chosen,
-            samples_url=url,
-        )
+        return from_core(cls, checkpoint, samples_url=url)
 
 
 class RunOut(BaseModel):
